@@ -1,0 +1,105 @@
+//! The sandbox spec: plain data, decided by the core, enforced here.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which enforcement to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// bwrap when it works on this host, else Landlock; the choice is reported.
+    #[default]
+    Auto,
+    /// bubblewrap namespaces, with Landlock and seccomp inside.
+    Bwrap,
+    /// Landlock, seccomp and no_new_privs only (no namespaces).
+    Landlock,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::Bwrap => "bwrap",
+            Backend::Landlock => "landlock",
+        })
+    }
+}
+
+/// How the child reaches the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// Own network namespace with loopback only; inet sockets refused.
+    #[default]
+    None,
+    /// Own network namespace; the only way out is a bridge to the upstream proxy.
+    Proxy,
+    /// The host network.
+    Full,
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkMode::None => "none",
+            NetworkMode::Proxy => "proxy",
+            NetworkMode::Full => "full",
+        })
+    }
+}
+
+/// One filesystem operation of the sandbox, applied in order.
+///
+/// Order matters: a later mount at or below an earlier one hides it, which is
+/// how deny carve-outs and read-only protected subpaths win over the broader
+/// roots they sit in. The core emits parents before children.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mount {
+    /// Bind `path` read-only at the same path.
+    ReadOnly { path: PathBuf },
+    /// Bind `path` read-write at the same path.
+    ReadWrite { path: PathBuf },
+    /// An empty, writable, private directory at `path` (e.g. HOME, /tmp).
+    Tmpfs { path: PathBuf },
+    /// Hide `path`: an empty read-only directory, or an empty file for files.
+    Mask { path: PathBuf, is_dir: bool },
+    /// A symlink at `path` pointing at `target` (e.g. /bin -> usr/bin).
+    Symlink { path: PathBuf, target: PathBuf },
+}
+
+impl Mount {
+    /// The path inside the sandbox this operation acts on.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Mount::ReadOnly { path }
+            | Mount::ReadWrite { path }
+            | Mount::Tmpfs { path }
+            | Mount::Mask { path, .. }
+            | Mount::Symlink { path, .. } => path,
+        }
+    }
+}
+
+/// Everything needed to start one sandboxed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSpec {
+    /// The program (resolved by the core or left for PATH lookup inside).
+    pub program: OsString,
+    /// Arguments after the program.
+    pub args: Vec<OsString>,
+    /// Working directory inside the sandbox.
+    pub cwd: PathBuf,
+    /// The complete environment of the child; nothing else is inherited.
+    pub env: Vec<(OsString, OsString)>,
+    /// Filesystem view, in order.
+    pub mounts: Vec<Mount>,
+    /// Network mode.
+    pub network: NetworkMode,
+    /// Requested backend.
+    pub backend: Backend,
+}

@@ -1,0 +1,169 @@
+//! Command-line arguments (clap derive). Raw flags only validate what the
+//! user typed; turning them into a policy layer is [`PolicyArgs::layer`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::policy::{parse_assignment, Backend, Layer, NetworkMode, PolicyError};
+
+/// Start commands and MCP stdio servers in a Linux sandbox with a curated,
+/// TLS-ready environment.
+///
+/// The child's environment and the sandbox's filesystem view are built from
+/// one plan: every CA bundle, HOME and TMPDIR the environment names is
+/// readable inside, and nothing else becomes readable because of it. CA
+/// variables of the parent (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, ...) are read
+/// through a certificates-only sanitiser into content-addressed bundles; the
+/// whole trust family then points at those bundles.
+#[derive(Debug, Parser)]
+#[command(name = "sandspawn", version, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run CMD in the sandbox (exec: stdin, stdout and stderr are the child's).
+    ///
+    /// Exit status: the child's; 125 when sandspawn itself fails (bad policy,
+    /// unreadable CA file, sandbox not available), 126/127 when CMD cannot be
+    /// executed or found.
+    Run {
+        /// Policy options.
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Print the enforcement report to stderr before starting.
+        #[arg(long)]
+        report: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<OsString>,
+    },
+    /// Show the plan for CMD without running it: environment with provenance,
+    /// readable/writable/denied paths with reasons, trust inputs and drops.
+    Explain {
+        /// Policy options.
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<OsString>,
+    },
+    /// Print the curated environment, one NAME=VALUE a line, secrets masked.
+    Env {
+        /// Policy options.
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+/// Network modes, as typed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NetArg {
+    /// Loopback only.
+    None,
+    /// Only through the upstream proxy.
+    Proxy,
+    /// The host network.
+    Full,
+}
+
+/// Backends, as typed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// bwrap when it works here, else Landlock.
+    Auto,
+    /// bubblewrap namespaces + Landlock + seccomp.
+    Bwrap,
+    /// Landlock + seccomp + no_new_privs, no namespaces.
+    Landlock,
+}
+
+/// Options shared by every subcommand that builds a plan.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Policy file (TOML; unknown keys are errors).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Apply a preset: readonly (default), workspace, read-all.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Vec<String>,
+    /// Make PATH readable (repeatable; `~` and relative paths allowed).
+    #[arg(long, value_name = "PATH")]
+    pub read: Vec<PathBuf>,
+    /// Make PATH readable and writable.
+    #[arg(long, value_name = "PATH")]
+    pub write: Vec<PathBuf>,
+    /// Hide PATH even inside a readable or writable root.
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Network mode (default none).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub net: Option<NetArg>,
+    /// Upstream proxy URL for `--net proxy`.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<OsString>,
+    /// Sandbox backend (default auto).
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub backend: Option<BackendArg>,
+    /// Pass a variable of the parent by NAME or PREFIX_* pattern.
+    #[arg(long, value_name = "NAME|PATTERN")]
+    pub pass: Vec<OsString>,
+    /// Set a variable in the child (wins over everything else).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub set: Vec<OsString>,
+    /// Never pass a variable (NAME or PREFIX_*).
+    #[arg(long, value_name = "NAME|PATTERN")]
+    pub deny_env: Vec<OsString>,
+    /// An extra CA certificate file or directory to trust.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// Leave the system roots out of the combined bundle.
+    #[arg(long)]
+    pub no_system_roots: bool,
+    /// Working directory of the command (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The flags as the last, highest-priority policy layer.
+    pub fn layer(&self) -> Result<Layer, PolicyError> {
+        let set = self
+            .set
+            .iter()
+            .map(|raw| parse_assignment(raw, "--set"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Layer {
+            origin: "flags".into(),
+            presets: self.preset.clone(),
+            read: self.read.clone(),
+            write: self.write.clone(),
+            deny: self.deny.clone(),
+            net: self.net.map(|n| match n {
+                NetArg::None => NetworkMode::None,
+                NetArg::Proxy => NetworkMode::Proxy,
+                NetArg::Full => NetworkMode::Full,
+            }),
+            proxy: self.proxy.clone(),
+            pass: self.pass.clone(),
+            set,
+            deny_env: self.deny_env.clone(),
+            ca: self.ca.clone(),
+            merge_system_roots: self.no_system_roots.then_some(false),
+            backend: self.backend.map(|b| match b {
+                BackendArg::Auto => Backend::Auto,
+                BackendArg::Bwrap => Backend::Bwrap,
+                BackendArg::Landlock => Backend::Landlock,
+            }),
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! The `sandspawn` command line: a thin layer over [`crate::plan`].
+//!
+//! This is the edge where the process's own arguments, environment and
+//! working directory are read; below it everything takes them as data.
+
+mod args;
+mod explain;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, PolicyArgs};
+
+use crate::env::mask_value;
+use crate::plan::{self, BuildError, Plan, Request};
+use crate::policy::{read_policy_file, PolicyError};
+
+/// Exit status when sandspawn itself fails (not the child).
+pub const EXIT_SANDSPAWN_FAILED: u8 = 125;
+
+/// Errors the CLI reports as one line.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot determine the current directory: {0}")]
+    Cwd(std::io::Error),
+    #[error("the plan breaks its own invariant ({count} problem(s)); first: {first}; run `sandspawn explain` for all")]
+    Violations { count: usize, first: String },
+    #[error(transparent)]
+    Run(#[from] sandspawn_linux::RunError),
+    #[error("writing output: {0}")]
+    Output(std::io::Error),
+}
+
+/// Run the CLI with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse_from(std::env::args_os());
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sandspawn: {e}");
+            ExitCode::from(EXIT_SANDSPAWN_FAILED)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Run { policy, report, cmd } => {
+            let plan = build_plan(&policy, cmd)?;
+            print_warnings(&plan);
+            if let Some(first) = plan.violations.first() {
+                return Err(CliError::Violations {
+                    count: plan.violations.len(),
+                    first: first.to_string(),
+                });
+            }
+            if report {
+                eprintln!("sandspawn: backend {}, network {}", plan.backend, plan.network);
+            }
+            Err(sandspawn_linux::run(&plan.lower()).into())
+        }
+        Command::Explain { policy, json, cmd } => {
+            let plan = build_plan(&policy, cmd)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let text = serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default();
+                writeln!(out, "{text}").map_err(CliError::Output)?;
+            } else {
+                explain::write_text(&plan, &mut out).map_err(CliError::Output)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Env { policy } => {
+            let plan = build_plan(&policy, vec![OsString::from("env")])?;
+            print_warnings(&plan);
+            let mut out = std::io::stdout().lock();
+            for var in &plan.env.vars {
+                let value = mask_value(&var.name, &var.value);
+                let mut line = var.name.as_bytes().to_vec();
+                line.push(b'=');
+                line.extend_from_slice(value.as_bytes());
+                line.push(b'\n');
+                out.write_all(&line).map_err(CliError::Output)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn build_plan(args: &PolicyArgs, cmd: Vec<OsString>) -> Result<Plan, CliError> {
+    let mut layers = Vec::new();
+    if let Some(file) = &args.policy {
+        layers.push(read_policy_file(file)?);
+    }
+    layers.push(args.layer()?);
+    let request = Request {
+        command: cmd,
+        cwd: args.cwd.clone(),
+        parent_cwd: std::env::current_dir().map_err(CliError::Cwd)?,
+        parent_env: std::env::vars_os().collect(),
+        layers,
+        cache_dir: None,
+        system_root: PathBuf::from("/"),
+    };
+    Ok(plan::build(&request)?)
+}
+
+fn print_warnings(plan: &Plan) {
+    for w in &plan.warnings {
+        eprintln!("sandspawn: warning: {w}");
+    }
+}

@@ -1,0 +1,225 @@
+//! Path arithmetic shared by policy and plan: `~` expansion, lexical
+//! normalisation, component-wise containment, and symlink hops.
+//!
+//! Everything here is lexical except [`Resolver`], the one seam through which
+//! the plan learns about symlinks on the host (a recording implementation
+//! makes the plan testable without a filesystem).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Expand a leading `~` or `~/` with `home`, then make the path absolute
+/// against `base` and normalise it lexically.
+///
+/// Returns `None` when the path starts with `~` and no home is known.
+pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> {
+    let expanded = match raw.strip_prefix("~") {
+        Ok(rest) => home?.join(rest),
+        Err(_) => raw.to_path_buf(),
+    };
+    let joined = if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    };
+    Some(normalize(&joined))
+}
+
+/// Lexical normalisation: drop `.`, apply `..` to the previous component,
+/// never climb above `/`. Used on user-written paths before any comparison;
+/// symlinks are handled separately by [`Resolver`].
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::RootDir => out.push("/"),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(c) => out.push(c),
+            Component::Prefix(_) => {}
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push("/");
+    }
+    out
+}
+
+/// Whether `path` is `root` or lies beneath it, comparing whole components
+/// (`/home/a` does not contain `/home/ab`).
+pub fn is_within(path: &Path, root: &Path) -> bool {
+    path.starts_with(root)
+}
+
+/// Number of normal components: `/` is 0, `/a/b` is 2.
+pub fn depth(path: &Path) -> usize {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count()
+}
+
+/// How the plan learns where a path leads on the host.
+pub trait Resolver {
+    /// The chain of absolute paths visited when opening `path`: the path
+    /// itself first, then each symlink target in turn, ending at the path that
+    /// is not a symlink. Components are resolved left to right, like the
+    /// kernel does, so a symlinked parent directory is a hop too.
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError>;
+}
+
+/// Why a path could not be followed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HopError {
+    /// More than [`MAX_HOPS`] links: a loop, or a chain no one should rely on.
+    #[error("{path}: symlink loop (more than {MAX_HOPS} hops)", path = .0.display())]
+    Loop(PathBuf),
+    /// The path could not be inspected.
+    #[error("{path}: {msg}", path = .0.display(), msg = .1)]
+    Io(PathBuf, String),
+}
+
+/// The kernel's own limit on symlink hops (ELOOP beyond 40).
+pub const MAX_HOPS: usize = 40;
+
+/// [`Resolver`] over the real filesystem: `lstat` and `readlink` only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HostResolver;
+
+impl Resolver for HostResolver {
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
+        walk_hops(path, |p| match std::fs::read_link(p) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        })
+    }
+}
+
+/// [`Resolver`] over a fixed map of symlinks, for tests and dry runs.
+#[derive(Debug, Default, Clone)]
+pub struct MapResolver {
+    /// link path → target as stored in the link (relative or absolute).
+    pub links: HashMap<PathBuf, PathBuf>,
+}
+
+impl Resolver for MapResolver {
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
+        walk_hops(path, |p| Ok(self.links.get(p).cloned()))
+    }
+}
+
+/// Resolve `path` component by component with `readlink`, recording every
+/// intermediate full path that differs from the previous one.
+fn walk_hops(
+    path: &Path,
+    readlink: impl Fn(&Path) -> Result<Option<PathBuf>, String>,
+) -> Result<Vec<PathBuf>, HopError> {
+    let start = normalize(path);
+    let mut hops = vec![start.clone()];
+    let mut current = start;
+    let mut followed = 0usize;
+    'restart: loop {
+        let mut prefix = PathBuf::from("/");
+        let comps: Vec<&OsStr> = current
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        for (i, comp) in comps.iter().enumerate() {
+            prefix.push(comp);
+            let target = readlink(&prefix).map_err(|m| HopError::Io(prefix.clone(), m))?;
+            if let Some(target) = target {
+                followed += 1;
+                if followed > MAX_HOPS {
+                    return Err(HopError::Loop(path.to_path_buf()));
+                }
+                let parent = prefix.parent().unwrap_or(Path::new("/"));
+                let mut next = if target.is_absolute() {
+                    target
+                } else {
+                    parent.join(target)
+                };
+                for rest in &comps[i + 1..] {
+                    next.push(rest);
+                }
+                current = normalize(&next);
+                hops.push(current.clone());
+                continue 'restart;
+            }
+        }
+        return Ok(hops);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_and_relative_paths_resolve_against_home_and_base() {
+        let home = Path::new("/home/u");
+        let base = Path::new("/work/p");
+        assert_eq!(resolve(Path::new("~/.npm"), Some(home), base), Some("/home/u/.npm".into()));
+        assert_eq!(resolve(Path::new("~"), Some(home), base), Some("/home/u".into()));
+        assert_eq!(resolve(Path::new("data/../out"), Some(home), base), Some("/work/p/out".into()));
+        assert_eq!(resolve(Path::new("."), Some(home), base), Some("/work/p".into()));
+        assert_eq!(resolve(Path::new("~/x"), None, base), None);
+        // `~user` is not expanded: it is a relative name.
+        assert_eq!(resolve(Path::new("~bob/x"), Some(home), base), Some("/work/p/~bob/x".into()));
+    }
+
+    #[test]
+    fn normalize_never_climbs_above_root() {
+        assert_eq!(normalize(Path::new("/../../etc/./ssl/")), PathBuf::from("/etc/ssl"));
+        assert_eq!(normalize(Path::new("/")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn containment_is_by_component() {
+        assert!(is_within(Path::new("/home/a/x"), Path::new("/home/a")));
+        assert!(is_within(Path::new("/home/a"), Path::new("/home/a")));
+        assert!(!is_within(Path::new("/home/ab"), Path::new("/home/a")));
+        assert!(is_within(Path::new("/anything"), Path::new("/")));
+    }
+
+    #[test]
+    fn hops_follow_parent_links_and_relative_targets() {
+        let mut r = MapResolver::default();
+        r.links.insert("/etc/ssl/certs/ca.pem".into(), "../../../usr/share/ca/ca.pem".into());
+        r.links.insert("/usr/share/ca".into(), "/opt/ca".into());
+        let hops = r.hops(Path::new("/etc/ssl/certs/ca.pem")).unwrap();
+        assert_eq!(
+            hops,
+            vec![
+                PathBuf::from("/etc/ssl/certs/ca.pem"),
+                PathBuf::from("/usr/share/ca/ca.pem"),
+                PathBuf::from("/opt/ca/ca.pem"),
+            ]
+        );
+    }
+
+    #[test]
+    fn hops_report_a_loop() {
+        let mut r = MapResolver::default();
+        r.links.insert("/a".into(), "/b".into());
+        r.links.insert("/b".into(), "/a".into());
+        assert_eq!(r.hops(Path::new("/a/f")), Err(HopError::Loop("/a/f".into())));
+    }
+
+    #[test]
+    fn host_resolver_follows_real_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"x").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let hops = HostResolver.hops(&dir.path().join("link")).unwrap();
+        assert_eq!(hops.last().unwrap(), &normalize(&real));
+    }
+}

@@ -1,0 +1,153 @@
+//! Assembling a plan from decided parts: a pure function. The host is known
+//! only through [`HostFacts`], gathered beforehand by the driver.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use super::fs::{Access, FsView, PathKind};
+use super::Plan;
+use crate::env::{self, families, EnvContext, TrustRole};
+use crate::policy::Policy;
+use crate::trust::TrustOutcome;
+
+/// The directories that make up the operating system, bound read-only in the
+/// restricted-read shape. Home, /root, /var, /srv, /mnt, /media and /run
+/// stay hidden unless the policy names them.
+pub const SYSTEM_ROOTS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+];
+
+/// A system root as it exists on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemRoot {
+    /// A real directory.
+    Dir(PathBuf),
+    /// A symlink (merged /usr: /bin -> usr/bin).
+    Link {
+        /// The link.
+        path: PathBuf,
+        /// Its target as stored.
+        target: PathBuf,
+    },
+}
+
+/// What the plan needs to know about the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// The system roots that exist.
+    pub system_roots: Vec<SystemRoot>,
+    /// What each denied path is.
+    pub kinds: HashMap<PathBuf, PathKind>,
+}
+
+/// Build a plan from its parts. `parent_env` is the parent's environment as
+/// data; `trust` is what the trust step produced for this policy.
+pub fn assemble(
+    command: Vec<OsString>,
+    cwd: PathBuf,
+    policy: Policy,
+    parent_env: &[(OsString, OsString)],
+    trust: TrustOutcome,
+    facts: &HostFacts,
+) -> Plan {
+    let mut fs = FsView::default();
+    for root in &facts.system_roots {
+        match root {
+            SystemRoot::Dir(p) => fs.add(p.clone(), Access::Read, "system"),
+            SystemRoot::Link { path, target } => fs.add(
+                path.clone(),
+                Access::Link {
+                    target: target.clone(),
+                },
+                "system",
+            ),
+        }
+    }
+    for r in &policy.read {
+        fs.add(r.path.clone(), Access::Read, r.origin.clone());
+    }
+    for r in &policy.write {
+        fs.add(r.path.clone(), Access::Write, r.origin.clone());
+    }
+    // A private /tmp, unless the policy binds the host's /tmp itself.
+    let tmp = Path::new("/tmp");
+    if !policy.write.iter().chain(&policy.read).any(|r| r.path == tmp) {
+        fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
+    }
+    for r in &policy.deny {
+        fs.add(r.path.clone(), Access::Deny, r.origin.clone());
+        if let Some(entry) = fs.entries.last_mut() {
+            entry.kind = Some(*facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing));
+        }
+    }
+
+    let home = lookup(parent_env, "HOME").map(PathBuf::from);
+    if let Some(home) = home.as_deref().filter(|h| h.is_absolute()) {
+        if !fs.readable(home) {
+            fs.add(home.to_path_buf(), Access::Tmpfs, "sandbox: HOME is an empty private directory");
+        }
+    }
+
+    // Exactly the bundle files, never their directories.
+    for (bundle, role) in [
+        (trust.bundle.as_deref(), TrustRole::Replace),
+        (trust.extras_bundle.as_deref(), TrustRole::Add),
+    ] {
+        if let Some(bundle) = bundle {
+            fs.add(bundle.to_path_buf(), Access::Read, bundle_reason(role));
+        }
+    }
+
+    let tmpdir = lookup(parent_env, "TMPDIR")
+        .filter(|t| Path::new(t).is_absolute() && fs.writable(Path::new(t)))
+        .map(OsStr::to_os_string)
+        .unwrap_or_else(|| OsString::from("/tmp"));
+    let xdg_runtime_usable = lookup(parent_env, "XDG_RUNTIME_DIR")
+        .is_some_and(|x| Path::new(x).is_absolute() && fs.readable(Path::new(x)));
+
+    let env = env::build(
+        parent_env,
+        &policy.env,
+        &EnvContext {
+            network: policy.network,
+            bundle: trust.bundle.as_deref(),
+            extras_bundle: trust.extras_bundle.as_deref(),
+            tmpdir: &tmpdir,
+            xdg_runtime_usable,
+        },
+    );
+
+    Plan {
+        command,
+        cwd,
+        network: policy.network,
+        backend: policy.backend,
+        policy,
+        env,
+        trust,
+        fs,
+        violations: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+fn bundle_reason(role: TrustRole) -> String {
+    let names: Vec<&str> = families::TRUST_VARS
+        .iter()
+        .filter(|v| v.role == role)
+        .map(|v| v.name)
+        .collect();
+    let what = match role {
+        TrustRole::Add => "trust extras bundle",
+        _ => "trust bundle",
+    };
+    format!("{what} ({})", names.join(", "))
+}
+
+/// The first value of `name` in `env`, as getenv(3) would return it.
+pub fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_os_str())
+}

@@ -1,0 +1,206 @@
+//! The driver: the impure steps around the pure assembly. It reads the
+//! policy file layers it is given, reads CA inputs and writes bundles (the
+//! trust step), looks at which system roots exist, then assembles and
+//! verifies.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::assemble::{assemble, lookup, HostFacts, SystemRoot, SYSTEM_ROOTS};
+use super::fs::PathKind;
+use super::Plan;
+use crate::env::{families, TrustRole};
+use crate::paths::{self, HostResolver};
+use crate::policy::{Layer, Policy, PolicyError, ResolveContext};
+use crate::trust::{self, Expect, Limits, Origin, TrustError, TrustInput, TrustRequest};
+
+/// Everything a plan is built from.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+    /// The child's working directory; relative to `parent_cwd`; default `parent_cwd`.
+    pub cwd: Option<PathBuf>,
+    /// The spawning process's working directory (absolute): relative CA
+    /// paths in the parent's variables resolve here.
+    pub parent_cwd: PathBuf,
+    /// The parent's environment, as data.
+    pub parent_env: Vec<(OsString, OsString)>,
+    /// Policy layers in order (file, flags…); presets are pulled in by name.
+    pub layers: Vec<Layer>,
+    /// Where bundles are cached; default from XDG_CACHE_HOME or HOME.
+    pub cache_dir: Option<PathBuf>,
+    /// The filesystem root used to find the system CA store ("/").
+    pub system_root: PathBuf,
+}
+
+/// Errors of [`build`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A CA input or the bundle cache failed.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// The working directory is unusable.
+    #[error("working directory {path}: {problem}", path = .path.display())]
+    Cwd {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// No place for the bundle cache.
+    #[error("no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path")]
+    NoCacheDir,
+    /// No command given.
+    #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
+    NoCommand,
+}
+
+/// Build and verify a plan.
+pub fn build(req: &Request) -> Result<Plan, BuildError> {
+    if req.command.is_empty() {
+        return Err(BuildError::NoCommand);
+    }
+    let cwd = match &req.cwd {
+        Some(c) => paths::normalize(&req.parent_cwd.join(c)),
+        None => req.parent_cwd.clone(),
+    };
+    match std::fs::metadata(&cwd) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(cwd_error(cwd, "not a directory".into())),
+        Err(e) => return Err(cwd_error(cwd, e.to_string())),
+    }
+    let home = lookup(&req.parent_env, "HOME").map(Path::new).filter(|h| h.is_absolute());
+    let policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
+
+    let mut warnings = Vec::new();
+    let inputs = trust_inputs(req, &policy, &mut warnings);
+    let cache_dir = match &req.cache_dir {
+        Some(d) => d.clone(),
+        None => trust::default_cache_dir(&req.parent_env).ok_or(BuildError::NoCacheDir)?,
+    };
+    let outcome = trust::prepare(&TrustRequest {
+        inputs,
+        merge_system_roots: policy.trust.merge_system_roots,
+        system_root: req.system_root.clone(),
+        cache_dir,
+        limits: Limits::default(),
+    })?;
+    warnings.extend(outcome.warnings.iter().cloned());
+
+    let facts = probe_host(&policy, &mut warnings);
+    let mut plan = assemble(req.command.clone(), cwd, policy, &req.parent_env, outcome, &facts);
+    warnings.append(&mut plan.env.warnings.clone());
+    plan.warnings = warnings;
+    plan.verify(&HostResolver);
+    Ok(plan)
+}
+
+fn cwd_error(path: PathBuf, problem: String) -> BuildError {
+    BuildError::Cwd { path, problem }
+}
+
+/// The CA inputs: the parent's trust variables (each distinct path read
+/// once, however many variables name it), `set` trust variables, and the
+/// policy's extra CA files.
+fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> Vec<TrustInput> {
+    let denied = |name: &str| policy.env.deny.iter().any(|r| r.matches(name.as_ref()));
+    let mut by_path: Vec<(PathBuf, Vec<String>, Expect)> = Vec::new();
+    let mut add = |path: PathBuf, name: &str, expect: Expect| {
+        match by_path.iter_mut().find(|(p, _, _)| *p == path) {
+            Some((_, names, _)) => names.push(name.to_string()),
+            None => by_path.push((path, vec![name.to_string()], expect)),
+        }
+    };
+    let explicit: HashMap<&OsString, &OsString> = policy.env.set.iter().map(|(n, v)| (n, v)).collect();
+    for var in families::TRUST_VARS {
+        if denied(var.name) {
+            continue;
+        }
+        let key = OsString::from(var.name);
+        let value = explicit
+            .get(&key)
+            .map(|v| v.as_os_str())
+            .or_else(|| lookup(&req.parent_env, var.name));
+        let Some(value) = value else { continue };
+        if value.is_empty() {
+            warnings.push(format!("{}: set but empty; ignored", var.name));
+            continue;
+        }
+        let expect = match (var.role, var.name) {
+            (TrustRole::Dir, _) => Expect::Dir,
+            (_, "BUNDLE_SSL_CA_CERT") => Expect::FileOrDir,
+            _ => Expect::File,
+        };
+        let parts: Vec<PathBuf> = if var.role == TrustRole::Dir {
+            std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty()).collect()
+        } else {
+            vec![PathBuf::from(value)]
+        };
+        for part in parts {
+            add(paths::normalize(&req.parent_cwd.join(part)), var.name, expect);
+        }
+    }
+    let mut inputs: Vec<TrustInput> = by_path
+        .into_iter()
+        .map(|(path, names, expect)| TrustInput {
+            origin: Origin::Variable { name: names.join(", ") },
+            path,
+            expect,
+        })
+        .collect();
+    for ca in &policy.trust.ca {
+        inputs.push(TrustInput {
+            origin: Origin::PolicyCa,
+            path: ca.clone(),
+            expect: Expect::FileOrDir,
+        });
+    }
+    inputs
+}
+
+/// Which system roots exist (and which are merged-/usr links), and what the
+/// policy's own paths are on this host.
+fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
+    let mut facts = HostFacts::default();
+    for root in SYSTEM_ROOTS {
+        let path = PathBuf::from(root);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(&path) {
+                    facts.system_roots.push(SystemRoot::Link { path, target });
+                }
+            }
+            Ok(m) if m.is_dir() => facts.system_roots.push(SystemRoot::Dir(path)),
+            _ => {}
+        }
+    }
+    for rule in &policy.deny {
+        let kind = match std::fs::metadata(&rule.path) {
+            Ok(m) if m.is_dir() => PathKind::Dir,
+            Ok(_) => PathKind::File,
+            Err(_) => PathKind::Missing,
+        };
+        facts.kinds.insert(rule.path.clone(), kind);
+    }
+    for (rule, what) in policy
+        .read
+        .iter()
+        .map(|r| (r, "--read"))
+        .chain(policy.write.iter().map(|r| (r, "--write")))
+    {
+        if std::fs::symlink_metadata(&rule.path).is_err() {
+            warnings.push(format!(
+                "{what} {} (from {}): no such path on this host; it will not be visible in the sandbox",
+                rule.path.display(),
+                rule.origin
+            ));
+        }
+    }
+    facts
+}

@@ -1,0 +1,107 @@
+//! The machine-readable view of a plan (`explain --json`). Secrets are
+//! masked; non-UTF-8 names, values and paths are never made lossy silently:
+//! they render as `{"lossy": "...", "hex": "..."}`.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::fs::Access;
+use super::Plan;
+use crate::env::mask_value;
+
+/// A string when the bytes are UTF-8, else an object carrying the exact
+/// bytes in hex beside a readable approximation.
+pub fn os_json(s: &OsStr) -> Value {
+    match s.to_str() {
+        Some(text) => Value::String(text.to_string()),
+        None => {
+            let bytes = s.as_encoded_bytes();
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            json!({ "lossy": s.to_string_lossy(), "hex": hex })
+        }
+    }
+}
+
+fn path_json(p: &Path) -> Value {
+    os_json(p.as_os_str())
+}
+
+impl Plan {
+    /// The plan as one JSON object.
+    pub fn to_json(&self) -> Value {
+        let entries = |pred: fn(&Access) -> bool| -> Vec<Value> {
+            self.fs
+                .with(pred)
+                .map(|e| {
+                    let mut v = json!({ "path": path_json(&e.path), "reason": e.reason });
+                    if let Access::Link { target } = &e.access {
+                        v["link_to"] = path_json(target);
+                    }
+                    v
+                })
+                .collect()
+        };
+        let env: Vec<Value> = self
+            .env
+            .vars
+            .iter()
+            .map(|v| {
+                json!({
+                    "name": os_json(&v.name),
+                    "value": os_json(&mask_value(&v.name, &v.value)),
+                    "source": v.source,
+                })
+            })
+            .collect();
+        let env_dropped: Vec<Value> = self
+            .env
+            .dropped
+            .iter()
+            .map(|d| json!({ "name": os_json(&d.name), "reason": d.reason }))
+            .collect();
+        let inputs: Vec<Value> = self
+            .trust
+            .inputs
+            .iter()
+            .map(|i| {
+                json!({
+                    "origin": i.origin,
+                    "path": path_json(&i.path),
+                    "resolved": i.resolved.as_deref().map(path_json),
+                    "certificates": i.certificates,
+                    "dropped": i.dropped.iter().map(|d| json!({
+                        "file": path_json(&d.file),
+                        "block": d.block,
+                        "reason": d.reason,
+                    })).collect::<Vec<_>>(),
+                    "skipped": i.skipped,
+                })
+            })
+            .collect();
+        json!({
+            "command": self.command.iter().map(|c| os_json(c)).collect::<Vec<_>>(),
+            "cwd": path_json(&self.cwd),
+            "backend": self.backend.to_string(),
+            "network": self.network.to_string(),
+            "env": env,
+            "env_dropped": env_dropped,
+            "readable": entries(|a| !matches!(a, Access::Deny)),
+            "writable": entries(|a| matches!(a, Access::Write | Access::Tmpfs)),
+            "denied": entries(|a| matches!(a, Access::Deny)),
+            "trust": {
+                "bundle": self.trust.bundle.as_deref().map(path_json),
+                "extras_bundle": self.trust.extras_bundle.as_deref().map(path_json),
+                "system_store": self.trust.system_store.as_deref().map(path_json),
+                "inputs": inputs,
+            },
+            "violations": self.violations.iter().map(|v| json!({
+                "variable": v.variable,
+                "path": path_json(&v.path),
+                "problem": v.problem,
+            })).collect::<Vec<_>>(),
+            "warnings": self.warnings,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! Lowering a plan into the spec that `sandspawn-linux` enforces.
+//!
+//! Mount order is the security property here: parents before children, and
+//! at one path grants before masks, so a later, deeper operation always
+//! overrides the broader one it sits in (a deny inside a read root hides; a
+//! bundle file inside a hidden directory is bound back).
+
+use sandspawn_linux::{Mount, SandboxSpec};
+
+use super::fs::{Access, FsEntry, PathKind};
+use super::Plan;
+use crate::paths::{depth, is_within};
+
+impl Plan {
+    /// The spec for enforcement. Call [`Plan::verify`] first: lowering does
+    /// not re-check the invariant.
+    pub fn lower(&self) -> SandboxSpec {
+        let mut entries: Vec<&FsEntry> = self
+            .fs
+            .entries
+            .iter()
+            .filter(|e| self.needs_mount(e))
+            .collect();
+        entries.sort_by_key(|e| (depth(&e.path), mount_rank(&e.access)));
+        let mounts = entries.into_iter().map(to_mount).collect();
+        let (program, args) = match self.command.split_first() {
+            Some((p, rest)) => (p.clone(), rest.to_vec()),
+            None => (Default::default(), Vec::new()),
+        };
+        SandboxSpec {
+            program,
+            args,
+            cwd: self.cwd.clone(),
+            env: self.env.pairs(),
+            mounts,
+            network: self.network,
+            backend: self.backend,
+        }
+    }
+
+    /// Whether an entry changes the sandbox's view at all.
+    fn needs_mount(&self, entry: &FsEntry) -> bool {
+        match entry.access {
+            // Hiding changes something only where a host grant would expose
+            // the path: not for absent paths, not inside a private tmpfs, not
+            // where a tmpfs replaces the path itself.
+            Access::Deny => {
+                let replaced = self
+                    .fs
+                    .entries
+                    .iter()
+                    .any(|g| g.path == entry.path && g.access == Access::Tmpfs);
+                let exposer = self
+                    .fs
+                    .entries
+                    .iter()
+                    .filter(|g| g.access != Access::Deny && g.path != entry.path)
+                    .filter(|g| is_within(&entry.path, &g.path))
+                    .max_by_key(|g| depth(&g.path));
+                entry.kind != Some(PathKind::Missing)
+                    && !replaced
+                    && matches!(exposer.map(|g| &g.access), Some(Access::Read | Access::Write))
+            }
+            _ => true,
+        }
+    }
+}
+
+/// At one depth: grants, then masks, then tmpfs (a tmpfs at a path replaces
+/// whatever was mounted there before it).
+fn mount_rank(access: &Access) -> u8 {
+    match access {
+        Access::Deny => 1,
+        Access::Tmpfs => 2,
+        _ => 0,
+    }
+}
+
+fn to_mount(entry: &FsEntry) -> Mount {
+    let path = entry.path.clone();
+    match &entry.access {
+        Access::Read => Mount::ReadOnly { path },
+        Access::Write => Mount::ReadWrite { path },
+        Access::Tmpfs => Mount::Tmpfs { path },
+        Access::Link { target } => Mount::Symlink {
+            path,
+            target: target.clone(),
+        },
+        Access::Deny => Mount::Mask {
+            path,
+            is_dir: entry.kind == Some(PathKind::Dir),
+        },
+    }
+}

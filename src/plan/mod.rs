@@ -1,0 +1,56 @@
+//! The plan: command, cwd, environment, trust, filesystem, network and
+//! backend in one value, built by one function.
+//!
+//! The invariant is established here, once: every path-valued variable the
+//! environment exports resolves, through every symlink hop, to something
+//! readable under the plan's filesystem view, and the only files added to
+//! that view for trust are the materialised bundles (never the directories
+//! the parent's variables pointed into). [`Plan::verify`] checks it and names
+//! the variable when it does not hold.
+
+mod assemble;
+mod build;
+mod fs;
+mod json;
+mod lower;
+mod verify;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub use assemble::{assemble, HostFacts, SystemRoot};
+pub use build::{build, BuildError, Request};
+pub use fs::{Access, FsEntry, FsView, PathKind};
+pub use verify::Violation;
+
+use crate::env::EnvPlan;
+use crate::policy::{Backend, NetworkMode, Policy};
+use crate::trust::TrustOutcome;
+
+/// One spawn, fully decided.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+    /// Working directory of the child (absolute).
+    pub cwd: PathBuf,
+    /// The resolved policy it was built from.
+    pub policy: Policy,
+    /// The child's environment with provenance.
+    pub env: EnvPlan,
+    /// What the trust step read and wrote.
+    pub trust: TrustOutcome,
+    /// The filesystem view.
+    pub fs: FsView,
+    /// Network mode.
+    pub network: NetworkMode,
+    /// Requested backend.
+    pub backend: Backend,
+    /// Invariant violations found by [`Plan::verify`] (empty when sound).
+    pub violations: Vec<Violation>,
+    /// What the user should know: dropped inputs, weakened settings.
+    pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! Plan tests: pure, no kernel and no real filesystem (symlinks come from a
+//! [`MapResolver`]).
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use sandspawn_linux::Mount;
+
+use super::*;
+use crate::env::{families, Source};
+use crate::paths::MapResolver;
+use crate::policy::{Layer, Policy, ResolveContext};
+use crate::trust::TrustOutcome;
+
+const BUNDLE: &str = "/home/u/.cache/sandspawn/trust/1111.pem";
+const EXTRAS: &str = "/home/u/.cache/sandspawn/trust/2222.pem";
+
+fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
+    TrustOutcome {
+        bundle: bundle.then(|| PathBuf::from(BUNDLE)),
+        extras_bundle: extras.then(|| PathBuf::from(EXTRAS)),
+        system_store: Some("/etc/ssl/certs/ca-certificates.crt".into()),
+        inputs: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+fn facts() -> HostFacts {
+    HostFacts {
+        system_roots: vec![
+            SystemRoot::Dir("/usr".into()),
+            SystemRoot::Link { path: "/bin".into(), target: "usr/bin".into() },
+            SystemRoot::Dir("/etc".into()),
+        ],
+        kinds: Default::default(),
+    }
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+    pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
+}
+
+fn plan_with(layers: &[Layer], parent: &[(OsString, OsString)], trust: TrustOutcome) -> Plan {
+    let cwd = Path::new("/work/proj");
+    let home = parent.iter().find(|(n, _)| n == "HOME").map(|(_, v)| Path::new(v.as_os_str()));
+    let policy = Policy::resolve(layers, &ResolveContext { cwd, home }).unwrap();
+    assemble(vec!["true".into()], cwd.to_path_buf(), policy, parent, trust, &facts())
+}
+
+fn boundary_parent() -> Vec<(OsString, OsString)> {
+    env(&[
+        ("HOME", "/home/u"),
+        ("PATH", "/usr/bin:/bin"),
+        ("SSL_CERT_FILE", "/boundary/ca-cert.pem"),
+        ("SSL_CERT_DIR", "/boundary"),
+        ("NODE_EXTRA_CA_CERTS", "/boundary/ca-cert.pem"),
+    ])
+}
+
+#[test]
+fn boundary_shape_exposes_bundles_not_the_key_directory() {
+    let mut plan = plan_with(&[], &boundary_parent(), outcome(true, true));
+    assert!(plan.verify(&MapResolver::default()).is_empty(), "{:?}", plan.violations);
+    assert_eq!(plan.env.get("SSL_CERT_FILE"), Some(OsStr::new(BUNDLE)));
+    assert_eq!(plan.env.get("NODE_EXTRA_CA_CERTS"), Some(OsStr::new(EXTRAS)));
+    assert_eq!(plan.env.get("SSL_CERT_DIR"), None);
+    assert!(plan.fs.readable(Path::new(BUNDLE)));
+    assert!(plan.fs.readable(Path::new(EXTRAS)));
+    assert!(!plan.fs.readable(Path::new("/boundary/ca-key.pem")));
+    assert!(!plan.fs.readable(Path::new("/boundary")));
+    // Exactly the two bundle files were added for trust, not their directory.
+    let trust_entries: Vec<&Path> = plan.fs.entries.iter().filter(|e| e.reason.starts_with("trust")).map(|e| e.path.as_path()).collect();
+    assert_eq!(trust_entries, vec![Path::new(BUNDLE), Path::new(EXTRAS)]);
+    assert!(!plan.fs.readable(Path::new("/home/u/.cache/sandspawn/trust/other.pem")));
+}
+
+#[test]
+fn hidden_home_becomes_a_private_tmpfs_and_readable_home_does_not() {
+    let plan = plan_with(&[], &boundary_parent(), outcome(false, false));
+    let home = plan.fs.decide(Path::new("/home/u")).unwrap();
+    assert_eq!(home.access, Access::Tmpfs);
+    assert!(!plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")), "default deny under HOME");
+
+    let read_home = Layer { origin: "flags".into(), read: vec!["~".into()], ..Layer::default() };
+    let plan = plan_with(&[read_home], &boundary_parent(), outcome(false, false));
+    assert_eq!(plan.fs.decide(Path::new("/home/u/x")).unwrap().access, Access::Read);
+    assert!(!plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")), "default deny still wins");
+}
+
+#[test]
+fn tmpdir_is_private_tmp_unless_the_parents_is_writable() {
+    let parent = env(&[("HOME", "/home/u"), ("TMPDIR", "/var/tmp/u")]);
+    let plan = plan_with(&[], &parent, outcome(false, false));
+    assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/tmp")));
+    assert_eq!(plan.fs.decide(Path::new("/tmp/x")).unwrap().access, Access::Tmpfs);
+
+    let parent = env(&[("HOME", "/home/u"), ("TMPDIR", "/work/proj/tmp")]);
+    let ws = Layer { origin: "flags".into(), presets: vec!["workspace".into()], ..Layer::default() };
+    let plan = plan_with(&[ws], &parent, outcome(false, false));
+    assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/work/proj/tmp")));
+}
+
+#[test]
+fn a_symlink_hop_out_of_the_view_is_a_violation_naming_the_variable() {
+    let mut plan = plan_with(&[], &boundary_parent(), outcome(true, false));
+    let mut resolver = MapResolver::default();
+    // The cache directory is a link into a place the policy does not expose.
+    resolver.links.insert("/home/u/.cache".into(), "/data/cache".into());
+    let violations = plan.verify(&resolver).to_vec();
+    assert!(!violations.is_empty());
+    let names: Vec<&str> = violations.iter().map(|v| v.variable.as_str()).collect();
+    assert!(names.contains(&"SSL_CERT_FILE"), "{names:?}");
+    let v = violations.iter().find(|v| v.variable == "SSL_CERT_FILE").unwrap();
+    assert_eq!(v.path, PathBuf::from("/data/cache/sandspawn/trust/1111.pem"));
+    assert!(v.problem.contains("symlink hop 1"), "{}", v.problem);
+    // Every replace-role variable is reported, not only the first.
+    let replace = families::TRUST_VARS.iter().filter(|t| t.role == crate::env::TrustRole::Replace).count();
+    assert_eq!(names.iter().filter(|n| families::trust_var(n.as_bytes()).is_some()).count(), replace);
+}
+
+#[test]
+fn hops_through_readable_links_are_fine() {
+    let mut plan = plan_with(&[], &boundary_parent(), outcome(true, false));
+    let mut resolver = MapResolver::default();
+    resolver.links.insert("/home/u/.cache".into(), "/etc/cache-link-target".into());
+    // /etc is a system root: the hop stays readable.
+    assert!(plan.verify(&resolver).is_empty(), "{:?}", plan.violations);
+}
+
+#[test]
+fn relative_home_is_reported() {
+    let mut plan = plan_with(&[], &env(&[("HOME", "relative/home")]), outcome(false, false));
+    let v = plan.verify(&MapResolver::default()).to_vec();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].variable, "HOME");
+    assert!(v[0].problem.contains("not an absolute path"));
+}
+
+#[test]
+fn lowering_orders_parents_before_children_and_masks_after_grants() {
+    let layers = [Layer {
+        origin: "flags".into(),
+        read: vec!["/".into()],
+        write: vec!["/work/proj".into()],
+        deny: vec!["/work/proj/secret".into(), "/nonexistent".into()],
+        ..Layer::default()
+    }];
+    let cwd = Path::new("/work/proj");
+    let parent = env(&[("HOME", "/home/u")]);
+    let policy = Policy::resolve(&layers, &ResolveContext { cwd, home: Some(Path::new("/home/u")) }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/work/proj/secret".into(), PathKind::Dir);
+    f.kinds.insert("/nonexistent".into(), PathKind::Missing);
+    f.kinds.insert("/home/u/.ssh".into(), PathKind::Dir);
+    f.kinds.insert("/home/u/.netrc".into(), PathKind::File);
+    let plan = assemble(vec!["ls".into(), "-l".into()], cwd.into(), policy, &parent, outcome(true, false), &f);
+    let spec = plan.lower();
+    assert_eq!(spec.program, "ls");
+    assert_eq!(spec.args, vec![OsString::from("-l")]);
+    let ro = |p: &str| Mount::ReadOnly { path: p.into() };
+    assert_eq!(
+        spec.mounts,
+        vec![
+            ro("/"),
+            ro("/usr"),
+            Mount::Symlink { path: "/bin".into(), target: "usr/bin".into() },
+            ro("/etc"),
+            Mount::Tmpfs { path: "/tmp".into() },
+            Mount::ReadWrite { path: "/work/proj".into() },
+            Mount::Mask { path: "/home/u/.ssh".into(), is_dir: true },
+            Mount::Mask { path: "/home/u/.netrc".into(), is_dir: false },
+            Mount::Mask { path: "/work/proj/secret".into(), is_dir: true },
+            ro(BUNDLE),
+        ]
+    );
+    assert!(spec.env.iter().any(|(n, v)| n == "SSL_CERT_FILE" && v == BUNDLE));
+}
+
+// ---- properties ----------------------------------------------------------
+
+fn arb_path() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "/", "/home/u", "/home/u/.cache", "/home/u/.cache/sandspawn", "/home/u/proj", "/work", "/work/proj",
+        "/work/proj/sub", "/etc", "/tmp", "/var/tmp", "/boundary", "/run/user/1000", "/data",
+    ])
+    .prop_map(String::from)
+}
+
+fn arb_var() -> impl Strategy<Value = (String, String)> {
+    let names: Vec<&'static str> = families::TRUST_VARS
+        .iter()
+        .map(|v| v.name)
+        .chain(["HOME", "TMPDIR", "XDG_RUNTIME_DIR", "PATH", "HTTPS_PROXY", "no_proxy", "SECRET", "LC_ALL", "NODE_TLS_REJECT_UNAUTHORIZED"])
+        .collect();
+    (prop::sample::select(names), arb_path()).prop_map(|(n, v)| (n.to_string(), v))
+}
+
+prop_compose! {
+    fn arb_layer()(read in prop::collection::vec(arb_path(), 0..3),
+                   write in prop::collection::vec(arb_path(), 0..3),
+                   deny in prop::collection::vec(arb_path(), 0..3),
+                   bundle in any::<bool>(), extras in any::<bool>())
+                   -> (Layer, bool, bool) {
+        (Layer {
+            origin: "prop".into(),
+            read: read.into_iter().map(PathBuf::from).collect(),
+            write: write.into_iter().map(PathBuf::from).collect(),
+            deny: deny.into_iter().map(PathBuf::from).collect(),
+            ..Layer::default()
+        }, bundle, extras)
+    }
+}
+
+proptest! {
+    /// For arbitrary parents and policies, every exported path-valued
+    /// variable is usable in the sandbox, and trust adds exactly the bundles.
+    #[test]
+    fn every_exported_path_is_readable((layer, bundle, extras) in arb_layer(),
+                                       vars in prop::collection::vec(arb_var(), 0..12)) {
+        let mut parent = env(&[("HOME", "/home/u")]);
+        parent.extend(vars.into_iter().map(|(n, v)| (OsString::from(n), OsString::from(v))));
+        let mut plan = plan_with(&[layer], &parent, outcome(bundle, extras));
+        let violations = plan.verify(&MapResolver::default()).to_vec();
+        prop_assert!(violations.is_empty(), "{:?}", violations);
+        for var in &plan.env.vars {
+            let path = Path::new(&var.value);
+            match (&var.source, var.name.to_str().unwrap_or("")) {
+                (Source::Trust { .. }, _) | (_, "HOME") | (_, "XDG_RUNTIME_DIR") => prop_assert!(plan.fs.readable(path), "{:?}", var),
+                (_, "TMPDIR") => prop_assert!(plan.fs.writable(path), "{:?}", var),
+                _ => {}
+            }
+            if let Source::Trust { .. } = var.source {
+                prop_assert!(var.value == BUNDLE || var.value == EXTRAS);
+            }
+        }
+        for e in plan.fs.entries.iter().filter(|e| e.reason.starts_with("trust")) {
+            prop_assert!(e.path == Path::new(BUNDLE) || e.path == Path::new(EXTRAS));
+        }
+    }
+}

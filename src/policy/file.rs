@@ -1,0 +1,132 @@
+//! The TOML policy file. Strict: an unknown key is an error with its line
+//! and column, never silently ignored.
+//!
+//! ```toml
+//! presets = ["workspace"]
+//! read = ["~/data"]
+//! write = ["./out"]
+//! deny = ["./secrets"]
+//! net = "none"            # none | proxy | full
+//! proxy = "http://proxy.corp:3128"
+//! pass = ["AWS_*", "GITHUB_TOKEN"]
+//! deny_env = ["AWS_SECRET_ACCESS_KEY"]
+//! ca = ["/etc/corp/root.pem"]
+//! merge_system_roots = true
+//! backend = "auto"        # auto | bwrap | landlock
+//! [set]
+//! RUST_LOG = "info"
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Backend, Layer, NetworkMode, PolicyError};
+
+/// The policy file as written. Every key is optional; the same keys make up
+/// the per-server `sandbox` table of MCP client configs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Presets applied before this file.
+    #[serde(default)]
+    pub presets: Vec<String>,
+    /// Readable roots.
+    #[serde(default)]
+    pub read: Vec<PathBuf>,
+    /// Writable roots.
+    #[serde(default)]
+    pub write: Vec<PathBuf>,
+    /// Hidden paths.
+    #[serde(default)]
+    pub deny: Vec<PathBuf>,
+    /// Network mode.
+    pub net: Option<NetworkMode>,
+    /// Upstream proxy for `net = "proxy"`.
+    pub proxy: Option<String>,
+    /// Variables passed by name or `PREFIX_*`.
+    #[serde(default)]
+    pub pass: Vec<String>,
+    /// Variables set explicitly.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Variables never passed.
+    #[serde(default)]
+    pub deny_env: Vec<String>,
+    /// Extra CA files or directories.
+    #[serde(default)]
+    pub ca: Vec<PathBuf>,
+    /// Whether the system roots go into the combined bundle.
+    pub merge_system_roots: Option<bool>,
+    /// Backend.
+    pub backend: Option<Backend>,
+}
+
+impl PolicyFile {
+    /// This file as a [`Layer`] named `origin`.
+    pub fn into_layer(self, origin: String) -> Layer {
+        Layer {
+            origin,
+            presets: self.presets,
+            read: self.read,
+            write: self.write,
+            deny: self.deny,
+            net: self.net,
+            proxy: self.proxy.map(OsString::from),
+            pass: self.pass.into_iter().map(OsString::from).collect(),
+            set: self
+                .set
+                .into_iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+            deny_env: self.deny_env.into_iter().map(OsString::from).collect(),
+            ca: self.ca,
+            merge_system_roots: self.merge_system_roots,
+            backend: self.backend,
+        }
+    }
+}
+
+/// Parse policy TOML; `path` only labels errors.
+pub fn parse_policy_toml(text: &str, path: &Path) -> Result<PolicyFile, PolicyError> {
+    toml::from_str(text).map_err(|e| PolicyError::Parse {
+        path: path.to_path_buf(),
+        message: one_line(&e, text),
+    })
+}
+
+/// Read and parse a policy file into a layer.
+pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| PolicyError::Parse {
+        path: path.to_path_buf(),
+        message: format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+    })?;
+    Ok(parse_policy_toml(&text, path)?.into_layer(path.display().to_string()))
+}
+
+/// The toml crate renders a multi-line snippet; keep the reason and its
+/// line and column on one line so the CLI prints one line.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `at`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

@@ -1,0 +1,280 @@
+//! The policy: what the user asked for, from presets, a TOML file and flags.
+//!
+//! Raw input arrives as [`Layer`]s (each keeps where it came from); they are
+//! merged in order (presets, then the file, then flags) and resolved against
+//! the command's cwd and the parent's HOME into a [`Policy`] of absolute
+//! paths. Nothing here touches the filesystem except reading the policy file.
+
+mod file;
+mod names;
+mod presets;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+pub use file::{parse_policy_toml, read_policy_file, PolicyFile};
+pub use names::{os_from_bytes, parse_assignment, NamePattern};
+pub use presets::{preset, PRESETS};
+pub use sandspawn_linux::{Backend, NetworkMode};
+
+use crate::paths;
+
+/// Errors while reading or resolving a policy.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The policy file could not be read.
+    #[error("policy file {path}: {source}; check the path and its permissions", path = .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The policy file is not valid (unknown key, wrong type, bad TOML).
+    #[error("policy file {path}: {message}", path = .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A preset name that does not exist.
+    #[error("unknown preset `{0}`; known presets: {known}", known = presets::PRESETS.join(", "))]
+    UnknownPreset(String),
+    /// A variable name or pattern that cannot match anything sensible.
+    #[error("{rule}: `{name}` is not a valid variable name or pattern: {why}")]
+    BadName {
+        /// The rule (`pass`, `deny_env`, `--set`…).
+        rule: String,
+        /// What was written.
+        name: String,
+        /// Why it is refused.
+        why: String,
+    },
+    /// `NAME=VALUE` without `=`.
+    #[error("{rule} expects NAME=VALUE, got `{raw}`; write `{raw}=` to set it empty")]
+    BadAssignment {
+        /// The rule.
+        rule: String,
+        /// What was written.
+        raw: String,
+    },
+    /// A path starting with `~` while the parent has no HOME.
+    #[error("{rule}: `{path}` starts with `~` but HOME is not set; write an absolute path", path = .path.display())]
+    NoHome {
+        /// The rule.
+        rule: String,
+        /// The path.
+        path: PathBuf,
+    },
+    /// An empty path.
+    #[error("{rule}: an empty path is not allowed; write `.` for the working directory")]
+    EmptyPath {
+        /// The rule.
+        rule: String,
+    },
+}
+
+/// One source of policy settings, before resolution. Lists append across
+/// layers; scalars (`net`, `backend`, `merge_system_roots`, `proxy`) are
+/// overridden by later layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layer {
+    /// Where these settings came from ("preset readonly", a file path, "flags").
+    pub origin: String,
+    /// Presets this layer pulls in (applied before the layer itself).
+    pub presets: Vec<String>,
+    /// Readable roots.
+    pub read: Vec<PathBuf>,
+    /// Writable roots (also readable).
+    pub write: Vec<PathBuf>,
+    /// Hidden paths (win over a broader read or write root).
+    pub deny: Vec<PathBuf>,
+    /// Network mode.
+    pub net: Option<NetworkMode>,
+    /// Upstream proxy URL for `proxy` mode.
+    pub proxy: Option<OsString>,
+    /// Variables passed by name or `PREFIX_*`.
+    pub pass: Vec<OsString>,
+    /// Variables set explicitly (`NAME`, `VALUE`).
+    pub set: Vec<(OsString, OsString)>,
+    /// Variables never passed.
+    pub deny_env: Vec<OsString>,
+    /// Extra CA files or directories.
+    pub ca: Vec<PathBuf>,
+    /// Whether the system roots go into the combined bundle.
+    pub merge_system_roots: Option<bool>,
+    /// Backend choice.
+    pub backend: Option<Backend>,
+}
+
+/// Why a path is in the policy: the layer that put it there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRule {
+    /// Absolute, lexically normalised path.
+    pub path: PathBuf,
+    /// The layer ("preset readonly", "policy.toml", "--read").
+    pub origin: String,
+}
+
+/// The resolved policy: absolute paths, parsed patterns, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Readable roots.
+    pub read: Vec<PathRule>,
+    /// Writable roots.
+    pub write: Vec<PathRule>,
+    /// Hidden paths.
+    pub deny: Vec<PathRule>,
+    /// Network mode (default `none`).
+    pub network: NetworkMode,
+    /// Upstream proxy URL, if configured.
+    pub proxy: Option<OsString>,
+    /// Env rules.
+    pub env: EnvRules,
+    /// Trust settings.
+    pub trust: TrustRules,
+    /// Backend (default `auto`).
+    pub backend: Backend,
+}
+
+/// Environment rules of a policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvRules {
+    /// Passed by name or prefix.
+    pub pass: Vec<NamePattern>,
+    /// Set explicitly; later entries win.
+    pub set: Vec<(OsString, OsString)>,
+    /// Never passed (explicit `set` still wins: it is the user's own value).
+    pub deny: Vec<NamePattern>,
+}
+
+/// Trust rules of a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRules {
+    /// Extra CA files or directories, absolute.
+    pub ca: Vec<PathBuf>,
+    /// Whether system roots go into the combined bundle (default true).
+    pub merge_system_roots: bool,
+}
+
+/// What relative paths and `~` resolve against.
+#[derive(Debug, Clone)]
+pub struct ResolveContext<'a> {
+    /// The command's working directory (absolute).
+    pub cwd: &'a Path,
+    /// The parent's HOME, if any.
+    pub home: Option<&'a Path>,
+}
+
+impl Policy {
+    /// Merge `layers` in order (each layer's presets first) and resolve them.
+    ///
+    /// When no layer names a preset, `readonly` applies, so the default is
+    /// restricted reads with the working directory readable and nothing
+    /// writable but the sandbox's private /tmp.
+    pub fn resolve(layers: &[Layer], ctx: &ResolveContext<'_>) -> Result<Policy, PolicyError> {
+        let mut expanded = Vec::new();
+        let any_preset = layers.iter().any(|l| !l.presets.is_empty());
+        if !any_preset {
+            expanded.push(preset("readonly")?);
+        }
+        expanded.push(presets::default_denies(ctx.home.is_some()));
+        for layer in layers {
+            for name in &layer.presets {
+                expanded.push(preset(name)?);
+            }
+            expanded.push(layer.clone());
+        }
+
+        let mut policy = Policy {
+            read: Vec::new(),
+            write: Vec::new(),
+            deny: Vec::new(),
+            network: NetworkMode::None,
+            proxy: None,
+            env: EnvRules::default(),
+            trust: TrustRules {
+                ca: Vec::new(),
+                merge_system_roots: true,
+            },
+            backend: Backend::Auto,
+        };
+        for layer in &expanded {
+            let origin = layer.origin.as_str();
+            push_paths(&mut policy.read, &layer.read, origin, "read", ctx)?;
+            push_paths(&mut policy.write, &layer.write, origin, "write", ctx)?;
+            push_paths(&mut policy.deny, &layer.deny, origin, "deny", ctx)?;
+            for raw in &layer.ca {
+                let rule = resolve_path(raw, origin, "ca", ctx)?;
+                if !policy.trust.ca.contains(&rule.path) {
+                    policy.trust.ca.push(rule.path);
+                }
+            }
+            for raw in &layer.pass {
+                policy.env.pass.push(NamePattern::parse(raw, "pass")?);
+            }
+            for raw in &layer.deny_env {
+                policy.env.deny.push(NamePattern::parse(raw, "deny_env")?);
+            }
+            for (name, value) in &layer.set {
+                NamePattern::parse(name, "set")?;
+                policy.env.set.retain(|(n, _)| n != name);
+                policy.env.set.push((name.clone(), value.clone()));
+            }
+            if let Some(net) = layer.net {
+                policy.network = net;
+            }
+            if let Some(proxy) = &layer.proxy {
+                policy.proxy = Some(proxy.clone());
+            }
+            if let Some(merge) = layer.merge_system_roots {
+                policy.trust.merge_system_roots = merge;
+            }
+            if let Some(backend) = layer.backend {
+                policy.backend = backend;
+            }
+        }
+        Ok(policy)
+    }
+}
+
+fn resolve_path(
+    raw: &Path,
+    origin: &str,
+    rule: &str,
+    ctx: &ResolveContext<'_>,
+) -> Result<PathRule, PolicyError> {
+    let label = || format!("{rule} (from {origin})");
+    if raw.as_os_str().is_empty() {
+        return Err(PolicyError::EmptyPath { rule: label() });
+    }
+    let path = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
+        rule: label(),
+        path: raw.to_path_buf(),
+    })?;
+    Ok(PathRule {
+        path,
+        origin: origin.to_string(),
+    })
+}
+
+fn push_paths(
+    into: &mut Vec<PathRule>,
+    raws: &[PathBuf],
+    origin: &str,
+    rule: &str,
+    ctx: &ResolveContext<'_>,
+) -> Result<(), PolicyError> {
+    for raw in raws {
+        let resolved = resolve_path(raw, origin, rule, ctx)?;
+        if !into.iter().any(|r| r.path == resolved.path) {
+            into.push(resolved);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! Built-in presets. Each is a [`Layer`]; a preset is just policy data with
+//! a name, so `explain` can say which preset granted a path.
+
+use std::path::PathBuf;
+
+use super::{Layer, PolicyError};
+
+/// Names of the presets, for help text and errors.
+pub const PRESETS: &[&str] = &["readonly", "workspace", "read-all"];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Result<Layer, PolicyError> {
+    let origin = format!("preset {name}");
+    let layer = match name {
+        // The working directory readable; only the private /tmp writable.
+        "readonly" => Layer {
+            origin,
+            read: vec![PathBuf::from(".")],
+            ..Layer::default()
+        },
+        // The working directory writable (like a build or an agent's workspace).
+        "workspace" => Layer {
+            origin,
+            write: vec![PathBuf::from(".")],
+            ..Layer::default()
+        },
+        // Read the whole host filesystem (minus the default denies): the
+        // shape for debugging, never the default.
+        "read-all" => Layer {
+            origin,
+            read: vec![PathBuf::from("/")],
+            ..Layer::default()
+        },
+        other => return Err(PolicyError::UnknownPreset(other.to_string())),
+    };
+    Ok(layer)
+}
+
+/// Credential stores hidden even when a broader root (e.g. `read = ["/"]`,
+/// `~`, or the system root /etc) would make them readable. Explicit deeper
+/// rules still win.
+/// `~` entries are left out when the parent has no HOME.
+pub(crate) fn default_denies(with_home: bool) -> Layer {
+    let deny = [
+        "~/.ssh",
+        "~/.gnupg",
+        "~/.aws",
+        "~/.azure",
+        "~/.config/gcloud",
+        "~/.config/gh",
+        "~/.kube",
+        "~/.docker",
+        "~/.netrc",
+        "~/.git-credentials",
+        "~/.npmrc",
+        "~/.pypirc",
+        "~/.cargo/credentials.toml",
+        "~/.password-store",
+        "~/.local/share/keyrings",
+        // Readable by a root caller through the user namespace's uid 0.
+        "/etc/shadow",
+        "/etc/shadow-",
+        "/etc/gshadow",
+        "/etc/gshadow-",
+        "/etc/ssl/private",
+    ];
+    Layer {
+        origin: "default deny (credential stores)".into(),
+        deny: deny
+            .iter()
+            .filter(|d| with_home || !d.starts_with('~'))
+            .map(PathBuf::from)
+            .collect(),
+        ..Layer::default()
+    }
+}
