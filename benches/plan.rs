@@ -19,7 +19,9 @@ fn proxy_ca_dir() -> tempfile::TempDir {
     let key = rcgen::KeyPair::generate().expect("key");
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.distinguished_name.push(rcgen::DnType::CommonName, "bench proxy CA");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bench proxy CA");
     let cert = params.self_signed(&key).expect("self-signed");
     std::fs::write(dir.path().join("ca-cert.pem"), cert.pem()).expect("write cert");
     std::fs::write(dir.path().join("ca-key.pem"), key.serialize_pem()).expect("write key");
@@ -37,9 +39,17 @@ fn request(ca_dir: &std::path::Path, cache: PathBuf) -> Request {
         ("NODE_EXTRA_CA_CERTS".into(), ca),
         ("SSL_CERT_DIR".into(), ca_dir.as_os_str().to_owned()),
     ];
-    for var in ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT", "AWS_CA_BUNDLE",
-        "NIX_SSL_CERT_FILE", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "HTTPLIB2_CA_CERTS"]
-    {
+    for var in [
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "PIP_CERT",
+        "AWS_CA_BUNDLE",
+        "NIX_SSL_CERT_FILE",
+        "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+        "HTTPLIB2_CA_CERTS",
+    ] {
         env.push((var.into(), system.into()));
     }
     Request {

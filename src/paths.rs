@@ -166,18 +166,36 @@ mod tests {
     fn tilde_and_relative_paths_resolve_against_home_and_base() {
         let home = Path::new("/home/u");
         let base = Path::new("/work/p");
-        assert_eq!(resolve(Path::new("~/.npm"), Some(home), base), Some("/home/u/.npm".into()));
-        assert_eq!(resolve(Path::new("~"), Some(home), base), Some("/home/u".into()));
-        assert_eq!(resolve(Path::new("data/../out"), Some(home), base), Some("/work/p/out".into()));
-        assert_eq!(resolve(Path::new("."), Some(home), base), Some("/work/p".into()));
+        assert_eq!(
+            resolve(Path::new("~/.npm"), Some(home), base),
+            Some("/home/u/.npm".into())
+        );
+        assert_eq!(
+            resolve(Path::new("~"), Some(home), base),
+            Some("/home/u".into())
+        );
+        assert_eq!(
+            resolve(Path::new("data/../out"), Some(home), base),
+            Some("/work/p/out".into())
+        );
+        assert_eq!(
+            resolve(Path::new("."), Some(home), base),
+            Some("/work/p".into())
+        );
         assert_eq!(resolve(Path::new("~/x"), None, base), None);
         // `~user` is not expanded: it is a relative name.
-        assert_eq!(resolve(Path::new("~bob/x"), Some(home), base), Some("/work/p/~bob/x".into()));
+        assert_eq!(
+            resolve(Path::new("~bob/x"), Some(home), base),
+            Some("/work/p/~bob/x".into())
+        );
     }
 
     #[test]
     fn normalize_never_climbs_above_root() {
-        assert_eq!(normalize(Path::new("/../../etc/./ssl/")), PathBuf::from("/etc/ssl"));
+        assert_eq!(
+            normalize(Path::new("/../../etc/./ssl/")),
+            PathBuf::from("/etc/ssl")
+        );
         assert_eq!(normalize(Path::new("/")), PathBuf::from("/"));
     }
 
@@ -192,7 +210,10 @@ mod tests {
     #[test]
     fn hops_follow_parent_links_and_relative_targets() {
         let mut r = MapResolver::default();
-        r.links.insert("/etc/ssl/certs/ca.pem".into(), "../../../usr/share/ca/ca.pem".into());
+        r.links.insert(
+            "/etc/ssl/certs/ca.pem".into(),
+            "../../../usr/share/ca/ca.pem".into(),
+        );
         r.links.insert("/usr/share/ca".into(), "/opt/ca".into());
         let hops = r.hops(Path::new("/etc/ssl/certs/ca.pem")).unwrap();
         assert_eq!(
@@ -210,7 +231,10 @@ mod tests {
         let mut r = MapResolver::default();
         r.links.insert("/a".into(), "/b".into());
         r.links.insert("/b".into(), "/a".into());
-        assert_eq!(r.hops(Path::new("/a/f")), Err(HopError::Loop("/a/f".into())));
+        assert_eq!(
+            r.hops(Path::new("/a/f")),
+            Err(HopError::Loop("/a/f".into()))
+        );
     }
 
     #[test]

@@ -23,11 +23,16 @@ fn proxy_dir() -> ProxyDir {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.distinguished_name.push(rcgen::DnType::CommonName, "sandspawn test proxy CA");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sandspawn test proxy CA");
     let cert = params.self_signed(&key).unwrap();
     std::fs::write(dir.path().join("ca-cert.pem"), cert.pem()).unwrap();
     std::fs::write(dir.path().join("ca-key.pem"), key.serialize_pem()).unwrap();
-    ProxyDir { key_der: key.serialize_der(), dir }
+    ProxyDir {
+        key_der: key.serialize_der(),
+        dir,
+    }
 }
 
 /// The binary with a clean environment: only what the test sets.
@@ -47,12 +52,21 @@ fn sandspawn(home: &Path, vars: &[(&str, &Path)], args: &[&str]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn env_value<'a>(plan: &'a Value, name: &str) -> Option<&'a str> {
-    plan["env"].as_array().unwrap().iter().find(|v| v["name"] == name).and_then(|v| v["value"].as_str())
+    plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .and_then(|v| v["value"].as_str())
 }
 
 #[test]
@@ -67,22 +81,67 @@ fn boundary_directory_with_key_exposes_only_sanitised_bundles() {
     );
     let plan = json_of(&out);
 
-    let bundle = plan["trust"]["bundle"].as_str().expect("a combined bundle").to_string();
-    let extras = plan["trust"]["extras_bundle"].as_str().expect("an extras bundle").to_string();
-    assert!(bundle.starts_with(home.path().join("cache/sandspawn/trust").to_str().unwrap()), "{bundle}");
-    for replace in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT"] {
-        assert_eq!(env_value(&plan, replace), Some(bundle.as_str()), "{replace}");
+    let bundle = plan["trust"]["bundle"]
+        .as_str()
+        .expect("a combined bundle")
+        .to_string();
+    let extras = plan["trust"]["extras_bundle"]
+        .as_str()
+        .expect("an extras bundle")
+        .to_string();
+    assert!(
+        bundle.starts_with(home.path().join("cache/sandspawn/trust").to_str().unwrap()),
+        "{bundle}"
+    );
+    for replace in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "PIP_CERT",
+    ] {
+        assert_eq!(
+            env_value(&plan, replace),
+            Some(bundle.as_str()),
+            "{replace}"
+        );
     }
-    assert_eq!(env_value(&plan, "NODE_EXTRA_CA_CERTS"), Some(extras.as_str()));
-    assert_eq!(env_value(&plan, "SSL_CERT_DIR"), None, "folded into the bundle");
+    assert_eq!(
+        env_value(&plan, "NODE_EXTRA_CA_CERTS"),
+        Some(extras.as_str())
+    );
+    assert_eq!(
+        env_value(&plan, "SSL_CERT_DIR"),
+        None,
+        "folded into the bundle"
+    );
     assert_eq!(env_value(&plan, "SECRET_CANARY"), None);
 
     // The bundle files are readable, the proxy's directory is not.
-    let readable: Vec<&str> = plan["readable"].as_array().unwrap().iter().map(|r| r["path"].as_str().unwrap()).collect();
-    assert!(readable.contains(&bundle.as_str()) && readable.contains(&extras.as_str()), "{readable:?}");
-    let proxy_path = proxy.dir.path().to_str().unwrap();
-    assert!(readable.iter().all(|r| !r.starts_with(proxy_path) && !proxy_path.starts_with(&format!("{r}/"))
-        || *r == "/"), "proxy dir exposed: {readable:?}");
+    let readable: Vec<&str> = plan["readable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        readable.contains(&bundle.as_str()) && readable.contains(&extras.as_str()),
+        "{readable:?}"
+    );
+    // No host grant covers the proxy's directory (a private tmpfs such as
+    // /tmp shows none of the host's files).
+    let proxy_path = proxy.dir.path();
+    let host_grants: Vec<&str> = plan["readable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["access"] == "read" || r["access"] == "write")
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        host_grants.iter().all(|g| !proxy_path.starts_with(g)),
+        "proxy dir exposed: {host_grants:?}"
+    );
     assert_eq!(plan["violations"], Value::Array(vec![]));
 
     // Zero key bytes in any bundle: neither the DER nor its base64 text.
@@ -91,18 +150,41 @@ fn boundary_directory_with_key_exposes_only_sanitised_bundles() {
         let bytes = std::fs::read(path).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains("PRIVATE KEY"), "{path}");
-        assert!(!text.replace('\n', "").contains(&key_b64[8..72]), "key base64 in {path}");
-        assert!(proxy.key_der.windows(16).all(|w| !bytes.windows(16).any(|b| b == w)), "key DER in {path}");
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
+        assert!(
+            !text.replace('\n', "").contains(&key_b64[8..72]),
+            "key base64 in {path}"
+        );
+        assert!(
+            proxy
+                .key_der
+                .windows(16)
+                .all(|w| !bytes.windows(16).any(|b| b == w)),
+            "key DER in {path}"
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o444, "{path}");
     }
-    assert_eq!(std::fs::read_to_string(&extras).unwrap().matches("BEGIN CERTIFICATE").count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&extras)
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        1
+    );
 
     // The drop is reported, naming the key file.
     let inputs = plan["trust"]["inputs"].as_array().unwrap();
-    let drops: Vec<&Value> = inputs.iter().flat_map(|i| i["dropped"].as_array().unwrap()).collect();
+    let drops: Vec<&Value> = inputs
+        .iter()
+        .flat_map(|i| i["dropped"].as_array().unwrap())
+        .collect();
     assert_eq!(drops.len(), 1, "{inputs:?}");
-    assert_eq!(drops[0]["file"], proxy.dir.path().join("ca-key.pem").to_str().unwrap());
+    assert_eq!(
+        drops[0]["file"],
+        proxy.dir.path().join("ca-key.pem").to_str().unwrap()
+    );
     assert_eq!(drops[0]["reason"]["private_key"]["label"], "PRIVATE KEY");
 }
 
@@ -112,12 +194,19 @@ fn only_node_extra_ca_certs_still_exports_the_whole_family() {
     let proxy = proxy_dir();
     let home = tempfile::tempdir().unwrap();
     let cert = proxy.dir.path().join("ca-cert.pem");
-    let plan = json_of(&sandspawn(home.path(), &[("NODE_EXTRA_CA_CERTS", &cert)], &["explain", "--json", "--", "node"]));
+    let plan = json_of(&sandspawn(
+        home.path(),
+        &[("NODE_EXTRA_CA_CERTS", &cert)],
+        &["explain", "--json", "--", "node"],
+    ));
     let bundle = plan["trust"]["bundle"].as_str().unwrap();
     assert_eq!(env_value(&plan, "GIT_SSL_CAINFO"), Some(bundle));
     assert_eq!(env_value(&plan, "REQUESTS_CA_BUNDLE"), Some(bundle));
     let combined = std::fs::read_to_string(bundle).unwrap();
-    assert!(combined.matches("BEGIN CERTIFICATE").count() > 1, "system roots merged in");
+    assert!(
+        combined.matches("BEGIN CERTIFICATE").count() > 1,
+        "system roots merged in"
+    );
 }
 
 #[test]
@@ -130,21 +219,47 @@ fn env_prints_curated_variables_with_secrets_masked() {
         .env("XDG_CACHE_HOME", home.path().join("cache"))
         .env("HTTPS_PROXY", "http://alice:hunter2@proxy.corp:3128")
         .env("SECRET_CANARY", "x")
-        .args(["env", "--net", "full", "--set", "API_TOKEN=abc", "--set", "MODE=fast"]);
+        .args([
+            "env",
+            "--net",
+            "full",
+            "--set",
+            "API_TOKEN=abc",
+            "--set",
+            "MODE=fast",
+        ]);
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.contains(&"HTTPS_PROXY=http://***@proxy.corp:3128"), "{text}");
-    assert!(lines.contains(&"https_proxy=http://***@proxy.corp:3128"), "{text}");
+    assert!(
+        lines.contains(&"HTTPS_PROXY=http://***@proxy.corp:3128"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"https_proxy=http://***@proxy.corp:3128"),
+        "{text}"
+    );
     assert!(lines.contains(&"NODE_USE_ENV_PROXY=1"), "{text}");
     assert!(lines.contains(&"API_TOKEN=***"), "{text}");
     assert!(lines.contains(&"MODE=fast"), "{text}");
-    assert!(!text.contains("hunter2") && !text.contains("SECRET_CANARY"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("SECRET_CANARY"),
+        "{text}"
+    );
 }
 
 fn stderr_line(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(125), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let lines: Vec<&str> = err.lines().filter(|l| !l.contains("warning:")).collect();
     assert_eq!(lines.len(), 1, "one line: {err}");
@@ -163,7 +278,10 @@ fn bad_input_gets_one_clear_line() {
     std::fs::write(&policy, "read = []\nnetwork = \"none\"\n").unwrap();
     let out = sandspawn(h, &[], &["env", "--policy", policy.to_str().unwrap()]);
     let line = stderr_line(&out);
-    assert!(line.contains("line 2, column 1") && line.contains("unknown field `network`"), "{line}");
+    assert!(
+        line.contains("line 2, column 1") && line.contains("unknown field `network`"),
+        "{line}"
+    );
 
     let out = sandspawn(h, &[], &["env", "--policy", "/nonexistent/p.toml"]);
     assert!(stderr_line(&out).contains("/nonexistent/p.toml"));
@@ -172,10 +290,16 @@ fn bad_input_gets_one_clear_line() {
     assert!(stderr_line(&out).contains("/nonexistent/ca.pem"));
 
     let big = h.join("big.pem");
-    std::fs::File::create(&big).unwrap().set_len(2 << 30).unwrap();
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
     let out = sandspawn(h, &[("SSL_CERT_FILE", &big)], &["env"]);
     let line = stderr_line(&out);
-    assert!(line.contains("SSL_CERT_FILE") && line.contains("big.pem"), "{line}");
+    assert!(
+        line.contains("SSL_CERT_FILE") && line.contains("big.pem"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -200,16 +324,25 @@ fn bad_trust_variables_warn_and_name_the_variable() {
     let out = sandspawn(h, &vars, &["explain", "--json", "--", "true"]);
     let plan = json_of(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let warnings: Vec<&str> = plan["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let warnings: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
     for (name, path) in &cases {
         assert!(
-            warnings.iter().any(|w| w.contains(name) && w.contains(path.to_str().unwrap())),
+            warnings
+                .iter()
+                .any(|w| w.contains(name) && w.contains(path.to_str().unwrap())),
             "no warning naming {name} and {}: {warnings:?} {stderr}",
             path.display()
         );
     }
     // Nothing readable came of them, and no key byte reached a bundle.
     let bundle = plan["trust"]["bundle"].as_str().unwrap();
-    assert!(!std::fs::read_to_string(bundle).unwrap().contains("PRIVATE KEY"));
+    assert!(!std::fs::read_to_string(bundle)
+        .unwrap()
+        .contains("PRIVATE KEY"));
     assert_eq!(plan["trust"]["extras_bundle"], Value::Null);
 }

@@ -7,7 +7,11 @@ use crate::plan::{Access, Plan};
 
 /// Write the plan for a person to read.
 pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
-    let cmd: Vec<String> = plan.command.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let cmd: Vec<String> = plan
+        .command
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     writeln!(out, "command:  {}", cmd.join(" "))?;
     writeln!(out, "cwd:      {}", plan.cwd.display())?;
     writeln!(out, "backend:  {}", plan.backend)?;
@@ -27,7 +31,12 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     if !plan.env.dropped.is_empty() {
         writeln!(out, "\nnot passed:")?;
         for d in &plan.env.dropped {
-            writeln!(out, "  {}  [{}]", d.name.to_string_lossy(), drop_text(&d.reason))?;
+            writeln!(
+                out,
+                "  {}  [{}]",
+                d.name.to_string_lossy(),
+                drop_text(&d.reason)
+            )?;
         }
     }
 
@@ -44,10 +53,23 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
 
     writeln!(out, "\ntrust:")?;
-    let opt = |p: Option<&std::path::Path>| p.map_or("none".to_string(), |p| p.display().to_string());
-    writeln!(out, "  bundle:        {}", opt(plan.trust.bundle.as_deref()))?;
-    writeln!(out, "  extras bundle: {}", opt(plan.trust.extras_bundle.as_deref()))?;
-    writeln!(out, "  system store:  {}", opt(plan.trust.system_store.as_deref()))?;
+    let opt =
+        |p: Option<&std::path::Path>| p.map_or("none".to_string(), |p| p.display().to_string());
+    writeln!(
+        out,
+        "  bundle:        {}",
+        opt(plan.trust.bundle.as_deref())
+    )?;
+    writeln!(
+        out,
+        "  extras bundle: {}",
+        opt(plan.trust.extras_bundle.as_deref())
+    )?;
+    writeln!(
+        out,
+        "  system store:  {}",
+        opt(plan.trust.system_store.as_deref())
+    )?;
     for i in &plan.trust.inputs {
         let origin = match &i.origin {
             crate::trust::Origin::Variable { name } => name.clone(),
@@ -56,11 +78,21 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         };
         let status = match &i.skipped {
             Some(why) => format!("skipped: {why}"),
-            None => format!("{} certificate(s), {} dropped", i.certificates, i.dropped.len()),
+            None => format!(
+                "{} certificate(s), {} dropped",
+                i.certificates,
+                i.dropped.len()
+            ),
         };
         writeln!(out, "  input {} ({origin}): {status}", i.path.display())?;
         for d in &i.dropped {
-            writeln!(out, "    dropped {} block {}: {:?}", d.file.display(), d.block, d.reason)?;
+            writeln!(
+                out,
+                "    dropped {} block {}: {:?}",
+                d.file.display(),
+                d.block,
+                d.reason
+            )?;
         }
     }
 

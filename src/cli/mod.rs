@@ -54,7 +54,11 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
-        Command::Run { policy, report, cmd } => {
+        Command::Run {
+            policy,
+            report,
+            cmd,
+        } => {
             let plan = build_plan(&policy, cmd)?;
             print_warnings(&plan);
             if let Some(first) = plan.violations.first() {
@@ -64,7 +68,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 });
             }
             if report {
-                eprintln!("sandspawn: backend {}, network {}", plan.backend, plan.network);
+                eprintln!(
+                    "sandspawn: backend {}, network {}",
+                    plan.backend, plan.network
+                );
             }
             Err(sandspawn_linux::run(&plan.lower()).into())
         }

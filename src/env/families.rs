@@ -30,18 +30,50 @@ pub struct TrustVar {
 }
 
 const fn tv(name: &'static str, role: TrustRole, readers: &'static str) -> TrustVar {
-    TrustVar { name, role, readers }
+    TrustVar {
+        name,
+        role,
+        readers,
+    }
 }
 
 /// The trust family, exported whole whenever a bundle exists.
 pub const TRUST_VARS: &[TrustVar] = &[
-    tv("SSL_CERT_FILE", TrustRole::Replace, "OpenSSL users (Python ssl, curl, Ruby), httpx, uv, Go, rustls-native-certs"),
-    tv("SSL_CERT_DIR", TrustRole::Dir, "OpenSSL users, Go, uv (folded into the bundle)"),
-    tv("NODE_EXTRA_CA_CERTS", TrustRole::Add, "Node.js, Deno >= 2.8, Bun"),
-    tv("REQUESTS_CA_BUNDLE", TrustRole::Replace, "Python requests, pip, botocore"),
-    tv("CURL_CA_BUNDLE", TrustRole::Replace, "curl tool, requests (fallback)"),
-    tv("GIT_SSL_CAINFO", TrustRole::Replace, "git (GnuTLS builds ignore SSL_CERT_FILE)"),
-    tv("GIT_SSL_CAPATH", TrustRole::Dir, "git (folded into GIT_SSL_CAINFO)"),
+    tv(
+        "SSL_CERT_FILE",
+        TrustRole::Replace,
+        "OpenSSL users (Python ssl, curl, Ruby), httpx, uv, Go, rustls-native-certs",
+    ),
+    tv(
+        "SSL_CERT_DIR",
+        TrustRole::Dir,
+        "OpenSSL users, Go, uv (folded into the bundle)",
+    ),
+    tv(
+        "NODE_EXTRA_CA_CERTS",
+        TrustRole::Add,
+        "Node.js, Deno >= 2.8, Bun",
+    ),
+    tv(
+        "REQUESTS_CA_BUNDLE",
+        TrustRole::Replace,
+        "Python requests, pip, botocore",
+    ),
+    tv(
+        "CURL_CA_BUNDLE",
+        TrustRole::Replace,
+        "curl tool, requests (fallback)",
+    ),
+    tv(
+        "GIT_SSL_CAINFO",
+        TrustRole::Replace,
+        "git (GnuTLS builds ignore SSL_CERT_FILE)",
+    ),
+    tv(
+        "GIT_SSL_CAPATH",
+        TrustRole::Dir,
+        "git (folded into GIT_SSL_CAINFO)",
+    ),
     tv("PIP_CERT", TrustRole::Replace, "pip"),
     tv("AWS_CA_BUNDLE", TrustRole::Replace, "AWS CLI and SDKs"),
     tv("CARGO_HTTP_CAINFO", TrustRole::Replace, "cargo"),
@@ -50,8 +82,16 @@ pub const TRUST_VARS: &[TrustVar] = &[
     tv("NPM_CONFIG_CAFILE", TrustRole::Replace, "npm"),
     tv("npm_config_cafile", TrustRole::Replace, "npm"),
     tv("YARN_CA_FILE_PATH", TrustRole::Replace, "Yarn >= 2"),
-    tv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", TrustRole::Replace, "gcloud"),
-    tv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", TrustRole::Replace, "gRPC core, grpc-js"),
+    tv(
+        "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+        TrustRole::Replace,
+        "gcloud",
+    ),
+    tv(
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+        TrustRole::Replace,
+        "gRPC core, grpc-js",
+    ),
     tv("HEX_CACERTS_PATH", TrustRole::Replace, "Hex / Mix"),
     tv("NIX_SSL_CERT_FILE", TrustRole::Replace, "Nix"),
     tv("HTTPLIB2_CA_CERTS", TrustRole::Replace, "httplib2"),
@@ -135,7 +175,16 @@ pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
 
 /// The default allow-list: what any program expects to find.
 pub const BASE_VARS: &[&str] = &[
-    "HOME", "LOGNAME", "PATH", "SHELL", "USER", "LANG", "LC_ALL", "TERM", "TZ", "COLORTERM",
+    "HOME",
+    "LOGNAME",
+    "PATH",
+    "SHELL",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "TZ",
+    "COLORTERM",
     "NO_COLOR",
 ];
 
@@ -167,6 +216,13 @@ pub fn is_verification_killer(name: &[u8]) -> bool {
 /// Name fragments that mark a value as secret for display (never for
 /// filtering: what reaches the child is decided by the rules, not by this).
 pub const SECRET_NAME_HINTS: &[&str] = &[
-    "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "API_KEY", "ACCESS_KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "PRIVATE",
+    "API_KEY",
+    "ACCESS_KEY",
     "AUTH",
 ];

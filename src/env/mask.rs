@@ -47,9 +47,16 @@ pub fn mask_url_credentials(value: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn masked_part(part: &[u8]) -> Option<Vec<u8>> {
-    let scheme_end = part.windows(3).position(|w| w == b"://").map(|i| i + 3).unwrap_or(0);
+    let scheme_end = part
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
+        .unwrap_or(0);
     let rest = &part[scheme_end..];
-    let authority_end = rest.iter().position(|&b| b == b'/' || b == b'?' || b == b'#').unwrap_or(rest.len());
+    let authority_end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
+        .unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     let at = authority.iter().rposition(|&b| b == b'@')?;
     let mut out = part[..scheme_end].to_vec();
@@ -64,7 +71,10 @@ mod tests {
 
     #[test]
     fn proxy_credentials_are_masked_but_host_kept() {
-        let v = mask_value(OsStr::new("HTTPS_PROXY"), OsStr::new("http://alice:s3cret@proxy.corp:3128/"));
+        let v = mask_value(
+            OsStr::new("HTTPS_PROXY"),
+            OsStr::new("http://alice:s3cret@proxy.corp:3128/"),
+        );
         assert_eq!(v, "http://***@proxy.corp:3128/");
         let v = mask_value(OsStr::new("https_proxy"), OsStr::new("proxy.corp:3128"));
         assert_eq!(v, "proxy.corp:3128");
@@ -77,9 +87,18 @@ mod tests {
 
     #[test]
     fn secret_names_are_masked_and_others_not() {
-        assert_eq!(mask_value(OsStr::new("GITHUB_TOKEN"), OsStr::new("ghp_x")), "***");
-        assert_eq!(mask_value(OsStr::new("db_password"), OsStr::new("x")), "***");
-        assert_eq!(mask_value(OsStr::new("PATH"), OsStr::new("/usr/bin")), "/usr/bin");
+        assert_eq!(
+            mask_value(OsStr::new("GITHUB_TOKEN"), OsStr::new("ghp_x")),
+            "***"
+        );
+        assert_eq!(
+            mask_value(OsStr::new("db_password"), OsStr::new("x")),
+            "***"
+        );
+        assert_eq!(
+            mask_value(OsStr::new("PATH"), OsStr::new("/usr/bin")),
+            "/usr/bin"
+        );
         assert_eq!(mask_value(OsStr::new("API_TOKEN"), OsStr::new("")), "");
     }
 

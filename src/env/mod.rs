@@ -161,7 +161,12 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             continue;
         }
         if let Some(rule) = denied_by(name) {
-            dropped.insert(name.clone(), DropReason::DeniedByPolicy { rule: rule.to_string() });
+            dropped.insert(
+                name.clone(),
+                DropReason::DeniedByPolicy {
+                    rule: rule.to_string(),
+                },
+            );
             continue;
         }
         if let Some(var) = families::trust_var(bytes) {
@@ -190,7 +195,14 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
                     name.to_string_lossy(),
                     value.to_string_lossy()
                 ));
-                insert(&mut vars, name, value, Source::Pass { rule: name.to_string_lossy().into_owned() });
+                insert(
+                    &mut vars,
+                    name,
+                    value,
+                    Source::Pass {
+                        rule: name.to_string_lossy().into_owned(),
+                    },
+                );
             } else {
                 warnings.push(format!(
                     "{}={} would weaken TLS verification; dropped (add `--pass {}` to keep it)",
@@ -203,7 +215,14 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             continue;
         }
         if let Some(rule) = rules.pass.iter().find(|r| r.matches(name)) {
-            insert(&mut vars, name, value, Source::Pass { rule: rule.to_string() });
+            insert(
+                &mut vars,
+                name,
+                value,
+                Source::Pass {
+                    rule: rule.to_string(),
+                },
+            );
             continue;
         }
         if is_base(bytes) {
@@ -227,7 +246,11 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
     let tmp_name = OsString::from("TMPDIR");
     if denied_by(&tmp_name).is_none() {
         let from_parent = parent.iter().any(|(n, v)| n == "TMPDIR" && v == ctx.tmpdir);
-        let source = if from_parent { Source::Base } else { Source::Sandbox };
+        let source = if from_parent {
+            Source::Base
+        } else {
+            Source::Sandbox
+        };
         insert(&mut vars, &tmp_name, ctx.tmpdir, source);
     }
 
@@ -324,7 +347,12 @@ fn add_trust_family<'r>(
             TrustRole::Dir => None,
         };
         if let Some(path) = target {
-            insert(vars, &name, path.as_os_str(), Source::Trust { role: var.role });
+            insert(
+                vars,
+                &name,
+                path.as_os_str(),
+                Source::Trust { role: var.role },
+            );
         }
     }
 }

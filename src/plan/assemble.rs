@@ -70,11 +70,6 @@ pub fn assemble(
     for r in &policy.write {
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
     }
-    // A private /tmp, unless the policy binds the host's /tmp itself.
-    let tmp = Path::new("/tmp");
-    if !policy.write.iter().chain(&policy.read).any(|r| r.path == tmp) {
-        fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
-    }
     for r in &policy.deny {
         fs.add(r.path.clone(), Access::Deny, r.origin.clone());
         if let Some(entry) = fs.entries.last_mut() {
@@ -82,10 +77,21 @@ pub fn assemble(
         }
     }
 
+    // A private /tmp, unless the policy leaves the host's /tmp writable
+    // (a read-only or hidden /tmp would leave TMPDIR nowhere to write).
+    let tmp = Path::new("/tmp");
+    if !fs.writable(tmp) || !policy.write.iter().any(|r| r.path == tmp) {
+        fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
+    }
+
     let home = lookup(parent_env, "HOME").map(PathBuf::from);
     if let Some(home) = home.as_deref().filter(|h| h.is_absolute()) {
         if !fs.readable(home) {
-            fs.add(home.to_path_buf(), Access::Tmpfs, "sandbox: HOME is an empty private directory");
+            fs.add(
+                home.to_path_buf(),
+                Access::Tmpfs,
+                "sandbox: HOME is an empty private directory",
+            );
         }
     }
 

@@ -54,7 +54,9 @@ pub enum BuildError {
         problem: String,
     },
     /// No place for the bundle cache.
-    #[error("no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path")]
+    #[error(
+        "no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path"
+    )]
     NoCacheDir,
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
@@ -75,7 +77,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Ok(_) => return Err(cwd_error(cwd, "not a directory".into())),
         Err(e) => return Err(cwd_error(cwd, e.to_string())),
     }
-    let home = lookup(&req.parent_env, "HOME").map(Path::new).filter(|h| h.is_absolute());
+    let home = lookup(&req.parent_env, "HOME")
+        .map(Path::new)
+        .filter(|h| h.is_absolute());
     let policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
 
     let mut warnings = Vec::new();
@@ -94,7 +98,14 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     warnings.extend(outcome.warnings.iter().cloned());
 
     let facts = probe_host(&policy, &mut warnings);
-    let mut plan = assemble(req.command.clone(), cwd, policy, &req.parent_env, outcome, &facts);
+    let mut plan = assemble(
+        req.command.clone(),
+        cwd,
+        policy,
+        &req.parent_env,
+        outcome,
+        &facts,
+    );
     warnings.append(&mut plan.env.warnings.clone());
     plan.warnings = warnings;
     plan.verify(&HostResolver);
@@ -111,13 +122,15 @@ fn cwd_error(path: PathBuf, problem: String) -> BuildError {
 fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> Vec<TrustInput> {
     let denied = |name: &str| policy.env.deny.iter().any(|r| r.matches(name.as_ref()));
     let mut by_path: Vec<(PathBuf, Vec<String>, Expect)> = Vec::new();
-    let mut add = |path: PathBuf, name: &str, expect: Expect| {
-        match by_path.iter_mut().find(|(p, _, _)| *p == path) {
-            Some((_, names, _)) => names.push(name.to_string()),
-            None => by_path.push((path, vec![name.to_string()], expect)),
-        }
+    let mut add = |path: PathBuf, name: &str, expect: Expect| match by_path
+        .iter_mut()
+        .find(|(p, _, _)| *p == path)
+    {
+        Some((_, names, _)) => names.push(name.to_string()),
+        None => by_path.push((path, vec![name.to_string()], expect)),
     };
-    let explicit: HashMap<&OsString, &OsString> = policy.env.set.iter().map(|(n, v)| (n, v)).collect();
+    let explicit: HashMap<&OsString, &OsString> =
+        policy.env.set.iter().map(|(n, v)| (n, v)).collect();
     for var in families::TRUST_VARS {
         if denied(var.name) {
             continue;
@@ -138,18 +151,26 @@ fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> V
             _ => Expect::File,
         };
         let parts: Vec<PathBuf> = if var.role == TrustRole::Dir {
-            std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty()).collect()
+            std::env::split_paths(value)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
         } else {
             vec![PathBuf::from(value)]
         };
         for part in parts {
-            add(paths::normalize(&req.parent_cwd.join(part)), var.name, expect);
+            add(
+                paths::normalize(&req.parent_cwd.join(part)),
+                var.name,
+                expect,
+            );
         }
     }
     let mut inputs: Vec<TrustInput> = by_path
         .into_iter()
         .map(|(path, names, expect)| TrustInput {
-            origin: Origin::Variable { name: names.join(", ") },
+            origin: Origin::Variable {
+                name: names.join(", "),
+            },
             path,
             expect,
         })

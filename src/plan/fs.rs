@@ -62,9 +62,27 @@ pub struct FsView {
 }
 
 impl FsView {
-    /// Add an entry unless one with the same path and access exists.
+    /// Add an entry unless one with the same path and access exists. Write
+    /// includes read: a read of a path already writable is dropped, and a
+    /// write of a path already readable upgrades that entry.
     pub fn add(&mut self, path: PathBuf, access: Access, reason: impl Into<String>) {
-        if !self.entries.iter().any(|e| e.path == path && e.access == access) {
+        if access == Access::Read
+            && self
+                .entries
+                .iter()
+                .any(|e| e.path == path && e.access == Access::Write)
+        {
+            return;
+        }
+        if access == Access::Write {
+            self.entries
+                .retain(|e| !(e.path == path && e.access == Access::Read));
+        }
+        if !self
+            .entries
+            .iter()
+            .any(|e| e.path == path && e.access == access)
+        {
             self.entries.push(FsEntry {
                 path,
                 access,
@@ -101,7 +119,10 @@ impl FsView {
     }
 
     /// Entries with the given kind of access.
-    pub fn with<'a>(&'a self, pred: impl Fn(&Access) -> bool + 'a) -> impl Iterator<Item = &'a FsEntry> + 'a {
+    pub fn with<'a>(
+        &'a self,
+        pred: impl Fn(&Access) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a FsEntry> + 'a {
         self.entries.iter().filter(move |e| pred(&e.access))
     }
 }
@@ -134,7 +155,10 @@ mod tests {
         assert!(!v.writable(Path::new("/etc")));
         v.add("/home/u".into(), Access::Deny, "deny home");
         v.add("/home/u".into(), Access::Tmpfs, "private home");
-        assert!(v.writable(Path::new("/home/u")), "tmpfs beats deny at the same path");
+        assert!(
+            v.writable(Path::new("/home/u")),
+            "tmpfs beats deny at the same path"
+        );
     }
 
     #[test]

@@ -35,7 +35,15 @@ impl Plan {
             self.fs
                 .with(pred)
                 .map(|e| {
-                    let mut v = json!({ "path": path_json(&e.path), "reason": e.reason });
+                    let access = match &e.access {
+                        Access::Read => "read",
+                        Access::Write => "write",
+                        Access::Tmpfs => "tmpfs",
+                        Access::Link { .. } => "link",
+                        Access::Deny => "deny",
+                    };
+                    let mut v =
+                        json!({ "path": path_json(&e.path), "access": access, "reason": e.reason });
                     if let Access::Link { target } = &e.access {
                         v["link_to"] = path_json(target);
                     }

@@ -59,7 +59,10 @@ impl Plan {
                     .max_by_key(|g| depth(&g.path));
                 entry.kind != Some(PathKind::Missing)
                     && !replaced
-                    && matches!(exposer.map(|g| &g.access), Some(Access::Read | Access::Write))
+                    && matches!(
+                        exposer.map(|g| &g.access),
+                        Some(Access::Read | Access::Write)
+                    )
             }
             _ => true,
         }

@@ -30,7 +30,10 @@ fn facts() -> HostFacts {
     HostFacts {
         system_roots: vec![
             SystemRoot::Dir("/usr".into()),
-            SystemRoot::Link { path: "/bin".into(), target: "usr/bin".into() },
+            SystemRoot::Link {
+                path: "/bin".into(),
+                target: "usr/bin".into(),
+            },
             SystemRoot::Dir("/etc".into()),
         ],
         kinds: Default::default(),
@@ -38,14 +41,27 @@ fn facts() -> HostFacts {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-    pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect()
 }
 
 fn plan_with(layers: &[Layer], parent: &[(OsString, OsString)], trust: TrustOutcome) -> Plan {
     let cwd = Path::new("/work/proj");
-    let home = parent.iter().find(|(n, _)| n == "HOME").map(|(_, v)| Path::new(v.as_os_str()));
+    let home = parent
+        .iter()
+        .find(|(n, _)| n == "HOME")
+        .map(|(_, v)| Path::new(v.as_os_str()));
     let policy = Policy::resolve(layers, &ResolveContext { cwd, home }).unwrap();
-    assemble(vec!["true".into()], cwd.to_path_buf(), policy, parent, trust, &facts())
+    assemble(
+        vec!["true".into()],
+        cwd.to_path_buf(),
+        policy,
+        parent,
+        trust,
+        &facts(),
+    )
 }
 
 fn boundary_parent() -> Vec<(OsString, OsString)> {
@@ -61,18 +77,39 @@ fn boundary_parent() -> Vec<(OsString, OsString)> {
 #[test]
 fn boundary_shape_exposes_bundles_not_the_key_directory() {
     let mut plan = plan_with(&[], &boundary_parent(), outcome(true, true));
-    assert!(plan.verify(&MapResolver::default()).is_empty(), "{:?}", plan.violations);
+    assert!(
+        plan.verify(&MapResolver::default()).is_empty(),
+        "{:?}",
+        plan.violations
+    );
     assert_eq!(plan.env.get("SSL_CERT_FILE"), Some(OsStr::new(BUNDLE)));
-    assert_eq!(plan.env.get("NODE_EXTRA_CA_CERTS"), Some(OsStr::new(EXTRAS)));
+    assert_eq!(
+        plan.env.get("NODE_EXTRA_CA_CERTS"),
+        Some(OsStr::new(EXTRAS))
+    );
     assert_eq!(plan.env.get("SSL_CERT_DIR"), None);
     assert!(plan.fs.readable(Path::new(BUNDLE)));
     assert!(plan.fs.readable(Path::new(EXTRAS)));
     assert!(!plan.fs.readable(Path::new("/boundary/ca-key.pem")));
     assert!(!plan.fs.readable(Path::new("/boundary")));
     // Exactly the two bundle files were added for trust, not their directory.
-    let trust_entries: Vec<&Path> = plan.fs.entries.iter().filter(|e| e.reason.starts_with("trust")).map(|e| e.path.as_path()).collect();
+    let trust_entries: Vec<&Path> = plan
+        .fs
+        .entries
+        .iter()
+        .filter(|e| e.reason.starts_with("trust"))
+        .map(|e| e.path.as_path())
+        .collect();
     assert_eq!(trust_entries, vec![Path::new(BUNDLE), Path::new(EXTRAS)]);
-    assert!(!plan.fs.readable(Path::new("/home/u/.cache/sandspawn/trust/other.pem")));
+    // Other cached files are not exposed: they sit in the private, empty HOME.
+    let other = plan
+        .fs
+        .decide(Path::new("/home/u/.cache/sandspawn/trust/other.pem"))
+        .unwrap();
+    assert_eq!(
+        (other.access.clone(), other.path.as_path()),
+        (Access::Tmpfs, Path::new("/home/u"))
+    );
 }
 
 #[test]
@@ -80,12 +117,25 @@ fn hidden_home_becomes_a_private_tmpfs_and_readable_home_does_not() {
     let plan = plan_with(&[], &boundary_parent(), outcome(false, false));
     let home = plan.fs.decide(Path::new("/home/u")).unwrap();
     assert_eq!(home.access, Access::Tmpfs);
-    assert!(!plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")), "default deny under HOME");
+    assert!(
+        !plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")),
+        "default deny under HOME"
+    );
 
-    let read_home = Layer { origin: "flags".into(), read: vec!["~".into()], ..Layer::default() };
+    let read_home = Layer {
+        origin: "flags".into(),
+        read: vec!["~".into()],
+        ..Layer::default()
+    };
     let plan = plan_with(&[read_home], &boundary_parent(), outcome(false, false));
-    assert_eq!(plan.fs.decide(Path::new("/home/u/x")).unwrap().access, Access::Read);
-    assert!(!plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")), "default deny still wins");
+    assert_eq!(
+        plan.fs.decide(Path::new("/home/u/x")).unwrap().access,
+        Access::Read
+    );
+    assert!(
+        !plan.fs.readable(Path::new("/home/u/.ssh/id_ed25519")),
+        "default deny still wins"
+    );
 }
 
 #[test]
@@ -93,10 +143,17 @@ fn tmpdir_is_private_tmp_unless_the_parents_is_writable() {
     let parent = env(&[("HOME", "/home/u"), ("TMPDIR", "/var/tmp/u")]);
     let plan = plan_with(&[], &parent, outcome(false, false));
     assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/tmp")));
-    assert_eq!(plan.fs.decide(Path::new("/tmp/x")).unwrap().access, Access::Tmpfs);
+    assert_eq!(
+        plan.fs.decide(Path::new("/tmp/x")).unwrap().access,
+        Access::Tmpfs
+    );
 
     let parent = env(&[("HOME", "/home/u"), ("TMPDIR", "/work/proj/tmp")]);
-    let ws = Layer { origin: "flags".into(), presets: vec!["workspace".into()], ..Layer::default() };
+    let ws = Layer {
+        origin: "flags".into(),
+        presets: vec!["workspace".into()],
+        ..Layer::default()
+    };
     let plan = plan_with(&[ws], &parent, outcome(false, false));
     assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/work/proj/tmp")));
 }
@@ -106,31 +163,54 @@ fn a_symlink_hop_out_of_the_view_is_a_violation_naming_the_variable() {
     let mut plan = plan_with(&[], &boundary_parent(), outcome(true, false));
     let mut resolver = MapResolver::default();
     // The cache directory is a link into a place the policy does not expose.
-    resolver.links.insert("/home/u/.cache".into(), "/data/cache".into());
+    resolver
+        .links
+        .insert("/home/u/.cache".into(), "/data/cache".into());
     let violations = plan.verify(&resolver).to_vec();
     assert!(!violations.is_empty());
     let names: Vec<&str> = violations.iter().map(|v| v.variable.as_str()).collect();
     assert!(names.contains(&"SSL_CERT_FILE"), "{names:?}");
-    let v = violations.iter().find(|v| v.variable == "SSL_CERT_FILE").unwrap();
-    assert_eq!(v.path, PathBuf::from("/data/cache/sandspawn/trust/1111.pem"));
+    let v = violations
+        .iter()
+        .find(|v| v.variable == "SSL_CERT_FILE")
+        .unwrap();
+    assert_eq!(
+        v.path,
+        PathBuf::from("/data/cache/sandspawn/trust/1111.pem")
+    );
     assert!(v.problem.contains("symlink hop 1"), "{}", v.problem);
     // Every replace-role variable is reported, not only the first.
-    let replace = families::TRUST_VARS.iter().filter(|t| t.role == crate::env::TrustRole::Replace).count();
-    assert_eq!(names.iter().filter(|n| families::trust_var(n.as_bytes()).is_some()).count(), replace);
+    let replace = families::TRUST_VARS
+        .iter()
+        .filter(|t| t.role == crate::env::TrustRole::Replace)
+        .count();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| families::trust_var(n.as_bytes()).is_some())
+            .count(),
+        replace
+    );
 }
 
 #[test]
 fn hops_through_readable_links_are_fine() {
     let mut plan = plan_with(&[], &boundary_parent(), outcome(true, false));
     let mut resolver = MapResolver::default();
-    resolver.links.insert("/home/u/.cache".into(), "/etc/cache-link-target".into());
+    resolver
+        .links
+        .insert("/home/u/.cache".into(), "/etc/cache-link-target".into());
     // /etc is a system root: the hop stays readable.
     assert!(plan.verify(&resolver).is_empty(), "{:?}", plan.violations);
 }
 
 #[test]
 fn relative_home_is_reported() {
-    let mut plan = plan_with(&[], &env(&[("HOME", "relative/home")]), outcome(false, false));
+    let mut plan = plan_with(
+        &[],
+        &env(&[("HOME", "relative/home")]),
+        outcome(false, false),
+    );
     let v = plan.verify(&MapResolver::default()).to_vec();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].variable, "HOME");
@@ -148,13 +228,27 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
     }];
     let cwd = Path::new("/work/proj");
     let parent = env(&[("HOME", "/home/u")]);
-    let policy = Policy::resolve(&layers, &ResolveContext { cwd, home: Some(Path::new("/home/u")) }).unwrap();
+    let policy = Policy::resolve(
+        &layers,
+        &ResolveContext {
+            cwd,
+            home: Some(Path::new("/home/u")),
+        },
+    )
+    .unwrap();
     let mut f = facts();
     f.kinds.insert("/work/proj/secret".into(), PathKind::Dir);
     f.kinds.insert("/nonexistent".into(), PathKind::Missing);
     f.kinds.insert("/home/u/.ssh".into(), PathKind::Dir);
     f.kinds.insert("/home/u/.netrc".into(), PathKind::File);
-    let plan = assemble(vec!["ls".into(), "-l".into()], cwd.into(), policy, &parent, outcome(true, false), &f);
+    let plan = assemble(
+        vec!["ls".into(), "-l".into()],
+        cwd.into(),
+        policy,
+        &parent,
+        outcome(true, false),
+        &f,
+    );
     let spec = plan.lower();
     assert_eq!(spec.program, "ls");
     assert_eq!(spec.args, vec![OsString::from("-l")]);
@@ -164,25 +258,56 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
         vec![
             ro("/"),
             ro("/usr"),
-            Mount::Symlink { path: "/bin".into(), target: "usr/bin".into() },
+            Mount::Symlink {
+                path: "/bin".into(),
+                target: "usr/bin".into()
+            },
             ro("/etc"),
-            Mount::Tmpfs { path: "/tmp".into() },
-            Mount::ReadWrite { path: "/work/proj".into() },
-            Mount::Mask { path: "/home/u/.ssh".into(), is_dir: true },
-            Mount::Mask { path: "/home/u/.netrc".into(), is_dir: false },
-            Mount::Mask { path: "/work/proj/secret".into(), is_dir: true },
+            Mount::Tmpfs {
+                path: "/tmp".into()
+            },
+            Mount::ReadWrite {
+                path: "/work/proj".into()
+            },
+            Mount::Mask {
+                path: "/home/u/.ssh".into(),
+                is_dir: true
+            },
+            Mount::Mask {
+                path: "/home/u/.netrc".into(),
+                is_dir: false
+            },
+            Mount::Mask {
+                path: "/work/proj/secret".into(),
+                is_dir: true
+            },
             ro(BUNDLE),
         ]
     );
-    assert!(spec.env.iter().any(|(n, v)| n == "SSL_CERT_FILE" && v == BUNDLE));
+    assert!(spec
+        .env
+        .iter()
+        .any(|(n, v)| n == "SSL_CERT_FILE" && v == BUNDLE));
 }
 
 // ---- properties ----------------------------------------------------------
 
 fn arb_path() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "/", "/home/u", "/home/u/.cache", "/home/u/.cache/sandspawn", "/home/u/proj", "/work", "/work/proj",
-        "/work/proj/sub", "/etc", "/tmp", "/var/tmp", "/boundary", "/run/user/1000", "/data",
+        "/",
+        "/home/u",
+        "/home/u/.cache",
+        "/home/u/.cache/sandspawn",
+        "/home/u/proj",
+        "/work",
+        "/work/proj",
+        "/work/proj/sub",
+        "/etc",
+        "/tmp",
+        "/var/tmp",
+        "/boundary",
+        "/run/user/1000",
+        "/data",
     ])
     .prop_map(String::from)
 }
@@ -191,7 +316,17 @@ fn arb_var() -> impl Strategy<Value = (String, String)> {
     let names: Vec<&'static str> = families::TRUST_VARS
         .iter()
         .map(|v| v.name)
-        .chain(["HOME", "TMPDIR", "XDG_RUNTIME_DIR", "PATH", "HTTPS_PROXY", "no_proxy", "SECRET", "LC_ALL", "NODE_TLS_REJECT_UNAUTHORIZED"])
+        .chain([
+            "HOME",
+            "TMPDIR",
+            "XDG_RUNTIME_DIR",
+            "PATH",
+            "HTTPS_PROXY",
+            "no_proxy",
+            "SECRET",
+            "LC_ALL",
+            "NODE_TLS_REJECT_UNAUTHORIZED",
+        ])
         .collect();
     (prop::sample::select(names), arb_path()).prop_map(|(n, v)| (n.to_string(), v))
 }

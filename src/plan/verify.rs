@@ -24,7 +24,13 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.variable, self.path.display(), self.problem)
+        write!(
+            f,
+            "{}: {}: {}",
+            self.variable,
+            self.path.display(),
+            self.problem
+        )
     }
 }
 
@@ -69,7 +75,10 @@ impl Plan {
             })
         };
         if !path.is_absolute() {
-            return violation(path, "not an absolute path; the sandbox can only expose absolute paths".into());
+            return violation(
+                path,
+                "not an absolute path; the sandbox can only expose absolute paths".into(),
+            );
         }
         // A path the sandbox creates itself (a private tmpfs) has no host
         // symlinks in the way.
@@ -90,7 +99,11 @@ impl Plan {
                 self.fs.readable(hop)
             };
             if !ok {
-                let verb = if i == last && need == Need::Write { "writable" } else { "readable" };
+                let verb = if i == last && need == Need::Write {
+                    "writable"
+                } else {
+                    "readable"
+                };
                 let via = if i == 0 {
                     String::new()
                 } else {

@@ -105,7 +105,10 @@ pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
     })?;
     let text = String::from_utf8(bytes).map_err(|e| PolicyError::Parse {
         path: path.to_path_buf(),
-        message: format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        message: format!(
+            "not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
     })?;
     Ok(parse_policy_toml(&text, path)?.into_layer(path.display().to_string()))
 }

@@ -32,7 +32,9 @@ impl NamePattern {
             Some(_) => return Err(bad("`*` may only end a pattern, as in `AWS_*`")),
         };
         if prefix && body.is_empty() {
-            return Err(bad("`*` alone would pass every variable; name the prefix, as in `AWS_*`"));
+            return Err(bad(
+                "`*` alone would pass every variable; name the prefix, as in `AWS_*`",
+            ));
         }
         if let Some(b) = body.iter().find(|b| !is_name_byte(**b)) {
             return Err(bad(&format!(
@@ -52,9 +54,7 @@ impl NamePattern {
     pub fn matches(&self, name: &OsStr) -> bool {
         match self {
             NamePattern::Exact(n) => n == name,
-            NamePattern::Prefix(p) => name
-                .as_encoded_bytes()
-                .starts_with(p.as_encoded_bytes()),
+            NamePattern::Prefix(p) => name.as_encoded_bytes().starts_with(p.as_encoded_bytes()),
         }
     }
 
@@ -122,11 +122,23 @@ mod tests {
 
     #[test]
     fn bad_patterns_name_the_rule_and_the_problem() {
-        let err = NamePattern::parse(OsStr::new("*"), "pass").unwrap_err().to_string();
-        assert!(err.contains("pass") && err.contains("name the prefix"), "{err}");
-        let err = NamePattern::parse(OsStr::new("A*B"), "deny_env").unwrap_err().to_string();
-        assert!(err.contains("deny_env") && err.contains("may only end"), "{err}");
-        let err = NamePattern::parse(OsStr::new("A-B"), "pass").unwrap_err().to_string();
+        let err = NamePattern::parse(OsStr::new("*"), "pass")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pass") && err.contains("name the prefix"),
+            "{err}"
+        );
+        let err = NamePattern::parse(OsStr::new("A*B"), "deny_env")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deny_env") && err.contains("may only end"),
+            "{err}"
+        );
+        let err = NamePattern::parse(OsStr::new("A-B"), "pass")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("'-'"), "{err}");
         assert!(NamePattern::parse(OsStr::new(""), "pass").is_err());
     }
@@ -139,8 +151,13 @@ mod tests {
         assert_eq!(v.as_bytes(), b"a=b\xff");
         let (_, empty) = parse_assignment(OsStr::new("E="), "--set").unwrap();
         assert_eq!(empty, "");
-        let err = parse_assignment(OsStr::new("FOO"), "--set").unwrap_err().to_string();
-        assert!(err.contains("--set") && err.contains("NAME=VALUE") && err.contains("FOO"), "{err}");
+        let err = parse_assignment(OsStr::new("FOO"), "--set")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--set") && err.contains("NAME=VALUE") && err.contains("FOO"),
+            "{err}"
+        );
         assert!(parse_assignment(OsStr::new("A*=1"), "--set").is_err());
     }
 }

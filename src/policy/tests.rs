@@ -39,7 +39,9 @@ backend = "landlock"
 [set]
 RUST_LOG = "debug"
 "#;
-    let file = parse_policy_toml(text, Path::new("p.toml")).unwrap().into_layer("p.toml".into());
+    let file = parse_policy_toml(text, Path::new("p.toml"))
+        .unwrap()
+        .into_layer("p.toml".into());
     let flags = Layer {
         origin: "flags".into(),
         net: Some(NetworkMode::None),
@@ -48,7 +50,14 @@ RUST_LOG = "debug"
         ..Layer::default()
     };
     let p = Policy::resolve(&[file, flags], &ctx()).unwrap();
-    assert_eq!(paths(&p.read), vec![Path::new("/home/u/data"), Path::new("/opt/tools"), Path::new("/srv")]);
+    assert_eq!(
+        paths(&p.read),
+        vec![
+            Path::new("/home/u/data"),
+            Path::new("/opt/tools"),
+            Path::new("/srv")
+        ]
+    );
     assert_eq!(paths(&p.write), vec![Path::new("/work/proj")]);
     assert!(paths(&p.deny).contains(&Path::new("/work/proj/secret")));
     assert_eq!(p.network, NetworkMode::None);
@@ -62,15 +71,22 @@ RUST_LOG = "debug"
 
 #[test]
 fn unknown_key_is_an_error_with_line_and_column() {
-    let err = parse_policy_toml("read = []\nwrit = [\"x\"]\n", Path::new("/p.toml")).unwrap_err().to_string();
-    assert!(err.starts_with("policy file /p.toml: line 2, column 1:"), "{err}");
+    let err = parse_policy_toml("read = []\nwrit = [\"x\"]\n", Path::new("/p.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("policy file /p.toml: line 2, column 1:"),
+        "{err}"
+    );
     assert!(err.contains("unknown field `writ`"), "{err}");
     assert!(!err.contains('\n'), "one line: {err}");
 }
 
 #[test]
 fn wrong_types_and_bad_modes_are_errors() {
-    let err = parse_policy_toml("net = \"internet\"\n", Path::new("p")).unwrap_err().to_string();
+    let err = parse_policy_toml("net = \"internet\"\n", Path::new("p"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 1") && err.contains("internet"), "{err}");
     assert!(parse_policy_toml("read = \"/x\"\n", Path::new("p")).is_err());
     assert!(parse_policy_toml("[set]\nA = 1\n", Path::new("p")).is_err());
@@ -78,8 +94,13 @@ fn wrong_types_and_bad_modes_are_errors() {
 
 #[test]
 fn unreadable_and_non_utf8_policy_files_name_the_path() {
-    let err = read_policy_file(Path::new("/nonexistent/policy.toml")).unwrap_err().to_string();
-    assert!(err.contains("/nonexistent/policy.toml") && err.contains("No such file"), "{err}");
+    let err = read_policy_file(Path::new("/nonexistent/policy.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/nonexistent/policy.toml") && err.contains("No such file"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("p.toml");
     std::fs::write(&f, b"read = [\"\xff\"]").unwrap();
@@ -89,22 +110,50 @@ fn unreadable_and_non_utf8_policy_files_name_the_path() {
 
 #[test]
 fn unknown_preset_and_tilde_without_home_are_errors() {
-    let layer = Layer { origin: "flags".into(), presets: vec!["wide-open".into()], ..Layer::default() };
+    let layer = Layer {
+        origin: "flags".into(),
+        presets: vec!["wide-open".into()],
+        ..Layer::default()
+    };
     let err = Policy::resolve(&[layer], &ctx()).unwrap_err().to_string();
-    assert!(err.contains("wide-open") && err.contains("readonly"), "{err}");
-    let layer = Layer { origin: "--read".into(), read: vec!["~/x".into()], ..Layer::default() };
-    let no_home = ResolveContext { cwd: Path::new("/w"), home: None };
+    assert!(
+        err.contains("wide-open") && err.contains("readonly"),
+        "{err}"
+    );
+    let layer = Layer {
+        origin: "--read".into(),
+        read: vec!["~/x".into()],
+        ..Layer::default()
+    };
+    let no_home = ResolveContext {
+        cwd: Path::new("/w"),
+        home: None,
+    };
     let err = Policy::resolve(&[layer], &no_home).unwrap_err().to_string();
-    assert!(err.contains("HOME is not set") && err.contains("~/x"), "{err}");
-    let layer = Layer { origin: "--read".into(), read: vec!["".into()], ..Layer::default() };
-    assert!(Policy::resolve(&[layer], &ctx()).unwrap_err().to_string().contains("empty path"));
+    assert!(
+        err.contains("HOME is not set") && err.contains("~/x"),
+        "{err}"
+    );
+    let layer = Layer {
+        origin: "--read".into(),
+        read: vec!["".into()],
+        ..Layer::default()
+    };
+    assert!(Policy::resolve(&[layer], &ctx())
+        .unwrap_err()
+        .to_string()
+        .contains("empty path"));
 }
 
 #[test]
 fn non_utf8_flag_paths_survive() {
     use std::os::unix::ffi::OsStrExt;
     let raw = PathBuf::from(std::ffi::OsStr::from_bytes(b"/data/\xff"));
-    let layer = Layer { origin: "--read".into(), read: vec![raw.clone()], ..Layer::default() };
+    let layer = Layer {
+        origin: "--read".into(),
+        read: vec![raw.clone()],
+        ..Layer::default()
+    };
     let p = Policy::resolve(&[layer], &ctx()).unwrap();
     assert!(p.read.iter().any(|r| r.path == raw));
 }

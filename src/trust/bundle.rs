@@ -180,7 +180,11 @@ mod tests {
         let name = file_name(b"content");
         fs::write(dir.join(&name), b"tampered").unwrap();
         let err = store(&dir, b"content").unwrap_err();
-        assert!(err.to_string().contains("does not match its name; remove it"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("does not match its name; remove it"),
+            "{err}"
+        );
         fs::remove_file(dir.join(&name)).unwrap();
         fs::write(dir.join("target"), b"content").unwrap();
         std::os::unix::fs::symlink(dir.join("target"), dir.join(&name)).unwrap();

@@ -196,7 +196,9 @@ pub(crate) fn resolve(path: &Path) -> Result<(PathBuf, Metadata), Problem> {
         }
         let target = fs::read_link(&cur).map_err(|e| io_problem(&e, path, &cur))?;
         // An absolute target replaces the whole path in join().
-        let next = cur.parent().map_or_else(|| target.clone(), |d| d.join(&target));
+        let next = cur
+            .parent()
+            .map_or_else(|| target.clone(), |d| d.join(&target));
         seen.push(std::mem::replace(&mut cur, next));
     }
     let canonical = fs::canonicalize(&cur).map_err(|e| io_problem(&e, path, &cur))?;

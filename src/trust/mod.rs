@@ -191,7 +191,11 @@ pub enum TrustError {
 /// `$XDG_CACHE_HOME` (absolute only, per the XDG spec) else `$HOME/.cache`,
 /// then `sandspawn/trust`. Reads the given environment data, never `std::env`.
 pub fn default_cache_dir(env: &[(OsString, OsString)]) -> Option<PathBuf> {
-    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| Path::new(v));
+    let get = |key: &str| {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| Path::new(v))
+    };
     let base = match get("XDG_CACHE_HOME") {
         Some(xdg) if xdg.is_absolute() => xdg.to_path_buf(),
         _ => get("HOME").filter(|h| h.is_absolute())?.join(".cache"),
@@ -220,7 +224,15 @@ pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
     let loaded = req
         .inputs
         .iter()
-        .map(|i| input::load(&i.origin.describe(), &i.path, i.expect, &req.limits, &mut budget))
+        .map(|i| {
+            input::load(
+                &i.origin.describe(),
+                &i.path,
+                i.expect,
+                &req.limits,
+                &mut budget,
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     let quick = Sanitised::new(system.as_ref(), &loaded, Check::Shape);
@@ -455,7 +467,11 @@ fn sanitize_loaded(l: &Loaded, check: Check) -> (Vec<Vec<u8>>, Vec<Dropped>) {
         let mut seen = HashSet::new();
         all.iter().map(|c| seen.insert(DerKey(c))).collect()
     };
-    let certs = all.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c);
+    let certs = all
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(c, _)| c);
     (certs.collect(), dropped)
 }
 

@@ -258,15 +258,18 @@ pub fn encode_bundle(ders: &[Vec<u8>]) -> Vec<u8> {
 pub(crate) fn encode_slices<'a>(ders: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----\n";
     const END: &[u8] = b"-----END CERTIFICATE-----\n";
+    let engine = &base64::engine::general_purpose::STANDARD;
     let mut out = Vec::new();
-    let mut b64 = String::new();
     for der in ders {
-        b64.clear();
-        base64::engine::general_purpose::STANDARD.encode_string(der, &mut b64);
-        out.reserve(BEGIN.len() + END.len() + b64.len() + b64.len() / 64 + 1);
+        // 48 input bytes are exactly one 64-column line: encode line by line
+        // straight into `out` (no intermediate string on the warm path).
+        out.reserve(BEGIN.len() + END.len() + der.len().div_ceil(48) * 65);
         out.extend_from_slice(BEGIN);
-        for chunk in b64.as_bytes().chunks(64) {
-            out.extend_from_slice(chunk);
+        for chunk in der.chunks(48) {
+            let start = out.len();
+            out.resize(start + chunk.len().div_ceil(3) * 4, 0);
+            let written = engine.encode_slice(chunk, &mut out[start..]).unwrap_or(0);
+            out.truncate(start + written);
             out.push(b'\n');
         }
         out.extend_from_slice(END);
@@ -315,7 +318,10 @@ mod tests {
     /// so windows that occur in that certificate are not evidence of a leak.
     fn secret_windows<'a>(key_der: &'a [u8], cert_der: &[u8]) -> Vec<&'a [u8]> {
         let public: std::collections::HashSet<&[u8]> = cert_der.windows(16).collect();
-        let secret: Vec<&[u8]> = key_der.windows(16).filter(|w| !public.contains(w)).collect();
+        let secret: Vec<&[u8]> = key_der
+            .windows(16)
+            .filter(|w| !public.contains(w))
+            .collect();
         assert!(secret.len() >= 17, "the 32-byte private scalar at least");
         secret
     }
@@ -346,7 +352,12 @@ mod tests {
         assert_eq!(
             s.dropped,
             vec![
-                (2, DropReason::PrivateKey { label: "PRIVATE KEY".into() }),
+                (
+                    2,
+                    DropReason::PrivateKey {
+                        label: "PRIVATE KEY".into()
+                    }
+                ),
                 (3, DropReason::Crl),
                 (4, DropReason::BadBase64),
                 (5, DropReason::NotACertificate),
@@ -381,20 +392,31 @@ mod tests {
         assert_eq!(
             s.dropped,
             vec![
-                (1, DropReason::PrivateKey { label: "PRIVATE KEY".into() }),
+                (
+                    1,
+                    DropReason::PrivateKey {
+                        label: "PRIVATE KEY".into()
+                    }
+                ),
                 (2, DropReason::Truncated),
             ]
         );
         // Mismatched END label: truncated too.
         let odd = cert_a.replace("END CERTIFICATE", "END X509 CRL");
-        assert_eq!(sanitize_pem(odd.as_bytes()).dropped, vec![(1, DropReason::Truncated)]);
+        assert_eq!(
+            sanitize_pem(odd.as_bytes()).dropped,
+            vec![(1, DropReason::Truncated)]
+        );
     }
 
     #[test]
     fn crlf_whitespace_labels_der_and_empty() {
         let (a, _) = ca("crlf");
         let crlf = format!("  {}", a.pem().replace('\n', "\r\n"));
-        assert_eq!(sanitize_pem(crlf.as_bytes()).certificates, vec![a.der().to_vec()]);
+        assert_eq!(
+            sanitize_pem(crlf.as_bytes()).certificates,
+            vec![a.der().to_vec()]
+        );
         let unpadded = block("X509 CERTIFICATE", a.der()).replace('=', "");
         assert_eq!(sanitize_pem(unpadded.as_bytes()).certificates.len(), 1);
         // Trailing bytes after a plain CERTIFICATE are cut too.
@@ -414,7 +436,12 @@ mod tests {
         let other = block("PUBLIC KEY", b"\x30\x00");
         assert_eq!(
             sanitize_pem(other.as_bytes()).dropped,
-            vec![(1, DropReason::OtherLabel { label: "PUBLIC KEY".into() })]
+            vec![(
+                1,
+                DropReason::OtherLabel {
+                    label: "PUBLIC KEY".into()
+                }
+            )]
         );
     }
 
@@ -450,8 +477,16 @@ mod tests {
         FIXTURE.get_or_init(|| {
             let (cert, key) = ca("prop");
             let key_der = key.serialize_der();
-            let secret = secret_windows(&key_der, cert.der()).into_iter().map(<[u8]>::to_vec).collect();
-            KeyFixture { key_pem: key.serialize_pem(), cert_der: cert.der().to_vec(), key_der, secret }
+            let secret = secret_windows(&key_der, cert.der())
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect();
+            KeyFixture {
+                key_pem: key.serialize_pem(),
+                cert_der: cert.der().to_vec(),
+                key_der,
+                secret,
+            }
         })
     }
 

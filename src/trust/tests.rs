@@ -137,12 +137,19 @@ fn no_store_and_no_inputs_gives_no_bundle() {
     let mut req = fx.req(vec![]);
     req.system_root = fx.tmp.path().join("empty-root");
     let out = prepare(&req).unwrap();
-    assert_eq!((out.bundle, out.extras_bundle, out.system_store), (None, None, None));
+    assert_eq!(
+        (out.bundle, out.extras_bundle, out.system_store),
+        (None, None, None)
+    );
     assert!(out.warnings.is_empty());
     assert!(!req.cache_dir.exists(), "nothing to write, no cache dir");
 
     let (e1, _) = ca("lonely");
-    req.inputs = vec![var("SSL_CERT_FILE", &fx.write("e.pem", e1.pem()), Expect::File)];
+    req.inputs = vec![var(
+        "SSL_CERT_FILE",
+        &fx.write("e.pem", e1.pem()),
+        Expect::File,
+    )];
     let out = prepare(&req).unwrap();
     assert_eq!(certs_in(&out.bundle), vec![e1.der().to_vec()]);
     assert!(out.warnings[0].starts_with("no system CA store found under"));
@@ -172,8 +179,16 @@ fn keys_and_crls_are_dropped_and_reported() {
     assert_eq!(
         r.dropped,
         vec![
-            Dropped { file: mixed.clone(), block: 1, reason: pk.clone() },
-            Dropped { file: mixed.clone(), block: 3, reason: DropReason::Crl },
+            Dropped {
+                file: mixed.clone(),
+                block: 1,
+                reason: pk.clone()
+            },
+            Dropped {
+                file: mixed.clone(),
+                block: 3,
+                reason: DropReason::Crl
+            },
         ]
     );
     assert_eq!(out.inputs[1].dropped.len(), 1);
@@ -192,7 +207,10 @@ fn keys_and_crls_are_dropped_and_reported() {
     let err = prepare(&fx.req(vec![policy(&key_only)])).unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with("--ca / policy `ca`: "), "{msg}");
-    assert!(msg.contains("holds no certificate (1 private key dropped)"), "{msg}");
+    assert!(
+        msg.contains("holds no certificate (1 private key dropped)"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -220,13 +238,23 @@ fn garbage_and_empty_files_are_skipped_with_warnings() {
     .unwrap();
     assert_eq!(
         out.inputs[0].dropped,
-        vec![Dropped { file: garbage.clone(), block: 0, reason: DropReason::NotACertificate }]
+        vec![Dropped {
+            file: garbage.clone(),
+            block: 0,
+            reason: DropReason::NotACertificate
+        }]
     );
     assert_eq!(
         out.warnings,
         vec![
-            format!("CURL_CA_BUNDLE: {} holds no certificate (1 other block dropped); ignored", garbage.display()),
-            format!("AWS_CA_BUNDLE: {} holds no certificate (empty file); ignored", empty.display()),
+            format!(
+                "CURL_CA_BUNDLE: {} holds no certificate (1 other block dropped); ignored",
+                garbage.display()
+            ),
+            format!(
+                "AWS_CA_BUNDLE: {} holds no certificate (empty file); ignored",
+                empty.display()
+            ),
         ]
     );
     assert_eq!(out.extras_bundle, None);
@@ -241,13 +269,21 @@ fn symlink_hops_are_followed_and_loops_reported() {
     symlink("real.pem", fx.path("hop1")).unwrap();
     symlink(fx.path("hop1"), fx.path("hop2")).unwrap();
     let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &fx.path("hop2"), Expect::File)])).unwrap();
-    assert_eq!(out.inputs[0].resolved, Some(fs::canonicalize(&real).unwrap()));
+    assert_eq!(
+        out.inputs[0].resolved,
+        Some(fs::canonicalize(&real).unwrap())
+    );
     assert_eq!(out.inputs[0].certificates, 1);
 
     symlink("loop-b", fx.path("loop-a")).unwrap();
     symlink("loop-a", fx.path("loop-b")).unwrap();
-    let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &fx.path("loop-a"), Expect::File)])).unwrap();
-    assert!(out.inputs[0].skipped.as_ref().unwrap().starts_with("symlink loop at"));
+    let out =
+        prepare(&fx.req(vec![var("SSL_CERT_FILE", &fx.path("loop-a"), Expect::File)])).unwrap();
+    assert!(out.inputs[0]
+        .skipped
+        .as_ref()
+        .unwrap()
+        .starts_with("symlink loop at"));
     assert!(out.warnings[0].starts_with("SSL_CERT_FILE: "));
     assert!(out.warnings[0].contains("symlink loop at"));
     let err = prepare(&fx.req(vec![policy(&fx.path("loop-a"))])).unwrap_err();
@@ -256,7 +292,11 @@ fn symlink_hops_are_followed_and_loops_reported() {
 
     symlink("nowhere", fx.path("dangling")).unwrap();
     let out = prepare(&fx.req(vec![var("X", &fx.path("dangling"), Expect::File)])).unwrap();
-    assert!(out.warnings[0].contains("dangling symlink"), "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("dangling symlink"),
+        "{:?}",
+        out.warnings
+    );
 }
 
 #[test]
@@ -267,8 +307,11 @@ fn fifo_is_skipped_without_blocking() {
     let (c, _) = ca("beside a fifo");
     fs::create_dir(fx.path("dir")).unwrap();
     fs::write(fx.path("dir/ok.pem"), c.pem()).unwrap();
-    nix::unistd::mkfifo(&fx.path("dir/fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .unwrap();
+    nix::unistd::mkfifo(
+        &fx.path("dir/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
     let req = fx.req(vec![
         var("SSL_CERT_FILE", &fifo, Expect::File),
         var("SSL_CERT_DIR", &fx.path("dir"), Expect::Dir),
@@ -279,7 +322,10 @@ fn fifo_is_skipped_without_blocking() {
         .recv_timeout(Duration::from_secs(20))
         .expect("prepare() blocked on a FIFO")
         .unwrap();
-    assert_eq!(out.inputs[0].skipped.as_deref(), Some("is a FIFO, not a regular file"));
+    assert_eq!(
+        out.inputs[0].skipped.as_deref(),
+        Some("is a FIFO, not a regular file")
+    );
     assert_eq!(out.inputs[1].certificates, 1);
     assert_eq!(out.inputs[1].ignored_entries, 1);
     assert!(prepare(&fx.req(vec![policy(&fifo)])).is_err());
@@ -297,14 +343,23 @@ fn directory_where_a_file_is_expected_and_vice_versa() {
         var("BUNDLE_SSL_CA_CERT", &file, Expect::FileOrDir),
     ]))
     .unwrap();
-    assert_eq!(out.inputs[0].skipped.as_deref(), Some("is a directory, not a file"));
-    assert_eq!(out.inputs[1].skipped.as_deref(), Some("is a file, not a directory"));
+    assert_eq!(
+        out.inputs[0].skipped.as_deref(),
+        Some("is a directory, not a file")
+    );
+    assert_eq!(
+        out.inputs[1].skipped.as_deref(),
+        Some("is a file, not a directory")
+    );
     assert_eq!(out.inputs[2].certificates, 1);
     let mut strict = policy(&dir);
     strict.expect = Expect::File;
     assert!(prepare(&fx.req(vec![strict])).is_err());
     let err = prepare(&fx.req(vec![policy(&fx.path("missing.pem"))])).unwrap_err();
-    assert!(err.to_string().contains("missing.pem does not exist"), "{err}");
+    assert!(
+        err.to_string().contains("missing.pem does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -323,9 +378,16 @@ fn size_limits_are_errors_naming_the_variable() {
         )
     );
 
-    let mut req = fx.req(vec![var("A", &fx.write("a.pem", ca("a").0.pem()), Expect::File)]);
+    let mut req = fx.req(vec![var(
+        "A",
+        &fx.write("a.pem", ca("a").0.pem()),
+        Expect::File,
+    )]);
     req.limits.max_total_bytes = 1000; // the system store alone is larger
-    assert!(matches!(prepare(&req), Err(TrustError::TotalTooLarge { .. })));
+    assert!(matches!(
+        prepare(&req),
+        Err(TrustError::TotalTooLarge { .. })
+    ));
 
     let dir = fx.path("many");
     fs::create_dir(&dir).unwrap();
@@ -335,7 +397,10 @@ fn size_limits_are_errors_naming_the_variable() {
     let mut req = fx.req(vec![var("SSL_CERT_DIR", &dir, Expect::Dir)]);
     req.limits.max_dir_entries = 4;
     let err = prepare(&req).unwrap_err();
-    assert!(matches!(err, TrustError::TooManyEntries { limit: 4, .. }), "{err}");
+    assert!(
+        matches!(err, TrustError::TooManyEntries { limit: 4, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains(&dir.display().to_string()));
     req.limits.max_dir_entries = 5;
     prepare(&req).unwrap();
@@ -373,7 +438,10 @@ fn bundles_are_read_only_reused_and_verified() {
     let bundle = first.bundle.clone().unwrap();
     assert_eq!(mode(&bundle), 0o444);
     assert_eq!(mode(first.extras_bundle.as_ref().unwrap()), 0o444);
-    assert_eq!(bundle.parent().unwrap(), fs::canonicalize(&req.cache_dir).unwrap());
+    assert_eq!(
+        bundle.parent().unwrap(),
+        fs::canonicalize(&req.cache_dir).unwrap()
+    );
     let stamp = |p: &Path| {
         let m = fs::metadata(p).unwrap();
         (m.ino(), m.mtime(), m.mtime_nsec())
@@ -381,7 +449,10 @@ fn bundles_are_read_only_reused_and_verified() {
     let before = stamp(&bundle);
     std::thread::sleep(Duration::from_millis(20));
     let second = prepare(&req).unwrap();
-    assert_eq!((&second.bundle, &second.extras_bundle), (&first.bundle, &first.extras_bundle));
+    assert_eq!(
+        (&second.bundle, &second.extras_bundle),
+        (&first.bundle, &first.extras_bundle)
+    );
     assert_eq!(stamp(&bundle), before, "warm path must not rewrite");
     assert_eq!(fs::read_dir(&req.cache_dir).unwrap().count(), 2);
 
@@ -401,7 +472,10 @@ fn shape_check_never_changes_the_outcome() {
     let mut text = fs::read_to_string(&store).unwrap();
     text.push_str(&pem_block("CERTIFICATE", FAKE_CERT));
     fs::write(&store, text).unwrap();
-    let p = fx.write("mix.pem", format!("{}{}", pem_block("CERTIFICATE", FAKE_CERT), ca("m").0.pem()));
+    let p = fx.write(
+        "mix.pem",
+        format!("{}{}", pem_block("CERTIFICATE", FAKE_CERT), ca("m").0.pem()),
+    );
     for merge in [true, false] {
         let mut req = fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)]);
         req.merge_system_roots = merge;
@@ -418,14 +492,21 @@ fn shape_check_never_changes_the_outcome() {
 #[test]
 fn non_utf8_paths_work_end_to_end() {
     let fx = Fx::new();
-    let dir = fx.tmp.path().join("in").join(std::ffi::OsStr::from_bytes(b"caf\xff"));
+    let dir = fx
+        .tmp
+        .path()
+        .join("in")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xff"));
     fs::create_dir(&dir).unwrap();
     let file = dir.join(std::ffi::OsStr::from_bytes(b"ca\xfe.pem"));
     fs::write(&file, ca("bytes").0.pem()).unwrap();
     let mut req = fx.req(vec![var("SSL_CERT_FILE", &file, Expect::File)]);
     req.cache_dir = dir.join(std::ffi::OsStr::from_bytes(b"cache\xff"));
     let out = prepare(&req).unwrap();
-    assert_eq!(out.inputs[0].resolved, Some(fs::canonicalize(&file).unwrap()));
+    assert_eq!(
+        out.inputs[0].resolved,
+        Some(fs::canonicalize(&file).unwrap())
+    );
     assert!(out.extras_bundle.as_ref().unwrap().exists());
     let json = serde_json::to_string(&out).unwrap();
     assert!(json.contains("caf\u{fffd}"), "{json}");
@@ -455,7 +536,10 @@ fn outcome_serialises() {
     let p = fx.write("k.pem", ca("k").1.serialize_pem());
     let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)])).unwrap();
     let v: serde_json::Value = serde_json::to_value(&out).unwrap();
-    assert_eq!(v["inputs"][0]["origin"], serde_json::json!({"kind": "variable", "name": "SSL_CERT_FILE"}));
+    assert_eq!(
+        v["inputs"][0]["origin"],
+        serde_json::json!({"kind": "variable", "name": "SSL_CERT_FILE"})
+    );
     assert_eq!(
         v["inputs"][0]["dropped"][0]["reason"],
         serde_json::json!({"private_key": {"label": "PRIVATE KEY"}})
@@ -497,40 +581,58 @@ fn stages_tmp() {
     let n = 200u32;
     let bytes = fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap()); }
+    for _ in 0..n {
+        std::hint::black_box(fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap());
+    }
     println!("read: {:?}", t.elapsed() / n);
     for check in [Check::Shape, Check::Full] {
         let t = Instant::now();
-        for _ in 0..n { std::hint::black_box(pem::sanitize_with(&bytes, check)); }
+        for _ in 0..n {
+            std::hint::black_box(pem::sanitize_with(&bytes, check));
+        }
         println!("sanitize {check:?}: {:?}", t.elapsed() / n);
     }
     let s = pem::sanitize_with(&bytes, Check::Shape);
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(encode_bundle(&s.certificates)); }
+    for _ in 0..n {
+        std::hint::black_box(encode_bundle(&s.certificates));
+    }
     println!("encode: {:?}", t.elapsed() / n);
     let enc = encode_bundle(&s.certificates);
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(bundle::file_name(&enc)); }
+    for _ in 0..n {
+        std::hint::black_box(bundle::file_name(&enc));
+    }
     println!("sha: {:?}", t.elapsed() / n);
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(frame_only(&bytes)); }
+    for _ in 0..n {
+        std::hint::black_box(frame_only(&bytes));
+    }
     println!("frame only: {:?}", t.elapsed() / n);
     let tmp = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(bundle::open_cache_dir(tmp.path()).unwrap()); }
+    for _ in 0..n {
+        std::hint::black_box(bundle::open_cache_dir(tmp.path()).unwrap());
+    }
     println!("open cache dir: {:?}", t.elapsed() / n);
     let p = bundle::store(tmp.path(), &enc).unwrap();
     let name = p.file_name().unwrap().to_str().unwrap().to_owned();
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(bundle::lookup(tmp.path(), &name, &enc).unwrap()); }
+    for _ in 0..n {
+        std::hint::black_box(bundle::lookup(tmp.path(), &name, &enc).unwrap());
+    }
     println!("lookup: {:?}", t.elapsed() / n);
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(system::find(Path::new("/"))); }
+    for _ in 0..n {
+        std::hint::black_box(system::find(Path::new("/")));
+    }
     println!("find: {:?}", t.elapsed() / n);
 }
 
 fn frame_only(b: &[u8]) -> usize {
-    b.split(|&c| c == b'\n').filter(|l| l.starts_with(b"-----")).count()
+    b.split(|&c| c == b'\n')
+        .filter(|l| l.starts_with(b"-----"))
+        .count()
 }
 
 #[test]
@@ -540,14 +642,28 @@ fn b64_tmp() {
     let n = 200u32;
     let bytes = fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
     let s = pem::sanitize_with(&bytes, Check::Shape);
-    let encs: Vec<String> = s.certificates.iter().map(|d| base64::engine::general_purpose::STANDARD.encode(d)).collect();
+    let encs: Vec<String> = s
+        .certificates
+        .iter()
+        .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
+        .collect();
     let t = Instant::now();
-    for _ in 0..n { for e in &encs { std::hint::black_box(base64::engine::general_purpose::STANDARD.decode(e).unwrap()); } }
+    for _ in 0..n {
+        for e in &encs {
+            std::hint::black_box(base64::engine::general_purpose::STANDARD.decode(e).unwrap());
+        }
+    }
     println!("decode: {:?}", t.elapsed() / n);
     let t = Instant::now();
-    for _ in 0..n { for d in &s.certificates { std::hint::black_box(base64::engine::general_purpose::STANDARD.encode(d)); } }
+    for _ in 0..n {
+        for d in &s.certificates {
+            std::hint::black_box(base64::engine::general_purpose::STANDARD.encode(d));
+        }
+    }
     println!("encode: {:?}", t.elapsed() / n);
     let t = Instant::now();
-    for _ in 0..n { std::hint::black_box(memchr::memchr_iter(b'\n', &bytes).count()); }
+    for _ in 0..n {
+        std::hint::black_box(memchr::memchr_iter(b'\n', &bytes).count());
+    }
     println!("memchr lines: {:?}", t.elapsed() / n);
 }
