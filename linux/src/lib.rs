@@ -5,27 +5,156 @@
 //! that the core lowers its plan into. Nothing here decides policy: every
 //! path, bind and rule arrives already decided; this crate renders and
 //! enforces it.
+//!
+//! Entry points: [`run`] (exec the spec, returns only on failure),
+//! [`helper::dispatch`] (the helper stage, first thing in `main`) and
+//! [`probe`] (what this host can enforce).
 #![deny(unsafe_code)]
 
+pub mod bwrap;
+mod cache;
+pub mod expand;
+pub mod helper;
+pub mod policy;
+pub mod report;
+pub mod ruleset;
+pub mod seccomp;
 pub mod spec;
+mod sys;
 
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use helper::{dispatch, helper_main, HelperError};
+pub use report::{probe, Control, EnforcementReport, HostReport, Status};
 pub use spec::{Backend, Mount, NetworkMode, SandboxSpec};
 
-/// Errors of [`run`], the enforcement entry point.
+use bwrap::BwrapProbeError;
+use policy::{HelperPolicy, Requirement};
+
+/// Errors of [`run`], the enforcement entry point. One line each.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// Enforcement is not available in this build.
-    #[error("the {backend} backend is not built yet: `sandspawn explain` shows the plan; enforcement lands with the Linux backends")]
-    BackendNotBuilt {
-        /// The backend that was asked for.
-        backend: Backend,
+    /// bwrap was asked for (or chosen) but is not usable.
+    #[error("bwrap backend: {0}")]
+    Bwrap(#[from] BwrapProbeError),
+    /// The helper binary could not be opened to hand it to bwrap.
+    #[error("opening the helper {}: {source}", path.display())]
+    Helper {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
+    /// exec of bwrap failed.
+    #[error("executing {}: {source}", path.display())]
+    ExecBwrap {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The working directory could not be entered (Landlock backend).
+    #[error("changing to {}: {source}", path.display())]
+    Cwd {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The backend cannot enforce this spec at all.
+    #[error("the {backend} backend cannot enforce {what}")]
+    Unsupported { backend: Backend, what: String },
+    /// Confining or exec'ing failed (Landlock backend).
+    #[error(transparent)]
+    Confine(#[from] HelperError),
+}
+
+/// Enforce `spec` and exec its command, using the running executable as the
+/// helper stage. Returns only on failure. See [`run_with_helper`].
+pub fn run(spec: &SandboxSpec) -> RunError {
+    match std::env::current_exe() {
+        Ok(exe) => run_with_helper(spec, &exe),
+        Err(source) => RunError::Helper {
+            path: "/proc/self/exe".into(),
+            source,
+        },
+    }
 }
 
 /// Enforce `spec` and exec its command. Returns only on failure.
-pub fn run(spec: &SandboxSpec) -> RunError {
-    RunError::BackendNotBuilt {
-        backend: spec.backend,
+///
+/// `helper_exe` is a binary whose `main` calls [`helper::dispatch`] first
+/// (the sandspawn binary). With bwrap it is handed over as an inherited
+/// descriptor and exec'd inside as `/proc/self/fd/N __helper ...`, so it
+/// needs no bind mount. With Landlock the same confinement runs in this
+/// process, then the target replaces it; unexpressible parts of the policy
+/// are printed to stderr (one line each) first.
+pub fn run_with_helper(spec: &SandboxSpec, helper_exe: &Path) -> RunError {
+    let choice = report::choose_backend(spec);
+    match choice.backend {
+        Backend::Landlock => run_landlock(spec),
+        _ => match choice.bwrap {
+            Ok(features) => run_bwrap(spec, &features, helper_exe),
+            Err(e) => e.into(),
+        },
     }
+}
+
+fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &Path) -> RunError {
+    let helper = match File::open(helper_exe) {
+        Ok(f) => f,
+        Err(source) => {
+            return RunError::Helper {
+                path: helper_exe.to_path_buf(),
+                source,
+            }
+        }
+    };
+    if let Err(source) = sys::inherit_fd(helper.as_fd()) {
+        return RunError::Helper {
+            path: helper_exe.to_path_buf(),
+            source,
+        };
+    }
+    use std::os::fd::AsRawFd;
+    let inside = PathBuf::from(format!("/proc/self/fd/{}", helper.as_raw_fd()));
+    let argv = bwrap::bwrap_argv(spec, features, &inside);
+    let source = Command::new(&argv[0]).args(&argv[1..]).env_clear().exec();
+    drop(helper);
+    RunError::ExecBwrap {
+        path: features.path.clone(),
+        source,
+    }
+}
+
+fn run_landlock(spec: &SandboxSpec) -> RunError {
+    if spec.network == NetworkMode::Proxy {
+        return RunError::Unsupported {
+            backend: Backend::Landlock,
+            what: "network `proxy` (it needs a network namespace)".into(),
+        };
+    }
+    let expansion = expand::expand(spec, &expand::RealFs);
+    for line in &expansion.unexpressed {
+        eprintln!("sandspawn: landlock backend: {line}");
+    }
+    if let Err(source) = std::env::set_current_dir(&spec.cwd) {
+        return RunError::Cwd {
+            path: spec.cwd.clone(),
+            source,
+        };
+    }
+    let policy = HelperPolicy {
+        rules: expansion.rules,
+        network: spec.network,
+        landlock: Requirement::Required,
+    };
+    if let Err(e) = helper::confine(&policy) {
+        return e.into();
+    }
+    let mut command = vec![spec.program.clone()];
+    command.extend(spec.args.iter().cloned());
+    helper::exec(&command, Some(&spec.env)).into()
 }

@@ -47,7 +47,16 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sandspawn: {e}");
-            ExitCode::from(EXIT_SANDSPAWN_FAILED)
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Run(sandspawn_linux::RunError::Confine(e)) => e.exit_code(),
+            _ => EXIT_SANDSPAWN_FAILED,
         }
     }
 }
@@ -67,22 +76,30 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     first: first.to_string(),
                 });
             }
+            let spec = plan.lower();
             if report {
-                eprintln!(
-                    "sandspawn: backend {}, network {}",
-                    plan.backend, plan.network
-                );
+                let report = sandspawn_linux::probe().enforcement(&spec);
+                for line in report.to_string().lines() {
+                    eprintln!("sandspawn: {line}");
+                }
             }
-            Err(sandspawn_linux::run(&plan.lower()).into())
+            Err(sandspawn_linux::run(&spec).into())
         }
         Command::Explain { policy, json, cmd } => {
             let plan = build_plan(&policy, cmd)?;
+            let enforcement = sandspawn_linux::probe().enforcement(&plan.lower());
             let mut out = std::io::stdout().lock();
             if json {
-                let text = serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default();
+                let mut value = plan.to_json();
+                value["enforcement"] = serde_json::to_value(&enforcement).unwrap_or_default();
+                let text = serde_json::to_string_pretty(&value).unwrap_or_default();
                 writeln!(out, "{text}").map_err(CliError::Output)?;
             } else {
                 explain::write_text(&plan, &mut out).map_err(CliError::Output)?;
+                writeln!(out, "\nenforcement:").map_err(CliError::Output)?;
+                for line in enforcement.to_string().lines() {
+                    writeln!(out, "  {line}").map_err(CliError::Output)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,5 +1,6 @@
-//! Materialising bundles: content-addressed, read-only files in a private
-//! cache directory.
+//! Bundles: what goes in them (system roots first, then extras, each
+//! certificate once), and materialising them as content-addressed, read-only
+//! files in a private cache directory.
 //!
 //! The name is the sha256 of the content, so a bundle is written once and
 //! every later spawn with the same inputs finds it (the warm path: one open,
@@ -7,6 +8,7 @@
 //! that already has the path open must keep seeing the same bytes, and a
 //! concurrent sandspawn writing the same name must not race us.
 
+use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -14,8 +16,216 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::input::open_nofollow;
-use super::TrustError;
+use super::input::{open_nofollow, Loaded, Problem};
+use super::pem::{self, Check};
+use super::{DropReason, Dropped, InputReport, Origin, TrustError, TrustOutcome, TrustRequest};
+
+/// Everything `prepare` computes before touching the cache.
+pub(crate) struct Assembly {
+    /// Bundle paths still None.
+    pub outcome: TrustOutcome,
+    /// Encoded combined bundle; empty when there is no certificate at all.
+    pub combined: Vec<u8>,
+    pub extras: Vec<u8>,
+    /// Input certificates in neither bundle (they matched the system set).
+    pub unbundled: Vec<Vec<u8>>,
+}
+
+/// Certificate sets are ordered sets of DER slices, not hash sets: hashing
+/// all of every certificate costs a SipHash pass over ~160 KB per set on
+/// every spawn, and hashing a sample invites crafted collisions (a CA file
+/// of 100k near-identical certificates would go quadratic). A B-tree costs
+/// O(log n) memcmp per operation, and those differ within a few dozen bytes.
+type DerSet<'a> = BTreeSet<&'a [u8]>;
+
+/// Sanitiser output for the system store and each input.
+pub(crate) struct Sanitised {
+    system: Option<(Vec<Vec<u8>>, Vec<Dropped>)>,
+    inputs: Vec<(Vec<Vec<u8>>, Vec<Dropped>)>,
+}
+
+impl Sanitised {
+    pub(crate) fn new(system: Option<&(PathBuf, Loaded)>, loaded: &[Loaded], check: Check) -> Self {
+        Sanitised {
+            system: system.map(|(_, l)| sanitize_loaded(l, check)),
+            inputs: loaded.iter().map(|l| sanitize_loaded(l, check)).collect(),
+        }
+    }
+
+    /// After `Check::Shape`, a block that failed might pass the full parse:
+    /// then only a full pass gives the right answer.
+    pub(crate) fn any_not_a_certificate(&self) -> bool {
+        self.system
+            .iter()
+            .chain(&self.inputs)
+            .flat_map(|(_, d)| d)
+            .any(|d| d.reason == DropReason::NotACertificate)
+    }
+}
+
+/// Apply per-origin strictness and compute both bundles' contents.
+pub(crate) fn assemble(
+    req: &TrustRequest,
+    system: Option<&(PathBuf, Loaded)>,
+    loaded: &[Loaded],
+    sanitised: Sanitised,
+) -> Result<Assembly, TrustError> {
+    let Sanitised {
+        system: sys,
+        inputs: per_input,
+    } = sanitised;
+    let mut warnings = Vec::new();
+    let mut system_store = None;
+    let mut system_certs: Vec<&[u8]> = Vec::new();
+    if let (Some((path, l)), Some((certs, _))) = (system, &sys) {
+        let problem = l.problem.clone().or_else(|| {
+            certs
+                .is_empty()
+                .then(|| Problem::NoCertificates(String::new()))
+        });
+        match problem {
+            Some(p) => warnings.push(format!(
+                "system CA store {} {p}; continuing without system roots",
+                path.display()
+            )),
+            None => {
+                system_store = Some(path.clone());
+                system_certs.extend(certs.iter().map(Vec::as_slice));
+            }
+        }
+    }
+
+    let mut reports = Vec::with_capacity(req.inputs.len());
+    for ((inp, l), (certs, dropped)) in req.inputs.iter().zip(loaded).zip(&per_input) {
+        let mut report = InputReport {
+            origin: inp.origin.clone(),
+            path: inp.path.clone(),
+            resolved: l.resolved.clone(),
+            certificates: certs.len(),
+            dropped: dropped.clone(),
+            skipped: None,
+            ignored_entries: l.ignored_entries,
+        };
+        let problem = l.problem.clone().or_else(|| {
+            certs
+                .is_empty()
+                .then(|| Problem::NoCertificates(drop_summary(l, dropped)))
+        });
+        if let Some(p) = problem {
+            let desc = inp.origin.describe();
+            if inp.origin == Origin::PolicyCa {
+                return Err(TrustError::Input {
+                    origin_desc: desc,
+                    path: inp.path.clone(),
+                    problem: p.to_string(),
+                });
+            }
+            warnings.push(format!("{desc}: {} {p}; ignored", inp.path.display()));
+            report.skipped = Some(p.to_string());
+        } else if inp.origin == Origin::System {
+            system_certs.extend(certs.iter().map(Vec::as_slice));
+        }
+        reports.push(report);
+    }
+
+    let system_set: DerSet = system_certs.iter().copied().collect();
+    let mut seen = DerSet::new();
+    let mut extras: Vec<&[u8]> = Vec::new();
+    for ((certs, _), inp) in per_input.iter().zip(&req.inputs) {
+        if inp.origin == Origin::System {
+            continue;
+        }
+        for c in certs {
+            if !system_set.contains(c.as_slice()) && seen.insert(c) {
+                extras.push(c);
+            }
+        }
+    }
+    let mut combined: Vec<&[u8]> = Vec::new();
+    if req.merge_system_roots {
+        let mut seen_sys = DerSet::new();
+        combined.extend(system_certs.iter().filter(|c| seen_sys.insert(c)));
+    }
+    combined.extend(&extras);
+    if req.merge_system_roots && system_store.is_none() && !extras.is_empty() {
+        warnings.push(format!(
+            "no system CA store found under {}; the combined bundle holds only the extra CAs",
+            req.system_root.display()
+        ));
+    }
+    let bundled: DerSet = combined.iter().copied().collect();
+    let unbundled = per_input
+        .iter()
+        .flat_map(|(certs, _)| certs)
+        .filter(|c| !bundled.contains(c.as_slice()))
+        .cloned()
+        .collect();
+
+    Ok(Assembly {
+        outcome: TrustOutcome {
+            bundle: None,
+            extras_bundle: None,
+            system_store,
+            inputs: reports,
+            warnings,
+        },
+        combined: pem::encode_slices(combined),
+        extras: pem::encode_slices(extras),
+        unbundled,
+    })
+}
+
+/// Distinct certificates (first occurrence order) and drops of one input.
+fn sanitize_loaded(l: &Loaded, check: Check) -> (Vec<Vec<u8>>, Vec<Dropped>) {
+    let mut all = Vec::new();
+    let mut dropped = Vec::new();
+    for (file, bytes) in &l.files {
+        let s = pem::sanitize_with(bytes, check);
+        all.extend(s.certificates);
+        dropped.extend(s.dropped.into_iter().map(|(block, reason)| Dropped {
+            file: file.clone(),
+            block,
+            reason,
+        }));
+    }
+    let keep: Vec<bool> = {
+        let mut seen = DerSet::new();
+        all.iter().map(|c| seen.insert(c.as_slice())).collect()
+    };
+    let certs = all
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(c, _)| c);
+    (certs.collect(), dropped)
+}
+
+/// " (1 private key, 2 other blocks dropped)", " (empty file)", or "".
+fn drop_summary(l: &Loaded, dropped: &[Dropped]) -> String {
+    let count = |f: fn(&DropReason) -> bool| dropped.iter().filter(|d| f(&d.reason)).count();
+    let keys = count(|r| matches!(r, DropReason::PrivateKey { .. }));
+    let crls = count(|r| *r == DropReason::Crl);
+    let other = dropped.len() - keys - crls;
+    let mut parts = Vec::new();
+    for (n, one, many) in [
+        (keys, "private key", "private keys"),
+        (crls, "CRL", "CRLs"),
+        (other, "other block", "other blocks"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
+    }
+    if !parts.is_empty() {
+        format!(" ({} dropped)", parts.join(", "))
+    } else if l.files.is_empty() {
+        " (no readable files)".to_owned()
+    } else if l.files.iter().all(|(_, b)| b.is_empty()) {
+        " (empty file)".to_owned()
+    } else {
+        String::new()
+    }
+}
 
 /// The file name a bundle with this content gets.
 pub(crate) fn file_name(content: &[u8]) -> String {
@@ -141,7 +351,7 @@ pub(crate) fn store(dir: &Path, content: &[u8]) -> Result<PathBuf, TrustError> {
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
             let again =
                 lookup(dir, &name, content).map_err(io_err("reading cached bundle", &path))?;
-            found(again)?.ok_or_else(|| TrustError::CacheMismatch { path })
+            found(again)?.ok_or(TrustError::CacheMismatch { path })
         }
         Err(e) => Err(TrustError::CacheIo {
             step: "saving bundle",

@@ -299,3 +299,103 @@ fn kind(meta: &Metadata) -> &'static str {
         "special file"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// link0 -> link1 -> … -> link{n-1} -> target
+    fn chain(dir: &Path, n: usize) -> PathBuf {
+        fs::write(dir.join("target"), b"x").unwrap();
+        for i in 0..n {
+            let to = if i + 1 == n {
+                "target".to_owned()
+            } else {
+                format!("link{}", i + 1)
+            };
+            symlink(to, dir.join(format!("link{i}"))).unwrap();
+        }
+        dir.join("link0")
+    }
+
+    #[test]
+    fn forty_hops_resolve_and_forty_one_is_a_loop() {
+        let ok = tempfile::tempdir().unwrap();
+        let (canonical, meta) = resolve(&chain(ok.path(), MAX_HOPS)).unwrap();
+        assert_eq!(
+            canonical,
+            fs::canonicalize(ok.path().join("target")).unwrap()
+        );
+        assert!(meta.is_file());
+        let too_many = tempfile::tempdir().unwrap();
+        let start = chain(too_many.path(), MAX_HOPS + 1);
+        assert!(matches!(resolve(&start), Err(Problem::Loop(_))));
+    }
+
+    #[test]
+    fn loops_missing_and_dangling_are_told_apart() {
+        let d = tempfile::tempdir().unwrap();
+        let me = d.path().join("me");
+        symlink("me", &me).unwrap();
+        assert_eq!(resolve(&me).unwrap_err(), Problem::Loop(me));
+        let missing = d.path().join("missing");
+        assert_eq!(resolve(&missing).unwrap_err(), Problem::Missing);
+        symlink("missing", d.path().join("dangling")).unwrap();
+        assert_eq!(
+            resolve(&d.path().join("dangling")).unwrap_err(),
+            Problem::Dangling(missing)
+        );
+        // A loop in a directory component is reported by the kernel (ELOOP).
+        symlink("dirloop", d.path().join("dirloop")).unwrap();
+        assert!(matches!(
+            resolve(&d.path().join("dirloop/x.pem")),
+            Err(Problem::Loop(_))
+        ));
+    }
+
+    #[test]
+    fn relative_links_resolve_against_their_own_directory() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("a/b")).unwrap();
+        fs::write(d.path().join("a/ca.pem"), b"x").unwrap();
+        symlink("../ca.pem", d.path().join("a/b/link")).unwrap();
+        symlink("a/b/link", d.path().join("top")).unwrap();
+        let (canonical, _) = resolve(&d.path().join("top")).unwrap();
+        assert_eq!(
+            canonical,
+            fs::canonicalize(d.path().join("a/ca.pem")).unwrap()
+        );
+    }
+
+    #[test]
+    fn reads_stop_one_byte_past_the_limit_and_count_the_total() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, vec![b'x'; 100]).unwrap();
+        let limits = Limits {
+            max_file_bytes: 100,
+            max_total_bytes: 150,
+            max_dir_entries: 8,
+        };
+        let mut budget = Budget::default();
+        let l = load("V", &p, Expect::File, &limits, &mut budget).unwrap();
+        assert_eq!((l.files[0].1.len(), budget.used), (100, 100));
+        let err = load("V", &p, Expect::File, &limits, &mut budget).unwrap_err();
+        assert!(
+            matches!(err, TrustError::TotalTooLarge { total: 200, .. }),
+            "{err}"
+        );
+        let small = Limits {
+            max_file_bytes: 99,
+            ..limits
+        };
+        let err = load("V", &p, Expect::File, &small, &mut Budget::default()).unwrap_err();
+        assert!(err.to_string().starts_with("V: "), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is 100 bytes, over the 99-byte limit"),
+            "{err}"
+        );
+    }
+}

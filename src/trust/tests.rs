@@ -565,105 +565,11 @@ fn timing_real_system_store() {
     let t = std::time::Instant::now();
     let out = prepare(&req).unwrap();
     println!("cold: {:?} ({} warnings)", t.elapsed(), out.warnings.len());
-    let n = 3000;
+    let n = 500;
     let t = std::time::Instant::now();
     for _ in 0..n {
         prepare(&req).unwrap();
     }
     println!("warm: {:?} per prepare()", t.elapsed() / n);
     println!("combined: {} certs", certs_in(&out.bundle).len());
-}
-
-#[test]
-#[ignore]
-fn stages_tmp() {
-    use std::time::Instant;
-    let n = 200u32;
-    let bytes = fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap());
-    }
-    println!("read: {:?}", t.elapsed() / n);
-    for check in [Check::Shape, Check::Full] {
-        let t = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(pem::sanitize_with(&bytes, check));
-        }
-        println!("sanitize {check:?}: {:?}", t.elapsed() / n);
-    }
-    let s = pem::sanitize_with(&bytes, Check::Shape);
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(encode_bundle(&s.certificates));
-    }
-    println!("encode: {:?}", t.elapsed() / n);
-    let enc = encode_bundle(&s.certificates);
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(bundle::file_name(&enc));
-    }
-    println!("sha: {:?}", t.elapsed() / n);
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(frame_only(&bytes));
-    }
-    println!("frame only: {:?}", t.elapsed() / n);
-    let tmp = tempfile::tempdir().unwrap();
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(bundle::open_cache_dir(tmp.path()).unwrap());
-    }
-    println!("open cache dir: {:?}", t.elapsed() / n);
-    let p = bundle::store(tmp.path(), &enc).unwrap();
-    let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(bundle::lookup(tmp.path(), &name, &enc).unwrap());
-    }
-    println!("lookup: {:?}", t.elapsed() / n);
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(system::find(Path::new("/")));
-    }
-    println!("find: {:?}", t.elapsed() / n);
-}
-
-fn frame_only(b: &[u8]) -> usize {
-    b.split(|&c| c == b'\n')
-        .filter(|l| l.starts_with(b"-----"))
-        .count()
-}
-
-#[test]
-#[ignore]
-fn b64_tmp() {
-    use std::time::Instant;
-    let n = 200u32;
-    let bytes = fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap();
-    let s = pem::sanitize_with(&bytes, Check::Shape);
-    let encs: Vec<String> = s
-        .certificates
-        .iter()
-        .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
-        .collect();
-    let t = Instant::now();
-    for _ in 0..n {
-        for e in &encs {
-            std::hint::black_box(base64::engine::general_purpose::STANDARD.decode(e).unwrap());
-        }
-    }
-    println!("decode: {:?}", t.elapsed() / n);
-    let t = Instant::now();
-    for _ in 0..n {
-        for d in &s.certificates {
-            std::hint::black_box(base64::engine::general_purpose::STANDARD.encode(d));
-        }
-    }
-    println!("encode: {:?}", t.elapsed() / n);
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(memchr::memchr_iter(b'\n', &bytes).count());
-    }
-    println!("memchr lines: {:?}", t.elapsed() / n);
 }

@@ -1,0 +1,248 @@
+//! The bubblewrap backend: find and probe `bwrap`, render the spec into its argv.
+//!
+//! Rendering is a pure function of the spec, the probed features and the
+//! helper invocation; discovery and probing touch the host and are cached.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use crate::helper::HELPER_TOKEN;
+use crate::policy::HelperPolicy;
+use crate::spec::{Mount, NetworkMode, SandboxSpec};
+
+/// What the `bwrap` on this host can do, probed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BwrapFeatures {
+    /// Absolute path of the binary.
+    pub path: PathBuf,
+    /// `bwrap --version`, e.g. `(0, 8, 0)`.
+    pub version: (u32, u32, u32),
+    /// `--disable-userns` (0.8+): no nested user namespaces inside.
+    pub disable_userns: bool,
+    /// `--cap-drop` (drop every capability bwrap would keep for uid 0).
+    pub cap_drop: bool,
+}
+
+impl BwrapFeatures {
+    /// A bwrap that understands everything we may render (for tests).
+    pub fn full(path: impl Into<PathBuf>) -> Self {
+        BwrapFeatures {
+            path: path.into(),
+            version: (0, 8, 0),
+            disable_userns: true,
+            cap_drop: true,
+        }
+    }
+}
+
+/// Render `spec` into the complete argv of bwrap (argv\[0\] is the bwrap path).
+///
+/// `helper` is the helper-stage executable as seen from inside the sandbox
+/// (e.g. `/proc/self/fd/3`, an inherited descriptor of the sandspawn binary).
+/// bwrap execs `helper __helper POLICY... -- PROGRAM ARGS...`, where POLICY is
+/// [`HelperPolicy::for_bwrap`] of the same spec, so that Landlock and seccomp
+/// inside cannot disagree with the mounts outside.
+///
+/// Order of the rendered argv:
+/// 1. namespace and lifecycle flags (`--new-session` against TIOCSTI,
+///    `--die-with-parent`, user/pid/ipc/uts namespaces, net unless `full`);
+/// 2. mounts at `/` itself (the read-everything shape binds `/` read-only;
+///    otherwise the root stays bwrap's private tmpfs);
+/// 3. a fresh `--proc /proc` and a private `--dev /dev`, after any `/` bind
+///    so that the host's `/proc` and `/dev` never show through it;
+/// 4. every other mount, in spec order.
+///
+/// Why order is the security property: bwrap applies operations one after
+/// another, and a mount at or below an earlier one covers it. The core emits
+/// parents before children and, at one path, grants before masks, so a deny
+/// carve-out inside a read root is rendered after the root and hides it, and
+/// a read-only protected subpath inside a writable root is rendered after
+/// that root and wins. Reordering would silently expose what was denied.
+pub fn bwrap_argv(spec: &SandboxSpec, features: &BwrapFeatures, helper: &Path) -> Vec<OsString> {
+    let mut argv = Argv(vec![features.path.clone().into_os_string()]);
+    argv.flags(&[
+        "--new-session",
+        "--die-with-parent",
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+    ]);
+    if spec.network != NetworkMode::Full {
+        argv.flags(&["--unshare-net"]);
+    }
+    if features.disable_userns {
+        argv.flags(&["--disable-userns"]);
+    }
+    if features.cap_drop {
+        argv.flags(&["--cap-drop", "ALL"]);
+    }
+    let is_root = |m: &&Mount| m.path() == Path::new("/");
+    for mount in spec.mounts.iter().filter(is_root) {
+        argv.mount(mount);
+    }
+    argv.flags(&["--proc", "/proc", "--dev", "/dev"]);
+    for mount in spec.mounts.iter().filter(|m| !is_root(m)) {
+        argv.mount(mount);
+    }
+    argv.flags(&["--clearenv"]);
+    for (key, value) in &spec.env {
+        argv.push("--setenv");
+        argv.push(key);
+        argv.push(value);
+    }
+    argv.push("--chdir");
+    argv.push(&spec.cwd);
+    argv.push("--");
+    argv.push(helper);
+    argv.push(HELPER_TOKEN);
+    argv.0.extend(HelperPolicy::for_bwrap(spec).to_args());
+    argv.push("--");
+    argv.push(&spec.program);
+    argv.0.extend(spec.args.iter().cloned());
+    argv.0
+}
+
+struct Argv(Vec<OsString>);
+
+impl Argv {
+    fn push(&mut self, arg: impl AsRef<OsStr>) {
+        self.0.push(arg.as_ref().to_os_string());
+    }
+
+    fn flags(&mut self, flags: &[&str]) {
+        self.0.extend(flags.iter().map(OsString::from));
+    }
+
+    fn mount(&mut self, mount: &Mount) {
+        match mount {
+            Mount::ReadOnly { path } => self.bind("--ro-bind", path),
+            Mount::ReadWrite { path } => self.bind("--bind", path),
+            Mount::Tmpfs { path } => {
+                self.push("--tmpfs");
+                self.push(path);
+            }
+            Mount::Mask { path, is_dir: true } => {
+                // An empty tmpfs, then read-only: nothing to read, nowhere to write.
+                self.push("--tmpfs");
+                self.push(path);
+                self.push("--remount-ro");
+                self.push(path);
+            }
+            Mount::Mask {
+                path,
+                is_dir: false,
+            } => {
+                self.push("--ro-bind");
+                self.push("/dev/null");
+                self.push(path);
+            }
+            Mount::Symlink { path, target } => {
+                self.push("--symlink");
+                self.push(target);
+                self.push(path);
+            }
+        }
+    }
+
+    fn bind(&mut self, flag: &str, path: &Path) {
+        self.push(flag);
+        self.push(path);
+        self.push(path);
+    }
+}
+
+/// Why no usable bwrap was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BwrapProbeError {
+    /// None on PATH (or every one sits inside a writable root).
+    #[error("no usable `bwrap` on PATH outside the working directory and writable roots (install bubblewrap)")]
+    NotFound,
+    /// Found but `bwrap --version` did not answer as expected.
+    #[error("`{path}` does not answer `--version` like bubblewrap: {detail}")]
+    BadVersion { path: PathBuf, detail: String },
+}
+
+/// The first `bwrap` on `path_var` that is not inside any of `untrusted`
+/// (the command's cwd and writable roots, which the child could plant one in).
+pub fn find_bwrap(path_var: &OsStr, untrusted: &[&Path]) -> Option<PathBuf> {
+    std::env::split_paths(path_var)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("bwrap"))
+        .filter(|cand| {
+            let real = std::fs::canonicalize(cand).unwrap_or_else(|_| cand.clone());
+            !untrusted
+                .iter()
+                .any(|u| real.starts_with(u) || cand.starts_with(u))
+        })
+        .find(|cand| is_executable(cand))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Parse `bubblewrap 0.8.0` into `(0, 8, 0)`.
+pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let word = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let mut parts = word.split('.').map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// Probe a bwrap binary: `--version` (one spawn); optional flags follow from it.
+pub fn probe_features(path: &Path) -> Result<BwrapFeatures, BwrapProbeError> {
+    let bad = |detail: String| BwrapProbeError::BadVersion {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let out = Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .env_clear()
+        .output()
+        .map_err(|e| bad(e.to_string()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = parse_version(&text).ok_or_else(|| bad(format!("unexpected output {text:?}")))?;
+    Ok(features_of(path, version))
+}
+
+/// Flags by version: `--disable-userns` arrived in 0.8.0; `--cap-drop` in 0.1.x.
+pub fn features_of(path: &Path, version: (u32, u32, u32)) -> BwrapFeatures {
+    BwrapFeatures {
+        path: path.to_path_buf(),
+        version,
+        disable_userns: version >= (0, 8, 0),
+        cap_drop: true,
+    }
+}
+
+/// The host's bwrap: the first on this process's PATH outside `untrusted`
+/// (the command's cwd and writable roots), probed once per binary per process.
+pub fn host_bwrap(untrusted: &[&Path]) -> Result<BwrapFeatures, BwrapProbeError> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Result<BwrapFeatures, BwrapProbeError>>>> =
+        OnceLock::new();
+    let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    let path = find_bwrap(&path_var, untrusted).ok_or(BwrapProbeError::NotFound)?;
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(path.clone())
+        .or_insert_with(|| crate::cache::probe_cached(&path))
+        .clone()
+}
+
+#[cfg(test)]
+#[path = "bwrap_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+use std::os::unix::ffi::OsStringExt;
+
+use super::*;
+use crate::spec::Backend;
+
+fn spec(mounts: Vec<Mount>, network: NetworkMode) -> SandboxSpec {
+    SandboxSpec {
+        program: "node".into(),
+        args: vec!["server.js".into()],
+        cwd: "/home/u/ws".into(),
+        env: vec![("PATH".into(), "/usr/bin".into())],
+        mounts,
+        network,
+        backend: Backend::Bwrap,
+    }
+}
+
+fn ro(p: &str) -> Mount {
+    Mount::ReadOnly { path: p.into() }
+}
+
+fn words(s: &str) -> Vec<OsString> {
+    s.split_whitespace().map(OsString::from).collect()
+}
+
+const HEAD: &str = "/usr/bin/bwrap --new-session --die-with-parent --unshare-user --unshare-pid \
+                    --unshare-ipc --unshare-uts";
+const HARDEN: &str = "--disable-userns --cap-drop ALL";
+const HELPER: &str = "-- /proc/self/fd/3 __helper --list /";
+const TAIL_ENV: &str = "--clearenv --setenv PATH /usr/bin --chdir /home/u/ws";
+const CMD: &str = "-- node server.js";
+
+fn render(s: &SandboxSpec) -> Vec<OsString> {
+    bwrap_argv(
+        s,
+        &BwrapFeatures::full("/usr/bin/bwrap"),
+        Path::new("/proc/self/fd/3"),
+    )
+}
+
+#[test]
+fn restricted_read_with_protected_git() {
+    let s = spec(
+        vec![
+            Mount::Symlink {
+                path: "/bin".into(),
+                target: "usr/bin".into(),
+            },
+            ro("/etc"),
+            ro("/usr"),
+            Mount::Tmpfs {
+                path: "/tmp".into(),
+            },
+            Mount::ReadWrite {
+                path: "/home/u/ws".into(),
+            },
+            ro("/home/u/ws/.git"),
+        ],
+        NetworkMode::None,
+    );
+    let want = format!(
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --symlink usr/bin /bin \
+         --ro-bind /etc /etc --ro-bind /usr /usr --tmpfs /tmp --bind /home/u/ws /home/u/ws \
+         --ro-bind /home/u/ws/.git /home/u/ws/.git {TAIL_ENV} {HELPER} --read /etc --read /usr \
+         --write /tmp --write /home/u/ws --read /home/u/ws/.git --write /dev --read /proc \
+         --net none --landlock best-effort {CMD}"
+    );
+    assert_eq!(render(&s), words(&want));
+}
+
+#[test]
+fn read_all_binds_root_before_proc_and_dev() {
+    let s = spec(
+        vec![
+            ro("/"),
+            Mount::Tmpfs {
+                path: "/tmp".into(),
+            },
+        ],
+        NetworkMode::Full,
+    );
+    let want = format!(
+        "{HEAD} {HARDEN} --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp {TAIL_ENV} \
+         {HELPER} --read / --write /tmp --write /dev --read /proc --net full \
+         --landlock best-effort {CMD}"
+    );
+    assert_eq!(render(&s), words(&want));
+}
+
+#[test]
+fn deny_carve_out_comes_after_its_root_and_regrant_after_it() {
+    let s = spec(
+        vec![
+            ro("/etc"),
+            ro("/home/u"),
+            Mount::Mask {
+                path: "/etc/ssl/private".into(),
+                is_dir: true,
+            },
+            Mount::Mask {
+                path: "/home/u/.netrc".into(),
+                is_dir: false,
+            },
+            ro("/etc/ssl/private/bundle.pem"),
+        ],
+        NetworkMode::Proxy,
+    );
+    let want = format!(
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /etc /etc \
+         --ro-bind /home/u /home/u --tmpfs /etc/ssl/private --remount-ro /etc/ssl/private \
+         --ro-bind /dev/null /home/u/.netrc \
+         --ro-bind /etc/ssl/private/bundle.pem /etc/ssl/private/bundle.pem {TAIL_ENV} \
+         {HELPER} --read /etc --read /home/u --read /etc/ssl/private/bundle.pem --write /dev \
+         --read /proc --net proxy --landlock best-effort {CMD}"
+    );
+    assert_eq!(render(&s), words(&want));
+}
+
+#[test]
+fn network_modes_toggle_only_the_net_namespace_and_filter() {
+    for (mode, unshared) in [
+        (NetworkMode::None, true),
+        (NetworkMode::Proxy, true),
+        (NetworkMode::Full, false),
+    ] {
+        let argv = render(&spec(vec![], mode));
+        assert_eq!(argv.contains(&"--unshare-net".into()), unshared, "{mode}");
+        let net = argv.iter().position(|a| a == "--net").unwrap();
+        assert_eq!(argv[net + 1], OsString::from(mode.to_string()));
+    }
+}
+
+#[test]
+fn old_bwrap_gets_no_optional_flags() {
+    let old = BwrapFeatures {
+        path: "/usr/bin/bwrap".into(),
+        version: (0, 4, 0),
+        disable_userns: false,
+        cap_drop: false,
+    };
+    let argv = bwrap_argv(&spec(vec![], NetworkMode::Full), &old, Path::new("/h"));
+    let want = format!(
+        "{HEAD} --proc /proc --dev /dev {TAIL_ENV} -- /h __helper --list / --write /dev \
+         --read /proc --net full --landlock best-effort {CMD}"
+    );
+    assert_eq!(argv, words(&want));
+}
+
+#[test]
+fn non_utf8_env_and_paths_survive_byte_for_byte() {
+    let key = OsString::from_vec(b"K\xff".to_vec());
+    let value = OsString::from_vec(
+        b"v\xfe\x00x"
+            .to_vec()
+            .into_iter()
+            .filter(|b| *b != 0)
+            .collect(),
+    );
+    let path = PathBuf::from(OsString::from_vec(b"/data/\xe9t\xe9".to_vec()));
+    let mut s = spec(
+        vec![Mount::ReadWrite { path: path.clone() }],
+        NetworkMode::None,
+    );
+    s.env = vec![(key.clone(), value.clone())];
+    let argv = render(&s);
+    let at = argv.iter().position(|a| a == "--setenv").unwrap();
+    assert_eq!(argv[at + 1..at + 3], [key, value]);
+    let bind = argv.iter().position(|a| a == "--bind").unwrap();
+    assert_eq!(argv[bind + 1], path.as_os_str());
+    assert_eq!(argv[bind + 2], path.as_os_str());
+}
+
+#[test]
+fn version_parsing() {
+    assert_eq!(parse_version("bubblewrap 0.8.0\n"), Some((0, 8, 0)));
+    assert_eq!(parse_version("bubblewrap 0.11"), Some((0, 11, 0)));
+    assert_eq!(parse_version("nope"), None);
+}
+
+#[test]
+fn bwrap_inside_a_writable_root_is_skipped() {
+    let dir = std::env::temp_dir().join(format!("sandspawn-bwrap-find-{}", std::process::id()));
+    let planted = dir.join("ws");
+    std::fs::create_dir_all(&planted).unwrap();
+    let fake = planted.join("bwrap");
+    std::fs::write(&fake, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path_var = std::env::join_paths([planted.as_path(), Path::new("/nonexistent")]).unwrap();
+    assert_eq!(find_bwrap(&path_var, &[]), Some(fake.clone()));
+    assert_eq!(find_bwrap(&path_var, &[planted.as_path()]), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,198 @@
+//! Lowering the spec into Landlock rules without namespaces.
+//!
+//! Mounts override (a later, deeper mount hides what it sits in); Landlock
+//! rules only add up (access beneath a path is the union of every rule on its
+//! ancestors). A deny inside an allowed tree therefore cannot be a rule: the
+//! allow is pushed down instead, onto the siblings along the way to the
+//! denied subtree, and what that loses is reported.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::policy::Level;
+use crate::spec::{Mount, SandboxSpec};
+
+/// The host filesystem as far as expansion needs it (faked in tests).
+pub trait HostFs {
+    /// Entries of `dir` as `(path, is_symlink)`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<(PathBuf, bool)>>;
+}
+
+/// The real filesystem.
+pub struct RealFs;
+
+impl HostFs for RealFs {
+    fn list(&self, dir: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+            out.push((entry.path(), is_link));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Landlock rules for a spec, and what they could not express.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expansion {
+    /// Rules, `Level::None` never appears.
+    pub rules: Vec<(PathBuf, Level)>,
+    /// One line per thing the rules do not say exactly as the mounts would.
+    pub unexpressed: Vec<String>,
+}
+
+/// Temporary directories that stand in for a private tmpfs (shared instead).
+const SHARED_TMP: &[&str] = &["/tmp", "/var/tmp"];
+
+/// Device files a process expects (what bwrap's `--dev` provides).
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+    "/dev/pts",
+];
+
+/// What each path should allow, in spec order (later wins at equal path).
+fn wanted(spec: &SandboxSpec, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> {
+    let mut nodes: Vec<(PathBuf, Level)> = Vec::new();
+    for mount in &spec.mounts {
+        let level = match mount {
+            Mount::ReadOnly { .. } => Level::Read,
+            Mount::ReadWrite { .. } => Level::Write,
+            Mount::Mask { .. } => Level::None,
+            Mount::Tmpfs { path } if SHARED_TMP.iter().any(|t| path == Path::new(t)) => {
+                notes.push(format!(
+                    "{}: the host's directory, shared, instead of a private tmpfs",
+                    path.display()
+                ));
+                Level::Write
+            }
+            Mount::Tmpfs { path } => {
+                notes.push(format!(
+                    "{}: denied instead of an empty private directory (needs a mount namespace)",
+                    path.display()
+                ));
+                Level::None
+            }
+            Mount::Symlink { path, target } => {
+                if std::fs::read_link(path).ok().as_deref() != Some(target.as_path()) {
+                    notes.push(format!(
+                        "{}: cannot create a symlink to {} without a mount namespace",
+                        path.display(),
+                        target.display()
+                    ));
+                }
+                continue;
+            }
+        };
+        nodes.retain(|(p, _)| p != mount.path());
+        nodes.push((mount.path().to_path_buf(), level));
+    }
+    // The host's /dev is not private: only the usual devices, never disks.
+    nodes.retain(|(p, _)| !p.starts_with("/dev") && !p.starts_with("/proc"));
+    nodes.push(("/dev".into(), Level::None));
+    nodes.extend(DEVICES.iter().map(|d| (PathBuf::from(d), Level::Write)));
+    nodes.push(("/proc".into(), Level::Read));
+    nodes
+}
+
+/// Expand the spec's mounts into additive Landlock rules.
+pub fn expand(spec: &SandboxSpec, fs: &dyn HostFs) -> Expansion {
+    let mut out = Expansion::default();
+    let nodes = wanted(spec, &mut out.unexpressed);
+    let mut ex = Expander {
+        nodes: &nodes,
+        fs,
+        out,
+    };
+    for (path, level) in top_nodes(&nodes, None) {
+        ex.place(path, level, Level::None);
+    }
+    ex.out
+}
+
+/// Nodes strictly below `under` (or all) with no other node in between.
+fn top_nodes<'a>(nodes: &'a [(PathBuf, Level)], under: Option<&Path>) -> Vec<(&'a Path, Level)> {
+    let below = |p: &Path| under.is_none_or(|u| p != u && p.starts_with(u));
+    nodes
+        .iter()
+        .filter(|(p, _)| below(p))
+        .filter(|(p, _)| {
+            !nodes
+                .iter()
+                .any(|(q, _)| q != p && p.starts_with(q) && below(q))
+        })
+        .map(|(p, l)| (p.as_path(), *l))
+        .collect()
+}
+
+struct Expander<'a> {
+    nodes: &'a [(PathBuf, Level)],
+    fs: &'a dyn HostFs,
+    out: Expansion,
+}
+
+impl Expander<'_> {
+    /// Grant `want` at `path`, given that ancestors' rules already grant `granted`.
+    fn place(&mut self, path: &Path, want: Level, granted: Level) {
+        let below: Vec<Level> = self
+            .nodes
+            .iter()
+            .filter(|(p, _)| p != path && p.starts_with(path))
+            .map(|(_, l)| *l)
+            .collect();
+        // A rule here may not exceed anything a deeper node allows.
+        let here = below.iter().copied().fold(want, Level::min);
+        let mut granted = granted;
+        if here > granted {
+            self.out.rules.push((path.to_path_buf(), here));
+            granted = here;
+        }
+        if below.is_empty() {
+            return;
+        }
+        if granted >= want {
+            for (p, l) in top_nodes(self.nodes, Some(path)) {
+                self.place(p, l, granted);
+            }
+            return;
+        }
+        let entries = match self.fs.list(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                self.out.unexpressed.push(format!(
+                    "{}: cannot list it to carve out what it contains ({e}); only {granted:?} granted",
+                    path.display()
+                ));
+                for (p, l) in top_nodes(self.nodes, Some(path)) {
+                    self.place(p, l, granted);
+                }
+                return;
+            }
+        };
+        self.out.unexpressed.push(format!(
+            "{}: {want:?} granted on its entries one by one; the directory itself gets {granted:?}",
+            path.display()
+        ));
+        for (entry, is_link) in entries {
+            if let Some((_, l)) = self.nodes.iter().find(|(p, _)| *p == entry) {
+                self.place(&entry, *l, granted);
+            } else if self.nodes.iter().any(|(p, _)| p.starts_with(&entry)) {
+                self.place(&entry, want, granted);
+            } else if !is_link {
+                // A symlink needs no rule: its target's own rules apply.
+                self.out.rules.push((entry, want));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "expand_tests.rs"]
+mod tests;

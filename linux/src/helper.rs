@@ -1,0 +1,244 @@
+//! The helper stage: confine the current process, then exec the target.
+//!
+//! Inside bwrap, the sandspawn binary runs as `helper __helper POLICY -- CMD`
+//! (see [`crate::policy`] for POLICY). The Landlock backend runs the same
+//! [`confine`] in the spawning process itself, right before its exec.
+//!
+//! Steps, in order: no_new_privs; drop every capability and check none is
+//! left; Landlock; mark inherited descriptors above stdio close-on-exec;
+//! seccomp (last, so that nothing above runs under it); exec.
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use caps::errors::CapsError;
+use caps::{CapSet, Capability};
+use landlock::RulesetStatus;
+
+use crate::policy::{ArgsError, HelperPolicy};
+use crate::ruleset::LandlockError;
+use crate::seccomp::SeccompError;
+use crate::{ruleset, seccomp, sys};
+
+/// argv\[1\] that selects the helper stage of the sandspawn binary.
+pub const HELPER_TOKEN: &str = "__helper";
+
+/// argv\[0\] basename that selects the helper stage (like codex-linux-sandbox).
+pub const HELPER_ARG0: &str = "sandspawn-linux-sandbox";
+
+/// Exit status when sandspawn (not the child) fails.
+pub const EXIT_SETUP_FAILED: u8 = 125;
+
+/// Why the helper stage stopped before exec. Each names its step.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    /// The helper's own command line is malformed.
+    #[error("helper arguments: {0}")]
+    Args(#[from] ArgsError),
+    /// prctl(PR_SET_NO_NEW_PRIVS) failed.
+    #[error("setting no_new_privs: {0}")]
+    NoNewPrivs(#[source] std::io::Error),
+    /// Reading or dropping a capability set failed.
+    #[error("dropping capabilities ({set}): {source}")]
+    Caps {
+        set: &'static str,
+        #[source]
+        source: CapsError,
+    },
+    /// A capability survived the drop.
+    #[error("capabilities left after dropping them ({set}): {caps}")]
+    CapsLeft { set: &'static str, caps: String },
+    /// Landlock failed.
+    #[error(transparent)]
+    Landlock(#[from] LandlockError),
+    /// Marking inherited descriptors close-on-exec failed.
+    #[error("closing inherited file descriptors: {0}")]
+    Fds(#[source] std::io::Error),
+    /// seccomp failed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    /// The target could not be executed.
+    #[error("executing {}: {source}", program.display())]
+    Exec {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What [`confine`] achieved.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Confined {
+    /// How much of the Landlock ruleset the kernel enforces.
+    pub landlock: RulesetStatus,
+    /// Whether the bounding set is empty too (it cannot be emptied without
+    /// CAP_SETPCAP; with no_new_privs and empty permitted/inheritable/ambient
+    /// sets nothing in it can be regained).
+    pub bounding_empty: bool,
+}
+
+/// The helper entry: `args` are the arguments after the dispatch token
+/// (after `__helper`, or after argv\[0\] when dispatched by its basename).
+/// Returns only on failure, after printing one line to stderr.
+pub fn helper_main(args: Vec<OsString>) -> ExitCode {
+    match run_helper(&args) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("sandspawn: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+impl HelperError {
+    /// The exit status that reports this failure, following the shell's
+    /// convention for the target itself: 127 not found, 126 not executable;
+    /// everything else is sandspawn's own failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HelperError::Exec { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                std::io::ErrorKind::PermissionDenied => 126,
+                _ => EXIT_SETUP_FAILED,
+            },
+            _ => EXIT_SETUP_FAILED,
+        }
+    }
+}
+
+/// Dispatch for the sandspawn binary's `main`: `Some(exit)` when `argv`
+/// selects the helper stage (argv\[1\] is `__helper`, or argv\[0\]'s
+/// basename is `sandspawn-linux-sandbox`), `None` otherwise.
+pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
+    let arg0 = argv.first().map(PathBuf::from);
+    if arg0.as_deref().and_then(|p| p.file_name()) == Some(HELPER_ARG0.as_ref()) {
+        return Some(helper_main(argv[1..].to_vec()));
+    }
+    if argv.get(1).is_some_and(|a| a == HELPER_TOKEN) {
+        return Some(helper_main(argv[2..].to_vec()));
+    }
+    None
+}
+
+fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
+    let (policy, command) = HelperPolicy::from_args(args)?;
+    confine(&policy)?;
+    Err(exec(&command, None))
+}
+
+/// Confine the calling thread (and what it execs) by `policy`. Irreversible.
+pub fn confine(policy: &HelperPolicy) -> Result<Confined, HelperError> {
+    sys::set_no_new_privs().map_err(HelperError::NoNewPrivs)?;
+    if !sys::no_new_privs().map_err(HelperError::NoNewPrivs)? {
+        return Err(HelperError::NoNewPrivs(std::io::Error::other(
+            "still unset after setting it",
+        )));
+    }
+    let bounding_empty = drop_capabilities()?;
+    let landlock = ruleset::apply(policy)?;
+    // Compile before the filter is in place; install last.
+    let programs = seccomp::compile(&seccomp::build_rules(policy.network)?)?;
+    sys::cloexec_from(3).map_err(HelperError::Fds)?;
+    seccomp::install(&programs)?;
+    Ok(Confined {
+        landlock,
+        bounding_empty,
+    })
+}
+
+fn caps_err(set: &'static str) -> impl Fn(CapsError) -> HelperError {
+    move |source| HelperError::Caps { set, source }
+}
+
+/// Drop every capability; error if any is left in the effective, permitted,
+/// inheritable or ambient set. Returns whether the bounding set is empty.
+fn drop_capabilities() -> Result<bool, HelperError> {
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which
+    // goes away with the other sets.
+    let can_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP)
+        .map_err(caps_err("effective"))?;
+    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("bounding"))?;
+    if can_setpcap {
+        for cap in bounding {
+            caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("bounding"))?;
+        }
+    }
+    caps::clear(None, CapSet::Ambient).map_err(caps_err("ambient"))?;
+    caps::clear(None, CapSet::Inheritable).map_err(caps_err("inheritable"))?;
+    caps::clear(None, CapSet::Effective).map_err(caps_err("effective"))?;
+    caps::clear(None, CapSet::Permitted).map_err(caps_err("permitted"))?;
+    for (set, name) in [
+        (CapSet::Effective, "effective"),
+        (CapSet::Permitted, "permitted"),
+        (CapSet::Inheritable, "inheritable"),
+        (CapSet::Ambient, "ambient"),
+    ] {
+        let left = caps::read(None, set).map_err(caps_err(name))?;
+        if !left.is_empty() {
+            let mut names: Vec<String> = left.iter().map(|c| c.to_string()).collect();
+            names.sort();
+            return Err(HelperError::CapsLeft {
+                set: name,
+                caps: names.join(","),
+            });
+        }
+    }
+    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("bounding"))?;
+    Ok(bounding.is_empty())
+}
+
+/// Exec `command` (PATH lookup with the child's PATH). With `env`, the
+/// environment is replaced by it; without, the current one is kept (inside
+/// bwrap it already is the child's). Returns only on failure.
+pub fn exec(command: &[OsString], env: Option<&[(OsString, OsString)]>) -> HelperError {
+    let Some((program, args)) = command.split_first() else {
+        return HelperError::Args(ArgsError::NoCommand);
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if let Some(env) = env {
+        cmd.env_clear();
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    HelperError::Exec {
+        program: PathBuf::from(program),
+        source: cmd.exec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_one_line_naming_the_step() {
+        let e = HelperError::Exec {
+            program: "/usr/bin/nope".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            e.to_string(),
+            "executing /usr/bin/nope: No such file or directory (os error 2)"
+        );
+        let e = HelperError::CapsLeft {
+            set: "permitted",
+            caps: "CAP_SYS_ADMIN".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "capabilities left after dropping them (permitted): CAP_SYS_ADMIN"
+        );
+        assert!(!HelperError::from(ArgsError::NoCommand)
+            .to_string()
+            .contains('\n'));
+    }
+
+    #[test]
+    fn dispatch_ignores_ordinary_invocations() {
+        let argv: Vec<OsString> = vec!["sandspawn".into(), "run".into()];
+        assert!(dispatch(&argv).is_none());
+    }
+}

@@ -1,0 +1,259 @@
+//! What the helper stage enforces: Landlock rules and the network mode.
+//!
+//! The policy travels to the helper in its argv (never through a file or the
+//! environment): `--read PATH`, `--write PATH`, `--net MODE`, `--landlock
+//! required|best-effort`, then `--` and the target command. Paths stay
+//! `OsString` end to end; the argv is replaced by the target's at exec, so
+//! nothing of it stays visible in the child.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use crate::spec::{Mount, NetworkMode, SandboxSpec};
+
+/// Access granted beneath one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Nothing (a mask).
+    None,
+    /// List directories only (the bwrap root: its entries are the mounts).
+    List,
+    /// Read files, list directories, execute.
+    Read,
+    /// Everything Landlock knows.
+    Write,
+}
+
+/// Whether a failure to enforce Landlock stops the spawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Fail closed when the kernel cannot enforce the ruleset.
+    Required,
+    /// Enforce what the kernel offers (inside bwrap, a second layer).
+    BestEffort,
+}
+
+/// The helper's whole input besides the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperPolicy {
+    /// Landlock rules, in order: `(path, level)`, `Level::None` never appears.
+    pub rules: Vec<(PathBuf, Level)>,
+    /// Network mode (seccomp socket filter, Landlock TCP rules).
+    pub network: NetworkMode,
+    /// Whether Landlock must be enforced.
+    pub landlock: Requirement,
+}
+
+impl HelperPolicy {
+    /// The policy inside bwrap: the spec's binds become Landlock rules over
+    /// the same paths, plus the private `/dev` (writable) and `/proc` (read).
+    /// Masks need no rule: the mount already hides them.
+    pub fn for_bwrap(spec: &SandboxSpec) -> Self {
+        let mut rules: Vec<(PathBuf, Level)> = std::iter::once(("/".into(), Level::List))
+            .chain(spec.mounts.iter().filter_map(|m| match m {
+                Mount::ReadOnly { path } => Some((path.clone(), Level::Read)),
+                Mount::ReadWrite { path } | Mount::Tmpfs { path } => {
+                    Some((path.clone(), Level::Write))
+                }
+                Mount::Mask { .. } | Mount::Symlink { .. } => None,
+            }))
+            .collect();
+        rules.push(("/dev".into(), Level::Write));
+        rules.push(("/proc".into(), Level::Read));
+        HelperPolicy {
+            rules,
+            network: spec.network,
+            landlock: Requirement::BestEffort,
+        }
+    }
+
+    /// Render as helper arguments (without the trailing `-- COMMAND`).
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut out = Vec::with_capacity(self.rules.len() * 2 + 4);
+        for (path, level) in &self.rules {
+            let flag = match level {
+                Level::List => "--list",
+                Level::Read => "--read",
+                Level::Write => "--write",
+                Level::None => continue,
+            };
+            out.push(flag.into());
+            out.push(path.clone().into_os_string());
+        }
+        out.push("--net".into());
+        out.push(self.network.to_string().into());
+        out.push("--landlock".into());
+        out.push(
+            match self.landlock {
+                Requirement::Required => "required",
+                Requirement::BestEffort => "best-effort",
+            }
+            .into(),
+        );
+        out
+    }
+
+    /// Parse helper arguments: the policy, then `--` and the command.
+    pub fn from_args(args: &[OsString]) -> Result<(Self, Vec<OsString>), ArgsError> {
+        let mut policy = HelperPolicy {
+            rules: Vec::new(),
+            network: NetworkMode::None,
+            landlock: Requirement::Required,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            if flag == "--" {
+                let command: Vec<OsString> = it.cloned().collect();
+                if command.is_empty() {
+                    return Err(ArgsError::NoCommand);
+                }
+                return Ok((policy, command));
+            }
+            let value = it
+                .next()
+                .ok_or_else(|| ArgsError::MissingValue(flag.clone()))?;
+            match flag.to_str() {
+                Some("--list") => policy.rules.push((value.into(), Level::List)),
+                Some("--read") => policy.rules.push((value.into(), Level::Read)),
+                Some("--write") => policy.rules.push((value.into(), Level::Write)),
+                Some("--net") => policy.network = parse_net(value)?,
+                Some("--landlock") => {
+                    policy.landlock = match value.to_str() {
+                        Some("required") => Requirement::Required,
+                        Some("best-effort") => Requirement::BestEffort,
+                        _ => return Err(ArgsError::BadValue(flag.clone(), value.clone())),
+                    }
+                }
+                _ => return Err(ArgsError::UnknownFlag(flag.clone())),
+            }
+        }
+        Err(ArgsError::NoCommand)
+    }
+}
+
+fn parse_net(value: &OsStr) -> Result<NetworkMode, ArgsError> {
+    match value.to_str() {
+        Some("none") => Ok(NetworkMode::None),
+        Some("proxy") => Ok(NetworkMode::Proxy),
+        Some("full") => Ok(NetworkMode::Full),
+        _ => Err(ArgsError::BadValue("--net".into(), value.to_os_string())),
+    }
+}
+
+/// A malformed helper command line (a bug in the caller, not the user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    /// An unknown flag.
+    #[error("unknown helper flag {0:?}")]
+    UnknownFlag(OsString),
+    /// A flag at the end without its value.
+    #[error("helper flag {0:?} needs a value")]
+    MissingValue(OsString),
+    /// A value that is not one of the accepted words.
+    #[error("helper flag {0:?} does not accept {1:?}")]
+    BadValue(OsString, OsString),
+    /// No `-- COMMAND` after the policy.
+    #[error("no command after `--`")]
+    NoCommand,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    fn os(s: &str) -> OsString {
+        s.into()
+    }
+
+    #[test]
+    fn round_trip_keeps_non_utf8_paths() {
+        let odd = OsString::from_vec(b"/work/\xff\xfe".to_vec());
+        let policy = HelperPolicy {
+            rules: vec![
+                ("/usr".into(), Level::Read),
+                (odd.clone().into(), Level::Write),
+            ],
+            network: NetworkMode::Proxy,
+            landlock: Requirement::BestEffort,
+        };
+        let mut args = policy.to_args();
+        args.extend([os("--"), os("ls"), os("-l")]);
+        let (back, cmd) = HelperPolicy::from_args(&args).unwrap();
+        assert_eq!(back, policy);
+        assert_eq!(cmd, vec![os("ls"), os("-l")]);
+        assert_eq!(args[3], odd);
+    }
+
+    #[test]
+    fn for_bwrap_maps_binds_and_adds_dev_proc() {
+        let spec = SandboxSpec {
+            program: os("true"),
+            args: vec![],
+            cwd: "/".into(),
+            env: vec![],
+            mounts: vec![
+                Mount::ReadOnly {
+                    path: "/usr".into(),
+                },
+                Mount::ReadWrite { path: "/ws".into() },
+                Mount::Mask {
+                    path: "/ws/.env".into(),
+                    is_dir: false,
+                },
+                Mount::Tmpfs {
+                    path: "/tmp".into(),
+                },
+                Mount::Symlink {
+                    path: "/bin".into(),
+                    target: "usr/bin".into(),
+                },
+            ],
+            network: NetworkMode::None,
+            backend: crate::Backend::Bwrap,
+        };
+        let p = HelperPolicy::for_bwrap(&spec);
+        let args: Vec<_> = p.to_args();
+        let want: Vec<OsString> = [
+            "--list",
+            "/",
+            "--read",
+            "/usr",
+            "--write",
+            "/ws",
+            "--write",
+            "/tmp",
+            "--write",
+            "/dev",
+            "--read",
+            "/proc",
+            "--net",
+            "none",
+            "--landlock",
+            "best-effort",
+        ]
+        .iter()
+        .map(|s| os(s))
+        .collect();
+        assert_eq!(args, want);
+    }
+
+    #[test]
+    fn malformed_args_are_named() {
+        let e = HelperPolicy::from_args(&[os("--read")]).unwrap_err();
+        assert_eq!(e.to_string(), "helper flag \"--read\" needs a value");
+        let e = HelperPolicy::from_args(&[os("--net"), os("wifi"), os("--"), os("x")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "helper flag \"--net\" does not accept \"wifi\""
+        );
+        assert_eq!(
+            HelperPolicy::from_args(&[os("--")]).unwrap_err(),
+            ArgsError::NoCommand
+        );
+        assert!(matches!(
+            HelperPolicy::from_args(&[os("--bogus"), os("1")]),
+            Err(ArgsError::UnknownFlag(_))
+        ));
+    }
+}

@@ -1,0 +1,123 @@
+//! Landlock: one ruleset from the helper policy, negotiated against the kernel.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+    PathFdError, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
+};
+
+use crate::policy::{HelperPolicy, Level, Requirement};
+use crate::spec::NetworkMode;
+
+/// The newest ABI whose features we ask for; older kernels get what they
+/// offer (best effort), newer ones add nothing we use.
+pub const TARGET_ABI: ABI = ABI::V6;
+
+/// Why the Landlock step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LandlockError {
+    /// A rule's path could not be opened.
+    #[error("landlock: opening {path}: {source}")]
+    Path {
+        path: PathBuf,
+        #[source]
+        source: PathFdError,
+    },
+    /// Building or enforcing the ruleset failed.
+    #[error("landlock: {0}")]
+    Ruleset(#[source] RulesetError),
+    /// The policy requires Landlock but the kernel enforced nothing.
+    #[error("landlock is required but not enforced by this kernel (ABI {abi})")]
+    NotEnforced { abi: u32 },
+}
+
+impl From<RulesetError> for LandlockError {
+    fn from(e: RulesetError) -> Self {
+        LandlockError::Ruleset(e)
+    }
+}
+
+/// Access rights for a level on a directory or a file.
+fn rights(level: Level, is_dir: bool) -> BitFlags<AccessFs> {
+    let all = match level {
+        Level::None => BitFlags::empty(),
+        Level::List => AccessFs::ReadDir.into(),
+        Level::Read => AccessFs::from_read(TARGET_ABI),
+        Level::Write => AccessFs::from_all(TARGET_ABI),
+    };
+    if is_dir {
+        all
+    } else {
+        all & AccessFs::from_file(TARGET_ABI)
+    }
+}
+
+/// Build and enforce the ruleset on the calling thread (inherited by the
+/// exec'd target). Returns how much the kernel enforced.
+///
+/// Handled: every filesystem right of [`TARGET_ABI`]; TCP bind and connect
+/// in `none` with no port allowed; abstract Unix sockets and signals scoped
+/// to the sandbox. A rule path that does not exist grants nothing and is
+/// skipped (fail closed).
+pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
+    // Negotiate down to what the kernel offers either way; `Required` is
+    // checked on the outcome (fail closed when nothing is enforced).
+    let mut ruleset = landlock::Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(TARGET_ABI))?;
+    if policy.network == NetworkMode::None {
+        ruleset = ruleset.handle_access(AccessNet::from_all(TARGET_ABI))?;
+    }
+    let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
+    for (path, level) in &policy.rules {
+        if *level == Level::None {
+            continue;
+        }
+        let Some((fd, is_dir)) = open(path)? else {
+            continue;
+        };
+        created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;
+    }
+    let status = created.restrict_self()?;
+    if policy.landlock == Requirement::Required && status.ruleset == RulesetStatus::NotEnforced {
+        return Err(LandlockError::NotEnforced {
+            abi: crate::sys::landlock_abi(),
+        });
+    }
+    Ok(status.ruleset)
+}
+
+fn open(path: &Path) -> Result<Option<(PathFd, bool)>, LandlockError> {
+    let is_dir = match std::fs::metadata(path) {
+        Ok(m) => m.is_dir(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => false,
+    };
+    match PathFd::new(path) {
+        Ok(fd) => Ok(Some((fd, is_dir))),
+        Err(PathFdError::OpenCall { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(source) => Err(LandlockError::Path {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_rules_never_carry_directory_rights() {
+        assert!(!rights(Level::Write, false).contains(AccessFs::ReadDir));
+        assert!(!rights(Level::Write, false).contains(AccessFs::MakeReg));
+        assert!(rights(Level::Write, false).contains(AccessFs::WriteFile));
+        assert!(rights(Level::Read, true).contains(AccessFs::ReadDir));
+        assert!(!rights(Level::Read, true).contains(AccessFs::WriteFile));
+        assert!(rights(Level::None, true).is_empty());
+    }
+}

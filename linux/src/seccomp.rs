@@ -1,0 +1,257 @@
+//! seccomp: the rules as a value ([`SeccompRules`]), compiled, then installed.
+//!
+//! Every denial answers with an errno (EPERM, or ENOSYS for `clone3` so that
+//! libc falls back to `clone`, whose flags a filter can read), never a kill:
+//! a blocked call must read as "operation not permitted", not as a crash.
+//! The one kill is seccompiler's own: a syscall made through a foreign
+//! architecture's entry point (e.g. `int 0x80` on x86_64).
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
+};
+
+use crate::spec::NetworkMode;
+
+/// The filter as data: what is denied, and with which errno.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeccompRules {
+    /// Syscall number to conditions (any one matching denies; none = always) → EPERM.
+    pub eperm: BTreeMap<i64, Vec<SeccompRule>>,
+    /// Syscalls answered with ENOSYS.
+    pub enosys: Vec<i64>,
+}
+
+/// Why the filter could not be built or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// This architecture has no filter (only x86_64 and aarch64 do).
+    #[error("seccomp: no filter for this architecture")]
+    Arch,
+    /// seccompiler rejected a rule (a bug here).
+    #[error("seccomp: building the filter: {0}")]
+    Build(#[source] seccompiler::BackendError),
+    /// The kernel refused the filter.
+    #[error("seccomp: installing the filter: {0}")]
+    Install(#[source] seccompiler::Error),
+}
+
+/// Namespace flags that `clone` may not carry (CLONE_NEWTIME is 0x80, which
+/// for `clone` is part of the exit signal, so it is only caught via `unshare`).
+const CLONE_NS_FLAGS: [u64; 7] = [
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+];
+
+/// Syscalls denied in every mode, unconditionally, each with its reason.
+const ALWAYS_DENIED: &[(i64, &str)] = &[
+    (libc::SYS_ptrace, "inspect or control another process"),
+    (libc::SYS_process_vm_readv, "read another process's memory"),
+    (
+        libc::SYS_process_vm_writev,
+        "write another process's memory",
+    ),
+    (
+        libc::SYS_io_uring_setup,
+        "io_uring bypasses seccomp for its operations",
+    ),
+    (libc::SYS_io_uring_enter, "io_uring"),
+    (libc::SYS_io_uring_register, "io_uring"),
+    (libc::SYS_kexec_load, "replace the kernel"),
+    (libc::SYS_kexec_file_load, "replace the kernel"),
+    (libc::SYS_bpf, "kernel attack surface"),
+    (libc::SYS_userfaultfd, "exploit primitive for kernel races"),
+    (
+        libc::SYS_perf_event_open,
+        "kernel attack surface and side channels",
+    ),
+    (
+        libc::SYS_add_key,
+        "kernel keyring shared beyond the sandbox",
+    ),
+    (libc::SYS_keyctl, "kernel keyring"),
+    (libc::SYS_request_key, "kernel keyring"),
+    (libc::SYS_mount, "change the filesystem view"),
+    (libc::SYS_umount2, "uncover what a mount hides"),
+    (libc::SYS_pivot_root, "change the filesystem view"),
+    (libc::SYS_move_mount, "new mount API"),
+    (libc::SYS_open_tree, "new mount API"),
+    (libc::SYS_fsopen, "new mount API"),
+    (libc::SYS_fsconfig, "new mount API"),
+    (libc::SYS_fsmount, "new mount API"),
+    (libc::SYS_fspick, "new mount API"),
+    (libc::SYS_mount_setattr, "new mount API"),
+    (libc::SYS_unshare, "nested namespaces"),
+    (libc::SYS_setns, "join another namespace"),
+];
+
+/// Socket families allowed besides AF_UNIX per network mode (`None` = no filter).
+fn allowed_families(network: NetworkMode) -> Option<&'static [i32]> {
+    match network {
+        NetworkMode::None => Some(&[libc::AF_UNIX]),
+        NetworkMode::Proxy => Some(&[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6]),
+        NetworkMode::Full => None,
+    }
+}
+
+fn cond(arg: u8, len: Len, op: Op, value: u64) -> Result<SeccompCondition, SeccompError> {
+    SeccompCondition::new(arg, len, op, value).map_err(SeccompError::Build)
+}
+
+fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
+    SeccompRule::new(conds).map_err(SeccompError::Build)
+}
+
+/// Build the rules for `network`. Pure: no syscall is made.
+pub fn build_rules(network: NetworkMode) -> Result<SeccompRules, SeccompError> {
+    let mut eperm: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for (nr, _why) in ALWAYS_DENIED {
+        eperm.insert(*nr, Vec::new());
+    }
+    // clone with any namespace flag. Flags are an unsigned long: compare all 64 bits.
+    let clone_rules = CLONE_NS_FLAGS
+        .iter()
+        .map(|f| rule(vec![cond(0, Len::Qword, Op::MaskedEq(*f), *f)?]))
+        .collect::<Result<Vec<_>, _>>()?;
+    eperm.insert(libc::SYS_clone, clone_rules);
+    // TIOCSTI (inject terminal input) and TIOCLINUX. The kernel reads `cmd`
+    // as an unsigned int, so compare the low 32 bits only: garbage in the
+    // upper half must not slip past the filter.
+    let ioctl_rules = [libc::TIOCSTI, libc::TIOCLINUX]
+        .iter()
+        .map(|cmd| rule(vec![cond(1, Len::Dword, Op::Eq, *cmd)?]))
+        .collect::<Result<Vec<_>, _>>()?;
+    eperm.insert(libc::SYS_ioctl, ioctl_rules);
+    if let Some(families) = allowed_families(network) {
+        // socket(domain, ...) where domain is none of the allowed families.
+        let conds = families
+            .iter()
+            .map(|fam| cond(0, Len::Dword, Op::Ne, *fam as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+        eperm.insert(libc::SYS_socket, vec![rule(conds)?]);
+    }
+    Ok(SeccompRules {
+        eperm,
+        enosys: vec![libc::SYS_clone3],
+    })
+}
+
+fn target_arch() -> Result<TargetArch, SeccompError> {
+    if cfg!(target_arch = "x86_64") {
+        Ok(TargetArch::x86_64)
+    } else if cfg!(target_arch = "aarch64") {
+        Ok(TargetArch::aarch64)
+    } else {
+        Err(SeccompError::Arch)
+    }
+}
+
+/// x32 syscalls share x86_64's audit arch but carry this bit; deny them all,
+/// or `ptrace | X32_BIT` would walk past an exact-number filter.
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// Compile the rules into the programs to install, in order.
+pub fn compile(rules: &SeccompRules) -> Result<Vec<BpfProgram>, SeccompError> {
+    let arch = target_arch()?;
+    let errno = |e: i32| SeccompAction::Errno(e as u32);
+    let eperm = SeccompFilter::new(
+        rules.eperm.clone(),
+        SeccompAction::Allow,
+        errno(libc::EPERM),
+        arch,
+    )
+    .map_err(SeccompError::Build)?;
+    let enosys = SeccompFilter::new(
+        rules.enosys.iter().map(|nr| (*nr, Vec::new())).collect(),
+        SeccompAction::Allow,
+        errno(libc::ENOSYS),
+        arch,
+    )
+    .map_err(SeccompError::Build)?;
+    let mut programs = vec![
+        BpfProgram::try_from(eperm).map_err(SeccompError::Build)?,
+        BpfProgram::try_from(enosys).map_err(SeccompError::Build)?,
+    ];
+    if matches!(arch, TargetArch::x86_64) {
+        programs.push(x32_filter());
+    }
+    Ok(programs)
+}
+
+fn x32_filter() -> BpfProgram {
+    const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let stmt = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
+    vec![
+        stmt(BPF_LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        stmt(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        stmt(
+            BPF_RET_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        stmt(BPF_RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// Install the compiled programs on the calling thread. Requires
+/// no_new_privs (or CAP_SYS_ADMIN); irreversible.
+pub fn install(programs: &[BpfProgram]) -> Result<(), SeccompError> {
+    for program in programs {
+        seccompiler::apply_filter(program).map_err(SeccompError::Install)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_filters_sockets_full_does_not() {
+        let none = build_rules(NetworkMode::None).unwrap();
+        assert_eq!(none.eperm[&libc::SYS_socket].len(), 1);
+        let full = build_rules(NetworkMode::Full).unwrap();
+        assert!(!full.eperm.contains_key(&libc::SYS_socket));
+        let proxy = build_rules(NetworkMode::Proxy).unwrap();
+        assert_ne!(
+            proxy.eperm[&libc::SYS_socket],
+            none.eperm[&libc::SYS_socket]
+        );
+    }
+
+    #[test]
+    fn always_denied_in_every_mode() {
+        for mode in [NetworkMode::None, NetworkMode::Proxy, NetworkMode::Full] {
+            let r = build_rules(mode).unwrap();
+            for nr in [
+                libc::SYS_ptrace,
+                libc::SYS_mount,
+                libc::SYS_unshare,
+                libc::SYS_bpf,
+            ] {
+                assert_eq!(r.eperm[&nr], Vec::new(), "{nr} is unconditional");
+            }
+            assert_eq!(r.eperm[&libc::SYS_clone].len(), 7);
+            assert_eq!(r.eperm[&libc::SYS_ioctl].len(), 2);
+            assert_eq!(r.enosys, vec![libc::SYS_clone3]);
+            assert!(!r.eperm.contains_key(&libc::SYS_clone3));
+        }
+    }
+
+    #[test]
+    fn compiles() {
+        let programs = compile(&build_rules(NetworkMode::None).unwrap()).unwrap();
+        assert!(programs.len() >= 2);
+        assert!(programs.iter().all(|p| !p.is_empty()));
+    }
+}
