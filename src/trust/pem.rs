@@ -103,8 +103,8 @@ pub(crate) fn certificate_len(der: &[u8], check: Check) -> Option<usize> {
     }
 }
 
-/// Cheap structural test used only where a full parse already happened
-/// earlier (see [`Check::Shape`]). Still rejects every key format: PKCS#1,
+/// Cheap structural test for the warm path, where a cached bundle proves
+/// the full parse already happened (see `prepare`). Still rejects every key format: PKCS#1,
 /// PKCS#8 and SEC1 keys all start their SEQUENCE with an INTEGER.
 fn shape_len(der: &[u8]) -> Option<usize> {
     let (tag, body, total) = tlv(der)?;
@@ -185,13 +185,23 @@ fn keep_block(
 fn frame(bytes: &[u8]) -> Vec<Block<'_>> {
     let mut blocks = Vec::new();
     let mut open: Option<(&[u8], usize)> = None;
-    for (line_start, line_end) in lines(bytes) {
+    // Jump from one "-----" to the next (a few per certificate) rather than
+    // visiting every base64 line; `next` is the start of the first line not
+    // yet looked at.
+    let mut next = 0;
+    for hit in memchr::memmem::find_iter(bytes, b"-----") {
+        if hit < next {
+            continue; // the closing dashes of a line already handled
+        }
+        let line_start = memchr::memrchr(b'\n', &bytes[next..hit]).map_or(next, |p| next + p + 1);
+        let line_end = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |p| hit + p);
+        next = line_end + 1;
         let line = bytes[line_start..line_end].trim_ascii();
         if !line.starts_with(b"-----") {
-            continue; // body text, or commentary outside a block
+            continue; // dashes in the middle of a line
         }
         if let Some(label) = armour(line, b"-----BEGIN ") {
-            if let Some((label, start)) = open.replace((label, line_end + 1)) {
+            if let Some((label, start)) = open.replace((label, next)) {
                 blocks.push(Block {
                     label,
                     body: &bytes[start..line_start],
@@ -219,8 +229,8 @@ fn frame(bytes: &[u8]) -> Vec<Block<'_>> {
     blocks
 }
 
-/// `(start, end)` of each line, without its `\n`. memchr: a byte-at-a-time
-/// scan of a 220 KB distro bundle cost ~100 µs on every spawn.
+/// `(start, end)` of each line, without its `\n` (memchr: a byte-at-a-time
+/// scan of a 220 KB distro bundle cost ~100 µs on every spawn).
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut start = 0;
     memchr::memchr_iter(b'\n', bytes)
@@ -485,6 +495,70 @@ mod tests {
                 secret,
             }
         })
+    }
+
+    /// The obvious line-by-line framer `frame` must agree with.
+    fn frame_by_lines(bytes: &[u8]) -> Vec<Block<'_>> {
+        let mut blocks = Vec::new();
+        let mut open: Option<(&[u8], usize)> = None;
+        for (line_start, line_end) in lines(bytes) {
+            let line = bytes[line_start..line_end].trim_ascii();
+            if let Some(label) = armour(line, b"-----BEGIN ") {
+                if let Some((label, start)) = open.replace((label, line_end + 1)) {
+                    let body = &bytes[start..line_start];
+                    blocks.push(Block {
+                        label,
+                        body,
+                        terminated: false,
+                    });
+                }
+            } else if let Some(end) = armour(line, b"-----END ") {
+                if let Some((label, start)) = open.take() {
+                    let body = &bytes[start..line_start];
+                    blocks.push(Block {
+                        label,
+                        body,
+                        terminated: end == label,
+                    });
+                }
+            }
+        }
+        if let Some((label, start)) = open {
+            let body = &bytes[start.min(bytes.len())..];
+            blocks.push(Block {
+                label,
+                body,
+                terminated: false,
+            });
+        }
+        blocks
+    }
+
+    proptest! {
+        /// Framing edge cases: dash runs, armour mid-line, missing newlines,
+        /// CRLF, blocks cut anywhere. Never panics; output re-reads equal.
+        #[test]
+        fn framing_survives_line_soup(picks in proptest::collection::vec(0usize..10, 0..40), cut in any::<bool>()) {
+            let cert_der = &key_fixture().cert_der;
+            let cert = block("CERTIFICATE", cert_der);
+            let parts = [
+                "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n", "----------\n",
+                "text -----BEGIN CERTIFICATE----- text\n", "-----BEGIN X----------END X-----\n",
+                "MIIB\r\n", "\r\n", "-----END PRIVATE KEY-----", cert.as_str(), "-----BEGIN RSA PRIVATE KEY-----\n",
+            ];
+            let mut soup: String = picks.iter().map(|&i| parts[i]).collect();
+            if cut && !soup.is_empty() {
+                soup.truncate(soup.len() / 2);
+            }
+            let view = |b: &[Block<'_>]| -> Vec<(Vec<u8>, Vec<u8>, bool)> {
+                b.iter().map(|b| (b.label.to_vec(), b.body.to_vec(), b.terminated)).collect()
+            };
+            prop_assert_eq!(view(&frame(soup.as_bytes())), view(&frame_by_lines(soup.as_bytes())));
+            let s = sanitize_pem(soup.as_bytes());
+            prop_assert!(s.certificates.iter().all(|c| c == cert_der));
+            let again = sanitize_pem(&encode_bundle(&s.certificates));
+            prop_assert_eq!(again.certificates, s.certificates);
+        }
     }
 
     proptest! {

@@ -545,31 +545,3 @@ fn outcome_serialises() {
         serde_json::json!({"private_key": {"label": "PRIVATE KEY"}})
     );
 }
-
-/// Timing on this machine's real store; run with
-/// `cargo test --release --lib trust::tests::timing -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn timing_real_system_store() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (e, _) = ca("timing");
-    let p = tmp.path().join("e.pem");
-    fs::write(&p, e.pem()).unwrap();
-    let req = TrustRequest {
-        inputs: vec![var("SSL_CERT_FILE", &p, Expect::File)],
-        merge_system_roots: true,
-        system_root: PathBuf::from("/"),
-        cache_dir: tmp.path().join("cache"),
-        limits: Limits::default(),
-    };
-    let t = std::time::Instant::now();
-    let out = prepare(&req).unwrap();
-    println!("cold: {:?} ({} warnings)", t.elapsed(), out.warnings.len());
-    let n = 500;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        prepare(&req).unwrap();
-    }
-    println!("warm: {:?} per prepare()", t.elapsed() / n);
-    println!("combined: {} certs", certs_in(&out.bundle).len());
-}
