@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::fs::Access;
 use super::Plan;
 use crate::env::Source;
-use crate::paths::Resolver;
+use crate::paths::{HopError, Resolver};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// One broken promise of the plan, named by variable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,8 +36,27 @@ impl fmt::Display for Violation {
     }
 }
 
+/// A [`Resolver`] that remembers its answers for the length of one check.
+struct Memo<'a> {
+    inner: &'a dyn Resolver,
+    seen: RefCell<HashMap<PathBuf, Result<Vec<PathBuf>, HopError>>>,
+}
+
+impl Resolver for Memo<'_> {
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
+        if let Some(hit) = self.seen.borrow().get(path) {
+            return hit.clone();
+        }
+        let answer = self.inner.hops(path);
+        self.seen
+            .borrow_mut()
+            .insert(path.to_path_buf(), answer.clone());
+        answer
+    }
+}
+
 /// What the child needs to do with a path-valued variable.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Need {
     Read,
     Write,
@@ -44,6 +65,14 @@ enum Need {
 impl Plan {
     /// Check the invariant; records and returns the violations.
     pub fn verify(&mut self, resolver: &dyn Resolver) -> &[Violation] {
+        // A dozen trust variables name the same bundle: resolve each
+        // distinct path once.
+        let memo = Memo {
+            inner: resolver,
+            seen: Default::default(),
+        };
+        let resolver: &dyn Resolver = &memo;
+        let mut checked: HashMap<(PathBuf, Need), Option<(PathBuf, String)>> = HashMap::new();
         let mut violations = Vec::new();
         for var in &self.env.vars {
             let need = match (&var.source, var.name.as_encoded_bytes()) {
@@ -54,26 +83,35 @@ impl Plan {
             };
             let name = var.name.to_string_lossy().into_owned();
             let path = Path::new(&var.value);
-            violations.extend(self.check_path(&name, path, need, resolver));
+            let key = (path.to_path_buf(), need);
+            let verdict = match checked.get(&key) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = self.check_path(path, need, resolver);
+                    checked.insert(key, v.clone());
+                    v
+                }
+            };
+            if let Some((path, problem)) = verdict {
+                violations.push(Violation {
+                    variable: name,
+                    path,
+                    problem,
+                });
+            }
         }
         self.violations = violations;
         &self.violations
     }
 
+    /// The failing path and the problem, if `path` breaks the invariant.
     fn check_path(
         &self,
-        variable: &str,
         path: &Path,
         need: Need,
         resolver: &dyn Resolver,
-    ) -> Option<Violation> {
-        let violation = |path: &Path, problem: String| {
-            Some(Violation {
-                variable: variable.to_string(),
-                path: path.to_path_buf(),
-                problem,
-            })
-        };
+    ) -> Option<(PathBuf, String)> {
+        let violation = |path: &Path, problem: String| Some((path.to_path_buf(), problem));
         if !path.is_absolute() {
             return violation(
                 path,
@@ -82,8 +120,10 @@ impl Plan {
         }
         // A path the sandbox creates itself (a private tmpfs) has no host
         // symlinks in the way.
-        if matches!(self.fs.decide(path).map(|e| &e.access), Some(Access::Tmpfs))
-            && self.fs.decide(path).is_some_and(|e| e.path == path)
+        if self
+            .fs
+            .decide(path)
+            .is_some_and(|e| e.access == Access::Tmpfs && e.path == path)
         {
             return None;
         }
@@ -93,17 +133,14 @@ impl Plan {
         };
         let last = hops.len().saturating_sub(1);
         for (i, hop) in hops.iter().enumerate() {
-            let ok = if i == last && need == Need::Write {
+            let write = i == last && need == Need::Write;
+            let ok = if write {
                 self.fs.writable(hop)
             } else {
                 self.fs.readable(hop)
             };
             if !ok {
-                let verb = if i == last && need == Need::Write {
-                    "writable"
-                } else {
-                    "readable"
-                };
+                let verb = if write { "writable" } else { "readable" };
                 let via = if i == 0 {
                     String::new()
                 } else {

@@ -46,9 +46,19 @@ pub(crate) struct Sanitised {
 
 impl Sanitised {
     pub(crate) fn new(system: Option<&(PathBuf, Loaded)>, loaded: &[Loaded], check: Check) -> Self {
+        let system_done = system.map(|(_, l)| sanitize_loaded(l, check));
+        // An input holding the very bytes of the system store (the usual
+        // case) reuses its sanitised result.
+        let inputs = loaded
+            .iter()
+            .map(|l| match (system, &system_done) {
+                (Some((_, sys)), Some(done)) if sys.files == l.files => done.clone(),
+                _ => sanitize_loaded(l, check),
+            })
+            .collect();
         Sanitised {
-            system: system.map(|(_, l)| sanitize_loaded(l, check)),
-            inputs: loaded.iter().map(|l| sanitize_loaded(l, check)).collect(),
+            system: system_done,
+            inputs,
         }
     }
 

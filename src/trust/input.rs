@@ -53,7 +53,7 @@ impl std::fmt::Display for Problem {
 
 /// What one input yielded: raw bytes per file, kept in memory so the caller
 /// can sanitise them more than once without touching the filesystem again.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Loaded {
     /// The canonical path actually read (file or directory).
     pub resolved: Option<PathBuf>,
