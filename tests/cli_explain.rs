@@ -320,7 +320,8 @@ fn bad_trust_variables_warn_and_name_the_variable() {
         ("CURL_CA_BUNDLE", fifo),
         ("GIT_SSL_CAINFO", loop_a),
     ];
-    let vars: Vec<(&str, &Path)> = cases.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let mut vars: Vec<(&str, &Path)> = cases.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    vars.push(("PIP_CERT", Path::new("")));
     let out = sandspawn(h, &vars, &["explain", "--json", "--", "true"]);
     let plan = json_of(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -339,6 +340,7 @@ fn bad_trust_variables_warn_and_name_the_variable() {
             path.display()
         );
     }
+    assert!(warnings.contains(&"PIP_CERT: set but empty; ignored"), "{warnings:?}");
     // Nothing readable came of them, and no key byte reached a bundle.
     let bundle = plan["trust"]["bundle"].as_str().unwrap();
     assert!(!std::fs::read_to_string(bundle)
