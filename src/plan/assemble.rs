@@ -39,6 +39,8 @@ pub struct HostFacts {
     pub system_roots: Vec<SystemRoot>,
     /// What each denied path is.
     pub kinds: HashMap<PathBuf, PathKind>,
+    /// Protected paths found under writable roots (bound read-only).
+    pub protected: Vec<PathBuf>,
 }
 
 /// Build a plan from its parts. `parent_env` is the parent's environment as
@@ -69,6 +71,9 @@ pub fn assemble(
     }
     for r in &policy.write {
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
+    }
+    for p in &facts.protected {
+        fs.add(p.clone(), Access::Read, "protected: read-only inside a writable root");
     }
     for r in &policy.deny {
         fs.add(r.path.clone(), Access::Deny, r.origin.clone());

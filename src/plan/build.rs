@@ -58,6 +58,9 @@ pub enum BuildError {
         "no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path"
     )]
     NoCacheDir,
+    /// A protected path cannot be protected safely.
+    #[error(transparent)]
+    Protect(#[from] super::protect::ProtectError),
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
     NoCommand,
@@ -97,7 +100,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     })?;
     warnings.extend(outcome.warnings.iter().cloned());
 
-    let facts = probe_host(&policy, &mut warnings);
+    let mut facts = probe_host(&policy, &mut warnings);
+    let writable: Vec<PathBuf> = policy.write.iter().map(|r| r.path.clone()).collect();
+    facts.protected = super::protect::probe(&writable)?;
     let mut plan = assemble(
         req.command.clone(),
         cwd,

@@ -13,6 +13,7 @@ mod build;
 mod fs;
 mod json;
 mod lower;
+pub mod protect;
 mod verify;
 
 use std::ffi::OsString;

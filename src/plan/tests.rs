@@ -37,6 +37,7 @@ fn facts() -> HostFacts {
             SystemRoot::Dir("/etc".into()),
         ],
         kinds: Default::default(),
+        protected: Vec::new(),
     }
 }
 
@@ -288,6 +289,23 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
         .env
         .iter()
         .any(|(n, v)| n == "SSL_CERT_FILE" && v == BUNDLE));
+}
+
+#[test]
+fn protected_paths_are_read_only_inside_a_writable_root() {
+    let ws = Layer { origin: "flags".into(), presets: vec!["workspace".into()], ..Layer::default() };
+    let cwd = Path::new("/work/proj");
+    let policy = Policy::resolve(&[ws], &ResolveContext { cwd, home: Some(Path::new("/home/u")) }).unwrap();
+    let mut f = facts();
+    f.protected = vec!["/work/proj/.git".into()];
+    let plan = assemble(vec!["git".into()], cwd.into(), policy, &env(&[("HOME", "/home/u")]), outcome(false, false), &f);
+    assert!(plan.fs.writable(Path::new("/work/proj/src/main.rs")));
+    assert!(!plan.fs.writable(Path::new("/work/proj/.git/hooks/pre-commit")));
+    assert!(plan.fs.readable(Path::new("/work/proj/.git/config")));
+    let mounts = plan.lower().mounts;
+    let rw = mounts.iter().position(|m| *m == Mount::ReadWrite { path: "/work/proj".into() }).unwrap();
+    let ro = mounts.iter().position(|m| *m == Mount::ReadOnly { path: "/work/proj/.git".into() }).unwrap();
+    assert!(rw < ro, "{mounts:?}");
 }
 
 // ---- properties ----------------------------------------------------------

@@ -1,0 +1,124 @@
+//! Protected subpaths: inside a writable root, the repository metadata
+//! (`.git`, and the gitdir a `.git` file points at) and sandspawn's own
+//! `.sandspawn` stay read-only, so a sandboxed tool cannot plant hooks or
+//! rewrite its own policy. Only these fixed names are looked at: the
+//! workspace is never scanned.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::paths::{self, is_within};
+
+/// Names protected directly under every writable root.
+pub const PROTECTED_NAMES: &[&str] = &[".git", ".sandspawn"];
+
+/// Why a protected path cannot be protected safely.
+#[derive(Debug, thiserror::Error)]
+#[error("protected path {path}: {problem}; refusing to start (a writable root must not redirect it)", path = .path.display())]
+pub struct ProtectError {
+    /// The path.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The protected paths that exist under `writable` roots, each to be bound
+/// read-only. A protected path that is a symlink, or a gitdir reached
+/// through one, fails closed: the sandboxed child (or anyone sharing the
+/// workspace) could redirect it between now and the mount.
+pub fn probe(writable: &[PathBuf]) -> Result<Vec<PathBuf>, ProtectError> {
+    let mut out = Vec::new();
+    for root in writable {
+        for name in PROTECTED_NAMES {
+            let path = root.join(name);
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            if meta.file_type().is_symlink() {
+                return Err(ProtectError {
+                    path,
+                    problem: "is a symlink inside a writable root".into(),
+                });
+            }
+            if *name == ".git" && meta.is_file() {
+                if let Some(gitdir) = gitdir_of(&path, root)? {
+                    if writable.iter().any(|w| is_within(&gitdir, w)) && !out.contains(&gitdir) {
+                        out.push(gitdir);
+                    }
+                }
+            }
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The directory a `.git` file names (`gitdir: PATH`, relative to the
+/// file's directory), checked to contain no symlink.
+fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
+    let mut text = String::new();
+    let read = std::fs::File::open(git_file).and_then(|f| f.take(4096).read_to_string(&mut text));
+    if read.is_err() {
+        return Ok(None);
+    }
+    let Some(target) = text.lines().next().and_then(|l| l.strip_prefix("gitdir:")) else {
+        return Ok(None);
+    };
+    let gitdir = paths::normalize(&root.join(target.trim()));
+    match std::fs::canonicalize(&gitdir) {
+        Ok(real) if real == gitdir => Ok(Some(gitdir)),
+        Ok(real) => Err(ProtectError {
+            path: gitdir,
+            problem: format!("the gitdir named by {} resolves through a symlink to {}", git_file.display(), real.display()),
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_dir_file_and_gitdir_are_found_without_scanning() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("deep/.git")).unwrap(); // not looked at
+        let found = probe(std::slice::from_ref(&root)).unwrap();
+        assert_eq!(found, vec![root.join(".git")]);
+
+        // A worktree: .git is a file naming a gitdir elsewhere in the root.
+        let wt = root.join("wt");
+        std::fs::create_dir_all(root.join("meta/worktrees/wt")).unwrap();
+        std::fs::create_dir(&wt).unwrap();
+        std::fs::write(wt.join(".git"), "gitdir: ../meta/worktrees/wt\n").unwrap();
+        std::fs::create_dir(wt.join(".sandspawn")).unwrap();
+        let found = probe(&[wt.clone(), root.clone()]).unwrap();
+        assert_eq!(
+            found,
+            vec![root.join("meta/worktrees/wt"), wt.join(".git"), wt.join(".sandspawn"), root.join(".git")]
+        );
+    }
+
+    #[test]
+    fn a_symlinked_protected_path_fails_closed() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join(".git")).unwrap();
+        let err = probe(std::slice::from_ref(&root)).unwrap_err().to_string();
+        assert!(err.contains(".git") && err.contains("symlink inside a writable root"), "{err}");
+
+        let ws2 = tempfile::tempdir().unwrap();
+        let root2 = std::fs::canonicalize(ws2.path()).unwrap();
+        std::fs::create_dir(root2.join("real")).unwrap();
+        std::os::unix::fs::symlink(root2.join("real"), root2.join("link")).unwrap();
+        std::fs::write(root2.join(".git"), "gitdir: link\n").unwrap();
+        let err = probe(std::slice::from_ref(&root2)).unwrap_err().to_string();
+        assert!(err.contains("resolves through a symlink"), "{err}");
+    }
+}
