@@ -381,3 +381,11 @@ impl fmt::Display for EnforcementReport {
         Ok(())
     }
 }
+
+/// What `auto` resolves to on this host, and why, before any spec exists:
+/// the core needs it to shape the plan (a private HOME and /tmp need a
+/// mount namespace).
+pub fn auto_choice() -> (Backend, String) {
+    let host = host_report(&[]);
+    (host.auto, host.auto_why)
+}

@@ -13,73 +13,9 @@ const HELPER: &str = env!("CARGO_BIN_EXE_sandspawn-linux-sandbox");
 const PROBE: &str = include_str!("probe.py");
 const PYTHON: &str = "/usr/bin/python3";
 
-/// `(probe, expected under bwrap, expected under landlock)`.
-const PROBES: &[Probe] = &[
-    // Controls that must work, so that a broken sandbox cannot pass by refusing everything.
-    ("read_usr", "OK", "OK"),
-    ("read_notes", "OK", "OK"),
-    ("write_ws_subdir", "OK", "OK"),
-    // Landlock cannot protect .git and keep the workspace root creatable:
-    // the root gets read-only rights (reported as unexpressed).
-    ("write_ws", "OK", "EACCES"),
-    ("unix_socketpair", "OK", "OK"),
-    // Files.
-    ("read_secret", "ENOENT", "EACCES"),
-    ("list_secret_dir", "OK", "EACCES"), // bwrap: an empty masked directory
-    ("read_outside", "ENOENT", "EACCES"),
-    ("write_notes", "EROFS", "EACCES"),
-    ("write_usr", "EROFS", "EACCES"),
-    ("write_etc", "EROFS", "EACCES"),
-    ("write_git", "EROFS", "EACCES"),
-    ("symlink_planted", "ENOENT", "EACCES"),
-    ("symlink_made_inside", "ENOENT", "EACCES"),
-    ("hardlink_made_inside", "ENOENT", "EACCES"),
-    ("rename_secret_into_ws", "EXDEV", "EACCES"),
-    ("dev_kmsg", "ENOENT", "EACCES"),
-    ("write_proc_sys", "EACCES", "EACCES"),
-    // Processes of the host.
-    ("parent_environ", "ENOENT", "EACCES"),
-    ("parent_cwd_listing", "ENOENT", "EACCES"),
-    ("kill_host_process", "ESRCH", "EPERM"),
-    ("ptrace_traceme", "EPERM", "EPERM"),
-    ("ptrace_attach_host", "EPERM", "EPERM"),
-    ("process_vm_readv", "EPERM", "EPERM"),
-    // Network, mode `none`.
-    ("tcp_host_loopback", "EPERM", "EPERM"),
-    ("tcp6_socket", "EPERM", "EPERM"),
-    ("udp_socket", "EPERM", "EPERM"),
-    ("raw_socket", "EPERM", "EPERM"),
-    ("packet_socket", "EPERM", "EPERM"),
-    ("netlink_socket", "EPERM", "EPERM"),
-    ("vsock_socket", "EPERM", "EPERM"),
-    ("abstract_unix_host", "ECONNREFUSED", "EPERM"),
-    ("pathname_unix_host", "ENOENT", "KNOWN_GAP"),
-    // Kernel surface.
-    ("mount_tmpfs", "EPERM", "EPERM"),
-    ("umount", "EPERM", "EPERM"),
-    ("pivot_root", "EPERM", "EPERM"),
-    ("open_tree", "EPERM", "EPERM"),
-    ("unshare_user", "EPERM", "EPERM"),
-    ("unshare_mount", "EPERM", "EPERM"),
-    ("clone_newuser", "EPERM", "EPERM"),
-    ("clone_newnet", "EPERM", "EPERM"),
-    ("clone3", "ENOSYS", "ENOSYS"),
-    ("setns", "EPERM", "EPERM"),
-    ("bpf", "EPERM", "EPERM"),
-    ("io_uring_setup", "EPERM", "EPERM"),
-    ("userfaultfd", "EPERM", "EPERM"),
-    ("perf_event_open", "EPERM", "EPERM"),
-    ("keyctl", "EPERM", "EPERM"),
-    ("add_key", "EPERM", "EPERM"),
-    ("kexec_load", "EPERM", "EPERM"),
-    ("tiocsti", "EPERM", "EPERM"),
-    ("tiocsti_high_bits", "EPERM", "EPERM"),
-    ("tioclinux", "EPERM", "EPERM"),
-    ("x32_ptrace", "EPERM", "EPERM"),
-    ("sethostname", "EPERM", "EPERM"),
-    ("no_new_privs", "NNP", "NNP"),
-    ("caps_left", "NOCAPS", "NOCAPS"),
-];
+#[path = "common/probes.rs"]
+mod probes;
+use probes::{Probe, PROBES};
 
 /// Print why a test is skipped; fail instead when the runner must have it.
 fn skip(reason: &str) {
@@ -209,8 +145,6 @@ fn usable(backend: &str) -> Result<(), String> {
         _ => Ok(()),
     }
 }
-
-type Probe = (&'static str, &'static str, &'static str);
 
 fn run_suite(backend: &str, expect: impl Fn(&Probe) -> &'static str) {
     if let Err(reason) = usable(backend) {

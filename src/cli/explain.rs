@@ -14,7 +14,7 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         .collect();
     writeln!(out, "command:  {}", cmd.join(" "))?;
     writeln!(out, "cwd:      {}", plan.cwd.display())?;
-    writeln!(out, "backend:  {}", plan.backend)?;
+    writeln!(out, "backend:  {} ({})", plan.backend, plan.backend_why)?;
     writeln!(out, "network:  {}", plan.network)?;
 
     writeln!(out, "\nenvironment ({} variables):", plan.env.vars.len())?;

@@ -138,6 +138,9 @@ pub struct EnvContext<'a> {
     pub extras_bundle: Option<&'a Path>,
     /// The value TMPDIR gets.
     pub tmpdir: &'a OsStr,
+    /// A HOME the sandbox provides instead of the parent's (Landlock: the
+    /// parent's HOME is hidden and cannot be replaced by a private mount).
+    pub home: Option<&'a OsStr>,
     /// Whether the parent's XDG_RUNTIME_DIR is readable under the policy.
     pub xdg_runtime_usable: bool,
 }
@@ -252,6 +255,13 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             Source::Sandbox
         };
         insert(&mut vars, &tmp_name, ctx.tmpdir, source);
+    }
+
+    if let Some(home) = ctx.home {
+        let name = OsString::from("HOME");
+        if denied_by(&name).is_none() {
+            insert(&mut vars, &name, home, Source::Sandbox);
+        }
     }
 
     complete_proxy_family(&mut vars, &denied_by);

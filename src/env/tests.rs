@@ -20,6 +20,7 @@ fn ctx<'a>(
         bundle,
         extras_bundle: extras,
         tmpdir: OsStr::new("/tmp"),
+        home: None,
         xdg_runtime_usable: false,
     }
 }

@@ -41,6 +41,20 @@ pub struct HostFacts {
     pub kinds: HashMap<PathBuf, PathKind>,
     /// Protected paths found under writable roots (bound read-only).
     pub protected: Vec<PathBuf>,
+    /// Without a mount namespace (the Landlock backend) there is no private
+    /// tmpfs: HOME and TMPDIR then use these sandspawn-owned directories.
+    pub no_private_mounts: Option<PrivateDirs>,
+}
+
+/// Directories that stand in for a private HOME and /tmp when the backend
+/// cannot mount them (created 0700 by the driver, shared by that user's
+/// Landlock sandboxes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateDirs {
+    /// Stands in for HOME when the policy hides it.
+    pub home: PathBuf,
+    /// Stands in for /tmp.
+    pub tmp: PathBuf,
 }
 
 /// Build a plan from its parts. `parent_env` is the parent's environment as
@@ -73,7 +87,11 @@ pub fn assemble(
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
     }
     for p in &facts.protected {
-        fs.add(p.clone(), Access::Read, "protected: read-only inside a writable root");
+        fs.add(
+            p.clone(),
+            Access::Read,
+            "protected: read-only inside a writable root",
+        );
     }
     for r in &policy.deny {
         fs.add(r.path.clone(), Access::Deny, r.origin.clone());
@@ -84,19 +102,44 @@ pub fn assemble(
 
     // A private /tmp, unless the policy leaves the host's /tmp writable
     // (a read-only or hidden /tmp would leave TMPDIR nowhere to write).
+    // Without a mount namespace the host's /tmp is never exposed: TMPDIR
+    // goes to a sandspawn-owned directory instead.
     let tmp = Path::new("/tmp");
-    if !fs.writable(tmp) || !policy.write.iter().any(|r| r.path == tmp) {
-        fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
+    let mut default_tmpdir = OsString::from("/tmp");
+    let host_tmp_writable = fs.writable(tmp) && policy.write.iter().any(|r| r.path == tmp);
+    if !host_tmp_writable {
+        match &facts.no_private_mounts {
+            None => fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp"),
+            Some(dirs) => {
+                fs.add(
+                    dirs.tmp.clone(),
+                    Access::Write,
+                    "landlock: TMPDIR (no private /tmp without a mount namespace)",
+                );
+                default_tmpdir = dirs.tmp.clone().into_os_string();
+            }
+        }
     }
 
+    let mut home_override = None;
     let home = lookup(parent_env, "HOME").map(PathBuf::from);
     if let Some(home) = home.as_deref().filter(|h| h.is_absolute()) {
         if !fs.readable(home) {
-            fs.add(
-                home.to_path_buf(),
-                Access::Tmpfs,
-                "sandbox: HOME is an empty private directory",
-            );
+            match &facts.no_private_mounts {
+                None => fs.add(
+                    home.to_path_buf(),
+                    Access::Tmpfs,
+                    "sandbox: HOME is an empty private directory",
+                ),
+                Some(dirs) => {
+                    fs.add(
+                        dirs.home.clone(),
+                        Access::Write,
+                        "landlock: HOME (no private HOME without a mount namespace)",
+                    );
+                    home_override = Some(dirs.home.clone().into_os_string());
+                }
+            }
         }
     }
 
@@ -113,7 +156,7 @@ pub fn assemble(
     let tmpdir = lookup(parent_env, "TMPDIR")
         .filter(|t| Path::new(t).is_absolute() && fs.writable(Path::new(t)))
         .map(OsStr::to_os_string)
-        .unwrap_or_else(|| OsString::from("/tmp"));
+        .unwrap_or(default_tmpdir);
     let xdg_runtime_usable = lookup(parent_env, "XDG_RUNTIME_DIR")
         .is_some_and(|x| Path::new(x).is_absolute() && fs.readable(Path::new(x)));
 
@@ -125,6 +168,7 @@ pub fn assemble(
             bundle: trust.bundle.as_deref(),
             extras_bundle: trust.extras_bundle.as_deref(),
             tmpdir: &tmpdir,
+            home: home_override.as_deref(),
             xdg_runtime_usable,
         },
     );
@@ -134,6 +178,7 @@ pub fn assemble(
         cwd,
         network: policy.network,
         backend: policy.backend,
+        backend_why: "requested".into(),
         policy,
         env,
         trust,

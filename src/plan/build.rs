@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{assemble, lookup, HostFacts, SystemRoot, SYSTEM_ROOTS};
+use super::assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
 use super::fs::PathKind;
 use super::Plan;
 use crate::env::{families, TrustRole};
 use crate::paths::{self, HostResolver};
-use crate::policy::{Layer, Policy, PolicyError, ResolveContext};
+use crate::policy::{Backend, Layer, Policy, PolicyError, ResolveContext};
 use crate::trust::{self, Expect, Limits, Origin, TrustError, TrustInput, TrustRequest};
 
 /// Everything a plan is built from.
@@ -61,6 +61,14 @@ pub enum BuildError {
     /// A protected path cannot be protected safely.
     #[error(transparent)]
     Protect(#[from] super::protect::ProtectError),
+    /// A sandspawn-owned directory could not be made.
+    #[error("creating {path}: {source}", path = .path.display())]
+    PrivateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
     NoCommand,
@@ -91,6 +99,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Some(d) => d.clone(),
         None => trust::default_cache_dir(&req.parent_env).ok_or(BuildError::NoCacheDir)?,
     };
+    let outcome_cache = cache_dir.clone();
     let outcome = trust::prepare(&TrustRequest {
         inputs,
         merge_system_roots: policy.trust.merge_system_roots,
@@ -100,7 +109,20 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     })?;
     warnings.extend(outcome.warnings.iter().cloned());
 
+    // `auto` is resolved here, before the plan is shaped: a private HOME
+    // and /tmp need the mount namespace that only bwrap provides.
+    let (backend, backend_why) = match policy.backend {
+        Backend::Auto => sandspawn_linux::report::auto_choice(),
+        requested => (requested, "requested".to_string()),
+    };
     let mut facts = probe_host(&policy, &mut warnings);
+    if backend == Backend::Landlock {
+        let root = cache_root(&outcome_cache)?;
+        facts.no_private_mounts = Some(PrivateDirs {
+            home: make_private_dir(&root.join("home"))?,
+            tmp: make_private_dir(&root.join("tmp"))?,
+        });
+    }
     let writable: Vec<PathBuf> = policy.write.iter().map(|r| r.path.clone()).collect();
     facts.protected = super::protect::probe(&writable)?;
     let mut plan = assemble(
@@ -111,10 +133,34 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         outcome,
         &facts,
     );
+    plan.backend = backend;
+    plan.backend_why = backend_why;
     warnings.append(&mut plan.env.warnings.clone());
     plan.warnings = warnings;
     plan.verify(&HostResolver);
     Ok(plan)
+}
+
+/// `…/sandspawn`, the parent of the trust cache.
+fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
+    trust_cache
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or(BuildError::NoCacheDir)
+}
+
+/// Create `path` (0700) if needed; it stands in for a private mount.
+fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| BuildError::PrivateDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(path.to_path_buf())
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {

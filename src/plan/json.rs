@@ -92,6 +92,7 @@ impl Plan {
             "command": self.command.iter().map(|c| os_json(c)).collect::<Vec<_>>(),
             "cwd": path_json(&self.cwd),
             "backend": self.backend.to_string(),
+            "backend_why": self.backend_why,
             "network": self.network.to_string(),
             "env": env,
             "env_dropped": env_dropped,

@@ -19,7 +19,7 @@ mod verify;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use assemble::{assemble, HostFacts, SystemRoot};
+pub use assemble::{assemble, HostFacts, PrivateDirs, SystemRoot};
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use verify::Violation;
@@ -45,8 +45,10 @@ pub struct Plan {
     pub fs: FsView,
     /// Network mode.
     pub network: NetworkMode,
-    /// Requested backend.
+    /// The backend: as requested, or what `auto` resolved to on this host.
     pub backend: Backend,
+    /// Why this backend ("requested", or the host probe's reason).
+    pub backend_why: String,
     /// Invariant violations found by [`Plan::verify`] (empty when sound).
     pub violations: Vec<Violation>,
     /// What the user should know: dropped inputs, weakened settings.

@@ -72,7 +72,11 @@ fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectErr
         Ok(real) if real == gitdir => Ok(Some(gitdir)),
         Ok(real) => Err(ProtectError {
             path: gitdir,
-            problem: format!("the gitdir named by {} resolves through a symlink to {}", git_file.display(), real.display()),
+            problem: format!(
+                "the gitdir named by {} resolves through a symlink to {}",
+                git_file.display(),
+                real.display()
+            ),
         }),
         Err(_) => Ok(None),
     }
@@ -100,7 +104,12 @@ mod tests {
         let found = probe(&[wt.clone(), root.clone()]).unwrap();
         assert_eq!(
             found,
-            vec![root.join("meta/worktrees/wt"), wt.join(".git"), wt.join(".sandspawn"), root.join(".git")]
+            vec![
+                root.join("meta/worktrees/wt"),
+                wt.join(".git"),
+                wt.join(".sandspawn"),
+                root.join(".git")
+            ]
         );
     }
 
@@ -111,7 +120,10 @@ mod tests {
         std::fs::create_dir(root.join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(root.join("elsewhere"), root.join(".git")).unwrap();
         let err = probe(std::slice::from_ref(&root)).unwrap_err().to_string();
-        assert!(err.contains(".git") && err.contains("symlink inside a writable root"), "{err}");
+        assert!(
+            err.contains(".git") && err.contains("symlink inside a writable root"),
+            "{err}"
+        );
 
         let ws2 = tempfile::tempdir().unwrap();
         let root2 = std::fs::canonicalize(ws2.path()).unwrap();

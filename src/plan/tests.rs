@@ -38,6 +38,7 @@ fn facts() -> HostFacts {
         ],
         kinds: Default::default(),
         protected: Vec::new(),
+        no_private_mounts: None,
     }
 }
 
@@ -293,19 +294,98 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
 
 #[test]
 fn protected_paths_are_read_only_inside_a_writable_root() {
-    let ws = Layer { origin: "flags".into(), presets: vec!["workspace".into()], ..Layer::default() };
+    let ws = Layer {
+        origin: "flags".into(),
+        presets: vec!["workspace".into()],
+        ..Layer::default()
+    };
     let cwd = Path::new("/work/proj");
-    let policy = Policy::resolve(&[ws], &ResolveContext { cwd, home: Some(Path::new("/home/u")) }).unwrap();
+    let policy = Policy::resolve(
+        &[ws],
+        &ResolveContext {
+            cwd,
+            home: Some(Path::new("/home/u")),
+        },
+    )
+    .unwrap();
     let mut f = facts();
     f.protected = vec!["/work/proj/.git".into()];
-    let plan = assemble(vec!["git".into()], cwd.into(), policy, &env(&[("HOME", "/home/u")]), outcome(false, false), &f);
+    let plan = assemble(
+        vec!["git".into()],
+        cwd.into(),
+        policy,
+        &env(&[("HOME", "/home/u")]),
+        outcome(false, false),
+        &f,
+    );
     assert!(plan.fs.writable(Path::new("/work/proj/src/main.rs")));
-    assert!(!plan.fs.writable(Path::new("/work/proj/.git/hooks/pre-commit")));
+    assert!(!plan
+        .fs
+        .writable(Path::new("/work/proj/.git/hooks/pre-commit")));
     assert!(plan.fs.readable(Path::new("/work/proj/.git/config")));
     let mounts = plan.lower().mounts;
-    let rw = mounts.iter().position(|m| *m == Mount::ReadWrite { path: "/work/proj".into() }).unwrap();
-    let ro = mounts.iter().position(|m| *m == Mount::ReadOnly { path: "/work/proj/.git".into() }).unwrap();
+    let rw = mounts
+        .iter()
+        .position(|m| {
+            *m == Mount::ReadWrite {
+                path: "/work/proj".into(),
+            }
+        })
+        .unwrap();
+    let ro = mounts
+        .iter()
+        .position(|m| {
+            *m == Mount::ReadOnly {
+                path: "/work/proj/.git".into(),
+            }
+        })
+        .unwrap();
     assert!(rw < ro, "{mounts:?}");
+}
+
+#[test]
+fn without_private_mounts_home_and_tmpdir_use_sandspawn_dirs_and_host_tmp_stays_hidden() {
+    let mut f = facts();
+    f.no_private_mounts = Some(PrivateDirs {
+        home: "/home/u/.cache/sandspawn/home".into(),
+        tmp: "/home/u/.cache/sandspawn/tmp".into(),
+    });
+    let cwd = Path::new("/work/proj");
+    let policy = Policy::resolve(
+        &[],
+        &ResolveContext {
+            cwd,
+            home: Some(Path::new("/home/u")),
+        },
+    )
+    .unwrap();
+    let mut plan = assemble(
+        vec!["true".into()],
+        cwd.into(),
+        policy,
+        &boundary_parent(),
+        outcome(true, false),
+        &f,
+    );
+    assert!(
+        plan.verify(&MapResolver::default()).is_empty(),
+        "{:?}",
+        plan.violations
+    );
+    assert_eq!(
+        plan.env.get("HOME"),
+        Some(OsStr::new("/home/u/.cache/sandspawn/home"))
+    );
+    assert_eq!(
+        plan.env.get("TMPDIR"),
+        Some(OsStr::new("/home/u/.cache/sandspawn/tmp"))
+    );
+    assert!(
+        !plan.fs.readable(Path::new("/tmp/boundary/ca-key.pem")),
+        "host /tmp must stay hidden"
+    );
+    assert!(!plan.fs.readable(Path::new("/home/u/.bashrc")));
+    assert!(plan.fs.entries.iter().all(|e| e.access != Access::Tmpfs));
 }
 
 // ---- properties ----------------------------------------------------------
