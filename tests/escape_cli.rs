@@ -6,117 +6,65 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
-use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+#[path = "../linux/tests/common/fixture.rs"]
+mod fixture;
 #[path = "../linux/tests/common/probes.rs"]
 mod probes;
-use probes::{Probe, PROBES};
+use fixture::{skip, Fixture, PYTHON};
+use probes::Probe;
 
 const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const PROBE: &str = include_str!("../linux/tests/probe.py");
-const PYTHON: &str = "/usr/bin/python3";
 
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
+/// Under the system temp dir, so an unprivileged runner can create it.
+fn fixture(tag: &str) -> Fixture {
+    Fixture::new(&std::env::temp_dir(), &format!("cli-{tag}"))
 }
 
-/// A fake home with a secret, a git workspace, a directory outside every
-/// root, and host listeners. Lives under the system temp dir so an
-/// unprivileged runner can create it.
-struct Fixture {
-    root: PathBuf,
-    tcp: TcpListener,
-    udp: UdpSocket,
-    _abstract: UnixListener,
-    _pathname: UnixListener,
+/// `sandspawn run` with a policy a user would write: home readable (its
+/// .ssh hidden by the default denies), the workspace writable (its .git
+/// protected by the plan), no network. The environment is scrubbed: only
+/// what the test sets.
+fn command(fx: &Fixture, backend: &str) -> Command {
+    let r = &fx.root;
+    let mut cmd = Command::new(SANDSPAWN);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", r.join("home"))
+        .env("XDG_CACHE_HOME", r.join("cache"))
+        .current_dir(r.join("ws"))
+        .args([
+            "run",
+            "--backend",
+            backend,
+            "--net",
+            "none",
+            "--preset",
+            "workspace",
+        ])
+        .arg("--read")
+        .arg(r.join("home"));
+    cmd
 }
 
-impl Fixture {
-    fn new(tag: &str) -> Fixture {
-        let root =
-            std::env::temp_dir().join(format!("sandspawn-escape-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for dir in ["home/.ssh", "ws/.git", "ws/src", "outside", "cache"] {
-            std::fs::create_dir_all(root.join(dir)).unwrap();
-        }
-        std::fs::write(root.join("home/.ssh/id_rsa"), "-----BEGIN FAKE KEY-----\n").unwrap();
-        std::fs::write(root.join("home/notes.txt"), "notes\n").unwrap();
-        std::fs::write(root.join("outside/private.txt"), "private\n").unwrap();
-        std::fs::write(root.join("ws/.git/config"), "[core]\n").unwrap();
-        std::os::unix::fs::symlink(root.join("home/.ssh/id_rsa"), root.join("ws/planted-link"))
-            .unwrap();
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let name = format!("sandspawn-escape-{}", tcp.local_addr().unwrap().port());
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-        Fixture {
-            tcp,
-            udp: UdpSocket::bind("127.0.0.1:0").unwrap(),
-            _abstract: UnixListener::bind_addr(&addr).unwrap(),
-            _pathname: UnixListener::bind(root.join("outside/host.sock")).unwrap(),
-            root,
-        }
-    }
-
-    /// `sandspawn run` with a policy a user would write: home readable
-    /// (its .ssh hidden by the default denies), the workspace writable (its
-    /// .git protected by the plan), no network. The environment is scrubbed:
-    /// only what the test sets.
-    fn command(&self, backend: &str) -> Command {
-        let r = &self.root;
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", r.join("home"))
-            .env("XDG_CACHE_HOME", r.join("cache"))
-            .current_dir(r.join("ws"))
-            .args([
-                "run",
-                "--backend",
-                backend,
-                "--net",
-                "none",
-                "--preset",
-                "workspace",
-            ])
-            .arg("--read")
-            .arg(r.join("home"));
-        cmd
-    }
-
-    fn run_probe(&self, backend: &str, probe: &str) -> String {
-        let out = self
-            .command(backend)
-            .args(["--", PYTHON, "-c", PROBE, probe])
-            .arg(&self.root)
-            .arg(std::process::id().to_string())
-            .arg(self.tcp.local_addr().unwrap().port().to_string())
-            .arg(self.udp.local_addr().unwrap().port().to_string())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if stdout.is_empty() {
-            format!(
-                "NOTHING({:?}: {})",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        } else {
-            stdout
-        }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+fn run_probe(fx: &Fixture, backend: &str, probe: &str) -> String {
+    let out = command(fx, backend)
+        .args(["--", PYTHON, "-c", PROBE, probe])
+        .args(fx.probe_args())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if stdout.is_empty() {
+        format!(
+            "NOTHING({:?}: {})",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    } else {
+        stdout
     }
 }
 
@@ -125,9 +73,8 @@ fn unusable(backend: &str) -> Option<String> {
     if !Path::new(PYTHON).exists() {
         return Some(format!("{PYTHON} is missing (the probes are Python)"));
     }
-    let fx = Fixture::new(&format!("check-{backend}"));
-    let out = fx
-        .command(backend)
+    let fx = fixture(&format!("check-{backend}"));
+    let out = command(&fx, backend)
         .args(["--report", "--", "true"])
         .output()
         .ok()?;
@@ -140,30 +87,12 @@ fn run_suite(backend: &str, expect: impl Fn(&Probe) -> &'static str) {
     if let Some(reason) = unusable(backend) {
         return skip(&reason);
     }
-    let fx = Fixture::new(backend);
-    let mut failures = Vec::new();
-    for probe in PROBES {
-        let got = fx.run_probe(backend, probe.0);
-        let want = match expect(probe) {
-            "KNOWN_GAP" => "OK",
-            w => w,
-        };
-        if got != want {
-            failures.push(format!("{}: want {want}, got {got}", probe.0));
-        }
-    }
-    let uid = nix::unistd::getuid();
-    let _ = writeln!(
-        std::io::stderr(),
-        "{backend} (uid {uid}) via sandspawn run: {} probes, {} failed",
-        PROBES.len(),
-        failures.len()
+    let fx = fixture(backend);
+    let label = format!(
+        "{backend} (uid {}) via sandspawn run",
+        nix::unistd::getuid()
     );
-    assert!(
-        failures.is_empty(),
-        "{backend} escapes:\n{}",
-        failures.join("\n")
-    );
+    fx.assert_all(&label, expect, |probe| run_probe(&fx, backend, probe));
 }
 
 #[test]
@@ -186,7 +115,7 @@ fn trust_variable_beside_a_key_exposes_no_key_byte() {
             skip(&reason);
             continue;
         }
-        let fx = Fixture::new(&format!("trust-{backend}"));
+        let fx = fixture(&format!("trust-{backend}"));
         let proxy = fx.root.join("outside");
         std::fs::write(proxy.join("ca-key.pem"), "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n").unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
@@ -199,8 +128,7 @@ fn trust_variable_beside_a_key_exposes_no_key_byte() {
         .unwrap();
         let script = "for v in SSL_CERT_FILE NODE_EXTRA_CA_CERTS; do eval f=\\$$v; head -c 27 \"$f\"; echo \" $v\"; done; \
                       cat \"$KEYDIR/ca-key.pem\" 2>&1 | head -c 200; echo; cat \"$KEYDIR/ca-cert.pem\" >/dev/null 2>&1 && echo CERT-READABLE || echo cert-hidden";
-        let out = fx
-            .command(backend)
+        let out = command(&fx, backend)
             .env("SSL_CERT_FILE", proxy.join("ca-cert.pem"))
             .env("SSL_CERT_DIR", &proxy)
             .env("NODE_EXTRA_CA_CERTS", proxy.join("ca-cert.pem"))

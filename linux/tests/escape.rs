@@ -1,130 +1,84 @@
 //! Escape suite: each probe runs in a real sandbox (bwrap, then Landlock) and
-//! must be refused with the *specific* errno. Skips say why; with
-//! `SANDSPAWN_MUST_WORK=1` a skip is a failure.
+//! must be refused with the *specific* errno. This suite drives the helper's
+//! debug runner with a hand-written spec, so it pins the enforcement layer
+//! alone; tests/escape_cli.rs runs the same probes through `sandspawn run`.
+//! Skips say why; with `SANDSPAWN_MUST_WORK=1` a skip is a failure.
 
-use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
+
+#[path = "common/fixture.rs"]
+mod fixture;
+#[path = "common/probes.rs"]
+mod probes;
+use fixture::{skip, Fixture, PYTHON};
+use probes::Probe;
 
 const HELPER: &str = env!("CARGO_BIN_EXE_sandspawn-linux-sandbox");
 const PROBE: &str = include_str!("probe.py");
-const PYTHON: &str = "/usr/bin/python3";
 
-#[path = "common/probes.rs"]
-mod probes;
-use probes::{Probe, PROBES};
-
-/// Print why a test is skipped; fail instead when the runner must have it.
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
+fn fixture(tag: &str) -> Fixture {
+    Fixture::new(Path::new(env!("CARGO_TARGET_TMPDIR")), tag)
 }
 
-/// The host side: a fake home with a secret, a workspace, and listeners.
-struct Fixture {
-    root: PathBuf,
-    tcp: TcpListener,
-    udp: UdpSocket,
-    _abstract: UnixListener,
-    _pathname: UnixListener,
+/// The debug runner's spec flags: system roots, the home read-only with
+/// `.ssh` masked, the workspace writable with `.git` protected.
+fn spec_args(fx: &Fixture, backend: &str) -> Vec<String> {
+    let r = fx.root.display();
+    let mut a: Vec<String> = vec![
+        "--backend".into(),
+        backend.into(),
+        "--net".into(),
+        "none".into(),
+    ];
+    for (t, p) in [
+        ("usr/bin", "/bin"),
+        ("usr/lib", "/lib"),
+        ("usr/lib64", "/lib64"),
+        ("usr/sbin", "/sbin"),
+    ] {
+        a.extend(["--symlink".into(), t.into(), p.into()]);
+    }
+    for m in [
+        "--ro /usr".to_string(),
+        "--ro /etc".into(),
+        format!("--ro {r}/home"),
+        format!("--mask-dir {r}/home/.ssh"),
+        format!("--rw {r}/ws"),
+        format!("--ro {r}/ws/.git"),
+        format!("--cwd {r}/ws"),
+        "--env PATH=/usr/bin:/bin".into(),
+    ] {
+        a.extend(m.split(' ').map(String::from));
+    }
+    a
 }
 
-impl Fixture {
-    fn new(tag: &str) -> Fixture {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("escape-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for dir in ["home/.ssh", "ws/.git", "ws/src", "outside"] {
-            std::fs::create_dir_all(root.join(dir)).unwrap();
-        }
-        std::fs::write(root.join("home/.ssh/id_rsa"), "-----BEGIN FAKE KEY-----\n").unwrap();
-        std::fs::write(root.join("home/notes.txt"), "notes\n").unwrap();
-        std::fs::write(root.join("outside/private.txt"), "private\n").unwrap();
-        std::fs::write(root.join("ws/.git/config"), "[core]\n").unwrap();
-        std::os::unix::fs::symlink(root.join("home/.ssh/id_rsa"), root.join("ws/planted-link"))
-            .unwrap();
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let name = format!("sandspawn-escape-{}", tcp.local_addr().unwrap().port());
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-        Fixture {
-            tcp,
-            udp: UdpSocket::bind("127.0.0.1:0").unwrap(),
-            _abstract: UnixListener::bind_addr(&addr).unwrap(),
-            _pathname: UnixListener::bind(root.join("outside/host.sock")).unwrap(),
-            root,
-        }
+fn answer(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !stdout.is_empty() {
+        return stdout;
     }
-
-    /// The spec flags of the debug runner: system roots, the home read-only
-    /// with `.ssh` masked, the workspace writable with `.git` protected.
-    fn spec_args(&self, backend: &str) -> Vec<String> {
-        let r = self.root.display();
-        let mut a: Vec<String> = vec![
-            "--backend".into(),
-            backend.into(),
-            "--net".into(),
-            "none".into(),
-        ];
-        for (t, p) in [
-            ("usr/bin", "/bin"),
-            ("usr/lib", "/lib"),
-            ("usr/lib64", "/lib64"),
-            ("usr/sbin", "/sbin"),
-        ] {
-            a.extend(["--symlink".into(), t.into(), p.into()]);
-        }
-        for m in [
-            "--ro /usr".to_string(),
-            "--ro /etc".into(),
-            format!("--ro {r}/home"),
-            format!("--mask-dir {r}/home/.ssh"),
-            format!("--rw {r}/ws"),
-            format!("--ro {r}/ws/.git"),
-            format!("--cwd {r}/ws"),
-            "--env PATH=/usr/bin:/bin".into(),
-        ] {
-            a.extend(m.split(' ').map(String::from));
-        }
-        a
-    }
-
-    fn run_probe(&self, backend: &str, probe: &str) -> String {
-        let out = Command::new(HELPER)
-            .arg("run")
-            .args(self.spec_args(backend))
-            .args(["--", PYTHON, "-c", PROBE, probe])
-            .arg(&self.root)
-            .arg(std::process::id().to_string())
-            .arg(self.tcp.local_addr().unwrap().port().to_string())
-            .arg(self.udp.local_addr().unwrap().port().to_string())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if stdout.is_empty() {
-            use std::os::unix::process::ExitStatusExt;
-            match out.status.signal() {
-                Some(31) => "SIGSYS".into(),
-                _ => format!(
-                    "NOTHING({:?}: {})",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            }
-        } else {
-            stdout
-        }
+    use std::os::unix::process::ExitStatusExt;
+    match out.status.signal() {
+        Some(31) => "SIGSYS".into(),
+        _ => format!(
+            "NOTHING({:?}: {})",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
+fn run_probe(fx: &Fixture, backend: &str, probe: &str) -> String {
+    let out = Command::new(HELPER)
+        .arg("run")
+        .args(spec_args(fx, backend))
+        .args(["--", PYTHON, "-c", PROBE, probe])
+        .args(fx.probe_args())
+        .output()
+        .unwrap();
+    answer(out)
 }
 
 fn usable(backend: &str) -> Result<(), String> {
@@ -150,28 +104,8 @@ fn run_suite(backend: &str, expect: impl Fn(&Probe) -> &'static str) {
     if let Err(reason) = usable(backend) {
         return skip(&reason);
     }
-    let fx = Fixture::new(backend);
-    let mut failures = Vec::new();
-    for probe in PROBES {
-        let got = fx.run_probe(backend, probe.0);
-        let want = expect(probe);
-        let want = if want == "KNOWN_GAP" { "OK" } else { want };
-        if got != want {
-            failures.push(format!("{}: want {want}, got {got}", probe.0));
-        }
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "{backend}: {} probes, {} failed",
-        PROBES.len(),
-        failures.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{backend} escapes:\n{}",
-        failures.join("\n")
-    );
+    let fx = fixture(backend);
+    fx.assert_all(backend, expect, |probe| run_probe(&fx, backend, probe));
 }
 
 #[test]
@@ -192,7 +126,16 @@ fn canary_failures_still_fail() {
     if usable("bwrap").is_err() {
         panic!("escapes: (bwrap unusable; the canary fails on purpose)");
     }
-    let fx = Fixture::new("canary");
-    let got = fx.run_probe("bwrap", "read_secret");
-    assert_eq!(got, "OK", "escapes: the secret must not be readable");
+    let fx = fixture("canary");
+    fx.assert_all(
+        "canary bwrap",
+        |_| "OK",
+        |probe| {
+            if probe == "read_secret" {
+                run_probe(&fx, "bwrap", probe)
+            } else {
+                "OK".into()
+            }
+        },
+    );
 }
