@@ -139,3 +139,37 @@ fn a_bad_trust_variable_is_a_problem_with_one_remedy() {
     // A skipped input is a warning: the host can still enforce.
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn a_hanging_bwrap_cannot_hang_doctor() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("bwrap");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in\n--version) echo 'bubblewrap 0.8.0';;\n--help) echo '--unshare-user';;\n*) exec sleep 60;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .current_dir(home.path())
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Three trials side by side, 2 s at most, plus slack for a loaded machine.
+    assert!(took.as_secs() < 8, "doctor took {took:?}");
+    assert_eq!(v["bwrap_trial"]["ok"], false);
+    assert_eq!(v["bwrap_trial"]["detail"], "timed out after 2 s");
+    if v["landlock_abi"].as_u64().unwrap_or(0) > 0 {
+        assert_eq!(v["auto"], "landlock", "{v:#}");
+    }
+}

@@ -164,17 +164,29 @@ pub fn diagnose() -> Diagnosis {
             detail: "not tried: no bwrap".into(),
         },
     };
-    let bwrap_userns = trial(&["--unshare-user", "--ro-bind", "/", "/"]);
-    let fresh_proc = trial(&[
-        "--unshare-user",
-        "--unshare-pid",
-        "--ro-bind",
-        "/",
-        "/",
-        "--proc",
-        "/proc",
-    ]);
-    let bwrap_trial = trial(&TRIAL_ARGS);
+    // The three trials run side by side: at most one timeout in all.
+    let (bwrap_userns, fresh_proc, bwrap_trial) = std::thread::scope(|s| {
+        let userns = s.spawn(|| trial(&["--unshare-user", "--ro-bind", "/", "/"]));
+        let proc = s.spawn(|| {
+            trial(&[
+                "--unshare-user",
+                "--unshare-pid",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+            ])
+        });
+        let full = trial(&TRIAL_ARGS);
+        let joined = |h: std::thread::ScopedJoinHandle<'_, Check>| {
+            h.join().unwrap_or_else(|_| Check {
+                ok: false,
+                detail: "the probe thread failed".into(),
+            })
+        };
+        (joined(userns), joined(proc), full)
+    });
     let mut d = Diagnosis {
         user_namespaces,
         sysctls,
