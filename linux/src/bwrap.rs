@@ -164,6 +164,10 @@ pub enum BwrapProbeError {
     /// Found but `bwrap --version` did not answer as expected.
     #[error("`{path}` does not answer `--version` like bubblewrap: {detail}")]
     BadVersion { path: PathBuf, detail: String },
+    /// Found, but a trial sandbox fails here (user namespaces blocked, /proc
+    /// masked by a container...). `detail` names the kernel feature.
+    #[error("`{path}` cannot create a sandbox on this host: {detail}; use --backend landlock, or see `sandspawn doctor`")]
+    Trial { path: PathBuf, detail: String },
 }
 
 /// The first `bwrap` on `path_var` that is not inside any of `untrusted`

@@ -13,6 +13,7 @@
 
 pub mod bwrap;
 mod cache;
+pub mod doctor;
 pub mod expand;
 pub mod helper;
 pub mod policy;

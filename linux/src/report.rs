@@ -117,7 +117,7 @@ pub fn probe() -> HostReport {
 fn host_report(untrusted: &[&Path]) -> HostReport {
     let bwrap = host_bwrap(untrusted);
     let bwrap_trial = match &bwrap {
-        Ok(f) => trial(f),
+        Ok(f) => trial(f).map_err(|e| diagnose_trial(&e)),
         Err(e) => Err(e.to_string()),
     };
     let landlock_abi = sys::landlock_abi();
@@ -154,9 +154,39 @@ fn host_report(untrusted: &[&Path]) -> HostReport {
     }
 }
 
+/// Name the kernel feature behind a failed trial: when this process cannot
+/// create a user namespace at all, say so first (bwrap's own message, e.g.
+/// "Creating new namespace failed", follows).
+pub(crate) fn diagnose_trial(bwrap_said: &str) -> String {
+    match sys::try_new_user_namespace() {
+        Err(e) => format!(
+            "user namespaces are blocked: unshare(CLONE_NEWUSER) failed: {e}; bwrap trial: {bwrap_said}"
+        ),
+        Ok(()) => format!("bwrap trial failed: {bwrap_said}"),
+    }
+}
+
 fn trial_why(trial: &Result<(), String>) -> &str {
     trial.as_ref().err().map_or("unknown", |s| s.as_str())
 }
+
+/// The trial sandbox: the namespaces and mounts every bwrap spawn uses.
+pub(crate) const TRIAL_ARGS: [&str; 14] = [
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--new-session",
+    "--die-with-parent",
+    "--ro-bind",
+    "/",
+    "/",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+];
 
 /// Run `bwrap ... true` once per process: does this host allow the namespaces we use?
 fn trial(f: &BwrapFeatures) -> Result<(), String> {
@@ -171,24 +201,8 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
                 .find(|p| Path::new(p).exists())
                 .ok_or("no /usr/bin/true to try")?;
             let out = Command::new(&f.path)
-                .args([
-                    "--unshare-user",
-                    "--unshare-pid",
-                    "--unshare-net",
-                    "--unshare-ipc",
-                    "--unshare-uts",
-                    "--new-session",
-                    "--die-with-parent",
-                    "--ro-bind",
-                    "/",
-                    "/",
-                    "--proc",
-                    "/proc",
-                    "--dev",
-                    "/dev",
-                    "--",
-                    truth,
-                ])
+                .args(TRIAL_ARGS)
+                .args(["--", truth])
                 .env_clear()
                 .stdin(Stdio::null())
                 .output()
@@ -226,7 +240,15 @@ pub fn choose_backend(spec: &SandboxSpec) -> Choice {
         Backend::Bwrap => Choice {
             backend: Backend::Bwrap,
             why: "requested".into(),
-            bwrap: host_bwrap(&writable),
+            // The (cached) trial turns "bwrap: Creating new namespace
+            // failed" after exec into one line naming the kernel feature.
+            bwrap: host_bwrap(&writable).and_then(|f| match trial(&f) {
+                Ok(()) => Ok(f),
+                Err(e) => Err(BwrapProbeError::Trial {
+                    path: f.path,
+                    detail: diagnose_trial(&e),
+                }),
+            }),
         },
         Backend::Auto => {
             let host = host_report(&writable);

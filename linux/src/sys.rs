@@ -1,8 +1,8 @@
 //! The only module with `unsafe`: thin wrappers over single syscalls.
 //!
 //! Each wrapper makes one call with plain integer arguments (no pointers into
-//! Rust memory), checks its return value and maps errno in one place. Nothing
-//! here decides anything.
+//! Rust memory, except the status word of `waitpid`), checks its return value
+//! and maps errno in one place. Nothing here decides anything.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -85,4 +85,51 @@ pub fn seccomp_available() -> bool {
     // SAFETY: PR_GET_SECCOMP only returns the current mode; integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     ret >= 0
+}
+
+/// Whether this process may create a user namespace: a forked child calls
+/// `unshare(CLONE_NEWUSER)` and `_exit`s with 0 or the errno, which is
+/// returned as the error. The child can neither block nor outlive the call
+/// (it makes two syscalls), so the wait is bounded.
+///
+/// A fork, not a thread: `unshare(CLONE_NEWUSER)` fails with EINVAL in a
+/// multi-threaded process, and a namespace must not stick to this process.
+pub fn try_new_user_namespace() -> io::Result<()> {
+    // SAFETY: fork takes no arguments. In the child (pid 0) only the two
+    // async-signal-safe calls below run (no allocation, no lock), so forking
+    // a multi-threaded process is sound.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: integer arguments only; `_exit` never returns and runs no
+        // destructors or atexit handlers of the parent's copy.
+        unsafe {
+            let code = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
+                0
+            } else {
+                *libc::__errno_location() & 0xff
+            };
+            libc::_exit(code)
+        }
+    }
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a live, writable c_int on our stack for the
+        // duration of the call; `pid` is our own child.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+        (true, 0) => Ok(()),
+        (true, errno) => Err(io::Error::from_raw_os_error(errno)),
+        _ => Err(io::Error::other("the probe child died by a signal")),
+    }
 }

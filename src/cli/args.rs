@@ -63,6 +63,18 @@ pub enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Check what this host can enforce: user namespaces, AppArmor, bwrap,
+    /// a fresh /proc, Landlock, seccomp, which backend `auto` picks, the
+    /// trust inputs and proxy variables found (masked); one remedy line per
+    /// problem.
+    ///
+    /// Exit status: 0 when the default policy can be enforced with some
+    /// backend, 1 otherwise.
+    Doctor {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Network modes, as typed.

@@ -4,6 +4,7 @@
 //! working directory are read; below it everything takes them as data.
 
 mod args;
+mod doctor;
 mod explain;
 
 use std::ffi::OsString;
@@ -116,6 +117,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 out.write_all(&line).map_err(CliError::Output)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { json } => {
+            let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+            let found = doctor::findings(std::env::vars_os().collect(), cwd);
+            let mut out = std::io::stdout().lock();
+            if json {
+                let text =
+                    serde_json::to_string_pretty(&doctor::to_json(&found)).unwrap_or_default();
+                writeln!(out, "{text}").map_err(CliError::Output)?;
+            } else {
+                doctor::write_text(&found, &mut out).map_err(CliError::Output)?;
+            }
+            Ok(if found.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
