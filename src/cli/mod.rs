@@ -79,7 +79,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             let spec = plan.lower();
             if report {
-                let report = sandspawn_linux::probe().enforcement(&spec);
+                let mut report = sandspawn_linux::probe().enforcement(&spec);
+                // The plan resolved `auto`; say why, not "requested".
+                report.why = plan.backend_why.clone();
                 for line in report.to_string().lines() {
                     eprintln!("sandspawn: {line}");
                 }
@@ -88,7 +90,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Explain { policy, json, cmd } => {
             let plan = build_plan(&policy, cmd)?;
-            let enforcement = sandspawn_linux::probe().enforcement(&plan.lower());
+            let mut enforcement = sandspawn_linux::probe().enforcement(&plan.lower());
+            enforcement.why = plan.backend_why.clone();
             let mut out = std::io::stdout().lock();
             if json {
                 let mut value = plan.to_json();
