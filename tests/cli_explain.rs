@@ -340,7 +340,10 @@ fn bad_trust_variables_warn_and_name_the_variable() {
             path.display()
         );
     }
-    assert!(warnings.contains(&"PIP_CERT: set but empty; ignored"), "{warnings:?}");
+    assert!(
+        warnings.contains(&"PIP_CERT: set but empty; ignored"),
+        "{warnings:?}"
+    );
     // Nothing readable came of them, and no key byte reached a bundle.
     let bundle = plan["trust"]["bundle"].as_str().unwrap();
     assert!(!std::fs::read_to_string(bundle)
