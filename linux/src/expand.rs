@@ -29,7 +29,10 @@ impl HostFs for RealFs {
             let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
             out.push((entry.path(), is_link));
         }
-        out.sort();
+        // Every entry is `dir/name`: ordering by the bytes of the whole path
+        // is ordering by name, as `Path`'s component-wise order would be, at
+        // a fraction of the cost.
+        out.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
         Ok(out)
     }
 }
@@ -180,10 +183,18 @@ impl Expander<'_> {
             "{}: {want:?} granted on its entries one by one; the directory itself gets {granted:?}",
             path.display()
         ));
+        // Only nodes strictly below `path` can equal or lie under one of its
+        // entries: compare each entry against those few, not every node
+        // (a directory like /etc has hundreds of entries).
+        let under: Vec<&(PathBuf, Level)> = self
+            .nodes
+            .iter()
+            .filter(|(p, _)| p != path && p.starts_with(path))
+            .collect();
         for (entry, is_link) in entries {
-            if let Some((_, l)) = self.nodes.iter().find(|(p, _)| *p == entry) {
+            if let Some((_, l)) = under.iter().find(|(p, _)| *p == entry) {
                 self.place(&entry, *l, granted);
-            } else if self.nodes.iter().any(|(p, _)| p.starts_with(&entry)) {
+            } else if under.iter().any(|(p, _)| p.starts_with(&entry)) {
                 self.place(&entry, want, granted);
             } else if !is_link {
                 // A symlink needs no rule: its target's own rules apply.

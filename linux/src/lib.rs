@@ -20,6 +20,7 @@ pub mod policy;
 pub mod report;
 pub mod ruleset;
 pub mod seccomp;
+pub mod spawn;
 pub mod spec;
 mod sys;
 
