@@ -12,6 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::memo::Ident;
 use super::{Expect, Limits, TrustError};
 
 /// The same bound the Linux kernel uses for one path walk (MAXSYMLINKS).
@@ -62,6 +63,9 @@ pub(crate) struct Loaded {
     /// Directory entries that were not regular files, or unreadable.
     pub ignored_entries: usize,
     pub problem: Option<Problem>,
+    /// Every path read, as named (links and all), with what it was when
+    /// read: the memo's evidence that nothing changed.
+    pub watch: Vec<(PathBuf, Ident)>,
 }
 
 /// Running total of bytes read across all inputs.
@@ -122,6 +126,7 @@ fn load_inner(
         if expect == Expect::File {
             return Err(Problem::IsDir.into());
         }
+        out.watch.push((path.to_path_buf(), Ident::of(&meta)));
         return load_dir(origin_desc, &canonical, path, limits, budget, out);
     }
     if !meta.is_file() {
@@ -130,8 +135,9 @@ fn load_inner(
     if expect == Expect::Dir {
         return Err(Problem::NotDir.into());
     }
-    let bytes = read_regular(origin_desc, &canonical, &meta, path, limits, budget)?;
+    let (bytes, ident) = read_regular(origin_desc, &canonical, &meta, path, limits, budget)?;
     out.files.push((path.to_path_buf(), bytes));
+    out.watch.push((path.to_path_buf(), ident));
     Ok(())
 }
 
@@ -173,7 +179,10 @@ fn load_dir(
             }
         };
         match read_regular(origin_desc, &entry, &meta, &entry_shown, limits, budget) {
-            Ok(bytes) => out.files.push((entry_shown, bytes)),
+            Ok((bytes, ident)) => {
+                out.watch.push((canonical.join(&name), ident));
+                out.files.push((entry_shown, bytes));
+            }
             Err(Fail::Skip(_)) => out.ignored_entries += 1,
             Err(fatal) => return Err(fatal),
         }
@@ -229,7 +238,7 @@ fn read_regular(
     shown: &Path,
     limits: &Limits,
     budget: &mut Budget,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<(Vec<u8>, Ident), Fail> {
     let file = open_nofollow(canonical).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) || e.kind() == io::ErrorKind::NotFound {
             Problem::Changed // it was a regular file a moment ago
@@ -272,7 +281,7 @@ fn read_regular(
         }
         .into());
     }
-    Ok(bytes)
+    Ok((bytes, Ident::of(&meta)))
 }
 
 pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {

@@ -16,6 +16,7 @@
 
 mod bundle;
 mod input;
+mod memo;
 mod pem;
 mod system;
 #[cfg(test)]
@@ -24,7 +25,7 @@ mod tests;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use pem::{encode_bundle, sanitize_pem, DropReason, Sanitized};
 
@@ -52,7 +53,7 @@ impl Default for Limits {
 }
 
 /// Where an input came from; decides strictness and names it in messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
     /// A trust variable of the parent's environment (`name` is the variable).
@@ -100,7 +101,7 @@ pub struct TrustRequest {
     pub limits: Limits,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrustOutcome {
     /// System roots (when merging) + extras, deduplicated; None if no certificate.
     #[serde(serialize_with = "lossy_opt")]
@@ -116,7 +117,7 @@ pub struct TrustOutcome {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputReport {
     pub origin: Origin,
     #[serde(serialize_with = "lossy")]
@@ -133,7 +134,7 @@ pub struct InputReport {
     pub ignored_entries: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dropped {
     #[serde(serialize_with = "lossy")]
     pub file: PathBuf,
@@ -210,8 +211,13 @@ pub fn default_cache_dir(env: &[(OsString, OsString)]) -> Option<PathBuf> {
 /// certificates in no bundle pass the full parse now), the result is the
 /// same as a full pass, at roughly half the cost. Otherwise we redo it fully.
 pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
+    let system_path = system::find(&req.system_root);
+    let memo_path = memo::path_for(req, system_path.as_deref());
+    if let Some(outcome) = memo_path.as_deref().and_then(memo::lookup) {
+        return Ok(outcome);
+    }
     let mut budget = input::Budget::default();
-    let system = match system::find(&req.system_root) {
+    let system = match system_path {
         Some(path) => {
             let desc = Origin::System.describe();
             let loaded = input::load(&desc, &path, Expect::File, &req.limits, &mut budget)?;
@@ -241,15 +247,27 @@ pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let quick = Sanitised::new(system.as_ref(), &loaded, Check::Shape);
+    let outcome = sanitise_and_store(req, system.as_ref(), &loaded)?;
+    if let Some(memo_path) = &memo_path {
+        remember(memo_path, system.as_ref(), &loaded, &outcome);
+    }
+    Ok(outcome)
+}
+
+fn sanitise_and_store(
+    req: &TrustRequest,
+    system: Option<&(PathBuf, input::Loaded)>,
+    loaded: &[input::Loaded],
+) -> Result<TrustOutcome, TrustError> {
+    let quick = Sanitised::new(system, loaded, Check::Shape);
     if !quick.any_not_a_certificate() {
-        let a = assemble(req, system.as_ref(), &loaded, quick)?;
+        let a = assemble(req, system, loaded, quick)?;
         if let Some(outcome) = warm(req, a)? {
             return Ok(outcome);
         }
     }
-    let full = Sanitised::new(system.as_ref(), &loaded, Check::Full);
-    let full = assemble(req, system.as_ref(), &loaded, full)?;
+    let full = Sanitised::new(system, loaded, Check::Full);
+    let full = assemble(req, system, loaded, full)?;
     let mut outcome = full.outcome;
     if !full.combined.is_empty() {
         let dir = bundle::open_cache_dir(&req.cache_dir)?;
@@ -259,6 +277,22 @@ pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
         }
     }
     Ok(outcome)
+}
+
+/// Memoise a clean pass: one where every input was read without a problem
+/// (a skipped input is retried every time, so its warning is never stale).
+fn remember(
+    memo_path: &Path,
+    system: Option<&(PathBuf, input::Loaded)>,
+    loaded: &[input::Loaded],
+    outcome: &TrustOutcome,
+) {
+    let all = || system.map(|(_, l)| l).into_iter().chain(loaded);
+    if all().any(|l| l.problem.is_some()) || outcome.bundle.is_none() {
+        return;
+    }
+    let watch = all().flat_map(|l| l.watch.iter().cloned()).collect();
+    memo::store(memo_path, watch, outcome);
 }
 
 /// The warm path's verdict: `Some` if everything is cached and verified.

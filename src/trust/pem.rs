@@ -16,10 +16,10 @@
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::{alphabet, Engine};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a PEM block (or a whole file) was not kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropReason {
     /// A block whose label contains `PRIVATE KEY` (PKCS#8, RSA, EC, OpenSSH…).

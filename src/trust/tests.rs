@@ -454,7 +454,11 @@ fn bundles_are_read_only_reused_and_verified() {
         (&first.bundle, &first.extras_bundle)
     );
     assert_eq!(stamp(&bundle), before, "warm path must not rewrite");
-    assert_eq!(fs::read_dir(&req.cache_dir).unwrap().count(), 2);
+    let pems = fs::read_dir(&req.cache_dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("pem".as_ref()))
+        .count();
+    assert_eq!(pems, 2);
 
     fs::remove_file(&bundle).unwrap();
     fs::write(&bundle, b"-----BEGIN CERTIFICATE-----\n").unwrap();
@@ -544,4 +548,73 @@ fn outcome_serialises() {
         v["inputs"][0]["dropped"][0]["reason"],
         serde_json::json!({"private_key": {"label": "PRIVATE KEY"}})
     );
+}
+
+#[test]
+fn memo_notices_a_rewritten_file_and_a_repointed_link() {
+    let fx = Fx::new();
+    let (a, _) = ca("memo-a");
+    let (b, _) = ca("memo-b");
+    let file_a = fx.write("a.pem", a.pem());
+    let file_b = fx.write("b.pem", b.pem());
+    let link = fx.path("current.pem");
+    std::os::unix::fs::symlink(&file_a, &link).unwrap();
+    let req = fx.req(vec![var("SSL_CERT_FILE", &link, Expect::File)]);
+    assert_eq!(
+        certs_in(&prepare(&req).unwrap().extras_bundle),
+        vec![a.der().to_vec()]
+    );
+    // Warm, from the memo.
+    assert_eq!(
+        certs_in(&prepare(&req).unwrap().extras_bundle),
+        vec![a.der().to_vec()]
+    );
+
+    // The link now names another file: the memo must not answer.
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&file_b, &link).unwrap();
+    assert_eq!(
+        certs_in(&prepare(&req).unwrap().extras_bundle),
+        vec![b.der().to_vec()]
+    );
+
+    // The file is rewritten in place (same inode): ctime moves, memo misses.
+    fs::write(&file_b, a.pem()).unwrap();
+    assert_eq!(
+        certs_in(&prepare(&req).unwrap().extras_bundle),
+        vec![a.der().to_vec()]
+    );
+}
+
+#[test]
+fn a_memo_others_could_write_is_ignored() {
+    let fx = Fx::new();
+    let (a, _) = ca("memo-perm");
+    let p = fx.write("a.pem", a.pem());
+    let req = fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)]);
+    prepare(&req).unwrap();
+    let memo = fs::read_dir(&req.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("memo-")
+        })
+        .expect("a memo was written");
+    assert_eq!(
+        fs::metadata(&memo).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Forge it: claim there are no extras.
+    let mut value: serde_json::Value = serde_json::from_slice(&fs::read(&memo).unwrap()).unwrap();
+    value["outcome"]["extras_bundle"] = serde_json::Value::Null;
+    fs::write(&memo, serde_json::to_vec(&value).unwrap()).unwrap();
+    // Owner-only, it is believed (so the forgery is a real one)...
+    fs::set_permissions(&memo, fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(prepare(&req).unwrap().extras_bundle.is_none());
+    // ...writable by the group, it is not.
+    fs::set_permissions(&memo, fs::Permissions::from_mode(0o664)).unwrap();
+    assert!(prepare(&req).unwrap().extras_bundle.is_some());
 }

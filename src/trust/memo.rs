@@ -1,0 +1,138 @@
+//! The memo: a warm `prepare()` that reads nothing it has already checked.
+//!
+//! A full pass reads every input, sanitises it and writes (or finds) the
+//! bundles. Its result is recorded with the identity of every file and
+//! directory it read (device, inode, size, mtime and ctime, taken from the
+//! descriptor that was read) and of the bundles it returned. The next call
+//! with the same request stats those paths again; if every identity is
+//! unchanged the recorded outcome is returned without reading a byte. ctime
+//! cannot be set from user space, so a file rewritten in place, replaced,
+//! re-linked or re-pointed (input paths are recorded as given, symlinks and
+//! all) changes an identity and forces the full pass.
+//!
+//! Limits, stated rather than hidden: a dangling link in a CA directory
+//! that later becomes valid is noticed only when the directory itself
+//! changes (until then its certificate is simply not trusted), and
+//! requests with non-UTF-8 paths are never memoised.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::input::open_nofollow;
+use super::{TrustOutcome, TrustRequest};
+
+/// Bump when the meaning of a memo changes.
+const VERSION: u32 = 1;
+
+/// What identifies the content of a file or the entry list of a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Ident {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mode: u32,
+    uid: u32,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Ident {
+    pub(crate) fn of(m: &fs::Metadata) -> Ident {
+        Ident {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mode: m.mode(),
+            uid: m.uid(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Memo {
+    version: u32,
+    /// Paths as the full pass named them (stat follows links) and what they were.
+    watch: Vec<(PathBuf, Ident)>,
+    /// The bundles returned, and what they were.
+    bundles: Vec<(PathBuf, Ident)>,
+    outcome: TrustOutcome,
+}
+
+/// The memo file for this request, or `None` when it cannot be memoised.
+pub(crate) fn path_for(req: &TrustRequest, system: Option<&Path>) -> Option<PathBuf> {
+    let mut key = format!("v{VERSION}|{}|{:?}|", req.merge_system_roots, req.limits);
+    key.push_str(req.system_root.to_str()?);
+    key.push('|');
+    key.push_str(system.map_or(Some(""), Path::to_str)?);
+    for i in &req.inputs {
+        key.push_str(&format!("|{:?}|{:?}|", i.origin, i.expect));
+        key.push_str(i.path.to_str()?);
+    }
+    req.cache_dir.to_str()?;
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(req.cache_dir.join(format!("memo-{hex}.json")))
+}
+
+/// The recorded outcome, if everything it depends on is unchanged.
+pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
+    let file = open_nofollow(memo).ok()?;
+    let meta = file.metadata().ok()?;
+    // Only a memo this user wrote, that nobody else can rewrite, is trusted.
+    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0
+    {
+        return None;
+    }
+    let mut text = Vec::new();
+    file.take(4 << 20).read_to_end(&mut text).ok()?;
+    let memo: Memo = serde_json::from_slice(&text).ok()?;
+    if memo.version != VERSION {
+        return None;
+    }
+    let unchanged = |(path, ident): &(PathBuf, Ident)| {
+        fs::metadata(path).is_ok_and(|m| Ident::of(&m) == *ident)
+    };
+    (memo.watch.iter().all(unchanged) && memo.bundles.iter().all(unchanged)).then_some(memo.outcome)
+}
+
+/// Record `outcome` (best effort: a memo that cannot be written only costs
+/// the next call a full pass).
+pub(crate) fn store(memo: &Path, watch: Vec<(PathBuf, Ident)>, outcome: &TrustOutcome) {
+    let mut bundles = Vec::new();
+    for bundle in [&outcome.bundle, &outcome.extras_bundle]
+        .into_iter()
+        .flatten()
+    {
+        match fs::metadata(bundle) {
+            Ok(m) => bundles.push((bundle.clone(), Ident::of(&m))),
+            Err(_) => return,
+        }
+    }
+    let memo_value = Memo {
+        version: VERSION,
+        watch,
+        bundles,
+        outcome: outcome.clone(),
+    };
+    let Ok(text) = serde_json::to_vec(&memo_value) else {
+        return;
+    };
+    let Some(dir) = memo.parent() else { return };
+    let Ok(mut tmp) = tempfile::Builder::new()
+        .prefix(".memo-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)
+    else {
+        return;
+    };
+    if tmp.write_all(&text).is_ok() {
+        let _ = tmp.persist(memo);
+    }
+}
