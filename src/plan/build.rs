@@ -253,8 +253,20 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         }
     }
     for rule in &policy.deny {
+        use nix::unistd::{access, AccessFlags};
+        // Hiding costs a mount (bwrap) or a rule per sibling (Landlock):
+        // skip what the caller, and so the sandbox, cannot open anyway.
         let kind = match std::fs::metadata(&rule.path) {
-            Ok(m) if m.is_dir() => PathKind::Dir,
+            Ok(m) if m.is_dir() => {
+                if access(&rule.path, AccessFlags::R_OK).is_err()
+                    && access(&rule.path, AccessFlags::X_OK).is_err()
+                {
+                    PathKind::Unreadable
+                } else {
+                    PathKind::Dir
+                }
+            }
+            Ok(_) if access(&rule.path, AccessFlags::R_OK).is_err() => PathKind::Unreadable,
             Ok(_) => PathKind::File,
             Err(_) => PathKind::Missing,
         };

@@ -38,6 +38,9 @@ pub enum PathKind {
     File,
     /// Absent at plan time: nothing to hide.
     Missing,
+    /// Present but neither readable nor searchable by the caller, so not by
+    /// the sandbox either (same uid, fewer capabilities): nothing to hide.
+    Unreadable,
 }
 
 /// One entry of the view.

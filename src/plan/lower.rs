@@ -57,7 +57,7 @@ impl Plan {
                     .filter(|g| g.access != Access::Deny && g.path != entry.path)
                     .filter(|g| is_within(&entry.path, &g.path))
                     .max_by_key(|g| depth(&g.path));
-                entry.kind != Some(PathKind::Missing)
+                !matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable))
                     && !replaced
                     && matches!(
                         exposer.map(|g| &g.access),

@@ -293,6 +293,45 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
 }
 
 #[test]
+fn denies_the_caller_cannot_read_are_not_lowered() {
+    let cwd = Path::new("/work/proj");
+    let policy = Policy::resolve(
+        &[],
+        &ResolveContext {
+            cwd,
+            home: Some(Path::new("/home/u")),
+        },
+    )
+    .unwrap();
+    let mut f = facts();
+    f.kinds.insert("/etc/shadow".into(), PathKind::Unreadable);
+    f.kinds.insert("/etc/ssl/private".into(), PathKind::Dir);
+    let plan = assemble(
+        vec!["true".into()],
+        cwd.into(),
+        policy,
+        &env(&[("HOME", "/home/u")]),
+        outcome(false, false),
+        &f,
+    );
+    let masks: Vec<_> = plan
+        .lower()
+        .mounts
+        .into_iter()
+        .filter(|m| matches!(m, Mount::Mask { .. }))
+        .collect();
+    assert_eq!(
+        masks,
+        vec![Mount::Mask {
+            path: "/etc/ssl/private".into(),
+            is_dir: true
+        }]
+    );
+    // The plan still says /etc/shadow is denied.
+    assert!(!plan.fs.readable(Path::new("/etc/shadow")));
+}
+
+#[test]
 fn protected_paths_are_read_only_inside_a_writable_root() {
     let ws = Layer {
         origin: "flags".into(),
