@@ -193,6 +193,14 @@ fn path_env(_out: &LauncherPaths) -> Option<&'static OsStr> {
 
 /// Add the installation prefix of the executable at `path`.
 fn add_prefix(out: &mut LauncherPaths, path: &Path, home: Option<&Path>) {
+    if path
+        .components()
+        .any(|c| c == Component::Normal(OsStr::new("node_modules")))
+    {
+        let root = package_root(path);
+        add(out, root, "the server's npm package tree", home);
+        return;
+    }
     let Some(dir) = path.parent() else { return };
     let dir_name = dir.file_name().map(OsStr::as_bytes);
     let prefix = match dir_name {
@@ -363,6 +371,28 @@ mod tests {
         assert_eq!(reads(&l), ["/root/server"]);
         let l = run(&Fake::default(), &["nonexistent"], "/usr/bin");
         assert!(l.read.is_empty() && l.program.is_none());
+    }
+
+    #[test]
+    fn node_modules_bin_link_grants_the_whole_package_tree() {
+        let mut f = Fake::default();
+        f.links.insert(
+            "/c/node_modules/.bin/mcp-server-filesystem".into(),
+            "../@m/server-filesystem/dist/index.js".into(),
+        );
+        f.files
+            .insert("/c/node_modules/@m/server-filesystem/dist/index.js".into());
+        f.shebangs.insert(
+            "/c/node_modules/@m/server-filesystem/dist/index.js".into(),
+            b"/usr/bin/env node".to_vec(),
+        );
+        f.files.insert("/usr/bin/node".into());
+        let l = run(
+            &f,
+            &["/c/node_modules/.bin/mcp-server-filesystem", "/"],
+            "/usr/bin",
+        );
+        assert_eq!(reads(&l), ["/c"]);
     }
 
     #[test]

@@ -73,7 +73,23 @@ pub async fn initialize(
         "capabilities": {},
         "clientInfo": {"name": "sandspawn", "version": env!("CARGO_PKG_VERSION")},
     });
-    let result = match tokio::time::timeout(timeout, rpc.request("initialize", params)).await {
+    // The server's direct child may exit while a descendant keeps stdout
+    // open: its exit ends the wait too (after a short grace for an answer
+    // already on its way).
+    let exchange = async {
+        let request = rpc.request("initialize", params);
+        tokio::pin!(request);
+        tokio::select! {
+            r = &mut request => r,
+            _ = server.wait() => {
+                match tokio::time::timeout(Duration::from_millis(300), &mut request).await {
+                    Ok(r) => r,
+                    Err(_) => Err(RpcError::Eof),
+                }
+            }
+        }
+    };
+    let result = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return Err(fail(server, "initialize", e.to_string()).await),
         Err(_) => {

@@ -155,7 +155,7 @@ pub fn denials(lines: &[StderrLine]) -> Vec<String> {
         "Operation not permitted",
         "Read-only file system",
         "PermissionError",
-        "sandspawn:",
+        "sandspawn: error",
     ];
     lines
         .iter()
