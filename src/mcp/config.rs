@@ -129,12 +129,17 @@ impl ClientConfig {
 }
 
 impl ServerConfig {
-    /// Program and arguments, or the error naming the server.
+    /// Program and arguments, or the error naming the server. A server
+    /// already wrapped by `sandspawn mcp install` yields its original
+    /// command line (never sandspawn inside sandspawn).
     pub fn command_line(&self, path: &Path) -> Result<Vec<OsString>, ConfigError> {
         let program = self.command.clone().ok_or_else(|| ConfigError::NoCommand {
             path: path.to_path_buf(),
             name: self.name.clone(),
         })?;
+        if let Some(original) = super::install::unwrap_command(&program, &self.args) {
+            return Ok(original);
+        }
         let mut cmd = vec![program];
         cmd.extend(self.args.iter().cloned());
         Ok(cmd)

@@ -193,6 +193,19 @@ pub fn rewrite(
     Ok(Rewrite { text, changed })
 }
 
+/// The original command line of a wrapped server (`sandspawn mcp … --
+/// CMD ARGS` → `CMD ARGS`), or None when it is not wrapped.
+pub fn unwrap_command(
+    cmd: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+) -> Option<Vec<std::ffi::OsString>> {
+    let wrapped = Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
+        && args.first().is_some_and(|a| a == "mcp");
+    let at = args.iter().position(|a| a == "--")?;
+    let rest = args.get(at + 1..).filter(|r| !r.is_empty())?;
+    wrapped.then(|| rest.to_vec())
+}
+
 fn is_wrapped(cmd: &str, args: &[String]) -> bool {
     Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
         && args.first().is_some_and(|a| a == "mcp")
