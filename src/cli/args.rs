@@ -70,7 +70,7 @@ pub enum Command {
     /// Default MCP profile: network `full`, the working directory readable,
     /// npm's and uv's caches writable, the resolved executable's
     /// installation prefix readable; nothing else of HOME.
-    Mcp(McpArgs),
+    Mcp(Box<McpArgs>),
 }
 
 /// `sandspawn mcp`.
@@ -113,7 +113,7 @@ pub enum McpAction {
         server: Option<String>,
         /// Policy options (over the default MCP profile).
         #[command(flatten)]
-        policy: PolicyArgs,
+        policy: Box<PolicyArgs>,
         /// Do not recover trust/proxy variables from the parent process.
         #[arg(long)]
         no_host_env: bool,

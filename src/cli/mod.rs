@@ -116,7 +116,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mcp(args) => mcp::main(args),
+        Command::Mcp(args) => mcp::main(*args),
         Command::Env { policy } => {
             let plan = build_plan(&policy, vec![OsString::from("env")])?;
             print_warnings(&plan);

@@ -299,18 +299,20 @@ mod tests {
     #[test]
     fn venv_python_linking_into_pyenv_grants_both_prefixes() {
         let mut f = Fake::default();
-        f.links.insert("/v/bin/python".into(), "python3".into());
+        f.links.insert("/w/v/bin/python".into(), "python3".into());
         f.links.insert(
-            "/v/bin/python3".into(),
+            "/w/v/bin/python3".into(),
             "/root/.pyenv/versions/3.11.7/bin/python3.11".into(),
         );
         f.files
             .insert("/root/.pyenv/versions/3.11.7/bin/python3.11".into());
-        f.files.insert("/v/bin/mcp-server-time".into());
-        f.shebangs
-            .insert("/v/bin/mcp-server-time".into(), b"/v/bin/python".to_vec());
-        let l = run(&f, &["mcp-server-time"], "/v/bin:/usr/bin");
-        assert_eq!(reads(&l), ["/v", "/root/.pyenv/versions/3.11.7"]);
+        f.files.insert("/w/v/bin/mcp-server-time".into());
+        f.shebangs.insert(
+            "/w/v/bin/mcp-server-time".into(),
+            b"/w/v/bin/python".to_vec(),
+        );
+        let l = run(&f, &["mcp-server-time"], "/w/v/bin:/usr/bin");
+        assert_eq!(reads(&l), ["/w/v", "/root/.pyenv/versions/3.11.7"]);
     }
 
     #[test]
