@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod env;
+pub mod mcp;
 pub mod paths;
 pub mod plan;
 pub mod policy;

@@ -6,5 +6,11 @@ fn main() -> std::process::ExitCode {
     if let Some(code) = sandspawn_linux::dispatch(&args) {
         return code;
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == sandspawn::mcp::wire::SPEC_ARG)
+    {
+        return sandspawn::cli::spec_exec();
+    }
     sandspawn::cli::main()
 }

@@ -63,9 +63,11 @@ impl BwrapFeatures {
 /// that root and wins. Reordering would silently expose what was denied.
 pub fn bwrap_argv(spec: &SandboxSpec, features: &BwrapFeatures, helper: &Path) -> Vec<OsString> {
     let mut argv = Argv(vec![features.path.clone().into_os_string()]);
+    argv.flags(&["--new-session"]);
+    if spec.die_with_parent {
+        argv.flags(&["--die-with-parent"]);
+    }
     argv.flags(&[
-        "--new-session",
-        "--die-with-parent",
         "--unshare-user",
         "--unshare-pid",
         "--unshare-ipc",

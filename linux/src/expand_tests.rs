@@ -23,6 +23,7 @@ fn spec(mounts: Vec<Mount>) -> SandboxSpec {
         mounts,
         network: NetworkMode::None,
         backend: Backend::Landlock,
+        die_with_parent: true,
     }
 }
 

@@ -68,6 +68,15 @@ pub enum RunError {
     /// The backend cannot enforce this spec at all.
     #[error("the {backend} backend cannot enforce {what}")]
     Unsupported { backend: Backend, what: String },
+    /// The parent-death signal could not be set (Landlock backend).
+    #[error("setting the parent-death signal: {source}")]
+    Lifetime {
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process that asked for the sandbox exited before it started.
+    #[error("the parent process exited before the sandbox started")]
+    ParentGone,
     /// Confining or exec'ing failed (Landlock backend).
     #[error(transparent)]
     Confine(#[from] HelperError),
@@ -137,6 +146,15 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
             backend: Backend::Landlock,
             what: "network `proxy` (it needs a network namespace)".into(),
         };
+    }
+    if spec.die_with_parent {
+        let parent = std::os::unix::process::parent_id();
+        if let Err(source) = sys::kill_with_parent() {
+            return RunError::Lifetime { source };
+        }
+        if std::os::unix::process::parent_id() != parent {
+            return RunError::ParentGone;
+        }
     }
     let expansion = expand::expand(spec, &expand::RealFs);
     for line in &expansion.unexpressed {

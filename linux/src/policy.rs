@@ -211,6 +211,7 @@ mod tests {
             ],
             network: NetworkMode::None,
             backend: crate::Backend::Bwrap,
+            die_with_parent: true,
         };
         let p = HelperPolicy::for_bwrap(&spec);
         let args: Vec<_> = p.to_args();

@@ -102,4 +102,10 @@ pub struct SandboxSpec {
     pub network: NetworkMode,
     /// Requested backend.
     pub backend: Backend,
+    /// Kill the sandbox when the process that started it goes away. The
+    /// kernel ties this to the *thread* that forked (PR_SET_PDEATHSIG), so
+    /// set it only when that thread lives as long as its process; an MCP
+    /// client may fork from a short-lived worker thread, and then the
+    /// server would die with that thread.
+    pub die_with_parent: bool,
 }

@@ -133,3 +133,12 @@ pub fn try_new_user_namespace() -> io::Result<()> {
         _ => Err(io::Error::other("the probe child died by a signal")),
     }
 }
+
+/// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the kernel kills this process when the
+/// thread that forked it exits. Survives execve (no setuid transition here).
+pub fn kill_with_parent() -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number; integer arguments only,
+    // the unused ones zero; no memory is passed.
+    let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    check(ret.into()).map(drop)
+}

@@ -75,6 +75,92 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run an MCP stdio server in the sandbox (exec: the client talks
+    /// straight to the server; sandspawn writes nothing to stdout), or
+    /// check / install client configs.
+    ///
+    /// Default MCP profile: network `full`, the working directory readable,
+    /// npm's and uv's caches writable, the resolved executable's
+    /// installation prefix readable; nothing else of HOME.
+    Mcp(Box<McpArgs>),
+}
+
+/// `sandspawn mcp`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct McpArgs {
+    /// check, install or uninstall; none: run a server.
+    #[command(subcommand)]
+    pub action: Option<McpAction>,
+    /// Policy options (over the default MCP profile).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A client config (Codex config.toml, or mcpServers JSON).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub config: Option<PathBuf>,
+    /// The server to run from --config.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub server: Option<String>,
+    /// Do not recover trust/proxy variables from the MCP host process.
+    #[arg(long)]
+    pub no_host_env: bool,
+    /// Print the enforcement report and recovered variables to stderr.
+    #[arg(long)]
+    pub report: bool,
+    /// The server's command (overrides the config's command).
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+/// `sandspawn mcp` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum McpAction {
+    /// Start each server sandboxed, run initialize + tools/list, print a table.
+    Check {
+        /// The client config.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this server.
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Policy options (over the default MCP profile).
+        #[command(flatten)]
+        policy: Box<PolicyArgs>,
+        /// Do not recover trust/proxy variables from the parent process.
+        #[arg(long)]
+        no_host_env: bool,
+    },
+    /// Rewrite a client config so every stdio server runs through `sandspawn mcp`.
+    Install(InstallArgs),
+    /// Undo `install`.
+    Uninstall(InstallArgs),
+}
+
+/// Options of install and uninstall.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Which client's config format and default path.
+    #[arg(long, value_enum)]
+    pub client: ClientArg,
+    /// The config file (default: the client's usual path).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the diff, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// MCP clients.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientArg {
+    /// ~/.codex/config.toml
+    Codex,
+    /// Claude Desktop's claude_desktop_config.json
+    Claude,
+    /// ~/.cursor/mcp.json
+    Cursor,
+    /// .vscode/mcp.json
+    Vscode,
 }
 
 /// Network modes, as typed.
@@ -105,7 +191,7 @@ pub struct PolicyArgs {
     /// Policy file (TOML; unknown keys are errors).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Apply a preset: readonly (default), workspace, read-all.
+    /// Apply a preset: readonly (default), workspace, read-all, mcp.
     #[arg(long, value_name = "NAME")]
     pub preset: Vec<String>,
     /// Make PATH readable (repeatable; `~` and relative paths allowed).

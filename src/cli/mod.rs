@@ -6,6 +6,9 @@
 mod args;
 mod doctor;
 mod explain;
+mod mcp;
+
+pub use mcp::spec_exec;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -39,6 +42,16 @@ enum CliError {
     Run(#[from] sandspawn_linux::RunError),
     #[error("writing output: {0}")]
     Output(std::io::Error),
+    #[error(transparent)]
+    McpConfig(#[from] crate::mcp::config::ConfigError),
+    #[error(transparent)]
+    McpPlan(#[from] crate::mcp::request::McpPlanError),
+    #[error(transparent)]
+    Install(#[from] crate::mcp::install::InstallError),
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Run the CLI with the process's arguments and environment.
@@ -107,6 +120,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcp(args) => mcp::main(*args),
         Command::Env { policy } => {
             let plan = build_plan(&policy, vec![OsString::from("env")])?;
             print_warnings(&plan);

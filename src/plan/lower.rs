@@ -35,6 +35,7 @@ impl Plan {
             mounts,
             network: self.network,
             backend: self.backend,
+            die_with_parent: true,
         }
     }
 

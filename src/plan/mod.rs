@@ -19,7 +19,7 @@ mod verify;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use assemble::{assemble, HostFacts, PrivateDirs, SystemRoot};
+pub use assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use verify::Violation;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{Layer, PolicyError};
 
 /// Names of the presets, for help text and errors.
-pub const PRESETS: &[&str] = &["readonly", "workspace", "read-all"];
+pub const PRESETS: &[&str] = &["readonly", "workspace", "read-all", "mcp"];
 
 /// The preset called `name`.
 pub fn preset(name: &str) -> Result<Layer, PolicyError> {
@@ -31,10 +31,25 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
             read: vec![PathBuf::from("/")],
             ..Layer::default()
         },
+        // An MCP stdio server: the working directory readable, the host
+        // network (servers call APIs; trust and proxy variables curated),
+        // and the package caches launchers write to: npm's (`npx -y`) and
+        // uv's (`uvx`, `uv run`). The installation prefix of the resolved
+        // executable is added per command by `mcp::profile`, not here.
+        "mcp" => Layer {
+            origin,
+            read: vec![PathBuf::from(".")],
+            write: MCP_CACHES.iter().map(PathBuf::from).collect(),
+            net: Some(super::NetworkMode::Full),
+            ..Layer::default()
+        },
         other => return Err(PolicyError::UnknownPreset(other.to_string())),
     };
     Ok(layer)
 }
+
+/// Package caches of MCP launchers, writable under the `mcp` preset.
+pub const MCP_CACHES: &[&str] = &["~/.npm", "~/.cache/uv", "~/.local/share/uv"];
 
 /// Credential stores hidden even when a broader root (e.g. `read = ["/"]`,
 /// `~`, or the system root /etc) would make them readable. Explicit deeper

@@ -1,0 +1,352 @@
+//! `sandspawn mcp`: run one server (exec), `check`, `install`, `uninstall`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::args::{ClientArg, InstallArgs, McpAction, McpArgs, PolicyArgs};
+use super::CliError;
+use crate::mcp::config::{format_of, read_config, ConfigError, ServerConfig};
+use crate::mcp::install::{self, Client};
+use crate::mcp::process::{self, SpawnOptions};
+use crate::mcp::request::{plan_server, HostContext, McpPlan, ServerLaunch};
+use crate::mcp::session::{self, DEFAULT_STARTUP_TIMEOUT};
+use crate::mcp::wire;
+use crate::policy::read_policy_file;
+
+/// Entry point of `sandspawn mcp …`.
+pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
+    match args.action {
+        None => run(&args),
+        Some(McpAction::Check {
+            config,
+            server,
+            policy,
+            no_host_env,
+        }) => check(&config, server.as_deref(), &policy, no_host_env),
+        Some(McpAction::Install(a)) => install_cmd(&a, true),
+        Some(McpAction::Uninstall(a)) => install_cmd(&a, false),
+    }
+}
+
+/// The hidden `__mcp-spec` stage: decode the spec the library handed over
+/// and enforce it (exec bwrap, or Landlock then exec the server).
+pub fn spec_exec() -> ExitCode {
+    let raw = std::env::var_os(wire::SPEC_VAR).unwrap_or_default();
+    let err = match wire::decode(&raw) {
+        Ok(spec) => sandspawn_linux::run(&spec).to_string(),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("sandspawn: {err}");
+    ExitCode::from(super::EXIT_SANDSPAWN_FAILED)
+}
+
+fn launch_from(server: &ServerConfig, path: &Path) -> Result<ServerLaunch, ConfigError> {
+    Ok(ServerLaunch {
+        command: server.command_line(path)?,
+        cwd: server.cwd.clone(),
+        env: server.env.clone(),
+        env_vars: server.env_vars.clone(),
+        sandbox: server.sandbox.clone(),
+        origin: format!("server {} in {}", server.name, path.display()),
+    })
+}
+
+fn context(policy: &PolicyArgs, recover: bool) -> Result<HostContext, CliError> {
+    let mut layers = Vec::new();
+    if let Some(file) = &policy.policy {
+        layers.push(read_policy_file(file)?);
+    }
+    layers.push(policy.layer()?);
+    Ok(HostContext {
+        parent_env: std::env::vars_os().collect(),
+        parent_cwd: std::env::current_dir().map_err(CliError::Cwd)?,
+        recover_host_env: recover,
+        user_config: true,
+        proxy: policy.proxy.clone(),
+        layers,
+        cache_dir: None,
+    })
+}
+
+fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, CliError> {
+    let built = plan_server(launch, ctx)?;
+    for w in &built.plan.warnings {
+        eprintln!("sandspawn: warning: {w}");
+    }
+    if let Some(first) = built.plan.violations.first() {
+        return Err(CliError::Violations {
+            count: built.plan.violations.len(),
+            first: first.to_string(),
+        });
+    }
+    Ok(built)
+}
+
+fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
+    let mut launch = match (&args.config, &args.server) {
+        (Some(config), Some(name)) => {
+            let file = read_config(config)?;
+            let server = file.server(name)?;
+            let mut launch = ServerLaunch {
+                command: Vec::new(),
+                cwd: server.cwd.clone(),
+                env: server.env.clone(),
+                env_vars: server.env_vars.clone(),
+                sandbox: server.sandbox.clone(),
+                origin: format!("server {name} in {}", config.display()),
+            };
+            if args.cmd.is_empty() {
+                launch.command = server.command_line(config)?;
+            }
+            launch
+        }
+        _ => ServerLaunch {
+            origin: "command line".into(),
+            ..ServerLaunch::default()
+        },
+    };
+    if !args.cmd.is_empty() {
+        launch.command = args.cmd.clone();
+    }
+    if launch.command.is_empty() {
+        return Err(CliError::Usage(
+            "no server command: write it after `--` (sandspawn mcp -- npx -y PKG) or use --config FILE --server NAME".into(),
+        ));
+    }
+    if args.policy.cwd.is_some() {
+        launch.cwd = args.policy.cwd.clone();
+    }
+    let ctx = context(&args.policy, !args.no_host_env)?;
+    let built = plan_or_fail(&launch, &ctx)?;
+    let mut spec = built.plan.lower();
+    // The MCP client may have forked us from a short-lived thread; a
+    // parent-death signal would then kill the server with that thread.
+    // The server ends when the client closes its stdin.
+    spec.die_with_parent = false;
+    if args.report {
+        report_recovered(&built);
+        let report = sandspawn_linux::probe().enforcement(&spec);
+        for line in report.to_string().lines() {
+            eprintln!("sandspawn: {line}");
+        }
+    }
+    Err(sandspawn_linux::run(&spec).into())
+}
+
+fn report_recovered(built: &McpPlan) {
+    let r = &built.recovered;
+    if !r.vars.is_empty() {
+        let names: Vec<String> = r
+            .vars
+            .iter()
+            .map(|(n, _)| n.to_string_lossy().into_owned())
+            .collect();
+        eprintln!(
+            "sandspawn: recovered from host process {}: {} (values not shown)",
+            r.pid.unwrap_or(0),
+            names.join(", ")
+        );
+    }
+    if let Some(note) = &r.note {
+        eprintln!("sandspawn: host environment: {note}");
+    }
+    if let Some(path) = &built.user_config {
+        eprintln!("sandspawn: user config: {}", path.display());
+    }
+}
+
+struct Row {
+    name: String,
+    backend: String,
+    init_ms: String,
+    tools: String,
+    status: String,
+    detail: Option<String>,
+}
+
+fn check(
+    config: &Path,
+    only: Option<&str>,
+    policy: &PolicyArgs,
+    no_host_env: bool,
+) -> Result<ExitCode, CliError> {
+    let file = read_config(config)?;
+    let servers: Vec<&ServerConfig> = match only {
+        Some(name) => vec![file.server(name)?],
+        None => file.servers.iter().collect(),
+    };
+    let ctx = context(policy, !no_host_env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let exe = std::env::current_exe().ok();
+    let mut rows = Vec::new();
+    let mut recovered_note = None;
+    for server in servers {
+        let mut row = Row {
+            name: server.name.clone(),
+            backend: "-".into(),
+            init_ms: "-".into(),
+            tools: "-".into(),
+            status: String::new(),
+            detail: None,
+        };
+        if !server.enabled {
+            row.status = "disabled".into();
+            rows.push(row);
+            continue;
+        }
+        let built = match launch_from(server, config)
+            .map_err(CliError::from)
+            .and_then(|l| plan_or_fail(&l, &ctx))
+        {
+            Ok(b) => b,
+            Err(e) => {
+                row.status = "error".into();
+                row.detail = Some(e.to_string());
+                rows.push(row);
+                continue;
+            }
+        };
+        if recovered_note.is_none() && !built.recovered.vars.is_empty() {
+            let names: Vec<String> = built
+                .recovered
+                .vars
+                .iter()
+                .map(|(n, _)| n.to_string_lossy().into_owned())
+                .collect();
+            recovered_note = Some(format!("recovered from host process: {}", names.join(", ")));
+        }
+        row.backend = built.plan.backend.to_string();
+        let timeout = server.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+        let opts = SpawnOptions {
+            sandspawn_exe: exe.clone(),
+            ..SpawnOptions::default()
+        };
+        runtime.block_on(async {
+            let mut proc = match process::spawn(&built.plan, &opts).await {
+                Ok(p) => p,
+                Err(e) => {
+                    row.status = "spawn failed".into();
+                    row.detail = Some(e.to_string());
+                    return;
+                }
+            };
+            match session::initialize(&mut proc, timeout).await {
+                Ok((mut s, info)) => {
+                    row.init_ms = info.elapsed.as_millis().to_string();
+                    match s.list_tools().await {
+                        Ok(tools) => {
+                            row.tools = tools.len().to_string();
+                            row.status = "ok".into();
+                        }
+                        Err(e) => {
+                            let err = session::fail(&mut proc, "tools/list", e.to_string()).await;
+                            row.status = "tools/list failed".into();
+                            row.detail = Some(err.to_string());
+                        }
+                    }
+                }
+                Err(e) => {
+                    row.status = "initialize failed".into();
+                    row.detail = Some(e.to_string());
+                }
+            }
+            let _ = proc.shutdown(Duration::from_secs(2)).await;
+        });
+        rows.push(row);
+    }
+    let mut out = std::io::stdout().lock();
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(6).max(6);
+    let mut text = format!(
+        "{:<w$}  {:<8}  {:>13}  {:>5}  status\n",
+        "server", "backend", "initialize ms", "tools"
+    );
+    for r in &rows {
+        text.push_str(&format!(
+            "{:<w$}  {:<8}  {:>13}  {:>5}  {}\n",
+            r.name, r.backend, r.init_ms, r.tools, r.status
+        ));
+    }
+    for r in rows.iter().filter(|r| r.detail.is_some()) {
+        text.push_str(&format!(
+            "\n{}: {}\n",
+            r.name,
+            r.detail.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(note) = recovered_note {
+        text.push_str(&format!("\n{note}\n"));
+    }
+    out.write_all(text.as_bytes()).map_err(CliError::Output)?;
+    let failed = rows
+        .iter()
+        .any(|r| r.status != "ok" && r.status != "disabled");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> {
+    let client = match args.client {
+        ClientArg::Codex => Client::Codex,
+        ClientArg::Claude => Client::Claude,
+        ClientArg::Cursor => Client::Cursor,
+        ClientArg::Vscode => Client::Vscode,
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    let codex_home = std::env::var_os("CODEX_HOME").map(PathBuf::from);
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| install::default_path(client, &home, &cwd, codex_home.as_deref()));
+    let text = std::fs::read_to_string(&path).map_err(|source| install::InstallError::Io {
+        step: "reading",
+        path: path.clone(),
+        source,
+    })?;
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .unwrap_or_else(|| PathBuf::from("sandspawn"));
+    let exe: OsString = exe.into_os_string();
+    let rewrite = install::rewrite(
+        &text,
+        format_of(&path),
+        &path,
+        &exe.to_string_lossy(),
+        install,
+    )?;
+    let mut out = std::io::stdout().lock();
+    let verb = if install { "wrapped" } else { "unwrapped" };
+    if rewrite.changed.is_empty() {
+        writeln!(out, "{}: nothing to change", path.display()).map_err(CliError::Output)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let diff = install::diff(&text, &rewrite.text);
+    write!(out, "--- {p}\n+++ {p}\n{diff}", p = path.display()).map_err(CliError::Output)?;
+    if args.dry_run {
+        writeln!(
+            out,
+            "dry run: would have {verb} {}",
+            rewrite.changed.join(", ")
+        )
+        .map_err(CliError::Output)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backup = install::write_atomically(&path, &rewrite.text)?;
+    writeln!(out, "{verb}: {}", rewrite.changed.join(", ")).map_err(CliError::Output)?;
+    if let Some(b) = backup {
+        writeln!(out, "backup: {}", b.display()).map_err(CliError::Output)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,354 @@
+//! `sandspawn mcp install` / `uninstall`: rewrite a client config so every
+//! stdio server runs through `sandspawn mcp`, and back.
+//!
+//! A wrapped server keeps everything but its command line:
+//! `command = SANDSPAWN`, `args = ["mcp", "--config", FILE, "--server",
+//! NAME, "--", ORIGINAL_COMMAND, ORIGINAL_ARGS...]`, so its `sandbox` table
+//! still applies and `uninstall` restores the original exactly. Both are
+//! idempotent. The rewrite is a pure function of the text; the caller
+//! writes a backup and then the new text through a temporary file and a
+//! rename, so a config is never half-written.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::config::{toml_message, Format};
+
+/// Errors of a rewrite.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The config does not parse.
+    #[error("{path}: {message}", path = .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// With line and column.
+        message: String,
+    },
+    /// Reading, backing up or writing failed.
+    #[error("{step} {path}: {source}", path = .path.display())]
+    Io {
+        /// "reading", "backing up to", "writing".
+        step: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Which MCP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// OpenAI Codex: `~/.codex/config.toml` (or `$CODEX_HOME/config.toml`).
+    Codex,
+    /// Claude Desktop: `~/.config/Claude/claude_desktop_config.json`.
+    Claude,
+    /// Cursor: `~/.cursor/mcp.json`.
+    Cursor,
+    /// VS Code: `.vscode/mcp.json` in the workspace.
+    Vscode,
+}
+
+/// The client's usual config path.
+pub fn default_path(client: Client, home: &Path, cwd: &Path, codex_home: Option<&Path>) -> PathBuf {
+    match client {
+        Client::Codex => codex_home
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| home.join(".codex"))
+            .join("config.toml"),
+        Client::Claude => home.join(".config/Claude/claude_desktop_config.json"),
+        Client::Cursor => home.join(".cursor/mcp.json"),
+        Client::Vscode => cwd.join(".vscode/mcp.json"),
+    }
+}
+
+/// What a rewrite did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The new text.
+    pub text: String,
+    /// Servers changed.
+    pub changed: Vec<String>,
+}
+
+/// Wrap (`install`) or unwrap every stdio server in `text`.
+pub fn rewrite(
+    text: &str,
+    format: Format,
+    path: &Path,
+    sandspawn: &str,
+    install: bool,
+) -> Result<Rewrite, InstallError> {
+    let config = path.display().to_string();
+    let op = |name: &str, cmd: &str, args: &[String]| -> Option<(String, Vec<String>)> {
+        let wrapped = is_wrapped(cmd, args);
+        match (install, wrapped) {
+            (true, false) => {
+                let mut new = vec![
+                    "mcp".into(),
+                    "--config".into(),
+                    config.clone(),
+                    "--server".into(),
+                    name.into(),
+                    "--".into(),
+                    cmd.into(),
+                ];
+                new.extend(args.iter().cloned());
+                Some((sandspawn.to_string(), new))
+            }
+            (false, true) => {
+                let at = args.iter().position(|a| a == "--")?;
+                let rest = args.get(at + 1..)?;
+                let (c, a) = rest.split_first()?;
+                Some((c.clone(), a.to_vec()))
+            }
+            _ => None,
+        }
+    };
+    let parse_err = |message: String| InstallError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut changed = Vec::new();
+    let text = match format {
+        Format::Codex => {
+            let mut doc: toml_edit::DocumentMut =
+                text.parse().map_err(|e: toml_edit::TomlError| {
+                    parse_err(e.to_string().lines().next().unwrap_or("").to_string())
+                })?;
+            if let Some(servers) = doc
+                .get_mut("mcp_servers")
+                .and_then(|s| s.as_table_like_mut())
+            {
+                for (name, server) in servers.iter_mut() {
+                    let Some(table) = server.as_table_like_mut() else {
+                        continue;
+                    };
+                    let Some(cmd) = table
+                        .get("command")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_string)
+                    else {
+                        continue;
+                    };
+                    let args: Vec<String> = table
+                        .get("args")
+                        .and_then(|a| a.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some((c, a)) = op(name.get(), &cmd, &args) {
+                        table.insert("command", toml_edit::value(c));
+                        let arr: toml_edit::Array = a.iter().map(String::as_str).collect();
+                        table.insert("args", toml_edit::value(arr));
+                        changed.push(name.get().to_string());
+                    }
+                }
+            }
+            doc.to_string()
+        }
+        Format::Json => {
+            let mut root: Value =
+                serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+            for key in ["mcpServers", "servers"] {
+                let Some(servers) = root.get_mut(key).and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                for (name, server) in servers.iter_mut() {
+                    let Some(cmd) = server
+                        .get("command")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                    else {
+                        continue;
+                    };
+                    let args: Vec<String> = server
+                        .get("args")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some((c, a)) = op(name, &cmd, &args) {
+                        server["command"] = Value::from(c);
+                        server["args"] = Value::from(a);
+                        changed.push(name.clone());
+                    }
+                }
+            }
+            let mut s = serde_json::to_string_pretty(&root).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    let _ = toml_message;
+    Ok(Rewrite { text, changed })
+}
+
+/// The original command line of a wrapped server (`sandspawn mcp … --
+/// CMD ARGS` → `CMD ARGS`), or None when it is not wrapped.
+pub fn unwrap_command(
+    cmd: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+) -> Option<Vec<std::ffi::OsString>> {
+    let wrapped = Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
+        && args.first().is_some_and(|a| a == "mcp");
+    let at = args.iter().position(|a| a == "--")?;
+    let rest = args.get(at + 1..).filter(|r| !r.is_empty())?;
+    wrapped.then(|| rest.to_vec())
+}
+
+fn is_wrapped(cmd: &str, args: &[String]) -> bool {
+    Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
+        && args.first().is_some_and(|a| a == "mcp")
+        && args.iter().any(|a| a == "--")
+}
+
+/// A unified-style line diff (`-`/`+` lines with one line of context).
+pub fn diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            ops.push(('+', b[j]));
+            j += 1;
+        } else {
+            ops.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let near = |k: usize| {
+        ops[k.saturating_sub(1)..(k + 2).min(ops.len())]
+            .iter()
+            .any(|(c, _)| *c != ' ')
+    };
+    let mut out = String::new();
+    for (k, (c, line)) in ops.iter().enumerate() {
+        if *c != ' ' || near(k) {
+            out.push_str(&format!("{c} {line}\n"));
+        }
+    }
+    out
+}
+
+/// Write `text` to `path` atomically (temporary file beside it, fsync,
+/// rename), after copying the current file to `path.sandspawn-backup`.
+/// Keeps the original's permissions.
+pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, InstallError> {
+    use std::io::Write;
+    let io = |step: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |source| InstallError::Io {
+            step,
+            path: p,
+            source,
+        }
+    };
+    let mut backup_name = path.as_os_str().to_os_string();
+    backup_name.push(".sandspawn-backup");
+    let backup = PathBuf::from(backup_name);
+    let existed = path.exists();
+    if existed {
+        std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("writing", path))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(io("writing", path))?;
+    tmp.as_file().sync_all().map_err(io("writing", path))?;
+    if existed {
+        let perms = std::fs::metadata(path)
+            .map_err(io("reading", path))?
+            .permissions();
+        std::fs::set_permissions(tmp.path(), perms).map_err(io("writing", path))?;
+    }
+    tmp.persist(path).map_err(|e| InstallError::Io {
+        step: "writing",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(existed.then_some(backup))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CODEX: &str = "# my config\nmodel = \"o3\"\n\n[mcp_servers.time]\ncommand = \"uvx\" # comment\nargs = [\"mcp-server-time\"]\n\n[mcp_servers.web]\nurl = \"https://x\"\n";
+
+    #[test]
+    fn codex_install_is_idempotent_and_reversible() {
+        let p = Path::new("/h/.codex/config.toml");
+        let once = rewrite(CODEX, Format::Codex, p, "/usr/bin/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["time"]);
+        assert!(once.text.contains("# my config"));
+        assert!(once.text.contains(r#"args = ["mcp", "--config", "/h/.codex/config.toml", "--server", "time", "--", "uvx", "mcp-server-time"]"#), "{}", once.text);
+        let twice = rewrite(&once.text, Format::Codex, p, "/usr/bin/sandspawn", true).unwrap();
+        assert!(twice.changed.is_empty());
+        assert_eq!(twice.text, once.text);
+        let back = rewrite(&once.text, Format::Codex, p, "/usr/bin/sandspawn", false).unwrap();
+        assert_eq!(back.changed, ["time"]);
+        let parsed = crate::mcp::config::parse_config(&back.text, p, Format::Codex).unwrap();
+        assert_eq!(
+            parsed.server("time").unwrap().command.as_deref(),
+            Some("uvx".as_ref())
+        );
+        assert!(diff(CODEX, &once.text).contains("+ command = \"/usr/bin/sandspawn\""));
+    }
+
+    #[test]
+    fn json_install_keeps_other_keys_and_order() {
+        let text = r#"{"globalShortcut": "x", "mcpServers": {"fs": {"command": "npx", "args": ["-y", "@m/fs", "/"], "env": {"A": "1"}}}}"#;
+        let p = Path::new("c.json");
+        let once = rewrite(text, Format::Json, p, "sandspawn", true).unwrap();
+        let v: Value = serde_json::from_str(&once.text).unwrap();
+        assert_eq!(v["mcpServers"]["fs"]["args"][6], "npx");
+        assert_eq!(v["mcpServers"]["fs"]["env"]["A"], "1");
+        assert!(once.text.find("globalShortcut") < once.text.find("mcpServers"));
+        let back = rewrite(&once.text, Format::Json, p, "sandspawn", false).unwrap();
+        let v2: Value = serde_json::from_str(&back.text).unwrap();
+        let orig: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v2, orig);
+    }
+
+    #[test]
+    fn atomic_write_keeps_a_backup_and_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, "old").unwrap();
+        let backup = write_atomically(&p, "new").unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(backup).unwrap(), "old");
+        let err = write_atomically(Path::new("/proc/nope/c.json"), "x").unwrap_err();
+        assert!(err.to_string().contains("/proc/nope"), "{err}");
+    }
+}

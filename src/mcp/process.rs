@@ -1,0 +1,305 @@
+//! Spawning a sandboxed stdio server from a plan, and its lifetime.
+//!
+//! The child is the sandspawn binary's own `__mcp-spec` path: it decodes
+//! the lowered spec and execs bwrap (or confines itself with Landlock and
+//! execs the server), so the host never forks into a sandbox itself. The
+//! fork happens on one dedicated, process-long thread: the kernel ties a
+//! parent-death signal (bwrap's `--die-with-parent`, Landlock's
+//! PR_SET_PDEATHSIG) to the *thread* that forked, and a tokio worker or
+//! blocking-pool thread may exit while the server should live on.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use sandspawn_linux::Backend;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+use super::stderr::{self, Ring, SharedRing, StderrLimits, StderrLine};
+use super::tree;
+use super::wire;
+use crate::plan::Plan;
+
+/// Errors of [`spawn`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The plan breaks its invariant.
+    #[error("the plan breaks its own invariant ({count} problem(s)); first: {first}")]
+    Violations {
+        /// How many.
+        count: usize,
+        /// The first, naming the variable.
+        first: String,
+    },
+    /// No sandspawn binary to run the sandbox stage.
+    #[error("no sandspawn binary found ({0}); set SpawnOptions::sandspawn_exe or SANDSPAWN_EXE")]
+    NoExe(String),
+    /// The child could not be started.
+    #[error("starting {exe}: {source}", exe = .exe.display())]
+    Start {
+        /// The binary.
+        exe: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The spawner thread is gone or was never started.
+    #[error("the sandspawn spawner thread is not running")]
+    Spawner,
+    /// Called outside a tokio runtime.
+    #[error("spawn must be called inside a tokio runtime: {0}")]
+    NoRuntime(String),
+}
+
+/// How to spawn.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// The sandspawn binary (default: SANDSPAWN_EXE, this executable when
+    /// it is sandspawn, else `sandspawn` on PATH).
+    pub sandspawn_exe: Option<PathBuf>,
+    /// Bounds of the stderr ring.
+    pub stderr: StderrLimits,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn spawner() -> Result<mpsc::Sender<Job>, SpawnError> {
+    static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<Job>>>> = OnceLock::new();
+    let slot = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sandspawn-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    slot.as_ref()
+        .and_then(|m| m.lock().ok().map(|g| g.clone()))
+        .ok_or(SpawnError::Spawner)
+}
+
+/// Find the sandspawn binary.
+pub fn find_sandspawn(explicit: Option<&Path>) -> Result<PathBuf, SpawnError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("SANDSPAWN_EXE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if exe.file_name().is_some_and(|n| n == "sandspawn") {
+            return Ok(exe);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("sandspawn"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| SpawnError::NoExe("not on PATH".into()))
+}
+
+/// A running sandboxed server.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pid: u32,
+    /// The server's stdin (JSON-RPC, untouched).
+    pub stdin: Option<ChildStdin>,
+    /// The server's stdout (JSON-RPC, untouched).
+    pub stdout: Option<ChildStdout>,
+    ring: SharedRing,
+    drain: Option<JoinHandle<()>>,
+    backend: Backend,
+    started: Instant,
+    status: Option<ExitStatus>,
+}
+
+/// Spawn the server `plan` describes. Call inside a tokio runtime.
+pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, SpawnError> {
+    if let Some(first) = plan.violations.first() {
+        return Err(SpawnError::Violations {
+            count: plan.violations.len(),
+            first: first.to_string(),
+        });
+    }
+    let exe = find_sandspawn(opts.sandspawn_exe.as_deref())?;
+    let mut spec = plan.lower();
+    spec.die_with_parent = true;
+    let mut cmd = Command::new(&exe);
+    cmd.arg(wire::SPEC_ARG)
+        .env_clear()
+        .env(wire::SPEC_VAR, wire::encode(&spec))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // Only for finding bwrap and its probe cache; the server's environment
+    // is the spec's own.
+    for name in ["PATH", "HOME", "XDG_CACHE_HOME"] {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    let handle =
+        tokio::runtime::Handle::try_current().map_err(|e| SpawnError::NoRuntime(e.to_string()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _guard = handle.enter();
+        let _ = tx.send(cmd.spawn());
+    });
+    spawner()?.send(job).map_err(|_| SpawnError::Spawner)?;
+    let started = Instant::now();
+    let mut child = rx
+        .await
+        .map_err(|_| SpawnError::Spawner)?
+        .map_err(|source| SpawnError::Start {
+            exe: exe.clone(),
+            source,
+        })?;
+    let pid = child.id().unwrap_or(0);
+    let ring: SharedRing = Arc::new(Mutex::new(Ring::new(opts.stderr)));
+    let drain = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
+    Ok(ServerProcess {
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take(),
+        child,
+        pid,
+        ring,
+        drain,
+        backend: plan.backend,
+        started,
+        status: None,
+    })
+}
+
+/// How long shutdown waits for the child after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+impl ServerProcess {
+    /// The pid of the direct child (bwrap, or the server under Landlock).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The backend enforcing it.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// When it was spawned.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The kept stderr lines, oldest first.
+    pub fn stderr_lines(&self) -> Vec<StderrLine> {
+        self.ring.lock().map(|r| r.lines()).unwrap_or_default()
+    }
+
+    /// The last `n` stderr lines as text.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let lines = self.stderr_lines();
+        stderr::render(&lines[lines.len().saturating_sub(n)..])
+    }
+
+    /// Stderr lines that look like sandbox denials.
+    pub fn denials(&self) -> Vec<String> {
+        stderr::denials(&self.stderr_lines())
+    }
+
+    /// The exit status, if it has exited.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Wait for the child to exit.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let s = self.child.wait().await?;
+        self.status = Some(s);
+        Ok(s)
+    }
+
+    /// Wait (bounded) for exit and for stderr to reach EOF, so a failure
+    /// report has the status and the last lines.
+    pub async fn settle(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let _ = tokio::time::timeout(limit, self.wait()).await;
+        if let Some(drain) = self.drain.as_mut() {
+            let _ = tokio::time::timeout(limit, drain).await;
+        }
+        self.try_status()
+    }
+
+    /// Close stdin, SIGTERM the whole tree, SIGKILL after `grace`; always
+    /// reaps. Bounded by `grace` + 5 s.
+    pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
+        self.stdin = None;
+        if let Some(s) = self.try_status() {
+            self.kill_leftovers(&tree::descendants(self.pid as i32));
+            return Ok(s);
+        }
+        let procs = tree::descendants(self.pid as i32);
+        // bwrap's own processes die with the server; signalling them first
+        // would SIGKILL the server through the namespace's pid 1.
+        let servers: Vec<tree::Proc> = procs
+            .iter()
+            .filter(|p| p.comm != "bwrap")
+            .cloned()
+            .collect();
+        tree::signal_all(&servers, Signal::SIGTERM);
+        let status = match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(r) => r?,
+            Err(_) => {
+                tree::signal_group(self.pid as i32, Signal::SIGKILL);
+                tree::signal_all(&procs, Signal::SIGKILL);
+                tokio::time::timeout(KILL_WAIT, self.child.wait())
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::TimedOut, "server survived SIGKILL")
+                    })??
+            }
+        };
+        self.status = Some(status);
+        self.kill_leftovers(&procs);
+        Ok(status)
+    }
+
+    fn kill_leftovers(&self, procs: &[tree::Proc]) {
+        tree::signal_group(self.pid as i32, Signal::SIGKILL);
+        if tree::any_alive(procs) {
+            tree::signal_all(procs, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if self.try_status().is_none() {
+            let procs = tree::descendants(self.pid as i32);
+            tree::signal_group(self.pid as i32, Signal::SIGKILL);
+            tree::signal_all(&procs, Signal::SIGKILL);
+        }
+        // kill_on_drop hands the child to tokio's orphan reaper.
+        if let Some(drain) = self.drain.take() {
+            drain.abort();
+        }
+    }
+}

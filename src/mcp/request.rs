@@ -1,0 +1,168 @@
+//! The MCP plan driver: the default MCP profile, the server's config entry,
+//! the user config and recovered host variables, folded into one plan
+//! request and built by [`crate::plan::build`].
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::hostenv::{self, Recovered};
+use super::profile::{launcher_paths, HostProbe};
+use crate::plan::{self, lookup, BuildError, Plan, Request};
+use crate::policy::{Layer, PolicyError, PolicyFile, MCP_CACHES};
+
+/// Errors of [`plan_server`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpPlanError {
+    /// The user config or a policy layer is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Building the plan failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// One server to start, in the client-neutral shape.
+#[derive(Debug, Clone, Default)]
+pub struct ServerLaunch {
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+    /// Working directory (relative to the host's).
+    pub cwd: Option<PathBuf>,
+    /// Literal variables; they win over inherited ones.
+    pub env: Vec<(OsString, OsString)>,
+    /// Names passed from the host's environment.
+    pub env_vars: Vec<OsString>,
+    /// The per-server sandbox table.
+    pub sandbox: Option<PolicyFile>,
+    /// Labels policy origins ("server time in ~/.codex/config.toml").
+    pub origin: String,
+}
+
+/// Where the server is started from.
+#[derive(Debug, Clone, Default)]
+pub struct HostContext {
+    /// The starting process's environment, as data.
+    pub parent_env: Vec<(OsString, OsString)>,
+    /// Its working directory (absolute).
+    pub parent_cwd: PathBuf,
+    /// Recover trust and proxy variables from the MCP host process (the
+    /// parent of this process). For `sandspawn mcp`, not for a library host.
+    pub recover_host_env: bool,
+    /// Read the user config (`$XDG_CONFIG_HOME/sandspawn/config.toml`).
+    pub user_config: bool,
+    /// A proxy URL to export when none is set (`--proxy`).
+    pub proxy: Option<OsString>,
+    /// Highest-priority layers (command-line flags).
+    pub layers: Vec<Layer>,
+    /// Bundle cache directory (default from XDG_CACHE_HOME or HOME).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A built plan and where its host-side inputs came from.
+#[derive(Debug, Clone)]
+pub struct McpPlan {
+    /// The plan.
+    pub plan: Plan,
+    /// Variables recovered from the host process.
+    pub recovered: Recovered,
+    /// The user config file that was read, if it exists.
+    pub user_config: Option<PathBuf>,
+}
+
+/// Build the plan for one server under the default MCP profile.
+pub fn plan_server(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, McpPlanError> {
+    let mut env = ctx.parent_env.clone();
+    let recovered = if ctx.recover_host_env {
+        hostenv::recover_from_parent(&env)
+    } else {
+        Recovered::default()
+    };
+    env.extend(recovered.vars.iter().cloned());
+
+    let mut layers = vec![Layer {
+        origin: "mcp profile".into(),
+        presets: vec!["mcp".into()],
+        ..Layer::default()
+    }];
+    let mut user_config = None;
+    let mut config_proxy = (None, None);
+    if ctx.user_config {
+        if let Some(path) = hostenv::user_config_path(&env) {
+            let config = hostenv::read_user_config(&path)?;
+            if path.exists() {
+                layers.push(config.layer(&path));
+                config_proxy = (
+                    config.proxy.map(OsString::from),
+                    config.no_proxy.map(OsString::from),
+                );
+                user_config = Some(path);
+            }
+        }
+    }
+    let proxy = ctx.proxy.clone().or(config_proxy.0);
+    let added = hostenv::proxy_vars(proxy.as_deref(), config_proxy.1.as_deref(), &env);
+    env.extend(added);
+
+    let home = lookup(&env, "HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute());
+    make_caches(home.as_deref());
+    let cwd = match &launch.cwd {
+        Some(c) => crate::paths::normalize(&ctx.parent_cwd.join(c)),
+        None => ctx.parent_cwd.clone(),
+    };
+    let path_var = launch
+        .env
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "PATH")
+        .map(|(_, v)| v.as_os_str())
+        .or_else(|| lookup(&env, "PATH"));
+    let launcher = launcher_paths(&launch.command, path_var, &cwd, home.as_deref(), &HostProbe);
+    layers.push(Layer {
+        origin: "mcp profile: the server's launcher".into(),
+        read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
+        set: launcher.set.clone(),
+        ..Layer::default()
+    });
+    layers.push(Layer {
+        origin: format!("{}: env, env_vars", launch.origin),
+        pass: launch.env_vars.clone(),
+        set: launch.env.clone(),
+        ..Layer::default()
+    });
+    if let Some(sandbox) = &launch.sandbox {
+        layers.push(
+            sandbox
+                .clone()
+                .into_layer(format!("{}: sandbox", launch.origin)),
+        );
+    }
+    layers.extend(ctx.layers.iter().cloned());
+
+    let plan = plan::build(&Request {
+        command: launch.command.clone(),
+        cwd: Some(cwd),
+        parent_cwd: ctx.parent_cwd.clone(),
+        parent_env: env,
+        layers,
+        cache_dir: ctx.cache_dir.clone(),
+        system_root: PathBuf::from("/"),
+    })?;
+    Ok(McpPlan {
+        plan,
+        recovered,
+        user_config,
+    })
+}
+
+/// Create the launcher caches the profile makes writable, so they can be
+/// bound (npm and uv would create them on first use anyway).
+fn make_caches(home: Option<&Path>) {
+    let Some(home) = home else { return };
+    for cache in MCP_CACHES {
+        let rel = cache.trim_start_matches("~/");
+        let _ = std::fs::create_dir_all(home.join(rel));
+    }
+}

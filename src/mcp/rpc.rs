@@ -1,0 +1,178 @@
+//! A small line-delimited JSON-RPC 2.0 client: one JSON object per line,
+//! as MCP's stdio transport frames it. Notifications from the server are
+//! skipped, server requests get an answer (`ping` → `{}`, anything else
+//! "method not found"), and a line that is not JSON is an error that quotes
+//! it, so a server writing logs to stdout is reported as such.
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// Longest accepted line (a tools/list answer can be large).
+pub const MAX_LINE: u64 = 16 * 1024 * 1024;
+
+/// Errors of one exchange.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// Writing to the server's stdin failed.
+    #[error("writing to the server's stdin: {0}")]
+    Write(std::io::Error),
+    /// Reading the server's stdout failed.
+    #[error("reading the server's stdout: {0}")]
+    Read(std::io::Error),
+    /// The server closed stdout.
+    #[error("the server closed stdout (exited?) before answering")]
+    Eof,
+    /// A line that is not JSON.
+    #[error("the server wrote something that is not JSON-RPC to stdout: {0:?}")]
+    Garbage(String),
+    /// A line longer than [`MAX_LINE`].
+    #[error("the server wrote a line longer than {MAX_LINE} bytes")]
+    TooLong,
+    /// The server answered with an error.
+    #[error("the server answered error {code}: {message}")]
+    Server {
+        /// JSON-RPC error code.
+        code: i64,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// The client end of one server's stdio.
+#[derive(Debug)]
+pub struct RpcClient<W, R> {
+    writer: W,
+    reader: BufReader<R>,
+    next_id: i64,
+    /// Notifications seen (and skipped) so far.
+    pub notifications: u64,
+}
+
+impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
+    /// Wrap a server's stdin and stdout.
+    pub fn new(writer: W, reader: R) -> Self {
+        RpcClient {
+            writer,
+            reader: BufReader::new(reader),
+            next_id: 1,
+            notifications: 0,
+        }
+    }
+
+    async fn send(&mut self, msg: &Value) -> Result<(), RpcError> {
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(RpcError::Write)?;
+        self.writer.flush().await.map_err(RpcError::Write)
+    }
+
+    /// Send a notification.
+    pub async fn notify(&mut self, method: &str, params: Option<Value>) -> Result<(), RpcError> {
+        let mut msg = json!({"jsonrpc": "2.0", "method": method});
+        if let Some(p) = params {
+            msg["params"] = p;
+        }
+        self.send(&msg).await
+    }
+
+    /// Send a request and wait for its response (no timeout here: wrap the
+    /// call in `tokio::time::timeout`).
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
+        loop {
+            let msg = self.read_message().await?;
+            let is_request = msg.get("method").is_some();
+            match (msg.get("id"), is_request) {
+                (Some(req_id), true) => {
+                    let answer = if msg["method"] == "ping" {
+                        json!({"jsonrpc": "2.0", "id": req_id, "result": {}})
+                    } else {
+                        json!({"jsonrpc": "2.0", "id": req_id,
+                               "error": {"code": -32601, "message": "method not found"}})
+                    };
+                    self.send(&answer).await?;
+                }
+                (None, true) => self.notifications += 1,
+                (Some(got), false) if got.as_i64() == Some(id) => {
+                    if let Some(err) = msg.get("error") {
+                        return Err(RpcError::Server {
+                            code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
+                            message: err
+                                .get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                        });
+                    }
+                    return Ok(msg.get("result").cloned().unwrap_or(Value::Null));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn read_message(&mut self) -> Result<Value, RpcError> {
+        loop {
+            let mut buf = Vec::new();
+            let n = (&mut self.reader)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut buf)
+                .await
+                .map_err(RpcError::Read)?;
+            if n == 0 {
+                return Err(RpcError::Eof);
+            }
+            if buf.last() != Some(&b'\n') && n as u64 >= MAX_LINE {
+                return Err(RpcError::TooLong);
+            }
+            let text = buf.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            return serde_json::from_slice(text).map_err(|_| {
+                let shown: String = String::from_utf8_lossy(text).chars().take(200).collect();
+                RpcError::Garbage(shown)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn skips_notifications_answers_pings_and_reports_garbage() {
+        let server = concat!(
+            "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n",
+            "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\n",
+            "\n",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n",
+            "Starting server on stdout...\n",
+        );
+        let mut out = Vec::new();
+        let mut c = RpcClient::new(&mut out, server.as_bytes());
+        let r = c.request("initialize", json!({})).await.unwrap();
+        assert_eq!(r, json!({"ok": true}));
+        assert_eq!(c.notifications, 1);
+        let err = c.request("tools/list", json!({})).await.unwrap_err();
+        assert!(
+            matches!(err, RpcError::Garbage(ref s) if s.starts_with("Starting")),
+            "{err}"
+        );
+        let err = c.request("x", json!({})).await.unwrap_err();
+        assert!(matches!(err, RpcError::Eof));
+        let sent = String::from_utf8(out).unwrap();
+        assert!(
+            sent.contains("\"id\":7") && sent.contains("\"result\":{}"),
+            "{sent}"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! The MCP handshake over a spawned server: `initialize` with the startup
+//! timeout, then `notifications/initialized`; and the two calls a check or
+//! a test needs (`tools/list`, `tools/call`). A failure carries the exit
+//! status, the stderr tail and any sandbox denials seen.
+
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::process::{ChildStdin, ChildStdout};
+
+use super::process::ServerProcess;
+use super::rpc::{RpcClient, RpcError};
+
+/// The protocol version asked for.
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+/// Default startup timeout (a cold `npx -y` is slow).
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default tool-call timeout.
+pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A failed handshake or call, with what the server left behind.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {reason}{status}{denials}{tail}",
+    status = .exit.map(|s| format!("; server {s}")).unwrap_or_default(),
+    denials = if .denials.is_empty() { String::new() } else { format!("; possible sandbox denials: {}", .denials.join(" | ")) },
+    tail = if .stderr_tail.is_empty() { String::new() } else { format!("\nstderr (last lines):\n{}", .stderr_tail.trim_end()) })]
+pub struct SessionError {
+    /// What was being done ("initialize", "tools/list").
+    pub step: String,
+    /// Why it failed.
+    pub reason: String,
+    /// The server's exit status, when it has exited.
+    pub exit: Option<ExitStatus>,
+    /// The last stderr lines, timestamped.
+    pub stderr_tail: String,
+    /// Stderr lines that look like sandbox denials.
+    pub denials: Vec<String>,
+}
+
+/// What `initialize` returned.
+#[derive(Debug, Clone)]
+pub struct Initialized {
+    /// The version the server chose.
+    pub protocol_version: String,
+    /// `serverInfo`.
+    pub server_info: Value,
+    /// `capabilities`.
+    pub capabilities: Value,
+    /// From spawn to the initialize response.
+    pub elapsed: Duration,
+}
+
+/// An initialized session.
+#[derive(Debug)]
+pub struct Session {
+    rpc: RpcClient<ChildStdin, ChildStdout>,
+    /// Per-call timeout.
+    pub tool_timeout: Duration,
+}
+
+/// Take the server's stdio and run the handshake within `timeout`.
+pub async fn initialize(
+    server: &mut ServerProcess,
+    timeout: Duration,
+) -> Result<(Session, Initialized), SessionError> {
+    let (Some(stdin), Some(stdout)) = (server.stdin.take(), server.stdout.take()) else {
+        return Err(fail(server, "initialize", "stdin/stdout already taken".into()).await);
+    };
+    let mut rpc = RpcClient::new(stdin, stdout);
+    let params = json!({
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "sandspawn", "version": env!("CARGO_PKG_VERSION")},
+    });
+    // The server's direct child may exit while a descendant keeps stdout
+    // open: its exit ends the wait too (after a short grace for an answer
+    // already on its way).
+    let exchange = async {
+        let request = rpc.request("initialize", params);
+        tokio::pin!(request);
+        tokio::select! {
+            r = &mut request => r,
+            _ = server.wait() => {
+                match tokio::time::timeout(Duration::from_millis(300), &mut request).await {
+                    Ok(r) => r,
+                    Err(_) => Err(RpcError::Eof),
+                }
+            }
+        }
+    };
+    let result = match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(fail(server, "initialize", e.to_string()).await),
+        Err(_) => {
+            let why = format!(
+                "no answer within {:.1} s (startup timeout)",
+                timeout.as_secs_f64()
+            );
+            return Err(fail(server, "initialize", why).await);
+        }
+    };
+    let elapsed = server.started().elapsed();
+    if let Err(e) = rpc.notify("notifications/initialized", None).await {
+        return Err(fail(server, "notifications/initialized", e.to_string()).await);
+    }
+    let info = Initialized {
+        protocol_version: result["protocolVersion"].as_str().unwrap_or("").to_string(),
+        server_info: result["serverInfo"].clone(),
+        capabilities: result["capabilities"].clone(),
+        elapsed,
+    };
+    Ok((
+        Session {
+            rpc,
+            tool_timeout: DEFAULT_TOOL_TIMEOUT,
+        },
+        info,
+    ))
+}
+
+/// Build a [`SessionError`] after letting the server settle briefly.
+pub async fn fail(server: &mut ServerProcess, step: &str, reason: String) -> SessionError {
+    let exit = server.settle(Duration::from_millis(500)).await;
+    SessionError {
+        step: step.to_string(),
+        reason,
+        exit,
+        stderr_tail: server.stderr_tail(20),
+        denials: server.denials(),
+    }
+}
+
+impl Session {
+    /// Any request, with the tool timeout.
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
+        match tokio::time::timeout(self.tool_timeout, self.rpc.request(method, params)).await {
+            Ok(r) => r,
+            Err(_) => Err(RpcError::Read(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to {method} within {:?}", self.tool_timeout),
+            ))),
+        }
+    }
+
+    /// `tools/list` (first page).
+    pub async fn list_tools(&mut self) -> Result<Vec<Value>, RpcError> {
+        let r = self.request("tools/list", json!({})).await?;
+        Ok(r["tools"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `tools/call`.
+    pub async fn call_tool(&mut self, name: &str, arguments: Value) -> Result<Value, RpcError> {
+        self.request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await
+    }
+
+    /// The server's stdin and stdout back (ends the session).
+    pub fn into_inner(self) -> RpcClient<ChildStdin, ChildStdout> {
+        self.rpc
+    }
+}
+
+/// Time a closure-free step: helper for reports.
+pub fn ms(since: Instant) -> u128 {
+    since.elapsed().as_millis()
+}

@@ -1,0 +1,204 @@
+//! The server's stderr, drained concurrently into a bounded ring of lines
+//! (last N bytes, each line bounded, each with the time since spawn). The
+//! reader never stops reading, so the child can never block on a full pipe.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Bounds of the ring.
+#[derive(Debug, Clone, Copy)]
+pub struct StderrLimits {
+    /// Total bytes kept (the newest lines).
+    pub total: usize,
+    /// Bytes kept of one line; the rest is cut and marked.
+    pub line: usize,
+}
+
+impl Default for StderrLimits {
+    fn default() -> Self {
+        StderrLimits {
+            total: 64 * 1024,
+            line: 4 * 1024,
+        }
+    }
+}
+
+/// One line of stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StderrLine {
+    /// Time since the server was spawned.
+    pub at: Duration,
+    /// The line (lossy UTF-8, trailing CR removed, cut at the line bound).
+    pub text: String,
+    /// Whether the line was cut.
+    pub truncated: bool,
+}
+
+/// The ring: shared between the reader task and the handle.
+#[derive(Debug, Default)]
+pub struct Ring {
+    lines: VecDeque<StderrLine>,
+    bytes: usize,
+    dropped: u64,
+    partial: Vec<u8>,
+    partial_cut: bool,
+    limits: Option<StderrLimits>,
+}
+
+impl Ring {
+    /// An empty ring with `limits`.
+    pub fn new(limits: StderrLimits) -> Ring {
+        Ring {
+            limits: Some(limits),
+            ..Ring::default()
+        }
+    }
+
+    fn limits(&self) -> StderrLimits {
+        self.limits.unwrap_or_default()
+    }
+
+    /// Feed bytes read at `at`.
+    pub fn feed(&mut self, chunk: &[u8], at: Duration) {
+        let limits = self.limits();
+        for part in chunk.split_inclusive(|b| *b == b'\n') {
+            let (body, done) = match part.strip_suffix(b"\n") {
+                Some(body) => (body, true),
+                None => (part, false),
+            };
+            let room = limits.line.saturating_sub(self.partial.len());
+            if body.len() > room {
+                self.partial_cut = true;
+            }
+            self.partial
+                .extend_from_slice(&body[..body.len().min(room)]);
+            if done {
+                self.finish_line(at);
+            }
+        }
+    }
+
+    /// Flush a final line without a newline.
+    pub fn flush(&mut self, at: Duration) {
+        if !self.partial.is_empty() {
+            self.finish_line(at);
+        }
+    }
+
+    fn finish_line(&mut self, at: Duration) {
+        let mut raw = std::mem::take(&mut self.partial);
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+        let line = StderrLine {
+            at,
+            text: String::from_utf8_lossy(&raw).into_owned(),
+            truncated: std::mem::take(&mut self.partial_cut),
+        };
+        self.bytes += line.text.len();
+        self.lines.push_back(line);
+        let total = self.limits().total;
+        while self.bytes > total {
+            match self.lines.pop_front() {
+                Some(old) => {
+                    self.bytes -= old.text.len();
+                    self.dropped += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The kept lines, oldest first.
+    pub fn lines(&self) -> Vec<StderrLine> {
+        self.lines.iter().cloned().collect()
+    }
+
+    /// Lines dropped from the front to stay within the bound.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+/// Shared handle to a ring.
+pub type SharedRing = Arc<Mutex<Ring>>;
+
+/// Drain `reader` into `ring` until EOF or error.
+pub async fn drain<R: AsyncRead + Unpin>(mut reader: R, ring: SharedRing, started: Instant) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if let Ok(mut r) = ring.lock() {
+                    r.feed(&buf[..n], started.elapsed());
+                }
+            }
+        }
+    }
+    if let Ok(mut r) = ring.lock() {
+        r.flush(started.elapsed());
+    }
+}
+
+/// Lines that look like a sandbox denial (permission errors, a read-only
+/// file system, sandspawn's own Landlock notes).
+pub fn denials(lines: &[StderrLine]) -> Vec<String> {
+    const HINTS: &[&str] = &[
+        "EACCES",
+        "EPERM",
+        "EROFS",
+        "Permission denied",
+        "Operation not permitted",
+        "Read-only file system",
+        "PermissionError",
+        "sandspawn: error",
+    ];
+    lines
+        .iter()
+        .filter(|l| HINTS.iter().any(|h| l.text.contains(h)))
+        .map(|l| l.text.clone())
+        .collect()
+}
+
+/// The last lines as text, `[  1.234s] line` each.
+pub fn render(lines: &[StderrLine]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(&format!(
+            "[{:>8.3}s] {}{}\n",
+            l.at.as_secs_f64(),
+            l.text,
+            if l.truncated { " …(cut)" } else { "" }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines_and_total() {
+        let mut r = Ring::new(StderrLimits { total: 20, line: 5 });
+        let t = Duration::ZERO;
+        r.feed(b"abcdefgh\nxy", t);
+        r.feed(b"z\r\n", t);
+        let lines = r.lines();
+        assert_eq!(lines[0].text, "abcde");
+        assert!(lines[0].truncated);
+        assert_eq!(lines[1].text, "xyz");
+        for _ in 0..10 {
+            r.feed(b"1234\n", t);
+        }
+        assert!(r.lines().iter().map(|l| l.text.len()).sum::<usize>() <= 20);
+        assert!(r.dropped() > 0);
+        r.feed(&vec![b'x'; 100_000], t);
+        r.flush(t);
+        assert_eq!(r.lines().last().unwrap().text, "xxxxx");
+    }
+}

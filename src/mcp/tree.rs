@@ -1,0 +1,121 @@
+//! The process tree under a server's pid, read from /proc, and signals to
+//! it. Each process is remembered with its start time so a recycled pid is
+//! never signalled.
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+/// One process: pid, start time (clock ticks since boot), command name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    /// Its pid.
+    pub pid: i32,
+    /// Its parent.
+    pub ppid: i32,
+    /// Start time, field 22 of /proc/PID/stat.
+    pub start: u64,
+    /// `comm`.
+    pub comm: String,
+}
+
+/// Parse /proc/PID/stat (the comm field may hold spaces and parentheses).
+pub fn parse_stat(pid: i32, text: &str) -> Option<Proc> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 2..)?.split(' ').collect();
+    // rest[0] is field 3 (state): ppid is field 4, starttime field 22.
+    let ppid = rest.get(1)?.parse().ok()?;
+    let start = rest.get(19)?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        start,
+        comm,
+    })
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// `root` and all its descendants, parents before children.
+pub fn descendants(root: i32) -> Vec<Proc> {
+    let mut all = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let pid = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok());
+            if let Some(p) = pid.and_then(read_proc) {
+                all.push(p);
+            }
+        }
+    }
+    tree_of(root, &all)
+}
+
+/// The subtree of `root` in `all`, parents first.
+pub fn tree_of(root: i32, all: &[Proc]) -> Vec<Proc> {
+    let mut out: Vec<Proc> = all.iter().filter(|p| p.pid == root).cloned().collect();
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i].pid;
+        out.extend(
+            all.iter()
+                .filter(|p| p.ppid == parent && p.pid != root)
+                .cloned(),
+        );
+        i += 1;
+    }
+    out
+}
+
+/// Send `sig` to each process still alive with the same start time.
+pub fn signal_all(procs: &[Proc], sig: Signal) {
+    for p in procs {
+        if read_proc(p.pid).is_some_and(|now| now.start == p.start) {
+            let _ = kill(Pid::from_raw(p.pid), sig);
+        }
+    }
+}
+
+/// Send `sig` to the process group `pgid` (the server was started as a
+/// group leader).
+pub fn signal_group(pgid: i32, sig: Signal) {
+    let _ = killpg(Pid::from_raw(pgid), sig);
+}
+
+/// Whether any of `procs` is still alive (same start time, not a zombie
+/// awaiting its reaper counts as alive).
+pub fn any_alive(procs: &[Proc]) -> bool {
+    procs
+        .iter()
+        .any(|p| read_proc(p.pid).is_some_and(|now| now.start == p.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_comm_and_subtree() {
+        let p = parse_stat(
+            7,
+            "7 (a (b) c) S 3 7 7 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 1 2",
+        )
+        .unwrap();
+        assert_eq!((p.ppid, p.start, p.comm.as_str()), (3, 12345, "a (b) c"));
+        let mk = |pid, ppid| Proc {
+            pid,
+            ppid,
+            start: 1,
+            comm: String::new(),
+        };
+        let all = [mk(1, 0), mk(10, 1), mk(11, 10), mk(12, 11), mk(13, 1)];
+        let pids: Vec<i32> = tree_of(10, &all).iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [10, 11, 12]);
+    }
+}

@@ -1,0 +1,158 @@
+//! Handing a lowered spec to the `sandspawn __mcp-spec` child: a lossless
+//! text encoding (every name, value and path as hex bytes inside JSON), so
+//! non-UTF-8 bytes survive. It travels in one environment variable of the
+//! child, which is replaced before the target starts (bwrap: env_clear;
+//! Landlock: the spec's own environment).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use sandspawn_linux::{Backend, Mount, NetworkMode, SandboxSpec};
+use serde::{Deserialize, Serialize};
+
+/// The variable carrying the spec.
+pub const SPEC_VAR: &str = "SANDSPAWN_SPEC";
+/// The hidden argument of the child.
+pub const SPEC_ARG: &str = "__mcp-spec";
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    program: String,
+    args: Vec<String>,
+    cwd: String,
+    env: Vec<(String, String)>,
+    mounts: Vec<(u8, String, String)>,
+    network: NetworkMode,
+    backend: Backend,
+    die_with_parent: bool,
+}
+
+/// Errors decoding a spec.
+#[derive(Debug, thiserror::Error)]
+#[error("decoding the sandbox spec from {SPEC_VAR}: {0}")]
+pub struct WireError(String);
+
+fn hex(s: &OsStr) -> String {
+    s.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Result<OsString, WireError> {
+    let bytes = s.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return Err(WireError("odd hex length".into()));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 2);
+    for pair in bytes.chunks(2) {
+        let text = std::str::from_utf8(pair).map_err(|e| WireError(e.to_string()))?;
+        out.push(u8::from_str_radix(text, 16).map_err(|e| WireError(e.to_string()))?);
+    }
+    Ok(OsString::from_vec(out))
+}
+
+/// Encode `spec`.
+pub fn encode(spec: &SandboxSpec) -> String {
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| {
+            let p = hex(m.path().as_os_str());
+            match m {
+                Mount::ReadOnly { .. } => (0, p, String::new()),
+                Mount::ReadWrite { .. } => (1, p, String::new()),
+                Mount::Tmpfs { .. } => (2, p, String::new()),
+                Mount::Mask { is_dir, .. } => (if *is_dir { 3 } else { 4 }, p, String::new()),
+                Mount::Symlink { target, .. } => (5, p, hex(target.as_os_str())),
+            }
+        })
+        .collect();
+    let wire = Wire {
+        program: hex(&spec.program),
+        args: spec.args.iter().map(|a| hex(a)).collect(),
+        cwd: hex(spec.cwd.as_os_str()),
+        env: spec.env.iter().map(|(n, v)| (hex(n), hex(v))).collect(),
+        mounts,
+        network: spec.network,
+        backend: spec.backend,
+        die_with_parent: spec.die_with_parent,
+    };
+    serde_json::to_string(&wire).unwrap_or_default()
+}
+
+/// Decode a spec made by [`encode`].
+pub fn decode(text: &OsStr) -> Result<SandboxSpec, WireError> {
+    let text = text.to_str().ok_or_else(|| WireError("not UTF-8".into()))?;
+    let wire: Wire = serde_json::from_str(text).map_err(|e| WireError(e.to_string()))?;
+    let path = |s: &str| unhex(s).map(PathBuf::from);
+    let mut mounts = Vec::with_capacity(wire.mounts.len());
+    for (kind, p, target) in &wire.mounts {
+        let path = path(p)?;
+        mounts.push(match kind {
+            0 => Mount::ReadOnly { path },
+            1 => Mount::ReadWrite { path },
+            2 => Mount::Tmpfs { path },
+            3 | 4 => Mount::Mask {
+                path,
+                is_dir: *kind == 3,
+            },
+            5 => Mount::Symlink {
+                path,
+                target: unhex(target)?.into(),
+            },
+            other => return Err(WireError(format!("unknown mount kind {other}"))),
+        });
+    }
+    Ok(SandboxSpec {
+        program: unhex(&wire.program)?,
+        args: wire
+            .args
+            .iter()
+            .map(|a| unhex(a))
+            .collect::<Result<_, _>>()?,
+        cwd: path(&wire.cwd)?,
+        env: wire
+            .env
+            .iter()
+            .map(|(n, v)| Ok((unhex(n)?, unhex(v)?)))
+            .collect::<Result<_, WireError>>()?,
+        mounts,
+        network: wire.network,
+        backend: wire.backend,
+        die_with_parent: wire.die_with_parent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_non_utf8_bytes() {
+        let odd = OsString::from_vec(vec![0xff, b'a', 0]);
+        let spec = SandboxSpec {
+            program: odd.clone(),
+            args: vec!["a".into(), odd.clone()],
+            cwd: "/w".into(),
+            env: vec![(odd.clone(), "v".into())],
+            mounts: vec![
+                Mount::ReadOnly {
+                    path: "/usr".into(),
+                },
+                Mount::Mask {
+                    path: PathBuf::from(odd.clone()),
+                    is_dir: false,
+                },
+                Mount::Symlink {
+                    path: "/bin".into(),
+                    target: "usr/bin".into(),
+                },
+            ],
+            network: NetworkMode::Full,
+            backend: Backend::Landlock,
+            die_with_parent: false,
+        };
+        let text = encode(&spec);
+        assert_eq!(decode(OsStr::new(&text)).unwrap(), spec);
+        assert!(decode(OsStr::new("{")).is_err());
+    }
+}
