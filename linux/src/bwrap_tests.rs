@@ -12,6 +12,7 @@ fn spec(mounts: Vec<Mount>, network: NetworkMode) -> SandboxSpec {
         mounts,
         network,
         backend: Backend::Bwrap,
+        proxy: None,
     }
 }
 

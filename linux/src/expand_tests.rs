@@ -23,6 +23,7 @@ fn spec(mounts: Vec<Mount>) -> SandboxSpec {
         mounts,
         network: NetworkMode::None,
         backend: Backend::Landlock,
+        proxy: None,
     }
 }
 

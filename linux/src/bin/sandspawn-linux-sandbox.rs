@@ -48,6 +48,7 @@ fn empty_spec() -> SandboxSpec {
         mounts: Vec::new(),
         network: NetworkMode::None,
         backend: Backend::Auto,
+        proxy: None,
     }
 }
 
