@@ -4,6 +4,7 @@ import http.server, ssl, sys
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         body = b"hello from origin\n"
@@ -17,10 +18,23 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+
+class S(http.server.ThreadingHTTPServer):
+    # The TLS handshake runs in the request's own thread: wrapping the
+    # listening socket would serialise every handshake in accept().
+    request_queue_size = 256
+    daemon_threads = True
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        self.RequestHandlerClass(ctx.wrap_socket(request, server_side=True), client_address, self)
+
+    def handle_error(self, request, client_address):
+        pass
+
+srv = S(("127.0.0.1", 0), H)
 with open(sys.argv[3] + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os
