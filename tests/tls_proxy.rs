@@ -308,3 +308,78 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
         assert_eq!(line.lines().count(), 1, "{line}");
     }
 }
+
+/// mcp-server-fetch over stdio inside `--net proxy`: `tools/call fetch`
+/// answers with the origin's body; without the CA it is an error.
+fn mcp_fetch(fx: &Fx, vars: &[(&str, String)]) -> String {
+    use std::io::{BufRead, Write};
+    let url = fx.url(fx.origin_port);
+    let mut c = Command::new(SANDSPAWN);
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", fx.dir.join("home"))
+        .env("XDG_CACHE_HOME", fx.dir.join("cache"))
+        .current_dir(fx.dir.join("ws"))
+        .args(["run", "--net", "proxy", "--read"])
+        .arg(cache().join("clients"))
+        .arg("--")
+        .arg(cache().join("clients/bin/mcp-server-fetch"))
+        .arg("--ignore-robots-txt")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let msgs = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+        format!(r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"fetch","arguments":{{"url":"{url}","raw":true}}}}}}"#),
+    ];
+    for m in &msgs {
+        writeln!(stdin, "{m}").expect("write");
+    }
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(r#""id":3"#) {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let answer = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    drop(stdin);
+    let _ = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    answer
+}
+
+#[test]
+fn mcp_server_fetch_through_the_bridge_trusts_the_proxy_ca() {
+    let Some(fx) = Fx::start("mcp") else { return };
+    if !cache().join("clients/bin/mcp-server-fetch").exists() {
+        skip("mcp-server-fetch not installed in the clients venv");
+        return;
+    }
+    let proxy = format!("http://127.0.0.1:{}", fx.proxy_port);
+    let ok = mcp_fetch(
+        &fx,
+        &[
+            ("HTTPS_PROXY", proxy.clone()),
+            ("SSL_CERT_FILE", fx.mitm_ca().display().to_string()),
+        ],
+    );
+    assert!(ok.contains(OK) && ok.contains(r#""isError":false"#), "{ok}");
+    assert!(fx.flows().contains("origin.test"));
+    let bad = mcp_fetch(&fx, &[("HTTPS_PROXY", proxy)]);
+    assert!(bad.contains(r#""isError":true"#), "negative control: {bad}");
+}
