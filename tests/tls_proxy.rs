@@ -307,6 +307,7 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
         assert!(line.contains(want), "want {want:?} in {line:?}");
         assert_eq!(line.lines().count(), 1, "{line}");
     }
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join("sandspawn-tls-bad-cache"));
 }
 
 /// mcp-server-fetch over stdio inside `--net proxy`: `tools/call fetch`
