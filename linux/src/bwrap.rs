@@ -62,6 +62,18 @@ impl BwrapFeatures {
 /// a read-only protected subpath inside a writable root is rendered after
 /// that root and wins. Reordering would silently expose what was denied.
 pub fn bwrap_argv(spec: &SandboxSpec, features: &BwrapFeatures, helper: &Path) -> Vec<OsString> {
+    bwrap_argv_bridged(spec, features, helper, None)
+}
+
+/// [`bwrap_argv`], plus network `proxy`'s bridge socket: the host socket
+/// `bridge` is bound read-write at [`crate::bridge::INSIDE_SOCKET`] after
+/// every other mount (inside bwrap's private `/dev`).
+pub fn bwrap_argv_bridged(
+    spec: &SandboxSpec,
+    features: &BwrapFeatures,
+    helper: &Path,
+    bridge: Option<&Path>,
+) -> Vec<OsString> {
     let mut argv = Argv(vec![features.path.clone().into_os_string()]);
     argv.flags(&["--new-session"]);
     if spec.die_with_parent {
@@ -89,6 +101,11 @@ pub fn bwrap_argv(spec: &SandboxSpec, features: &BwrapFeatures, helper: &Path) -
     argv.flags(&["--proc", "/proc", "--dev", "/dev"]);
     for mount in spec.mounts.iter().filter(|m| !is_root(m)) {
         argv.mount(mount);
+    }
+    if let Some(socket) = bridge.filter(|_| spec.network == NetworkMode::Proxy) {
+        argv.push("--bind");
+        argv.push(socket);
+        argv.push(crate::bridge::INSIDE_SOCKET);
     }
     argv.flags(&["--clearenv"]);
     for (key, value) in &spec.env {

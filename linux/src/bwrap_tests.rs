@@ -13,6 +13,7 @@ fn spec(mounts: Vec<Mount>, network: NetworkMode) -> SandboxSpec {
         network,
         backend: Backend::Bwrap,
         die_with_parent: true,
+        proxy: None,
     }
 }
 
@@ -191,4 +192,39 @@ fn bwrap_inside_a_writable_root_is_skipped() {
     assert_eq!(find_bwrap(&path_var, &[]), Some(fake.clone()));
     assert_eq!(find_bwrap(&path_var, &[planted.as_path()]), None);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
+    let mut s = spec(vec![ro("/usr")], NetworkMode::Proxy);
+    s.proxy = Some(crate::spec::ProxyBridge {
+        host: "proxy.corp".into(),
+        port: 8080,
+        inside_port: 3128,
+        origin: "HTTPS_PROXY".into(),
+        display: "http://proxy.corp:8080".into(),
+    });
+    let argv = bwrap_argv_bridged(
+        &s,
+        &BwrapFeatures::full("/usr/bin/bwrap"),
+        Path::new("/proc/self/fd/3"),
+        Some(Path::new("/run/user/0/sandspawn-proxy-1/proxy.sock")),
+    );
+    let want = format!(
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /usr /usr \
+         --bind /run/user/0/sandspawn-proxy-1/proxy.sock /dev/.sandspawn-proxy.sock \
+         {TAIL_ENV} {HELPER} --read /usr --write /dev --read /proc --net proxy \
+         --proxy-port 3128 --landlock best-effort {CMD}"
+    );
+    assert_eq!(argv, words(&want));
+    // Without a socket (explain, tests) nothing is bound; other modes never bind one.
+    s.network = NetworkMode::Full;
+    let argv = bwrap_argv_bridged(
+        &s,
+        &BwrapFeatures::full("/usr/bin/bwrap"),
+        Path::new("/proc/self/fd/3"),
+        Some(Path::new("/x.sock")),
+    );
+    assert!(!argv.contains(&"/dev/.sandspawn-proxy.sock".into()));
+    assert!(!argv.contains(&"--proxy-port".into()));
 }

@@ -24,6 +24,7 @@ fn spec(mounts: Vec<Mount>) -> SandboxSpec {
         network: NetworkMode::None,
         backend: Backend::Landlock,
         die_with_parent: true,
+        proxy: None,
     }
 }
 

@@ -60,6 +60,9 @@ pub enum HelperError {
     /// seccomp failed.
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    /// The proxy bridge's inside forwarder failed.
+    #[error(transparent)]
+    Bridge(#[from] crate::bridge::BridgeError),
     /// The target could not be executed.
     #[error("executing {}: {source}", program.display())]
     Exec {
@@ -120,11 +123,24 @@ pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
     if argv.get(1).is_some_and(|a| a == HELPER_TOKEN) {
         return Some(helper_main(argv[2..].to_vec()));
     }
+    if argv
+        .get(1)
+        .is_some_and(|a| a == crate::bridge::BRIDGE_TOKEN)
+    {
+        return Some(crate::bridge::bridge_main(&argv[2..]));
+    }
     None
 }
 
 fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     let (policy, command) = HelperPolicy::from_args(args)?;
+    if let Some(port) = policy.proxy_port {
+        // Forked before this process is confined; the forwarder confines
+        // itself the same way before it serves.
+        crate::bridge::start_inside(port, || {
+            confine(&policy).map(drop).map_err(|e| e.to_string())
+        })?;
+    }
     confine(&policy)?;
     Err(exec(&command, None))
 }

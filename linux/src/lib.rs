@@ -11,6 +11,7 @@
 //! [`probe`] (what this host can enforce).
 #![deny(unsafe_code)]
 
+pub mod bridge;
 pub mod bwrap;
 mod cache;
 pub mod doctor;
@@ -32,7 +33,7 @@ use std::process::Command;
 
 pub use helper::{dispatch, helper_main, HelperError};
 pub use report::{probe, Control, EnforcementReport, HostReport, Status};
-pub use spec::{Backend, Mount, NetworkMode, SandboxSpec};
+pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec};
 
 use bwrap::BwrapProbeError;
 use policy::{HelperPolicy, Requirement};
@@ -80,6 +81,12 @@ pub enum RunError {
     /// Confining or exec'ing failed (Landlock backend).
     #[error(transparent)]
     Confine(#[from] HelperError),
+    /// Network `proxy`: the bridge could not start.
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeError),
+    /// Network `proxy` without a bridge in the spec (a bug in the caller).
+    #[error("network `proxy` needs an upstream proxy in the spec")]
+    NoProxy,
 }
 
 /// Enforce `spec` and exec its command, using the running executable as the
@@ -131,7 +138,15 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     }
     use std::os::fd::AsRawFd;
     let inside = PathBuf::from(format!("/proc/self/fd/{}", helper.as_raw_fd()));
-    let argv = bwrap::bwrap_argv(spec, features, &inside);
+    let socket = match (spec.network, &spec.proxy) {
+        (NetworkMode::Proxy, None) => return RunError::NoProxy,
+        (NetworkMode::Proxy, Some(proxy)) => match bridge::start_host(proxy, helper_exe) {
+            Ok(host) => Some(host.socket),
+            Err(e) => return e.into(),
+        },
+        _ => None,
+    };
+    let argv = bwrap::bwrap_argv_bridged(spec, features, &inside, socket.as_deref());
     let source = Command::new(&argv[0]).args(&argv[1..]).env_clear().exec();
     drop(helper);
     RunError::ExecBwrap {
@@ -144,7 +159,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
     if spec.network == NetworkMode::Proxy {
         return RunError::Unsupported {
             backend: Backend::Landlock,
-            what: "network `proxy` (it needs a network namespace)".into(),
+            what: "network `proxy`: it needs a network namespace; use the bwrap backend (`--backend bwrap`) or `--net full`".into(),
         };
     }
     if spec.die_with_parent {
@@ -170,6 +185,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
         rules: expansion.rules,
         network: spec.network,
         landlock: Requirement::Required,
+        proxy_port: None,
     };
     if let Err(e) = helper::confine(&policy) {
         return e.into();

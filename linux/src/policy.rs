@@ -42,6 +42,8 @@ pub struct HelperPolicy {
     pub network: NetworkMode,
     /// Whether Landlock must be enforced.
     pub landlock: Requirement,
+    /// Network `proxy`: the loopback port the inside forwarder listens on.
+    pub proxy_port: Option<u16>,
 }
 
 impl HelperPolicy {
@@ -64,6 +66,11 @@ impl HelperPolicy {
             rules,
             network: spec.network,
             landlock: Requirement::BestEffort,
+            proxy_port: spec
+                .proxy
+                .as_ref()
+                .filter(|_| spec.network == NetworkMode::Proxy)
+                .map(|p| p.inside_port),
         }
     }
 
@@ -82,6 +89,10 @@ impl HelperPolicy {
         }
         out.push("--net".into());
         out.push(self.network.to_string().into());
+        if let Some(port) = self.proxy_port {
+            out.push("--proxy-port".into());
+            out.push(port.to_string().into());
+        }
         out.push("--landlock".into());
         out.push(
             match self.landlock {
@@ -99,6 +110,7 @@ impl HelperPolicy {
             rules: Vec::new(),
             network: NetworkMode::None,
             landlock: Requirement::Required,
+            proxy_port: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -117,6 +129,13 @@ impl HelperPolicy {
                 Some("--read") => policy.rules.push((value.into(), Level::Read)),
                 Some("--write") => policy.rules.push((value.into(), Level::Write)),
                 Some("--net") => policy.network = parse_net(value)?,
+                Some("--proxy-port") => {
+                    let port = value.to_str().and_then(|v| v.parse::<u16>().ok());
+                    match port {
+                        Some(p) if p != 0 => policy.proxy_port = Some(p),
+                        _ => return Err(ArgsError::BadValue(flag.clone(), value.clone())),
+                    }
+                }
                 Some("--landlock") => {
                     policy.landlock = match value.to_str() {
                         Some("required") => Requirement::Required,
@@ -176,6 +195,7 @@ mod tests {
             ],
             network: NetworkMode::Proxy,
             landlock: Requirement::BestEffort,
+            proxy_port: Some(3128),
         };
         let mut args = policy.to_args();
         args.extend([os("--"), os("ls"), os("-l")]);
@@ -212,6 +232,7 @@ mod tests {
             network: NetworkMode::None,
             backend: crate::Backend::Bwrap,
             die_with_parent: true,
+            proxy: None,
         };
         let p = HelperPolicy::for_bwrap(&spec);
         let args: Vec<_> = p.to_args();

@@ -108,4 +108,28 @@ pub struct SandboxSpec {
     /// client may fork from a short-lived worker thread, and then the
     /// server would die with that thread.
     pub die_with_parent: bool,
+    /// The bridge to the upstream proxy (network `proxy` only).
+    pub proxy: Option<ProxyBridge>,
+}
+
+/// Network `proxy`: where the bridge listens inside and where it goes outside.
+///
+/// The core decides all of it (from `--proxy` or the parent's variables);
+/// this crate only runs the two byte pipes: a listener on the sandbox's
+/// loopback at `inside_port`, a Unix socket carried into the sandbox, and a
+/// host-side process that connects each connection to `host:port`. The
+/// bytes are not looked at: the child speaks HTTP CONNECT or SOCKS5 to the
+/// upstream itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyBridge {
+    /// The upstream proxy's host (a name or an IP literal, without brackets).
+    pub host: String,
+    /// The upstream proxy's port.
+    pub port: u16,
+    /// The port the bridge listens on at 127.0.0.1 inside the sandbox.
+    pub inside_port: u16,
+    /// Where the upstream came from, for messages (`--proxy`, `HTTPS_PROXY`).
+    pub origin: String,
+    /// The upstream URL for messages, credentials masked.
+    pub display: String,
 }

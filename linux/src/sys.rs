@@ -1,8 +1,8 @@
 //! The only module with `unsafe`: thin wrappers over single syscalls.
 //!
 //! Each wrapper makes one call with plain integer arguments (no pointers into
-//! Rust memory, except the status word of `waitpid`), checks its return value
-//! and maps errno in one place. Nothing here decides anything.
+//! Rust memory), checks its return value and maps errno in one place. Nothing
+//! here decides anything.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -85,6 +85,88 @@ pub fn seccomp_available() -> bool {
     // SAFETY: PR_GET_SECCOMP only returns the current mode; integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     ret >= 0
+}
+
+/// `fork()`. Returns `Some(child pid)` in the parent, `None` in the child.
+///
+/// Only for a single-threaded caller (the helper stage, before it starts
+/// any thread): the child then owns a consistent copy of the whole process.
+pub fn fork_single_threaded() -> io::Result<Option<libc::pid_t>> {
+    // SAFETY: fork takes no arguments and touches no memory of ours. The
+    // documented caller is single-threaded, so no lock (allocator, stdio)
+    // can be held by another thread at the moment of the fork, and the
+    // child may run ordinary Rust code afterwards.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        child => Ok(Some(child)),
+    }
+}
+
+/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or
+    // -1; no memory is passed.
+    let ret = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let fd = i32::try_from(ret).map_err(|_| io::Error::other("pidfd out of range"))?;
+    // SAFETY: `fd` was just returned by the kernel for this call, so it is
+    // open and nothing else in this process owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Block until `fd` is readable (or hung up). Retries on EINTR.
+pub fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `pfd` is a valid, initialised pollfd that lives on our stack
+        // for the whole call, and the count (1) matches it; `fd` is borrowed,
+        // so it stays open during the call.
+        let ret = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if ret >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Take ownership of descriptor `fd`, inherited from the parent and named
+/// on our command line. Fails unless it is open.
+pub fn take_inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 3 {
+        return Err(io::Error::other("not an inherited descriptor (below 3)"));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; integer arguments.
+    check(unsafe { libc::fcntl(fd, libc::F_GETFD) }.into())?;
+    // SAFETY: the descriptor is open (checked above), was inherited across
+    // exec by design, and this fresh process has not wrapped it anywhere
+    // else: the returned OwnedFd is its only owner.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Point stdin and stdout at /dev/null (the inside forwarder must not keep
+/// the child's pipes open).
+pub fn stdin_stdout_to_null() -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for target in [0, 1] {
+        // SAFETY: dup2 takes two descriptors: `null` is open for the call
+        // (borrowed from a live File) and 0/1 are the standard descriptors,
+        // which dup2 atomically replaces; no memory is passed.
+        check(unsafe { libc::dup2(null.as_raw_fd(), target) }.into())?;
+    }
+    Ok(())
 }
 
 /// Whether this process may create a user namespace: a forked child calls

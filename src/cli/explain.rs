@@ -119,6 +119,7 @@ fn source_text(s: &Source) -> String {
         Source::Proxy => "proxy".into(),
         Source::ProxySpelling { from } => format!("proxy: other spelling of {from}"),
         Source::ProxyDerived => "proxy: derived".into(),
+        Source::ProxyBridge => "proxy: the sandbox's bridge to the upstream".into(),
         Source::Set => "set".into(),
         Source::Pass { rule } => format!("pass {rule}"),
     }
@@ -130,6 +131,7 @@ fn drop_text(r: &DropReason) -> String {
         DropReason::DeniedByPolicy { rule } => format!("deny_env {rule}"),
         DropReason::VerificationKiller => "weakens TLS verification".into(),
         DropReason::NoNetwork => "network none".into(),
+        DropReason::ProxyRewritten => "network proxy: replaced by the bridge address".into(),
         DropReason::ManagedTrust => "replaced by a managed bundle".into(),
         DropReason::FoldedIntoBundle => "certificates folded into the bundle".into(),
         DropReason::NotUsableInSandbox => "its directory is not visible in the sandbox".into(),

@@ -173,6 +173,39 @@ pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
         })
 }
 
+/// A no-proxy list without its loopback entries (`localhost`, `.localhost`,
+/// `127.*`, `::1`, with or without a port) and without `*`. In network
+/// `proxy` the proxy is the only way out: a direct connection to any of
+/// these cannot leave the sandbox.
+pub fn no_proxy_without_loopback(list: &str) -> String {
+    let loopback = |entry: &str| {
+        let e = entry
+            .trim()
+            .trim_start_matches("*.")
+            .trim_start_matches('.');
+        let host = if let Some(v6) = e.strip_prefix('[') {
+            v6.split(']').next().unwrap_or_default()
+        } else if e.matches(':').count() == 1 {
+            e.split(':').next().unwrap_or_default()
+        } else {
+            e
+        };
+        let host = host.to_ascii_lowercase();
+        host == "*"
+            || host == "localhost"
+            || host.ends_with(".localhost")
+            || host.starts_with("127.")
+            || host == "::1"
+            || host == "0:0:0:0:0:0:0:1"
+            || host == "0.0.0.0"
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !loopback(e))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The default allow-list: what any program expects to find.
 pub const BASE_VARS: &[&str] = &[
     "HOME",

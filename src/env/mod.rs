@@ -41,8 +41,10 @@ pub enum Source {
         /// The variable it was copied from.
         from: String,
     },
-    /// Derived from the proxy family (NODE_USE_ENV_PROXY=1).
+    /// Derived from the proxy family (NODE_USE_ENV_PROXY=1, a filtered NO_PROXY).
     ProxyDerived,
+    /// Network `proxy`: the sandbox's bridge to the upstream proxy.
+    ProxyBridge,
     /// An explicit `set` rule.
     Set,
     /// A `pass` rule.
@@ -67,6 +69,8 @@ pub enum DropReason {
     VerificationKiller,
     /// Network mode `none`: no proxy is reachable.
     NoNetwork,
+    /// Network mode `proxy`: replaced by the bridge's inside address.
+    ProxyRewritten,
     /// A trust variable: replaced by a managed bundle (its file was an input).
     ManagedTrust,
     /// A trust directory variable: its certificates were folded into the bundles.
@@ -143,6 +147,9 @@ pub struct EnvContext<'a> {
     pub home: Option<&'a OsStr>,
     /// Whether the parent's XDG_RUNTIME_DIR is readable under the policy.
     pub xdg_runtime_usable: bool,
+    /// Network `proxy`: the inside bridge URL every proxy variable gets
+    /// (`http://127.0.0.1:PORT`, never with credentials).
+    pub proxy_url: Option<&'a OsStr>,
 }
 
 /// Build the child's environment.
@@ -184,6 +191,9 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             match ctx.network {
                 NetworkMode::None => {
                     dropped.insert(name.clone(), DropReason::NoNetwork);
+                }
+                NetworkMode::Proxy if ctx.proxy_url.is_some() => {
+                    dropped.insert(name.clone(), DropReason::ProxyRewritten);
                 }
                 NetworkMode::Proxy | NetworkMode::Full => {
                     insert(&mut vars, name, value, Source::Proxy);
@@ -264,7 +274,10 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
         }
     }
 
-    complete_proxy_family(&mut vars, &denied_by);
+    match ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy) {
+        Some(url) => bridge_proxy_family(&mut vars, url, parent, &denied_by),
+        None => complete_proxy_family(&mut vars, &denied_by),
+    }
     add_trust_family(&mut vars, ctx, &denied_by);
 
     // Explicit `set` wins over everything, including deny: it is the user's
@@ -340,6 +353,57 @@ fn complete_proxy_family<'r>(
     }
 }
 
+/// Network `proxy`: every proxy URL variable (both spellings, the npm,
+/// yarn, bundler, pip and docker forms, WS/WSS) points at the bridge, set
+/// whether or not the parent had it; NODE_USE_ENV_PROXY=1; the no-proxy
+/// lists keep the parent's entries minus loopback and `*` (loopback is not
+/// a way out of the sandbox, and `*` would bypass the only way out).
+fn bridge_proxy_family<'r>(
+    vars: &mut BTreeMap<OsString, EnvVar>,
+    url: &OsStr,
+    parent: &[(OsString, OsString)],
+    denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
+) {
+    let set = |vars: &mut BTreeMap<OsString, EnvVar>, name: &str, value: &OsStr, source| {
+        let name = OsString::from(name);
+        if denied_by(&name).is_none() {
+            insert(vars, &name, value, source);
+        }
+    };
+    for name in families::PROXY_URL_PAIRS
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(families::PROXY_URL_SINGLES.iter().copied())
+    {
+        set(vars, name, url, Source::ProxyBridge);
+    }
+    set(
+        vars,
+        families::NODE_USE_ENV_PROXY,
+        OsStr::new("1"),
+        Source::ProxyDerived,
+    );
+    let parent_list = families::NO_PROXY_PAIRS
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(families::NO_PROXY_SINGLES.iter().copied())
+        .find_map(|n| parent.iter().find(|(k, _)| k == n).map(|(_, v)| v));
+    let Some(list) = parent_list.and_then(|v| v.to_str()) else {
+        return;
+    };
+    let kept = families::no_proxy_without_loopback(list);
+    if kept.is_empty() {
+        return;
+    }
+    for name in families::NO_PROXY_PAIRS
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(families::NO_PROXY_SINGLES.iter().copied())
+    {
+        set(vars, name, OsStr::new(&kept), Source::ProxyDerived);
+    }
+}
+
 /// Point every trust variable at the bundle its role needs.
 fn add_trust_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
@@ -369,3 +433,6 @@ fn add_trust_family<'r>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_proxy;

@@ -22,6 +22,7 @@ fn ctx<'a>(
         tmpdir: OsStr::new("/tmp"),
         home: None,
         xdg_runtime_usable: false,
+        proxy_url: None,
     }
 }
 

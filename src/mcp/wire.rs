@@ -26,6 +26,9 @@ struct Wire {
     network: NetworkMode,
     backend: Backend,
     die_with_parent: bool,
+    /// Network `proxy`: the bridge (plain strings and ports, no paths).
+    #[serde(default)]
+    proxy: Option<sandspawn_linux::spec::ProxyBridge>,
 }
 
 /// Errors decoding a spec.
@@ -75,6 +78,7 @@ pub fn encode(spec: &SandboxSpec) -> String {
         network: spec.network,
         backend: spec.backend,
         die_with_parent: spec.die_with_parent,
+        proxy: spec.proxy.clone(),
     };
     serde_json::to_string(&wire).unwrap_or_default()
 }
@@ -119,6 +123,7 @@ pub fn decode(text: &OsStr) -> Result<SandboxSpec, WireError> {
         network: wire.network,
         backend: wire.backend,
         die_with_parent: wire.die_with_parent,
+        proxy: wire.proxy,
     })
 }
 
@@ -147,9 +152,16 @@ mod tests {
                     target: "usr/bin".into(),
                 },
             ],
-            network: NetworkMode::Full,
+            network: NetworkMode::Proxy,
             backend: Backend::Landlock,
             die_with_parent: false,
+            proxy: Some(sandspawn_linux::spec::ProxyBridge {
+                host: "proxy.corp".into(),
+                port: 3128,
+                inside_port: 3128,
+                origin: "HTTPS_PROXY".into(),
+                display: "http://proxy.corp:3128".into(),
+            }),
         };
         let text = encode(&spec);
         assert_eq!(decode(OsStr::new(&text)).unwrap(), spec);

@@ -44,6 +44,8 @@ pub struct HostFacts {
     /// Without a mount namespace (the Landlock backend) there is no private
     /// tmpfs: HOME and TMPDIR then use these sandspawn-owned directories.
     pub no_private_mounts: Option<PrivateDirs>,
+    /// Network `proxy`: the upstream, chosen and parsed by the driver.
+    pub proxy: Option<super::Upstream>,
 }
 
 /// Directories that stand in for a private HOME and /tmp when the backend
@@ -160,6 +162,18 @@ pub fn assemble(
     let xdg_runtime_usable = lookup(parent_env, "XDG_RUNTIME_DIR")
         .is_some_and(|x| Path::new(x).is_absolute() && fs.readable(Path::new(x)));
 
+    let proxy = facts
+        .proxy
+        .clone()
+        .filter(|_| policy.network == crate::policy::NetworkMode::Proxy)
+        .map(|upstream| {
+            let inside_port = super::upstream::INSIDE_PORT;
+            super::ProxyPlan {
+                inside_url: upstream.inside_url(inside_port),
+                upstream,
+                inside_port,
+            }
+        });
     let env = env::build(
         parent_env,
         &policy.env,
@@ -170,6 +184,7 @@ pub fn assemble(
             tmpdir: &tmpdir,
             home: home_override.as_deref(),
             xdg_runtime_usable,
+            proxy_url: proxy.as_ref().map(|p| p.inside_url.as_os_str()),
         },
     );
 
@@ -177,6 +192,7 @@ pub fn assemble(
         command,
         cwd,
         network: policy.network,
+        proxy,
         backend: policy.backend,
         backend_why: "requested".into(),
         policy,

@@ -69,6 +69,9 @@ pub enum BuildError {
         /// Why.
         source: std::io::Error,
     },
+    /// Network `proxy` without a usable upstream.
+    #[error(transparent)]
+    Proxy(#[from] super::ProxyError),
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
     NoCommand,
@@ -116,6 +119,12 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         requested => (requested, "requested".to_string()),
     };
     let mut facts = probe_host(&policy, &mut warnings);
+    if policy.network == crate::policy::NetworkMode::Proxy {
+        facts.proxy = Some(super::upstream::choose(
+            policy.proxy.as_deref(),
+            &req.parent_env,
+        )?);
+    }
     if backend == Backend::Landlock {
         let root = cache_root(&outcome_cache)?;
         facts.no_private_mounts = Some(PrivateDirs {

@@ -94,6 +94,12 @@ impl Plan {
             "backend": self.backend.to_string(),
             "backend_why": self.backend_why,
             "network": self.network.to_string(),
+            "proxy": self.proxy.as_ref().map(|p| json!({
+                "upstream": p.upstream.display,
+                "from": p.upstream.origin,
+                "scheme": p.upstream.scheme,
+                "inside": os_json(&p.inside_url),
+            })),
             "env": env,
             "env_dropped": env_dropped,
             "readable": entries(|a| !matches!(a, Access::Deny)),

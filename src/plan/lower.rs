@@ -5,7 +5,7 @@
 //! overrides the broader one it sits in (a deny inside a read root hides; a
 //! bundle file inside a hidden directory is bound back).
 
-use sandspawn_linux::{Mount, SandboxSpec};
+use sandspawn_linux::{Mount, ProxyBridge, SandboxSpec};
 
 use super::fs::{Access, FsEntry, PathKind};
 use super::Plan;
@@ -36,6 +36,13 @@ impl Plan {
             network: self.network,
             backend: self.backend,
             die_with_parent: true,
+            proxy: self.proxy.as_ref().map(|p| ProxyBridge {
+                host: p.upstream.host.clone(),
+                port: p.upstream.port,
+                inside_port: p.inside_port,
+                origin: p.upstream.origin.clone(),
+                display: p.upstream.display.clone(),
+            }),
         }
     }
 

@@ -14,6 +14,7 @@ mod fs;
 mod json;
 mod lower;
 pub mod protect;
+pub mod upstream;
 mod verify;
 
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 pub use assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
+pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;
 
 use crate::env::EnvPlan;
@@ -45,6 +47,8 @@ pub struct Plan {
     pub fs: FsView,
     /// Network mode.
     pub network: NetworkMode,
+    /// Network `proxy`: the upstream and the inside port of the bridge.
+    pub proxy: Option<ProxyPlan>,
     /// The backend: as requested, or what `auto` resolved to on this host.
     pub backend: Backend,
     /// Why this backend ("requested", or the host probe's reason).
@@ -53,6 +57,18 @@ pub struct Plan {
     pub violations: Vec<Violation>,
     /// What the user should know: dropped inputs, weakened settings.
     pub warnings: Vec<String>,
+}
+
+/// Network `proxy`, decided: where the child connects inside, and where
+/// the bridge goes outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPlan {
+    /// The upstream proxy.
+    pub upstream: Upstream,
+    /// The port of the inside listener (127.0.0.1).
+    pub inside_port: u16,
+    /// The URL the child's proxy variables carry.
+    pub inside_url: OsString,
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ fn facts() -> HostFacts {
         kinds: Default::default(),
         protected: Vec::new(),
         no_private_mounts: None,
+        proxy: None,
     }
 }
 

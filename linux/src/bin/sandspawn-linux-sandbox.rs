@@ -49,6 +49,7 @@ fn empty_spec() -> SandboxSpec {
         network: NetworkMode::None,
         backend: Backend::Auto,
         die_with_parent: true,
+        proxy: None,
     }
 }
 

@@ -1,0 +1,439 @@
+//! Network `proxy`: the bridge between the sandbox's loopback and the
+//! upstream proxy. Two byte pipes, no protocol:
+//!
+//! ```text
+//! child ──TCP──▶ 127.0.0.1:PORT (inside forwarder, in the sandbox's netns)
+//!       ──Unix──▶ INSIDE_SOCKET (bind-mounted host socket)
+//!       ──────▶ host bridge process ──TCP──▶ upstream proxy host:port
+//! ```
+//!
+//! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; the
+//! bridge never parses a byte, so credentials in the upstream URL are not
+//! supported (the core refuses them). The host side is a separate process
+//! (`sandspawn __proxy-bridge …`, spawned right before bwrap is exec'd) that
+//! watches the bwrap process through a pidfd and exits, removing its private
+//! socket directory, as soon as bwrap exits. The inside forwarder is forked
+//! by the helper stage before the target is exec'd and dies with the
+//! sandbox's pid namespace.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::spec::ProxyBridge;
+use crate::sys;
+
+/// Where the host's bridge socket appears inside the sandbox (bwrap's
+/// private `/dev` is a tmpfs in every filesystem shape, so the mount point
+/// can always be created).
+pub const INSIDE_SOCKET: &str = "/dev/.sandspawn-proxy.sock";
+
+/// argv\[1\] that selects the host-side bridge process.
+pub const BRIDGE_TOKEN: &str = "__proxy-bridge";
+
+/// At most this many connections are piped at once; more are closed.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// The reachability check at start and each upstream connect are bounded.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+const BUF_SIZE: usize = 64 * 1024;
+const STACK_SIZE: usize = 256 * 1024;
+
+/// Why the bridge could not start. Each names its step.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The upstream did not accept a TCP connection within the bound.
+    #[error(
+        "network proxy: the upstream proxy {display} (from {origin}) is not reachable: {problem}"
+    )]
+    Unreachable {
+        /// The URL, credentials masked.
+        display: String,
+        /// Where it came from (`--proxy`, `HTTPS_PROXY`).
+        origin: String,
+        /// What happened.
+        problem: String,
+    },
+    /// The private socket directory or the socket could not be made.
+    #[error("network proxy: creating the bridge socket in {}: {source}", dir.display())]
+    Socket {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The host bridge process could not be started.
+    #[error("network proxy: starting the bridge process {}: {source}", exe.display())]
+    Spawn {
+        /// The executable.
+        exe: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The inside listener could not be set up.
+    #[error("network proxy: inside forwarder on 127.0.0.1:{port}: {source}")]
+    Inside {
+        /// The inside port.
+        port: u16,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The bridge process's own arguments are malformed (a bug).
+    #[error("proxy bridge arguments: {0}")]
+    Args(String),
+}
+
+/// The host side, started: the socket to bind into the sandbox.
+#[derive(Debug)]
+pub struct HostBridge {
+    /// The listening socket's path on the host (in a private 0700 directory).
+    pub socket: PathBuf,
+}
+
+/// Resolve `host:port` and connect to the first address that answers.
+fn connect_upstream(host: &str, port: u16) -> io::Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Check once, with a bounded timeout, that the upstream accepts TCP.
+pub fn check_upstream(proxy: &ProxyBridge) -> Result<(), BridgeError> {
+    connect_upstream(&proxy.host, proxy.port)
+        .map(drop)
+        .map_err(|e| BridgeError::Unreachable {
+            display: proxy.display.clone(),
+            origin: proxy.origin.clone(),
+            problem: e.to_string(),
+        })
+}
+
+/// A fresh 0700 directory under `base` (`sandspawn-proxy-PID-N`).
+fn private_dir(base: &Path) -> Result<PathBuf, BridgeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let pid = std::process::id();
+    let mut last = None;
+    for n in 0..64u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = base.join(format!("sandspawn-proxy-{pid}-{nanos:x}{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(source) => return Err(BridgeError::Socket { dir, source }),
+        }
+    }
+    Err(BridgeError::Socket {
+        dir: base.to_path_buf(),
+        source: last.unwrap_or_else(|| io::Error::other("no free name")),
+    })
+}
+
+/// Start the host side for a sandbox that this process is about to become
+/// (by exec'ing bwrap): check the upstream, listen on a Unix socket in a
+/// private directory, and spawn `exe __proxy-bridge` to serve it. The
+/// bridge watches this process id, so it lives exactly as long as bwrap.
+pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeError> {
+    check_upstream(proxy)?;
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = private_dir(&base)?;
+    let socket = dir.join("proxy.sock");
+    let sock_err = |source| BridgeError::Socket {
+        dir: dir.clone(),
+        source,
+    };
+    let listener = UnixListener::bind(&socket).map_err(sock_err)?;
+    sys::inherit_fd(listener.as_fd()).map_err(sock_err)?;
+    let spawned = Command::new(exe)
+        .arg(BRIDGE_TOKEN)
+        .arg(listener.as_raw_fd().to_string())
+        .arg(std::process::id().to_string())
+        .arg(&dir)
+        .arg(&proxy.host)
+        .arg(proxy.port.to_string())
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    // Our copy goes now: bwrap must not inherit the listener.
+    drop(listener);
+    match spawned {
+        Ok(_child) => Ok(HostBridge { socket }),
+        Err(source) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(BridgeError::Spawn {
+                exe: exe.to_path_buf(),
+                source,
+            })
+        }
+    }
+}
+
+/// The host bridge process: `__proxy-bridge FD WATCH_PID DIR HOST PORT`.
+pub fn bridge_main(args: &[OsString]) -> ExitCode {
+    match run_bridge(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sandspawn: {e}");
+            ExitCode::from(crate::helper::EXIT_SETUP_FAILED)
+        }
+    }
+}
+
+fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
+    let arg = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.to_str())
+            .ok_or_else(|| BridgeError::Args(format!("argument {i} missing or not UTF-8")))
+    };
+    let num = |i: usize| {
+        arg(i)?
+            .parse::<i64>()
+            .map_err(|e| BridgeError::Args(format!("argument {i}: {e}")))
+    };
+    let fd = i32::try_from(num(0)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let pid = i32::try_from(num(1)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let dir = PathBuf::from(args.get(2).cloned().unwrap_or_default());
+    let host = arg(3)?.to_string();
+    let port = u16::try_from(num(4)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let sock_err = |source| BridgeError::Socket {
+        dir: dir.clone(),
+        source,
+    };
+    let listener = UnixListener::from(sys::take_inherited_fd(fd).map_err(sock_err)?);
+
+    // Lifetime: exit (and remove the socket directory) when the watched
+    // process — bwrap — exits, however it exits.
+    let watched = sys::pidfd_open(pid);
+    let cleanup_dir = dir.clone();
+    std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            match watched {
+                Ok(fd) => {
+                    let _ = sys::wait_readable(fd.as_fd());
+                }
+                Err(_) => {
+                    // No pidfd (kernel < 5.3): poll.
+                    while Path::new(&format!("/proc/{pid}")).exists() {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(&cleanup_dir);
+            std::process::exit(0);
+        })
+        .map_err(sock_err)?;
+
+    let active = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let host = host.clone();
+        spawn_bounded(&active, move || {
+            if let Ok(up) = connect_upstream(&host, port) {
+                pipe(conn, up);
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Run `work` on its own small thread unless [`MAX_CONNECTIONS`] are busy
+/// (then the connection is dropped: the client sees it closed).
+fn spawn_bounded(active: &Arc<AtomicUsize>, work: impl FnOnce() + Send + 'static) {
+    if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+        active.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let counter = Arc::clone(active);
+    let spawned = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            work();
+            counter.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The inside forwarder: bind 127.0.0.1:`port` now (so the target can
+/// connect from its first instruction), then serve it in a forked child.
+/// Returns in the parent; `confine_child` runs in the child before it
+/// serves (the same confinement as the target). Call single-threaded.
+pub fn start_inside(
+    port: u16,
+    confine_child: impl FnOnce() -> Result<(), String>,
+) -> Result<(), BridgeError> {
+    let err = |source| BridgeError::Inside { port, source };
+    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(err)?;
+    match sys::fork_single_threaded().map_err(err)? {
+        Some(_child) => Ok(()),
+        None => {
+            let _ = sys::stdin_stdout_to_null();
+            if let Err(e) = confine_child() {
+                eprintln!("sandspawn: proxy forwarder: {e}");
+                std::process::exit(i32::from(crate::helper::EXIT_SETUP_FAILED));
+            }
+            let active = Arc::new(AtomicUsize::new(0));
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_nodelay(true);
+                spawn_bounded(&active, move || {
+                    if let Ok(out) = UnixStream::connect(INSIDE_SOCKET) {
+                        pipe(conn, out);
+                    }
+                });
+            }
+            std::process::exit(0)
+        }
+    }
+}
+
+/// A full-duplex stream the pipe can split.
+pub trait Duplex: Read + Write + Send + Sized + 'static {
+    /// A second handle on the same socket.
+    fn dup(&self) -> io::Result<Self>;
+    /// `shutdown(2)`.
+    fn close(&self, how: Shutdown);
+}
+
+impl Duplex for TcpStream {
+    fn dup(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn close(&self, how: Shutdown) {
+        let _ = self.shutdown(how);
+    }
+}
+
+impl Duplex for UnixStream {
+    fn dup(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn close(&self, how: Shutdown) {
+        let _ = self.shutdown(how);
+    }
+}
+
+/// Copy both directions until both end. EOF on one side half-closes the
+/// other (TLS close_notify and HTTP/1.0 bodies keep working); an error on
+/// either side shuts both down, so the client sees EOF or a reset and
+/// nothing waits forever.
+pub fn pipe<A: Duplex, B: Duplex>(a: A, b: B) {
+    let (Ok(a2), Ok(b2)) = (a.dup(), b.dup()) else {
+        a.close(Shutdown::Both);
+        b.close(Shutdown::Both);
+        return;
+    };
+    let back = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || copy_half(b2, a2));
+    match back {
+        Ok(handle) => {
+            copy_half(a, b);
+            let _ = handle.join();
+        }
+        Err(_) => {
+            a.close(Shutdown::Both);
+            b.close(Shutdown::Both);
+        }
+    }
+}
+
+fn copy_half<R: Duplex, W: Duplex>(mut from: R, mut to: W) {
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => {
+                to.close(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    from.close(Shutdown::Both);
+    to.close(Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_copies_both_ways_and_propagates_eof() {
+        let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a1, a2) = (l1.local_addr().unwrap(), l2.local_addr().unwrap());
+        let t = std::thread::spawn(move || {
+            let (inner, _) = l1.accept().unwrap();
+            let outer = TcpStream::connect(a2).unwrap();
+            pipe(inner, outer);
+        });
+        let mut client = TcpStream::connect(a1).unwrap();
+        let (mut server, _) = l2.accept().unwrap();
+        client.write_all(b"ping").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ping");
+        server.write_all(b"pong").unwrap();
+        drop(server);
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"pong");
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn unreachable_upstream_is_one_line_naming_the_origin() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = check_upstream(&ProxyBridge {
+            host: "127.0.0.1".into(),
+            port,
+            inside_port: 3128,
+            origin: "HTTPS_PROXY".into(),
+            display: format!("http://127.0.0.1:{port}"),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("from HTTPS_PROXY"), "{e}");
+        assert!(e.contains("not reachable"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

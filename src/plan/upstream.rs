@@ -1,0 +1,277 @@
+//! Network `proxy`: which upstream proxy, parsed, and the address the
+//! child uses instead. Pure: the parent's variables arrive as data.
+
+use std::ffi::{OsStr, OsString};
+
+use super::assemble::lookup;
+use crate::env::mask_url_credentials;
+
+/// The port the bridge listens on at 127.0.0.1 inside the sandbox. The
+/// sandbox has its own network namespace, so any port is free there.
+pub const INSIDE_PORT: u16 = 3128;
+
+/// Default port when the URL names none (curl's default for proxies).
+pub const DEFAULT_PORT: u16 = 1080;
+
+/// The parent's variables consulted for the upstream, in order, when
+/// neither `--proxy` nor the policy's `proxy` names one.
+pub const UPSTREAM_VARS: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// What the child speaks to the upstream (the bridge passes bytes only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// HTTP proxy: CONNECT for https, absolute-form requests for http.
+    Http,
+    /// SOCKS5, names resolved by the client.
+    Socks5,
+    /// SOCKS5, names resolved by the proxy.
+    Socks5h,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Socks5 => "socks5",
+            Scheme::Socks5h => "socks5h",
+        }
+    }
+}
+
+/// The upstream proxy, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// Protocol the child speaks.
+    pub scheme: Scheme,
+    /// Host name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Where it came from: `--proxy` or the variable's name.
+    pub origin: String,
+    /// The URL as given, credentials masked.
+    pub display: String,
+}
+
+impl Upstream {
+    /// The URL every proxy variable of the child gets: the inside
+    /// listener, same scheme, no credentials.
+    pub fn inside_url(&self, port: u16) -> OsString {
+        format!("{}://127.0.0.1:{port}", self.scheme.as_str()).into()
+    }
+}
+
+/// Why no usable upstream was found. One line each, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// `proxy` mode but nothing names an upstream.
+    #[error("network `proxy` needs an upstream proxy: pass `--proxy URL`, set `proxy` in the policy, or set HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY) in the environment")]
+    NoUpstream,
+    /// The value is not a proxy URL.
+    #[error("{origin}: `{display}` is not a proxy URL: {problem}")]
+    Parse {
+        /// The variable or flag.
+        origin: String,
+        /// The value, credentials masked.
+        display: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A scheme the bridge cannot serve.
+    #[error("{origin}: proxy scheme `{scheme}://` is not supported by network `proxy` (use http://, socks5:// or socks5h://)")]
+    Scheme {
+        /// The variable or flag.
+        origin: String,
+        /// The scheme as written.
+        scheme: String,
+    },
+    /// Credentials in the upstream URL.
+    #[error("{origin}: the upstream proxy URL carries credentials ({display}); network `proxy` does not forward proxy credentials yet — use a proxy that needs none, or `--net full`")]
+    Credentials {
+        /// The variable or flag.
+        origin: String,
+        /// The value, credentials masked.
+        display: String,
+    },
+}
+
+/// The upstream for `proxy` mode: `configured` (`--proxy` / policy) first,
+/// else the first non-empty [`UPSTREAM_VARS`] of the parent.
+pub fn choose(
+    configured: Option<&OsStr>,
+    parent_env: &[(OsString, OsString)],
+) -> Result<Upstream, ProxyError> {
+    if let Some(value) = configured {
+        return parse(value, "--proxy");
+    }
+    for name in UPSTREAM_VARS {
+        if let Some(value) = lookup(parent_env, name).filter(|v| !v.is_empty()) {
+            return parse(value, name);
+        }
+    }
+    Err(ProxyError::NoUpstream)
+}
+
+/// Parse a proxy URL: `[scheme://]host[:port][/]`; scheme `http` (the
+/// default), `socks5` or `socks5h`; port default [`DEFAULT_PORT`].
+pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
+    let display = match mask_url_credentials(value.as_encoded_bytes()) {
+        Some(masked) => String::from_utf8_lossy(&masked).into_owned(),
+        None => value.to_string_lossy().into_owned(),
+    };
+    let bad = |problem: &str| ProxyError::Parse {
+        origin: origin.to_string(),
+        display: display.clone(),
+        problem: problem.to_string(),
+    };
+    let text = value.to_str().ok_or_else(|| bad("not UTF-8"))?.trim();
+    if text.is_empty() {
+        return Err(bad("empty"));
+    }
+    let (scheme, rest) = match text.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r),
+        None => ("http".to_string(), text),
+    };
+    let scheme = match scheme.as_str() {
+        "http" => Scheme::Http,
+        "socks5" => Scheme::Socks5,
+        "socks5h" => Scheme::Socks5h,
+        _ if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            return Err(bad("malformed scheme"))
+        }
+        _ => {
+            return Err(ProxyError::Scheme {
+                origin: origin.to_string(),
+                scheme,
+            })
+        }
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(ProxyError::Credentials {
+            origin: origin.to_string(),
+            display,
+        });
+    }
+    let (host, port) = split_host_port(authority).map_err(bad)?;
+    Ok(Upstream {
+        scheme,
+        host,
+        port: port.unwrap_or(DEFAULT_PORT),
+        origin: origin.to_string(),
+        display,
+    })
+}
+
+fn split_host_port(authority: &str) -> Result<(String, Option<u16>), &'static str> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("unclosed `[`")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("bad IPv6 address");
+        }
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or("junk after `]`")?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host");
+    }
+    if !authority.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        return Err("bad character in host");
+    }
+    let port = match port {
+        None | Some("") => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => return Err("bad port"),
+            Ok(n) => Some(n),
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Upstream, ProxyError> {
+        parse(OsStr::new(s), "HTTPS_PROXY")
+    }
+
+    #[test]
+    fn parses_the_usual_shapes() {
+        let u = p("http://proxy.corp:3128").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port),
+            (Scheme::Http, "proxy.corp", 3128)
+        );
+        let u = p("127.0.0.1:8080/").unwrap();
+        assert_eq!((u.scheme, u.port), (Scheme::Http, 8080));
+        let u = p("SOCKS5H://[::1]:1081").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port),
+            (Scheme::Socks5h, "::1", 1081)
+        );
+        assert_eq!(p("http://proxy").unwrap().port, DEFAULT_PORT);
+        assert_eq!(
+            p("socks5://h:1").unwrap().inside_url(INSIDE_PORT),
+            OsString::from("socks5://127.0.0.1:3128")
+        );
+    }
+
+    #[test]
+    fn bad_input_is_one_line_naming_the_variable() {
+        for (input, want) in [
+            ("ftp://proxy:21", "proxy scheme `ftp://` is not supported"),
+            (
+                "https://proxy:443",
+                "proxy scheme `https://` is not supported",
+            ),
+            ("http://", "no host"),
+            ("http://proxy:99999", "bad port"),
+            ("http://pro xy:1", "bad character"),
+            ("http://[::1:3128", "unclosed"),
+            ("", "empty"),
+            ("http://user:secret@proxy:3128", "carries credentials"),
+        ] {
+            let e = p(input).unwrap_err().to_string();
+            assert!(e.starts_with("HTTPS_PROXY: "), "{input}: {e}");
+            assert!(e.contains(want), "{input}: {e}");
+            assert!(!e.contains("secret"), "{e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn choice_order_flag_then_https_then_http_then_all() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs.iter().map(|(a, b)| (a.into(), b.into())).collect()
+        };
+        let e = env(&[("ALL_PROXY", "socks5h://a:1"), ("HTTP_PROXY", "http://b:2")]);
+        assert_eq!(choose(None, &e).unwrap().origin, "HTTP_PROXY");
+        let e = env(&[("https_proxy", "http://c:3"), ("HTTP_PROXY", "http://b:2")]);
+        assert_eq!(choose(None, &e).unwrap().host, "c");
+        let flag = choose(Some(OsStr::new("http://f:4")), &e).unwrap();
+        assert_eq!((flag.origin.as_str(), flag.port), ("--proxy", 4));
+        assert_eq!(choose(None, &[]), Err(ProxyError::NoUpstream));
+        let empty = env(&[("HTTPS_PROXY", ""), ("ALL_PROXY", "http://z:9")]);
+        assert_eq!(choose(None, &empty).unwrap().origin, "ALL_PROXY");
+    }
+}
