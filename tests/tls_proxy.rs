@@ -384,3 +384,45 @@ fn mcp_server_fetch_through_the_bridge_trusts_the_proxy_ca() {
     let bad = mcp_fetch(&fx, &[("HTTPS_PROXY", proxy)]);
     assert!(bad.contains(r#""isError":true"#), "negative control: {bad}");
 }
+
+#[test]
+fn socks5h_upstream_through_the_bridge() {
+    let Some(fx) = Fx::start("socks") else { return };
+    let url = fx.url(fx.origin_port);
+    let upstream = format!("socks5h://127.0.0.1:{}", fx.socks_port);
+    let ca = fx.mitm_ca().display().to_string();
+    let show = fx.sandspawn(
+        "proxy",
+        &[("ALL_PROXY", upstream.clone())],
+        &["sh", "-c", "echo $https_proxy $ALL_PROXY"],
+    );
+    assert_eq!(
+        show.stdout.trim(),
+        "socks5h://127.0.0.1:3128 socks5h://127.0.0.1:3128",
+        "{}",
+        show.all()
+    );
+    // curl resolves origin.test through the SOCKS proxy (socks5h): only the
+    // proxy knows that name.
+    let curl = ["curl", "-sS", "--max-time", "10", url.as_str()];
+    let before = fx.flows().matches("origin.test").count();
+    let ok = fx.sandspawn(
+        "proxy",
+        &[("ALL_PROXY", upstream.clone()), ("SSL_CERT_FILE", ca)],
+        &curl,
+    );
+    assert!(ok.code == Some(0) && ok.stdout.contains(OK), "{}", ok.all());
+    assert!(
+        fx.flows().matches("origin.test").count() > before,
+        "no flow: {}",
+        fx.flows()
+    );
+    // Negative control: without the CA, the intercepted TLS is refused.
+    let bad = fx.sandspawn("proxy", &[("ALL_PROXY", upstream)], &curl);
+    assert_eq!(
+        bad.code,
+        Some(60),
+        "curl exit 60 is a certificate failure: {}",
+        bad.all()
+    );
+}

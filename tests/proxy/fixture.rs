@@ -126,6 +126,7 @@ pub struct Fx {
     pub origin_port: u16,
     pub proxy_port: u16,
     pub reverse_port: u16,
+    pub socks_port: u16,
 }
 
 impl Drop for Fx {
@@ -188,7 +189,10 @@ impl Fx {
         // Two modes cannot both listen on port 0: pick a free one for reverse.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let reverse = free.local_addr().unwrap().port();
+        let free_socks = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socks = free_socks.local_addr().unwrap().port();
         drop(free);
+        drop(free_socks);
         let log = dir.join("mitm.log");
         let mitm = Command::new(cache().join("mitm/bin/mitmdump"))
             .args(["--listen-host", "127.0.0.1", "--mode", "regular@0"])
@@ -196,6 +200,8 @@ impl Fx {
             .arg(format!(
                 "reverse:https://origin.test:{origin_port}@{reverse}"
             ))
+            .arg("--mode")
+            .arg(format!("socks5@{socks}"))
             .arg("--set")
             .arg(format!("confdir={}", dir.join("conf").display()))
             .arg("--set")
@@ -221,6 +227,7 @@ impl Fx {
             origin_port,
             proxy_port: 0,
             reverse_port: 0,
+            socks_port: socks,
         };
         let ports = |kind: &str| -> Option<u16> {
             let text = std::fs::read_to_string(&log).ok()?;
@@ -240,6 +247,9 @@ impl Fx {
         }
         fx.proxy_port = ports("HTTP(S) proxy listening").unwrap();
         fx.reverse_port = ports("reverse proxy").unwrap();
+        wait_for("mitmdump SOCKS listener", 20, || {
+            std::net::TcpStream::connect(("127.0.0.1", socks)).is_ok()
+        });
         let ca = fx.mitm_ca();
         wait_for("mitmproxy CA", 10, || ca.exists());
         // The Boundary shape: the CA and its private key side by side.
