@@ -351,3 +351,54 @@ fn bad_trust_variables_warn_and_name_the_variable() {
         .contains("PRIVATE KEY"));
     assert_eq!(plan["trust"]["extras_bundle"], Value::Null);
 }
+
+#[test]
+fn a_ca_file_changed_after_planning_does_not_reach_the_child() {
+    // The child reads the sanitised copy made when the plan was built: a CA
+    // file rewritten while the child runs changes nothing it trusts.
+    let first = proxy_dir();
+    let second = proxy_dir();
+    let home = tempfile::tempdir().unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::copy(first.dir.path().join("ca-cert.pem"), &ca).unwrap();
+    let mut child = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .current_dir(home.path())
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; read _ ; cat \"$NODE_EXTRA_CA_CERTS\"",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the child runs, the plan was built: now swap the file.
+    use std::io::{BufRead, Read, Write};
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n");
+    std::fs::copy(second.dir.path().join("ca-cert.pem"), &ca).unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut seen = String::new();
+    stdout.read_to_string(&mut seen).unwrap();
+    assert!(child.wait().unwrap().success());
+    let first_pem = std::fs::read_to_string(first.dir.path().join("ca-cert.pem")).unwrap();
+    let second_pem = std::fs::read_to_string(second.dir.path().join("ca-cert.pem")).unwrap();
+    let body = |pem: &str| pem.lines().nth(1).unwrap().to_string();
+    assert!(
+        seen.contains(&body(&first_pem)),
+        "the planned certificate: {seen}"
+    );
+    assert!(
+        !seen.contains(&body(&second_pem)),
+        "a later rewrite leaked in: {seen}"
+    );
+}
