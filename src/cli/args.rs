@@ -148,6 +148,12 @@ pub struct InstallArgs {
     /// Print the diff, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also record this shell's trust and proxy settings (the files the CA
+    /// variables name, the proxy URL, the no-proxy list) in sandspawn's user
+    /// config, for clients that start servers without them. Asked on a
+    /// terminal when not given.
+    #[arg(long)]
+    pub record_env: bool,
 }
 
 /// MCP clients.

@@ -348,5 +348,56 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     if let Some(b) = backup {
         writeln!(out, "backup: {}", b.display()).map_err(CliError::Output)?;
     }
+    if install {
+        record_env(args, &cwd, &mut out)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Offer (or, with `--record-env`, do) the recording of this shell's trust
+/// and proxy settings into the user config.
+fn record_env(
+    args: &InstallArgs,
+    cwd: &std::path::Path,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let Some(config_path) = crate::mcp::hostenv::user_config_path(&env) else {
+        return Ok(());
+    };
+    let existing = crate::mcp::hostenv::read_user_config(&config_path)?;
+    let store = crate::trust::system_store(std::path::Path::new("/"));
+    let recorded = crate::mcp::record::record(&env, cwd, &existing, store.as_deref());
+    if recorded.added.is_empty() {
+        return Ok(());
+    }
+    let wanted = args.record_env
+        || {
+            let interactive = std::io::stdin().is_terminal();
+            if interactive {
+                eprint!(
+                    "sandspawn: record this shell's trust and proxy settings in {} ({})? [y/N] ",
+                    config_path.display(),
+                    recorded.added.join("; ")
+                );
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                answer.trim().eq_ignore_ascii_case("y")
+            } else {
+                eprintln!(
+                "sandspawn: this shell has trust/proxy settings the client will not pass ({}); add --record-env to keep them in {}",
+                recorded.added.join("; "),
+                config_path.display()
+            );
+                false
+            }
+        };
+    if wanted {
+        install::write_atomically(&config_path, &crate::mcp::record::to_toml(&recorded.config))?;
+        for line in &recorded.added {
+            writeln!(out, "recorded: {line}").map_err(CliError::Output)?;
+        }
+    }
+    Ok(())
 }

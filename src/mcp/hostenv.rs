@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::env::families;
 use crate::policy::{Layer, PolicyError};
@@ -95,21 +95,23 @@ pub fn recover_from_parent(own: &[(OsString, OsString)]) -> Recovered {
 /// no_proxy = "localhost,.corp"
 /// pass = ["GITHUB_TOKEN"]           # variables every server gets
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Extra CA files or directories.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca: Vec<PathBuf>,
     /// A proxy URL exported when no proxy variable is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
     /// A no-proxy list exported with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
     /// Variables passed to every server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass: Vec<String>,
     /// Variables set for every server (lowest priority).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
 }
 

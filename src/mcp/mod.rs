@@ -38,6 +38,7 @@ pub mod hostenv;
 pub mod install;
 pub mod process;
 pub mod profile;
+pub mod record;
 pub mod request;
 pub mod rpc;
 pub mod session;

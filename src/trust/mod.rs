@@ -187,6 +187,12 @@ pub enum TrustError {
     CacheMismatch { path: PathBuf },
 }
 
+/// The distro CA bundle under `root` ("/" normally), if any: the first
+/// existing file of the known distro paths, never SSL_CERT_FILE.
+pub fn system_store(root: &Path) -> Option<PathBuf> {
+    system::find(root)
+}
+
 /// `$XDG_CACHE_HOME` (absolute only, per the XDG spec) else `$HOME/.cache`,
 /// then `sandspawn/trust`. Reads the given environment data, never `std::env`.
 pub fn default_cache_dir(env: &[(OsString, OsString)]) -> Option<PathBuf> {
