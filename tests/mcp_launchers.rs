@@ -1,0 +1,87 @@
+//! The launchers MCP configs use, end to end from an empty HOME: `npx -y`
+//! and `uvx` fetch their package from the registry (npm, PyPI) into their
+//! cache under the sandbox's writable cache directories, then the server
+//! answers initialize and tools/list — on both backends, through
+//! `sandspawn mcp check`.
+//!
+//! Needs the registries and uv (`.ci/run` installs it pinned under
+//! `$SANDSPAWN_TEST_CACHE/uv`); skips with its reason otherwise, and fails
+//! under `SANDSPAWN_MUST_WORK=1`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+fn uv_bin() -> PathBuf {
+    let cache = std::env::var_os("SANDSPAWN_TEST_CACHE")
+        .map_or_else(|| PathBuf::from("/var/cache/sandspawn-test"), PathBuf::from);
+    cache.join("uv/bin")
+}
+
+#[test]
+fn npx_and_uvx_servers_start_from_an_empty_home_on_both_backends() {
+    let uv = uv_bin();
+    if !uv.join("uvx").exists() {
+        return skip(&format!(
+            "{} is missing (.ci/run installs uv)",
+            uv.join("uvx").display()
+        ));
+    }
+    if Command::new("npx")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        return skip("npx is not on PATH");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    let mut text = String::new();
+    for backend in ["bwrap", "landlock"] {
+        text.push_str(&format!(
+            "[mcp_servers.npx-{backend}]\ncommand = \"npx\"\nargs = [\"-y\", \"@modelcontextprotocol/server-everything@2026.8.31\"]\nstartup_timeout_sec = 180\n[mcp_servers.npx-{backend}.sandbox]\nbackend = \"{backend}\"\n\n\
+             [mcp_servers.uvx-{backend}]\ncommand = \"uvx\"\nargs = [\"mcp-server-time==2026.10.19\"]\nstartup_timeout_sec = 180\n[mcp_servers.uvx-{backend}.sandbox]\nbackend = \"{backend}\"\n\n"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", uv.display());
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home.path().join("home"))
+        .current_dir(home.path())
+        .args(["mcp", "check", "--no-host-env", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{table}\n{err}");
+    for (server, tools) in [
+        ("npx-bwrap", "13"),
+        ("npx-landlock", "13"),
+        ("uvx-bwrap", "2"),
+        ("uvx-landlock", "2"),
+    ] {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(server))
+            .unwrap_or_else(|| panic!("no row for {server}: {table}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let backend = server.split('-').nth(1).unwrap();
+        assert_eq!(
+            (cols[1], cols[3], cols[4]),
+            (backend, tools, "ok"),
+            "{line}\n{err}"
+        );
+    }
+}
