@@ -44,8 +44,10 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// The reachability check at start and each upstream connect are bounded.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Kernel pipe capacity per direction (the pipe holds bytes in flight).
+/// Kernel pipe capacity of a bulk direction (the pipe holds bytes in flight).
 const PIPE_SIZE: usize = 256 * 1024;
+/// A direction is grown to [`PIPE_SIZE`] once this much has crossed it.
+const GROW_AFTER: usize = 256 * 1024;
 const STACK_SIZE: usize = 256 * 1024;
 
 /// Why the bridge could not start. Each names its step.
@@ -407,6 +409,9 @@ pub fn pipe<A: Duplex, B: Duplex>(a: A, b: B) {
 struct Half {
     rd: OwnedFd,
     wr: OwnedFd,
+    /// Bytes taken from `src` so far (saturating; only compared with
+    /// [`GROW_AFTER`]).
+    moved: usize,
     /// Bytes in the pipe.
     pending: usize,
     /// `src` reached end of file.
@@ -418,12 +423,10 @@ struct Half {
 impl Half {
     fn new() -> io::Result<Self> {
         let (rd, wr) = sys::pipe_nonblocking()?;
-        // A bigger pipe moves more per call; if refused (the per-user pipe
-        // quota), the default 64 KiB works, only with more calls.
-        let _ = sys::set_pipe_size(wr.as_fd(), PIPE_SIZE);
         Ok(Self {
             rd,
             wr,
+            moved: 0,
             pending: 0,
             eof: false,
             done: false,
@@ -435,7 +438,10 @@ impl Half {
         if !self.eof {
             match sys::splice(src, self.wr.as_fd(), PIPE_SIZE) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.pending += n,
+                Ok(n) => {
+                    self.pending += n;
+                    self.grow_if_bulk(n);
+                }
                 Err(e) if retry_later(&e) => {}
                 Err(e) => return Err(e),
             }
@@ -448,6 +454,19 @@ impl Half {
             }
         }
         Ok(())
+    }
+
+    /// A bulk transfer gets a bigger pipe (more per call). Only then: pipe
+    /// capacity counts against a per-user quota (`pipe-user-pages-soft`,
+    /// for every process of the user), so hundreds of mostly idle tunnels
+    /// keep the default 64 KiB. If refused, the default works, only with
+    /// more calls.
+    fn grow_if_bulk(&mut self, n: usize) {
+        let before = self.moved;
+        self.moved = self.moved.saturating_add(n);
+        if before < GROW_AFTER && self.moved >= GROW_AFTER {
+            let _ = sys::set_pipe_size(self.wr.as_fd(), PIPE_SIZE);
+        }
     }
 
     /// What to wait for: `dst` writable while the pipe holds bytes (not
