@@ -17,9 +17,9 @@
 //! sandbox's pid namespace.
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -44,7 +44,10 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// The reachability check at start and each upstream connect are bounded.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-const BUF_SIZE: usize = 64 * 1024;
+/// Kernel pipe capacity of a bulk direction (the pipe holds bytes in flight).
+const PIPE_SIZE: usize = 256 * 1024;
+/// A direction is grown to [`PIPE_SIZE`] once this much has crossed it.
+const GROW_AFTER: usize = 256 * 1024;
 const STACK_SIZE: usize = 256 * 1024;
 
 /// Why the bridge could not start. Each names its step.
@@ -251,35 +254,81 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         })
         .map_err(sock_err)?;
 
-    let active = Arc::new(AtomicUsize::new(0));
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        let host = host.clone();
-        spawn_bounded(&active, move || {
+    serve(
+        move || listener.accept().map(|(c, _)| c),
+        move |conn: UnixStream| {
             if let Ok(up) = connect_upstream(&host, port) {
                 pipe(conn, up);
             }
-        });
-    }
-    Ok(())
+        },
+    )
 }
 
-/// Run `work` on its own small thread unless [`MAX_CONNECTIONS`] are busy
-/// (then the connection is dropped: the client sees it closed).
-fn spawn_bounded(active: &Arc<AtomicUsize>, work: impl FnOnce() + Send + 'static) {
-    if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-        active.fetch_sub(1, Ordering::AcqRel);
-        return;
+/// Serve connections on a pool of pre-spawned threads that each block in
+/// `accept` and then pipe the connection they got themselves (no hand-off,
+/// no thread spawn per connection in the steady state). The pool grows
+/// when no thread is left accepting, up to [`MAX_CONNECTIONS`] busy; beyond
+/// that, accepted connections are closed at once (the client sees EOF).
+/// Idle threads above [`IDLE_THREADS`] exit. Never returns: the calling
+/// thread is one of the acceptors.
+fn serve<C: Send + 'static>(
+    accept: impl Fn() -> io::Result<C> + Send + Sync + 'static,
+    handle: impl Fn(C) + Send + Sync + 'static,
+) -> ! {
+    let pool = Arc::new(Pool {
+        idle: AtomicUsize::new(0),
+        busy: AtomicUsize::new(0),
+        accept: Box::new(accept),
+        handle: Box::new(handle),
+    });
+    for _ in 1..IDLE_THREADS {
+        spawn_acceptor(&pool);
     }
-    let counter = Arc::clone(active);
-    let spawned = std::thread::Builder::new()
+    acceptor(&pool, true);
+    std::process::exit(0)
+}
+
+/// At least this many threads wait in `accept` once started (the main one
+/// included), and at most this many stay when connections end.
+const IDLE_THREADS: usize = 2;
+
+type AcceptFn<C> = Box<dyn Fn() -> io::Result<C> + Send + Sync>;
+type HandleFn<C> = Box<dyn Fn(C) + Send + Sync>;
+
+struct Pool<C> {
+    idle: AtomicUsize,
+    busy: AtomicUsize,
+    accept: AcceptFn<C>,
+    handle: HandleFn<C>,
+}
+
+fn spawn_acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>) {
+    let pool = Arc::clone(pool);
+    // A failed spawn only means fewer acceptors: the main one remains.
+    let _ = std::thread::Builder::new()
         .stack_size(STACK_SIZE)
-        .spawn(move || {
-            work();
-            counter.fetch_sub(1, Ordering::AcqRel);
-        });
-    if spawned.is_err() {
-        active.fetch_sub(1, Ordering::AcqRel);
+        .spawn(move || acceptor(&pool, false));
+}
+
+fn acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>, main: bool) {
+    loop {
+        pool.idle.fetch_add(1, Ordering::AcqRel);
+        let conn = (pool.accept)();
+        let idle_left = pool.idle.fetch_sub(1, Ordering::AcqRel) - 1;
+        let Ok(conn) = conn else { continue };
+        if pool.busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            pool.busy.fetch_sub(1, Ordering::AcqRel);
+            drop(conn);
+            continue;
+        }
+        if idle_left == 0 {
+            spawn_acceptor(pool);
+        }
+        (pool.handle)(conn);
+        pool.busy.fetch_sub(1, Ordering::AcqRel);
+        if !main && pool.idle.load(Ordering::Acquire) >= IDLE_THREADS {
+            return;
+        }
     }
 }
 
@@ -301,96 +350,190 @@ pub fn start_inside(
                 eprintln!("sandspawn: proxy forwarder: {e}");
                 std::process::exit(i32::from(crate::helper::EXIT_SETUP_FAILED));
             }
-            let active = Arc::new(AtomicUsize::new(0));
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let _ = conn.set_nodelay(true);
-                spawn_bounded(&active, move || {
+            serve(
+                move || listener.accept().map(|(c, _)| c),
+                |conn: TcpStream| {
+                    let _ = conn.set_nodelay(true);
                     if let Ok(out) = UnixStream::connect(INSIDE_SOCKET) {
                         pipe(conn, out);
                     }
-                });
-            }
-            std::process::exit(0)
+                },
+            )
         }
     }
 }
 
-/// A full-duplex stream the pipe can split.
-pub trait Duplex: Read + Write + Send + Sized + 'static {
-    /// A second handle on the same socket.
-    fn dup(&self) -> io::Result<Self>;
+/// A connected stream socket the pipe can relay.
+pub trait Duplex: AsFd + Send + Sized + 'static {
     /// `shutdown(2)`.
     fn close(&self, how: Shutdown);
+    /// Make I/O on it non-blocking.
+    fn nonblocking(&self) -> io::Result<()>;
 }
 
 impl Duplex for TcpStream {
-    fn dup(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
     fn close(&self, how: Shutdown) {
         let _ = self.shutdown(how);
+    }
+    fn nonblocking(&self) -> io::Result<()> {
+        self.set_nonblocking(true)
     }
 }
 
 impl Duplex for UnixStream {
-    fn dup(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
     fn close(&self, how: Shutdown) {
         let _ = self.shutdown(how);
     }
+    fn nonblocking(&self) -> io::Result<()> {
+        self.set_nonblocking(true)
+    }
 }
 
-/// Copy both directions until both end. EOF on one side half-closes the
-/// other (TLS close_notify and HTTP/1.0 bodies keep working); an error on
-/// either side shuts both down, so the client sees EOF or a reset and
-/// nothing waits forever.
+/// Copy both directions until both end, on the calling thread. EOF on one
+/// side half-closes the other (TLS close_notify and HTTP/1.0 bodies keep
+/// working); an error on either side shuts both down, so the client sees
+/// EOF or a reset and nothing waits forever.
+///
+/// Bytes move socket → pipe → socket with `splice(2)` (no copy through user
+/// space); one `poll(2)` over both sockets waits for whichever direction
+/// is blocked.
 pub fn pipe<A: Duplex, B: Duplex>(a: A, b: B) {
-    let (Ok(a2), Ok(b2)) = (a.dup(), b.dup()) else {
+    if relay(&a, &b).is_err() {
         a.close(Shutdown::Both);
         b.close(Shutdown::Both);
-        return;
-    };
-    let back = std::thread::Builder::new()
-        .stack_size(STACK_SIZE)
-        .spawn(move || copy_half(b2, a2));
-    match back {
-        Ok(handle) => {
-            copy_half(a, b);
-            let _ = handle.join();
+    }
+}
+
+/// One direction: bytes from `src` wait in a kernel pipe until `dst` takes
+/// them.
+struct Half {
+    rd: OwnedFd,
+    wr: OwnedFd,
+    /// Bytes taken from `src` so far (saturating; only compared with
+    /// [`GROW_AFTER`]).
+    moved: usize,
+    /// Bytes in the pipe.
+    pending: usize,
+    /// `src` reached end of file.
+    eof: bool,
+    /// `dst` has been half-closed: this direction is over.
+    done: bool,
+}
+
+impl Half {
+    fn new() -> io::Result<Self> {
+        let (rd, wr) = sys::pipe_nonblocking()?;
+        Ok(Self {
+            rd,
+            wr,
+            moved: 0,
+            pending: 0,
+            eof: false,
+            done: false,
+        })
+    }
+
+    /// Move what can be moved now without blocking.
+    fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
+        if !self.eof {
+            match sys::splice(src, self.wr.as_fd(), PIPE_SIZE) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.pending += n;
+                    self.grow_if_bulk(n);
+                }
+                Err(e) if retry_later(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
-        Err(_) => {
-            a.close(Shutdown::Both);
-            b.close(Shutdown::Both);
+        if self.pending > 0 {
+            match sys::splice(self.rd.as_fd(), dst, self.pending) {
+                Ok(n) => self.pending -= n,
+                Err(e) if retry_later(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A bulk transfer gets a bigger pipe (more per call). Only then: pipe
+    /// capacity counts against a per-user quota (`pipe-user-pages-soft`,
+    /// for every process of the user), so hundreds of mostly idle tunnels
+    /// keep the default 64 KiB. If refused, the default works, only with
+    /// more calls.
+    fn grow_if_bulk(&mut self, n: usize) {
+        let before = self.moved;
+        self.moved = self.moved.saturating_add(n);
+        if before < GROW_AFTER && self.moved >= GROW_AFTER {
+            let _ = sys::set_pipe_size(self.wr.as_fd(), PIPE_SIZE);
+        }
+    }
+
+    /// What to wait for: `dst` writable while the pipe holds bytes (not
+    /// `src` readable then: the pipe may be full), else `src` readable.
+    fn interest(&self) -> (i16, i16) {
+        if self.done {
+            (0, 0)
+        } else if self.pending > 0 {
+            (0, libc::POLLOUT)
+        } else {
+            (libc::POLLIN, 0)
         }
     }
 }
 
-fn copy_half<R: Duplex, W: Duplex>(mut from: R, mut to: W) {
-    let mut buf = vec![0u8; BUF_SIZE];
+fn retry_later(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+fn relay<A: Duplex, B: Duplex>(a: &A, b: &B) -> io::Result<()> {
+    a.nonblocking()?;
+    b.nonblocking()?;
+    // [a → b, b → a]
+    let mut halves = [Half::new()?, Half::new()?];
     loop {
-        match from.read(&mut buf) {
-            Ok(0) => {
-                to.close(Shutdown::Write);
-                return;
+        let mut events = [0i16; 2];
+        for (i, half) in halves.iter_mut().enumerate() {
+            if half.done {
+                continue;
             }
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
+            let (src, dst) = if i == 0 {
+                (a.as_fd(), b.as_fd())
+            } else {
+                (b.as_fd(), a.as_fd())
+            };
+            half.step(src, dst)?;
+            if half.eof && half.pending == 0 {
+                if i == 0 {
+                    b.close(Shutdown::Write);
+                } else {
+                    a.close(Shutdown::Write);
                 }
+                half.done = true;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            let (on_src, on_dst) = half.interest();
+            events[i] |= on_src;
+            events[1 - i] |= on_dst;
         }
+        if halves.iter().all(|h| h.done) {
+            return Ok(());
+        }
+        // Only descriptors with something to wait for are watched: a hung-up
+        // socket nobody waits on must not wake the loop forever.
+        sys::poll_two([
+            ((events[0] != 0).then(|| a.as_fd()), events[0]),
+            ((events[1] != 0).then(|| b.as_fd()), events[1]),
+        ])?;
     }
-    from.close(Shutdown::Both);
-    to.close(Shutdown::Both);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn pipe_copies_both_ways_and_propagates_eof() {
@@ -415,6 +558,39 @@ mod tests {
         client.read_to_end(&mut back).unwrap();
         assert_eq!(back, b"pong");
         t.join().unwrap();
+    }
+
+    #[test]
+    fn pipe_moves_megabytes_both_ways_at_once_tcp_to_unix() {
+        let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a1 = l1.local_addr().unwrap();
+        let (outer, mut server) = UnixStream::pair().unwrap();
+        let t = std::thread::spawn(move || {
+            let (inner, _) = l1.accept().unwrap();
+            pipe(inner, outer);
+        });
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut client = TcpStream::connect(a1).unwrap();
+        let (up, down) = (data.clone(), data.clone());
+        let mut c2 = client.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            c2.write_all(&up).unwrap();
+            c2.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut s2 = server.try_clone().unwrap();
+        let echo = std::thread::spawn(move || {
+            s2.write_all(&down).unwrap();
+            s2.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).unwrap();
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        echo.join().unwrap();
+        t.join().unwrap();
+        assert!(got == data, "client to server: {} bytes", got.len());
+        assert!(back == data, "server to client: {} bytes", back.len());
     }
 
     #[test]

@@ -224,3 +224,73 @@ pub fn kill_with_parent() -> io::Result<()> {
     let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     check(ret.into()).map(drop)
 }
+
+/// `pipe2(O_CLOEXEC | O_NONBLOCK)`: `(read end, write end)`.
+pub fn pipe_nonblocking() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds: [libc::c_int; 2] = [-1, -1];
+    // SAFETY: `fds` is a writable array of exactly the two ints pipe2
+    // fills, on our stack for the duration of the call.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) }.into())?;
+    // SAFETY: both descriptors were just returned by the kernel for this
+    // call; nothing else in this process owns them.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+/// `fcntl(F_SETPIPE_SZ)`: ask for a pipe capacity of `bytes`; returns the
+/// capacity granted.
+pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ takes an integer; `fd` is borrowed, so open for
+    // the call; no memory is passed.
+    let ret = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) }.into())?;
+    Ok(usize::try_from(ret).unwrap_or(0))
+}
+
+/// `splice(from, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)`:
+/// move up to `len` bytes between a socket and a pipe inside the kernel.
+/// `Ok(0)` is end of file on `from`.
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    // SAFETY: both descriptors are borrowed, so open for the call; the two
+    // offset pointers are NULL (sockets and pipes have no offset), so the
+    // kernel reads and writes no memory of ours.
+    let ret = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    check(ret as libc::c_long).map(|n| usize::try_from(n).unwrap_or(0))
+}
+
+/// `poll` on up to two descriptors, each with its `events` mask (`None`:
+/// not watched), without a timeout. Returns each one's `revents`; EINTR
+/// returns all-zero (the caller retries its operations anyway).
+pub fn poll_two(watch: [(Option<BorrowedFd<'_>>, i16); 2]) -> io::Result<[i16; 2]> {
+    let mut pfds = watch.map(|(fd, events)| libc::pollfd {
+        fd: fd.map_or(-1, |f| f.as_raw_fd()),
+        events,
+        revents: 0,
+    });
+    // SAFETY: `pfds` is an initialised array of two pollfd on our stack for
+    // the whole call and the count (2) matches it; the descriptors are
+    // borrowed, so they stay open during the call (a -1 entry is ignored).
+    let ret = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok([0, 0]);
+        }
+        return Err(err);
+    }
+    Ok([pfds[0].revents, pfds[1].revents])
+}
