@@ -7,6 +7,7 @@
 //! denied subtree, and what that loses is reported.
 
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::policy::Level;
@@ -122,15 +123,11 @@ pub fn expand(spec: &SandboxSpec, fs: &dyn HostFs) -> Expansion {
 
 /// Nodes strictly below `under` (or all) with no other node in between.
 fn top_nodes<'a>(nodes: &'a [(PathBuf, Level)], under: Option<&Path>) -> Vec<(&'a Path, Level)> {
-    let below = |p: &Path| under.is_none_or(|u| p != u && p.starts_with(u));
+    let below = |p: &Path| under.is_none_or(|u| strictly_under(p, u));
     nodes
         .iter()
         .filter(|(p, _)| below(p))
-        .filter(|(p, _)| {
-            !nodes
-                .iter()
-                .any(|(q, _)| q != p && p.starts_with(q) && below(q))
-        })
+        .filter(|(p, _)| !nodes.iter().any(|(q, _)| strictly_under(p, q) && below(q)))
         .map(|(p, l)| (p.as_path(), *l))
         .collect()
 }
@@ -147,7 +144,7 @@ impl Expander<'_> {
         let below: Vec<Level> = self
             .nodes
             .iter()
-            .filter(|(p, _)| p != path && p.starts_with(path))
+            .filter(|(p, _)| strictly_under(p, path))
             .map(|(_, l)| *l)
             .collect();
         // A rule here may not exceed anything a deeper node allows.
@@ -189,12 +186,12 @@ impl Expander<'_> {
         let under: Vec<&(PathBuf, Level)> = self
             .nodes
             .iter()
-            .filter(|(p, _)| p != path && p.starts_with(path))
+            .filter(|(p, _)| strictly_under(p, path))
             .collect();
         for (entry, is_link) in entries {
-            if let Some((_, l)) = under.iter().find(|(p, _)| *p == entry) {
+            if let Some((_, l)) = under.iter().find(|(p, _)| same_path(p, &entry)) {
                 self.place(&entry, *l, granted);
-            } else if under.iter().any(|(p, _)| p.starts_with(&entry)) {
+            } else if under.iter().any(|(p, _)| starts_with(p, &entry)) {
                 self.place(&entry, want, granted);
             } else if !is_link {
                 // A symlink needs no rule: its target's own rules apply.
@@ -202,6 +199,44 @@ impl Expander<'_> {
             }
         }
     }
+}
+
+/// Whether `p` is written in one canonical way: absolute, no empty or `.`
+/// component, no trailing slash (except `/` itself). For two such paths,
+/// component-wise comparison is byte comparison.
+fn plain(p: &[u8]) -> bool {
+    p.first() == Some(&b'/')
+        && (p.len() == 1
+            || (p.last() != Some(&b'/')
+                && !p.windows(2).any(|w| w == b"//")
+                && !p.windows(3).any(|w| w == b"/./")
+                && !p.ends_with(b"/.")))
+}
+
+/// `p.starts_with(q)` (component-wise), by bytes when both are [`plain`]:
+/// the expansion compares every node with every other, and `Path`'s
+/// component parser dominated its cost.
+fn starts_with(p: &Path, q: &Path) -> bool {
+    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
+    if !(plain(a) && plain(b)) {
+        return p.starts_with(q);
+    }
+    a.starts_with(b) && (b.len() == 1 || a.len() == b.len() || a[b.len()] == b'/')
+}
+
+/// `p == q` (component-wise), by bytes when both are [`plain`].
+fn same_path(p: &Path, q: &Path) -> bool {
+    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
+    if plain(a) && plain(b) {
+        a == b
+    } else {
+        p == q
+    }
+}
+
+/// `p` lies strictly below `q`.
+fn strictly_under(p: &Path, q: &Path) -> bool {
+    !same_path(p, q) && starts_with(p, q)
 }
 
 #[cfg(test)]

@@ -161,3 +161,45 @@ fn private_home_is_denied_and_tmp_is_shared_both_reported() {
     assert_eq!(e.unexpressed.len(), 2);
     assert!(e.unexpressed[1].contains("/home/u: denied"));
 }
+
+#[test]
+fn byte_comparisons_agree_with_path_components() {
+    let paths = [
+        "/",
+        "/a",
+        "/a/",
+        "/a/b",
+        "/ab",
+        "/a//b",
+        "/a/./b",
+        "/a/.",
+        "/a/..",
+        "/a/../b",
+        "a",
+        "a/b",
+        "",
+        "/etc",
+        "/etc/ssl",
+        "/etcx",
+        "/etc/ssl/certs",
+        "//",
+        "/./a",
+        ".",
+    ];
+    for p in paths {
+        for q in paths {
+            let (pp, qp) = (Path::new(p), Path::new(q));
+            assert_eq!(
+                starts_with(pp, qp),
+                pp.starts_with(qp),
+                "{p:?} starts_with {q:?}"
+            );
+            assert_eq!(same_path(pp, qp), pp == qp, "{p:?} == {q:?}");
+            assert_eq!(
+                strictly_under(pp, qp),
+                pp != qp && pp.starts_with(qp),
+                "{p:?} under {q:?}"
+            );
+        }
+    }
+}

@@ -14,8 +14,6 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use caps::errors::CapsError;
-use caps::{CapSet, Capability};
 use landlock::RulesetStatus;
 
 use crate::policy::{ArgsError, HelperPolicy};
@@ -46,7 +44,7 @@ pub enum HelperError {
     Caps {
         set: &'static str,
         #[source]
-        source: CapsError,
+        source: std::io::Error,
     },
     /// A capability survived the drop.
     #[error("capabilities left after dropping them ({set}): {caps}")]
@@ -165,45 +163,95 @@ pub fn confine(policy: &HelperPolicy) -> Result<Confined, HelperError> {
     })
 }
 
-fn caps_err(set: &'static str) -> impl Fn(CapsError) -> HelperError {
+/// Capability numbers from 0 up to the kernel's last one, at most 64.
+const MAX_CAPS: u32 = 64;
+
+fn caps_err(set: &'static str) -> impl Fn(std::io::Error) -> HelperError {
     move |source| HelperError::Caps { set, source }
+}
+
+/// Names of the capabilities set in `mask`, for an error message.
+fn cap_names(mask: u64) -> String {
+    let mut names: Vec<String> = caps::all()
+        .into_iter()
+        .filter(|c| mask & c.bitmask() != 0)
+        .map(|c| c.to_string())
+        .collect();
+    let known = caps::all().iter().fold(0, |m, c| m | c.bitmask());
+    if mask & !known != 0 {
+        names.push(format!("unknown {:#x}", mask & !known));
+    }
+    names.sort();
+    names.join(",")
 }
 
 /// Drop every capability; error if any is left in the effective, permitted,
 /// inheritable or ambient set. Returns whether the bounding set is empty.
+///
+/// A handful of system calls rather than one per capability and set: the
+/// bounding set is dropped (or read) once per capability, the other three
+/// sets are cleared by one `capset` and checked by one `capget`, the ambient
+/// set is cleared by one `prctl` and checked per capability.
 fn drop_capabilities() -> Result<bool, HelperError> {
+    let before = sys::capget().map_err(caps_err("effective"))?;
     // The bounding set first: dropping from it needs CAP_SETPCAP, which
     // goes away with the other sets.
-    let can_setpcap = caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP)
-        .map_err(caps_err("effective"))?;
-    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("bounding"))?;
-    if can_setpcap {
-        for cap in bounding {
-            caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("bounding"))?;
+    let can_setpcap = before.effective & caps::Capability::CAP_SETPCAP.bitmask() != 0;
+    let mut bounding_empty = true;
+    for cap in 0..MAX_CAPS {
+        if can_setpcap {
+            // Dropping a capability the set lacks succeeds too.
+            if !sys::capbset_drop(cap).map_err(caps_err("bounding"))? {
+                break;
+            }
+        } else {
+            match sys::capbset_read(cap).map_err(caps_err("bounding"))? {
+                None => break,
+                Some(true) => bounding_empty = false,
+                Some(false) => {}
+            }
         }
     }
-    caps::clear(None, CapSet::Ambient).map_err(caps_err("ambient"))?;
-    caps::clear(None, CapSet::Inheritable).map_err(caps_err("inheritable"))?;
-    caps::clear(None, CapSet::Effective).map_err(caps_err("effective"))?;
-    caps::clear(None, CapSet::Permitted).map_err(caps_err("permitted"))?;
-    for (set, name) in [
-        (CapSet::Effective, "effective"),
-        (CapSet::Permitted, "permitted"),
-        (CapSet::Inheritable, "inheritable"),
-        (CapSet::Ambient, "ambient"),
+    sys::ambient_clear_all().map_err(caps_err("ambient"))?;
+    sys::capset_clear().map_err(caps_err("permitted"))?;
+    let after = sys::capget().map_err(caps_err("effective"))?;
+    for (mask, set) in [
+        (after.effective, "effective"),
+        (after.permitted, "permitted"),
+        (after.inheritable, "inheritable"),
     ] {
-        let left = caps::read(None, set).map_err(caps_err(name))?;
-        if !left.is_empty() {
-            let mut names: Vec<String> = left.iter().map(|c| c.to_string()).collect();
-            names.sort();
+        if mask != 0 {
             return Err(HelperError::CapsLeft {
-                set: name,
-                caps: names.join(","),
+                set,
+                caps: cap_names(mask),
             });
         }
     }
-    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err("bounding"))?;
-    Ok(bounding.is_empty())
+    let mut ambient = 0u64;
+    for cap in 0..MAX_CAPS {
+        match sys::ambient_is_set(cap).map_err(caps_err("ambient"))? {
+            None => break,
+            Some(true) => ambient |= 1u64 << cap,
+            Some(false) => {}
+        }
+    }
+    if ambient != 0 {
+        return Err(HelperError::CapsLeft {
+            set: "ambient",
+            caps: cap_names(ambient),
+        });
+    }
+    if can_setpcap {
+        // Verify rather than trust the drops.
+        for cap in 0..MAX_CAPS {
+            match sys::capbset_read(cap).map_err(caps_err("bounding"))? {
+                None => break,
+                Some(true) => bounding_empty = false,
+                Some(false) => {}
+            }
+        }
+    }
+    Ok(bounding_empty)
 }
 
 /// Exec `command` (PATH lookup with the child's PATH). With `env`, the

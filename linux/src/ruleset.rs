@@ -1,6 +1,7 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -89,22 +90,25 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
     Ok(status.ruleset)
 }
 
+/// Open `path` (`O_PATH`, following links, as before) and tell a directory
+/// from the rest by `fstat` on the descriptor: one path walk per rule, and
+/// the type checked is that of the very object the rule is attached to.
 fn open(path: &Path) -> Result<Option<(PathFd, bool)>, LandlockError> {
-    let is_dir = match std::fs::metadata(path) {
-        Ok(m) => m.is_dir(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(_) => false,
-    };
-    match PathFd::new(path) {
-        Ok(fd) => Ok(Some((fd, is_dir))),
+    let fd = match PathFd::new(path) {
+        Ok(fd) => fd,
         Err(PathFdError::OpenCall { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            Ok(None)
+            return Ok(None)
         }
-        Err(source) => Err(LandlockError::Path {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+        Err(source) => {
+            return Err(LandlockError::Path {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    // As before: a type that cannot be read gets file rights only.
+    let is_dir = crate::sys::fd_is_dir(fd.as_fd()).unwrap_or(false);
+    Ok(Some((fd, is_dir)))
 }
 
 #[cfg(test)]
