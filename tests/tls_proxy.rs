@@ -481,3 +481,94 @@ fn node24_uses_the_bridge_and_the_extras_bundle_with_no_preload() {
         bad.all()
     );
 }
+
+#[test]
+fn credentials_in_the_upstream_url_stay_on_the_host() {
+    let Some(fx) = Fx::start("auth") else { return };
+    // A second mitmproxy that demands proxy authentication, sharing the
+    // first one's CA (same confdir).
+    let log = fx.dir.join("auth.log");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            kill(&mut self.0);
+        }
+    }
+    let _auth_proxy = KillOnDrop(
+        std::process::Command::new(cache().join("mitm/bin/mitmdump"))
+            .args(["--listen-host", "127.0.0.1", "--mode", "regular@0"])
+            .args(["--set", "proxyauth=alice:s3cret"])
+            .arg("--set")
+            .arg(format!("confdir={}", fx.dir.join("conf").display()))
+            .arg("--set")
+            .arg(format!(
+                "ssl_verify_upstream_trusted_ca={}",
+                fx.dir.join("pki/ca.pem").display()
+            ))
+            .arg("-s")
+            .arg(std::path::Path::new(FIXTURES).join("addon.py"))
+            .env_clear()
+            .env("PYTHONUNBUFFERED", "1")
+            .env("SANDSPAWN_TEST_ORIGIN_PORT", fx.origin_port.to_string())
+            .env("SANDSPAWN_TEST_FLOWS", fx.dir.join("auth-flows.jsonl"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let port = {
+        let mut found = None;
+        wait_for("authenticating mitmdump", 20, || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            found = text
+                .lines()
+                .find(|l| l.contains("proxy listening"))
+                .and_then(|l| l.rsplit(':').next())
+                .and_then(|p| p.trim().trim_end_matches('.').parse::<u16>().ok());
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let url = fx.url(fx.origin_port);
+    let ca = fx.mitm_ca().display().to_string();
+    let with = |password: &str| format!("http://alice:{password}@127.0.0.1:{port}");
+    let script = format!(
+        "env | grep -ci -e s3cret -e alice; curl -sS --max-time 10 {url}; echo; echo rc=$?"
+    );
+    let ok = fx.sandspawn(
+        "proxy",
+        &[
+            ("HTTPS_PROXY", with("s3cret")),
+            ("SSL_CERT_FILE", ca.clone()),
+        ],
+        &["sh", "-c", &script],
+    );
+    assert!(
+        ok.stdout.starts_with("0\n"),
+        "credentials reached the child: {}",
+        ok.all()
+    );
+    assert!(
+        ok.stdout.contains(OK) && ok.stdout.contains("rc=0"),
+        "{}",
+        ok.all()
+    );
+    let flows = std::fs::read_to_string(fx.dir.join("auth-flows.jsonl")).unwrap_or_default();
+    assert!(
+        flows.contains("origin.test"),
+        "the authenticating proxy saw no flow: {flows}"
+    );
+    // Negative control: a wrong password is refused by the proxy (407).
+    let bad = fx.sandspawn(
+        "proxy",
+        &[("HTTPS_PROXY", with("wrong")), ("SSL_CERT_FILE", ca)],
+        &["curl", "-sS", "--max-time", "10", &url],
+    );
+    assert_ne!(bad.code, Some(0), "{}", bad.all());
+    assert!(
+        bad.all().contains("407") || bad.all().contains("CONNECT"),
+        "{}",
+        bad.all()
+    );
+}

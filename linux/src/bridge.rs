@@ -7,9 +7,11 @@
 //!       ──────▶ host bridge process ──TCP──▶ upstream proxy host:port
 //! ```
 //!
-//! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; the
-//! bridge never parses a byte, so credentials in the upstream URL are not
-//! supported (the core refuses them). The host side is a separate process
+//! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself. The
+//! bridge reads nothing of it, with one exception: when the upstream URL
+//! carried credentials (HTTP proxies only), the host side adds
+//! `Proxy-Authorization` to the head of each request it forwards, so the
+//! credentials stay on the host and the child never sees them. The host side is a separate process
 //! (`sandspawn __proxy-bridge …`, spawned right before bwrap is exec'd) that
 //! watches the bwrap process through a pidfd and exits, removing its private
 //! socket directory, as soon as bwrap exits. The inside forwarder is forked
@@ -37,6 +39,13 @@ pub const INSIDE_SOCKET: &str = "/dev/.sandspawn-proxy.sock";
 
 /// argv\[1\] that selects the host-side bridge process.
 pub const BRIDGE_TOKEN: &str = "__proxy-bridge";
+
+/// The bridge process gets the `Proxy-Authorization` value here (its
+/// environment is readable only by its own user, unlike its argv).
+const AUTHORIZATION_VAR: &str = "SANDSPAWN_PROXY_AUTHORIZATION";
+
+/// A request head larger than this is refused (the connection is closed).
+const MAX_HEAD: usize = 64 * 1024;
 
 /// At most this many connections are piped at once; more are closed.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -180,6 +189,12 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         .arg(&proxy.host)
         .arg(proxy.port.to_string())
         .env_clear()
+        .envs(
+            proxy
+                .authorization
+                .as_ref()
+                .map(|a| (AUTHORIZATION_VAR, a.as_str())),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -254,14 +269,77 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         })
         .map_err(sock_err)?;
 
+    let authorization = std::env::var(AUTHORIZATION_VAR).ok();
     serve(
         move || listener.accept().map(|(c, _)| c),
-        move |conn: UnixStream| {
-            if let Ok(up) = connect_upstream(&host, port) {
+        move |mut conn: UnixStream| {
+            if let Ok(mut up) = connect_upstream(&host, port) {
+                if let Some(auth) = &authorization {
+                    if forward_head_with_auth(&mut conn, &mut up, auth).is_err() {
+                        return;
+                    }
+                }
                 pipe(conn, up);
             }
         },
     )
+}
+
+/// Read the request head the child sent (up to the blank line), add
+/// `Proxy-Authorization` (dropping any the child sent) and write it to the
+/// upstream, with whatever followed the head. A CONNECT tunnel needs it
+/// once; for a plain-HTTP request the connection is marked `close`, so the
+/// next request comes on a new connection and gets the header again.
+fn forward_head_with_auth(conn: &mut UnixStream, up: &mut TcpStream, auth: &str) -> io::Result<()> {
+    use std::io::{Read, Write};
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(io::Error::other("request head too large"));
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("closed before a request head"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    conn.set_read_timeout(None)?;
+    up.write_all(&add_authorization(&buf[..end], auth))?;
+    up.write_all(b"\r\n\r\n")?;
+    up.write_all(&buf[end + 4..])
+}
+
+/// The head (without its final blank line) with `Proxy-Authorization`
+/// set; non-CONNECT requests also get `Connection: close`.
+fn add_authorization(head: &[u8], auth: &str) -> Vec<u8> {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request = lines.next().unwrap_or_default();
+    let connect = request.len() >= 8 && request[..8].eq_ignore_ascii_case(b"CONNECT ");
+    let mut out = request.to_vec();
+    for line in lines {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        let drop = name.eq_ignore_ascii_case(b"proxy-authorization")
+            || (!connect
+                && (name.eq_ignore_ascii_case(b"connection")
+                    || name.eq_ignore_ascii_case(b"proxy-connection")));
+        if !drop {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\nProxy-Authorization: ");
+    out.extend_from_slice(auth.as_bytes());
+    if !connect {
+        out.extend_from_slice(b"\r\nConnection: close\r\nProxy-Connection: close");
+    }
+    out
 }
 
 /// Serve connections on a pool of pre-spawned threads that each block in
@@ -536,6 +614,19 @@ mod tests {
     use std::io::{Read, Write};
 
     #[test]
+    fn authorization_is_added_and_the_childs_own_dropped() {
+        let head = b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic Zm9yZ2Vk";
+        let out = add_authorization(head, "Basic YTpi");
+        assert_eq!(
+            out,
+            b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic YTpi".to_vec()
+        );
+        let get = b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: keep-alive";
+        let out = String::from_utf8(add_authorization(get, "Basic YTpi")).unwrap();
+        assert_eq!(out, "GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic YTpi\r\nConnection: close\r\nProxy-Connection: close");
+    }
+
+    #[test]
     fn pipe_copies_both_ways_and_propagates_eof() {
         let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
         let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -605,6 +696,7 @@ mod tests {
             inside_port: 3128,
             origin: "HTTPS_PROXY".into(),
             display: format!("http://127.0.0.1:{port}"),
+            authorization: None,
         })
         .unwrap_err()
         .to_string();

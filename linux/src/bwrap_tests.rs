@@ -202,7 +202,8 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         port: 8080,
         inside_port: 3128,
         origin: "HTTPS_PROXY".into(),
-        display: "http://proxy.corp:8080".into(),
+        display: "http://***@proxy.corp:8080".into(),
+        authorization: Some("Basic c2VjcmV0LXRva2Vu".into()),
     });
     let argv = bwrap_argv_bridged(
         &s,
@@ -217,6 +218,10 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
          --proxy-port 3128 --landlock best-effort {CMD}"
     );
     assert_eq!(argv, words(&want));
+    // The upstream's credentials stay with the host bridge.
+    assert!(argv
+        .iter()
+        .all(|a| !a.to_string_lossy().contains("c2VjcmV0")));
     // Without a socket (explain, tests) nothing is bound; other modes never bind one.
     s.network = NetworkMode::Full;
     let argv = bwrap_argv_bridged(

@@ -132,4 +132,9 @@ pub struct ProxyBridge {
     pub origin: String,
     /// The upstream URL for messages, credentials masked.
     pub display: String,
+    /// `Proxy-Authorization` for the upstream (from the URL's credentials).
+    /// Only the host bridge uses it; it is never rendered into the
+    /// sandbox's argv or environment.
+    #[serde(default)]
+    pub authorization: Option<String>,
 }

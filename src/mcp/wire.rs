@@ -161,6 +161,7 @@ mod tests {
                 inside_port: 3128,
                 origin: "HTTPS_PROXY".into(),
                 display: "http://proxy.corp:3128".into(),
+                authorization: Some("Basic YTpi".into()),
             }),
         };
         let text = encode(&spec);

@@ -42,6 +42,7 @@ impl Plan {
                 inside_port: p.inside_port,
                 origin: p.upstream.origin.clone(),
                 display: p.upstream.display.clone(),
+                authorization: p.upstream.authorization.clone(),
             }),
         }
     }

@@ -59,6 +59,10 @@ pub struct Upstream {
     pub origin: String,
     /// The URL as given, credentials masked.
     pub display: String,
+    /// `Proxy-Authorization` value (`Basic …`) from the URL's credentials.
+    /// It stays on the host side: the host bridge adds it to the child's
+    /// proxy requests; the child never sees it.
+    pub authorization: Option<String>,
 }
 
 impl Upstream {
@@ -94,7 +98,7 @@ pub enum ProxyError {
         scheme: String,
     },
     /// Credentials in the upstream URL.
-    #[error("{origin}: the upstream proxy URL carries credentials ({display}); network `proxy` does not forward proxy credentials yet — use a proxy that needs none, or `--net full`")]
+    #[error("{origin}: the SOCKS upstream carries credentials ({display}); network `proxy` forwards credentials to HTTP proxies only — use an http:// proxy URL, a SOCKS proxy that needs none, or `--net full`")]
     Credentials {
         /// The variable or flag.
         origin: String,
@@ -155,12 +159,21 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
         }
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(ProxyError::Credentials {
-            origin: origin.to_string(),
-            display,
-        });
-    }
+    let (userinfo, authority) = match authority.rsplit_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, authority),
+    };
+    let authorization = match (userinfo, scheme) {
+        (None, _) => None,
+        (Some(u), Scheme::Http) => Some(basic_authorization(u).map_err(bad)?),
+        // SOCKS5 username/password would need the bridge to speak SOCKS.
+        (Some(_), _) => {
+            return Err(ProxyError::Credentials {
+                origin: origin.to_string(),
+                display,
+            })
+        }
+    };
     let (host, port) = split_host_port(authority).map_err(bad)?;
     Ok(Upstream {
         scheme,
@@ -168,7 +181,39 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
         port: port.unwrap_or(DEFAULT_PORT),
         origin: origin.to_string(),
         display,
+        authorization,
     })
+}
+
+/// `Basic base64(user:password)` from a URL's percent-encoded userinfo.
+fn basic_authorization(userinfo: &str) -> Result<String, &'static str> {
+    use base64::Engine;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decoded = format!("{}:{}", percent_decode(user)?, percent_decode(password)?);
+    Ok(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(decoded)
+    ))
+}
+
+fn percent_decode(s: &str) -> Result<String, &'static str> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or("bad %-escape in credentials")?;
+            let hex = std::str::from_utf8(hex).map_err(|_| "bad %-escape in credentials")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "bad %-escape in credentials")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "credentials are not UTF-8")
 }
 
 fn split_host_port(authority: &str) -> Result<(String, Option<u16>), &'static str> {
@@ -237,6 +282,17 @@ mod tests {
     }
 
     #[test]
+    fn http_credentials_become_a_host_side_authorization() {
+        let u = p("http://alice:s%40cret@proxy.corp:3128").unwrap();
+        // base64("alice:s@cret")
+        assert_eq!(u.authorization.as_deref(), Some("Basic YWxpY2U6c0BjcmV0"));
+        assert_eq!(u.display, "http://***@proxy.corp:3128");
+        assert_eq!((u.host.as_str(), u.port), ("proxy.corp", 3128));
+        assert!(!u.inside_url(3128).to_string_lossy().contains("alice"));
+        assert!(p("http://a:%zz@h:1").is_err());
+    }
+
+    #[test]
     fn bad_input_is_one_line_naming_the_variable() {
         for (input, want) in [
             ("ftp://proxy:21", "proxy scheme `ftp://` is not supported"),
@@ -249,7 +305,7 @@ mod tests {
             ("http://pro xy:1", "bad character"),
             ("http://[::1:3128", "unclosed"),
             ("", "empty"),
-            ("http://user:secret@proxy:3128", "carries credentials"),
+            ("socks5h://user:secret@proxy:1080", "carries credentials"),
         ] {
             let e = p(input).unwrap_err().to_string();
             assert!(e.starts_with("HTTPS_PROXY: "), "{input}: {e}");
