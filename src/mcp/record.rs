@@ -56,16 +56,9 @@ pub fn record(
         }
     }
     if config.proxy.is_none() {
-        let proxy = [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ]
-        .iter()
-        .find_map(|n| lookup(env, n).filter(|v| !v.is_empty()).map(|v| (n, v)));
+        let proxy = crate::plan::upstream::UPSTREAM_VARS
+            .iter()
+            .find_map(|n| lookup(env, n).filter(|v| !v.is_empty()).map(|v| (n, v)));
         if let Some((name, value)) = proxy {
             let value = value.to_string_lossy().into_owned();
             added.push(format!(
