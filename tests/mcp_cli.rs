@@ -26,12 +26,9 @@ fn client_cmd(host: &Host, args: &[std::ffi::OsString]) -> Command {
 }
 
 async fn through_cli(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     let secret = host.canary_secret();
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -159,12 +156,9 @@ async fn cli_landlock() {
 /// The MCP host (here a shell holding the server's pipes) is SIGKILLed:
 /// the server sees EOF and nothing of it remains.
 fn killing_the_host(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     let tag = format!(
         "SANDSPAWN_TEST_TAG=cli-kill-{backend}-{}",

@@ -31,12 +31,9 @@ fn opts() -> SpawnOptions {
 }
 
 async fn everything_env_is_exactly_the_plan(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     let plan = host.plan(servers.everything(), backend, Layer::default());
     let mut server = spawn(&plan, &opts()).await.unwrap();
@@ -80,12 +77,9 @@ async fn everything_landlock() {
 }
 
 async fn filesystem_reads_bundle_not_secret(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     let secret = host.canary_secret();
     let plan = host.plan(servers.filesystem("/"), backend, Layer::default());
@@ -124,12 +118,9 @@ async fn filesystem_landlock() {
 }
 
 async fn python_servers(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     let plan = host.plan(servers.time(), backend, Layer::default());
     let mut server = spawn(&plan, &opts()).await.unwrap();
@@ -176,12 +167,9 @@ async fn python_landlock() {
 }
 
 async fn failures(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     // Exits before initialize: the error carries status and stderr tail.
     let cmd = vec![
@@ -248,12 +236,9 @@ async fn failures_landlock() {
 }
 
 async fn no_process_left(backend: &str) {
-    let Some(servers) = Servers::find() else {
+    let Some(servers) = ready(backend) else {
         return;
     };
-    if !usable(backend) {
-        return;
-    }
     let host = Host::new();
     for how in ["shutdown", "drop"] {
         let tag = format!(

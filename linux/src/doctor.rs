@@ -101,6 +101,17 @@ pub struct BwrapInfo {
     pub error: Option<String>,
 }
 
+impl BwrapInfo {
+    /// The flags sandspawn may render that this bwrap does not list.
+    pub fn missing_flags(&self) -> Vec<&str> {
+        self.flags
+            .iter()
+            .filter(|(_, ok)| !**ok)
+            .map(|(f, _)| f.as_str())
+            .collect()
+    }
+}
+
 /// A problem and its one line of remedy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
@@ -259,13 +270,7 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
             "reinstall bubblewrap (apt-get install --reinstall bubblewrap)",
         );
     }
-    let missing: Vec<&str> = d
-        .bwrap
-        .flags
-        .iter()
-        .filter(|(_, ok)| !**ok)
-        .map(|(f, _)| f.as_str())
-        .collect();
+    let missing = d.bwrap.missing_flags();
     if d.bwrap.version.is_some() && !missing.is_empty() {
         add(
             format!("bwrap lacks {}", missing.join(", ")),

@@ -190,12 +190,15 @@ pub(crate) const TRIAL_ARGS: [&str; 14] = [
 
 /// Run `bwrap ... true` once per process: does this host allow the namespaces we use?
 fn trial(f: &BwrapFeatures) -> Result<(), String> {
+    // The process-wide answer first: `run` asks twice (resolving `auto`
+    // while planning, then checking bwrap before exec), and the on-disk
+    // check reads a handful of /proc and /sys files each time.
     static CACHE: OnceLock<Result<(), String>> = OnceLock::new();
-    if crate::cache::trial_known_ok(&f.path) {
-        return Ok(());
-    }
     CACHE
         .get_or_init(|| {
+            if crate::cache::trial_known_ok(&f.path) {
+                return Ok(());
+            }
             let truth = ["/usr/bin/true", "/bin/true"]
                 .into_iter()
                 .find(|p| Path::new(p).exists())

@@ -184,13 +184,7 @@ pub fn write_text(f: &Findings, out: &mut impl Write) -> io::Result<()> {
     )?;
     match (&h.bwrap.path, &h.bwrap.version) {
         (Some(p), Some(v)) => {
-            let missing: Vec<&str> = h
-                .bwrap
-                .flags
-                .iter()
-                .filter(|(_, ok)| !**ok)
-                .map(|(f, _)| f.as_str())
-                .collect();
+            let missing = h.bwrap.missing_flags();
             let flags = if missing.is_empty() {
                 format!("all {} flags used supported", h.bwrap.flags.len())
             } else {

@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::fs::Access;
 use super::Plan;
 use crate::env::Source;
-use crate::paths::{HopError, Resolver};
-use std::cell::RefCell;
+use crate::paths::Resolver;
 use std::collections::HashMap;
 
 /// One broken promise of the plan, named by variable.
@@ -36,25 +35,6 @@ impl fmt::Display for Violation {
     }
 }
 
-/// A [`Resolver`] that remembers its answers for the length of one check.
-struct Memo<'a> {
-    inner: &'a dyn Resolver,
-    seen: RefCell<HashMap<PathBuf, Result<Vec<PathBuf>, HopError>>>,
-}
-
-impl Resolver for Memo<'_> {
-    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        if let Some(hit) = self.seen.borrow().get(path) {
-            return hit.clone();
-        }
-        let answer = self.inner.hops(path);
-        self.seen
-            .borrow_mut()
-            .insert(path.to_path_buf(), answer.clone());
-        answer
-    }
-}
-
 /// What the child needs to do with a path-valued variable.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Need {
@@ -65,13 +45,8 @@ enum Need {
 impl Plan {
     /// Check the invariant; records and returns the violations.
     pub fn verify(&mut self, resolver: &dyn Resolver) -> &[Violation] {
-        // A dozen trust variables name the same bundle: resolve each
+        // A dozen trust variables name the same bundle: check each
         // distinct path once.
-        let memo = Memo {
-            inner: resolver,
-            seen: Default::default(),
-        };
-        let resolver: &dyn Resolver = &memo;
         let mut checked: HashMap<(PathBuf, Need), Option<(PathBuf, String)>> = HashMap::new();
         let mut violations = Vec::new();
         for var in &self.env.vars {

@@ -75,6 +75,8 @@ pub(crate) fn path_for(req: &TrustRequest, system: Option<&Path>) -> Option<Path
         key.push_str(&format!("|{:?}|{:?}|", i.origin, i.expect));
         key.push_str(i.path.to_str()?);
     }
+    // The recorded bundle paths live in the cache dir and are stored as
+    // text: a non-UTF-8 cache dir could not round-trip.
     req.cache_dir.to_str()?;
     let digest = Sha256::digest(key.as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();

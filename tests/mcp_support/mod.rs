@@ -72,6 +72,13 @@ impl Servers {
 }
 
 /// Whether a backend works here (bwrap needs user namespaces).
+/// The pinned servers and a working `backend`, or `None` after saying why
+/// (a failure under `SANDSPAWN_MUST_WORK=1`).
+pub fn ready(backend: &str) -> Option<Servers> {
+    let servers = Servers::find()?;
+    usable(backend).then_some(servers)
+}
+
 pub fn usable(backend: &str) -> bool {
     let ok = std::process::Command::new(SANDSPAWN)
         .args(["run", "--backend", backend, "--", "true"])
