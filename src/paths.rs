@@ -52,14 +52,18 @@ pub fn normalize(path: &Path) -> PathBuf {
 /// Whether `path` is `root` or lies beneath it, comparing whole components
 /// (`/home/a` does not contain `/home/ab`).
 pub fn is_within(path: &Path, root: &Path) -> bool {
-    path.starts_with(root)
+    sandspawn_linux::pathcmp::starts_with(path, root)
+}
+
+/// `a == b`, component-wise, by bytes when both are written canonically
+/// (`PathBuf`'s own `==` parses components, and planning compares often).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    sandspawn_linux::pathcmp::same_path(a, b)
 }
 
 /// Number of normal components: `/` is 0, `/a/b` is 2.
 pub fn depth(path: &Path) -> usize {
-    path.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .count()
+    sandspawn_linux::pathcmp::depth(path)
 }
 
 /// How the plan learns where a path leads on the host.

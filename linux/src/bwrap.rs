@@ -20,8 +20,6 @@ pub struct BwrapFeatures {
     pub path: PathBuf,
     /// `bwrap --version`, e.g. `(0, 8, 0)`.
     pub version: (u32, u32, u32),
-    /// `--disable-userns` (0.8+): no nested user namespaces inside.
-    pub disable_userns: bool,
     /// `--cap-drop` (drop every capability bwrap would keep for uid 0).
     pub cap_drop: bool,
 }
@@ -32,7 +30,6 @@ impl BwrapFeatures {
         BwrapFeatures {
             path: path.into(),
             version: (0, 8, 0),
-            disable_userns: true,
             cap_drop: true,
         }
     }
@@ -88,9 +85,10 @@ pub fn bwrap_argv_bridged(
     if spec.network != NetworkMode::Full {
         argv.flags(&["--unshare-net"]);
     }
-    if features.disable_userns {
-        argv.flags(&["--disable-userns"]);
-    }
+    // No `--disable-userns`: the helper's seccomp filter already refuses
+    // every way to a nested namespace (unshare, clone with namespace flags,
+    // clone3), and bwrap would create a second user namespace to enforce it,
+    // ~0.4 ms on every spawn.
     if features.cap_drop {
         argv.flags(&["--cap-drop", "ALL"]);
     }
@@ -239,12 +237,11 @@ pub fn probe_features(path: &Path) -> Result<BwrapFeatures, BwrapProbeError> {
     Ok(features_of(path, version))
 }
 
-/// Flags by version: `--disable-userns` arrived in 0.8.0; `--cap-drop` in 0.1.x.
+/// Flags by version: `--cap-drop` arrived in 0.1.x, so every bwrap has it.
 pub fn features_of(path: &Path, version: (u32, u32, u32)) -> BwrapFeatures {
     BwrapFeatures {
         path: path.to_path_buf(),
         version,
-        disable_userns: version >= (0, 8, 0),
         cap_drop: true,
     }
 }

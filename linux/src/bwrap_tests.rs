@@ -27,7 +27,7 @@ fn words(s: &str) -> Vec<OsString> {
 
 const HEAD: &str = "/usr/bin/bwrap --new-session --die-with-parent --unshare-user --unshare-pid \
                     --unshare-ipc --unshare-uts";
-const HARDEN: &str = "--disable-userns --cap-drop ALL";
+const HARDEN: &str = "--cap-drop ALL";
 const HELPER: &str = "-- /proc/self/fd/3 __helper --list /";
 const TAIL_ENV: &str = "--clearenv --setenv PATH /usr/bin --chdir /home/u/ws";
 const CMD: &str = "-- node server.js";
@@ -137,7 +137,6 @@ fn old_bwrap_gets_no_optional_flags() {
     let old = BwrapFeatures {
         path: "/usr/bin/bwrap".into(),
         version: (0, 4, 0),
-        disable_userns: false,
         cap_drop: false,
     };
     let argv = bwrap_argv(&spec(vec![], NetworkMode::Full), &old, Path::new("/h"));

@@ -26,7 +26,7 @@ use crate::sys;
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The bwrap flags that sandspawn may render, checked against `bwrap --help`.
-pub const BWRAP_FLAGS: [&str; 17] = [
+pub const BWRAP_FLAGS: [&str; 16] = [
     "--unshare-user",
     "--unshare-pid",
     "--unshare-net",
@@ -34,7 +34,6 @@ pub const BWRAP_FLAGS: [&str; 17] = [
     "--unshare-uts",
     "--new-session",
     "--die-with-parent",
-    "--disable-userns",
     "--cap-drop",
     "--ro-bind",
     "--bind",
@@ -274,7 +273,7 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
     if d.bwrap.version.is_some() && !missing.is_empty() {
         add(
             format!("bwrap lacks {}", missing.join(", ")),
-            "upgrade bubblewrap to 0.8 or later",
+            "upgrade bubblewrap",
         );
     }
     let s = &d.sysctls;

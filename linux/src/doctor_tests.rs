@@ -135,8 +135,8 @@ fn no_backend_at_all() {
 #[test]
 fn old_bwrap_lacks_flags() {
     let mut d = healthy();
-    d.bwrap.flags.insert("--disable-userns".into(), false);
-    assert_eq!(remedies(&d), ["upgrade bubblewrap to 0.8 or later"]);
+    d.bwrap.flags.insert("--cap-drop".into(), false);
+    assert_eq!(remedies(&d), ["upgrade bubblewrap"]);
 }
 
 #[test]

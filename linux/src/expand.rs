@@ -7,9 +7,9 @@
 //! denied subtree, and what that loses is reported.
 
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::pathcmp::{same_path, starts_with, strictly_under};
 use crate::policy::Level;
 use crate::spec::{Mount, SandboxSpec};
 
@@ -199,44 +199,6 @@ impl Expander<'_> {
             }
         }
     }
-}
-
-/// Whether `p` is written in one canonical way: absolute, no empty or `.`
-/// component, no trailing slash (except `/` itself). For two such paths,
-/// component-wise comparison is byte comparison.
-fn plain(p: &[u8]) -> bool {
-    p.first() == Some(&b'/')
-        && (p.len() == 1
-            || (p.last() != Some(&b'/')
-                && !p.windows(2).any(|w| w == b"//")
-                && !p.windows(3).any(|w| w == b"/./")
-                && !p.ends_with(b"/.")))
-}
-
-/// `p.starts_with(q)` (component-wise), by bytes when both are [`plain`]:
-/// the expansion compares every node with every other, and `Path`'s
-/// component parser dominated its cost.
-fn starts_with(p: &Path, q: &Path) -> bool {
-    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
-    if !(plain(a) && plain(b)) {
-        return p.starts_with(q);
-    }
-    a.starts_with(b) && (b.len() == 1 || a.len() == b.len() || a[b.len()] == b'/')
-}
-
-/// `p == q` (component-wise), by bytes when both are [`plain`].
-fn same_path(p: &Path, q: &Path) -> bool {
-    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
-    if plain(a) && plain(b) {
-        a == b
-    } else {
-        p == q
-    }
-}
-
-/// `p` lies strictly below `q`.
-fn strictly_under(p: &Path, q: &Path) -> bool {
-    !same_path(p, q) && starts_with(p, q)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod cache;
 pub mod doctor;
 pub mod expand;
 pub mod helper;
+pub mod pathcmp;
 pub mod policy;
 pub mod report;
 pub mod ruleset;

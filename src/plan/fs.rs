@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::paths::{depth, is_within};
+use crate::paths::{depth, is_within, same_path};
 
 /// What an entry grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,18 +73,18 @@ impl FsView {
             && self
                 .entries
                 .iter()
-                .any(|e| e.path == path && e.access == Access::Write)
+                .any(|e| e.access == Access::Write && same_path(&e.path, &path))
         {
             return;
         }
         if access == Access::Write {
             self.entries
-                .retain(|e| !(e.path == path && e.access == Access::Read));
+                .retain(|e| !(e.access == Access::Read && same_path(&e.path, &path)));
         }
         if !self
             .entries
             .iter()
-            .any(|e| e.path == path && e.access == access)
+            .any(|e| e.access == access && same_path(&e.path, &path))
         {
             self.entries.push(FsEntry {
                 path,

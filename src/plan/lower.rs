@@ -9,7 +9,7 @@ use sandspawn_linux::{Mount, ProxyBridge, SandboxSpec};
 
 use super::fs::{Access, FsEntry, PathKind};
 use super::Plan;
-use crate::paths::{depth, is_within};
+use crate::paths::{depth, is_within, same_path};
 
 impl Plan {
     /// The spec for enforcement. Call [`Plan::verify`] first: lowering does
@@ -21,7 +21,7 @@ impl Plan {
             .iter()
             .filter(|e| self.needs_mount(e))
             .collect();
-        entries.sort_by_key(|e| (depth(&e.path), mount_rank(&e.access)));
+        entries.sort_by_cached_key(|e| (depth(&e.path), mount_rank(&e.access)));
         let mounts = entries.into_iter().map(to_mount).collect();
         let (program, args) = match self.command.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
@@ -58,12 +58,12 @@ impl Plan {
                     .fs
                     .entries
                     .iter()
-                    .any(|g| g.path == entry.path && g.access == Access::Tmpfs);
+                    .any(|g| g.access == Access::Tmpfs && same_path(&g.path, &entry.path));
                 let exposer = self
                     .fs
                     .entries
                     .iter()
-                    .filter(|g| g.access != Access::Deny && g.path != entry.path)
+                    .filter(|g| g.access != Access::Deny && !same_path(&g.path, &entry.path))
                     .filter(|g| is_within(&entry.path, &g.path))
                     .max_by_key(|g| depth(&g.path));
                 !matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable))
