@@ -16,6 +16,11 @@
 //! XDG_CACHE_HOME in a temp dir) so the machine's CA variables do not skew
 //! it, from a working directory outside /tmp. Targets (issue "Linux
 //! enforcement"): bwrap backend <= 1.15x plain bwrap; landlock <= bare + 1 ms.
+//!
+//! The binary measured is the one cargo built for this bench. The release
+//! build is static (no dynamic loader on either exec of the bwrap path);
+//! measure it with
+//! `RUSTFLAGS="-C target-feature=+crt-static" cargo bench --bench spawn --target x86_64-unknown-linux-gnu`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -138,7 +143,12 @@ fn latency(d: &Dirs, runs: usize) {
             times[i].push(time_once(d, &cases[i].1));
         }
     }
-    println!("spawn latency, {runs} runs each, interleaved ({backend_line} for (c))");
+    let linkage = if cfg!(target_feature = "crt-static") {
+        "static"
+    } else {
+        "dynamic"
+    };
+    println!("spawn latency, {runs} runs each, interleaved ({backend_line} for (c); {linkage} sandspawn binary)");
     println!("{:<40} {:>9} {:>9} {:>9}", "case", "median", "p90", "min");
     let mut medians = Vec::new();
     for ((name, _), t) in cases.iter().zip(&mut times) {

@@ -300,3 +300,52 @@ fn the_filter_blocks_user_namespaces() {
         stderr(&out)
     );
 }
+
+/// A `bwrap` that hangs (a wedged binary, a filesystem that stopped
+/// answering) must not hang the spawn: its probe is bounded, `auto` falls
+/// back to Landlock naming the timeout, `--backend bwrap` fails in one line.
+#[test]
+fn a_hung_bwrap_is_bounded_and_reported() {
+    let host = Host::new();
+    if ready(&host).is_none() {
+        return;
+    }
+    let bin = host.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("bwrap");
+    // `exec` so the killed process is the sleeper itself.
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+
+    let started = std::time::Instant::now();
+    let out = host
+        .cmd(&["run", "--report", "--backend", "auto", "--", "true"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let backend = err
+        .lines()
+        .find(|l| l.starts_with("sandspawn: backend: "))
+        .unwrap_or_else(|| panic!("no backend line: {err}"));
+    assert!(
+        backend.starts_with("sandspawn: backend: landlock ("),
+        "{backend}"
+    );
+    assert!(backend.contains("timed out"), "{backend}");
+
+    let out = host
+        .cmd(&["run", "--backend", "bwrap", "--", "true"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(125), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.contains(&*fake.to_string_lossy()), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+}

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use crate::helper::HELPER_TOKEN;
@@ -226,13 +226,9 @@ pub fn probe_features(path: &Path) -> Result<BwrapFeatures, BwrapProbeError> {
         path: path.to_path_buf(),
         detail,
     };
-    let out = Command::new(path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .env_clear()
-        .output()
-        .map_err(|e| bad(e.to_string()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    // Bounded: a hung `bwrap --version` must not hang the spawn.
+    let (_, text, _) =
+        crate::doctor::run_bounded(Command::new(path).arg("--version").env_clear()).map_err(bad)?;
     let version = parse_version(&text).ok_or_else(|| bad(format!("unexpected output {text:?}")))?;
     Ok(features_of(path, version))
 }

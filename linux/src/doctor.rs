@@ -456,7 +456,7 @@ fn read_bounded(path: impl AsRef<Path>) -> Result<String, String> {
 /// Run a command with a timeout: (success, stdout, stderr). On timeout it
 /// is killed (bwrap takes its sandbox down with it: `--die-with-parent`
 /// inside, and it is its pid 1's parent).
-fn run_bounded(cmd: &mut Command) -> Result<(bool, String, String), String> {
+pub(crate) fn run_bounded(cmd: &mut Command) -> Result<(bool, String, String), String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -203,18 +203,16 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
                 .into_iter()
                 .find(|p| Path::new(p).exists())
                 .ok_or("no /usr/bin/true to try")?;
-            let out = Command::new(&f.path)
-                .args(TRIAL_ARGS)
-                .args(["--", truth])
-                .env_clear()
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", f.path.display()))?;
-            if out.status.success() {
+            // Bounded like doctor's probes: a bwrap that hangs here must not
+            // hang every spawn.
+            let mut cmd = Command::new(&f.path);
+            cmd.args(TRIAL_ARGS).args(["--", truth]).env_clear();
+            let (ok, _, err) = crate::doctor::run_bounded(&mut cmd)
+                .map_err(|e| format!("trial sandbox with {}: {e}", f.path.display()))?;
+            if ok {
                 crate::cache::remember_trial_ok(f);
                 Ok(())
             } else {
-                let err = String::from_utf8_lossy(&out.stderr);
                 Err(err
                     .lines()
                     .next()
