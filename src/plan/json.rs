@@ -56,18 +56,28 @@ impl Plan {
             .vars
             .iter()
             .map(|v| {
-                json!({
+                let mut e = json!({
                     "name": os_json(&v.name),
                     "value": os_json(&mask_value(&v.name, &v.value)),
                     "source": v.source,
-                })
+                });
+                if let Some(pid) = v.from_host {
+                    e["from_host"] = json!({ "pid": pid });
+                }
+                e
             })
             .collect();
         let env_dropped: Vec<Value> = self
             .env
             .dropped
             .iter()
-            .map(|d| json!({ "name": os_json(&d.name), "reason": d.reason }))
+            .map(|d| {
+                let mut e = json!({ "name": os_json(&d.name), "reason": d.reason });
+                if let Some(pid) = d.from_host {
+                    e["from_host"] = json!({ "pid": pid });
+                }
+                e
+            })
             .collect();
         let inputs: Vec<Value> = self
             .trust
