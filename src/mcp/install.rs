@@ -155,7 +155,8 @@ pub fn rewrite(
         }
         Format::Json => {
             let mut root: Value =
-                serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+                // Comments are read past but not kept: the diff shows them.
+                serde_json::from_str(&super::jsonc::strip(text)).map_err(|e| parse_err(e.to_string()))?;
             for key in ["mcpServers", "servers"] {
                 let Some(servers) = root.get_mut(key).and_then(Value::as_object_mut) else {
                     continue;
