@@ -331,3 +331,74 @@ fn a_server_that_never_answers_or_writes_garbage_is_one_row_each() {
     assert!(line("garbage: ").contains("not JSON-RPC"), "{t}");
     assert!(line("silent: ").contains("startup timeout"), "{t}");
 }
+
+#[test]
+fn install_names_the_config_absolutely_and_writes_through_a_symlink() {
+    let host = Host::new();
+    let dotfiles = host.dir.path().join("dotfiles.json");
+    std::fs::write(
+        &dotfiles,
+        r#"{"mcpServers": {"t": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&dotfiles, host.work().join("claude.json")).unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &[
+            "mcp",
+            "install",
+            "--client",
+            "claude",
+            "--config",
+            "claude.json",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let link = host.work().join("claude.json");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&dotfiles).unwrap()).unwrap();
+    assert_eq!(v["mcpServers"]["t"]["args"][2], link.to_str().unwrap());
+}
+
+#[test]
+fn codex_literal_env_wins_and_env_vars_pass() {
+    let host = Host::new();
+    let config = host.work().join("config.toml");
+    std::fs::write(
+        &config,
+        "[mcp_servers.a]\ncommand = \"/bin/true\"\nenv = { LANG = \"C.UTF-8\", GREETING = \"literal\" }\nenv_vars = [\"FROM_CLIENT\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .env("LANG", "de_DE.UTF-8")
+        .env("GREETING", "inherited")
+        .env("FROM_CLIENT", "passed")
+        .current_dir(host.work())
+        .args(["mcp", "explain", "--json", "--no-host-env", "--config"])
+        .arg(&config)
+        .args(["--server", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let var = |name: &str| {
+        v["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {v}"))
+    };
+    assert_eq!(var("LANG")["value"], "C.UTF-8");
+    assert_eq!(var("LANG")["source"]["kind"], "set");
+    assert_eq!(var("GREETING")["value"], "literal");
+    assert_eq!(var("FROM_CLIENT")["value"], "passed");
+    assert_eq!(var("FROM_CLIENT")["source"]["kind"], "pass");
+}

@@ -335,6 +335,9 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         .config
         .clone()
         .unwrap_or_else(|| install::default_path(client, &home, &cwd, codex_home.as_deref()));
+    // The wrapped server names this file; the client starts it from its
+    // own directory, so the name must not be relative to ours.
+    let path = crate::paths::normalize(&cwd.join(path));
     let text = std::fs::read_to_string(&path).map_err(|source| install::InstallError::Io {
         step: "reading",
         path: path.clone(),
@@ -356,6 +359,10 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     let verb = if install { "wrapped" } else { "unwrapped" };
     if rewrite.changed.is_empty() {
         writeln!(out, "{}: nothing to change", path.display()).map_err(CliError::Output)?;
+        // Installed before: recording the shell's settings is still asked for.
+        if install && !args.dry_run {
+            record_env(args, &cwd, &mut out)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let diff = install::diff(&text, &rewrite.text);

@@ -259,9 +259,21 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
 /// rename), after copying the current file to `path.sandspawn-backup`.
-/// Keeps the original's permissions.
+/// Keeps the original's permissions. A symlinked config (dotfiles) is
+/// written through: the file it points to is replaced, the link stays.
 pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, InstallError> {
     use std::io::Write;
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|source| InstallError::Io {
+                step: "resolving the link",
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
+        _ => path.to_path_buf(),
+    };
+    let path = target.as_path();
     let io = |step: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |source| InstallError::Io {
@@ -351,5 +363,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old");
         let err = write_atomically(Path::new("/proc/nope/c.json"), "x").unwrap_err();
         assert!(err.to_string().contains("/proc/nope"), "{err}");
+        // Through a symlink: the link stays, its target changes.
+        let real = dir.path().join("dotfiles.json");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let backup = write_atomically(&link, "new").unwrap().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        assert_eq!(backup, dir.path().join("dotfiles.json.sandspawn-backup"));
     }
 }
