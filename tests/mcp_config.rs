@@ -402,3 +402,56 @@ fn codex_literal_env_wins_and_env_vars_pass() {
     assert_eq!(var("FROM_CLIENT")["value"], "passed");
     assert_eq!(var("FROM_CLIENT")["source"]["kind"], "pass");
 }
+
+#[test]
+fn a_read_only_client_config_is_one_error_and_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["mcp-server-time"]}}}"#;
+    std::fs::write(&config, original).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("sandspawn: {c} is read-only (mode 444); sandspawn leaves it as it is\n")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert!(!host.work().join("mcp.json.sandspawn-backup").exists());
+    // --dry-run still shows what would change.
+    let out = run(
+        &host,
+        &host.work(),
+        &[
+            "mcp",
+            "install",
+            "--client",
+            "cursor",
+            "--config",
+            c,
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn a_config_without_servers_is_one_error() {
+    let host = Host::new();
+    let config = host.work().join("settings.json");
+    std::fs::write(&config, r#"{"mcp": {"servers": {}}}"#).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(&host, &host.work(), &["mcp", "check", "--config", c]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)\n")
+    );
+}

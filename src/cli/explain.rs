@@ -72,7 +72,9 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     )?;
     for i in &plan.trust.inputs {
         let origin = match &i.origin {
-            crate::trust::Origin::Variable { name } => name.clone(),
+            crate::trust::Origin::Variable { name } => {
+                with_host(name.clone(), plan.env.from_host(name))
+            }
             crate::trust::Origin::PolicyCa => "--ca / policy ca".into(),
             crate::trust::Origin::System => "system".into(),
         };
@@ -206,6 +208,10 @@ mod tests {
             .find(|l| l.starts_with("  NODE_EXTRA_CA_CERTS="))
             .unwrap();
         assert!(node.ends_with("[trust: add]"), "{node}");
+        assert!(
+            text.contains("(SSL_CERT_FILE, from host pid 4242): 1 certificate(s), 0 dropped"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
         let json = plan.to_json();
         let var = |name: &str| {
@@ -221,6 +227,14 @@ mod tests {
         assert_eq!(var("https_proxy")["value"], "http://***@proxy.corp:3128");
         assert_eq!(var("https_proxy")["from_host"]["pid"], 4242);
         assert!(var("PATH").get("from_host").is_none());
+        let input = json["trust"]["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["origin"]["name"] == "SSL_CERT_FILE")
+            .cloned()
+            .unwrap();
+        assert_eq!(input["from_host"]["pid"], 4242, "{input}");
         assert!(!json.to_string().contains("hunter2"));
     }
 }

@@ -207,7 +207,10 @@ fn check(
     let vars = var_context(config)?;
     let servers: Vec<&ServerConfig> = match only {
         Some(name) => vec![file.server(name)?],
-        None => file.servers.iter().collect(),
+        None => {
+            file.not_empty()?;
+            file.servers.iter().collect()
+        }
     };
     let ctx = context(policy, !no_host_env)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -364,6 +367,10 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
             record_env(args, &cwd, &mut out)?;
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if !args.dry_run {
+        // Before the diff: a config that cannot be written is one error.
+        install::check_writable(&path)?;
     }
     let diff = install::diff(&text, &rewrite.text);
     write!(out, "--- {p}\n+++ {p}\n{diff}", p = path.display()).map_err(CliError::Output)?;

@@ -150,6 +150,15 @@ impl EnvPlan {
         }
     }
 
+    /// The MCP host process variable `name` was recovered from, if it was
+    /// (as passed, replaced by a bundle, or dropped).
+    pub fn from_host(&self, name: &str) -> Option<u32> {
+        let var = self.vars.iter().find(|v| v.name == name);
+        let dropped = self.dropped.iter().find(|d| d.name == name);
+        var.and_then(|v| v.from_host)
+            .or_else(|| dropped.and_then(|d| d.from_host))
+    }
+
     /// The variables as pairs, for the spawner.
     pub fn pairs(&self) -> Vec<(OsString, OsString)> {
         self.vars

@@ -51,6 +51,14 @@ pub enum ConfigError {
         /// The names there are.
         known: String,
     },
+    /// A config that defines no MCP server at all (the wrong file?).
+    #[error("MCP config {path}: no MCP servers in it (expected {expected})", path = .path.display())]
+    NoServers {
+        /// The file.
+        path: PathBuf,
+        /// The tables or keys looked for.
+        expected: &'static str,
+    },
     /// A server without a command (an HTTP server, or a typo).
     #[error("MCP config {path}: server `{name}` has no `command`; sandspawn starts stdio servers only", path = .path.display())]
     NoCommand {
@@ -136,6 +144,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// The server called `name`.
     pub fn server(&self, name: &str) -> Result<&ServerConfig, ConfigError> {
+        self.not_empty()?;
         self.servers
             .iter()
             .find(|s| s.name == name)
@@ -149,6 +158,22 @@ impl ClientConfig {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+}
+
+impl ClientConfig {
+    /// An error when the file defines no server.
+    pub fn not_empty(&self) -> Result<(), ConfigError> {
+        if !self.servers.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::NoServers {
+            path: self.path.clone(),
+            expected: match self.format {
+                Format::Codex => "[mcp_servers.NAME] tables",
+                Format::Json => "a \"mcpServers\" or \"servers\" object",
+            },
+        })
     }
 }
 

@@ -27,6 +27,15 @@ pub enum InstallError {
         /// With line and column.
         message: String,
     },
+    /// The config is marked read-only (no write bit): left as it is, also
+    /// for root, who could replace it anyway.
+    #[error("{path} is read-only (mode {mode:o}); sandspawn leaves it as it is", path = .path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Reading, backing up or writing failed.
     #[error("{step} {path}: {source}", path = .path.display())]
     Io {
@@ -257,6 +266,37 @@ pub fn diff(old: &str, new: &str) -> String {
     out
 }
 
+/// Refuse a config that cannot, or should not, be written: a rename
+/// would replace a file its owner cannot write, so ask first and refuse a
+/// file the user protected rather than swap it. Symlinks are followed.
+pub fn check_writable(path: &Path) -> Result<(), InstallError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |step: &'static str| {
+        move |source| InstallError::Io {
+            step,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(io("reading"))?
+        .permissions()
+        .mode();
+    if mode & 0o222 == 0 {
+        return Err(InstallError::ReadOnly {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    // Opening for writing (no truncation) changes nothing and catches a
+    // read-only file system or another owner.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(io("writing"))
+}
+
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
 /// rename), after copying the current file to `path.sandspawn-backup`.
 /// Keeps the original's permissions. A symlinked config (dotfiles) is
@@ -287,6 +327,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
     if existed {
+        check_writable(path)?;
         std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
     }
     let dir = path
@@ -363,6 +404,21 @@ mod tests {
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old");
         let err = write_atomically(Path::new("/proc/nope/c.json"), "x").unwrap_err();
         assert!(err.to_string().contains("/proc/nope"), "{err}");
+        // Marked read-only: refused, untouched, no backup.
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro.json");
+        std::fs::write(&ro, "old").unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let err = write_atomically(&ro, "new").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{} is read-only (mode 444); sandspawn leaves it as it is",
+                ro.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&ro).unwrap(), "old");
+        assert!(!dir.path().join("ro.json.sandspawn-backup").exists());
         // Through a symlink: the link stays, its target changes.
         let real = dir.path().join("dotfiles.json");
         std::fs::write(&real, "old").unwrap();

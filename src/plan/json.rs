@@ -84,7 +84,7 @@ impl Plan {
             .inputs
             .iter()
             .map(|i| {
-                json!({
+                let mut e = json!({
                     "origin": i.origin,
                     "path": path_json(&i.path),
                     "resolved": i.resolved.as_deref().map(path_json),
@@ -95,7 +95,13 @@ impl Plan {
                         "reason": d.reason,
                     })).collect::<Vec<_>>(),
                     "skipped": i.skipped,
-                })
+                });
+                if let crate::trust::Origin::Variable { name } = &i.origin {
+                    if let Some(pid) = self.env.from_host(name) {
+                        e["from_host"] = json!({ "pid": pid });
+                    }
+                }
+                e
             })
             .collect();
         json!({

@@ -204,3 +204,17 @@ fn codex_values_are_literal() {
         .unwrap();
     assert_eq!(s.args, [OsString::from("${workspaceFolder}")]);
 }
+
+#[test]
+fn a_file_without_servers_says_so() {
+    let c = parse_config("model = \"o3\"\n", Path::new("c.toml"), Format::Codex).unwrap();
+    assert_eq!(
+        c.server("x").unwrap_err().to_string(),
+        "MCP config c.toml: no MCP servers in it (expected [mcp_servers.NAME] tables)"
+    );
+    let c = parse_config("{\"mcp\": {}}", Path::new("settings.json"), Format::Json).unwrap();
+    assert_eq!(
+        c.not_empty().unwrap_err().to_string(),
+        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)"
+    );
+}
