@@ -78,3 +78,20 @@ fn without_the_flag_and_a_terminal_only_a_hint_is_printed() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(!home.path().join("cfg/sandspawn/config.toml").exists());
 }
+
+#[test]
+fn record_env_on_an_installed_config_still_records() {
+    let home = tempfile::tempdir().unwrap();
+    let first = install(home.path(), false);
+    assert!(first.status.success());
+    assert!(!home.path().join("cfg/sandspawn/config.toml").exists());
+    let again = install(home.path(), true);
+    assert!(again.status.success());
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("nothing to change"), "{stdout}");
+    assert!(
+        stdout.contains("recorded: proxy http://***@proxy.corp:3128 (from HTTPS_PROXY)"),
+        "{stdout}"
+    );
+    assert!(home.path().join("cfg/sandspawn/config.toml").exists());
+}

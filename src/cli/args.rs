@@ -130,10 +130,37 @@ pub enum McpAction {
         #[arg(long)]
         no_host_env: bool,
     },
+    /// Show the plan `sandspawn mcp` would run (environment with provenance,
+    /// variables recovered from the MCP host marked `from host pid N`,
+    /// secrets masked), without starting anything.
+    Explain(Box<McpExplainArgs>),
     /// Rewrite a client config so every stdio server runs through `sandspawn mcp`.
     Install(InstallArgs),
     /// Undo `install`.
     Uninstall(InstallArgs),
+}
+
+/// Options of `mcp explain`: those of `sandspawn mcp`, and `--json`.
+#[derive(Debug, Args)]
+pub struct McpExplainArgs {
+    /// Policy options (over the default MCP profile).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A client config (Codex config.toml, or mcpServers JSON).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub config: Option<PathBuf>,
+    /// The server to explain from --config.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub server: Option<String>,
+    /// Do not recover trust/proxy variables from the MCP host process.
+    #[arg(long)]
+    pub no_host_env: bool,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The server's command (overrides the config's command).
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
 }
 
 /// Options of install and uninstall.

@@ -25,7 +25,7 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             "  {}={}  [{}]",
             v.name.to_string_lossy(),
             value.to_string_lossy(),
-            source_text(&v.source)
+            with_host(source_text(&v.source), v.from_host)
         )?;
     }
     if !plan.env.dropped.is_empty() {
@@ -35,7 +35,7 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
                 out,
                 "  {}  [{}]",
                 d.name.to_string_lossy(),
-                drop_text(&d.reason)
+                with_host(drop_text(&d.reason), d.from_host)
             )?;
         }
     }
@@ -72,7 +72,9 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     )?;
     for i in &plan.trust.inputs {
         let origin = match &i.origin {
-            crate::trust::Origin::Variable { name } => name.clone(),
+            crate::trust::Origin::Variable { name } => {
+                with_host(name.clone(), plan.env.from_host(name))
+            }
             crate::trust::Origin::PolicyCa => "--ca / policy ca".into(),
             crate::trust::Origin::System => "system".into(),
         };
@@ -111,6 +113,14 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// A provenance, and the MCP host process it was recovered from.
+fn with_host(text: String, from_host: Option<u32>) -> String {
+    match from_host {
+        Some(pid) => format!("{text}, from host pid {pid}"),
+        None => text,
+    }
+}
+
 fn source_text(s: &Source) -> String {
     match s {
         Source::Base => "base".into(),
@@ -136,5 +146,95 @@ fn drop_text(r: &DropReason) -> String {
         DropReason::FoldedIntoBundle => "certificates folded into the bundle".into(),
         DropReason::NotUsableInSandbox => "its directory is not visible in the sandbox".into(),
         DropReason::InvalidName => "not a valid variable name".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use crate::mcp::hostenv::Recovered;
+    use crate::mcp::request::{plan_with_recovered, HostContext, ServerLaunch};
+
+    #[test]
+    fn variables_recovered_from_the_host_say_so_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = dir.path().join("corp-ca.pem");
+        std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+        let ctx = HostContext {
+            parent_env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("HOME".into(), dir.path().join("home").into()),
+            ],
+            parent_cwd: dir.path().to_path_buf(),
+            cache_dir: Some(dir.path().join("cache")),
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            command: vec!["/bin/true".into()],
+            origin: "test".into(),
+            ..ServerLaunch::default()
+        };
+        let recovered = Recovered {
+            pid: Some(4242),
+            vars: vec![
+                (OsString::from("SSL_CERT_FILE"), ca.into_os_string()),
+                (
+                    "https_proxy".into(),
+                    "http://alice:hunter2@proxy.corp:3128".into(),
+                ),
+            ],
+            note: None,
+        };
+        let plan = plan_with_recovered(&launch, &ctx, recovered).unwrap().plan;
+        let mut out = Vec::new();
+        super::write_text(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let bundle = plan.env.get("SSL_CERT_FILE").unwrap().to_string_lossy();
+        for line in [
+            format!("  SSL_CERT_FILE={bundle}  [trust: replace, from host pid 4242]"),
+            "  https_proxy=http://***@proxy.corp:3128  [proxy, from host pid 4242]".into(),
+            "  HTTPS_PROXY=http://***@proxy.corp:3128  [proxy: other spelling of https_proxy, from host pid 4242]".into(),
+            "  PATH=/usr/bin:/bin  [base]".into(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        // The rest of the trust family points at the bundles: not "from host".
+        let node = text
+            .lines()
+            .find(|l| l.starts_with("  NODE_EXTRA_CA_CERTS="))
+            .unwrap();
+        assert!(node.ends_with("[trust: add]"), "{node}");
+        assert!(
+            text.contains("(SSL_CERT_FILE, from host pid 4242): 1 certificate(s), 0 dropped"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let json = plan.to_json();
+        let var = |name: &str| {
+            json["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(var("SSL_CERT_FILE")["from_host"]["pid"], 4242);
+        assert_eq!(var("https_proxy")["value"], "http://***@proxy.corp:3128");
+        assert_eq!(var("https_proxy")["from_host"]["pid"], 4242);
+        assert!(var("PATH").get("from_host").is_none());
+        let input = json["trust"]["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["origin"]["name"] == "SSL_CERT_FILE")
+            .cloned()
+            .unwrap();
+        assert_eq!(input["from_host"]["pid"], 4242, "{input}");
+        assert!(!json.to_string().contains("hunter2"));
     }
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use super::args::{ClientArg, InstallArgs, McpAction, McpArgs, PolicyArgs};
 use super::CliError;
-use crate::mcp::config::{format_of, read_config, ConfigError, ServerConfig};
+use crate::mcp::config::{format_of, read_config, ClientConfig, ConfigError, ServerConfig};
 use crate::mcp::install::{self, Client};
 use crate::mcp::process::{self, SpawnOptions};
 use crate::mcp::request::{plan_server, HostContext, McpPlan, ServerLaunch};
 use crate::mcp::session::{self, DEFAULT_STARTUP_TIMEOUT};
+use crate::mcp::vars::VarContext;
 use crate::mcp::wire;
 use crate::policy::read_policy_file;
 
@@ -26,6 +27,7 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
             policy,
             no_host_env,
         }) => check(&config, server.as_deref(), &policy, no_host_env),
+        Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),
         Some(McpAction::Install(a)) => install_cmd(&a, true),
         Some(McpAction::Uninstall(a)) => install_cmd(&a, false),
     }
@@ -43,18 +45,67 @@ pub fn spec_exec() -> ExitCode {
     ExitCode::from(super::EXIT_SANDSPAWN_FAILED)
 }
 
-fn launch_from(server: &ServerConfig, path: &Path) -> Result<ServerLaunch, ConfigError> {
+/// The `${…}` context of a client config read from here.
+fn var_context(config: &Path) -> Result<VarContext, CliError> {
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    Ok(VarContext::new(std::env::vars_os().collect(), &cwd, config))
+}
+
+/// `server` of `file`, resolved; its command line unless `cmd` (given
+/// after `--`, already expanded by the client) replaces it.
+fn launch_from(
+    file: &ClientConfig,
+    server: &ServerConfig,
+    vars: &VarContext,
+    cmd: &[OsString],
+) -> Result<ServerLaunch, ConfigError> {
+    let server = file.resolve(server, vars, cmd.is_empty())?;
+    let command = if cmd.is_empty() {
+        server.command_line(&file.path)?
+    } else {
+        cmd.to_vec()
+    };
     Ok(ServerLaunch {
-        command: server.command_line(path)?,
+        command,
         cwd: server.cwd.clone(),
         env: server.env.clone(),
         env_vars: server.env_vars.clone(),
         sandbox: server.sandbox.clone(),
-        origin: format!("server {} in {}", server.name, path.display()),
+        origin: format!("server {} in {}", server.name, file.path.display()),
     })
 }
 
-fn context(policy: &PolicyArgs, recover: bool) -> Result<HostContext, CliError> {
+/// The launch of `sandspawn mcp` and `mcp explain`: `--config FILE
+/// --server NAME`, `-- CMD`, or both (CMD wins); `--cwd` over the config's.
+pub(super) fn launch_for(
+    config: Option<&Path>,
+    server: Option<&str>,
+    cmd: &[OsString],
+    policy: &PolicyArgs,
+) -> Result<ServerLaunch, CliError> {
+    let mut launch = match (config, server) {
+        (Some(config), Some(name)) => {
+            let file = read_config(config)?;
+            launch_from(&file, file.server(name)?, &var_context(config)?, cmd)?
+        }
+        _ => ServerLaunch {
+            command: cmd.to_vec(),
+            origin: "command line".into(),
+            ..ServerLaunch::default()
+        },
+    };
+    if launch.command.is_empty() {
+        return Err(CliError::Usage(
+            "no server command: write it after `--` (sandspawn mcp -- npx -y PKG) or use --config FILE --server NAME".into(),
+        ));
+    }
+    if policy.cwd.is_some() {
+        launch.cwd = policy.cwd.clone();
+    }
+    Ok(launch)
+}
+
+pub(super) fn context(policy: &PolicyArgs, recover: bool) -> Result<HostContext, CliError> {
     let mut layers = Vec::new();
     if let Some(file) = &policy.policy {
         layers.push(read_policy_file(file)?);
@@ -71,7 +122,7 @@ fn context(policy: &PolicyArgs, recover: bool) -> Result<HostContext, CliError> 
     })
 }
 
-fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, CliError> {
+pub(super) fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, CliError> {
     let built = plan_server(launch, ctx)?;
     for w in &built.plan.warnings {
         eprintln!("sandspawn: warning: {w}");
@@ -86,39 +137,12 @@ fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, Cli
 }
 
 fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
-    let mut launch = match (&args.config, &args.server) {
-        (Some(config), Some(name)) => {
-            let file = read_config(config)?;
-            let server = file.server(name)?;
-            let mut launch = ServerLaunch {
-                command: Vec::new(),
-                cwd: server.cwd.clone(),
-                env: server.env.clone(),
-                env_vars: server.env_vars.clone(),
-                sandbox: server.sandbox.clone(),
-                origin: format!("server {name} in {}", config.display()),
-            };
-            if args.cmd.is_empty() {
-                launch.command = server.command_line(config)?;
-            }
-            launch
-        }
-        _ => ServerLaunch {
-            origin: "command line".into(),
-            ..ServerLaunch::default()
-        },
-    };
-    if !args.cmd.is_empty() {
-        launch.command = args.cmd.clone();
-    }
-    if launch.command.is_empty() {
-        return Err(CliError::Usage(
-            "no server command: write it after `--` (sandspawn mcp -- npx -y PKG) or use --config FILE --server NAME".into(),
-        ));
-    }
-    if args.policy.cwd.is_some() {
-        launch.cwd = args.policy.cwd.clone();
-    }
+    let launch = launch_for(
+        args.config.as_deref(),
+        args.server.as_deref(),
+        &args.cmd,
+        &args.policy,
+    )?;
     let ctx = context(&args.policy, !args.no_host_env)?;
     let built = plan_or_fail(&launch, &ctx)?;
     let mut spec = built.plan.lower();
@@ -137,6 +161,17 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
 }
 
 fn report_recovered(built: &McpPlan) {
+    if let Some(text) = recovered_text(built) {
+        eprintln!("sandspawn: {text}");
+    }
+    if let Some(path) = &built.user_config {
+        eprintln!("sandspawn: user config: {}", path.display());
+    }
+}
+
+/// What was recovered from the MCP host process (names only: the values
+/// are credentials as often as not), or why nothing could be.
+pub(super) fn recovered_text(built: &McpPlan) -> Option<String> {
     let r = &built.recovered;
     if !r.vars.is_empty() {
         let names: Vec<String> = r
@@ -144,18 +179,13 @@ fn report_recovered(built: &McpPlan) {
             .iter()
             .map(|(n, _)| n.to_string_lossy().into_owned())
             .collect();
-        eprintln!(
-            "sandspawn: recovered from host process {}: {} (values not shown)",
+        return Some(format!(
+            "recovered from host process {}: {} (values not shown)",
             r.pid.unwrap_or(0),
             names.join(", ")
-        );
+        ));
     }
-    if let Some(note) = &r.note {
-        eprintln!("sandspawn: host environment: {note}");
-    }
-    if let Some(path) = &built.user_config {
-        eprintln!("sandspawn: user config: {}", path.display());
-    }
+    r.note.as_ref().map(|n| format!("host environment: {n}"))
 }
 
 struct Row {
@@ -174,9 +204,13 @@ fn check(
     no_host_env: bool,
 ) -> Result<ExitCode, CliError> {
     let file = read_config(config)?;
+    let vars = var_context(config)?;
     let servers: Vec<&ServerConfig> = match only {
         Some(name) => vec![file.server(name)?],
-        None => file.servers.iter().collect(),
+        None => {
+            file.not_empty()?;
+            file.servers.iter().collect()
+        }
     };
     let ctx = context(policy, !no_host_env)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -195,12 +229,13 @@ fn check(
             status: String::new(),
             detail: None,
         };
-        if !server.enabled {
-            row.status = "disabled".into();
+        if !server.enabled || server.remote {
+            // Not started by sandspawn: a remote server has no process.
+            row.status = if server.enabled { "remote" } else { "disabled" }.into();
             rows.push(row);
             continue;
         }
-        let built = match launch_from(server, config)
+        let built = match launch_from(&file, server, &vars, &[])
             .map_err(CliError::from)
             .and_then(|l| plan_or_fail(&l, &ctx))
         {
@@ -212,14 +247,8 @@ fn check(
                 continue;
             }
         };
-        if recovered_note.is_none() && !built.recovered.vars.is_empty() {
-            let names: Vec<String> = built
-                .recovered
-                .vars
-                .iter()
-                .map(|(n, _)| n.to_string_lossy().into_owned())
-                .collect();
-            recovered_note = Some(format!("recovered from host process: {}", names.join(", ")));
+        if recovered_note.is_none() {
+            recovered_note = recovered_text(&built);
         }
         row.backend = built.plan.backend.to_string();
         let timeout = server.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
@@ -285,7 +314,7 @@ fn check(
     out.write_all(text.as_bytes()).map_err(CliError::Output)?;
     let failed = rows
         .iter()
-        .any(|r| r.status != "ok" && r.status != "disabled");
+        .any(|r| !matches!(r.status.as_str(), "ok" | "disabled" | "remote"));
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -309,6 +338,9 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         .config
         .clone()
         .unwrap_or_else(|| install::default_path(client, &home, &cwd, codex_home.as_deref()));
+    // The wrapped server names this file; the client starts it from its
+    // own directory, so the name must not be relative to ours.
+    let path = crate::paths::normalize(&cwd.join(path));
     let text = std::fs::read_to_string(&path).map_err(|source| install::InstallError::Io {
         step: "reading",
         path: path.clone(),
@@ -330,7 +362,15 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     let verb = if install { "wrapped" } else { "unwrapped" };
     if rewrite.changed.is_empty() {
         writeln!(out, "{}: nothing to change", path.display()).map_err(CliError::Output)?;
+        // Installed before: recording the shell's settings is still asked for.
+        if install && !args.dry_run {
+            record_env(args, &cwd, &mut out)?;
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    if !args.dry_run {
+        // Before the diff: a config that cannot be written is one error.
+        install::check_writable(&path)?;
     }
     let diff = install::diff(&text, &rewrite.text);
     write!(out, "--- {p}\n+++ {p}\n{diff}", p = path.display()).map_err(CliError::Output)?;

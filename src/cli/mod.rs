@@ -7,6 +7,7 @@ mod args;
 mod doctor;
 mod explain;
 mod mcp;
+mod mcp_explain;
 
 pub use mcp::spec_exec;
 

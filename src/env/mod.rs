@@ -90,6 +90,9 @@ pub struct EnvVar {
     pub value: OsString,
     /// Provenance.
     pub source: Source,
+    /// The MCP host process (pid) whose environment this value, or the CA
+    /// input its bundle was built from, was recovered from.
+    pub from_host: Option<u32>,
 }
 
 /// A parent variable that was not passed.
@@ -99,6 +102,8 @@ pub struct Dropped {
     pub name: OsString,
     /// Why.
     pub reason: DropReason,
+    /// The MCP host process (pid) it was recovered from.
+    pub from_host: Option<u32>,
 }
 
 /// The child's environment with provenance.
@@ -119,6 +124,39 @@ impl EnvPlan {
             .iter()
             .find(|v| v.name == name)
             .map(|v| v.value.as_os_str())
+    }
+
+    /// Mark what came from the MCP host process `pid`: `names` were
+    /// recovered from its environment (absent from ours). A trust or proxy
+    /// variable of the same name, the other spelling of such a proxy
+    /// variable, and such a dropped variable are marked; a `set` or `pass`
+    /// value is the user's own and is not.
+    pub fn mark_from_host(&mut self, pid: u32, names: &[OsString]) {
+        let recovered = |n: &OsStr| names.iter().any(|r| r == n);
+        for v in &mut self.vars {
+            let hit = match &v.source {
+                Source::Trust { .. } | Source::Proxy => recovered(&v.name),
+                Source::ProxySpelling { from } => recovered(OsStr::new(from)),
+                _ => false,
+            };
+            if hit {
+                v.from_host = Some(pid);
+            }
+        }
+        for d in &mut self.dropped {
+            if recovered(&d.name) {
+                d.from_host = Some(pid);
+            }
+        }
+    }
+
+    /// The MCP host process variable `name` was recovered from, if it was
+    /// (as passed, replaced by a bundle, or dropped).
+    pub fn from_host(&self, name: &str) -> Option<u32> {
+        let var = self.vars.iter().find(|v| v.name == name);
+        let dropped = self.dropped.iter().find(|d| d.name == name);
+        var.and_then(|v| v.from_host)
+            .or_else(|| dropped.and_then(|d| d.from_host))
     }
 
     /// The variables as pairs, for the spawner.
@@ -299,7 +337,11 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
         vars: vars.into_values().collect(),
         dropped: dropped
             .into_iter()
-            .map(|(name, reason)| Dropped { name, reason })
+            .map(|(name, reason)| Dropped {
+                name,
+                reason,
+                from_host: None,
+            })
             .collect(),
         warnings,
     }
@@ -312,6 +354,7 @@ fn insert(vars: &mut BTreeMap<OsString, EnvVar>, name: &OsStr, value: &OsStr, so
             name: name.to_os_string(),
             value: value.to_os_string(),
             source,
+            from_host: None,
         },
     );
 }

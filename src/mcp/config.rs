@@ -4,6 +4,12 @@
 //! Each server may carry a `sandbox` table with the policy file's keys;
 //! that table is strict (an unknown key is an error with line and column).
 //! The rest of a client config is the client's business and is ignored.
+//!
+//! Reading is two steps: [`read_config`] parses the file, then
+//! [`ClientConfig::resolve`] expands one server's `${…}` variables (JSON
+//! only, see [`super::vars`]) and loads its `envFile`. Resolving per server
+//! keeps a variable sandspawn cannot expand in one server from breaking
+//! the others.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -12,6 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::vars::{VarContext, VarError};
 use crate::policy::PolicyFile;
 
 /// Errors reading a client config.
@@ -44,6 +51,14 @@ pub enum ConfigError {
         /// The names there are.
         known: String,
     },
+    /// A config that defines no MCP server at all (the wrong file?).
+    #[error("MCP config {path}: no MCP servers in it (expected {expected})", path = .path.display())]
+    NoServers {
+        /// The file.
+        path: PathBuf,
+        /// The tables or keys looked for.
+        expected: &'static str,
+    },
     /// A server without a command (an HTTP server, or a typo).
     #[error("MCP config {path}: server `{name}` has no `command`; sandspawn starts stdio servers only", path = .path.display())]
     NoCommand {
@@ -51,6 +66,18 @@ pub enum ConfigError {
         path: PathBuf,
         /// The server.
         name: String,
+    },
+    /// A `${…}` sandspawn cannot expand.
+    #[error("MCP config {path}: server `{name}`: {field}: {source}", path = .path.display())]
+    Variable {
+        /// The file.
+        path: PathBuf,
+        /// The server.
+        name: String,
+        /// Where (`args[1]`, `env API_KEY`, `envFile`…).
+        field: String,
+        /// Which variable, and why.
+        source: VarError,
     },
     /// An env file could not be read.
     #[error("server `{name}`: envFile {path}: {source}", path = .path.display())]
@@ -82,8 +109,13 @@ pub struct ServerConfig {
     pub command: Option<OsString>,
     /// Its arguments, literal.
     pub args: Vec<OsString>,
-    /// Literal variables (win over inherited ones); an env file's first.
+    /// Literal variables (win over inherited ones); once resolved, an env
+    /// file's come first.
     pub env: Vec<(OsString, OsString)>,
+    /// `envFile` as written (loaded by [`ClientConfig::resolve`]).
+    pub env_file: Option<PathBuf>,
+    /// A remote (HTTP/SSE) server: `url`, or a `type` other than stdio.
+    pub remote: bool,
     /// Names passed from sandspawn's own environment.
     pub env_vars: Vec<OsString>,
     /// Working directory.
@@ -112,6 +144,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// The server called `name`.
     pub fn server(&self, name: &str) -> Result<&ServerConfig, ConfigError> {
+        self.not_empty()?;
         self.servers
             .iter()
             .find(|s| s.name == name)
@@ -125,6 +158,22 @@ impl ClientConfig {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+}
+
+impl ClientConfig {
+    /// An error when the file defines no server.
+    pub fn not_empty(&self) -> Result<(), ConfigError> {
+        if !self.servers.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::NoServers {
+            path: self.path.clone(),
+            expected: match self.format {
+                Format::Codex => "[mcp_servers.NAME] tables",
+                Format::Json => "a \"mcpServers\" or \"servers\" object",
+            },
+        })
     }
 }
 
@@ -154,18 +203,88 @@ pub fn format_of(path: &Path) -> Format {
     }
 }
 
-/// Read and parse a client config (env files resolve beside it).
+/// Read and parse a client config (see [`ClientConfig::resolve`] for one
+/// server's variables and env file).
 pub fn read_config(path: &Path) -> Result<ClientConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut config = parse_config(&text, path, format_of(path))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    for server in &mut config.servers {
-        server.load_env_file(base)?;
+    parse_config(&text, path, format_of(path))
+}
+
+impl ClientConfig {
+    /// `server` as the client would start it: in JSON configs its `${…}`
+    /// variables expanded in `command` and `args` (only `with_command`:
+    /// a command given after `--` was expanded by the client already),
+    /// `env` values, `envFile` and `cwd`; then its `envFile` loaded (a
+    /// relative one beside the config), before `env`, which wins.
+    pub fn resolve(
+        &self,
+        server: &ServerConfig,
+        vars: &VarContext,
+        with_command: bool,
+    ) -> Result<ServerConfig, ConfigError> {
+        let mut out = server.clone();
+        if self.format == Format::Json {
+            let err = |field: String| {
+                let path = self.path.clone();
+                let name = server.name.clone();
+                move |source| ConfigError::Variable {
+                    path,
+                    name,
+                    field,
+                    source,
+                }
+            };
+            let expand =
+                |field: String, text: &std::ffi::OsStr, input: Option<&std::ffi::OsStr>| {
+                    vars.expand(&text.to_string_lossy(), input)
+                        .map_err(err(field))
+                };
+            if with_command {
+                if let Some(cmd) = &server.command {
+                    out.command = Some(expand("command".into(), cmd, None)?);
+                }
+                for (i, arg) in out.args.iter_mut().enumerate() {
+                    *arg = expand(format!("args[{i}]"), arg, None)?;
+                }
+            }
+            for (name, value) in &mut out.env {
+                // `${input:ID}`: the client asked for it and set the result
+                // in the environment it started sandspawn with.
+                let given = vars
+                    .env
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone());
+                *value = expand(
+                    format!("env {}", name.to_string_lossy()),
+                    value,
+                    given.as_deref(),
+                )?;
+            }
+            if let Some(file) = &server.env_file {
+                out.env_file = Some(expand("envFile".into(), file.as_os_str(), None)?.into());
+            }
+            if let Some(cwd) = &server.cwd {
+                out.cwd = Some(expand("cwd".into(), cwd.as_os_str(), None)?.into());
+            }
+        }
+        if let Some(file) = out.env_file.take() {
+            let base = self.path.parent().unwrap_or(Path::new("."));
+            let path = base.join(file);
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::EnvFile {
+                name: server.name.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            let mut vars = parse_env_file(&text);
+            vars.append(&mut out.env);
+            out.env = vars;
+        }
+        Ok(out)
     }
-    Ok(config)
 }
 
 #[derive(Deserialize)]
@@ -195,6 +314,7 @@ struct CodexServer {
     startup_timeout_ms: Option<u64>,
     tool_timeout_sec: Option<f64>,
     enabled: Option<bool>,
+    url: Option<String>,
     sandbox: Option<PolicyFile>,
 }
 
@@ -208,16 +328,29 @@ struct JsonRoot {
 
 #[derive(Deserialize)]
 struct JsonServer {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     command: Option<String>,
+    url: Option<String>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Option<Scalar>>,
     #[serde(rename = "envFile")]
     env_file: Option<PathBuf>,
     cwd: Option<PathBuf>,
     disabled: Option<bool>,
     sandbox: Option<PolicyFile>,
+}
+
+/// An `env` value: VS Code also takes numbers (and `null`, "unset", which
+/// sets nothing here: the child's environment is curated anyway).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
 }
 
 /// Parse `text`; `path` labels errors.
@@ -255,33 +388,40 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                         .tool_timeout_sec
                         .and_then(|v| Duration::try_from_secs_f64(v).ok()),
                     enabled: s.enabled.unwrap_or(true),
+                    env_file: None,
+                    remote: s.url.is_some(),
                     sandbox: s.sandbox,
                 })
                 .collect()
         }
         Format::Json => {
-            let root: JsonRoot =
-                serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+            let root: JsonRoot = serde_json::from_str(&super::jsonc::strip(text))
+                .map_err(|e| parse_err(e.to_string()))?;
             root.mcp_servers
                 .into_iter()
                 .chain(root.servers)
-                .map(|(name, s)| {
-                    let mut server = ServerConfig {
-                        name,
-                        command: s.command.map(OsString::from),
-                        args: s.args.into_iter().map(OsString::from).collect(),
-                        env: strings(s.env),
-                        cwd: s.cwd,
-                        enabled: !s.disabled.unwrap_or(false),
-                        sandbox: s.sandbox,
-                        ..ServerConfig::default()
-                    };
-                    if let Some(file) = s.env_file {
-                        server
-                            .env
-                            .insert(0, (OsString::from("\0envFile"), file.into_os_string()));
-                    }
-                    server
+                .map(|(name, s)| ServerConfig {
+                    name,
+                    command: s.command.map(OsString::from),
+                    args: s.args.into_iter().map(OsString::from).collect(),
+                    env: s
+                        .env
+                        .into_iter()
+                        .filter_map(|(k, v)| {
+                            let v = match v? {
+                                Scalar::Text(t) => t,
+                                Scalar::Number(n) => n.to_string(),
+                                Scalar::Bool(b) => b.to_string(),
+                            };
+                            Some((OsString::from(k), OsString::from(v)))
+                        })
+                        .collect(),
+                    env_file: s.env_file,
+                    remote: s.url.is_some() || s.kind.as_deref().is_some_and(|k| k != "stdio"),
+                    cwd: s.cwd,
+                    enabled: !s.disabled.unwrap_or(false),
+                    sandbox: s.sandbox,
+                    ..ServerConfig::default()
                 })
                 .collect()
         }
@@ -291,27 +431,6 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
         format,
         servers,
     })
-}
-
-impl ServerConfig {
-    /// Replace the envFile marker by the file's variables (before `env`,
-    /// which wins).
-    fn load_env_file(&mut self, base: &Path) -> Result<(), ConfigError> {
-        let Some(pos) = self.env.iter().position(|(n, _)| n == "\0envFile") else {
-            return Ok(());
-        };
-        let (_, file) = self.env.remove(pos);
-        let path = base.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::EnvFile {
-            name: self.name.clone(),
-            path: path.clone(),
-            source,
-        })?;
-        let mut vars = parse_env_file(&text);
-        vars.append(&mut self.env);
-        self.env = vars;
-        Ok(())
-    }
 }
 
 /// `NAME=VALUE` lines; `#` comments, `export `, and matching quotes allowed.

@@ -27,6 +27,15 @@ pub enum InstallError {
         /// With line and column.
         message: String,
     },
+    /// The config is marked read-only (no write bit): left as it is, also
+    /// for root, who could replace it anyway.
+    #[error("{path} is read-only (mode {mode:o}); sandspawn leaves it as it is", path = .path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Reading, backing up or writing failed.
     #[error("{step} {path}: {source}", path = .path.display())]
     Io {
@@ -155,7 +164,8 @@ pub fn rewrite(
         }
         Format::Json => {
             let mut root: Value =
-                serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+                // Comments are read past but not kept: the diff shows them.
+                serde_json::from_str(&super::jsonc::strip(text)).map_err(|e| parse_err(e.to_string()))?;
             for key in ["mcpServers", "servers"] {
                 let Some(servers) = root.get_mut(key).and_then(Value::as_object_mut) else {
                     continue;
@@ -256,11 +266,54 @@ pub fn diff(old: &str, new: &str) -> String {
     out
 }
 
+/// Refuse a config that cannot, or should not, be written: a rename
+/// would replace a file its owner cannot write, so ask first and refuse a
+/// file the user protected rather than swap it. Symlinks are followed.
+pub fn check_writable(path: &Path) -> Result<(), InstallError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |step: &'static str| {
+        move |source| InstallError::Io {
+            step,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(io("reading"))?
+        .permissions()
+        .mode();
+    if mode & 0o222 == 0 {
+        return Err(InstallError::ReadOnly {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    // Opening for writing (no truncation) changes nothing and catches a
+    // read-only file system or another owner.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(io("writing"))
+}
+
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
 /// rename), after copying the current file to `path.sandspawn-backup`.
-/// Keeps the original's permissions.
+/// Keeps the original's permissions. A symlinked config (dotfiles) is
+/// written through: the file it points to is replaced, the link stays.
 pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, InstallError> {
     use std::io::Write;
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|source| InstallError::Io {
+                step: "resolving the link",
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
+        _ => path.to_path_buf(),
+    };
+    let path = target.as_path();
     let io = |step: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |source| InstallError::Io {
@@ -274,6 +327,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
     if existed {
+        check_writable(path)?;
         std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
     }
     let dir = path
@@ -350,5 +404,32 @@ mod tests {
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old");
         let err = write_atomically(Path::new("/proc/nope/c.json"), "x").unwrap_err();
         assert!(err.to_string().contains("/proc/nope"), "{err}");
+        // Marked read-only: refused, untouched, no backup.
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro.json");
+        std::fs::write(&ro, "old").unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let err = write_atomically(&ro, "new").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{} is read-only (mode 444); sandspawn leaves it as it is",
+                ro.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&ro).unwrap(), "old");
+        assert!(!dir.path().join("ro.json.sandspawn-backup").exists());
+        // Through a symlink: the link stays, its target changes.
+        let real = dir.path().join("dotfiles.json");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let backup = write_atomically(&link, "new").unwrap().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        assert_eq!(backup, dir.path().join("dotfiles.json.sandspawn-backup"));
     }
 }

@@ -9,6 +9,7 @@
 //!   whole tree.
 //! - [`session`]: the `initialize` handshake and tool calls over a small
 //!   line-delimited JSON-RPC codec ([`rpc`]).
+//! - [`vars`]: the `${…}` variables of VS Code's and Cursor's `mcp.json`.
 //! - [`install`]: rewriting client configs so every stdio server runs
 //!   through `sandspawn mcp`.
 //!
@@ -36,6 +37,7 @@
 pub mod config;
 pub mod hostenv;
 pub mod install;
+pub mod jsonc;
 pub mod process;
 pub mod profile;
 pub mod record;
@@ -44,4 +46,5 @@ pub mod rpc;
 pub mod session;
 pub mod stderr;
 pub mod tree;
+pub mod vars;
 pub mod wire;

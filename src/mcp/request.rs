@@ -72,12 +72,23 @@ pub struct McpPlan {
 
 /// Build the plan for one server under the default MCP profile.
 pub fn plan_server(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, McpPlanError> {
-    let mut env = ctx.parent_env.clone();
     let recovered = if ctx.recover_host_env {
-        hostenv::recover_from_parent(&env)
+        hostenv::recover_from_parent(&ctx.parent_env)
     } else {
         Recovered::default()
     };
+    plan_with_recovered(launch, ctx, recovered)
+}
+
+/// [`plan_server`] with the host process's variables already recovered
+/// (how they were read is the caller's business; tests pass them as data).
+/// The plan marks what they provided as coming from that process.
+pub fn plan_with_recovered(
+    launch: &ServerLaunch,
+    ctx: &HostContext,
+    recovered: Recovered,
+) -> Result<McpPlan, McpPlanError> {
+    let mut env = ctx.parent_env.clone();
     env.extend(recovered.vars.iter().cloned());
 
     let mut layers = vec![Layer {
@@ -141,7 +152,7 @@ pub fn plan_server(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, 
     }
     layers.extend(ctx.layers.iter().cloned());
 
-    let plan = plan::build(&Request {
+    let mut plan = plan::build(&Request {
         command: launch.command.clone(),
         cwd: Some(cwd),
         parent_cwd: ctx.parent_cwd.clone(),
@@ -150,6 +161,10 @@ pub fn plan_server(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, 
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    if let Some(pid) = recovered.pid {
+        let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
+        plan.env.mark_from_host(pid, &names);
+    }
     Ok(McpPlan {
         plan,
         recovered,

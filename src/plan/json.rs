@@ -56,25 +56,35 @@ impl Plan {
             .vars
             .iter()
             .map(|v| {
-                json!({
+                let mut e = json!({
                     "name": os_json(&v.name),
                     "value": os_json(&mask_value(&v.name, &v.value)),
                     "source": v.source,
-                })
+                });
+                if let Some(pid) = v.from_host {
+                    e["from_host"] = json!({ "pid": pid });
+                }
+                e
             })
             .collect();
         let env_dropped: Vec<Value> = self
             .env
             .dropped
             .iter()
-            .map(|d| json!({ "name": os_json(&d.name), "reason": d.reason }))
+            .map(|d| {
+                let mut e = json!({ "name": os_json(&d.name), "reason": d.reason });
+                if let Some(pid) = d.from_host {
+                    e["from_host"] = json!({ "pid": pid });
+                }
+                e
+            })
             .collect();
         let inputs: Vec<Value> = self
             .trust
             .inputs
             .iter()
             .map(|i| {
-                json!({
+                let mut e = json!({
                     "origin": i.origin,
                     "path": path_json(&i.path),
                     "resolved": i.resolved.as_deref().map(path_json),
@@ -85,7 +95,13 @@ impl Plan {
                         "reason": d.reason,
                     })).collect::<Vec<_>>(),
                     "skipped": i.skipped,
-                })
+                });
+                if let crate::trust::Origin::Variable { name } = &i.origin {
+                    if let Some(pid) = self.env.from_host(name) {
+                        e["from_host"] = json!({ "pid": pid });
+                    }
+                }
+                e
             })
             .collect();
         json!({

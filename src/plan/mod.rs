@@ -23,6 +23,7 @@ use std::path::PathBuf;
 pub use assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
+pub use json::os_json;
 pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::mcp::vars::VarContext;
 
 const CODEX: &str = r#"
 model = "o3"
@@ -89,11 +90,131 @@ fn json_env_file_comes_before_literal_env() {
     )
     .unwrap();
     let c = read_config(&path).unwrap();
-    let s = c.server("fs").unwrap();
+    let s = c
+        .resolve(c.server("fs").unwrap(), &VarContext::default(), true)
+        .unwrap();
     let env: Vec<(&str, &str)> = s
         .env
         .iter()
         .map(|(a, b)| (a.to_str().unwrap(), b.to_str().unwrap()))
         .collect();
     assert_eq!(env, [("A", "from file"), ("B", "file"), ("B", "literal")]);
+}
+
+/// A VS Code workspace: `WS/.vscode/mcp.json` with its variables.
+fn vscode(text: &str) -> (tempfile::TempDir, ClientConfig, VarContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("proj");
+    std::fs::create_dir_all(ws.join(".vscode")).unwrap();
+    std::fs::write(ws.join(".env"), "FROM_FILE=${userHome}\n").unwrap();
+    let path = ws.join(".vscode/mcp.json");
+    std::fs::write(&path, text).unwrap();
+    let vars = VarContext::new(
+        vec![
+            ("HOME".into(), "/home/me".into()),
+            ("GH".into(), "gh-token".into()),
+        ],
+        Path::new("/somewhere/else"),
+        &path,
+    );
+    (dir, read_config(&path).unwrap(), vars)
+}
+
+const VSCODE: &str = r#"{
+  "inputs": [{"type": "promptString", "id": "api-key", "password": true}],
+  "servers": {
+    "fs": {"type": "stdio", "command": "${userHome}/bin/srv",
+      "args": ["--root", "${workspaceFolder}", "--token", "${env:GH}", "${env:UNSET}x"],
+      "envFile": "${workspaceFolder}/.env", "cwd": "${workspaceFolder}/sub",
+      "env": {"PORT": 8080, "DEBUG": true, "GONE": null, "KEY": "${input:api-key}"}},
+    "asks": {"command": "srv", "args": ["${input:api-key}"]},
+    "odd": {"command": "srv", "env": {"X": "${file}"}},
+    "web": {"type": "http", "url": "https://example.com/mcp"}
+  }
+}"#;
+
+#[test]
+fn vscode_variables_expand_per_server() {
+    let (dir, c, mut vars) = vscode(VSCODE);
+    let ws = dir.path().join("proj");
+    let s = c.resolve(c.server("fs").unwrap(), &vars, true);
+    // `${input:…}` in env comes from the client; without it, one error.
+    let err = s.unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "server `fs`: env KEY: `${input:api-key}` is asked for by the client when it starts the server; sandspawn cannot prompt (write the value, or use ${env:NAME})"
+        ),
+        "{err}"
+    );
+    vars.env.push(("KEY".into(), "typed-by-user".into()));
+    let s = c.resolve(c.server("fs").unwrap(), &vars, true).unwrap();
+    assert_eq!(s.command.as_deref(), Some("/home/me/bin/srv".as_ref()));
+    let args: Vec<&str> = s.args.iter().map(|a| a.to_str().unwrap()).collect();
+    let root = ws.to_str().unwrap();
+    assert_eq!(args, ["--root", root, "--token", "gh-token", "x"]);
+    assert_eq!(s.cwd, Some(ws.join("sub")));
+    let env: Vec<(&str, &str)> = s
+        .env
+        .iter()
+        .map(|(a, b)| (a.to_str().unwrap(), b.to_str().unwrap()))
+        .collect();
+    // The env file's text is data, never expanded; null sets nothing.
+    assert_eq!(
+        env,
+        [
+            ("FROM_FILE", "${userHome}"),
+            ("DEBUG", "true"),
+            ("KEY", "typed-by-user"),
+            ("PORT", "8080"),
+        ]
+    );
+    assert!(!s.remote && c.server("web").unwrap().remote);
+}
+
+#[test]
+fn vscode_variables_that_cannot_expand_name_server_and_variable() {
+    let (_dir, c, vars) = vscode(VSCODE);
+    let err = c
+        .resolve(c.server("asks").unwrap(), &vars, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("server `asks`: args[0]: `${input:api-key}` is asked for by the client"),
+        "{err}"
+    );
+    // A command given after `--` was expanded by the client: args unread.
+    let s = c.resolve(c.server("asks").unwrap(), &vars, false).unwrap();
+    assert_eq!(s.args, [OsString::from("${input:api-key}")]);
+    let err = c
+        .resolve(c.server("odd").unwrap(), &vars, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("server `odd`: env X: unknown variable `${file}`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn codex_values_are_literal() {
+    let text = "[mcp_servers.a]\ncommand = \"x\"\nargs = [\"${workspaceFolder}\"]\n";
+    let c = parse_config(text, Path::new("c.toml"), Format::Codex).unwrap();
+    let s = c
+        .resolve(c.server("a").unwrap(), &VarContext::default(), true)
+        .unwrap();
+    assert_eq!(s.args, [OsString::from("${workspaceFolder}")]);
+}
+
+#[test]
+fn a_file_without_servers_says_so() {
+    let c = parse_config("model = \"o3\"\n", Path::new("c.toml"), Format::Codex).unwrap();
+    assert_eq!(
+        c.server("x").unwrap_err().to_string(),
+        "MCP config c.toml: no MCP servers in it (expected [mcp_servers.NAME] tables)"
+    );
+    let c = parse_config("{\"mcp\": {}}", Path::new("settings.json"), Format::Json).unwrap();
+    assert_eq!(
+        c.not_empty().unwrap_err().to_string(),
+        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)"
+    );
 }
