@@ -11,6 +11,11 @@
 //! - (c) `sandspawn run -- /bin/true` (auto picks bwrap here; default
 //!   restricted-read policy; trust bundle warm: run once before timing)
 //! - (d) `sandspawn run --backend landlock -- /bin/true`
+//! - (e) a breakdown case, not a target: bwrap with exactly the argv that
+//!   (c) execs (same namespaces, mounts and environment), but running
+//!   `/bin/true` directly instead of the helper stage. (e) − (b) is the cost
+//!   of the restricted-read mount set; (c) − (e) that of sandspawn's own
+//!   process (plan, exec) plus the helper stage (exec, Landlock, seccomp).
 //!
 //! Every command runs with a clean environment (PATH, HOME and
 //! XDG_CACHE_HOME in a temp dir) so the machine's CA variables do not skew
@@ -107,6 +112,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn latency(d: &Dirs, runs: usize) {
     let bwrap = "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all \
                  --die-with-parent --new-session -- /bin/true";
+    let mounts_only = mounts_only_argv(d);
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("(a) bare /bin/true", vec!["/bin/true"]),
         ("(b) plain bwrap", bwrap.split(' ').collect()),
@@ -117,6 +123,10 @@ fn latency(d: &Dirs, runs: usize) {
         (
             "(d) sandspawn run --backend landlock",
             vec![SANDSPAWN, "run", "--backend", "landlock", "--", "/bin/true"],
+        ),
+        (
+            "(e) (c)'s bwrap argv, no helper stage",
+            mounts_only.iter().map(String::as_str).collect(),
         ),
     ];
     // Warm up: the trust bundle and the bwrap probe land in the cache, page
@@ -172,6 +182,42 @@ fn latency(d: &Dirs, runs: usize) {
         verdict(added <= 1.0)
     );
     println!("targets: bwrap backend <= 1.15x plain bwrap; landlock <= bare + 1 ms");
+    println!(
+        "breakdown: restricted-read mount set (e)-(b) = {:+.2} ms; sandspawn process + helper stage (c)-(e) = {:+.2} ms",
+        medians[4] - medians[1],
+        medians[2] - medians[4]
+    );
+}
+
+/// The bwrap argv `sandspawn run -- /bin/true` execs in `d`, with the
+/// helper stage cut out: bwrap runs `/bin/true` itself.
+fn mounts_only_argv(d: &Dirs) -> Vec<String> {
+    let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = command(d, &["/bin/true"])
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    let request = sandspawn::plan::Request {
+        command: vec!["/bin/true".into()],
+        cwd: None,
+        parent_cwd: d.work.clone(),
+        parent_env: env,
+        layers: Vec::new(),
+        cache_dir: None,
+        system_root: "/".into(),
+    };
+    let plan = sandspawn::plan::build(&request).expect("plan");
+    let features = sandspawn_linux::bwrap::host_bwrap(&[]).expect("bwrap");
+    let argv = sandspawn_linux::bwrap::bwrap_argv(&plan.lower(), &features, "/helper".as_ref());
+    let helper = argv
+        .iter()
+        .position(|a| a == "/helper")
+        .expect("helper in argv");
+    let mut argv: Vec<String> = argv[..helper]
+        .iter()
+        .map(|a| a.to_str().expect("UTF-8 argv").to_owned())
+        .collect();
+    argv.push("/bin/true".into());
+    argv
 }
 
 fn verdict(ok: bool) -> &'static str {
