@@ -92,6 +92,17 @@ pub struct McpArgs {
     /// check, install or uninstall; none: run a server.
     #[command(subcommand)]
     pub action: Option<McpAction>,
+    /// Which server, and how to sandbox it.
+    #[command(flatten)]
+    pub server: McpServerArgs,
+    /// Print the enforcement report and recovered variables to stderr.
+    #[arg(long)]
+    pub report: bool,
+}
+
+/// The server `sandspawn mcp` runs (or `mcp explain` shows) and its policy.
+#[derive(Debug, Args)]
+pub struct McpServerArgs {
     /// Policy options (over the default MCP profile).
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -104,9 +115,6 @@ pub struct McpArgs {
     /// Do not recover trust/proxy variables from the MCP host process.
     #[arg(long)]
     pub no_host_env: bool,
-    /// Print the enforcement report and recovered variables to stderr.
-    #[arg(long)]
-    pub report: bool,
     /// The server's command (overrides the config's command).
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -143,24 +151,12 @@ pub enum McpAction {
 /// Options of `mcp explain`: those of `sandspawn mcp`, and `--json`.
 #[derive(Debug, Args)]
 pub struct McpExplainArgs {
-    /// Policy options (over the default MCP profile).
+    /// Which server, and how to sandbox it.
     #[command(flatten)]
-    pub policy: PolicyArgs,
-    /// A client config (Codex config.toml, or mcpServers JSON).
-    #[arg(long, value_name = "FILE", requires = "server")]
-    pub config: Option<PathBuf>,
-    /// The server to explain from --config.
-    #[arg(long, value_name = "NAME", requires = "config")]
-    pub server: Option<String>,
-    /// Do not recover trust/proxy variables from the MCP host process.
-    #[arg(long)]
-    pub no_host_env: bool,
+    pub server: McpServerArgs,
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// The server's command (overrides the config's command).
-    #[arg(last = true, value_name = "CMD")]
-    pub cmd: Vec<OsString>,
 }
 
 /// Options of install and uninstall.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::args::{ClientArg, InstallArgs, McpAction, McpArgs, PolicyArgs};
+use super::args::{ClientArg, InstallArgs, McpAction, McpArgs, McpServerArgs, PolicyArgs};
 use super::CliError;
 use crate::mcp::config::{format_of, read_config, ClientConfig, ConfigError, ServerConfig};
 use crate::mcp::install::{self, Client};
@@ -136,14 +136,21 @@ pub(super) fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<M
     Ok(built)
 }
 
-fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
+/// The launch and the host context for the server `args` name.
+pub(super) fn server_request(
+    args: &McpServerArgs,
+) -> Result<(ServerLaunch, HostContext), CliError> {
     let launch = launch_for(
         args.config.as_deref(),
         args.server.as_deref(),
         &args.cmd,
         &args.policy,
     )?;
-    let ctx = context(&args.policy, !args.no_host_env)?;
+    Ok((launch, context(&args.policy, !args.no_host_env)?))
+}
+
+fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
+    let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
     let mut spec = built.plan.lower();
     // The MCP client may have forked us from a short-lived thread; a

@@ -9,20 +9,14 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::args::McpExplainArgs;
-use super::mcp::{context, launch_for, recovered_text};
+use super::mcp::{recovered_text, server_request};
 use super::{explain, CliError};
 use crate::mcp::request::plan_server;
 use crate::plan::os_json;
 
 /// Print the plan; starts nothing.
 pub(super) fn explain(args: &McpExplainArgs) -> Result<ExitCode, CliError> {
-    let launch = launch_for(
-        args.config.as_deref(),
-        args.server.as_deref(),
-        &args.cmd,
-        &args.policy,
-    )?;
-    let ctx = context(&args.policy, !args.no_host_env)?;
+    let (launch, ctx) = server_request(&args.server)?;
     let built = plan_server(&launch, &ctx)?;
     let plan = &built.plan;
     let mut enforcement = sandspawn_linux::probe().enforcement(&plan.lower());
@@ -50,7 +44,7 @@ pub(super) fn explain(args: &McpExplainArgs) -> Result<ExitCode, CliError> {
     text.extend_from_slice(b"\nhost environment:\n");
     let host = match recovered_text(&built) {
         Some(line) => line,
-        None if args.no_host_env => "not read (--no-host-env)".into(),
+        None if args.server.no_host_env => "not read (--no-host-env)".into(),
         None => "nothing recovered (the client passed them, or the host has none)".into(),
     };
     text.extend_from_slice(format!("  {host}\n").as_bytes());
