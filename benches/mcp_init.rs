@@ -2,7 +2,18 @@
 //! mcp` (bwrap, landlock) vs the library, in one run; then 50 servers
 //! spawned concurrently through the library, with memory per sandbox.
 //!
-//! Needs SANDSPAWN_MCP_NODE (installed by .ci/run). `cargo bench --bench mcp_init`.
+//! Needs SANDSPAWN_MCP_NODE (installed by .ci/run). `cargo bench --bench
+//! mcp_init`; `SANDSPAWN_BENCH_RUNS` changes N (default 25).
+//!
+//! Honesty on a shared machine: every round runs each case once, in a
+//! shuffled order, so drift and the neighbour of a case do not favour one;
+//! bare node runs twice per round ("bare again"), and the gap between the
+//! two bare rows is the noise floor any "over bare" figure must beat; the
+//! start-up alone (`sandspawn mcp … -- /bin/true` against `/bin/true`) is
+//! timed in the same rounds, so the server's own part can be told apart
+//! from sandspawn's; the load average is printed. On a loaded machine the
+//! CPU of every case is stretched by the load; for figures close to an idle
+//! machine, run the built bench binary under `chrt -f 10` (root).
 
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -16,9 +27,9 @@ use sandspawn::policy::{Backend, Layer};
 use serde_json::json;
 
 const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const RUNS: usize = 15;
+const DEFAULT_RUNS: usize = 25;
 
-async fn time_cli(cmd: &[OsString], env: &[(OsString, OsString)]) -> Duration {
+fn command(cmd: &[OsString], env: &[(OsString, OsString)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(&cmd[0]);
     command
         .args(&cmd[1..])
@@ -28,6 +39,12 @@ async fn time_cli(cmd: &[OsString], env: &[(OsString, OsString)]) -> Duration {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    command
+}
+
+/// Spawn → the `initialize` response.
+async fn time_initialize(cmd: &[OsString], env: &[(OsString, OsString)]) -> Duration {
+    let mut command = command(cmd, env);
     let t0 = Instant::now();
     let mut child = command.spawn().expect("spawn");
     let mut rpc = RpcClient::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
@@ -39,9 +56,41 @@ async fn time_cli(cmd: &[OsString], env: &[(OsString, OsString)]) -> Duration {
     took
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+/// Spawn → exit, with the same stdio as a server gets.
+async fn time_exit(cmd: &[OsString], env: &[(OsString, OsString)]) -> Duration {
+    let mut command = command(cmd, env);
+    let t0 = Instant::now();
+    let status = command.status().await.expect("spawn");
+    let took = t0.elapsed();
+    assert!(status.success(), "{cmd:?}: {status}");
+    took
+}
+
+/// A fixed-seed xorshift: a shuffled but reproducible order per round.
+fn shuffle<T>(items: &mut [T], state: &mut u64) {
+    for i in (1..items.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        items.swap(i, (*state % (i as u64 + 1)) as usize);
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// First quartile, median, third quartile.
+fn quartiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
-    v[v.len() / 2]
+    let n = v.len();
+    (v[n / 4], v[n / 2], v[(3 * n) / 4])
 }
 
 fn rss_kib(pid: i32) -> u64 {
@@ -68,7 +117,7 @@ async fn main() {
         ("HOME".into(), home),
     ];
     let bare = vec![OsString::from("node"), script.clone()];
-    let via = |backend: &str| -> Vec<OsString> {
+    let via = |backend: &str, target: &[OsString]| -> Vec<OsString> {
         let mut c: Vec<OsString> = vec![
             SANDSPAWN.into(),
             "mcp".into(),
@@ -77,32 +126,65 @@ async fn main() {
             backend.into(),
             "--".into(),
         ];
-        c.extend(bare.iter().cloned());
+        c.extend(target.iter().cloned());
         c
     };
-    let variants: Vec<(&str, Vec<OsString>)> = vec![
-        ("bare node", bare.clone()),
-        ("sandspawn mcp (bwrap)", via("bwrap")),
-        ("sandspawn mcp (landlock)", via("landlock")),
+    let truth = vec![OsString::from("/bin/true")];
+    // (name, command, whether it answers initialize or just exits)
+    let variants: Vec<(&str, Vec<OsString>, bool)> = vec![
+        ("bare node", bare.clone(), true),
+        ("bare node (again)", bare.clone(), true),
+        ("sandspawn mcp (bwrap)", via("bwrap", &bare), true),
+        ("sandspawn mcp (landlock)", via("landlock", &bare), true),
+        ("/bin/true", truth.clone(), false),
+        ("mcp (bwrap) -- /bin/true", via("bwrap", &truth), false),
+        (
+            "mcp (landlock) -- /bin/true",
+            via("landlock", &truth),
+            false,
+        ),
     ];
-    // Interleave the variants so drift affects all alike; one warm-up each.
+    let runs = std::env::var("SANDSPAWN_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_RUNS)
+        .max(1);
+    let load_before = load_average();
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
-    for round in 0..=RUNS {
-        for (i, (_, cmd)) in variants.iter().enumerate() {
-            let t = time_cli(cmd, &env).await;
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    // Round 0 warms every case up and is not counted.
+    for round in 0..=runs {
+        shuffle(&mut order, &mut seed);
+        for &i in &order {
+            let (_, cmd, answers) = &variants[i];
+            let t = if *answers {
+                time_initialize(cmd, &env).await
+            } else {
+                time_exit(cmd, &env).await
+            };
             if round > 0 {
                 times[i].push(t);
             }
         }
     }
-    let base = median(times[0].clone());
-    println!("spawn -> initialize response, server-everything, median of {RUNS}:");
-    for ((name, _), t) in variants.iter().zip(times) {
-        let m = median(t);
+    println!(
+        "spawn -> initialize response, server-everything; start-up alone: spawn -> exit; {runs} shuffled rounds; load average {load_before} before, {} after:",
+        load_average()
+    );
+    let stats: Vec<(Duration, Duration, Duration)> = times.into_iter().map(quartiles).collect();
+    for (i, ((name, _, answers), (q1, m, q3))) in variants.iter().zip(&stats).enumerate() {
+        let base = if *answers { stats[0].1 } else { stats[4].1 };
+        let over = if i == 0 || i == 4 {
+            String::new()
+        } else {
+            format!("({:+.1} ms)", ms(*m) - ms(base))
+        };
         println!(
-            "  {name:<26} {:>7.1} ms  ({:+.1} ms)",
-            m.as_secs_f64() * 1e3,
-            (m.as_secs_f64() - base.as_secs_f64()) * 1e3
+            "  {name:<28} median {:>7.1} ms  IQR {:>6.1}-{:<6.1} {over}",
+            ms(*m),
+            ms(*q1),
+            ms(*q3)
         );
     }
 
