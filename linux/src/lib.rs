@@ -18,12 +18,15 @@ pub mod doctor;
 pub mod expand;
 pub mod helper;
 pub mod policy;
+pub mod relay;
+mod relay_loop;
 pub mod report;
 pub mod ruleset;
 pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 mod sys;
+pub mod upstream_auth;
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -33,7 +36,7 @@ use std::process::Command;
 
 pub use helper::{dispatch, helper_main, HelperError};
 pub use report::{probe, Control, EnforcementReport, HostReport, Status};
-pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec};
+pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec, SocksLogin};
 
 use bwrap::BwrapProbeError;
 use policy::{HelperPolicy, Requirement};
