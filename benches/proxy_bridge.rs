@@ -1,5 +1,5 @@
 //! Network `proxy` bridge: HTTPS requests from inside `sandspawn run --net
-//! proxy` (child → inside forwarder → Unix socket → host bridge → upstream)
+//! proxy` (child → inside listener, accepted by the host bridge → upstream)
 //! against the same requests from the host straight to the upstream, in
 //! one run. Each request is a new CONNECT tunnel + TLS handshake + GET.
 //!
@@ -10,6 +10,12 @@
 //!
 //! Targets: median added latency <= 1 ms, throughput >= 80 % of direct.
 //! Run: `cargo bench --bench proxy_bridge`.
+//!
+//! A/B: `SANDSPAWN_BENCH_BASELINE=/path/to/older/sandspawn` also runs the
+//! bridged requests through that binary, interleaved with this build's
+//! (direct, bridged, baseline, in turn), so two bridges meet the same load.
+//! `SANDSPAWN_BENCH_ROUNDS=N` (default 1) repeats each row N times;
+//! `SANDSPAWN_BENCH_ONLY=TEXT` runs only the rows whose label contains TEXT.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -110,12 +116,23 @@ fn direct(dir: &Path, proxy: u16, origin: u16, c: usize, n: usize, path: &str) -
 }
 
 fn bridged(dir: &Path, proxy: u16, origin: u16, c: usize, n: usize, path: &str) -> Option<Run> {
-    sandboxed("proxy", dir, proxy, origin, c, n, path)
+    sandboxed(
+        Path::new(SANDSPAWN),
+        "proxy",
+        dir,
+        proxy,
+        origin,
+        c,
+        n,
+        path,
+    )
 }
 
 /// `net` = `proxy`: through the bridge (inside port 3128); `full`: the same
 /// sandbox on the host network straight to the upstream (sandbox cost only).
+#[allow(clippy::too_many_arguments)]
 fn sandboxed(
+    exe: &Path,
     net: &str,
     dir: &Path,
     proxy: u16,
@@ -126,7 +143,7 @@ fn sandboxed(
 ) -> Option<Run> {
     let port = if net == "proxy" { 3128 } else { proxy };
     let a = client_args(dir, port, origin, c, n, path);
-    let out = Command::new(SANDSPAWN)
+    let out = Command::new(exe)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", dir.join("home"))
@@ -210,36 +227,93 @@ fn main() {
     let proxy = connect_proxy(origin);
 
     println!("proxy_bridge: HTTPS via CONNECT, new tunnel + TLS per request; direct = host -> upstream proxy, bridged = sandbox -> bridge -> upstream");
+    let baseline = std::env::var_os("SANDSPAWN_BENCH_BASELINE").map(PathBuf::from);
+    let rounds: usize = std::env::var("SANDSPAWN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let only = std::env::var("SANDSPAWN_BENCH_ONLY").unwrap_or_default();
     for (label, conc, n, path) in [
         ("latency  c=1  GET / (small)", 1, 300, "/"),
         ("latency  c=50 GET / (small)", 50, 1000, "/"),
         ("throughput c=1  GET /big (1 MiB)", 1, 40, "/big"),
         ("throughput c=50 GET /big (1 MiB)", 50, 200, "/big"),
     ] {
-        // Warm up both paths once, then measure direct and bridged back to back.
-        let _ = direct(&dir, proxy, origin, 1, 5, "/");
-        let _ = bridged(&dir, proxy, origin, 1, 5, "/");
-        let (Some(d), Some(b), Some(f)) = (
-            direct(&dir, proxy, origin, conc, n, path),
-            bridged(&dir, proxy, origin, conc, n, path),
-            sandboxed("full", &dir, proxy, origin, conc, n, path),
-        ) else {
-            eprintln!("{label}: a run failed");
+        if !label.contains(&only) {
             continue;
-        };
-        println!(
-            "{label:34} median direct {:7.3} ms  bridged {:7.3} ms  added {:+.3} ms | {:8.1} MB/s vs {:8.1} MB/s = {:5.1} % | ok {}/{} {}/{}",
-            d.median_ms,
-            b.median_ms,
-            b.median_ms - d.median_ms,
-            d.mb_per_s,
-            b.mb_per_s,
-            100.0 * b.mb_per_s / d.mb_per_s,
-            d.ok,
-            n,
-            b.ok,
-            n
-        );
+        }
+        for _ in 0..rounds {
+            row(
+                &dir,
+                proxy,
+                origin,
+                baseline.as_deref(),
+                label,
+                conc,
+                n,
+                path,
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    dir: &Path,
+    proxy: u16,
+    origin: u16,
+    baseline: Option<&Path>,
+    label: &str,
+    conc: usize,
+    n: usize,
+    path: &str,
+) {
+    // Warm up both paths once, then measure direct and bridged back to back.
+    let _ = direct(dir, proxy, origin, 1, 5, "/");
+    let _ = bridged(dir, proxy, origin, 1, 5, "/");
+    let (Some(d), Some(b)) = (
+        direct(dir, proxy, origin, conc, n, path),
+        bridged(dir, proxy, origin, conc, n, path),
+    ) else {
+        eprintln!("{label}: a run failed");
+        return;
+    };
+    println!(
+        "{label:34} median direct {:7.3} ms  bridged {:7.3} ms  added {:+.3} ms | {:8.1} MB/s vs {:8.1} MB/s = {:5.1} % | ok {}/{} {}/{}",
+        d.median_ms,
+        b.median_ms,
+        b.median_ms - d.median_ms,
+        d.mb_per_s,
+        b.mb_per_s,
+        100.0 * b.mb_per_s / d.mb_per_s,
+        d.ok,
+        n,
+        b.ok,
+        n
+    );
+    if let Some(exe) = baseline {
+        if let Some(o) = sandboxed(exe, "proxy", dir, proxy, origin, conc, n, path) {
+            println!(
+                "{:34} (baseline {}: bridged median {:7.3} ms  added {:+.3} ms | {:8.1} MB/s = {:5.1} %)",
+                "",
+                exe.display(),
+                o.median_ms,
+                o.median_ms - d.median_ms,
+                o.mb_per_s,
+                100.0 * o.mb_per_s / d.mb_per_s
+            );
+        }
+    }
+    if let Some(f) = sandboxed(
+        Path::new(SANDSPAWN),
+        "full",
+        dir,
+        proxy,
+        origin,
+        conc,
+        n,
+        path,
+    ) {
         println!(
             "{:34} (same sandbox, --net full, no bridge: median {:7.3} ms, {:8.1} MB/s)",
             "", f.median_ms, f.mb_per_s

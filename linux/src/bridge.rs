@@ -1,27 +1,30 @@
 //! Network `proxy`: the bridge between the sandbox's loopback and the
-//! upstream proxy. Two byte pipes, no protocol:
+//! upstream proxy. One relay hop, on the host:
 //!
 //! ```text
-//! child ──TCP──▶ 127.0.0.1:PORT (inside forwarder, in the sandbox's netns)
-//!       ──Unix──▶ INSIDE_SOCKET (bind-mounted host socket)
+//! child ──TCP──▶ 127.0.0.1:PORT (a listener in the sandbox's netns, whose
+//!                descriptor the helper handed to the host bridge)
 //!       ──────▶ host bridge process ──TCP──▶ upstream proxy host:port
 //! ```
 //!
+//! The helper stage binds the inside listener before the target is exec'd
+//! and passes its descriptor (`SCM_RIGHTS`) over a Unix socket bind-mounted
+//! into the sandbox ([`INSIDE_SOCKET`]); the host bridge accepts the child's
+//! connections on it directly and stops listening on the Unix socket. No
+//! process of the bridge runs inside the sandbox.
+//!
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself. The
-//! bridge reads nothing of it, with one exception: when the upstream URL
-//! carried credentials (HTTP proxies only), the host side adds
-//! `Proxy-Authorization` to the head of each request it forwards, so the
-//! credentials stay on the host and the child never sees them. The host side is a separate process
-//! (`sandspawn __proxy-bridge …`, spawned right before bwrap is exec'd) that
-//! watches the bwrap process through a pidfd and exits, removing its private
-//! socket directory, as soon as bwrap exits. The inside forwarder is forked
-//! by the helper stage before the target is exec'd and dies with the
-//! sandbox's pid namespace.
+//! bridge reads nothing of it, except to put the upstream URL's credentials
+//! on each connection ([`crate::upstream_auth`]), so the credentials stay on
+//! the host and the child never sees them. The host side is a separate
+//! process (`sandspawn __proxy-bridge …`, spawned right before bwrap is
+//! exec'd) that watches the bwrap process through a pidfd and exits,
+//! removing its private socket directory, as soon as bwrap exits.
 
 use std::ffi::OsString;
-use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -29,8 +32,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::spec::ProxyBridge;
+use crate::relay_loop::Relay;
+use crate::spec::{ProxyBridge, SocksLogin};
 use crate::sys;
+use crate::upstream_auth::{self, SocksAuthError};
+
+pub use crate::relay::{pipe, Duplex};
 
 /// Where the host's bridge socket appears inside the sandbox (bwrap's
 /// private `/dev` is a tmpfs in every filesystem shape, so the mount point
@@ -40,12 +47,14 @@ pub const INSIDE_SOCKET: &str = "/dev/.sandspawn-proxy.sock";
 /// argv\[1\] that selects the host-side bridge process.
 pub const BRIDGE_TOKEN: &str = "__proxy-bridge";
 
-/// The bridge process gets the `Proxy-Authorization` value here (its
-/// environment is readable only by its own user, unlike its argv).
+/// The bridge process gets the upstream's credentials in its own
+/// environment (readable only by its own user, unlike its argv, and not
+/// from inside the sandbox, whose pid namespace does not show it):
+/// `Proxy-Authorization` for an HTTP upstream…
 const AUTHORIZATION_VAR: &str = "SANDSPAWN_PROXY_AUTHORIZATION";
-
-/// A request head larger than this is refused (the connection is closed).
-const MAX_HEAD: usize = 64 * 1024;
+/// …or the SOCKS5 user name and password.
+const SOCKS_USER_VAR: &str = "SANDSPAWN_PROXY_SOCKS_USER";
+const SOCKS_PASSWORD_VAR: &str = "SANDSPAWN_PROXY_SOCKS_PASSWORD";
 
 /// At most this many connections are piped at once; more are closed.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -53,10 +62,9 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// The reachability check at start and each upstream connect are bounded.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Kernel pipe capacity of a bulk direction (the pipe holds bytes in flight).
-const PIPE_SIZE: usize = 256 * 1024;
-/// A direction is grown to [`PIPE_SIZE`] once this much has crossed it.
-const GROW_AFTER: usize = 256 * 1024;
+/// How long the helper waits for the host bridge to take the listener.
+pub const HANDOVER_TIMEOUT: Duration = Duration::from_secs(10);
+
 const STACK_SIZE: usize = 256 * 1024;
 
 /// Why the bridge could not start. Each names its step.
@@ -73,6 +81,19 @@ pub enum BridgeError {
         origin: String,
         /// What happened.
         problem: String,
+    },
+    /// The SOCKS5 upstream did not accept the URL's username/password.
+    #[error(
+        "network proxy: the SOCKS5 upstream {display} (from {origin}) refused the login: {source}"
+    )]
+    SocksAuth {
+        /// The URL, credentials masked.
+        display: String,
+        /// Where it came from (`--proxy`, `ALL_PROXY`).
+        origin: String,
+        /// Which step refused.
+        #[source]
+        source: SocksAuthError,
     },
     /// The private socket directory or the socket could not be made.
     #[error("network proxy: creating the bridge socket in {}: {source}", dir.display())]
@@ -93,7 +114,7 @@ pub enum BridgeError {
         source: io::Error,
     },
     /// The inside listener could not be set up.
-    #[error("network proxy: inside forwarder on 127.0.0.1:{port}: {source}")]
+    #[error("network proxy: inside listener on 127.0.0.1:{port}: {source}")]
     Inside {
         /// The inside port.
         port: u16,
@@ -129,15 +150,25 @@ fn connect_upstream(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last)
 }
 
-/// Check once, with a bounded timeout, that the upstream accepts TCP.
+/// Check once, with bounded waits, that the upstream accepts TCP and, for
+/// a SOCKS5 upstream with credentials, that it accepts them.
 pub fn check_upstream(proxy: &ProxyBridge) -> Result<(), BridgeError> {
-    connect_upstream(&proxy.host, proxy.port)
-        .map(drop)
-        .map_err(|e| BridgeError::Unreachable {
+    let mut up =
+        connect_upstream(&proxy.host, proxy.port).map_err(|e| BridgeError::Unreachable {
             display: proxy.display.clone(),
             origin: proxy.origin.clone(),
             problem: e.to_string(),
-        })
+        })?;
+    if let Some(login) = &proxy.socks_login {
+        upstream_auth::socks_login(&mut up, login, upstream_auth::HANDSHAKE_TIMEOUT).map_err(
+            |source| BridgeError::SocksAuth {
+                display: proxy.display.clone(),
+                origin: proxy.origin.clone(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// A fresh 0700 directory under `base` (`sandspawn-proxy-PID-N`).
@@ -195,6 +226,12 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
                 .as_ref()
                 .map(|a| (AUTHORIZATION_VAR, a.as_str())),
         )
+        .envs(proxy.socks_login.iter().flat_map(|l| {
+            [
+                (SOCKS_USER_VAR, l.username.as_str()),
+                (SOCKS_PASSWORD_VAR, l.password.as_str()),
+            ]
+        }))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -269,114 +306,133 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         })
         .map_err(sock_err)?;
 
-    let authorization = std::env::var(AUTHORIZATION_VAR).ok();
+    let credentials = Credentials::from_env();
+    let inside = take_listener(&listener).map_err(sock_err)?;
+    drop(listener);
+    let relay = Relay::start(STACK_SIZE).map_err(sock_err)?;
+    let tunnels = Arc::clone(&relay);
     serve(
-        move || listener.accept().map(|(c, _)| c),
-        move |mut conn: UnixStream| {
-            if let Ok(mut up) = connect_upstream(&host, port) {
-                if let Some(auth) = &authorization {
-                    if forward_head_with_auth(&mut conn, &mut up, auth).is_err() {
-                        return;
-                    }
-                }
-                pipe(conn, up);
-            }
-        },
+        move || inside.accept().map(|(c, _)| c),
+        move || tunnels.live(),
+        move |conn: TcpStream| set_up(conn, &host, port, &credentials, &relay),
     )
 }
 
-/// Read the request head the child sent (up to the blank line), add
-/// `Proxy-Authorization` (dropping any the child sent) and write it to the
-/// upstream, with whatever followed the head. A CONNECT tunnel needs it
-/// once; for a plain-HTTP request the connection is marked `close`, so the
-/// next request comes on a new connection and gets the header again.
-fn forward_head_with_auth(conn: &mut UnixStream, up: &mut TcpStream, auth: &str) -> io::Result<()> {
-    use std::io::{Read, Write};
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
+/// What the host bridge puts on each connection.
+enum Credentials {
+    None,
+    /// `Proxy-Authorization` for an HTTP upstream.
+    Http(String),
+    /// RFC 1929 login for a SOCKS5 upstream.
+    Socks(SocksLogin),
+}
+
+impl Credentials {
+    fn from_env() -> Self {
+        if let Ok(auth) = std::env::var(AUTHORIZATION_VAR) {
+            return Self::Http(auth);
         }
-        if buf.len() > MAX_HEAD {
-            return Err(io::Error::other("request head too large"));
+        match (
+            std::env::var(SOCKS_USER_VAR),
+            std::env::var(SOCKS_PASSWORD_VAR),
+        ) {
+            (Ok(username), Ok(password)) => Self::Socks(SocksLogin { username, password }),
+            _ => Self::None,
         }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::other("closed before a request head"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// One child connection: connect the upstream, put the credentials on,
+/// and hand both to the relay. A failure closes the child's connection (it
+/// sees EOF, or SOCKS "no acceptable methods").
+fn set_up(mut conn: TcpStream, host: &str, port: u16, credentials: &Credentials, relay: &Relay) {
+    let _ = conn.set_nodelay(true);
+    let Ok(mut up) = connect_upstream(host, port) else {
+        return;
     };
-    conn.set_read_timeout(None)?;
-    up.write_all(&add_authorization(&buf[..end], auth))?;
-    up.write_all(b"\r\n\r\n")?;
-    up.write_all(&buf[end + 4..])
-}
-
-/// The head (without its final blank line) with `Proxy-Authorization`
-/// set; non-CONNECT requests also get `Connection: close`.
-fn add_authorization(head: &[u8], auth: &str) -> Vec<u8> {
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let request = lines.next().unwrap_or_default();
-    let connect = request.len() >= 8 && request[..8].eq_ignore_ascii_case(b"CONNECT ");
-    let mut out = request.to_vec();
-    for line in lines {
-        let name = line.split(|&b| b == b':').next().unwrap_or_default();
-        let drop = name.eq_ignore_ascii_case(b"proxy-authorization")
-            || (!connect
-                && (name.eq_ignore_ascii_case(b"connection")
-                    || name.eq_ignore_ascii_case(b"proxy-connection")));
-        if !drop {
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(line);
+    let ready = match credentials {
+        Credentials::None => true,
+        Credentials::Http(auth) => {
+            upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth).is_ok()
         }
+        Credentials::Socks(login) => upstream_auth::socks_front(&mut conn, &mut up, login).is_ok(),
+    };
+    if ready {
+        let _ = relay.add(conn, up);
     }
-    out.extend_from_slice(b"\r\nProxy-Authorization: ");
-    out.extend_from_slice(auth.as_bytes());
-    if !connect {
-        out.extend_from_slice(b"\r\nConnection: close\r\nProxy-Connection: close");
-    }
-    out
 }
 
-/// Serve connections on a pool of pre-spawned threads that each block in
-/// `accept` and then pipe the connection they got themselves (no hand-off,
-/// no thread spawn per connection in the steady state). The pool grows
-/// when no thread is left accepting, up to [`MAX_CONNECTIONS`] busy; beyond
-/// that, accepted connections are closed at once (the client sees EOF).
-/// Idle threads above [`IDLE_THREADS`] exit. Never returns: the calling
-/// thread is one of the acceptors.
+/// Wait for the helper to hand over the inside listener: accept on the
+/// bridge socket until a connection brings exactly one descriptor that is
+/// a listening TCP socket, acknowledge it with one byte, and return it.
+/// Anything else is dropped. Only the helper can connect before the target
+/// runs; once this returns, the caller closes the bridge socket.
+fn take_listener(bridge: &UnixListener) -> io::Result<TcpListener> {
+    loop {
+        let (mut conn, _) = bridge.accept()?;
+        conn.set_read_timeout(Some(HANDOVER_TIMEOUT))?;
+        let Ok(Some(fd)) = sys::recv_fd(conn.as_fd()) else {
+            continue;
+        };
+        if !is_tcp_listener(&fd) {
+            continue;
+        }
+        conn.write_all(b"\x01")?;
+        return Ok(TcpListener::from(fd));
+    }
+}
+
+fn is_tcp_listener(fd: &OwnedFd) -> bool {
+    let opt = |name| sys::socket_option(fd.as_fd(), name).ok();
+    opt(libc::SO_ACCEPTCONN) == Some(1)
+        && opt(libc::SO_TYPE) == Some(libc::SOCK_STREAM)
+        && matches!(opt(libc::SO_DOMAIN), Some(libc::AF_INET | libc::AF_INET6))
+}
+
+/// Set connections up on a pool of pre-spawned threads that each block in
+/// `accept` and then set up the connection they got themselves (connect
+/// the upstream, put credentials on: steps that may wait) before `handle`
+/// gives it to the relay. The pool grows when no thread is left
+/// accepting; with [`MAX_CONNECTIONS`] in set-up or `relayed`, accepted
+/// connections are closed at once (the client sees EOF). Idle threads
+/// above [`KEEP_IDLE`] exit. Never returns: the calling thread is one of
+/// the acceptors.
 fn serve<C: Send + 'static>(
     accept: impl Fn() -> io::Result<C> + Send + Sync + 'static,
+    relayed: impl Fn() -> usize + Send + Sync + 'static,
     handle: impl Fn(C) + Send + Sync + 'static,
 ) -> ! {
     let pool = Arc::new(Pool {
         idle: AtomicUsize::new(0),
         busy: AtomicUsize::new(0),
         accept: Box::new(accept),
+        relayed: Box::new(relayed),
         handle: Box::new(handle),
     });
-    for _ in 1..IDLE_THREADS {
+    for _ in 1..START_THREADS {
         spawn_acceptor(&pool);
     }
     acceptor(&pool, true);
     std::process::exit(0)
 }
 
-/// At least this many threads wait in `accept` once started (the main one
-/// included), and at most this many stay when connections end.
-const IDLE_THREADS: usize = 2;
+/// This many threads wait in `accept` from the start (the main one
+/// included).
+const START_THREADS: usize = 2;
+/// At most this many idle threads stay when set-ups end (a parked thread
+/// costs less than one that exits and one spawned for the next burst).
+const KEEP_IDLE: usize = 8;
 
 type AcceptFn<C> = Box<dyn Fn() -> io::Result<C> + Send + Sync>;
+type CountFn = Box<dyn Fn() -> usize + Send + Sync>;
 type HandleFn<C> = Box<dyn Fn(C) + Send + Sync>;
 
 struct Pool<C> {
     idle: AtomicUsize,
+    /// Connections being set up.
     busy: AtomicUsize,
     accept: AcceptFn<C>,
+    relayed: CountFn,
     handle: HandleFn<C>,
 }
 
@@ -394,7 +450,7 @@ fn acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>, main: bool) {
         let conn = (pool.accept)();
         let idle_left = pool.idle.fetch_sub(1, Ordering::AcqRel) - 1;
         let Ok(conn) = conn else { continue };
-        if pool.busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+        if pool.busy.fetch_add(1, Ordering::AcqRel) + (pool.relayed)() >= MAX_CONNECTIONS {
             pool.busy.fetch_sub(1, Ordering::AcqRel);
             drop(conn);
             continue;
@@ -404,285 +460,40 @@ fn acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>, main: bool) {
         }
         (pool.handle)(conn);
         pool.busy.fetch_sub(1, Ordering::AcqRel);
-        if !main && pool.idle.load(Ordering::Acquire) >= IDLE_THREADS {
+        if !main && pool.idle.load(Ordering::Acquire) >= KEEP_IDLE {
             return;
         }
     }
 }
 
-/// The inside forwarder: bind 127.0.0.1:`port` now (so the target can
-/// connect from its first instruction), then serve it in a forked child.
-/// Returns in the parent; `confine_child` runs in the child before it
-/// serves (the same confinement as the target). Call single-threaded.
-pub fn start_inside(
-    port: u16,
-    confine_child: impl FnOnce() -> Result<(), String>,
-) -> Result<(), BridgeError> {
+/// The inside end: bind 127.0.0.1:`port` in the sandbox's network
+/// namespace (so the target can connect from its first instruction) and
+/// hand the listener to the host bridge over [`INSIDE_SOCKET`], waiting at
+/// most [`HANDOVER_TIMEOUT`] for its acknowledgement. Nothing stays running
+/// inside: the host bridge accepts on the listener itself.
+pub fn start_inside(port: u16) -> Result<(), BridgeError> {
     let err = |source| BridgeError::Inside { port, source };
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(err)?;
-    match sys::fork_single_threaded().map_err(err)? {
-        Some(_child) => Ok(()),
-        None => {
-            let _ = sys::stdin_stdout_to_null();
-            if let Err(e) = confine_child() {
-                eprintln!("sandspawn: proxy forwarder: {e}");
-                std::process::exit(i32::from(crate::helper::EXIT_SETUP_FAILED));
-            }
-            serve(
-                move || listener.accept().map(|(c, _)| c),
-                |conn: TcpStream| {
-                    let _ = conn.set_nodelay(true);
-                    if let Ok(out) = UnixStream::connect(INSIDE_SOCKET) {
-                        pipe(conn, out);
-                    }
-                },
-            )
-        }
-    }
+    hand_over(&listener, Path::new(INSIDE_SOCKET)).map_err(err)
 }
 
-/// A connected stream socket the pipe can relay.
-pub trait Duplex: AsFd + Send + Sized + 'static {
-    /// `shutdown(2)`.
-    fn close(&self, how: Shutdown);
-    /// Make I/O on it non-blocking.
-    fn nonblocking(&self) -> io::Result<()>;
-}
-
-impl Duplex for TcpStream {
-    fn close(&self, how: Shutdown) {
-        let _ = self.shutdown(how);
-    }
-    fn nonblocking(&self) -> io::Result<()> {
-        self.set_nonblocking(true)
-    }
-}
-
-impl Duplex for UnixStream {
-    fn close(&self, how: Shutdown) {
-        let _ = self.shutdown(how);
-    }
-    fn nonblocking(&self) -> io::Result<()> {
-        self.set_nonblocking(true)
-    }
-}
-
-/// Copy both directions until both end, on the calling thread. EOF on one
-/// side half-closes the other (TLS close_notify and HTTP/1.0 bodies keep
-/// working); an error on either side shuts both down, so the client sees
-/// EOF or a reset and nothing waits forever.
-///
-/// Bytes move socket → pipe → socket with `splice(2)` (no copy through user
-/// space); one `poll(2)` over both sockets waits for whichever direction
-/// is blocked.
-pub fn pipe<A: Duplex, B: Duplex>(a: A, b: B) {
-    if relay(&a, &b).is_err() {
-        a.close(Shutdown::Both);
-        b.close(Shutdown::Both);
-    }
-}
-
-/// One direction: bytes from `src` wait in a kernel pipe until `dst` takes
-/// them.
-struct Half {
-    rd: OwnedFd,
-    wr: OwnedFd,
-    /// Bytes taken from `src` so far (saturating; only compared with
-    /// [`GROW_AFTER`]).
-    moved: usize,
-    /// Bytes in the pipe.
-    pending: usize,
-    /// `src` reached end of file.
-    eof: bool,
-    /// `dst` has been half-closed: this direction is over.
-    done: bool,
-}
-
-impl Half {
-    fn new() -> io::Result<Self> {
-        let (rd, wr) = sys::pipe_nonblocking()?;
-        Ok(Self {
-            rd,
-            wr,
-            moved: 0,
-            pending: 0,
-            eof: false,
-            done: false,
-        })
-    }
-
-    /// Move what can be moved now without blocking.
-    fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
-        if !self.eof {
-            match sys::splice(src, self.wr.as_fd(), PIPE_SIZE) {
-                Ok(0) => self.eof = true,
-                Ok(n) => {
-                    self.pending += n;
-                    self.grow_if_bulk(n);
-                }
-                Err(e) if retry_later(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.pending > 0 {
-            match sys::splice(self.rd.as_fd(), dst, self.pending) {
-                Ok(n) => self.pending -= n,
-                Err(e) if retry_later(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// A bulk transfer gets a bigger pipe (more per call). Only then: pipe
-    /// capacity counts against a per-user quota (`pipe-user-pages-soft`,
-    /// for every process of the user), so hundreds of mostly idle tunnels
-    /// keep the default 64 KiB. If refused, the default works, only with
-    /// more calls.
-    fn grow_if_bulk(&mut self, n: usize) {
-        let before = self.moved;
-        self.moved = self.moved.saturating_add(n);
-        if before < GROW_AFTER && self.moved >= GROW_AFTER {
-            let _ = sys::set_pipe_size(self.wr.as_fd(), PIPE_SIZE);
-        }
-    }
-
-    /// What to wait for: `dst` writable while the pipe holds bytes (not
-    /// `src` readable then: the pipe may be full), else `src` readable.
-    fn interest(&self) -> (i16, i16) {
-        if self.done {
-            (0, 0)
-        } else if self.pending > 0 {
-            (0, libc::POLLOUT)
-        } else {
-            (libc::POLLIN, 0)
-        }
-    }
-}
-
-fn retry_later(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-fn relay<A: Duplex, B: Duplex>(a: &A, b: &B) -> io::Result<()> {
-    a.nonblocking()?;
-    b.nonblocking()?;
-    // [a → b, b → a]
-    let mut halves = [Half::new()?, Half::new()?];
-    loop {
-        let mut events = [0i16; 2];
-        for (i, half) in halves.iter_mut().enumerate() {
-            if half.done {
-                continue;
-            }
-            let (src, dst) = if i == 0 {
-                (a.as_fd(), b.as_fd())
-            } else {
-                (b.as_fd(), a.as_fd())
-            };
-            half.step(src, dst)?;
-            if half.eof && half.pending == 0 {
-                if i == 0 {
-                    b.close(Shutdown::Write);
-                } else {
-                    a.close(Shutdown::Write);
-                }
-                half.done = true;
-            }
-            let (on_src, on_dst) = half.interest();
-            events[i] |= on_src;
-            events[1 - i] |= on_dst;
-        }
-        if halves.iter().all(|h| h.done) {
-            return Ok(());
-        }
-        // Only descriptors with something to wait for are watched: a hung-up
-        // socket nobody waits on must not wake the loop forever.
-        sys::poll_two([
-            ((events[0] != 0).then(|| a.as_fd()), events[0]),
-            ((events[1] != 0).then(|| b.as_fd()), events[1]),
-        ])?;
-    }
+fn hand_over(listener: &TcpListener, socket: &Path) -> io::Result<()> {
+    let mut conn = UnixStream::connect(socket)
+        .map_err(|e| io::Error::new(e.kind(), format!("connecting {}: {e}", socket.display())))?;
+    sys::send_fd(conn.as_fd(), listener.as_fd())?;
+    conn.set_read_timeout(Some(HANDOVER_TIMEOUT))?;
+    let mut ack = [0u8; 1];
+    conn.read_exact(&mut ack).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("the host bridge did not take the listener: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-
-    #[test]
-    fn authorization_is_added_and_the_childs_own_dropped() {
-        let head = b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic Zm9yZ2Vk";
-        let out = add_authorization(head, "Basic YTpi");
-        assert_eq!(
-            out,
-            b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic YTpi".to_vec()
-        );
-        let get = b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: keep-alive";
-        let out = String::from_utf8(add_authorization(get, "Basic YTpi")).unwrap();
-        assert_eq!(out, "GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic YTpi\r\nConnection: close\r\nProxy-Connection: close");
-    }
-
-    #[test]
-    fn pipe_copies_both_ways_and_propagates_eof() {
-        let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
-        let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
-        let (a1, a2) = (l1.local_addr().unwrap(), l2.local_addr().unwrap());
-        let t = std::thread::spawn(move || {
-            let (inner, _) = l1.accept().unwrap();
-            let outer = TcpStream::connect(a2).unwrap();
-            pipe(inner, outer);
-        });
-        let mut client = TcpStream::connect(a1).unwrap();
-        let (mut server, _) = l2.accept().unwrap();
-        client.write_all(b"ping").unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"ping");
-        server.write_all(b"pong").unwrap();
-        drop(server);
-        let mut back = Vec::new();
-        client.read_to_end(&mut back).unwrap();
-        assert_eq!(back, b"pong");
-        t.join().unwrap();
-    }
-
-    #[test]
-    fn pipe_moves_megabytes_both_ways_at_once_tcp_to_unix() {
-        let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
-        let a1 = l1.local_addr().unwrap();
-        let (outer, mut server) = UnixStream::pair().unwrap();
-        let t = std::thread::spawn(move || {
-            let (inner, _) = l1.accept().unwrap();
-            pipe(inner, outer);
-        });
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        let mut client = TcpStream::connect(a1).unwrap();
-        let (up, down) = (data.clone(), data.clone());
-        let mut c2 = client.try_clone().unwrap();
-        let writer = std::thread::spawn(move || {
-            c2.write_all(&up).unwrap();
-            c2.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut s2 = server.try_clone().unwrap();
-        let echo = std::thread::spawn(move || {
-            s2.write_all(&down).unwrap();
-            s2.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).unwrap();
-        let mut back = Vec::new();
-        client.read_to_end(&mut back).unwrap();
-        writer.join().unwrap();
-        echo.join().unwrap();
-        t.join().unwrap();
-        assert!(got == data, "client to server: {} bytes", got.len());
-        assert!(back == data, "server to client: {} bytes", back.len());
-    }
 
     #[test]
     fn unreachable_upstream_is_one_line_naming_the_origin() {
@@ -697,11 +508,76 @@ mod tests {
             origin: "HTTPS_PROXY".into(),
             display: format!("http://127.0.0.1:{port}"),
             authorization: None,
+            socks_login: None,
         })
         .unwrap_err()
         .to_string();
         assert!(e.contains("from HTTPS_PROXY"), "{e}");
         assert!(e.contains("not reachable"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn the_listener_crosses_over_and_connections_reach_the_taker() {
+        let dir = std::env::temp_dir().join(format!("sandspawn-handover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let bridge = UnixListener::bind(&path).unwrap();
+        // Junk first (no descriptor, then a non-listening one): ignored.
+        let mut junk = UnixStream::connect(&path).unwrap();
+        junk.write_all(b"x").unwrap();
+        drop(junk);
+        let not_listening = UnixStream::connect(&path).unwrap();
+        sys::send_fd(not_listening.as_fd(), not_listening.as_fd()).unwrap();
+        let inside = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = inside.local_addr().unwrap();
+        let giver = {
+            let path = path.clone();
+            std::thread::spawn(move || hand_over(&inside, &path))
+        };
+        let taken = take_listener(&bridge).unwrap();
+        giver.join().unwrap().unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        let (mut s, _) = taken.accept().unwrap();
+        c.write_all(b"hi").unwrap();
+        let mut got = [0u8; 2];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hi");
+        drop(not_listening);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            // Accept method 2, refuse the login (status 1).
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(&[5, 2]).unwrap();
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(&[1, 1]).unwrap();
+        });
+        let e = check_upstream(&ProxyBridge {
+            host: "127.0.0.1".into(),
+            port,
+            inside_port: 3128,
+            origin: "ALL_PROXY".into(),
+            display: format!("socks5h://***@127.0.0.1:{port}"),
+            authorization: None,
+            socks_login: Some(SocksLogin {
+                username: "alice".into(),
+                password: "hunter2".into(),
+            }),
+        })
+        .unwrap_err()
+        .to_string();
+        t.join().unwrap();
+        assert!(e.contains("(from ALL_PROXY)"), "{e}");
+        assert!(e.contains("refused the username/password"), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
     }
 }

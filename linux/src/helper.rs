@@ -58,7 +58,7 @@ pub enum HelperError {
     /// seccomp failed.
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
-    /// The proxy bridge's inside forwarder failed.
+    /// Handing the proxy bridge's inside listener over failed.
     #[error(transparent)]
     Bridge(#[from] crate::bridge::BridgeError),
     /// The target could not be executed.
@@ -133,11 +133,9 @@ pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
 fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     let (policy, command) = HelperPolicy::from_args(args)?;
     if let Some(port) = policy.proxy_port {
-        // Forked before this process is confined; the forwarder confines
-        // itself the same way before it serves.
-        crate::bridge::start_inside(port, || {
-            confine(&policy).map(drop).map_err(|e| e.to_string())
-        })?;
+        // Before this process is confined: the listener goes to the host
+        // bridge, nothing of the bridge stays inside.
+        crate::bridge::start_inside(port)?;
     }
     confine(&policy)?;
     Err(exec(&command, None))

@@ -19,12 +19,15 @@ pub mod expand;
 pub mod helper;
 pub mod pathcmp;
 pub mod policy;
+pub mod relay;
+mod relay_loop;
 pub mod report;
 pub mod ruleset;
 pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 mod sys;
+pub mod upstream_auth;
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -34,7 +37,7 @@ use std::process::Command;
 
 pub use helper::{dispatch, helper_main, HelperError};
 pub use report::{probe, Control, EnforcementReport, HostReport, Status};
-pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec};
+pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec, SocksLogin};
 
 use bwrap::BwrapProbeError;
 use policy::{HelperPolicy, Requirement};

@@ -42,7 +42,7 @@ pub struct HelperPolicy {
     pub network: NetworkMode,
     /// Whether Landlock must be enforced.
     pub landlock: Requirement,
-    /// Network `proxy`: the loopback port the inside forwarder listens on.
+    /// Network `proxy`: the loopback port of the inside listener.
     pub proxy_port: Option<u16>,
 }
 

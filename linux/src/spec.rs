@@ -118,8 +118,8 @@ pub struct SandboxSpec {
 /// this crate only runs the two byte pipes: a listener on the sandbox's
 /// loopback at `inside_port`, a Unix socket carried into the sandbox, and a
 /// host-side process that connects each connection to `host:port`. The
-/// bytes are not looked at: the child speaks HTTP CONNECT or SOCKS5 to the
-/// upstream itself.
+/// child speaks HTTP CONNECT or SOCKS5 to the upstream itself; the host side
+/// only adds the upstream's credentials, which never enter the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyBridge {
     /// The upstream proxy's host (a name or an IP literal, without brackets).
@@ -137,4 +137,27 @@ pub struct ProxyBridge {
     /// sandbox's argv or environment.
     #[serde(default)]
     pub authorization: Option<String>,
+    /// SOCKS5 username/password (RFC 1929) for the upstream, from the URL's
+    /// credentials. Like `authorization`, only the host bridge uses it.
+    #[serde(default)]
+    pub socks_login: Option<SocksLogin>,
+}
+
+/// SOCKS5 username/password, each 1 to 255 bytes (RFC 1929). `Debug`
+/// masks the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocksLogin {
+    /// The user name, %-escapes decoded.
+    pub username: String,
+    /// The password, %-escapes decoded.
+    pub password: String,
+}
+
+impl fmt::Debug for SocksLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocksLogin")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }

@@ -1,8 +1,8 @@
 //! The only module with `unsafe`: thin wrappers over single syscalls.
 //!
-//! Each wrapper makes one call with plain integer arguments (no pointers into
-//! Rust memory), checks its return value and maps errno in one place. Nothing
-//! here decides anything.
+//! Each wrapper makes one call, checks its return value and maps errno in
+//! one place; memory passed to the kernel is on the wrapper's own stack for
+//! the duration of the call. Nothing here decides anything.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -87,23 +87,6 @@ pub fn seccomp_available() -> bool {
     ret >= 0
 }
 
-/// `fork()`. Returns `Some(child pid)` in the parent, `None` in the child.
-///
-/// Only for a single-threaded caller (the helper stage, before it starts
-/// any thread): the child then owns a consistent copy of the whole process.
-pub fn fork_single_threaded() -> io::Result<Option<libc::pid_t>> {
-    // SAFETY: fork takes no arguments and touches no memory of ours. The
-    // documented caller is single-threaded, so no lock (allocator, stdio)
-    // can be held by another thread at the moment of the fork, and the
-    // child may run ordinary Rust code afterwards.
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => Err(io::Error::last_os_error()),
-        0 => Ok(None),
-        child => Ok(Some(child)),
-    }
-}
-
 /// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
@@ -151,22 +134,6 @@ pub fn take_inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     // exec by design, and this fresh process has not wrapped it anywhere
     // else: the returned OwnedFd is its only owner.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
-/// Point stdin and stdout at /dev/null (the inside forwarder must not keep
-/// the child's pipes open).
-pub fn stdin_stdout_to_null() -> io::Result<()> {
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    for target in [0, 1] {
-        // SAFETY: dup2 takes two descriptors: `null` is open for the call
-        // (borrowed from a live File) and 0/1 are the standard descriptors,
-        // which dup2 atomically replaces; no memory is passed.
-        check(unsafe { libc::dup2(null.as_raw_fd(), target) }.into())?;
-    }
-    Ok(())
 }
 
 /// Whether this process may create a user namespace: a forked child calls
@@ -293,6 +260,173 @@ pub fn poll_two(watch: [(Option<BorrowedFd<'_>>, i16); 2]) -> io::Result<[i16; 2
         return Err(err);
     }
     Ok([pfds[0].revents, pfds[1].revents])
+}
+
+/// Room for one `SCM_RIGHTS` control message carrying one descriptor
+/// (`CMSG_SPACE(sizeof(int))` is 24 on every Linux ABI; 32 leaves slack),
+/// aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct OneFdControl([u8; 32]);
+
+/// `sendmsg` of one byte with `fd` attached (`SCM_RIGHTS`) on the
+/// connected Unix socket `sock`.
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = OneFdControl([0; 32]);
+    // SAFETY: `msghdr` is plain old data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size from its argument.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    if space > control.0.len() {
+        return Err(io::Error::other("SCM_RIGHTS control message does not fit"));
+    }
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg.msg_control` points at `control`, 8-aligned and at least
+    // `space` bytes long (checked above), so CMSG_FIRSTHDR returns a
+    // pointer to its start, not null, and CMSG_DATA points `CMSG_LEN(0)`
+    // bytes into it with room for one int; both stay inside `control`.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd.as_raw_fd());
+    }
+    // SAFETY: `msg` points at `iov` (one byte of `byte`) and `control`, all
+    // on our stack and alive for the call; `sock` is borrowed, so open.
+    let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `recvmsg` of one byte on the Unix socket `sock`, taking the one
+/// descriptor attached to it (`SCM_RIGHTS`, close-on-exec). `Ok(None)`:
+/// end of file, or a message without exactly one descriptor (any that
+/// came are closed).
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = OneFdControl([0; 32]);
+    // SAFETY: `msghdr` is plain old data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    // SAFETY: `msg` points at `iov` (one writable byte) and `control` (32
+    // writable bytes), both on our stack for the call; the kernel writes
+    // at most those lengths. `sock` is borrowed, so open.
+    let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if check(ret as libc::c_long)? == 0 {
+        return Ok(None);
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `msg.msg_control`/`msg_controllen` within
+    // `control`; CMSG_FIRSTHDR/CMSG_NXTHDR walk only headers inside that
+    // length and return null past its end. For SCM_RIGHTS headers the data
+    // holds (cmsg_len - CMSG_LEN(0)) / sizeof(int) descriptors, read
+    // unaligned; each was installed in this process by this call, so we
+    // own it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg);
+                let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                    let raw = std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i));
+                    fds.push(std::os::fd::OwnedFd::from_raw_fd(raw));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if fds.len() == 1 && msg.msg_flags & libc::MSG_CTRUNC == 0 {
+        Ok(fds.pop())
+    } else {
+        Ok(None)
+    }
+}
+
+/// `getsockopt(SOL_SOCKET, name)` for an integer option.
+pub fn socket_option(fd: BorrowedFd<'_>, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are on our stack for the call and `len`
+    // says exactly how many bytes `value` has; `fd` is borrowed, so open.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    check(ret.into())?;
+    Ok(value)
+}
+
+/// `epoll_create1(EPOLL_CLOEXEC)`.
+pub fn epoll_create() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: one integer flag; returns a new descriptor or -1.
+    let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }.into())?;
+    // SAFETY: the descriptor was just returned by the kernel for this call;
+    // nothing else in this process owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// `epoll_ctl(EPOLL_CTL_ADD)`: watch `fd` for `events`, reported with
+/// `token`.
+pub fn epoll_add(
+    ep: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    events: u32,
+    token: u64,
+) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: `ev` is an initialised epoll_event on our stack for the call
+    // (the kernel copies it); both descriptors are borrowed, so open.
+    let ret =
+        unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) };
+    check(ret.into()).map(drop)
+}
+
+/// `epoll_wait` without a timeout: replaces `out` with the ready
+/// `(events, token)` pairs, at most 64. EINTR leaves `out` empty.
+pub fn epoll_wait(ep: BorrowedFd<'_>, out: &mut Vec<(u32, u64)>) -> io::Result<()> {
+    const MAX: usize = 64;
+    let mut buf = [libc::epoll_event { events: 0, u64: 0 }; MAX];
+    out.clear();
+    // SAFETY: `buf` is an initialised array of MAX epoll_event on our stack
+    // for the whole call and the count passed is MAX, so the kernel writes
+    // only inside it; `ep` is borrowed, so open.
+    let ret = unsafe { libc::epoll_wait(ep.as_raw_fd(), buf.as_mut_ptr(), MAX as libc::c_int, -1) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted {
+            Ok(())
+        } else {
+            Err(err)
+        };
+    }
+    for ev in buf.iter().take(usize::try_from(ret).unwrap_or(0)) {
+        // Copies out of the (packed) struct, no references into it.
+        let (events, token) = (ev.events, ev.u64);
+        out.push((events, token));
+    }
+    Ok(())
 }
 
 /// `struct __user_cap_header_struct` (linux/capability.h).

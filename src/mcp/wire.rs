@@ -162,6 +162,10 @@ mod tests {
                 origin: "HTTPS_PROXY".into(),
                 display: "http://proxy.corp:3128".into(),
                 authorization: Some("Basic YTpi".into()),
+                socks_login: Some(sandspawn_linux::SocksLogin {
+                    username: "u".into(),
+                    password: "p".into(),
+                }),
             }),
         };
         let text = encode(&spec);

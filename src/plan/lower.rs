@@ -43,6 +43,7 @@ impl Plan {
                 origin: p.upstream.origin.clone(),
                 display: p.upstream.display.clone(),
                 authorization: p.upstream.authorization.clone(),
+                socks_login: p.upstream.socks_login.clone(),
             }),
         }
     }

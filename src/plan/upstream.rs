@@ -3,6 +3,8 @@
 
 use std::ffi::{OsStr, OsString};
 
+use sandspawn_linux::SocksLogin;
+
 use super::assemble::lookup;
 use crate::env::mask_url_credentials;
 
@@ -63,6 +65,9 @@ pub struct Upstream {
     /// It stays on the host side: the host bridge adds it to the child's
     /// proxy requests; the child never sees it.
     pub authorization: Option<String>,
+    /// SOCKS5 username/password (RFC 1929) from the URL's credentials; the
+    /// host bridge logs in with them, the child never sees them.
+    pub socks_login: Option<SocksLogin>,
 }
 
 impl Upstream {
@@ -96,14 +101,6 @@ pub enum ProxyError {
         origin: String,
         /// The scheme as written.
         scheme: String,
-    },
-    /// Credentials in the upstream URL.
-    #[error("{origin}: the SOCKS upstream carries credentials ({display}); network `proxy` forwards credentials to HTTP proxies only — use an http:// proxy URL, a SOCKS proxy that needs none, or `--net full`")]
-    Credentials {
-        /// The variable or flag.
-        origin: String,
-        /// The value, credentials masked.
-        display: String,
     },
 }
 
@@ -163,16 +160,10 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
         Some((u, a)) => (Some(u), a),
         None => (None, authority),
     };
-    let authorization = match (userinfo, scheme) {
-        (None, _) => None,
-        (Some(u), Scheme::Http) => Some(basic_authorization(u).map_err(bad)?),
-        // SOCKS5 username/password would need the bridge to speak SOCKS.
-        (Some(_), _) => {
-            return Err(ProxyError::Credentials {
-                origin: origin.to_string(),
-                display,
-            })
-        }
+    let (authorization, socks_login) = match (userinfo, scheme) {
+        (None, _) => (None, None),
+        (Some(u), Scheme::Http) => (Some(basic_authorization(u).map_err(bad)?), None),
+        (Some(u), Scheme::Socks5 | Scheme::Socks5h) => (None, Some(socks_login(u).map_err(bad)?)),
     };
     let (host, port) = split_host_port(authority).map_err(bad)?;
     Ok(Upstream {
@@ -182,7 +173,23 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
         origin: origin.to_string(),
         display,
         authorization,
+        socks_login,
     })
+}
+
+/// SOCKS5 username/password from a URL's percent-encoded userinfo: the
+/// user name 1 to 255 bytes, the password up to 255 (RFC 1929 carries each
+/// length in one byte).
+fn socks_login(userinfo: &str) -> Result<SocksLogin, &'static str> {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (username, password) = (percent_decode(user)?, percent_decode(password)?);
+    if username.is_empty() {
+        return Err("SOCKS5 credentials without a user name");
+    }
+    if username.len() > 255 || password.len() > 255 {
+        return Err("SOCKS5 user name or password longer than 255 bytes");
+    }
+    Ok(SocksLogin { username, password })
 }
 
 /// `Basic base64(user:password)` from a URL's percent-encoded userinfo.
@@ -293,6 +300,29 @@ mod tests {
     }
 
     #[test]
+    fn socks_credentials_become_a_host_side_login() {
+        let u = p("socks5h://alice:s%40cret@proxy.corp:1080").unwrap();
+        let login = u.socks_login.as_ref().unwrap();
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("alice", "s@cret")
+        );
+        assert_eq!(u.authorization, None);
+        assert_eq!(u.display, "socks5h://***@proxy.corp:1080");
+        assert!(!format!("{u:?}").contains("s@cret"));
+        assert_eq!(
+            u.inside_url(3128),
+            OsString::from("socks5h://127.0.0.1:3128")
+        );
+        let long = format!("socks5://a:{}@h:1", "x".repeat(256));
+        assert!(p(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("longer than 255"));
+        assert_eq!(p("socks5://h:1").unwrap().socks_login, None);
+    }
+
+    #[test]
     fn bad_input_is_one_line_naming_the_variable() {
         for (input, want) in [
             ("ftp://proxy:21", "proxy scheme `ftp://` is not supported"),
@@ -305,7 +335,7 @@ mod tests {
             ("http://pro xy:1", "bad character"),
             ("http://[::1:3128", "unclosed"),
             ("", "empty"),
-            ("socks5h://user:secret@proxy:1080", "carries credentials"),
+            ("socks5h://:secret@proxy:1080", "without a user name"),
         ] {
             let e = p(input).unwrap_err().to_string();
             assert!(e.starts_with("HTTPS_PROXY: "), "{input}: {e}");

@@ -1,0 +1,315 @@
+//! The host bridge's only look at the bytes: putting the upstream's
+//! credentials on a connection, so they never enter the sandbox.
+//!
+//! - HTTP upstream: `Proxy-Authorization` is added to the head of each
+//!   request the child sends (any the child sent is dropped).
+//! - SOCKS5 upstream: the bridge answers the child's greeting itself (no
+//!   authentication), then greets the upstream offering username/password
+//!   only and authenticates (RFC 1929) before the child's request goes
+//!   through. The child's CONNECT request and everything after it pass
+//!   unchanged.
+//!
+//! Every read waits a bounded time; nothing here blocks forever.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::spec::SocksLogin;
+
+/// A request head larger than this is refused (the connection is closed).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// How long the child may take to send its request head or SOCKS greeting.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the upstream may take to answer each SOCKS5 handshake step.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SOCKS_VERSION: u8 = 5;
+const METHOD_NONE: u8 = 0x00;
+const METHOD_LOGIN: u8 = 0x02;
+const METHOD_REFUSED: u8 = 0xff;
+const LOGIN_VERSION: u8 = 1;
+
+/// Why a SOCKS5 upstream did not let us in.
+#[derive(Debug, thiserror::Error)]
+pub enum SocksAuthError {
+    /// The upstream does not offer username/password authentication.
+    #[error("it does not accept username/password authentication (it chose method {method:#04x})")]
+    MethodRejected {
+        /// The method byte it answered (0xff: none acceptable).
+        method: u8,
+    },
+    /// The upstream refused the username/password.
+    #[error("it refused the username/password (RFC 1929 status {status})")]
+    BadCredentials {
+        /// The status byte (non-zero).
+        status: u8,
+    },
+    /// The upstream answered something that is not SOCKS5.
+    #[error("it does not speak SOCKS5 (answered {0:02x?})")]
+    NotSocks([u8; 2]),
+    /// Reading or writing failed (a timeout reads as `WouldBlock`/`TimedOut`).
+    #[error("during the SOCKS5 handshake: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Greet a SOCKS5 upstream offering username/password only, and log in.
+/// Each answer is awaited at most `wait` (the bridge uses
+/// [`HANDSHAKE_TIMEOUT`]); the stream's read timeout is cleared again on
+/// success.
+pub fn socks_login(
+    up: &mut TcpStream,
+    login: &SocksLogin,
+    wait: Duration,
+) -> Result<(), SocksAuthError> {
+    up.set_read_timeout(Some(wait))?;
+    up.write_all(&[SOCKS_VERSION, 1, METHOD_LOGIN])?;
+    let mut reply = [0u8; 2];
+    up.read_exact(&mut reply)?;
+    if reply[0] != SOCKS_VERSION {
+        return Err(SocksAuthError::NotSocks(reply));
+    }
+    if reply[1] != METHOD_LOGIN {
+        return Err(SocksAuthError::MethodRejected { method: reply[1] });
+    }
+    up.write_all(&login_request(login)?)?;
+    up.read_exact(&mut reply)?;
+    if reply[1] != 0 {
+        return Err(SocksAuthError::BadCredentials { status: reply[1] });
+    }
+    up.set_read_timeout(None)?;
+    Ok(())
+}
+
+/// `VER ULEN UNAME PLEN PASSWD` (RFC 1929).
+fn login_request(login: &SocksLogin) -> io::Result<Vec<u8>> {
+    let (user, pass) = (login.username.as_bytes(), login.password.as_bytes());
+    let too_long = || io::Error::new(io::ErrorKind::InvalidInput, "longer than 255 bytes");
+    let ulen = u8::try_from(user.len()).map_err(|_| too_long())?;
+    let plen = u8::try_from(pass.len()).map_err(|_| too_long())?;
+    let mut out = Vec::with_capacity(3 + user.len() + pass.len());
+    out.extend_from_slice(&[LOGIN_VERSION, ulen]);
+    out.extend_from_slice(user);
+    out.push(plen);
+    out.extend_from_slice(pass);
+    Ok(out)
+}
+
+/// Read the child's SOCKS5 greeting (`VER NMETHODS METHODS`), log in to
+/// the upstream, and answer the child "no authentication" — or, if the
+/// child does not offer that or the upstream refuses us, "no acceptable
+/// method" (the child reports that and closes). Bytes the child sent after
+/// its greeting (an eager request) go to the upstream.
+pub fn socks_front(
+    conn: &mut TcpStream,
+    up: &mut TcpStream,
+    login: &SocksLogin,
+) -> Result<(), SocksAuthError> {
+    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
+    let mut buf = Vec::with_capacity(64);
+    let mut chunk = [0u8; 512];
+    let methods = loop {
+        if buf.len() >= 2 {
+            if buf[0] != SOCKS_VERSION {
+                return Err(SocksAuthError::NotSocks([buf[0], buf[1]]));
+            }
+            let end = 2 + usize::from(buf[1]);
+            if buf.len() >= end {
+                break end;
+            }
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    conn.set_read_timeout(None)?;
+    if !buf[2..methods].contains(&METHOD_NONE) {
+        let _ = conn.write_all(&[SOCKS_VERSION, METHOD_REFUSED]);
+        return Err(SocksAuthError::MethodRejected {
+            method: METHOD_REFUSED,
+        });
+    }
+    if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
+        let _ = conn.write_all(&[SOCKS_VERSION, METHOD_REFUSED]);
+        return Err(e);
+    }
+    conn.write_all(&[SOCKS_VERSION, METHOD_NONE])?;
+    up.write_all(&buf[methods..])?;
+    Ok(())
+}
+
+/// Read the request head the child sent (up to the blank line), add
+/// `Proxy-Authorization` (dropping any the child sent) and write it to the
+/// upstream, with whatever followed the head. A CONNECT tunnel needs it
+/// once; for a plain-HTTP request the connection is marked `close`, so the
+/// next request comes on a new connection and gets the header again.
+pub fn forward_head_with_auth(
+    conn: &mut TcpStream,
+    up: &mut TcpStream,
+    auth: &str,
+) -> io::Result<()> {
+    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(io::Error::other("request head too large"));
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("closed before a request head"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    conn.set_read_timeout(None)?;
+    up.write_all(&add_authorization(&buf[..end], auth))?;
+    up.write_all(b"\r\n\r\n")?;
+    up.write_all(&buf[end + 4..])
+}
+
+/// The head (without its final blank line) with `Proxy-Authorization`
+/// set; non-CONNECT requests also get `Connection: close`.
+fn add_authorization(head: &[u8], auth: &str) -> Vec<u8> {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request = lines.next().unwrap_or_default();
+    let connect = request.len() >= 8 && request[..8].eq_ignore_ascii_case(b"CONNECT ");
+    let mut out = request.to_vec();
+    for line in lines {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        let drop = name.eq_ignore_ascii_case(b"proxy-authorization")
+            || (!connect
+                && (name.eq_ignore_ascii_case(b"connection")
+                    || name.eq_ignore_ascii_case(b"proxy-connection")));
+        if !drop {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\nProxy-Authorization: ");
+    out.extend_from_slice(auth.as_bytes());
+    if !connect {
+        out.extend_from_slice(b"\r\nConnection: close\r\nProxy-Connection: close");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn authorization_is_added_and_the_childs_own_dropped() {
+        let head = b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic Zm9yZ2Vk";
+        let out = add_authorization(head, "Basic YTpi");
+        assert_eq!(
+            out,
+            b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\nProxy-Authorization: Basic YTpi".to_vec()
+        );
+        let get = b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: keep-alive";
+        let out = String::from_utf8(add_authorization(get, "Basic YTpi")).unwrap();
+        assert_eq!(out, "GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic YTpi\r\nConnection: close\r\nProxy-Connection: close");
+    }
+
+    fn login() -> SocksLogin {
+        SocksLogin {
+            username: "alice".into(),
+            password: "s3cret".into(),
+        }
+    }
+
+    /// A scripted upstream: answers `method`, then `status` to the login;
+    /// returns what it read.
+    fn upstream(method: u8, status: u8) -> (TcpStream, std::thread::JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut greet = [0u8; 3];
+            s.read_exact(&mut greet).unwrap();
+            s.write_all(&[5, method]).unwrap();
+            let mut got = greet.to_vec();
+            if method == METHOD_LOGIN {
+                let mut req = [0u8; 1 + 1 + 5 + 1 + 6];
+                s.read_exact(&mut req).unwrap();
+                got.extend_from_slice(&req);
+                s.write_all(&[1, status]).unwrap();
+            }
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest);
+            got.extend_from_slice(&rest);
+            got
+        });
+        (TcpStream::connect(addr).unwrap(), t)
+    }
+
+    #[test]
+    fn socks_login_speaks_rfc1929_and_names_each_refusal() {
+        let (mut up, t) = upstream(METHOD_LOGIN, 0);
+        socks_login(&mut up, &login(), HANDSHAKE_TIMEOUT).unwrap();
+        drop(up);
+        assert_eq!(t.join().unwrap(), b"\x05\x01\x02\x01\x05alice\x06s3cret");
+
+        let (mut up, _t) = upstream(METHOD_LOGIN, 1);
+        let e = socks_login(&mut up, &login(), HANDSHAKE_TIMEOUT).unwrap_err();
+        assert!(
+            matches!(e, SocksAuthError::BadCredentials { status: 1 }),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("s3cret"));
+
+        let (mut up, _t) = upstream(METHOD_REFUSED, 0);
+        let e = socks_login(&mut up, &login(), HANDSHAKE_TIMEOUT).unwrap_err();
+        assert!(e.to_string().contains("method 0xff"), "{e}");
+    }
+
+    /// (bridge's end, child's end) of a loopback TCP connection.
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        (l.accept().unwrap().0, child)
+    }
+
+    #[test]
+    fn socks_front_answers_the_child_and_passes_its_request_on() {
+        let (mut up, t) = upstream(METHOD_LOGIN, 0);
+        let (mut conn, mut child) = pair();
+        // The child offers "none" and sends its request eagerly.
+        child.write_all(b"\x05\x01\x00\x05\x01\x00\x03").unwrap();
+        socks_front(&mut conn, &mut up, &login()).unwrap();
+        let mut answer = [0u8; 2];
+        child.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, [5, METHOD_NONE]);
+        drop(up);
+        assert!(t.join().unwrap().ends_with(b"s3cret\x05\x01\x00\x03"));
+
+        // Wrong credentials: the child hears "no acceptable method".
+        let (mut up, _t) = upstream(METHOD_LOGIN, 1);
+        let (mut conn, mut child) = pair();
+        child.write_all(b"\x05\x01\x00").unwrap();
+        assert!(socks_front(&mut conn, &mut up, &login()).is_err());
+        child.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, [5, METHOD_REFUSED]);
+    }
+
+    #[test]
+    fn a_silent_upstream_times_out() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut up = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let _held = l.accept().unwrap();
+        let wait = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let e = socks_login(&mut up, &login(), wait).unwrap_err();
+        assert!(matches!(e, SocksAuthError::Io(_)), "{e}");
+        assert!(started.elapsed() < wait + Duration::from_secs(5));
+    }
+}
