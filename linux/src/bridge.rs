@@ -282,6 +282,11 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         source,
     };
     let listener = UnixListener::from(sys::take_inherited_fd(fd).map_err(sock_err)?);
+    // A tunnel holds about six descriptors (two sockets, two pipe ends each
+    // way in flight, epoll's): at MAX_CONNECTIONS that is past the usual
+    // soft limit of 1024. Best effort: with a low hard limit, connections
+    // past it are refused like those past MAX_CONNECTIONS.
+    let _ = sys::raise_nofile_limit(8 * MAX_CONNECTIONS as u64 + 64);
 
     // Lifetime: exit (and remove the socket directory) when the watched
     // process — bwrap — exits, however it exits.

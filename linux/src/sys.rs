@@ -99,6 +99,27 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Raise the soft limit on open descriptors to `want`, or to the hard
+/// limit if that is lower. Returns the soft limit now in force.
+pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `lim`, which lives on our
+    // stack for the whole call.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }.into())?;
+    let target = want.min(lim.rlim_max);
+    if lim.rlim_cur >= target {
+        return Ok(lim.rlim_cur);
+    }
+    lim.rlim_cur = target;
+    // SAFETY: setrlimit reads one initialised rlimit from `lim`; lowering
+    // nothing and staying within the hard limit needs no privilege.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }.into())?;
+    Ok(target)
+}
+
 /// Block until `fd` is readable (or hung up). Retries on EINTR.
 pub fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut pfd = libc::pollfd {
