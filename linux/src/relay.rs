@@ -190,10 +190,41 @@ fn relay<A: Duplex, B: Duplex>(a: &A, b: &B) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
+
+    /// Both ends of a relayed connection write `data` at once and shut their
+    /// write side; returns (what `server` read, what `client` read).
+    pub(crate) fn exchange<C, S>(mut client: C, mut server: S, data: &[u8]) -> (Vec<u8>, Vec<u8>)
+    where
+        C: Duplex + Read + Write + From<OwnedFd>,
+        S: Duplex + Read + Write + From<OwnedFd>,
+    {
+        let writer = write_all_then_shut(&client, data.to_vec());
+        let echo = write_all_then_shut(&server, data.to_vec());
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).unwrap();
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        echo.join().unwrap();
+        (got, back)
+    }
+
+    /// On another thread, through a clone of `stream`: write `data`, then
+    /// shut the write side (for every clone: it is one socket).
+    fn write_all_then_shut<T: Duplex + Write + From<OwnedFd>>(
+        stream: &T,
+        data: Vec<u8>,
+    ) -> std::thread::JoinHandle<()> {
+        let mut w = T::from(stream.as_fd().try_clone_to_owned().unwrap());
+        std::thread::spawn(move || {
+            w.write_all(&data).unwrap();
+            w.close(Shutdown::Write);
+        })
+    }
 
     #[test]
     fn pipe_copies_both_ways_and_propagates_eof() {
@@ -224,30 +255,14 @@ mod tests {
     fn pipe_moves_megabytes_both_ways_at_once_tcp_to_unix() {
         let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
         let a1 = l1.local_addr().unwrap();
-        let (outer, mut server) = UnixStream::pair().unwrap();
+        let (outer, server) = UnixStream::pair().unwrap();
         let t = std::thread::spawn(move || {
             let (inner, _) = l1.accept().unwrap();
             pipe(inner, outer);
         });
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        let mut client = TcpStream::connect(a1).unwrap();
-        let (up, down) = (data.clone(), data.clone());
-        let mut c2 = client.try_clone().unwrap();
-        let writer = std::thread::spawn(move || {
-            c2.write_all(&up).unwrap();
-            c2.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut s2 = server.try_clone().unwrap();
-        let echo = std::thread::spawn(move || {
-            s2.write_all(&down).unwrap();
-            s2.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).unwrap();
-        let mut back = Vec::new();
-        client.read_to_end(&mut back).unwrap();
-        writer.join().unwrap();
-        echo.join().unwrap();
+        let client = TcpStream::connect(a1).unwrap();
+        let (got, back) = exchange(client, server, &data);
         t.join().unwrap();
         assert!(got == data, "client to server: {} bytes", got.len());
         assert!(back == data, "server to client: {} bytes", back.len());

@@ -200,27 +200,9 @@ mod tests {
         }
         let workers: Vec<_> = ends
             .into_iter()
-            .map(|(mut client, mut server)| {
-                let (up, down) = (data.clone(), data.clone());
-                std::thread::spawn(move || {
-                    let mut c2 = client.try_clone().unwrap();
-                    let w = std::thread::spawn(move || {
-                        c2.write_all(&up).unwrap();
-                        c2.shutdown(Shutdown::Write).unwrap();
-                    });
-                    let mut s2 = server.try_clone().unwrap();
-                    let e = std::thread::spawn(move || {
-                        s2.write_all(&down).unwrap();
-                        s2.shutdown(Shutdown::Write).unwrap();
-                    });
-                    let mut got = Vec::new();
-                    server.read_to_end(&mut got).unwrap();
-                    let mut back = Vec::new();
-                    client.read_to_end(&mut back).unwrap();
-                    w.join().unwrap();
-                    e.join().unwrap();
-                    (got, back)
-                })
+            .map(|(client, server)| {
+                let data = data.clone();
+                std::thread::spawn(move || crate::relay::tests::exchange(client, server, &data))
             })
             .collect();
         for w in workers {
