@@ -292,6 +292,15 @@ fn vscode_mcp_json_is_read_as_vscode_starts_it() {
     assert_eq!(back, orig);
 }
 
+/// Answers `initialize`, then never anything else.
+const MUTE_AFTER_INITIALIZE: &str = r#"import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get('method') == 'initialize':
+        r = {'protocolVersion': '2025-06-18', 'capabilities': {}, 'serverInfo': {'name': 'mute', 'version': '0'}}
+        print(json.dumps({'jsonrpc': '2.0', 'id': m['id'], 'result': r}), flush=True)
+"#;
+
 #[test]
 fn a_server_that_never_answers_or_writes_garbage_is_one_row_each() {
     if !usable("landlock") {
@@ -301,10 +310,15 @@ fn a_server_that_never_answers_or_writes_garbage_is_one_row_each() {
     let config = host.work().join("config.toml");
     std::fs::write(
         &config,
-        "[mcp_servers.garbage]\ncommand = \"sh\"\nargs = [\"-c\", \"echo Server listening; sleep 5\"]\n\
-         [mcp_servers.garbage.sandbox]\nbackend = \"landlock\"\n\
-         [mcp_servers.silent]\ncommand = \"sleep\"\nargs = [\"30\"]\nstartup_timeout_sec = 1\n\
-         [mcp_servers.silent.sandbox]\nbackend = \"landlock\"\n",
+        format!(
+            "[mcp_servers.garbage]\ncommand = \"sh\"\nargs = [\"-c\", \"echo Server listening; sleep 5\"]\n\
+             [mcp_servers.garbage.sandbox]\nbackend = \"landlock\"\n\
+             [mcp_servers.silent]\ncommand = \"sleep\"\nargs = [\"30\"]\nstartup_timeout_sec = 1\n\
+             [mcp_servers.silent.sandbox]\nbackend = \"landlock\"\n\
+             [mcp_servers.mute]\ncommand = \"python3\"\nargs = [\"-c\", {}]\ntool_timeout_sec = 1\n\
+             [mcp_servers.mute.sandbox]\nbackend = \"landlock\"\n",
+            toml_string(MUTE_AFTER_INITIALIZE)
+        ),
     )
     .unwrap();
     let out = run(
@@ -330,6 +344,14 @@ fn a_server_that_never_answers_or_writes_garbage_is_one_row_each() {
     assert!(line("silent ").ends_with("initialize failed"), "{t}");
     assert!(line("garbage: ").contains("not JSON-RPC"), "{t}");
     assert!(line("silent: ").contains("startup timeout"), "{t}");
+    // Answered initialize, then nothing: bounded by its tool_timeout_sec.
+    assert!(line("mute ").ends_with("tools/list failed"), "{t}");
+    assert!(line("mute: ").contains("within 1s"), "{t}");
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml_edit::Value::from(text).to_string()
 }
 
 #[test]

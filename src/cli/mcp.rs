@@ -275,6 +275,9 @@ fn check(
             match session::initialize(&mut proc, timeout).await {
                 Ok((mut s, info)) => {
                     row.init_ms = info.elapsed.as_millis().to_string();
+                    if let Some(t) = server.tool_timeout {
+                        s.set_tool_timeout(t);
+                    }
                     match s.list_tools().await {
                         Ok(tools) => {
                             row.tools = tools.len().to_string();

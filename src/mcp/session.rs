@@ -132,6 +132,12 @@ pub async fn fail(server: &mut ServerProcess, step: &str, reason: String) -> Ses
 }
 
 impl Session {
+    /// Bound every later request by `timeout` (a config's `tool_timeout_sec`)
+    /// instead of [`DEFAULT_TOOL_TIMEOUT`].
+    pub fn set_tool_timeout(&mut self, timeout: Duration) {
+        self.tool_timeout = timeout;
+    }
+
     /// Any request, with the tool timeout.
     pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
         match tokio::time::timeout(self.tool_timeout, self.rpc.request(method, params)).await {
