@@ -144,6 +144,19 @@ fn control<'a>(report: &'a str, name: &str) -> &'a str {
         .unwrap_or("missing")
 }
 
+/// The `backend:` line of a `--report`, asserted to name Landlock.
+fn landlock_backend_line(err: &str) -> &str {
+    let backend = err
+        .lines()
+        .find(|l| l.starts_with("sandspawn: backend: "))
+        .unwrap_or_else(|| panic!("no backend line: {err}"));
+    assert!(
+        backend.starts_with("sandspawn: backend: landlock ("),
+        "{backend}"
+    );
+    backend
+}
+
 /// Landlock is needed for the fallback; the filter for the simulation.
 fn ready(host: &Host) -> Option<Value> {
     let real = host.doctor();
@@ -180,14 +193,7 @@ fn auto_falls_back_to_landlock_and_says_why() {
     let out = blocked(&mut cmd).unwrap().output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
-    let backend = err
-        .lines()
-        .find(|l| l.starts_with("sandspawn: backend: "))
-        .unwrap_or_else(|| panic!("no backend line: {err}"));
-    assert!(
-        backend.starts_with("sandspawn: backend: landlock ("),
-        "{backend}"
-    );
+    let backend = landlock_backend_line(&err);
     assert!(backend.contains("user namespaces are blocked"), "{backend}");
     assert!(backend.contains("bwrap trial"), "{backend}");
     for (name, want) in [
@@ -328,14 +334,7 @@ fn a_hung_bwrap_is_bounded_and_reported() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
-    let backend = err
-        .lines()
-        .find(|l| l.starts_with("sandspawn: backend: "))
-        .unwrap_or_else(|| panic!("no backend line: {err}"));
-    assert!(
-        backend.starts_with("sandspawn: backend: landlock ("),
-        "{backend}"
-    );
+    let backend = landlock_backend_line(&err);
     assert!(backend.contains("timed out"), "{backend}");
 
     let out = host

@@ -413,7 +413,7 @@ pub fn bwrap_profiles(list: &str) -> Vec<String> {
 }
 
 /// Run `bwrap ARGS -- true` with a timeout.
-fn bwrap_trial(bwrap: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn bwrap_trial(bwrap: &Path, args: &[&str]) -> Result<String, String> {
     let truth = ["/usr/bin/true", "/bin/true"]
         .into_iter()
         .find(|p| Path::new(p).exists())

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -199,27 +198,11 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
             if crate::cache::trial_known_ok(&f.path) {
                 return Ok(());
             }
-            let truth = ["/usr/bin/true", "/bin/true"]
-                .into_iter()
-                .find(|p| Path::new(p).exists())
-                .ok_or("no /usr/bin/true to try")?;
-            // Bounded like doctor's probes: a bwrap that hangs here must not
+            // Doctor's bounded trial: a bwrap that hangs here must not
             // hang every spawn.
-            let mut cmd = Command::new(&f.path);
-            cmd.args(TRIAL_ARGS).args(["--", truth]).env_clear();
-            let (ok, _, err) = crate::doctor::run_bounded(&mut cmd)
-                .map_err(|e| format!("trial sandbox with {}: {e}", f.path.display()))?;
-            if ok {
-                crate::cache::remember_trial_ok(f);
-                Ok(())
-            } else {
-                Err(err
-                    .lines()
-                    .next()
-                    .unwrap_or("trial sandbox failed")
-                    .trim()
-                    .to_string())
-            }
+            crate::doctor::bwrap_trial(&f.path, &TRIAL_ARGS)?;
+            crate::cache::remember_trial_ok(f);
+            Ok(())
         })
         .clone()
 }
