@@ -167,3 +167,46 @@ fn trust_variable_beside_a_key_exposes_no_key_byte() {
         );
     }
 }
+
+/// The read-everything shape (`--read /`): the host's tree is readable,
+/// its merged-/usr links included, and the default credential denies
+/// still hold under the broad root.
+#[test]
+fn read_everything_shape_still_hides_credentials() {
+    for backend in ["bwrap", "landlock"] {
+        if let Some(reason) = unusable(backend) {
+            skip(&reason);
+            continue;
+        }
+        let fx = fixture(&format!("read-all-{backend}"));
+        let key = fx.root.join("home/.ssh/id_rsa");
+        let script = "head -c 4 /etc/hostname >/dev/null && echo etc-ok; \
+                      test -x /bin/sh && echo bin-ok; \
+                      cat \"$KEY\" 2>&1 | head -c 200; echo";
+        let out = command(&fx, backend)
+            .args(["--read", "/", "--set"])
+            .arg(format!("KEY={}", key.display()))
+            .args(["--", "/bin/sh", "-c", script])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{backend}: {text} {err}");
+        assert!(
+            text.contains("etc-ok") && text.contains("bin-ok"),
+            "{backend}: {text} {err}"
+        );
+        assert!(
+            !text.contains("FAKE KEY"),
+            "{backend}: key bytes leaked: {text}"
+        );
+        // bwrap masks the .ssh directory with an empty tmpfs; Landlock
+        // leaves it out of the allow-list.
+        let want = if backend == "bwrap" {
+            "No such file or directory"
+        } else {
+            "Permission denied"
+        };
+        assert!(text.contains(want), "{backend}: {text}");
+    }
+}

@@ -32,6 +32,15 @@ pub enum SystemRoot {
     },
 }
 
+impl SystemRoot {
+    /// Where it is on the host.
+    pub fn path(&self) -> &Path {
+        match self {
+            SystemRoot::Dir(path) | SystemRoot::Link { path, .. } => path,
+        }
+    }
+}
+
 /// What the plan needs to know about the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFacts {
@@ -70,7 +79,18 @@ pub fn assemble(
     facts: &HostFacts,
 ) -> Plan {
     let mut fs = FsView::default();
-    for root in &facts.system_roots {
+    // A system root inside a policy root is already in the host view that
+    // root binds: binding it again is redundant, and recreating a link that
+    // the bound view already holds fails (bwrap: "Can't make symlink at
+    // /bin: File exists" under `read = ["/"]`).
+    let covered = |p: &Path| {
+        policy
+            .read
+            .iter()
+            .chain(&policy.write)
+            .any(|r| crate::paths::is_within(p, &r.path))
+    };
+    for root in facts.system_roots.iter().filter(|r| !covered(r.path())) {
         match root {
             SystemRoot::Dir(p) => fs.add(p.clone(), Access::Read, "system"),
             SystemRoot::Link { path, target } => fs.add(
