@@ -189,7 +189,7 @@ fn cap_names(mask: u64) -> String {
 /// A handful of system calls rather than one per capability and set: the
 /// bounding set is dropped (or read) once per capability, the other three
 /// sets are cleared by one `capset` and checked by one `capget`, the ambient
-/// set is cleared by one `prctl` and checked per capability.
+/// set is cleared by one `prctl` and empty by the kernel's invariant.
 fn drop_capabilities() -> Result<bool, HelperError> {
     let before = sys::capget().map_err(caps_err("effective"))?;
     // The bounding set first: dropping from it needs CAP_SETPCAP, which
@@ -225,20 +225,9 @@ fn drop_capabilities() -> Result<bool, HelperError> {
             });
         }
     }
-    let mut ambient = 0u64;
-    for cap in 0..MAX_CAPS {
-        match sys::ambient_is_set(cap).map_err(caps_err("ambient"))? {
-            None => break,
-            Some(true) => ambient |= 1u64 << cap,
-            Some(false) => {}
-        }
-    }
-    if ambient != 0 {
-        return Err(HelperError::CapsLeft {
-            set: "ambient",
-            caps: cap_names(ambient),
-        });
-    }
+    // The ambient set needs no check of its own: the kernel keeps it a
+    // subset of permitted ∩ inheritable (capset intersects it, and refuses
+    // a state that breaks the invariant), and both were just read empty.
     if can_setpcap {
         // Verify rather than trust the drops.
         for cap in 0..MAX_CAPS {

@@ -552,26 +552,6 @@ pub fn ambient_clear_all() -> io::Result<()> {
     check(ret.into()).map(drop)
 }
 
-/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap)`: `Ok(None)` past
-/// the kernel's last capability.
-pub fn ambient_is_set(cap: u32) -> io::Result<Option<bool>> {
-    // SAFETY: integer arguments only, the unused ones zero; only returns a value.
-    let ret = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_IS_SET,
-            libc::c_ulong::from(cap),
-            0,
-            0,
-        )
-    };
-    match check(ret.into()) {
-        Ok(v) => Ok(Some(v == 1)),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Whether the open descriptor `fd` (an `O_PATH` one will do) is a
 /// directory: `fstat` on the descriptor, so no path is walked again.
 pub fn fd_is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
