@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::refusal::{self, Diagnostics, Protocol};
 use crate::relay_loop::Relay;
 use crate::spec::{ProxyBridge, SocksLogin};
 use crate::sys;
@@ -219,6 +220,9 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         .arg(&dir)
         .arg(&proxy.host)
         .arg(proxy.port.to_string())
+        .arg(if proxy.socks { "socks5" } else { "http" })
+        .arg(&proxy.display)
+        .arg(&proxy.origin)
         .env_clear()
         .envs(
             proxy
@@ -234,7 +238,9 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         }))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Ours: a connection it cannot serve is reported there (once per
+        // reason and interval), beside the child's own diagnostics.
+        .stderr(Stdio::inherit())
         .spawn();
     // Our copy goes now: bwrap must not inherit the listener.
     drop(listener);
@@ -250,7 +256,8 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
     }
 }
 
-/// The host bridge process: `__proxy-bridge FD WATCH_PID DIR HOST PORT`.
+/// The host bridge process:
+/// `__proxy-bridge FD WATCH_PID DIR HOST PORT SCHEME DISPLAY ORIGIN`.
 pub fn bridge_main(args: &[OsString]) -> ExitCode {
     match run_bridge(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,8 +282,16 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     let fd = i32::try_from(num(0)?).map_err(|e| BridgeError::Args(e.to_string()))?;
     let pid = i32::try_from(num(1)?).map_err(|e| BridgeError::Args(e.to_string()))?;
     let dir = PathBuf::from(args.get(2).cloned().unwrap_or_default());
-    let host = arg(3)?.to_string();
     let port = u16::try_from(num(4)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let upstream = Upstream {
+        host: arg(3)?.to_string(),
+        port,
+        protocol: Protocol::from_scheme(arg(5)?),
+        display: arg(6)?.to_string(),
+        origin: arg(7)?.to_string(),
+        credentials: Credentials::from_env(),
+        diagnostics: Diagnostics::default(),
+    };
     let sock_err = |source| BridgeError::Socket {
         dir: dir.clone(),
         source,
@@ -311,7 +326,6 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         })
         .map_err(sock_err)?;
 
-    let credentials = Credentials::from_env();
     let inside = take_listener(&listener).map_err(sock_err)?;
     drop(listener);
     let relay = Relay::start(STACK_SIZE).map_err(sock_err)?;
@@ -319,8 +333,20 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     serve(
         move || inside.accept().map(|(c, _)| c),
         move || tunnels.live(),
-        move |conn: TcpStream| set_up(conn, &host, port, &credentials, &relay),
+        move |conn: TcpStream| set_up(conn, &upstream, &relay),
     )
+}
+
+/// Where the host bridge connects, and what it knows to say about it.
+struct Upstream {
+    host: String,
+    port: u16,
+    protocol: Protocol,
+    /// The URL, credentials masked, and where it came from: for messages.
+    display: String,
+    origin: String,
+    credentials: Credentials,
+    diagnostics: Diagnostics,
 }
 
 /// What the host bridge puts on each connection.
@@ -348,19 +374,39 @@ impl Credentials {
 }
 
 /// One child connection: connect the upstream, put the credentials on,
-/// and hand both to the relay. A failure closes the child's connection (it
-/// sees EOF, or SOCKS "no acceptable methods").
-fn set_up(mut conn: TcpStream, host: &str, port: u16, credentials: &Credentials, relay: &Relay) {
+/// and hand both to the relay. When the upstream cannot be reached or
+/// refuses the login, the child is answered in its protocol (HTTP 502,
+/// SOCKS general failure) and stderr says why; a child that leaves early
+/// is just closed.
+fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
-    let Ok(mut up) = connect_upstream(host, port) else {
-        return;
+    let mut up = match connect_upstream(&upstream.host, upstream.port) {
+        Ok(up) => up,
+        Err(e) => {
+            let reason = format!(
+                "the upstream proxy {} (from {}) is not reachable: {e}",
+                upstream.display, upstream.origin
+            );
+            upstream.diagnostics.report(&reason);
+            return refusal::refuse(conn, upstream.protocol, &reason);
+        }
     };
-    let ready = match credentials {
+    let ready = match &upstream.credentials {
         Credentials::None => true,
         Credentials::Http(auth) => {
             upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth).is_ok()
         }
-        Credentials::Socks(login) => upstream_auth::socks_front(&mut conn, &mut up, login).is_ok(),
+        Credentials::Socks(login) => match upstream_auth::socks_front(&mut conn, &mut up, login) {
+            Ok(()) => true,
+            Err(upstream_auth::FrontError::Upstream(e)) => {
+                upstream.diagnostics.report(&format!(
+                    "the SOCKS5 upstream {} (from {}) refused the login: {e}",
+                    upstream.display, upstream.origin
+                ));
+                false
+            }
+            Err(upstream_auth::FrontError::Child(_)) => false,
+        },
     };
     if ready {
         let _ = relay.add(conn, up);
@@ -497,92 +543,5 @@ fn hand_over(listener: &TcpListener, socket: &Path) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unreachable_upstream_is_one_line_naming_the_origin() {
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let e = check_upstream(&ProxyBridge {
-            host: "127.0.0.1".into(),
-            port,
-            inside_port: 3128,
-            origin: "HTTPS_PROXY".into(),
-            display: format!("http://127.0.0.1:{port}"),
-            authorization: None,
-            socks_login: None,
-        })
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("from HTTPS_PROXY"), "{e}");
-        assert!(e.contains("not reachable"), "{e}");
-        assert!(!e.contains('\n'));
-    }
-
-    #[test]
-    fn the_listener_crosses_over_and_connections_reach_the_taker() {
-        let dir = std::env::temp_dir().join(format!("sandspawn-handover-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.sock");
-        let bridge = UnixListener::bind(&path).unwrap();
-        // Junk first (no descriptor, then a non-listening one): ignored.
-        let mut junk = UnixStream::connect(&path).unwrap();
-        junk.write_all(b"x").unwrap();
-        drop(junk);
-        let not_listening = UnixStream::connect(&path).unwrap();
-        sys::send_fd(not_listening.as_fd(), not_listening.as_fd()).unwrap();
-        let inside = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = inside.local_addr().unwrap();
-        let giver = {
-            let path = path.clone();
-            std::thread::spawn(move || hand_over(&inside, &path))
-        };
-        let taken = take_listener(&bridge).unwrap();
-        giver.join().unwrap().unwrap();
-        let mut c = TcpStream::connect(addr).unwrap();
-        let (mut s, _) = taken.accept().unwrap();
-        c.write_all(b"hi").unwrap();
-        let mut got = [0u8; 2];
-        s.read_exact(&mut got).unwrap();
-        assert_eq!(&got, b"hi");
-        drop(not_listening);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let t = std::thread::spawn(move || {
-            // Accept method 2, refuse the login (status 1).
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = [0u8; 64];
-            let _ = s.read(&mut buf).unwrap();
-            s.write_all(&[5, 2]).unwrap();
-            let _ = s.read(&mut buf).unwrap();
-            s.write_all(&[1, 1]).unwrap();
-        });
-        let e = check_upstream(&ProxyBridge {
-            host: "127.0.0.1".into(),
-            port,
-            inside_port: 3128,
-            origin: "ALL_PROXY".into(),
-            display: format!("socks5h://***@127.0.0.1:{port}"),
-            authorization: None,
-            socks_login: Some(SocksLogin {
-                username: "alice".into(),
-                password: "hunter2".into(),
-            }),
-        })
-        .unwrap_err()
-        .to_string();
-        t.join().unwrap();
-        assert!(e.contains("(from ALL_PROXY)"), "{e}");
-        assert!(e.contains("refused the username/password"), "{e}");
-        assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
-    }
-}
+#[path = "bridge_tests.rs"]
+mod tests;

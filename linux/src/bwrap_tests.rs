@@ -204,6 +204,7 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         display: "http://***@proxy.corp:8080".into(),
         authorization: Some("Basic c2VjcmV0LXRva2Vu".into()),
         socks_login: None,
+        socks: false,
     });
     let argv = bwrap_argv_bridged(
         &s,

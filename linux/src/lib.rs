@@ -19,6 +19,7 @@ pub mod expand;
 pub mod helper;
 pub mod pathcmp;
 pub mod policy;
+mod refusal;
 pub mod relay;
 mod relay_loop;
 pub mod report;

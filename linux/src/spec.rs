@@ -141,6 +141,11 @@ pub struct ProxyBridge {
     /// credentials. Like `authorization`, only the host bridge uses it.
     #[serde(default)]
     pub socks_login: Option<SocksLogin>,
+    /// The upstream speaks SOCKS5 (`socks5://`, `socks5h://`), so the
+    /// child does too; otherwise HTTP. The bridge answers a connection it
+    /// cannot serve in that protocol.
+    #[serde(default)]
+    pub socks: bool,
 }
 
 /// SOCKS5 username/password, each 1 to 255 bytes (RFC 1929). `Debug`

@@ -97,16 +97,49 @@ fn login_request(login: &SocksLogin) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Why [`socks_front`] did not set a tunnel up.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontError {
+    /// The child left, or does not speak SOCKS5 as expected.
+    #[error("the sandboxed client: {0}")]
+    Child(SocksAuthError),
+    /// The upstream refused the login or failed during it; the child was
+    /// answered "general SOCKS server failure".
+    #[error(transparent)]
+    Upstream(SocksAuthError),
+}
+
 /// Read the child's SOCKS5 greeting (`VER NMETHODS METHODS`), log in to
-/// the upstream, and answer the child "no authentication" — or, if the
-/// child does not offer that or the upstream refuses us, "no acceptable
-/// method" (the child reports that and closes). Bytes the child sent after
-/// its greeting (an eager request) go to the upstream.
+/// the upstream, and answer the child "no authentication". If the child
+/// does not offer that, it hears "no acceptable method". If the upstream
+/// refuses us, the child still gets "no authentication" and then reply 1,
+/// "general SOCKS server failure", to its request: the fault is the
+/// server's, not a method the child lacks. Bytes the child sent after its
+/// greeting (an eager request) go to the upstream.
 pub fn socks_front(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     login: &SocksLogin,
-) -> Result<(), SocksAuthError> {
+) -> Result<(), FrontError> {
+    let greeting = read_greeting(conn).map_err(FrontError::Child)?;
+    if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
+        let _ = crate::refusal::refuse_socks_request(conn, greeting.rest);
+        return Err(FrontError::Upstream(e));
+    }
+    conn.write_all(&[SOCKS_VERSION, METHOD_NONE])
+        .and_then(|()| up.write_all(&greeting.rest))
+        .map_err(|e| FrontError::Child(e.into()))
+}
+
+/// A child's greeting that offers "no authentication", and what it sent
+/// after it.
+struct Greeting {
+    rest: Vec<u8>,
+}
+
+/// Read the greeting; answer "no acceptable method" (and fail) when the
+/// child does not offer "no authentication".
+fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
     conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 512];
@@ -133,13 +166,9 @@ pub fn socks_front(
             method: METHOD_REFUSED,
         });
     }
-    if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
-        let _ = conn.write_all(&[SOCKS_VERSION, METHOD_REFUSED]);
-        return Err(e);
-    }
-    conn.write_all(&[SOCKS_VERSION, METHOD_NONE])?;
-    up.write_all(&buf[methods..])?;
-    Ok(())
+    Ok(Greeting {
+        rest: buf.split_off(methods),
+    })
 }
 
 /// Read the request head the child sent (up to the blank line), add
@@ -292,11 +321,31 @@ mod tests {
         drop(up);
         assert!(t.join().unwrap().ends_with(b"s3cret\x05\x01\x00\x03"));
 
-        // Wrong credentials: the child hears "no acceptable method".
+        // Wrong credentials: the child gets past the greeting, then hears
+        // "general SOCKS server failure" for its request.
         let (mut up, _t) = upstream(METHOD_LOGIN, 1);
         let (mut conn, mut child) = pair();
-        child.write_all(b"\x05\x01\x00").unwrap();
-        assert!(socks_front(&mut conn, &mut up, &login()).is_err());
+        child
+            .write_all(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x01\xbb")
+            .unwrap();
+        let e = socks_front(&mut conn, &mut up, &login()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FrontError::Upstream(SocksAuthError::BadCredentials { status: 1 })
+            ),
+            "{e}"
+        );
+        let mut reply = [0u8; 12];
+        child.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, [5, METHOD_NONE, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+
+        // A child that offers only a login hears "no acceptable method".
+        let (mut up, _t) = upstream(METHOD_LOGIN, 0);
+        let (mut conn, mut child) = pair();
+        child.write_all(b"\x05\x01\x02").unwrap();
+        let e = socks_front(&mut conn, &mut up, &login()).unwrap_err();
+        assert!(matches!(e, FrontError::Child(_)), "{e}");
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_REFUSED]);
     }

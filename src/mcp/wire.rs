@@ -166,6 +166,7 @@ mod tests {
                     username: "u".into(),
                     password: "p".into(),
                 }),
+                socks: true,
             }),
         };
         let text = encode(&spec);

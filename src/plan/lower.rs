@@ -44,6 +44,7 @@ impl Plan {
                 display: p.upstream.display.clone(),
                 authorization: p.upstream.authorization.clone(),
                 socks_login: p.upstream.socks_login.clone(),
+                socks: p.upstream.scheme != super::upstream::Scheme::Http,
             }),
         }
     }

@@ -1,0 +1,181 @@
+//! When the host bridge cannot serve a connection (the upstream went away
+//! after start, refused the login, or the tunnel limit is reached), the
+//! child gets an answer in the protocol it speaks instead of a bare close,
+//! and the user gets one line on stderr that names the upstream.
+//!
+//! A bare close reads as "Proxy CONNECT aborted" or "no acceptable
+//! methods" in the child, which points at the wrong party. An HTTP child
+//! gets `502 Bad Gateway` with the reason as its body; a SOCKS5 child gets
+//! past the greeting and then reply code 1, "general SOCKS server failure".
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a refused child may take to send what we read before answering.
+const READ_WAIT: Duration = Duration::from_secs(2);
+
+/// At most this much of a refused child's request is read.
+const MAX_READ: usize = 16 * 1024;
+
+/// The same stderr line is printed at most once per this interval.
+const REPEAT_AFTER: Duration = Duration::from_secs(30);
+
+/// The protocol the child speaks to the bridge (the upstream's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP: `CONNECT host:port` or an absolute-URI request.
+    Http,
+    /// SOCKS5 (`socks5://`, `socks5h://`).
+    Socks5,
+}
+
+impl Protocol {
+    /// From the scheme of the upstream URL as the bridge is told it.
+    pub fn from_scheme(scheme: &str) -> Protocol {
+        if scheme.starts_with("socks5") {
+            Protocol::Socks5
+        } else {
+            Protocol::Http
+        }
+    }
+}
+
+/// Answer `conn` with a refusal carrying `reason`, in `protocol`, then
+/// close it. Every read is bounded; errors only mean the child left first.
+pub fn refuse(mut conn: TcpStream, protocol: Protocol, reason: &str) {
+    let _ = conn.set_read_timeout(Some(READ_WAIT));
+    let _ = match protocol {
+        Protocol::Http => refuse_http(&mut conn, reason),
+        Protocol::Socks5 => refuse_socks(&mut conn),
+    };
+    let _ = conn.shutdown(Shutdown::Write);
+}
+
+/// The response an HTTP child gets.
+pub fn http_response(reason: &str) -> Vec<u8> {
+    let body = format!("sandspawn proxy bridge: {reason}\n");
+    format!(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn refuse_http(conn: &mut TcpStream, reason: &str) -> io::Result<()> {
+    // Read the request head first: closing with unread bytes resets the
+    // connection, and the child would lose the answer.
+    // A child that sends nothing within the bound still gets the answer.
+    let mut seen = Vec::new();
+    let _ = read_until(conn, &mut seen, |b| b.windows(4).any(|w| w == b"\r\n\r\n"));
+    conn.write_all(&http_response(reason))
+}
+
+/// SOCKS5 reply "general SOCKS server failure", bound address 0.0.0.0:0.
+pub const SOCKS_FAILURE: [u8; 10] = [5, 1, 0, 1, 0, 0, 0, 0, 0, 0];
+
+fn refuse_socks(conn: &mut TcpStream) -> io::Result<()> {
+    let mut seen = Vec::new();
+    read_until(conn, &mut seen, |b| {
+        b.len() >= 2 && b.len() >= 2 + usize::from(b[1])
+    })?;
+    if seen[0] != 5 {
+        return Ok(());
+    }
+    let methods_end = 2 + usize::from(seen[1]);
+    if !seen[2..methods_end].contains(&0) {
+        // It offers no method we could answer; 0xff is the truth here.
+        return conn.write_all(&[5, 0xff]);
+    }
+    let request = seen.split_off(methods_end);
+    refuse_socks_request(conn, request)
+}
+
+/// After a greeting that offered "no authentication": accept it, read the
+/// request (`request` holds what already came of it) and answer "general
+/// SOCKS server failure".
+pub fn refuse_socks_request(conn: &mut TcpStream, mut request: Vec<u8>) -> io::Result<()> {
+    conn.set_read_timeout(Some(READ_WAIT))?;
+    conn.write_all(&[5, 0])?;
+    read_until(conn, &mut request, |b| {
+        socks_request_len(b).is_some_and(|n| b.len() >= n)
+    })?;
+    conn.write_all(&SOCKS_FAILURE)
+}
+
+/// The length of a SOCKS5 request (`VER CMD RSV ATYP ADDR PORT`) once
+/// enough of it is known.
+fn socks_request_len(b: &[u8]) -> Option<usize> {
+    let addr = match *b.get(3)? {
+        1 => 4,
+        4 => 16,
+        3 => 1 + usize::from(*b.get(4)?),
+        // An address type we do not know: answer with what we have.
+        _ => return Some(0),
+    };
+    Some(4 + addr + 2)
+}
+
+/// Read into `buf` until `done(buf)`, EOF, [`MAX_READ`] bytes or the
+/// read timeout.
+fn read_until(
+    conn: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    done: impl Fn(&[u8]) -> bool,
+) -> io::Result<()> {
+    let mut chunk = [0u8; 2048];
+    while !done(buf) && buf.len() < MAX_READ {
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+/// Lines for stderr, each distinct one at most once per [`REPEAT_AFTER`],
+/// with how many were held back in between.
+#[derive(Default)]
+pub struct Diagnostics {
+    seen: Mutex<HashMap<String, (Instant, u64)>>,
+}
+
+impl Diagnostics {
+    /// The line to print for `message` now, if any.
+    pub fn line(&self, message: &str, now: Instant) -> Option<String> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match seen.get_mut(message) {
+            Some((last, held)) if now.duration_since(*last) < REPEAT_AFTER => {
+                *held += 1;
+                None
+            }
+            Some((last, held)) => {
+                let line = format!("sandspawn: proxy bridge: {message} ({held} more since)");
+                *last = now;
+                *held = 0;
+                Some(line)
+            }
+            None => {
+                seen.insert(message.to_owned(), (now, 0));
+                Some(format!("sandspawn: proxy bridge: {message}"))
+            }
+        }
+    }
+
+    /// Print `message` to stderr unless it was printed lately.
+    pub fn report(&self, message: &str) {
+        if let Some(line) = self.line(message, Instant::now()) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "refusal_tests.rs"]
+mod tests;

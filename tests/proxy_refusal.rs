@@ -1,0 +1,160 @@
+//! Network `proxy` when the upstream fails *after* the sandbox started: the
+//! child gets an answer in its own protocol (HTTP 502 with the reason,
+//! SOCKS5 "general failure") and stderr gets one line from the host bridge
+//! naming the upstream and the variable it came from. Before, the child
+//! saw a bare close ("Proxy CONNECT aborted", "no acceptable methods").
+//!
+//! The upstreams here are tiny listeners in the test: one that accepts the
+//! start-up check and then goes away, one that lets the start-up login in
+//! and refuses every later one (a credential revoked mid-run). What runs is
+//! the real thing: `sandspawn run --net proxy` under bwrap, curl inside.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::thread::JoinHandle;
+
+#[path = "../linux/tests/common/fixture.rs"]
+#[allow(dead_code)]
+mod fixture;
+#[path = "../linux/tests/common/probes.rs"]
+#[allow(dead_code)]
+mod probes;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const CURL: &str = "/usr/bin/curl";
+
+/// `sandspawn run --net proxy --proxy URL -- curl …` with a scrubbed
+/// environment; `None` (after a printed skip) when a part is missing.
+fn curl_through(proxy: &str) -> Option<Output> {
+    if !std::path::Path::new(CURL).exists() {
+        fixture::skip(&format!("{CURL} is missing"));
+        return None;
+    }
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--net",
+            "proxy",
+            "--proxy",
+            proxy,
+        ])
+        .args(["--", CURL, "-sS", "-m", "10", "-o", "/dev/null"])
+        .arg("https://origin.test/")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        fixture::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    Some(out)
+}
+
+/// A listener that accepts exactly one connection (sandspawn's start-up
+/// check) and then closes, so every later connect is refused.
+fn gone_after_check() -> (u16, JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let _ = l.accept();
+    });
+    (port, t)
+}
+
+#[test]
+fn an_http_child_hears_502_and_stderr_names_the_gone_upstream() {
+    let (port, t) = gone_after_check();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let Some(out) = curl_through(&proxy) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // curl's exit code 56: "Failure in receiving network data" (the
+    // CONNECT answer was not 200).
+    assert_eq!(out.status.code(), Some(56), "{stderr}");
+    assert!(
+        stderr.contains("CONNECT tunnel failed, response 502"),
+        "{stderr}"
+    );
+    let line = format!(
+        "sandspawn: proxy bridge: the upstream proxy {proxy} (from --proxy) is not reachable: Connection refused"
+    );
+    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_socks_child_hears_general_failure_when_the_upstream_is_gone() {
+    let (port, t) = gone_after_check();
+    let proxy = format!("socks5h://127.0.0.1:{port}");
+    let Some(out) = curl_through(&proxy) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // curl 97: CURLE_PROXY; "(1)" is the SOCKS reply code it got.
+    assert_eq!(out.status.code(), Some(97), "{stderr}");
+    assert!(
+        stderr.contains("Can't complete SOCKS5 connection to origin.test. (1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: the upstream proxy {proxy} (from --proxy) is not reachable: Connection refused"
+        )),
+        "{stderr}"
+    );
+}
+
+/// A SOCKS5 upstream that lets the first login in (the start-up check)
+/// and refuses every later one with RFC 1929 status 1.
+fn revokes_after_check() -> (u16, JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        for (n, conn) in l.incoming().take(2).enumerate() {
+            let Ok(mut s) = conn else { return };
+            let mut greeting = [0u8; 3];
+            if s.read_exact(&mut greeting).is_err() || s.write_all(&[5, 2]).is_err() {
+                continue;
+            }
+            // VER ULEN "alice" PLEN "s3cret"
+            let mut login = [0u8; 1 + 1 + 5 + 1 + 6];
+            if s.read_exact(&mut login).is_err() {
+                continue;
+            }
+            let _ = s.write_all(&[1, if n == 0 { 0 } else { 1 }]);
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn a_login_refused_after_start_is_a_socks_failure_not_a_missing_method() {
+    let (port, t) = revokes_after_check();
+    let Some(out) = curl_through(&format!("socks5h://alice:s3cret@127.0.0.1:{port}")) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(97), "{stderr}");
+    assert!(
+        stderr.contains("Can't complete SOCKS5 connection to origin.test. (1)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("No authentication method"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: the SOCKS5 upstream socks5h://***@127.0.0.1:{port} (from --proxy) refused the login: it refused the username/password (RFC 1929 status 1)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
