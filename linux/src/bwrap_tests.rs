@@ -14,6 +14,7 @@ fn spec(mounts: Vec<Mount>, network: NetworkMode) -> SandboxSpec {
         backend: Backend::Bwrap,
         die_with_parent: true,
         proxy: None,
+        checks: Vec::new(),
     }
 }
 

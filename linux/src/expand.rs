@@ -45,6 +45,9 @@ pub struct Expansion {
     pub rules: Vec<(PathBuf, Level)>,
     /// One line per thing the rules do not say exactly as the mounts would.
     pub unexpressed: Vec<String>,
+    /// Directories whose entries got rules one by one: they themselves
+    /// cannot be listed (a listing right would reach the denied entry too).
+    pub split: Vec<PathBuf>,
 }
 
 /// Temporary directories that stand in for a private tmpfs (shared instead).
@@ -180,6 +183,7 @@ impl Expander<'_> {
             "{}: {want:?} granted on its entries one by one; the directory itself gets {granted:?}",
             path.display()
         ));
+        self.out.split.push(path.to_path_buf());
         // Only nodes strictly below `path` can equal or lie under one of its
         // entries: compare each entry against those few, not every node
         // (a directory like /etc has hundreds of entries).

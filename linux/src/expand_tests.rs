@@ -25,6 +25,7 @@ fn spec(mounts: Vec<Mount>) -> SandboxSpec {
         backend: Backend::Landlock,
         die_with_parent: true,
         proxy: None,
+        checks: Vec::new(),
     }
 }
 

@@ -138,6 +138,10 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
         crate::bridge::start_inside(port)?;
     }
     confine(&policy)?;
+    if !policy.checks.is_empty() {
+        let all_held = crate::verify::run_all(&policy.checks, policy.proxy_port, &[]);
+        std::process::exit(if all_held { 0 } else { 1 });
+    }
     Err(exec(&command, None))
 }
 

@@ -29,6 +29,7 @@ pub mod spawn;
 pub mod spec;
 mod sys;
 pub mod upstream_auth;
+pub mod verify;
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -186,14 +187,20 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
             source,
         };
     }
+    let split = expansion.split;
     let policy = HelperPolicy {
         rules: expansion.rules,
         network: spec.network,
         landlock: Requirement::Required,
         proxy_port: None,
+        checks: spec.checks.clone(),
     };
     if let Err(e) = helper::confine(&policy) {
         return e.into();
+    }
+    if !policy.checks.is_empty() {
+        let all_held = verify::run_all(&policy.checks, None, &split);
+        std::process::exit(if all_held { 0 } else { 1 });
     }
     let mut command = vec![spec.program.clone()];
     command.extend(spec.args.iter().cloned());

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 use crate::spec::{Mount, NetworkMode, SandboxSpec};
+use crate::verify::{Check, Expect};
 
 /// Access granted beneath one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,6 +45,8 @@ pub struct HelperPolicy {
     pub landlock: Requirement,
     /// Network `proxy`: the loopback port of the inside listener.
     pub proxy_port: Option<u16>,
+    /// `explain --verify`: run these once confined instead of the command.
+    pub checks: Vec<Check>,
 }
 
 impl HelperPolicy {
@@ -71,6 +74,7 @@ impl HelperPolicy {
                 .as_ref()
                 .filter(|_| spec.network == NetworkMode::Proxy)
                 .map(|p| p.inside_port),
+            checks: spec.checks.clone(),
         }
     }
 
@@ -93,6 +97,12 @@ impl HelperPolicy {
             out.push("--proxy-port".into());
             out.push(port.to_string().into());
         }
+        for check in &self.checks {
+            out.push("--check".into());
+            out.push(check.expect.as_str().into());
+            out.push(check.label.clone());
+            out.push(check.path.clone().into_os_string());
+        }
         out.push("--landlock".into());
         out.push(
             match self.landlock {
@@ -111,6 +121,7 @@ impl HelperPolicy {
             network: NetworkMode::None,
             landlock: Requirement::Required,
             proxy_port: None,
+            checks: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -124,6 +135,21 @@ impl HelperPolicy {
             let value = it
                 .next()
                 .ok_or_else(|| ArgsError::MissingValue(flag.clone()))?;
+            if flag == "--check" {
+                let expect = value
+                    .to_str()
+                    .and_then(Expect::parse)
+                    .ok_or_else(|| ArgsError::BadValue(flag.clone(), value.clone()))?;
+                let (Some(label), Some(path)) = (it.next(), it.next()) else {
+                    return Err(ArgsError::MissingValue(flag.clone()));
+                };
+                policy.checks.push(Check {
+                    expect,
+                    label: label.clone(),
+                    path: path.into(),
+                });
+                continue;
+            }
             match flag.to_str() {
                 Some("--list") => policy.rules.push((value.into(), Level::List)),
                 Some("--read") => policy.rules.push((value.into(), Level::Read)),
@@ -196,6 +222,18 @@ mod tests {
             network: NetworkMode::Proxy,
             landlock: Requirement::BestEffort,
             proxy_port: Some(3128),
+            checks: vec![
+                Check {
+                    expect: Expect::Hidden,
+                    label: odd.clone(),
+                    path: odd.clone().into(),
+                },
+                Check {
+                    expect: Expect::NoInet,
+                    label: "network none".into(),
+                    path: PathBuf::new(),
+                },
+            ],
         };
         let mut args = policy.to_args();
         args.extend([os("--"), os("ls"), os("-l")]);
@@ -233,6 +271,7 @@ mod tests {
             backend: crate::Backend::Bwrap,
             die_with_parent: true,
             proxy: None,
+            checks: Vec::new(),
         };
         let p = HelperPolicy::for_bwrap(&spec);
         let args: Vec<_> = p.to_args();

@@ -110,6 +110,10 @@ pub struct SandboxSpec {
     pub die_with_parent: bool,
     /// The bridge to the upstream proxy (network `proxy` only).
     pub proxy: Option<ProxyBridge>,
+    /// `explain --verify`: instead of exec'ing the command, run these
+    /// checks inside the sandbox once it is confined, print one line each
+    /// on stdout, and exit 0 when all hold, 1 otherwise. Empty otherwise.
+    pub checks: Vec<crate::verify::Check>,
 }
 
 /// Network `proxy`: where the bridge listens inside and where it goes outside.

@@ -51,8 +51,14 @@ pub enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
         /// One JSON object instead of text.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "verify")]
         json: bool,
+        /// Then check the plan's promises from inside the very sandbox CMD
+        /// would get (CMD is not run): bundles hold certificates, grants
+        /// work, hidden paths show nothing, the network is as planned.
+        /// Exit 0 when all hold, 1 when one does not.
+        #[arg(long)]
+        verify: bool,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,

@@ -102,7 +102,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Err(sandspawn_linux::run(&spec).into())
         }
-        Command::Explain { policy, json, cmd } => {
+        Command::Explain {
+            policy,
+            json,
+            verify,
+            cmd,
+        } => {
             let plan = build_plan(&policy, cmd)?;
             let mut enforcement = sandspawn_linux::probe().enforcement(&plan.lower());
             enforcement.why = plan.backend_why.clone();
@@ -118,6 +123,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 for line in enforcement.to_string().lines() {
                     writeln!(out, "  {line}").map_err(CliError::Output)?;
                 }
+            }
+            if verify {
+                return verify_inside(&plan, &mut out);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -154,6 +162,28 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
     }
+}
+
+/// `explain --verify`: exec into the sandbox with the plan's checks in
+/// place of the command; the helper prints one line per check and exits
+/// 0 when all hold. Returns only on failure.
+fn verify_inside(plan: &Plan, out: &mut impl Write) -> Result<ExitCode, CliError> {
+    if let Some(first) = plan.violations.first() {
+        return Err(CliError::Violations {
+            count: plan.violations.len(),
+            first: first.to_string(),
+        });
+    }
+    let mut spec = plan.lower();
+    spec.checks = plan.checks();
+    writeln!(
+        out,
+        "\nverify (inside the sandbox, {} backend; the command is not run):",
+        plan.backend
+    )
+    .and_then(|()| out.flush())
+    .map_err(CliError::Output)?;
+    Err(sandspawn_linux::run(&spec).into())
 }
 
 fn build_plan(args: &PolicyArgs, cmd: Vec<OsString>) -> Result<Plan, CliError> {

@@ -124,6 +124,7 @@ pub fn decode(text: &OsStr) -> Result<SandboxSpec, WireError> {
         backend: wire.backend,
         die_with_parent: wire.die_with_parent,
         proxy: wire.proxy,
+        checks: Vec::new(),
     })
 }
 
@@ -168,6 +169,7 @@ mod tests {
                 }),
                 socks: true,
             }),
+            checks: Vec::new(),
         };
         let text = encode(&spec);
         assert_eq!(decode(OsStr::new(&text)).unwrap(), spec);

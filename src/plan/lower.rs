@@ -15,14 +15,7 @@ impl Plan {
     /// The spec for enforcement. Call [`Plan::verify`] first: lowering does
     /// not re-check the invariant.
     pub fn lower(&self) -> SandboxSpec {
-        let mut entries: Vec<&FsEntry> = self
-            .fs
-            .entries
-            .iter()
-            .filter(|e| self.needs_mount(e))
-            .collect();
-        entries.sort_by_cached_key(|e| (depth(&e.path), mount_rank(&e.access)));
-        let mounts = entries.into_iter().map(to_mount).collect();
+        let mounts = self.lower_order().into_iter().map(to_mount).collect();
         let (program, args) = match self.command.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
             None => (Default::default(), Vec::new()),
@@ -46,7 +39,20 @@ impl Plan {
                 socks_login: p.upstream.socks_login.clone(),
                 socks: p.upstream.scheme != super::upstream::Scheme::Http,
             }),
+            checks: Vec::new(),
         }
+    }
+
+    /// The entries that change the sandbox's view, in mount order.
+    pub(super) fn lower_order(&self) -> Vec<&FsEntry> {
+        let mut entries: Vec<&FsEntry> = self
+            .fs
+            .entries
+            .iter()
+            .filter(|e| self.needs_mount(e))
+            .collect();
+        entries.sort_by_cached_key(|e| (depth(&e.path), mount_rank(&e.access)));
+        entries
     }
 
     /// Whether an entry changes the sandbox's view at all.

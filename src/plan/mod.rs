@@ -10,6 +10,7 @@
 
 mod assemble;
 mod build;
+mod checks;
 mod fs;
 mod json;
 mod lower;

@@ -50,6 +50,7 @@ fn empty_spec() -> SandboxSpec {
         backend: Backend::Auto,
         die_with_parent: true,
         proxy: None,
+        checks: Vec::new(),
     }
 }
 

@@ -1,0 +1,117 @@
+use super::*;
+
+fn check(expect: Expect, path: &Path) -> Check {
+    Check {
+        expect,
+        label: "LABEL".into(),
+        path: path.to_path_buf(),
+    }
+}
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn a_bundle_passes_with_its_count_and_fails_with_a_key_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pem");
+    std::fs::write(&good, format!("{CERT}{CERT}")).unwrap();
+    assert_eq!(
+        run(&check(Expect::Certs, &good), None),
+        pass("2 certificates")
+    );
+    let keyed = dir.path().join("keyed.pem");
+    std::fs::write(
+        &keyed,
+        format!("{CERT}-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        run(&check(Expect::Certs, &keyed), None),
+        fail("2 private key block(s) in it")
+    );
+    assert_eq!(
+        run(&check(Expect::Certs, &dir.path().join("absent.pem")), None),
+        fail("not readable: ENOENT")
+    );
+}
+
+#[test]
+fn hidden_passes_for_empty_or_refused_and_fails_for_visible_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(run(&check(Expect::Hidden, &empty), None), pass("empty"));
+    assert_eq!(
+        run(&check(Expect::Hidden, &dir.path().join("absent")), None),
+        pass("ENOENT")
+    );
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "key").unwrap();
+    assert_eq!(
+        run(&check(Expect::Hidden, &file), None),
+        fail("its content is readable")
+    );
+    assert_eq!(
+        run(&check(Expect::Hidden, dir.path()), None),
+        fail("2 entries visible")
+    );
+}
+
+#[test]
+fn writable_leaves_no_trace_and_read_only_fails_on_a_writable_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run(&check(Expect::Writable, dir.path()), None),
+        pass("a file can be made in it")
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(
+        run(&check(Expect::ReadOnly, dir.path()), None),
+        fail("writable")
+    );
+    assert_eq!(
+        run(&check(Expect::Readable, dir.path()), None),
+        pass("0 entries")
+    );
+}
+
+#[test]
+fn outside_a_sandbox_the_network_checks_fail_and_say_why() {
+    let no_inet = run(&check(Expect::NoInet, Path::new("")), None);
+    assert!(!no_inet.ok);
+    assert!(no_inet.seen.starts_with("an inet "), "{}", no_inet.seen);
+    assert_eq!(
+        run(&check(Expect::ProxyListener, Path::new("")), None),
+        fail("no inside listener in this sandbox")
+    );
+}
+
+#[test]
+fn report_lines_name_the_verdict_the_promise_the_label_and_the_path() {
+    let c = check(Expect::Hidden, Path::new("/home/u/.ssh"));
+    assert_eq!(
+        line(&c, &pass("ENOENT")),
+        "  ok    hidden     LABEL  /home/u/.ssh  (ENOENT)"
+    );
+    let n = check(Expect::NoInet, Path::new(""));
+    assert_eq!(
+        line(&n, &fail("an inet socket was created (ECONNREFUSED)")),
+        "  FAIL  no-inet    LABEL  (an inet socket was created (ECONNREFUSED))"
+    );
+}
+
+#[test]
+fn expectation_words_round_trip() {
+    for e in [
+        Expect::Certs,
+        Expect::Readable,
+        Expect::Writable,
+        Expect::Hidden,
+        Expect::ReadOnly,
+        Expect::NoInet,
+        Expect::ProxyListener,
+    ] {
+        assert_eq!(Expect::parse(e.as_str()), Some(e));
+    }
+    assert_eq!(Expect::parse("other"), None);
+}

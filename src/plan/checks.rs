@@ -1,0 +1,92 @@
+//! What `explain --verify` checks inside the sandbox: the plan's promises
+//! as values. The environment's (every trust variable names a bundle of
+//! certificates, TMPDIR is writable, HOME readable), the filesystem view's
+//! (each grant, each hidden path, each protected path), and the network
+//! mode's. A pure function of the plan; `sandspawn-linux` runs them.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use sandspawn_linux::verify::{Check, Expect};
+use sandspawn_linux::{Backend, NetworkMode};
+
+use super::fs::Access;
+use super::Plan;
+use crate::env::Source;
+
+impl Plan {
+    /// The checks, environment first, then the filesystem view in mount
+    /// order, then the network.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        let bundles = self.bundle_checks();
+        let bundle_paths: Vec<PathBuf> = bundles.iter().map(|c| c.path.clone()).collect();
+        out.extend(bundles);
+        for var in &self.env.vars {
+            let expect = match var.name.as_encoded_bytes() {
+                b"TMPDIR" => Expect::Writable,
+                b"HOME" => Expect::Readable,
+                _ => continue,
+            };
+            out.push(check(expect, var.name.clone(), Path::new(&var.value)));
+        }
+        for entry in self.lower_order() {
+            let expect = match &entry.access {
+                Access::Read if entry.reason.starts_with("protected") => Expect::ReadOnly,
+                Access::Read => Expect::Readable,
+                Access::Write => Expect::Writable,
+                // Without a mount namespace a private directory cannot be
+                // made: the Landlock backend denies the path instead.
+                Access::Tmpfs if self.backend == Backend::Landlock => Expect::Hidden,
+                Access::Tmpfs => Expect::Writable,
+                Access::Deny => Expect::Hidden,
+                Access::Link { .. } => continue,
+            };
+            if expect == Expect::Readable && bundle_paths.contains(&entry.path) {
+                continue;
+            }
+            out.push(check(expect, entry.reason.clone().into(), &entry.path));
+        }
+        match self.network {
+            NetworkMode::None => out.push(check(Expect::NoInet, "network none".into(), "")),
+            NetworkMode::Proxy => {
+                out.push(check(Expect::ProxyListener, "network proxy".into(), ""))
+            }
+            NetworkMode::Full => {}
+        }
+        out
+    }
+
+    /// One certificate check per bundle, labelled by the variables naming it.
+    fn bundle_checks(&self) -> Vec<Check> {
+        let mut by_path: BTreeMap<&Path, Vec<String>> = BTreeMap::new();
+        for var in &self.env.vars {
+            if matches!(var.source, Source::Trust { .. }) {
+                by_path
+                    .entry(Path::new(&var.value))
+                    .or_default()
+                    .push(var.name.to_string_lossy().into_owned());
+            }
+        }
+        by_path
+            .into_iter()
+            .map(|(path, names)| {
+                let label = match names.as_slice() {
+                    [one] => one.clone(),
+                    [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+                    [] => String::new(),
+                };
+                check(Expect::Certs, label.into(), path)
+            })
+            .collect()
+    }
+}
+
+fn check(expect: Expect, label: OsString, path: impl AsRef<Path>) -> Check {
+    Check {
+        expect,
+        label,
+        path: path.as_ref().to_path_buf(),
+    }
+}
