@@ -29,8 +29,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::refusal::{self, Diagnostics, Protocol};
 use crate::relay_loop::Relay;
@@ -137,9 +137,17 @@ pub struct HostBridge {
 
 /// Resolve `host:port` and connect to the first address that answers.
 fn connect_upstream(host: &str, port: u16) -> io::Result<TcpStream> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    connect_any(&resolve(host, port)?)
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    Ok((host, port).to_socket_addrs()?.collect())
+}
+
+/// Connect to the first of `addrs` that answers.
+fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
-    for addr in addrs {
+    for &addr in addrs {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -286,6 +294,7 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     let upstream = Upstream {
         host: arg(3)?.to_string(),
         port,
+        addresses: Addresses::new(resolve),
         protocol: Protocol::from_scheme(arg(5)?),
         display: arg(6)?.to_string(),
         origin: arg(7)?.to_string(),
@@ -337,10 +346,54 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     )
 }
 
+/// How long the bridge reuses the upstream's resolved addresses. A proxy
+/// named by host name would otherwise cost a DNS lookup per tunnel; a
+/// failed connect to every cached address forgets them at once.
+const RESOLVE_TTL: Duration = Duration::from_secs(30);
+
+/// The upstream's addresses, resolved at most once per [`RESOLVE_TTL`].
+struct Addresses {
+    resolve: fn(&str, u16) -> io::Result<Vec<SocketAddr>>,
+    cached: Mutex<Option<(Instant, Vec<SocketAddr>)>>,
+}
+
+impl Addresses {
+    fn new(resolve: fn(&str, u16) -> io::Result<Vec<SocketAddr>>) -> Self {
+        Addresses {
+            resolve,
+            cached: Mutex::new(None),
+        }
+    }
+
+    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        let cached = {
+            let guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < RESOLVE_TTL)
+                .map(|(_, addrs)| addrs.clone())
+        };
+        let addrs = match cached {
+            Some(addrs) => addrs,
+            None => {
+                let addrs = (self.resolve)(host, port)?;
+                *self.cached.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), addrs.clone()));
+                addrs
+            }
+        };
+        connect_any(&addrs).inspect_err(|_| {
+            // The proxy may have moved: look it up again next time.
+            *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        })
+    }
+}
+
 /// Where the host bridge connects, and what it knows to say about it.
 struct Upstream {
     host: String,
     port: u16,
+    addresses: Addresses,
     protocol: Protocol,
     /// The URL, credentials masked, and where it came from: for messages.
     display: String,
@@ -380,7 +433,7 @@ impl Credentials {
 /// is just closed.
 fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
-    let mut up = match connect_upstream(&upstream.host, upstream.port) {
+    let mut up = match upstream.addresses.connect(&upstream.host, upstream.port) {
         Ok(up) => up,
         Err(e) => {
             let reason = format!(

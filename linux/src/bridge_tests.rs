@@ -87,3 +87,30 @@ fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
     assert!(e.contains("refused the username/password"), "{e}");
     assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
 }
+
+static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+static TARGET: Mutex<Option<SocketAddr>> = Mutex::new(None);
+
+fn counting_resolver(_host: &str, _port: u16) -> io::Result<Vec<SocketAddr>> {
+    LOOKUPS.fetch_add(1, Ordering::SeqCst);
+    Ok(TARGET.lock().unwrap().iter().copied().collect())
+}
+
+#[test]
+fn the_upstream_is_looked_up_once_and_again_after_a_failed_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    *TARGET.lock().unwrap() = Some(listener.local_addr().unwrap());
+    let addresses = Addresses::new(counting_resolver);
+    for _ in 0..3 {
+        addresses.connect("proxy.corp", 3128).unwrap();
+    }
+    assert_eq!(LOOKUPS.load(Ordering::SeqCst), 1);
+    // The proxy goes away: the failed connect forgets the addresses, and
+    // the next one looks the name up again.
+    drop(listener);
+    assert!(addresses.connect("proxy.corp", 3128).is_err());
+    let moved = TcpListener::bind("127.0.0.1:0").unwrap();
+    *TARGET.lock().unwrap() = Some(moved.local_addr().unwrap());
+    addresses.connect("proxy.corp", 3128).unwrap();
+    assert_eq!(LOOKUPS.load(Ordering::SeqCst), 2);
+}
