@@ -258,7 +258,9 @@ fn vscode_mcp_json_is_read_as_vscode_starts_it() {
     // reads the same; uninstall restores the servers.
     let out = run(&host, &ws, &["mcp", "install", "--client", "vscode"]);
     assert!(out.status.success(), "{out:?}");
-    let wrapped: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let installed = std::fs::read_to_string(&config).unwrap();
+    assert!(installed.contains("  // VS Code writes JSON with comments.\n"));
+    let wrapped: Value = serde_json::from_str(&sandspawn::mcp::jsonc::strip(&installed)).unwrap();
     let args = wrapped["servers"]["s"]["args"].as_array().unwrap();
     assert!(
         args.contains(&"${workspaceFolder}/data".into()),
@@ -287,9 +289,8 @@ fn vscode_mcp_json_is_read_as_vscode_starts_it() {
     assert_eq!(again["command"], v["command"]);
     let out = run(&host, &ws, &["mcp", "uninstall", "--client", "vscode"]);
     assert!(out.status.success(), "{out:?}");
-    let back: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    let orig: Value = serde_json::from_str(&sandspawn::mcp::jsonc::strip(original)).unwrap();
-    assert_eq!(back, orig);
+    // Comments and layout kept: the very bytes come back.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }
 
 /// Answers `initialize`, then never anything else.
@@ -476,4 +477,41 @@ fn a_config_without_servers_is_one_error() {
         String::from_utf8_lossy(&out.stderr),
         format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)\n")
     );
+}
+
+#[test]
+fn install_edits_a_commented_config_in_place_and_uninstall_gives_it_back() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = "{\r\n  // my servers\r\n  \"mcpServers\": {\r\n    \"t\": {\r\n      \"command\": \"uvx\", /* runner */\r\n      \"args\": [\"mcp-server-time\",],\r\n    },\r\n  },\r\n}\r\n";
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let install = |verb: &str| {
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", verb, "--client", "cursor", "--config", c],
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = install("install");
+    let exe = std::fs::canonicalize(SANDSPAWN).unwrap();
+    let exe = exe.to_str().unwrap();
+    let installed = format!("{{\r\n  // my servers\r\n  \"mcpServers\": {{\r\n    \"t\": {{\r\n      \"command\": \"{exe}\", /* runner */\r\n      \"args\": [\"mcp\", \"--config\", \"{c}\", \"--server\", \"t\", \"--\", \"uvx\", \"mcp-server-time\",],\r\n    }},\r\n  }},\r\n}}\r\n");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
+    // The diff shows the two changed lines only.
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("- ")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.work().join("mcp.json.sandspawn-backup")).unwrap(),
+        original
+    );
+    assert_eq!(install("install"), format!("{c}: nothing to change\n"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
+    install("uninstall");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }

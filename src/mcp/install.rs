@@ -11,9 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use super::config::{toml_message, Format};
+use super::config::Format;
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +81,9 @@ pub struct Rewrite {
     pub changed: Vec<String>,
 }
 
-/// Wrap (`install`) or unwrap every stdio server in `text`.
+/// Wrap (`install`) or unwrap every stdio server in `text`. Both edit in
+/// place: comments, key order and layout stay, and `uninstall` after
+/// `install` gives back the original text.
 pub fn rewrite(
     text: &str,
     format: Format,
@@ -92,115 +92,156 @@ pub fn rewrite(
     install: bool,
 ) -> Result<Rewrite, InstallError> {
     let config = path.display().to_string();
-    let op = |name: &str, cmd: &str, args: &[String]| -> Option<(String, Vec<String>)> {
-        let wrapped = is_wrapped(cmd, args);
-        match (install, wrapped) {
-            (true, false) => {
-                let mut new = vec![
-                    "mcp".into(),
-                    "--config".into(),
-                    config.clone(),
-                    "--server".into(),
-                    name.into(),
-                    "--".into(),
-                    cmd.into(),
-                ];
-                new.extend(args.iter().cloned());
-                Some((sandspawn.to_string(), new))
-            }
-            (false, true) => {
-                let at = args.iter().position(|a| a == "--")?;
-                let rest = args.get(at + 1..)?;
-                let (c, a) = rest.split_first()?;
-                Some((c.clone(), a.to_vec()))
-            }
-            _ => None,
-        }
-    };
     let parse_err = |message: String| InstallError::Parse {
         path: path.to_path_buf(),
         message,
     };
-    let mut changed = Vec::new();
-    let text = match format {
-        Format::Codex => {
-            let mut doc: toml_edit::DocumentMut =
-                text.parse().map_err(|e: toml_edit::TomlError| {
-                    parse_err(e.to_string().lines().next().unwrap_or("").to_string())
-                })?;
-            if let Some(servers) = doc
-                .get_mut("mcp_servers")
-                .and_then(|s| s.as_table_like_mut())
-            {
-                for (name, server) in servers.iter_mut() {
-                    let Some(table) = server.as_table_like_mut() else {
-                        continue;
-                    };
-                    let Some(cmd) = table
-                        .get("command")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_string)
-                    else {
-                        continue;
-                    };
-                    let args: Vec<String> = table
-                        .get("args")
-                        .and_then(|a| a.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if let Some((c, a)) = op(name.get(), &cmd, &args) {
-                        table.insert("command", toml_edit::value(c));
-                        let arr: toml_edit::Array = a.iter().map(String::as_str).collect();
-                        table.insert("args", toml_edit::value(arr));
-                        changed.push(name.get().to_string());
-                    }
-                }
-            }
-            doc.to_string()
-        }
+    let (text, changed) = match format {
+        Format::Codex => rewrite_toml(text, &config, sandspawn, install).map_err(parse_err)?,
         Format::Json => {
-            let mut root: Value =
-                // Comments are read past but not kept: the diff shows them.
-                serde_json::from_str(&super::jsonc::strip(text)).map_err(|e| parse_err(e.to_string()))?;
-            for key in ["mcpServers", "servers"] {
-                let Some(servers) = root.get_mut(key).and_then(Value::as_object_mut) else {
-                    continue;
-                };
-                for (name, server) in servers.iter_mut() {
-                    let Some(cmd) = server
-                        .get("command")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                    else {
-                        continue;
-                    };
-                    let args: Vec<String> = server
-                        .get("args")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if let Some((c, a)) = op(name, &cmd, &args) {
-                        server["command"] = Value::from(c);
-                        server["args"] = Value::from(a);
-                        changed.push(name.clone());
-                    }
-                }
-            }
-            let mut s = serde_json::to_string_pretty(&root).unwrap_or_default();
-            s.push('\n');
-            s
+            super::install_json::rewrite(text, &config, sandspawn, install).map_err(parse_err)?
         }
     };
-    let _ = toml_message;
     Ok(Rewrite { text, changed })
+}
+
+/// The Codex half: `toml_edit` keeps comments and layout; the command
+/// value keeps its decor (a trailing comment), the wrapper's arguments go
+/// before the first original one, taking over its leading blanks so a
+/// multi-line array stays one, and give them back on `uninstall`.
+fn rewrite_toml(
+    text: &str,
+    config: &str,
+    sandspawn: &str,
+    install: bool,
+) -> Result<(String, Vec<String>), String> {
+    use toml_edit::Value as V;
+    // A byte order mark is not TOML; it is kept around the edit.
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    };
+    let mut doc: toml_edit::DocumentMut = body.parse().map_err(|e: toml_edit::TomlError| {
+        let (line, col) = e.span().map(|s| line_col(body, s.start)).unwrap_or((1, 1));
+        let message = e.message().trim().replace('\n', " ");
+        format!("line {line}, column {col}: {message}")
+    })?;
+    let mut changed = Vec::new();
+    let Some(servers) = doc
+        .get_mut("mcp_servers")
+        .and_then(|s| s.as_table_like_mut())
+    else {
+        return Ok((text.to_string(), changed));
+    };
+    for (name, server) in servers.iter_mut() {
+        let Some(table) = server.as_table_like_mut() else {
+            continue;
+        };
+        let Some(cmd) = table
+            .get("command")
+            .and_then(|c| c.as_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let set_command = |table: &mut dyn toml_edit::TableLike, to: &str| {
+            if let Some(v) = table.get_mut("command").and_then(|c| c.as_value_mut()) {
+                let decor = v.decor().clone();
+                *v = V::from(to);
+                *v.decor_mut() = decor;
+            }
+        };
+        if install {
+            if super::install_json::is_sandspawn(&cmd) {
+                continue;
+            }
+            if table.get("args").is_some_and(|a| a.as_array().is_none()) {
+                continue;
+            }
+            let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name.get(), "--"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            prefix.push(cmd.clone());
+            set_command(table, sandspawn);
+            if table.get("args").is_none() {
+                table.insert("args", toml_edit::value(toml_edit::Array::new()));
+            }
+            let Some(arr) = table.get_mut("args").and_then(|a| a.as_array_mut()) else {
+                continue;
+            };
+            let lead = arr
+                .get(0)
+                .and_then(|v| v.decor().prefix())
+                .and_then(|p| p.as_str())
+                .map(str::to_string);
+            if let Some(first) = arr.get_mut(0) {
+                if lead.as_deref().is_none_or(str::is_empty) {
+                    first.decor_mut().set_prefix(" ");
+                }
+            }
+            for (i, a) in prefix.iter().enumerate() {
+                arr.insert(i, a.as_str());
+                let p = if i == 0 {
+                    lead.clone().unwrap_or_default()
+                } else {
+                    " ".into()
+                };
+                if let Some(v) = arr.get_mut(i) {
+                    v.decor_mut().set_prefix(p);
+                    v.decor_mut().set_suffix("");
+                }
+            }
+        } else {
+            if !super::install_json::is_sandspawn(&cmd) {
+                continue;
+            }
+            let Some(arr) = table.get_mut("args").and_then(|a| a.as_array_mut()) else {
+                continue;
+            };
+            let strs: Vec<Option<&str>> = arr.iter().map(V::as_str).collect();
+            let Some(end) = super::install_json::wrapper_end(&strs) else {
+                continue;
+            };
+            let Some(original) = arr.get(end + 1).and_then(V::as_str).map(str::to_string) else {
+                continue;
+            };
+            let lead = arr
+                .get(0)
+                .and_then(|v| v.decor().prefix())
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string();
+            for _ in 0..end + 2 {
+                arr.remove(0);
+            }
+            let empty = arr.is_empty();
+            if let Some(first) = arr.get_mut(0) {
+                first.decor_mut().set_prefix(lead);
+            }
+            set_command(table, &original);
+            if empty {
+                // Install added `args` when there was none: `[]` means the same.
+                table.remove("args");
+            }
+        }
+        changed.push(name.get().to_string());
+    }
+    let mut out = format!("{bom}{doc}");
+    // toml_edit writes `\n`; a file written with CRLF (Windows editors,
+    // synced dotfiles) keeps them.
+    if body.contains("\r\n") && body.matches('\n').count() == body.matches("\r\n").count() {
+        out = out.replace('\n', "\r\n");
+    }
+    Ok((out, changed))
+}
+
+/// 1-based line and column (in characters) of byte `at` of `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// The original command line of a wrapped server (`sandspawn mcp … --
@@ -214,12 +255,6 @@ pub fn unwrap_command(
     let at = args.iter().position(|a| a == "--")?;
     let rest = args.get(at + 1..).filter(|r| !r.is_empty())?;
     wrapped.then(|| rest.to_vec())
-}
-
-fn is_wrapped(cmd: &str, args: &[String]) -> bool {
-    Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
-        && args.first().is_some_and(|a| a == "mcp")
-        && args.iter().any(|a| a == "--")
 }
 
 /// A unified-style line diff (`-`/`+` lines with one line of context).
@@ -356,6 +391,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const CODEX: &str = "# my config\nmodel = \"o3\"\n\n[mcp_servers.time]\ncommand = \"uvx\" # comment\nargs = [\"mcp-server-time\"]\n\n[mcp_servers.web]\nurl = \"https://x\"\n";
 
@@ -377,6 +413,38 @@ mod tests {
             Some("uvx".as_ref())
         );
         assert!(diff(CODEX, &once.text).contains("+ command = \"/usr/bin/sandspawn\""));
+    }
+
+    #[test]
+    fn codex_round_trip_gives_the_bytes_back() {
+        let text = "\u{feff}# mine\r\n[mcp_servers.fs]\r\ncommand = \"npx\" # runner\r\nargs = [\r\n  \"-y\", # yes\r\n  \"@m/fs\",\r\n]\r\n\r\n[mcp_servers.bare]\r\ncommand = \"srv\"\r\n\r\n[mcp_servers.mine]\r\ncommand = \"sandspawn\"\r\nargs = [\"run\", \"--\", \"x\"]\r\n";
+        let p = Path::new("/h/c.toml");
+        let once = rewrite(text, Format::Codex, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["fs", "bare"]);
+        assert_eq!(
+            once.text,
+            "\u{feff}# mine\r\n[mcp_servers.fs]\r\ncommand = \"/s/sandspawn\" # runner\r\nargs = [\r\n  \"mcp\", \"--config\", \"/h/c.toml\", \"--server\", \"fs\", \"--\", \"npx\",\r\n  \"-y\", # yes\r\n  \"@m/fs\",\r\n]\r\n\r\n[mcp_servers.bare]\r\ncommand = \"/s/sandspawn\"\r\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server\", \"bare\", \"--\", \"srv\"]\r\n\r\n[mcp_servers.mine]\r\ncommand = \"sandspawn\"\r\nargs = [\"run\", \"--\", \"x\"]\r\n"
+        );
+        let twice = rewrite(&once.text, Format::Codex, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(
+            (twice.text.as_str(), twice.changed.len()),
+            (once.text.as_str(), 0)
+        );
+        let back = rewrite(&once.text, Format::Codex, p, "/s/sandspawn", false).unwrap();
+        assert_eq!(back.changed, ["fs", "bare"]);
+        assert_eq!(back.text, text);
+        let err = rewrite(
+            "[mcp_servers.a]\ncommand = = 1\n",
+            Format::Codex,
+            p,
+            "s",
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/h/c.toml: line 2, column 11: extra `=`, expected nothing"
+        );
     }
 
     #[test]

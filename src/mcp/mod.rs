@@ -37,6 +37,7 @@
 pub mod config;
 pub mod hostenv;
 pub mod install;
+mod install_json;
 pub mod jsonc;
 pub mod process;
 pub mod profile;
