@@ -395,8 +395,16 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                 .collect()
         }
         Format::Json => {
-            let root: JsonRoot = serde_json::from_str(&super::jsonc::strip(text))
-                .map_err(|e| parse_err(e.to_string()))?;
+            let stripped = super::jsonc::strip(text);
+            // An empty file (or only comments) is a config without servers,
+            // as an empty TOML file is.
+            let stripped = if stripped.trim().is_empty() {
+                "{}".into()
+            } else {
+                stripped
+            };
+            let root: JsonRoot =
+                serde_json::from_str(&stripped).map_err(|e| parse_err(e.to_string()))?;
             root.mcp_servers
                 .into_iter()
                 .chain(root.servers)

@@ -34,6 +34,24 @@ pub enum InstallError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The config does not exist (the client never wrote one, or another
+    /// path was meant).
+    #[error("{path} does not exist: nothing to wrap (name the client's config with --config FILE)", path = .path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The config's directory cannot take the backup and the temporary
+    /// file the new text is written through.
+    #[error("cannot write beside {path}: {dir} is not writable ({source}); make it writable, or install into a copy with --config", path = .path.display(), dir = .dir.display())]
+    DirNotWritable {
+        /// The file.
+        path: PathBuf,
+        /// Its (resolved) directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Reading, backing up or writing failed.
     #[error("{step} {path}: {source}", path = .path.display())]
     Io {
@@ -51,7 +69,8 @@ pub enum InstallError {
 pub enum Client {
     /// OpenAI Codex: `~/.codex/config.toml` (or `$CODEX_HOME/config.toml`).
     Codex,
-    /// Claude Desktop: `~/.config/Claude/claude_desktop_config.json`.
+    /// Claude Desktop: `$XDG_CONFIG_HOME/Claude/claude_desktop_config.json`
+    /// (Electron's app data directory; `~/.config` without the variable).
     Claude,
     /// Cursor: `~/.cursor/mcp.json`.
     Cursor,
@@ -59,14 +78,25 @@ pub enum Client {
     Vscode,
 }
 
-/// The client's usual config path.
-pub fn default_path(client: Client, home: &Path, cwd: &Path, codex_home: Option<&Path>) -> PathBuf {
+/// The client's usual config path; `config_home` is `$XDG_CONFIG_HOME`
+/// (ignored unless absolute, as the XDG spec says).
+pub fn default_path(
+    client: Client,
+    home: &Path,
+    cwd: &Path,
+    codex_home: Option<&Path>,
+    config_home: Option<&Path>,
+) -> PathBuf {
+    let config_home = config_home
+        .filter(|p| p.is_absolute())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| home.join(".config"));
     match client {
         Client::Codex => codex_home
             .map(Path::to_path_buf)
             .unwrap_or_else(|| home.join(".codex"))
             .join("config.toml"),
-        Client::Claude => home.join(".config/Claude/claude_desktop_config.json"),
+        Client::Claude => config_home.join("Claude/claude_desktop_config.json"),
         Client::Cursor => home.join(".cursor/mcp.json"),
         Client::Vscode => cwd.join(".vscode/mcp.json"),
     }
@@ -279,12 +309,13 @@ pub fn diff(old: &str, new: &str) -> String {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as `diff -u` prints them.
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     let near = |k: usize| {
@@ -329,7 +360,18 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
         .write(true)
         .open(path)
         .map(drop)
-        .map_err(io("writing"))
+        .map_err(io("writing"))?;
+    // The backup and the temporary file go beside the file a link points
+    // to: a directory that refuses them fails here, before any diff.
+    let real = std::fs::canonicalize(path).map_err(io("reading"))?;
+    let dir = real.parent().unwrap_or(Path::new("/"));
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| {
+        InstallError::DirNotWritable {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            source: e.into(),
+        }
+    })
 }
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
@@ -445,6 +487,26 @@ mod tests {
             err.to_string(),
             "/h/c.toml: line 2, column 11: extra `=`, expected nothing"
         );
+    }
+
+    #[test]
+    fn claude_follows_xdg_config_home_and_diff_removes_first() {
+        let (h, w) = (Path::new("/h"), Path::new("/w"));
+        let claude =
+            |xdg: Option<&str>| default_path(Client::Claude, h, w, None, xdg.map(Path::new));
+        assert_eq!(
+            claude(Some("/x")),
+            Path::new("/x/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            claude(Some("rel")),
+            Path::new("/h/.config/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            claude(None),
+            Path::new("/h/.config/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(diff("a\nb\nc\n", "a\nB\nc\n"), "  a\n- b\n+ B\n  c\n");
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub(super) fn rewrite(
     install: bool,
 ) -> Result<(String, Vec<String>), String> {
     let stripped = jsonc::strip(text);
+    // An empty file (or only comments) is a config without servers.
+    if stripped.trim().is_empty() {
+        return Ok((text.to_string(), Vec::new()));
+    }
     // serde_json first: its error names the line and column.
     serde_json::from_str::<serde_json::Value>(&stripped).map_err(|e| e.to_string())?;
     let root = jsonc::tree(&stripped).ok_or("not a JSON value (nested too deeply?)")?;

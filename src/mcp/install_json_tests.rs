@@ -107,4 +107,10 @@ fn bad_json_names_line_and_column_and_odd_entries_are_skipped() {
         r#"{"mcpServers": {"a": {"command": 1}, "b": {"command": "x", "args": "y"}, "c": 3}}"#;
     assert_eq!(install(odd), (odd.to_string(), vec![]));
     assert_eq!(install("{}"), ("{}".to_string(), vec![]));
+    // Empty, or only comments: no servers, nothing to change.
+    assert_eq!(install(""), (String::new(), vec![]));
+    assert_eq!(
+        install("// none yet\n"),
+        ("// none yet\n".to_string(), vec![])
+    );
 }
