@@ -478,3 +478,30 @@ fn a_config_without_servers_is_one_error() {
         format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)\n")
     );
 }
+
+#[test]
+fn a_relative_cwd_is_applied_once_when_the_client_starts_the_wrapped_server() {
+    let host = Host::new();
+    let sub = host.work().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let config = host.work().join("mcp.json");
+    std::fs::write(
+        &config,
+        r#"{"mcpServers": {"a": {"command": "/bin/true", "cwd": "sub"}}}"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let cwd_of = |from: &Path, cmd: &[&str]| {
+        let mut args = vec!["mcp", "explain", "--json", "--no-host-env", "--config", c];
+        args.extend(["--server", "a"]);
+        args.extend(cmd);
+        let out = run(&host, from, &args);
+        assert!(out.status.success(), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["cwd"].as_str().unwrap().to_string()
+    };
+    // By hand: relative to where sandspawn runs, as the client would.
+    assert_eq!(cwd_of(&host.work(), &[]), sub.to_str().unwrap());
+    // Wrapped: the client started sandspawn in `sub` already.
+    assert_eq!(cwd_of(&sub, &["--", "/bin/true"]), sub.to_str().unwrap());
+}

@@ -65,9 +65,16 @@ fn launch_from(
     } else {
         cmd.to_vec()
     };
+    // A command after `--` means the client started us from the entry:
+    // it has applied a relative `cwd` already, so joining it again would
+    // name `cwd/cwd`.
+    let cwd = server
+        .cwd
+        .clone()
+        .filter(|c| cmd.is_empty() || c.is_absolute());
     Ok(ServerLaunch {
         command,
-        cwd: server.cwd.clone(),
+        cwd,
         env: server.env.clone(),
         env_vars: server.env_vars.clone(),
         sandbox: server.sandbox.clone(),
