@@ -505,3 +505,45 @@ fn a_relative_cwd_is_applied_once_when_the_client_starts_the_wrapped_server() {
     // Wrapped: the client started sandspawn in `sub` already.
     assert_eq!(cwd_of(&sub, &["--", "/bin/true"]), sub.to_str().unwrap());
 }
+
+/// MCP clients start servers from `/` (Claude Desktop) or HOME: neither
+/// is a project, and granting it would expose the filesystem or HOME.
+#[test]
+fn a_working_directory_of_home_or_root_is_not_granted_and_runs() {
+    let host = Host::new();
+    let home = host.home();
+    for cwd in [home.as_path(), Path::new("/")] {
+        let out = run(
+            &host,
+            cwd,
+            &[
+                "mcp",
+                "explain",
+                "--json",
+                "--no-host-env",
+                "--",
+                "/bin/true",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let granted: Vec<&str> = v["readable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["path"].as_str())
+            .collect();
+        assert!(!granted.contains(&cwd.to_str().unwrap()), "{granted:?}");
+        assert_eq!(
+            v["warnings"],
+            serde_json::json!([format!(
+                "working directory {} is not made readable (it holds HOME; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
+                cwd.display()
+            )])
+        );
+        if usable("bwrap") {
+            let out = run(&host, cwd, &["mcp", "--no-host-env", "--", "/bin/true"]);
+            assert_eq!(out.status.code(), Some(0), "{cwd:?}: {out:?}");
+        }
+    }
+}
