@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::Format;
+use super::config::{line_col, Format};
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]
@@ -264,14 +264,6 @@ fn rewrite_toml(
         out = out.replace('\n', "\r\n");
     }
     Ok((out, changed))
-}
-
-/// 1-based line and column (in characters) of byte `at` of `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// The original command line of a wrapped server (`sandspawn mcp … --
