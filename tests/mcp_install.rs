@@ -126,7 +126,7 @@ fn an_empty_json_config_has_no_servers() {
         let out = run(&host, &host.work(), &["mcp", "check", "--config", c]);
         assert_eq!(
             stderr(&out),
-            format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)\n")
+            format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {{\"servers\"}} in VS Code's settings.json)\n")
         );
     }
 }

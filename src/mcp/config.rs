@@ -1,5 +1,6 @@
 //! MCP client configs: Codex's `config.toml` (`[mcp_servers.NAME]`) and the
-//! `mcpServers` JSON of Claude Desktop and Cursor (VS Code: `servers`).
+//! `mcpServers` JSON of Claude Desktop and Cursor (VS Code: `servers`, or
+//! `"mcp": {"servers"}` in its `settings.json`).
 //!
 //! Each server may carry a `sandbox` table with the policy file's keys;
 //! that table is strict: an unknown key fails that server (with the
@@ -186,7 +187,9 @@ impl ClientConfig {
             path: self.path.clone(),
             expected: match self.format {
                 Format::Codex => "[mcp_servers.NAME] tables",
-                Format::Json => "a \"mcpServers\" or \"servers\" object",
+                Format::Json => {
+                    "a \"mcpServers\" or \"servers\" object, or \"mcp\": {\"servers\"} in VS Code's settings.json"
+                }
             },
         })
     }
@@ -348,6 +351,17 @@ struct JsonRoot {
     mcp_servers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     servers: BTreeMap<String, serde_json::Value>,
+    /// VS Code's `settings.json` keeps them under `"mcp": {"servers": …}`.
+    #[serde(default)]
+    mcp: Option<JsonMcpSection>,
+}
+
+/// The `mcp` object of VS Code's `settings.json`; its other keys
+/// (`inputs`, …) are VS Code's.
+#[derive(Deserialize)]
+struct JsonMcpSection {
+    #[serde(default)]
+    servers: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -413,7 +427,7 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                 serde_json::from_str(&stripped).map_err(|e| parse_err(e.to_string()))?;
             // Only for errors: serde_json's Value keeps no positions.
             let tree = super::jsonc::tree(&stripped);
-            let read = |key: &'static str| {
+            let read = |keys: &'static [&'static str]| {
                 let tree = &tree;
                 move |(name, value): (String, serde_json::Value)| match serde_json::from_value::<
                     JsonServer,
@@ -421,7 +435,11 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                 {
                     Ok(s) => json_server(name, s),
                     Err(e) => {
-                        let node = tree.as_ref().and_then(|t| t.get(key)?.get(&name));
+                        let node = tree.as_ref().and_then(|t| {
+                            keys.iter()
+                                .try_fold(t, |n, k| n.get(k))
+                                .and_then(|n| n.get(&name))
+                        });
                         let (line, column) = line_col(text, node.map_or(0, |n| n.span.start));
                         invalid(name, line, column, &e.to_string())
                     }
@@ -430,9 +448,12 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
             let mut servers: Vec<ServerConfig> = root
                 .mcp_servers
                 .into_iter()
-                .map(read("mcpServers"))
+                .map(read(&["mcpServers"]))
                 .collect();
-            servers.extend(root.servers.into_iter().map(read("servers")));
+            servers.extend(root.servers.into_iter().map(read(&["servers"])));
+            if let Some(mcp) = root.mcp {
+                servers.extend(mcp.servers.into_iter().map(read(&["mcp", "servers"])));
+            }
             servers
         }
     };

@@ -44,11 +44,13 @@ pub(super) fn rewrite(
     let root = jsonc::tree(&stripped).ok_or("not a JSON value (nested too deeply?)")?;
     let mut edits = Vec::new();
     let mut changed = Vec::new();
-    for key in ["mcpServers", "servers"] {
+    // VS Code's settings.json keeps them under "mcp": {"servers": …}.
+    let nested = root.get("mcp").and_then(|m| m.get("servers"));
+    for found in [root.get("mcpServers"), root.get("servers"), nested] {
         let Some(Node {
             kind: Kind::Object(servers),
             ..
-        }) = root.get(key)
+        }) = found
         else {
             continue;
         };

@@ -114,3 +114,19 @@ fn bad_json_names_line_and_column_and_odd_entries_are_skipped() {
         ("// none yet\n".to_string(), vec![])
     );
 }
+
+#[test]
+fn vscode_settings_json_keeps_servers_under_mcp() {
+    let text = "{\n  \"editor.tabSize\": 2,\n  \"mcp\": {\n    \"inputs\": [],\n    \"servers\": {\"t\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"]}},\n  },\n}\n";
+    let (once, changed) = install(text);
+    assert_eq!(changed, ["t"]);
+    assert!(once.contains(r#""t": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "t", "--", "uvx", "mcp-server-time"]}"#), "{once}");
+    let p = std::path::Path::new("settings.json");
+    let c = crate::mcp::config::parse_config(text, p, crate::mcp::config::Format::Json).unwrap();
+    assert_eq!(c.servers.len(), 1);
+    assert_eq!(
+        c.servers[0].command_line(p).unwrap(),
+        ["uvx", "mcp-server-time"]
+    );
+    assert_eq!(uninstall(&once).0, text);
+}

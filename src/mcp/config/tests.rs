@@ -227,6 +227,6 @@ fn a_file_without_servers_says_so() {
     let c = parse_config("{\"mcp\": {}}", Path::new("settings.json"), Format::Json).unwrap();
     assert_eq!(
         c.not_empty().unwrap_err().to_string(),
-        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)"
+        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {\"servers\"} in VS Code's settings.json)"
     );
 }
