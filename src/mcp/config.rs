@@ -213,11 +213,14 @@ impl ServerConfig {
     }
 }
 
-/// The format of `path`: `.json` is JSON, anything else TOML.
+/// The format of `path`: `.json` or `.jsonc` (any case) is JSON, anything
+/// else TOML.
 pub fn format_of(path: &Path) -> Format {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        _ => Format::Codex,
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("json") || ext.eq_ignore_ascii_case("jsonc") {
+        Format::Json
+    } else {
+        Format::Codex
     }
 }
 

@@ -230,3 +230,11 @@ fn a_file_without_servers_says_so() {
         "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {\"servers\"} in VS Code's settings.json)"
     );
 }
+
+#[test]
+fn jsonc_files_are_json() {
+    for name in ["a.json", "a.jsonc", "A.JSON"] {
+        assert_eq!(format_of(Path::new(name)), Format::Json, "{name}");
+    }
+    assert_eq!(format_of(Path::new("config.toml")), Format::Codex);
+}
