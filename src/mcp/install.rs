@@ -250,8 +250,9 @@ fn rewrite_toml(
                 first.decor_mut().set_prefix(lead);
             }
             set_command(table, &original);
-            if empty {
-                // Install added `args` when there was none: `[]` means the same.
+            // Install added `args` when there was none: `[]` means the same,
+            // but an `args` line that carries a comment was the user's.
+            if empty && !has_comment(table, "args") {
                 table.remove("args");
             }
         }
@@ -264,6 +265,24 @@ fn rewrite_toml(
         out = out.replace('\n', "\r\n");
     }
     Ok((out, changed))
+}
+
+/// Whether a comment sits on `key` of `table`: above it, after its value,
+/// or inside its (array) value.
+fn has_comment(table: &dyn toml_edit::TableLike, key: &str) -> bool {
+    let raw = |r: Option<&toml_edit::RawString>| {
+        r.and_then(|r| r.as_str()).is_some_and(|s| s.contains('#'))
+    };
+    let Some((k, item)) = table.get_key_value(key) else {
+        return false;
+    };
+    let on_key = raw(k.leaf_decor().prefix()) || raw(k.leaf_decor().suffix());
+    let on_value = item.as_value().is_some_and(|v| {
+        raw(v.decor().prefix())
+            || raw(v.decor().suffix())
+            || v.as_array().is_some_and(|a| raw(Some(a.trailing())))
+    });
+    on_key || on_value
 }
 
 /// The original command line of a wrapped server (`sandspawn mcp … --
@@ -467,6 +486,11 @@ mod tests {
         let back = rewrite(&once.text, Format::Codex, p, "/s/sandspawn", false).unwrap();
         assert_eq!(back.changed, ["fs", "bare"]);
         assert_eq!(back.text, text);
+        // An empty `args` with a comment is the user's: it stays.
+        let empty = "[mcp_servers.a]\ncommand = \"x\"\n# none yet\nargs = [] # really\n";
+        let once = rewrite(empty, Format::Codex, p, "/s/sandspawn", true).unwrap();
+        let back = rewrite(&once.text, Format::Codex, p, "/s/sandspawn", false).unwrap();
+        assert_eq!(back.text, empty);
         let err = rewrite(
             "[mcp_servers.a]\ncommand = = 1\n",
             Format::Codex,
