@@ -130,3 +130,29 @@ fn vscode_settings_json_keeps_servers_under_mcp() {
     );
     assert_eq!(uninstall(&once).0, text);
 }
+
+proptest::proptest! {
+    /// Whatever the file, no panic; what install writes still parses, and
+    /// uninstall gives back what install was given.
+    #[test]
+    fn any_text_is_safe(
+        cmd in "[a-z/\\\\\"é ]{0,8}",
+        arg in "[a-z,/*\"\\\\ ]{0,8}",
+        junk in "[{}\\[\\],:\"/* \\r\\na-z0-9]{0,40}",
+    ) {
+        let _ = rewrite(&junk, CFG, EXE, true);
+        let _ = rewrite(&junk, CFG, EXE, false);
+        let text = format!(
+            "{{\"mcpServers\": {{\"s\": {{\"command\": {}, /* c */ \"args\": [{}],}}}}}}",
+            serde_json::Value::from(cmd.as_str()),
+            serde_json::Value::from(arg.as_str())
+        );
+        let (once, _) = install(&text);
+        let p = std::path::Path::new(CFG);
+        crate::mcp::config::parse_config(&once, p, crate::mcp::config::Format::Json).unwrap();
+        let (back, _) = uninstall(&once);
+        if !super::is_sandspawn(&cmd) {
+            proptest::prop_assert_eq!(back, text);
+        }
+    }
+}
