@@ -172,3 +172,21 @@ fn a_config_in_an_unwritable_directory_is_one_error_before_the_diff() {
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }
+
+#[test]
+fn a_dangling_link_is_named_as_one() {
+    let host = Host::new();
+    let link = host.work().join("mcp.json");
+    std::os::unix::fs::symlink("/nonexistent/dotfiles/mcp.json", &link).unwrap();
+    let c = link.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        stderr(&out),
+        format!("sandspawn: {c} is a link to /nonexistent/dotfiles/mcp.json, which does not exist; fix the link, or name the config with --config FILE\n")
+    );
+}

@@ -365,7 +365,13 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     // own directory, so the name must not be relative to ours.
     let path = crate::paths::normalize(&cwd.join(path));
     let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => install::InstallError::Missing { path: path.clone() },
+        std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
+            Ok(target) => install::InstallError::DanglingLink {
+                path: path.clone(),
+                target,
+            },
+            Err(_) => install::InstallError::Missing { path: path.clone() },
+        },
         _ => install::InstallError::Io {
             step: "reading",
             path: path.clone(),

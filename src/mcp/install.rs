@@ -41,6 +41,14 @@ pub enum InstallError {
         /// The file.
         path: PathBuf,
     },
+    /// The config is a symbolic link to nothing (dotfiles not checked out).
+    #[error("{path} is a link to {target}, which does not exist; fix the link, or name the config with --config FILE", path = .path.display(), target = .target.display())]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
     /// The config's directory cannot take the backup and the temporary
     /// file the new text is written through.
     #[error("cannot write beside {path}: {dir} is not writable ({source}); make it writable, or install into a copy with --config", path = .path.display(), dir = .dir.display())]
