@@ -412,7 +412,16 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                     let (line, column) = line_col(text, entry.span().start);
                     match entry.into_inner().try_into::<CodexServer>() {
                         Ok(s) => codex_server(name, s),
-                        Err(e) => invalid(name, line, column, e.message()),
+                        Err(e) => {
+                            let invalid_at = |m: &str| invalid_entry(name.clone(), m);
+                            match codex_entry_error(text, &name) {
+                                Some(exact) => invalid_at(&exact),
+                                None => invalid_at(&format!(
+                                    "entry at line {line}, column {column}: {}",
+                                    e.message()
+                                )),
+                            }
+                        }
                     }
                 })
                 .collect()
@@ -444,7 +453,7 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                                 .and_then(|n| n.get(&name))
                         });
                         let (line, column) = line_col(text, node.map_or(0, |n| n.span.start));
-                        invalid(name, line, column, &e.to_string())
+                        invalid_entry(name, &format!("entry at line {line}, column {column}: {e}"))
                     }
                 }
             };
@@ -465,74 +474,6 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
         format,
         servers,
     })
-}
-
-/// An entry that does not read: kept, so naming it gives its error.
-fn invalid(name: String, line: usize, column: usize, message: &str) -> ServerConfig {
-    ServerConfig {
-        name,
-        enabled: true,
-        invalid: Some(format!(
-            "entry at line {line}, column {column}: {}",
-            message.trim().replace('\n', " ")
-        )),
-        ..ServerConfig::default()
-    }
-}
-
-fn codex_server(name: String, s: CodexServer) -> ServerConfig {
-    ServerConfig {
-        name,
-        command: s.command.map(OsString::from),
-        args: s.args.into_iter().map(OsString::from).collect(),
-        env: strings(s.env),
-        env_vars: s
-            .env_vars
-            .into_iter()
-            .map(|e| match e {
-                EnvVarEntry::Name(n) | EnvVarEntry::Table { name: n } => OsString::from(n),
-            })
-            .collect(),
-        cwd: s.cwd,
-        startup_timeout: s
-            .startup_timeout_sec
-            .and_then(|v| Duration::try_from_secs_f64(v).ok())
-            .or(s.startup_timeout_ms.map(Duration::from_millis)),
-        tool_timeout: s
-            .tool_timeout_sec
-            .and_then(|v| Duration::try_from_secs_f64(v).ok()),
-        enabled: s.enabled.unwrap_or(true),
-        env_file: None,
-        remote: s.url.is_some(),
-        sandbox: s.sandbox,
-        invalid: None,
-    }
-}
-
-fn json_server(name: String, s: JsonServer) -> ServerConfig {
-    ServerConfig {
-        name,
-        command: s.command.map(OsString::from),
-        args: s.args.into_iter().map(OsString::from).collect(),
-        env: s
-            .env
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let v = match v? {
-                    Scalar::Text(t) => t,
-                    Scalar::Number(n) => n.to_string(),
-                    Scalar::Bool(b) => b.to_string(),
-                };
-                Some((OsString::from(k), OsString::from(v)))
-            })
-            .collect(),
-        env_file: s.env_file,
-        remote: s.url.is_some() || s.kind.as_deref().is_some_and(|k| k != "stdio"),
-        cwd: s.cwd,
-        enabled: !s.disabled.unwrap_or(false),
-        sandbox: s.sandbox,
-        ..ServerConfig::default()
-    }
 }
 
 /// `NAME=VALUE` lines; `#` comments, `export `, and matching quotes allowed.
@@ -582,6 +523,9 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
 }
+
+mod entries;
+use entries::{codex_entry_error, codex_server, invalid_entry, json_server};
 
 #[cfg(test)]
 mod tests;

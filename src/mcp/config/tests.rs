@@ -62,11 +62,11 @@ fn a_bad_entry_fails_only_its_server() {
     let c = parse_config(text, Path::new("c.toml"), Format::Codex).unwrap();
     assert_eq!(
         err(&c, "a"),
-        "MCP config c.toml: server `a`: entry at line 1, column 1: unknown field `reed`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
+        "MCP config c.toml: server `a`: line 4, column 1: unknown field `reed`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
     );
     assert_eq!(
         err(&c, "b"),
-        "MCP config c.toml: server `b`: entry at line 6, column 1: invalid type: string \"z\", expected a sequence"
+        "MCP config c.toml: server `b`: line 8, column 8: invalid type: string \"z\", expected a sequence"
     );
     assert!(c.resolve(c.server("ok").unwrap(), &vars, true).is_ok());
     let json = "{\"mcpServers\": {\"a\": {\"command\": \"x\",\n  \"sandbox\": {\"nett\": \"none\"}},\n  \"ok\": {\"command\": \"y\"}}}";
