@@ -258,7 +258,9 @@ fn vscode_mcp_json_is_read_as_vscode_starts_it() {
     // reads the same; uninstall restores the servers.
     let out = run(&host, &ws, &["mcp", "install", "--client", "vscode"]);
     assert!(out.status.success(), "{out:?}");
-    let wrapped: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let installed = std::fs::read_to_string(&config).unwrap();
+    assert!(installed.contains("  // VS Code writes JSON with comments.\n"));
+    let wrapped: Value = serde_json::from_str(&sandspawn::mcp::jsonc::strip(&installed)).unwrap();
     let args = wrapped["servers"]["s"]["args"].as_array().unwrap();
     assert!(
         args.contains(&"${workspaceFolder}/data".into()),
@@ -287,9 +289,8 @@ fn vscode_mcp_json_is_read_as_vscode_starts_it() {
     assert_eq!(again["command"], v["command"]);
     let out = run(&host, &ws, &["mcp", "uninstall", "--client", "vscode"]);
     assert!(out.status.success(), "{out:?}");
-    let back: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    let orig: Value = serde_json::from_str(&sandspawn::mcp::jsonc::strip(original)).unwrap();
-    assert_eq!(back, orig);
+    // Comments and layout kept: the very bytes come back.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }
 
 /// Answers `initialize`, then never anything else.
@@ -474,6 +475,75 @@ fn a_config_without_servers_is_one_error() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)\n")
+        format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {{\"servers\"}} in VS Code's settings.json)\n")
     );
+}
+
+#[test]
+fn a_relative_cwd_is_applied_once_when_the_client_starts_the_wrapped_server() {
+    let host = Host::new();
+    let sub = host.work().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let config = host.work().join("mcp.json");
+    std::fs::write(
+        &config,
+        r#"{"mcpServers": {"a": {"command": "/bin/true", "cwd": "sub"}}}"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let cwd_of = |from: &Path, cmd: &[&str]| {
+        let mut args = vec!["mcp", "explain", "--json", "--no-host-env", "--config", c];
+        args.extend(["--server", "a"]);
+        args.extend(cmd);
+        let out = run(&host, from, &args);
+        assert!(out.status.success(), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["cwd"].as_str().unwrap().to_string()
+    };
+    // By hand: relative to where sandspawn runs, as the client would.
+    assert_eq!(cwd_of(&host.work(), &[]), sub.to_str().unwrap());
+    // Wrapped: the client started sandspawn in `sub` already.
+    assert_eq!(cwd_of(&sub, &["--", "/bin/true"]), sub.to_str().unwrap());
+}
+
+/// MCP clients start servers from `/` (Claude Desktop) or HOME: neither
+/// is a project, and granting it would expose the filesystem or HOME.
+#[test]
+fn a_working_directory_of_home_or_root_is_not_granted_and_runs() {
+    let host = Host::new();
+    let home = host.home();
+    for cwd in [home.as_path(), Path::new("/")] {
+        let out = run(
+            &host,
+            cwd,
+            &[
+                "mcp",
+                "explain",
+                "--json",
+                "--no-host-env",
+                "--",
+                "/bin/true",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let granted: Vec<&str> = v["readable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["path"].as_str())
+            .collect();
+        assert!(!granted.contains(&cwd.to_str().unwrap()), "{granted:?}");
+        assert_eq!(
+            v["warnings"],
+            serde_json::json!([format!(
+                "working directory {} is not made readable (it holds HOME; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
+                cwd.display()
+            )])
+        );
+        if usable("bwrap") {
+            let out = run(&host, cwd, &["mcp", "--no-host-env", "--", "/bin/true"]);
+            assert_eq!(out.status.code(), Some(0), "{cwd:?}: {out:?}");
+        }
+    }
 }

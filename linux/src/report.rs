@@ -209,7 +209,10 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
 
 /// Pick the backend for `spec` on this host.
 pub fn choose_backend(spec: &SandboxSpec) -> Choice {
+    // A cwd of `/` says nothing about who controls /usr/bin: treating it
+    // as untrusted would rule out every bwrap (writable roots still count).
     let writable: Vec<&Path> = std::iter::once(spec.cwd.as_path())
+        .filter(|cwd| *cwd != Path::new("/"))
         .chain(spec.mounts.iter().filter_map(|m| match m {
             Mount::ReadWrite { path } => Some(path.as_path()),
             _ => None,

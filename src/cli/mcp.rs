@@ -65,9 +65,16 @@ fn launch_from(
     } else {
         cmd.to_vec()
     };
+    // A command after `--` means the client started us from the entry:
+    // it has applied a relative `cwd` already, so joining it again would
+    // name `cwd/cwd`.
+    let cwd = server
+        .cwd
+        .clone()
+        .filter(|c| cmd.is_empty() || c.is_absolute());
     Ok(ServerLaunch {
         command,
-        cwd: server.cwd.clone(),
+        cwd,
         env: server.env.clone(),
         env_vars: server.env_vars.clone(),
         sandbox: server.sandbox.clone(),
@@ -344,17 +351,32 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         .unwrap_or_default();
     let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
     let codex_home = std::env::var_os("CODEX_HOME").map(PathBuf::from);
-    let path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| install::default_path(client, &home, &cwd, codex_home.as_deref()));
+    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+    let path = args.config.clone().unwrap_or_else(|| {
+        install::default_path(
+            client,
+            &home,
+            &cwd,
+            codex_home.as_deref(),
+            config_home.as_deref(),
+        )
+    });
     // The wrapped server names this file; the client starts it from its
     // own directory, so the name must not be relative to ours.
     let path = crate::paths::normalize(&cwd.join(path));
-    let text = std::fs::read_to_string(&path).map_err(|source| install::InstallError::Io {
-        step: "reading",
-        path: path.clone(),
-        source,
+    let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
+            Ok(target) => install::InstallError::DanglingLink {
+                path: path.clone(),
+                target,
+            },
+            Err(_) => install::InstallError::Missing { path: path.clone() },
+        },
+        _ => install::InstallError::Io {
+            step: "reading",
+            path: path.clone(),
+            source,
+        },
     })?;
     let exe = std::env::current_exe()
         .ok()

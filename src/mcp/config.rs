@@ -1,8 +1,10 @@
 //! MCP client configs: Codex's `config.toml` (`[mcp_servers.NAME]`) and the
-//! `mcpServers` JSON of Claude Desktop and Cursor (VS Code: `servers`).
+//! `mcpServers` JSON of Claude Desktop and Cursor (VS Code: `servers`, or
+//! `"mcp": {"servers"}` in its `settings.json`).
 //!
 //! Each server may carry a `sandbox` table with the policy file's keys;
-//! that table is strict (an unknown key is an error with line and column).
+//! that table is strict: an unknown key fails that server (with the
+//! entry's line and column), not the others of the file.
 //! The rest of a client config is the client's business and is ignored.
 //!
 //! Reading is two steps: [`read_config`] parses the file, then
@@ -79,6 +81,16 @@ pub enum ConfigError {
         /// Which variable, and why.
         source: VarError,
     },
+    /// One server's entry does not read (a bad `sandbox` key, a wrong type).
+    #[error("MCP config {path}: server `{name}`: {message}", path = .path.display())]
+    Server {
+        /// The file.
+        path: PathBuf,
+        /// The server.
+        name: String,
+        /// Where (line and column of the entry) and what.
+        message: String,
+    },
     /// An env file could not be read.
     #[error("server `{name}`: envFile {path}: {source}", path = .path.display())]
     EnvFile {
@@ -128,6 +140,10 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// The per-server sandbox table.
     pub sandbox: Option<PolicyFile>,
+    /// Why this entry could not be read (`entry at line L, column C: …`):
+    /// only this server fails (in [`ClientConfig::resolve`]); a typo in
+    /// one entry must not stop a client's other servers.
+    pub invalid: Option<String>,
 }
 
 /// A whole client config.
@@ -171,7 +187,9 @@ impl ClientConfig {
             path: self.path.clone(),
             expected: match self.format {
                 Format::Codex => "[mcp_servers.NAME] tables",
-                Format::Json => "a \"mcpServers\" or \"servers\" object",
+                Format::Json => {
+                    "a \"mcpServers\" or \"servers\" object, or \"mcp\": {\"servers\"} in VS Code's settings.json"
+                }
             },
         })
     }
@@ -195,11 +213,14 @@ impl ServerConfig {
     }
 }
 
-/// The format of `path`: `.json` is JSON, anything else TOML.
+/// The format of `path`: `.json` or `.jsonc` (any case) is JSON, anything
+/// else TOML.
 pub fn format_of(path: &Path) -> Format {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        _ => Format::Codex,
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("json") || ext.eq_ignore_ascii_case("jsonc") {
+        Format::Json
+    } else {
+        Format::Codex
     }
 }
 
@@ -225,6 +246,13 @@ impl ClientConfig {
         vars: &VarContext,
         with_command: bool,
     ) -> Result<ServerConfig, ConfigError> {
+        if let Some(message) = &server.invalid {
+            return Err(ConfigError::Server {
+                path: self.path.clone(),
+                name: server.name.clone(),
+                message: message.clone(),
+            });
+        }
         let mut out = server.clone();
         if self.format == Format::Json {
             let err = |field: String| {
@@ -287,10 +315,11 @@ impl ClientConfig {
     }
 }
 
+/// Each server is read on its own (see [`ServerConfig::invalid`]).
 #[derive(Deserialize)]
 struct CodexRoot {
     #[serde(default)]
-    mcp_servers: BTreeMap<String, CodexServer>,
+    mcp_servers: BTreeMap<String, toml::Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -318,12 +347,24 @@ struct CodexServer {
     sandbox: Option<PolicyFile>,
 }
 
+/// Each server is read on its own (see [`ServerConfig::invalid`]).
 #[derive(Deserialize)]
 struct JsonRoot {
     #[serde(default, rename = "mcpServers")]
-    mcp_servers: BTreeMap<String, JsonServer>,
+    mcp_servers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    servers: BTreeMap<String, JsonServer>,
+    servers: BTreeMap<String, serde_json::Value>,
+    /// VS Code's `settings.json` keeps them under `"mcp": {"servers": …}`.
+    #[serde(default)]
+    mcp: Option<JsonMcpSection>,
+}
+
+/// The `mcp` object of VS Code's `settings.json`; its other keys
+/// (`inputs`, …) are VS Code's.
+#[derive(Deserialize)]
+struct JsonMcpSection {
+    #[serde(default)]
+    servers: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -353,7 +394,9 @@ enum Scalar {
     Bool(bool),
 }
 
-/// Parse `text`; `path` labels errors.
+/// Parse `text`; `path` labels errors. A syntax error fails the file; an
+/// entry that does not read fails only its server (see
+/// [`ServerConfig::invalid`]).
 pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientConfig, ConfigError> {
     let parse_err = |message: String| ConfigError::Parse {
         path: path.to_path_buf(),
@@ -365,65 +408,65 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                 toml::from_str(text).map_err(|e| parse_err(toml_message(&e, text)))?;
             root.mcp_servers
                 .into_iter()
-                .map(|(name, s)| ServerConfig {
-                    name,
-                    command: s.command.map(OsString::from),
-                    args: s.args.into_iter().map(OsString::from).collect(),
-                    env: strings(s.env),
-                    env_vars: s
-                        .env_vars
-                        .into_iter()
-                        .map(|e| match e {
-                            EnvVarEntry::Name(n) | EnvVarEntry::Table { name: n } => {
-                                OsString::from(n)
+                .map(|(name, entry)| {
+                    let (line, column) = line_col(text, entry.span().start);
+                    match entry.into_inner().try_into::<CodexServer>() {
+                        Ok(s) => codex_server(name, s),
+                        Err(e) => {
+                            let invalid_at = |m: &str| invalid_entry(name.clone(), m);
+                            match codex_entry_error(text, &name) {
+                                Some(exact) => invalid_at(&exact),
+                                None => invalid_at(&format!(
+                                    "entry at line {line}, column {column}: {}",
+                                    e.message()
+                                )),
                             }
-                        })
-                        .collect(),
-                    cwd: s.cwd,
-                    startup_timeout: s
-                        .startup_timeout_sec
-                        .and_then(|v| Duration::try_from_secs_f64(v).ok())
-                        .or(s.startup_timeout_ms.map(Duration::from_millis)),
-                    tool_timeout: s
-                        .tool_timeout_sec
-                        .and_then(|v| Duration::try_from_secs_f64(v).ok()),
-                    enabled: s.enabled.unwrap_or(true),
-                    env_file: None,
-                    remote: s.url.is_some(),
-                    sandbox: s.sandbox,
+                        }
+                    }
                 })
                 .collect()
         }
         Format::Json => {
-            let root: JsonRoot = serde_json::from_str(&super::jsonc::strip(text))
-                .map_err(|e| parse_err(e.to_string()))?;
-            root.mcp_servers
+            let stripped = super::jsonc::strip(text);
+            // An empty file (or only comments) is a config without servers,
+            // as an empty TOML file is.
+            let stripped = if stripped.trim().is_empty() {
+                "{}".into()
+            } else {
+                stripped
+            };
+            let root: JsonRoot =
+                serde_json::from_str(&stripped).map_err(|e| parse_err(e.to_string()))?;
+            // Only for errors: serde_json's Value keeps no positions.
+            let tree = super::jsonc::tree(&stripped);
+            let read = |keys: &'static [&'static str]| {
+                let tree = &tree;
+                move |(name, value): (String, serde_json::Value)| match serde_json::from_value::<
+                    JsonServer,
+                >(value)
+                {
+                    Ok(s) => json_server(name, s),
+                    Err(e) => {
+                        let node = tree.as_ref().and_then(|t| {
+                            keys.iter()
+                                .try_fold(t, |n, k| n.get(k))
+                                .and_then(|n| n.get(&name))
+                        });
+                        let (line, column) = line_col(text, node.map_or(0, |n| n.span.start));
+                        invalid_entry(name, &format!("entry at line {line}, column {column}: {e}"))
+                    }
+                }
+            };
+            let mut servers: Vec<ServerConfig> = root
+                .mcp_servers
                 .into_iter()
-                .chain(root.servers)
-                .map(|(name, s)| ServerConfig {
-                    name,
-                    command: s.command.map(OsString::from),
-                    args: s.args.into_iter().map(OsString::from).collect(),
-                    env: s
-                        .env
-                        .into_iter()
-                        .filter_map(|(k, v)| {
-                            let v = match v? {
-                                Scalar::Text(t) => t,
-                                Scalar::Number(n) => n.to_string(),
-                                Scalar::Bool(b) => b.to_string(),
-                            };
-                            Some((OsString::from(k), OsString::from(v)))
-                        })
-                        .collect(),
-                    env_file: s.env_file,
-                    remote: s.url.is_some() || s.kind.as_deref().is_some_and(|k| k != "stdio"),
-                    cwd: s.cwd,
-                    enabled: !s.disabled.unwrap_or(false),
-                    sandbox: s.sandbox,
-                    ..ServerConfig::default()
-                })
-                .collect()
+                .map(read(&["mcpServers"]))
+                .collect();
+            servers.extend(root.servers.into_iter().map(read(&["servers"])));
+            if let Some(mcp) = root.mcp {
+                servers.extend(mcp.servers.into_iter().map(read(&["mcp", "servers"])));
+            }
+            servers
         }
     };
     Ok(ClientConfig {
@@ -466,14 +509,23 @@ pub fn toml_message(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().replace('\n', " ");
     match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let (line, column) = line_col(text, span.start);
             format!("line {line}, column {column}: {message}")
         }
         None => message,
     }
 }
+
+/// 1-based line and column (in characters) of byte `at` of `text`.
+pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+mod entries;
+use entries::{codex_entry_error, codex_server, invalid_entry, json_server};
 
 #[cfg(test)]
 mod tests;

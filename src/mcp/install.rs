@@ -11,9 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use super::config::{toml_message, Format};
+use super::config::Format;
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +34,32 @@ pub enum InstallError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The config does not exist (the client never wrote one, or another
+    /// path was meant).
+    #[error("{path} does not exist: nothing to wrap (name the client's config with --config FILE)", path = .path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The config is a symbolic link to nothing (dotfiles not checked out).
+    #[error("{path} is a link to {target}, which does not exist; fix the link, or name the config with --config FILE", path = .path.display(), target = .target.display())]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
+    /// The config's directory cannot take the backup and the temporary
+    /// file the new text is written through.
+    #[error("cannot write beside {path}: {dir} is not writable ({source}); make it writable, or install into a copy with --config", path = .path.display(), dir = .dir.display())]
+    DirNotWritable {
+        /// The file.
+        path: PathBuf,
+        /// Its (resolved) directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Reading, backing up or writing failed.
     #[error("{step} {path}: {source}", path = .path.display())]
     Io {
@@ -53,7 +77,8 @@ pub enum InstallError {
 pub enum Client {
     /// OpenAI Codex: `~/.codex/config.toml` (or `$CODEX_HOME/config.toml`).
     Codex,
-    /// Claude Desktop: `~/.config/Claude/claude_desktop_config.json`.
+    /// Claude Desktop: `$XDG_CONFIG_HOME/Claude/claude_desktop_config.json`
+    /// (Electron's app data directory; `~/.config` without the variable).
     Claude,
     /// Cursor: `~/.cursor/mcp.json`.
     Cursor,
@@ -61,14 +86,25 @@ pub enum Client {
     Vscode,
 }
 
-/// The client's usual config path.
-pub fn default_path(client: Client, home: &Path, cwd: &Path, codex_home: Option<&Path>) -> PathBuf {
+/// The client's usual config path; `config_home` is `$XDG_CONFIG_HOME`
+/// (ignored unless absolute, as the XDG spec says).
+pub fn default_path(
+    client: Client,
+    home: &Path,
+    cwd: &Path,
+    codex_home: Option<&Path>,
+    config_home: Option<&Path>,
+) -> PathBuf {
+    let config_home = config_home
+        .filter(|p| p.is_absolute())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| home.join(".config"));
     match client {
         Client::Codex => codex_home
             .map(Path::to_path_buf)
             .unwrap_or_else(|| home.join(".codex"))
             .join("config.toml"),
-        Client::Claude => home.join(".config/Claude/claude_desktop_config.json"),
+        Client::Claude => config_home.join("Claude/claude_desktop_config.json"),
         Client::Cursor => home.join(".cursor/mcp.json"),
         Client::Vscode => cwd.join(".vscode/mcp.json"),
     }
@@ -83,7 +119,9 @@ pub struct Rewrite {
     pub changed: Vec<String>,
 }
 
-/// Wrap (`install`) or unwrap every stdio server in `text`.
+/// Wrap (`install`) or unwrap every stdio server in `text`. Both edit in
+/// place: comments, key order and layout stay, and `uninstall` after
+/// `install` gives back the original text.
 pub fn rewrite(
     text: &str,
     format: Format,
@@ -92,114 +130,17 @@ pub fn rewrite(
     install: bool,
 ) -> Result<Rewrite, InstallError> {
     let config = path.display().to_string();
-    let op = |name: &str, cmd: &str, args: &[String]| -> Option<(String, Vec<String>)> {
-        let wrapped = is_wrapped(cmd, args);
-        match (install, wrapped) {
-            (true, false) => {
-                let mut new = vec![
-                    "mcp".into(),
-                    "--config".into(),
-                    config.clone(),
-                    "--server".into(),
-                    name.into(),
-                    "--".into(),
-                    cmd.into(),
-                ];
-                new.extend(args.iter().cloned());
-                Some((sandspawn.to_string(), new))
-            }
-            (false, true) => {
-                let at = args.iter().position(|a| a == "--")?;
-                let rest = args.get(at + 1..)?;
-                let (c, a) = rest.split_first()?;
-                Some((c.clone(), a.to_vec()))
-            }
-            _ => None,
-        }
-    };
     let parse_err = |message: String| InstallError::Parse {
         path: path.to_path_buf(),
         message,
     };
-    let mut changed = Vec::new();
-    let text = match format {
-        Format::Codex => {
-            let mut doc: toml_edit::DocumentMut =
-                text.parse().map_err(|e: toml_edit::TomlError| {
-                    parse_err(e.to_string().lines().next().unwrap_or("").to_string())
-                })?;
-            if let Some(servers) = doc
-                .get_mut("mcp_servers")
-                .and_then(|s| s.as_table_like_mut())
-            {
-                for (name, server) in servers.iter_mut() {
-                    let Some(table) = server.as_table_like_mut() else {
-                        continue;
-                    };
-                    let Some(cmd) = table
-                        .get("command")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_string)
-                    else {
-                        continue;
-                    };
-                    let args: Vec<String> = table
-                        .get("args")
-                        .and_then(|a| a.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if let Some((c, a)) = op(name.get(), &cmd, &args) {
-                        table.insert("command", toml_edit::value(c));
-                        let arr: toml_edit::Array = a.iter().map(String::as_str).collect();
-                        table.insert("args", toml_edit::value(arr));
-                        changed.push(name.get().to_string());
-                    }
-                }
-            }
-            doc.to_string()
-        }
-        Format::Json => {
-            let mut root: Value =
-                // Comments are read past but not kept: the diff shows them.
-                serde_json::from_str(&super::jsonc::strip(text)).map_err(|e| parse_err(e.to_string()))?;
-            for key in ["mcpServers", "servers"] {
-                let Some(servers) = root.get_mut(key).and_then(Value::as_object_mut) else {
-                    continue;
-                };
-                for (name, server) in servers.iter_mut() {
-                    let Some(cmd) = server
-                        .get("command")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                    else {
-                        continue;
-                    };
-                    let args: Vec<String> = server
-                        .get("args")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if let Some((c, a)) = op(name, &cmd, &args) {
-                        server["command"] = Value::from(c);
-                        server["args"] = Value::from(a);
-                        changed.push(name.clone());
-                    }
-                }
-            }
-            let mut s = serde_json::to_string_pretty(&root).unwrap_or_default();
-            s.push('\n');
-            s
-        }
-    };
-    let _ = toml_message;
+    let (text, changed) =
+        match format {
+            Format::Codex => super::install_toml::rewrite(text, &config, sandspawn, install)
+                .map_err(parse_err)?,
+            Format::Json => super::install_json::rewrite(text, &config, sandspawn, install)
+                .map_err(parse_err)?,
+        };
     Ok(Rewrite { text, changed })
 }
 
@@ -214,12 +155,6 @@ pub fn unwrap_command(
     let at = args.iter().position(|a| a == "--")?;
     let rest = args.get(at + 1..).filter(|r| !r.is_empty())?;
     wrapped.then(|| rest.to_vec())
-}
-
-fn is_wrapped(cmd: &str, args: &[String]) -> bool {
-    Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
-        && args.first().is_some_and(|a| a == "mcp")
-        && args.iter().any(|a| a == "--")
 }
 
 /// A unified-style line diff (`-`/`+` lines with one line of context).
@@ -244,12 +179,13 @@ pub fn diff(old: &str, new: &str) -> String {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as `diff -u` prints them.
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     let near = |k: usize| {
@@ -294,7 +230,18 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
         .write(true)
         .open(path)
         .map(drop)
-        .map_err(io("writing"))
+        .map_err(io("writing"))?;
+    // The backup and the temporary file go beside the file a link points
+    // to: a directory that refuses them fails here, before any diff.
+    let real = std::fs::canonicalize(path).map_err(io("reading"))?;
+    let dir = real.parent().unwrap_or(Path::new("/"));
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| {
+        InstallError::DirNotWritable {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            source: e.into(),
+        }
+    })
 }
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
@@ -356,6 +303,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const CODEX: &str = "# my config\nmodel = \"o3\"\n\n[mcp_servers.time]\ncommand = \"uvx\" # comment\nargs = [\"mcp-server-time\"]\n\n[mcp_servers.web]\nurl = \"https://x\"\n";
 
@@ -377,6 +325,26 @@ mod tests {
             Some("uvx".as_ref())
         );
         assert!(diff(CODEX, &once.text).contains("+ command = \"/usr/bin/sandspawn\""));
+    }
+
+    #[test]
+    fn claude_follows_xdg_config_home_and_diff_removes_first() {
+        let (h, w) = (Path::new("/h"), Path::new("/w"));
+        let claude =
+            |xdg: Option<&str>| default_path(Client::Claude, h, w, None, xdg.map(Path::new));
+        assert_eq!(
+            claude(Some("/x")),
+            Path::new("/x/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            claude(Some("rel")),
+            Path::new("/h/.config/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            claude(None),
+            Path::new("/h/.config/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(diff("a\nb\nc\n", "a\nB\nc\n"), "  a\n- b\n+ B\n  c\n");
     }
 
     #[test]

@@ -37,6 +37,8 @@
 pub mod config;
 pub mod hostenv;
 pub mod install;
+mod install_json;
+mod install_toml;
 pub mod jsonc;
 pub mod process;
 pub mod profile;

@@ -123,6 +123,20 @@ pub fn plan_with_recovered(
         Some(c) => crate::paths::normalize(&ctx.parent_cwd.join(c)),
         None => ctx.parent_cwd.clone(),
     };
+    // Clients start servers from `/` (Claude Desktop) or HOME; the profile's
+    // "working directory readable" would then be the whole filesystem or
+    // all of HOME. Such a directory is no project: it is not granted.
+    let mut warnings = Vec::new();
+    let holds_home = home
+        .as_deref()
+        .is_some_and(|h| crate::paths::is_within(h, &cwd));
+    if holds_home || cwd == Path::new("/") {
+        layers[0].presets = vec![crate::policy::MCP_NO_CWD.into()];
+        warnings.push(format!(
+            "working directory {} is not made readable (it holds HOME; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
+            cwd.display()
+        ));
+    }
     let path_var = launch
         .env
         .iter()
@@ -161,6 +175,7 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    plan.warnings.splice(0..0, warnings);
     if let Some(pid) = recovered.pid {
         let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
         plan.env.mark_from_host(pid, &names);

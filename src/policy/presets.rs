@@ -36,9 +36,13 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
         // and the package caches launchers write to: npm's (`npx -y`) and
         // uv's (`uvx`, `uv run`). The installation prefix of the resolved
         // executable is added per command by `mcp::profile`, not here.
-        "mcp" => Layer {
+        "mcp" | MCP_NO_CWD => Layer {
+            read: if name == "mcp" {
+                vec![PathBuf::from(".")]
+            } else {
+                Vec::new()
+            },
             origin,
-            read: vec![PathBuf::from(".")],
             write: MCP_CACHES.iter().map(PathBuf::from).collect(),
             net: Some(super::NetworkMode::Full),
             ..Layer::default()
@@ -47,6 +51,11 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
     };
     Ok(layer)
 }
+
+/// `mcp` without the working directory: for a server started from `/` or
+/// HOME, which are no project (see `mcp::request`). Not listed in
+/// [`PRESETS`]: sandspawn picks it, users pick `mcp`.
+pub const MCP_NO_CWD: &str = "mcp-no-cwd";
 
 /// Package caches of MCP launchers, writable under the `mcp` preset.
 pub const MCP_CACHES: &[&str] = &["~/.npm", "~/.cache/uv", "~/.local/share/uv"];

@@ -48,22 +48,34 @@ fn codex_servers_with_sandbox_tables() {
     );
 }
 
+/// A typo in one server's entry fails that server, with the file, the
+/// server, the entry's line and the key; the other servers still start.
 #[test]
-fn unknown_sandbox_key_is_an_error_with_line_and_column() {
-    let text = "[mcp_servers.a]\ncommand = \"x\"\n[mcp_servers.a.sandbox]\nreed = [\"/\"]\n";
-    let err = parse_config(text, Path::new("c.toml"), Format::Codex)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("line 4, column 1") && err.contains("reed"),
-        "{err}"
+fn a_bad_entry_fails_only_its_server() {
+    let vars = VarContext::new(Vec::new(), Path::new("/w"), Path::new("c.toml"));
+    let err = |c: &ClientConfig, name: &str| {
+        c.resolve(c.server(name).unwrap(), &vars, true)
+            .unwrap_err()
+            .to_string()
+    };
+    let text = "[mcp_servers.a]\ncommand = \"x\"\n[mcp_servers.a.sandbox]\nreed = [\"/\"]\n\n[mcp_servers.b]\ncommand = \"y\"\nargs = \"z\"\n\n[mcp_servers.ok]\ncommand = \"/bin/true\"\n";
+    let c = parse_config(text, Path::new("c.toml"), Format::Codex).unwrap();
+    assert_eq!(
+        err(&c, "a"),
+        "MCP config c.toml: server `a`: line 4, column 1: unknown field `reed`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
     );
-    let json =
-        "{\"mcpServers\": {\"a\": {\"command\": \"x\",\n  \"sandbox\": {\"nett\": \"none\"}}}}";
-    let err = parse_config(json, Path::new("c.json"), Format::Json)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("nett") && err.contains("line 2"), "{err}");
+    assert_eq!(
+        err(&c, "b"),
+        "MCP config c.toml: server `b`: line 8, column 8: invalid type: string \"z\", expected a sequence"
+    );
+    assert!(c.resolve(c.server("ok").unwrap(), &vars, true).is_ok());
+    let json = "{\"mcpServers\": {\"a\": {\"command\": \"x\",\n  \"sandbox\": {\"nett\": \"none\"}},\n  \"ok\": {\"command\": \"y\"}}}";
+    let c = parse_config(json, Path::new("c.json"), Format::Json).unwrap();
+    assert_eq!(
+        err(&c, "a"),
+        "MCP config c.json: server `a`: entry at line 1, column 22: unknown field `nett`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
+    );
+    assert!(c.resolve(c.server("ok").unwrap(), &vars, true).is_ok());
 }
 
 #[test]
@@ -215,6 +227,14 @@ fn a_file_without_servers_says_so() {
     let c = parse_config("{\"mcp\": {}}", Path::new("settings.json"), Format::Json).unwrap();
     assert_eq!(
         c.not_empty().unwrap_err().to_string(),
-        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object)"
+        "MCP config settings.json: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {\"servers\"} in VS Code's settings.json)"
     );
+}
+
+#[test]
+fn jsonc_files_are_json() {
+    for name in ["a.json", "a.jsonc", "A.JSON"] {
+        assert_eq!(format_of(Path::new(name)), Format::Json, "{name}");
+    }
+    assert_eq!(format_of(Path::new("config.toml")), Format::Codex);
 }

@@ -1,0 +1,201 @@
+//! The JSON half of `mcp install` / `uninstall`: an in-place edit.
+//!
+//! Users keep comments, trailing commas and their own layout in
+//! `mcp.json` (JSONC), so the file is never re-serialised. Only two spots
+//! of each server change, found through the byte spans of
+//! [`jsonc::tree`](super::jsonc::tree):
+//!
+//! - the `command` value becomes sandspawn (as a JSON string);
+//! - the wrapper's arguments, ending with the original command's token
+//!   copied byte for byte, are inserted before the first original
+//!   argument (`, "args": […]` after the command when there was none).
+//!
+//! `uninstall` deletes exactly what was inserted and copies the command
+//! token back, so an untouched installed file turns back into the
+//! original byte for byte.
+
+use std::ops::Range;
+use std::path::Path;
+
+use super::jsonc::{self, Kind, Node};
+
+/// One replacement of `range` of the original text.
+struct Edit {
+    range: Range<usize>,
+    text: String,
+}
+
+/// `text` with every stdio server wrapped (`install`) or unwrapped, and
+/// the names of the servers changed; Err is a parse message with line
+/// and column.
+pub(super) fn rewrite(
+    text: &str,
+    config: &str,
+    sandspawn: &str,
+    install: bool,
+) -> Result<(String, Vec<String>), String> {
+    let stripped = jsonc::strip(text);
+    // An empty file (or only comments) is a config without servers.
+    if stripped.trim().is_empty() {
+        return Ok((text.to_string(), Vec::new()));
+    }
+    // serde_json first: its error names the line and column.
+    serde_json::from_str::<serde_json::Value>(&stripped).map_err(|e| e.to_string())?;
+    let root = jsonc::tree(&stripped).ok_or("not a JSON value (nested too deeply?)")?;
+    let mut edits = Vec::new();
+    let mut changed = Vec::new();
+    // VS Code's settings.json keeps them under "mcp": {"servers": …}.
+    let nested = root.get("mcp").and_then(|m| m.get("servers"));
+    for found in [root.get("mcpServers"), root.get("servers"), nested] {
+        let Some(Node {
+            kind: Kind::Object(servers),
+            ..
+        }) = found
+        else {
+            continue;
+        };
+        for (name, _, server) in servers {
+            let found = if install {
+                wrap(text, server, name, config, sandspawn)
+            } else {
+                unwrap(text, server)
+            };
+            if let Some(mut e) = found {
+                edits.append(&mut e);
+                changed.push(name.clone());
+            }
+        }
+    }
+    edits.sort_by_key(|e| e.range.start);
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut at = 0;
+    for e in &edits {
+        // Spans of distinct values never overlap; a duplicated key could.
+        if e.range.start < at {
+            return Err(format!(
+                "two servers share the bytes at offset {}: duplicate keys?",
+                e.range.start
+            ));
+        }
+        out.push_str(&text[at..e.range.start]);
+        out.push_str(&e.text);
+        at = e.range.end;
+    }
+    out.push_str(&text[at..]);
+    Ok((out, changed))
+}
+
+fn json(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+fn items(node: &Node) -> Option<&[Node]> {
+    match &node.kind {
+        Kind::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// Whether `cmd` is sandspawn itself: such a server is left alone by
+/// `install` (never sandspawn inside sandspawn).
+pub(super) fn is_sandspawn(cmd: &str) -> bool {
+    Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
+}
+
+fn wrap(text: &str, server: &Node, name: &str, config: &str, exe: &str) -> Option<Vec<Edit>> {
+    let command = server.get("command")?;
+    if is_sandspawn(command.as_str()?) {
+        return None;
+    }
+    let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name, "--"]
+        .iter()
+        .map(|s| json(s))
+        .collect();
+    prefix.push(text[command.span.clone()].to_string());
+    let prefix = prefix.join(", ");
+    let args = match server.get("args") {
+        None => Edit {
+            range: command.span.end..command.span.end,
+            text: format!(", \"args\": [{prefix}]"),
+        },
+        Some(args) => match items(args)?.first() {
+            Some(first) => Edit {
+                range: first.span.start..first.span.start,
+                text: format!("{prefix}, "),
+            },
+            None => Edit {
+                range: args.span.start + 1..args.span.start + 1,
+                text: prefix,
+            },
+        },
+    };
+    Some(vec![
+        Edit {
+            range: command.span.clone(),
+            text: json(exe),
+        },
+        args,
+    ])
+}
+
+/// The position of the `--` ending the wrapper's own arguments when
+/// `args` is what `install` writes (`mcp … --config F --server N -- CMD`):
+/// a server wrapped by hand (`sandspawn mcp -- CMD`) is the user's choice
+/// and stays.
+pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
+    if args.first() != Some(&Some("mcp")) {
+        return None;
+    }
+    let end = args.iter().position(|a| *a == Some("--"))?;
+    let own = &args[..end];
+    let named = own.contains(&Some("--config")) && own.contains(&Some("--server"));
+    (named && end + 1 < args.len()).then_some(end)
+}
+
+fn unwrap(text: &str, server: &Node) -> Option<Vec<Edit>> {
+    let command = server.get("command")?;
+    if !is_sandspawn(command.as_str()?) {
+        return None;
+    }
+    let (args_at, args) = server.member("args")?;
+    let items = items(args)?;
+    let end = wrapper_end(&items.iter().map(Node::as_str).collect::<Vec<_>>())?;
+    let original = &items[end + 1];
+    original.as_str()?;
+    let remove = match items.get(end + 2) {
+        Some(next) => items[0].span.start..next.span.start,
+        // No original arguments: `, "args": [ … ]` as install added it
+        // goes whole; otherwise the array stays, emptied.
+        None if text.get(command.span.end..args_at) == Some(", ")
+            && args.span.start + 1 == items[0].span.start
+            && original.span.end + 1 == args.span.end =>
+        {
+            command.span.end..args.span.end
+        }
+        None => {
+            let after = &text[original.span.end..args.span.end - 1];
+            // A trailing comma after the command would be left alone.
+            let comma = after.trim_start().starts_with(',');
+            let cut = if comma {
+                original.span.end + after.find(',').unwrap_or(0) + 1
+            } else {
+                original.span.end
+            };
+            items[0].span.start..cut
+        }
+    };
+    Some(vec![
+        Edit {
+            range: command.span.clone(),
+            text: text[original.span.clone()].to_string(),
+        },
+        Edit {
+            range: remove,
+            text: String::new(),
+        },
+    ])
+}
+
+#[cfg(test)]
+#[path = "install_json_tests.rs"]
+mod tests;

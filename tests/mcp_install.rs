@@ -1,0 +1,192 @@
+//! `sandspawn mcp install` / `uninstall` through the real binary, as a
+//! user meets them: in-place edits of commented configs, the clients'
+//! default paths under a scratch HOME, and the one-line refusals (missing
+//! config, unwritable directory, empty file).
+
+mod mcp_support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mcp_support::*;
+
+/// `sandspawn ARGS` in `cwd` with the scratch environment plus `extra`.
+fn run_with(host: &Host, cwd: &Path, extra: &[(&str, &Path)], args: &[&str]) -> Output {
+    Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run(host: &Host, cwd: &Path, args: &[&str]) -> Output {
+    run_with(host, cwd, &[], args)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn install_edits_a_commented_config_in_place_and_uninstall_gives_it_back() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = "{\r\n  // my servers\r\n  \"mcpServers\": {\r\n    \"t\": {\r\n      \"command\": \"uvx\", /* runner */\r\n      \"args\": [\"mcp-server-time\",],\r\n    },\r\n  },\r\n}\r\n";
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let install = |verb: &str| {
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", verb, "--client", "cursor", "--config", c],
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = install("install");
+    let exe = std::fs::canonicalize(SANDSPAWN).unwrap();
+    let exe = exe.to_str().unwrap();
+    let installed = format!("{{\r\n  // my servers\r\n  \"mcpServers\": {{\r\n    \"t\": {{\r\n      \"command\": \"{exe}\", /* runner */\r\n      \"args\": [\"mcp\", \"--config\", \"{c}\", \"--server\", \"t\", \"--\", \"uvx\", \"mcp-server-time\",],\r\n    }},\r\n  }},\r\n}}\r\n");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
+    // The diff shows the two changed lines only.
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("- ")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.work().join("mcp.json.sandspawn-backup")).unwrap(),
+        original
+    );
+    assert_eq!(install("install"), format!("{c}: nothing to change\n"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
+    install("uninstall");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}
+
+#[test]
+fn default_paths_follow_the_clients_and_a_missing_one_says_what_to_do() {
+    let host = Host::new();
+    let xdg = host.dir.path().join("xdg");
+    let claude = xdg.join("Claude/claude_desktop_config.json");
+    std::fs::create_dir_all(claude.parent().unwrap()).unwrap();
+    std::fs::write(&claude, r#"{"mcpServers": {"t": {"command": "uvx"}}}"#).unwrap();
+    let out = run_with(
+        &host,
+        &host.work(),
+        &[("XDG_CONFIG_HOME", &xdg)],
+        &["mcp", "install", "--client", "claude", "--dry-run"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("--- {}\n", claude.display())),
+        "{stdout}"
+    );
+    for (client, path) in [
+        ("codex", host.home().join(".codex/config.toml")),
+        ("cursor", host.home().join(".cursor/mcp.json")),
+        ("vscode", host.work().join(".vscode/mcp.json")),
+        (
+            "claude",
+            host.home()
+                .join(".config/Claude/claude_desktop_config.json"),
+        ),
+    ] {
+        let out = run(&host, &host.work(), &["mcp", "install", "--client", client]);
+        assert_eq!(out.status.code(), Some(125), "{client}");
+        assert_eq!(
+            stderr(&out),
+            format!("sandspawn: {} does not exist: nothing to wrap (name the client's config with --config FILE)\n", path.display())
+        );
+    }
+}
+
+#[test]
+fn an_empty_json_config_has_no_servers() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    for text in ["", "\n  // nothing yet\n"] {
+        std::fs::write(&config, text).unwrap();
+        let c = config.to_str().unwrap();
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", "install", "--client", "cursor", "--config", c],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{c}: nothing to change\n")
+        );
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+        let out = run(&host, &host.work(), &["mcp", "check", "--config", c]);
+        assert_eq!(
+            stderr(&out),
+            format!("sandspawn: MCP config {c}: no MCP servers in it (expected a \"mcpServers\" or \"servers\" object, or \"mcp\": {{\"servers\"}} in VS Code's settings.json)\n")
+        );
+    }
+}
+
+/// As an unprivileged user (root writes anywhere): a writable config in a
+/// directory that refuses the backup is one error before any diff.
+#[test]
+fn a_config_in_an_unwritable_directory_is_one_error_before_the_diff() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::Uid::effective().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        return skip("needs root to drop to uid 65534 with setpriv");
+    }
+    let host = Host::new();
+    let dir = host.work().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let config = dir.join("mcp.json");
+    let original = r#"{"mcpServers": {"t": {"command": "uvx"}}}"#;
+    std::fs::write(&config, original).unwrap();
+    for p in [host.dir.path(), &host.work(), &dir, &config] {
+        nix::unistd::chown(p, Some(65534.into()), Some(65534.into())).unwrap();
+    }
+    std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let c = config.to_str().unwrap();
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            SANDSPAWN,
+        ])
+        .args(["mcp", "install", "--client", "cursor", "--config", c])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        format!("sandspawn: cannot write beside {c}: {} is not writable (Permission denied (os error 13)); make it writable, or install into a copy with --config\n", dir.display())
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}
+
+#[test]
+fn a_dangling_link_is_named_as_one() {
+    let host = Host::new();
+    let link = host.work().join("mcp.json");
+    std::os::unix::fs::symlink("/nonexistent/dotfiles/mcp.json", &link).unwrap();
+    let c = link.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        stderr(&out),
+        format!("sandspawn: {c} is a link to /nonexistent/dotfiles/mcp.json, which does not exist; fix the link, or name the config with --config FILE\n")
+    );
+}
