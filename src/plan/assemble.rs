@@ -55,6 +55,18 @@ pub struct HostFacts {
     pub no_private_mounts: Option<PrivateDirs>,
     /// Network `proxy`: the upstream, chosen and parsed by the driver.
     pub proxy: Option<super::Upstream>,
+    /// Policy paths (read, write, deny) that lead through a symlink on the
+    /// host, by the path as written.
+    pub aliases: HashMap<PathBuf, Alias>,
+}
+
+/// Where a policy path written through a symlink leads on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The deepest symlink on the way (the path itself when it is one).
+    pub link: PathBuf,
+    /// The path with every symlink resolved.
+    pub resolved: PathBuf,
 }
 
 /// Directories that stand in for a private HOME and /tmp when the backend
@@ -102,11 +114,29 @@ pub fn assemble(
             ),
         }
     }
+    // A root written through a symlink grants what it leads to: bwrap binds
+    // the target at the written path, Landlock's rule holds the target's
+    // inode. The resolved path is granted as well, so a variable whose hops
+    // pass through it (HOME=/home/u with /home -> var/home) resolves.
+    let resolved = |r: &crate::policy::PathRule| {
+        facts.aliases.get(&r.path).map(|a| {
+            (
+                a.resolved.clone(),
+                format!("{} (resolved from {})", r.origin, r.path.display()),
+            )
+        })
+    };
     for r in &policy.read {
         fs.add(r.path.clone(), Access::Read, r.origin.clone());
+        if let Some((path, reason)) = resolved(r) {
+            fs.add(path, Access::Read, reason);
+        }
     }
     for r in &policy.write {
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
+        if let Some((path, reason)) = resolved(r) {
+            fs.add(path, Access::Write, reason);
+        }
     }
     for p in &facts.protected {
         fs.add(
@@ -115,10 +145,23 @@ pub fn assemble(
             "protected: read-only inside a writable root",
         );
     }
+    // A deny hides what the path leads to: `~/.ssh` under a symlinked HOME,
+    // `~/.npmrc -> dotfiles/npmrc`. The target is denied by its real path
+    // too, and the written path remembers its link so lowering masks it only
+    // where the sandbox does not follow that link anyway.
     for r in &policy.deny {
+        let kind = *facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing);
+        let alias = facts.aliases.get(&r.path);
         fs.add(r.path.clone(), Access::Deny, r.origin.clone());
         if let Some(entry) = fs.entries.last_mut() {
-            entry.kind = Some(*facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing));
+            entry.kind = Some(kind);
+            entry.via_link = alias.map(|a| a.link.clone());
+        }
+        if let Some(Some((path, reason))) = alias.map(|_| resolved(r)) {
+            fs.add(path, Access::Deny, reason);
+            if let Some(entry) = fs.entries.last_mut() {
+                entry.kind = Some(kind);
+            }
         }
     }
 

@@ -281,6 +281,11 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         };
         facts.kinds.insert(rule.path.clone(), kind);
     }
+    for rule in policy.read.iter().chain(&policy.write).chain(&policy.deny) {
+        if let Some(alias) = alias_of(&rule.path) {
+            facts.aliases.insert(rule.path.clone(), alias);
+        }
+    }
     for (rule, what) in policy
         .read
         .iter()
@@ -296,4 +301,18 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         }
     }
     facts
+}
+
+/// Where `path` leads when a symlink is on the way, `None` when it leads
+/// to itself (or cannot be followed: the path then stays as written).
+fn alias_of(path: &Path) -> Option<super::Alias> {
+    use crate::paths::Resolver;
+    let hops = crate::paths::HostResolver.hops(path).ok()?;
+    let resolved = hops.last().filter(|r| r.as_path() != path)?.clone();
+    // `ancestors` starts at the path itself: the first link is the deepest.
+    let link = path
+        .ancestors()
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))?
+        .to_path_buf();
+    Some(super::Alias { link, resolved })
 }

@@ -55,6 +55,12 @@ pub struct FsEntry {
     /// For deny entries: what is being hidden.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PathKind>,
+    /// For deny entries reached through a symlink on the host: the deepest
+    /// such link (the path itself when it is one). A grant that binds the
+    /// view above the link shows the link, which leads to the resolved
+    /// path, hidden by its own entry: a mask here would sit behind the link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_link: Option<PathBuf>,
 }
 
 /// The whole view.
@@ -91,6 +97,7 @@ impl FsView {
                 access,
                 reason: reason.into(),
                 kind: None,
+                via_link: None,
             });
         }
     }
