@@ -66,8 +66,8 @@ fn run(t: &Tree, backend: &str, read: &Path) -> Output {
         .unwrap()
 }
 
-fn check(backend: &str) {
-    let t = tree();
+/// Whether `backend` runs here at all (skipping, with the reason, if not).
+fn usable(t: &Tree, backend: &str) -> bool {
     let probe = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -77,10 +77,18 @@ fn check(backend: &str) {
         .output()
         .unwrap();
     if !probe.status.success() {
-        return skip(&format!(
+        skip(&format!(
             "`sandspawn run --backend {backend}` does not work here: {}",
             String::from_utf8_lossy(&probe.stderr)
         ));
+    }
+    probe.status.success()
+}
+
+fn check(backend: &str) {
+    let t = tree();
+    if !usable(&t, backend) {
+        return;
     }
     // The tree as a root (the link strictly inside it), HOME itself (a
     // root that is the link), and everything.
@@ -110,4 +118,35 @@ fn bwrap_hides_credential_stores_behind_symlinks() {
 #[test]
 fn landlock_hides_credential_stores_behind_symlinks() {
     check("landlock");
+}
+
+/// With no XDG_CACHE_HOME the trust cache, and under Landlock the stand-in
+/// HOME and TMPDIR, live under the symlinked HOME: the plan must name them
+/// so that their symlink hops are granted, not refuse its own directories.
+#[test]
+fn landlock_private_dirs_under_a_symlinked_home_are_usable() {
+    let t = tree();
+    if !usable(&t, "landlock") {
+        return;
+    }
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", t.root.join("link"))
+        .current_dir(t.root.join("ws"))
+        .args(["run", "--backend", "landlock", "--"])
+        .args([
+            "sh",
+            "-c",
+            "cd ~ && echo home > h && cat h && touch \"$TMPDIR/t\" && echo tmp",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "home\ntmp\n",
+        "{stderr}"
+    );
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
 }

@@ -169,7 +169,12 @@ fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
             path: path.to_path_buf(),
             source,
         })?;
-    Ok(path.to_path_buf())
+    // By its real path: under a symlinked HOME the written one has a link
+    // hop the plan would have to grant, and Landlock holds the inode anyway.
+    std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {
