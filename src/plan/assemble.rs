@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::fs::{Access, FsView, PathKind};
 use super::Plan;
 use crate::env::{self, families, EnvContext, TrustRole};
+use crate::paths::{is_within, same_path};
 use crate::policy::Policy;
 use crate::trust::TrustOutcome;
 
@@ -100,7 +101,7 @@ pub fn assemble(
             .read
             .iter()
             .chain(&policy.write)
-            .any(|r| crate::paths::is_within(p, &r.path))
+            .any(|r| is_within(p, &r.path))
     };
     for root in facts.system_roots.iter().filter(|r| !covered(r.path())) {
         match root {
@@ -172,9 +173,32 @@ pub fn assemble(
     let tmp = Path::new("/tmp");
     let mut default_tmpdir = OsString::from("/tmp");
     let host_tmp_writable = fs.writable(tmp) && policy.write.iter().any(|r| r.path == tmp);
+    let mut warnings = Vec::new();
     if !host_tmp_writable {
         match &facts.no_private_mounts {
-            None => fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp"),
+            None => {
+                // What the policy made of the cwd, before the tmpfs hides it.
+                let cwd_grant = fs
+                    .decide(&cwd)
+                    .map(|e| e.access.clone())
+                    .filter(|a| matches!(a, Access::Read | Access::Write));
+                fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
+                if same_path(&cwd, tmp) {
+                    warnings.push(format!(
+                        "the working directory {} is the sandbox's private /tmp, empty; \
+                         pass --write /tmp to use the host's /tmp, or run from another directory",
+                        cwd.display()
+                    ));
+                } else if let Some(access) = cwd_grant.filter(|_| is_within(&cwd, tmp)) {
+                    // A broader root (read = ["/"]) granted the cwd; the
+                    // tmpfs would leave the command nowhere to start.
+                    fs.add(
+                        cwd.clone(),
+                        access,
+                        "working directory, inside the private /tmp",
+                    );
+                }
+            }
             Some(dirs) => {
                 fs.add(
                     dirs.tmp.clone(),
@@ -263,7 +287,7 @@ pub fn assemble(
         trust,
         fs,
         violations: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     }
 }
 

@@ -145,6 +145,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     plan.backend = backend;
     plan.backend_why = backend_why;
     warnings.append(&mut plan.env.warnings.clone());
+    warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan.verify(&HostResolver);
     Ok(plan)

@@ -74,3 +74,6 @@ pub struct ProxyPlan {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_cwd;

@@ -16,7 +16,7 @@ use crate::trust::TrustOutcome;
 const BUNDLE: &str = "/home/u/.cache/sandspawn/trust/1111.pem";
 const EXTRAS: &str = "/home/u/.cache/sandspawn/trust/2222.pem";
 
-fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
+pub(super) fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
     TrustOutcome {
         bundle: bundle.then(|| PathBuf::from(BUNDLE)),
         extras_bundle: extras.then(|| PathBuf::from(EXTRAS)),
@@ -26,7 +26,7 @@ fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
     }
 }
 
-fn facts() -> HostFacts {
+pub(super) fn facts() -> HostFacts {
     HostFacts {
         system_roots: vec![
             SystemRoot::Dir("/usr".into()),
@@ -44,7 +44,7 @@ fn facts() -> HostFacts {
     }
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+pub(super) fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
     pairs
         .iter()
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
