@@ -47,7 +47,8 @@ impl SystemRoot {
 pub struct HostFacts {
     /// The system roots that exist.
     pub system_roots: Vec<SystemRoot>,
-    /// What each denied path is.
+    /// What each denied path is; read and write roots absent on the host
+    /// are recorded as `Missing`.
     pub kinds: HashMap<PathBuf, PathKind>,
     /// Protected paths found under writable roots (bound read-only).
     pub protected: Vec<PathBuf>,
@@ -137,6 +138,15 @@ pub fn assemble(
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
         if let Some((path, reason)) = resolved(r) {
             fs.add(path, Access::Write, reason);
+        }
+    }
+    // Absent roots stay in the view (explain lists them, the warning says
+    // why) but are not mounted: bwrap cannot bind a missing source.
+    for entry in fs.entries.iter_mut() {
+        if matches!(entry.access, Access::Read | Access::Write)
+            && facts.kinds.get(&entry.path) == Some(&PathKind::Missing)
+        {
+            entry.kind = Some(PathKind::Missing);
         }
     }
     for p in &facts.protected {

@@ -299,6 +299,7 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         .chain(policy.write.iter().map(|r| (r, "--write")))
     {
         if std::fs::symlink_metadata(&rule.path).is_err() {
+            facts.kinds.insert(rule.path.clone(), PathKind::Missing);
             warnings.push(format!(
                 "{what} {} (from {}): no such path on this host; it will not be visible in the sandbox",
                 rule.path.display(),

@@ -52,7 +52,8 @@ pub struct FsEntry {
     pub access: Access,
     /// Why it is there ("system", "preset readonly", "trust bundle: SSL_CERT_FILE…").
     pub reason: String,
-    /// For deny entries: what is being hidden.
+    /// For deny entries: what is being hidden. For read and write roots:
+    /// `Missing` when absent on the host (listed, not mounted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PathKind>,
     /// For deny entries reached through a symlink on the host: the deepest

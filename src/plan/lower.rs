@@ -81,6 +81,7 @@ impl Plan {
                         Some(Access::Read | Access::Write)
                     )
             }
+            Access::Read | Access::Write => entry.kind != Some(PathKind::Missing),
             _ => true,
         }
     }

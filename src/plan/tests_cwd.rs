@@ -1,5 +1,6 @@
 //! The working directory against the sandbox's own directories: a cwd
-//! inside the private /tmp must stay what the policy made it.
+//! inside the private /tmp must stay what the policy made it; roots that
+//! do not exist on the host are not mounted.
 
 use std::path::Path;
 
@@ -69,4 +70,43 @@ fn a_cwd_that_is_the_private_tmp_itself_is_warned_about() {
         },
     );
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn roots_missing_on_the_host_are_listed_but_not_mounted() {
+    // `run --read /nonexistent` warned "it will not be visible", then bwrap
+    // failed: "Can't find source path /nonexistent" (exit 1).
+    let cwd = Path::new("/work/proj");
+    let layer = Layer {
+        origin: "flags".into(),
+        read: vec!["/nonexistent".into()],
+        write: vec!["/gone/out".into()],
+        ..Layer::default()
+    };
+    let policy = Policy::resolve(&[layer], &ResolveContext { cwd, home: None }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/nonexistent".into(), PathKind::Missing);
+    f.kinds.insert("/gone/out".into(), PathKind::Missing);
+    let plan = assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &[],
+        outcome(false, false),
+        &f,
+    );
+    assert!(
+        plan.fs.readable(Path::new("/nonexistent")),
+        "still in the view"
+    );
+    let mounts = plan.lower().mounts;
+    assert!(
+        !mounts
+            .iter()
+            .any(|m| m.path() == Path::new("/nonexistent") || m.path() == Path::new("/gone/out")),
+        "{mounts:?}"
+    );
+    assert!(mounts.contains(&Mount::ReadOnly {
+        path: "/work/proj".into()
+    }));
 }
