@@ -402,3 +402,28 @@ fn a_ca_file_changed_after_planning_does_not_reach_the_child() {
         "a later rewrite leaked in: {seen}"
     );
 }
+
+/// `sandspawn env | head -1`: a reader that stops early is not a failure of
+/// sandspawn. It ends as a filter killed by SIGPIPE would (141), without
+/// "writing output: Broken pipe" on stderr and without 125.
+#[test]
+fn a_closed_stdout_ends_quietly_like_sigpipe() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["env"][..], &["explain", "--", "true"][..]] {
+        // The read end is closed before sandspawn writes a byte.
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .current_dir(home.path())
+            .args(args)
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+    }
+}
