@@ -35,6 +35,10 @@ impl BwrapFeatures {
     }
 }
 
+/// The most arguments bwrap takes after its own name (`MAX_ARGS` in
+/// bubblewrap.c, counting the command's too).
+pub const BWRAP_MAX_ARGS: usize = 9000;
+
 /// Render `spec` into the complete argv of bwrap (argv\[0\] is the bwrap path).
 ///
 /// `helper` is the helper-stage executable as seen from inside the sandbox
