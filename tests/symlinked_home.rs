@@ -150,3 +150,46 @@ fn landlock_private_dirs_under_a_symlinked_home_are_usable() {
     );
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
 }
+
+/// A writable root written through a symlink (`--write ~/ws` with `ws` a
+/// link) grants its real path too; the repository metadata protected under
+/// the written path must be protected under the real one as well.
+#[test]
+fn a_writable_root_through_a_symlink_keeps_git_read_only_by_both_paths() {
+    let t = tree();
+    if !usable(&t, "bwrap") || !usable(&t, "landlock") {
+        return;
+    }
+    let real = t.root.join("realws");
+    std::fs::create_dir_all(real.join(".git/hooks")).unwrap();
+    std::os::unix::fs::symlink("realws", t.root.join("wslink")).unwrap();
+    for backend in ["bwrap", "landlock"] {
+        let script = format!(
+            "echo x > {real}/.git/hooks/pre-commit; echo x > {link}/.git/hooks/pre-commit; \
+             echo ok > {real}/out && cat {link}/out",
+            real = real.display(),
+            link = t.root.join("wslink").display(),
+        );
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", t.root.join("real"))
+            .env("XDG_CACHE_HOME", t.root.join("cache"))
+            .current_dir(t.root.join("ws"))
+            .args(["run", "--backend", backend, "--write"])
+            .arg(t.root.join("wslink"))
+            .args(["--", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "ok\n",
+            "{backend}: {stderr}"
+        );
+        assert!(
+            !real.join(".git/hooks/pre-commit").exists(),
+            "{backend}: a hook was planted: {stderr}"
+        );
+    }
+}

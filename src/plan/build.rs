@@ -132,7 +132,16 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             tmp: make_private_dir(&root.join("tmp"))?,
         });
     }
-    let writable: Vec<PathBuf> = policy.write.iter().map(|r| r.path.clone()).collect();
+    // A root written through a symlink is writable by its real path too
+    // (see `assemble`): protect under both.
+    let writable: Vec<PathBuf> = policy
+        .write
+        .iter()
+        .flat_map(|r| {
+            let resolved = facts.aliases.get(&r.path).map(|a| a.resolved.clone());
+            std::iter::once(r.path.clone()).chain(resolved)
+        })
+        .collect();
     facts.protected = super::protect::probe(&writable)?;
     let mut plan = assemble(
         req.command.clone(),
