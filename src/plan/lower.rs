@@ -60,11 +60,13 @@ impl Plan {
                     .entries
                     .iter()
                     .any(|g| g.access == Access::Tmpfs && same_path(&g.path, &entry.path));
+                // A grant at the very path counts: the deny wins that tie
+                // (`FsView::decide`), and the grant's bind would show it.
                 let exposer = self
                     .fs
                     .entries
                     .iter()
-                    .filter(|g| g.access != Access::Deny && !same_path(&g.path, &entry.path))
+                    .filter(|g| g.access != Access::Deny)
                     .filter(|g| is_within(&entry.path, &g.path))
                     .max_by_key(|g| depth(&g.path));
                 // Behind a link the grant shows as a link, the sandbox

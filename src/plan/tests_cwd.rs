@@ -110,3 +110,46 @@ fn roots_missing_on_the_host_are_listed_but_not_mounted() {
         path: "/work/proj".into()
     }));
 }
+
+#[test]
+fn a_deny_of_the_cwd_itself_is_enforced_not_only_listed() {
+    // `run --deny .` and `cd ~/.aws && run`: the plan said "denied" (a deny
+    // wins a tie), but lowering saw no grant *above* the path and dropped
+    // the mask, so the cwd's read root exposed it.
+    let cwd = Path::new("/work/proj");
+    let layer = Layer {
+        origin: "flags".into(),
+        deny: vec![".".into()],
+        ..Layer::default()
+    };
+    let policy = Policy::resolve(&[layer], &ResolveContext { cwd, home: None }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/work/proj".into(), PathKind::Dir);
+    let plan = assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &[],
+        outcome(false, false),
+        &f,
+    );
+    assert!(!plan.fs.readable(Path::new("/work/proj/secret")));
+    let mounts: Vec<Mount> = plan
+        .lower()
+        .mounts
+        .into_iter()
+        .filter(|m| m.path() == Path::new("/work/proj"))
+        .collect();
+    assert_eq!(
+        mounts,
+        vec![
+            Mount::ReadOnly {
+                path: "/work/proj".into()
+            },
+            Mount::Mask {
+                path: "/work/proj".into(),
+                is_dir: true
+            },
+        ]
+    );
+}
