@@ -402,3 +402,56 @@ fn a_ca_file_changed_after_planning_does_not_reach_the_child() {
         "a later rewrite leaked in: {seen}"
     );
 }
+
+/// `sandspawn env | head -1`: a reader that stops early is not a failure of
+/// sandspawn. It ends as a filter killed by SIGPIPE would (141), without
+/// "writing output: Broken pipe" on stderr and without 125.
+#[test]
+fn a_closed_stdout_ends_quietly_like_sigpipe() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["env"][..], &["explain", "--", "true"][..]] {
+        // The read end is closed before sandspawn writes a byte.
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .current_dir(home.path())
+            .args(args)
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+    }
+}
+
+/// A cache directory that cannot be made (HOME=/nonexistent for a system
+/// user, or a file in the way) names the path and says what to do.
+#[test]
+fn an_unusable_cache_directory_says_how_to_choose_another() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", &file)
+        .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+        .current_dir(home.path())
+        .args(["env"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sandspawn: creating cache directory {}/sandspawn/trust: Not a directory (os error 20); \
+             set XDG_CACHE_HOME to a directory you own\n",
+            file.display()
+        )
+    );
+    assert_eq!(out.status.code(), Some(125));
+}

@@ -35,6 +35,10 @@ impl BwrapFeatures {
     }
 }
 
+/// The most arguments bwrap takes after its own name (`MAX_ARGS` in
+/// bubblewrap.c, counting the command's too).
+pub const BWRAP_MAX_ARGS: usize = 9000;
+
 /// Render `spec` into the complete argv of bwrap (argv\[0\] is the bwrap path).
 ///
 /// `helper` is the helper-stage executable as seen from inside the sandbox
@@ -185,6 +189,32 @@ pub enum BwrapProbeError {
     /// masked by a container...). `detail` names the kernel feature.
     #[error("`{path}` cannot create a sandbox on this host: {detail}; use --backend landlock, or see `sandspawn doctor`")]
     Trial { path: PathBuf, detail: String },
+}
+
+/// Directories a `bwrap` must not be taken from for `spec`: its writable
+/// roots (the child, or a previous one, could plant one there) and its
+/// working directory (a checkout could ship one on a PATH entry inside it).
+///
+/// A working directory that contains the system's bin directories (`/`,
+/// `/usr`) is the system itself: counting it would rule out every bwrap,
+/// so `run --cwd /` could never use this backend.
+pub fn untrusted_dirs(spec: &SandboxSpec) -> Vec<&Path> {
+    const SYSTEM_BIN: [&str; 4] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+    let cwd = spec.cwd.as_path();
+    let cwd_is_system = SYSTEM_BIN
+        .iter()
+        .any(|bin| crate::pathcmp::starts_with(Path::new(bin), cwd));
+    let writable = spec.mounts.iter().filter_map(|m| match m {
+        Mount::ReadWrite { path } => Some(path.as_path()),
+        _ => None,
+    });
+    let mut dirs: Vec<&Path> = Vec::new();
+    for dir in (!cwd_is_system).then_some(cwd).into_iter().chain(writable) {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }
 
 /// The first `bwrap` on `path_var` that is not inside any of `untrusted`

@@ -22,6 +22,10 @@ fn ro(p: &str) -> Mount {
     Mount::ReadOnly { path: p.into() }
 }
 
+fn rw(p: &str) -> Mount {
+    Mount::ReadWrite { path: p.into() }
+}
+
 fn words(s: &str) -> Vec<OsString> {
     s.split_whitespace().map(OsString::from).collect()
 }
@@ -234,4 +238,26 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
     );
     assert!(!argv.contains(&"/dev/.sandspawn-proxy.sock".into()));
     assert!(!argv.contains(&"--proxy-port".into()));
+}
+
+#[test]
+fn a_working_directory_that_holds_the_system_bin_dirs_does_not_rule_out_every_bwrap() {
+    // `run --cwd /` refused bwrap: every candidate lies under `/`. A cwd
+    // that contains /usr/bin is the system itself, not a checkout that
+    // could ship a fake bwrap; writable roots stay untrusted wherever they are.
+    let mut s = spec(vec![ro("/usr"), rw("/")], NetworkMode::None);
+    s.cwd = "/".into();
+    assert_eq!(untrusted_dirs(&s), vec![Path::new("/")]);
+    s.mounts = vec![ro("/")];
+    assert!(untrusted_dirs(&s).is_empty());
+    s.cwd = "/usr".into();
+    assert!(untrusted_dirs(&s).is_empty());
+    s.cwd = "/usr/local/src/repo".into();
+    assert_eq!(untrusted_dirs(&s), vec![Path::new("/usr/local/src/repo")]);
+    s.cwd = "/home/u/ws".into();
+    s.mounts = vec![rw("/home/u/ws/out")];
+    assert_eq!(
+        untrusted_dirs(&s),
+        vec![Path::new("/home/u/ws"), Path::new("/home/u/ws/out")]
+    );
 }

@@ -90,6 +90,10 @@ pub enum RunError {
     /// Network `proxy`: the bridge could not start.
     #[error(transparent)]
     Bridge(#[from] bridge::BridgeError),
+    /// bwrap would refuse its own argv ("Exceeded maximum number of
+    /// arguments", exit 1, indistinguishable from the child's failure).
+    #[error("bwrap accepts at most {max} arguments and this sandbox needs {count} ({command} of them the command's); use --backend landlock, or pass the arguments through a file", max = bwrap::BWRAP_MAX_ARGS)]
+    TooManyArgs { count: usize, command: usize },
     /// Network `proxy` without a bridge in the spec (a bug in the caller).
     #[error("network `proxy` needs an upstream proxy in the spec")]
     NoProxy,
@@ -144,6 +148,19 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     }
     use std::os::fd::AsRawFd;
     let inside = PathBuf::from(format!("/proc/self/fd/{}", helper.as_raw_fd()));
+    // Checked before the bridge starts; the bridge's bind adds 3.
+    let bridge_args = if spec.network == NetworkMode::Proxy {
+        3
+    } else {
+        0
+    };
+    let count = bwrap::bwrap_argv(spec, features, &inside).len() - 1 + bridge_args;
+    if count > bwrap::BWRAP_MAX_ARGS {
+        return RunError::TooManyArgs {
+            count,
+            command: 1 + spec.args.len(),
+        };
+    }
     let socket = match (spec.network, &spec.proxy) {
         (NetworkMode::Proxy, None) => return RunError::NoProxy,
         (NetworkMode::Proxy, Some(proxy)) => match bridge::start_host(proxy, helper_exe) {

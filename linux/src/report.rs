@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::bwrap::{host_bwrap, BwrapFeatures, BwrapProbeError};
-use crate::spec::{Backend, Mount, NetworkMode, SandboxSpec};
+use crate::spec::{Backend, NetworkMode, SandboxSpec};
 use crate::{expand, sys};
 
 /// How far one control is enforced.
@@ -209,15 +209,7 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
 
 /// Pick the backend for `spec` on this host.
 pub fn choose_backend(spec: &SandboxSpec) -> Choice {
-    // A cwd of `/` says nothing about who controls /usr/bin: treating it
-    // as untrusted would rule out every bwrap (writable roots still count).
-    let writable: Vec<&Path> = std::iter::once(spec.cwd.as_path())
-        .filter(|cwd| *cwd != Path::new("/"))
-        .chain(spec.mounts.iter().filter_map(|m| match m {
-            Mount::ReadWrite { path } => Some(path.as_path()),
-            _ => None,
-        }))
-        .collect();
+    let writable = crate::bwrap::untrusted_dirs(spec);
     match spec.backend {
         Backend::Landlock => Choice {
             backend: Backend::Landlock,

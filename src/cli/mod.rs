@@ -28,6 +28,10 @@ use crate::policy::{read_policy_file, PolicyError};
 /// Exit status when sandspawn itself fails (not the child).
 pub const EXIT_SANDSPAWN_FAILED: u8 = 125;
 
+/// Exit status when stdout's reader has gone (128 + SIGPIPE, as the shell
+/// reports a filter the signal killed).
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
 /// Errors the CLI reports as one line.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
@@ -60,6 +64,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(std::env::args_os());
     match dispatch(cli) {
         Ok(code) => code,
+        // `sandspawn env | head -1`: the reader is done, nothing failed.
+        // End as a filter killed by SIGPIPE would, without a message.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(EXIT_BROKEN_PIPE)
+        }
         Err(e) => {
             eprintln!("sandspawn: {e}");
             ExitCode::from(e.exit_code())

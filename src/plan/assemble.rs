@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::fs::{Access, FsView, PathKind};
 use super::Plan;
 use crate::env::{self, families, EnvContext, TrustRole};
+use crate::paths::{is_within, same_path};
 use crate::policy::Policy;
 use crate::trust::TrustOutcome;
 
@@ -46,7 +47,8 @@ impl SystemRoot {
 pub struct HostFacts {
     /// The system roots that exist.
     pub system_roots: Vec<SystemRoot>,
-    /// What each denied path is.
+    /// What each denied path is; read and write roots absent on the host
+    /// are recorded as `Missing`.
     pub kinds: HashMap<PathBuf, PathKind>,
     /// Protected paths found under writable roots (bound read-only).
     pub protected: Vec<PathBuf>,
@@ -55,6 +57,18 @@ pub struct HostFacts {
     pub no_private_mounts: Option<PrivateDirs>,
     /// Network `proxy`: the upstream, chosen and parsed by the driver.
     pub proxy: Option<super::Upstream>,
+    /// Policy paths (read, write, deny) that lead through a symlink on the
+    /// host, by the path as written.
+    pub aliases: HashMap<PathBuf, Alias>,
+}
+
+/// Where a policy path written through a symlink leads on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The deepest symlink on the way (the path itself when it is one).
+    pub link: PathBuf,
+    /// The path with every symlink resolved.
+    pub resolved: PathBuf,
 }
 
 /// Directories that stand in for a private HOME and /tmp when the backend
@@ -88,7 +102,7 @@ pub fn assemble(
             .read
             .iter()
             .chain(&policy.write)
-            .any(|r| crate::paths::is_within(p, &r.path))
+            .any(|r| is_within(p, &r.path))
     };
     for root in facts.system_roots.iter().filter(|r| !covered(r.path())) {
         match root {
@@ -102,11 +116,38 @@ pub fn assemble(
             ),
         }
     }
+    // A root written through a symlink grants what it leads to: bwrap binds
+    // the target at the written path, Landlock's rule holds the target's
+    // inode. The resolved path is granted as well, so a variable whose hops
+    // pass through it (HOME=/home/u with /home -> var/home) resolves.
+    let resolved = |r: &crate::policy::PathRule| {
+        facts.aliases.get(&r.path).map(|a| {
+            (
+                a.resolved.clone(),
+                format!("{} (resolved from {})", r.origin, r.path.display()),
+            )
+        })
+    };
     for r in &policy.read {
         fs.add(r.path.clone(), Access::Read, r.origin.clone());
+        if let Some((path, reason)) = resolved(r) {
+            fs.add(path, Access::Read, reason);
+        }
     }
     for r in &policy.write {
         fs.add(r.path.clone(), Access::Write, r.origin.clone());
+        if let Some((path, reason)) = resolved(r) {
+            fs.add(path, Access::Write, reason);
+        }
+    }
+    // Absent roots stay in the view (explain lists them, the warning says
+    // why) but are not mounted: bwrap cannot bind a missing source.
+    for entry in fs.entries.iter_mut() {
+        if matches!(entry.access, Access::Read | Access::Write)
+            && facts.kinds.get(&entry.path) == Some(&PathKind::Missing)
+        {
+            entry.kind = Some(PathKind::Missing);
+        }
     }
     for p in &facts.protected {
         fs.add(
@@ -115,10 +156,23 @@ pub fn assemble(
             "protected: read-only inside a writable root",
         );
     }
+    // A deny hides what the path leads to: `~/.ssh` under a symlinked HOME,
+    // `~/.npmrc -> dotfiles/npmrc`. The target is denied by its real path
+    // too, and the written path remembers its link so lowering masks it only
+    // where the sandbox does not follow that link anyway.
     for r in &policy.deny {
+        let kind = *facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing);
+        let alias = facts.aliases.get(&r.path);
         fs.add(r.path.clone(), Access::Deny, r.origin.clone());
         if let Some(entry) = fs.entries.last_mut() {
-            entry.kind = Some(*facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing));
+            entry.kind = Some(kind);
+            entry.via_link = alias.map(|a| a.link.clone());
+        }
+        if let Some(Some((path, reason))) = alias.map(|_| resolved(r)) {
+            fs.add(path, Access::Deny, reason);
+            if let Some(entry) = fs.entries.last_mut() {
+                entry.kind = Some(kind);
+            }
         }
     }
 
@@ -129,9 +183,32 @@ pub fn assemble(
     let tmp = Path::new("/tmp");
     let mut default_tmpdir = OsString::from("/tmp");
     let host_tmp_writable = fs.writable(tmp) && policy.write.iter().any(|r| r.path == tmp);
+    let mut warnings = Vec::new();
     if !host_tmp_writable {
         match &facts.no_private_mounts {
-            None => fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp"),
+            None => {
+                // What the policy made of the cwd, before the tmpfs hides it.
+                let cwd_grant = fs
+                    .decide(&cwd)
+                    .map(|e| e.access.clone())
+                    .filter(|a| matches!(a, Access::Read | Access::Write));
+                fs.add(tmp.to_path_buf(), Access::Tmpfs, "sandbox: private /tmp");
+                if same_path(&cwd, tmp) {
+                    warnings.push(format!(
+                        "the working directory {} is the sandbox's private /tmp, empty; \
+                         pass --write /tmp to use the host's /tmp, or run from another directory",
+                        cwd.display()
+                    ));
+                } else if let Some(access) = cwd_grant.filter(|_| is_within(&cwd, tmp)) {
+                    // A broader root (read = ["/"]) granted the cwd; the
+                    // tmpfs would leave the command nowhere to start.
+                    fs.add(
+                        cwd.clone(),
+                        access,
+                        "working directory, inside the private /tmp",
+                    );
+                }
+            }
             Some(dirs) => {
                 fs.add(
                     dirs.tmp.clone(),
@@ -220,7 +297,7 @@ pub fn assemble(
         trust,
         fs,
         violations: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     }
 }
 

@@ -132,7 +132,16 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             tmp: make_private_dir(&root.join("tmp"))?,
         });
     }
-    let writable: Vec<PathBuf> = policy.write.iter().map(|r| r.path.clone()).collect();
+    // A root written through a symlink is writable by its real path too
+    // (see `assemble`): protect under both.
+    let writable: Vec<PathBuf> = policy
+        .write
+        .iter()
+        .flat_map(|r| {
+            let resolved = facts.aliases.get(&r.path).map(|a| a.resolved.clone());
+            std::iter::once(r.path.clone()).chain(resolved)
+        })
+        .collect();
     facts.protected = super::protect::probe(&writable)?;
     let mut plan = assemble(
         req.command.clone(),
@@ -145,6 +154,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     plan.backend = backend;
     plan.backend_why = backend_why;
     warnings.append(&mut plan.env.warnings.clone());
+    warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan.verify(&HostResolver);
     Ok(plan)
@@ -169,7 +179,12 @@ fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
             path: path.to_path_buf(),
             source,
         })?;
-    Ok(path.to_path_buf())
+    // By its real path: under a symlinked HOME the written one has a link
+    // hop the plan would have to grant, and Landlock holds the inode anyway.
+    std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {
@@ -281,6 +296,11 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         };
         facts.kinds.insert(rule.path.clone(), kind);
     }
+    for rule in policy.read.iter().chain(&policy.write).chain(&policy.deny) {
+        if let Some(alias) = alias_of(&rule.path) {
+            facts.aliases.insert(rule.path.clone(), alias);
+        }
+    }
     for (rule, what) in policy
         .read
         .iter()
@@ -288,6 +308,7 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         .chain(policy.write.iter().map(|r| (r, "--write")))
     {
         if std::fs::symlink_metadata(&rule.path).is_err() {
+            facts.kinds.insert(rule.path.clone(), PathKind::Missing);
             warnings.push(format!(
                 "{what} {} (from {}): no such path on this host; it will not be visible in the sandbox",
                 rule.path.display(),
@@ -296,4 +317,18 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         }
     }
     facts
+}
+
+/// Where `path` leads when a symlink is on the way, `None` when it leads
+/// to itself (or cannot be followed: the path then stays as written).
+fn alias_of(path: &Path) -> Option<super::Alias> {
+    use crate::paths::Resolver;
+    let hops = crate::paths::HostResolver.hops(path).ok()?;
+    let resolved = hops.last().filter(|r| r.as_path() != path)?.clone();
+    // `ancestors` starts at the path itself: the first link is the deepest.
+    let link = path
+        .ancestors()
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))?
+        .to_path_buf();
+    Some(super::Alias { link, resolved })
 }

@@ -52,9 +52,16 @@ pub struct FsEntry {
     pub access: Access,
     /// Why it is there ("system", "preset readonly", "trust bundle: SSL_CERT_FILE…").
     pub reason: String,
-    /// For deny entries: what is being hidden.
+    /// For deny entries: what is being hidden. For read and write roots:
+    /// `Missing` when absent on the host (listed, not mounted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PathKind>,
+    /// For deny entries reached through a symlink on the host: the deepest
+    /// such link (the path itself when it is one). A grant that binds the
+    /// view above the link shows the link, which leads to the resolved
+    /// path, hidden by its own entry: a mask here would sit behind the link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_link: Option<PathBuf>,
 }
 
 /// The whole view.
@@ -91,6 +98,7 @@ impl FsView {
                 access,
                 reason: reason.into(),
                 kind: None,
+                via_link: None,
             });
         }
     }

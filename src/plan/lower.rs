@@ -67,20 +67,30 @@ impl Plan {
                     .entries
                     .iter()
                     .any(|g| g.access == Access::Tmpfs && same_path(&g.path, &entry.path));
+                // A grant at the very path counts: the deny wins that tie
+                // (`FsView::decide`), and the grant's bind would show it.
                 let exposer = self
                     .fs
                     .entries
                     .iter()
-                    .filter(|g| g.access != Access::Deny && !same_path(&g.path, &entry.path))
+                    .filter(|g| g.access != Access::Deny)
                     .filter(|g| is_within(&entry.path, &g.path))
                     .max_by_key(|g| depth(&g.path));
+                // Behind a link the grant shows as a link, the sandbox
+                // follows it to the resolved path, which has its own deny;
+                // bwrap cannot mount through an absolute link anyway.
+                let behind_link = entry.via_link.as_deref().is_some_and(|link| {
+                    exposer.is_some_and(|g| is_within(link, &g.path) && !same_path(link, &g.path))
+                });
                 !matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable))
                     && !replaced
+                    && !behind_link
                     && matches!(
                         exposer.map(|g| &g.access),
                         Some(Access::Read | Access::Write)
                     )
             }
+            Access::Read | Access::Write => entry.kind != Some(PathKind::Missing),
             _ => true,
         }
     }

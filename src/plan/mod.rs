@@ -21,7 +21,7 @@ mod verify;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
+pub use assemble::{assemble, lookup, Alias, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use json::os_json;
@@ -75,3 +75,6 @@ pub struct ProxyPlan {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_cwd;

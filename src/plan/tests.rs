@@ -16,7 +16,7 @@ use crate::trust::TrustOutcome;
 const BUNDLE: &str = "/home/u/.cache/sandspawn/trust/1111.pem";
 const EXTRAS: &str = "/home/u/.cache/sandspawn/trust/2222.pem";
 
-fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
+pub(super) fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
     TrustOutcome {
         bundle: bundle.then(|| PathBuf::from(BUNDLE)),
         extras_bundle: extras.then(|| PathBuf::from(EXTRAS)),
@@ -26,7 +26,7 @@ fn outcome(bundle: bool, extras: bool) -> TrustOutcome {
     }
 }
 
-fn facts() -> HostFacts {
+pub(super) fn facts() -> HostFacts {
     HostFacts {
         system_roots: vec![
             SystemRoot::Dir("/usr".into()),
@@ -40,10 +40,11 @@ fn facts() -> HostFacts {
         protected: Vec::new(),
         no_private_mounts: None,
         proxy: None,
+        aliases: Default::default(),
     }
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+pub(super) fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
     pairs
         .iter()
         .map(|(k, v)| (OsString::from(k), OsString::from(v)))
@@ -326,6 +327,69 @@ fn denies_the_caller_cannot_read_are_not_lowered() {
     );
     // The plan still says /etc/shadow is denied.
     assert!(!plan.fs.readable(Path::new("/etc/shadow")));
+}
+
+#[test]
+fn denies_through_a_symlinked_home_hide_the_real_path_and_mask_no_link() {
+    // Silverblue: /home -> var/home. A mask at /home/u/.ssh under `read /`
+    // sits behind the bound link (bwrap: "Can't mkdir"), and under a root
+    // at /var/home the written path would hide nothing.
+    let masks_and_reads = |read: &str| {
+        let cwd = Path::new("/work/proj");
+        let home = Some(Path::new("/home/u"));
+        let layers = [Layer {
+            origin: "flags".into(),
+            read: vec![read.into()],
+            ..Layer::default()
+        }];
+        let policy = Policy::resolve(&layers, &ResolveContext { cwd, home }).unwrap();
+        let mut f = facts();
+        f.kinds.insert("/home/u/.ssh".into(), PathKind::Dir);
+        for (path, link, resolved) in [
+            ("/home/u/.ssh", "/home", "/var/home/u/.ssh"),
+            ("/home/u", "/home", "/var/home/u"),
+        ] {
+            let alias = Alias {
+                link: link.into(),
+                resolved: resolved.into(),
+            };
+            f.aliases.insert(path.into(), alias);
+        }
+        let parent = env(&[("HOME", "/home/u")]);
+        let plan = assemble(
+            vec!["true".into()],
+            cwd.into(),
+            policy,
+            &parent,
+            outcome(false, false),
+            &f,
+        );
+        assert!(!plan.fs.readable(Path::new("/var/home/u/.ssh/id_ed25519")));
+        plan.lower()
+            .mounts
+            .into_iter()
+            .filter(|m| {
+                matches!(m, Mount::Mask { .. })
+                    || m.path().starts_with("/home")
+                    || m.path().starts_with("/var")
+            })
+            .collect::<Vec<_>>()
+    };
+    let mask = |p: &str| Mount::Mask {
+        path: p.into(),
+        is_dir: true,
+    };
+    let ro = |p: &str| Mount::ReadOnly { path: p.into() };
+    assert_eq!(masks_and_reads("/"), vec![mask("/var/home/u/.ssh")]);
+    assert_eq!(
+        masks_and_reads("~"),
+        vec![
+            ro("/home/u"),
+            ro("/var/home/u"),
+            mask("/home/u/.ssh"),
+            mask("/var/home/u/.ssh")
+        ]
+    );
 }
 
 #[test]

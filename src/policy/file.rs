@@ -97,12 +97,33 @@ pub fn parse_policy_toml(text: &str, path: &Path) -> Result<PolicyFile, PolicyEr
     })
 }
 
+/// The largest policy file read (1 MiB); real ones are a few hundred bytes.
+pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+
 /// Read and parse a policy file into a layer.
 pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
-    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+    use std::io::Read;
+    let read_err = |source| PolicyError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Bounded: `--policy /dev/zero` or a FIFO fed forever must fail, not
+    // exhaust memory. One byte past the limit tells "too big" from "exactly
+    // at the limit".
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(read_err)?
+        .take(MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError::Parse {
+            path: path.to_path_buf(),
+            message: format!(
+                "larger than {MAX_POLICY_BYTES} bytes; a policy is a few lines of TOML"
+            ),
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|e| PolicyError::Parse {
         path: path.to_path_buf(),
         message: format!(

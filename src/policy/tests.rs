@@ -109,6 +109,19 @@ fn unreadable_and_non_utf8_policy_files_name_the_path() {
 }
 
 #[test]
+fn an_endless_policy_file_is_refused_not_read_to_exhaustion() {
+    // `--policy /dev/zero` (or a FIFO that never closes its writer after
+    // writing a lot) must not eat all memory: the read is bounded.
+    let err = read_policy_file(Path::new("/dev/zero"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "policy file /dev/zero: larger than 1048576 bytes; a policy is a few lines of TOML"
+    );
+}
+
+#[test]
 fn unknown_preset_and_tilde_without_home_are_errors() {
     let layer = Layer {
         origin: "flags".into(),

@@ -177,7 +177,7 @@ pub enum TrustError {
     },
     #[error("cache directory {} {problem}; remove it or use another cache directory", path.display())]
     UnsafeCacheDir { path: PathBuf, problem: String },
-    #[error("{step} {}: {source}", path.display())]
+    #[error("{step} {}: {source}; set XDG_CACHE_HOME to a directory you own", path.display())]
     CacheIo {
         step: &'static str,
         path: PathBuf,

@@ -1,0 +1,155 @@
+//! The working directory against the sandbox's own directories: a cwd
+//! inside the private /tmp must stay what the policy made it; roots that
+//! do not exist on the host are not mounted.
+
+use std::path::Path;
+
+use sandspawn_linux::Mount;
+
+use super::tests::{env, facts, outcome};
+use super::*;
+use crate::policy::{Layer, Policy, ResolveContext};
+
+fn plan_in(cwd: &str, layer: Layer) -> Plan {
+    let cwd = Path::new(cwd);
+    let home = Some(Path::new("/home/u"));
+    let policy = Policy::resolve(&[layer], &ResolveContext { cwd, home }).unwrap();
+    let parent = env(&[("HOME", "/home/u")]);
+    assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &parent,
+        outcome(false, false),
+        &facts(),
+    )
+}
+
+#[test]
+fn a_cwd_inside_the_private_tmp_granted_by_a_broader_root_is_bound_back() {
+    // `cd /tmp/ws && sandspawn run --preset read-all -- ls` failed in bwrap:
+    // "Can't chdir to /tmp/ws", the tmpfs at /tmp hid the granted cwd.
+    let layer = Layer {
+        origin: "flags".into(),
+        presets: vec!["read-all".into()],
+        ..Layer::default()
+    };
+    let mounts = plan_in("/tmp/ws", layer).lower().mounts;
+    let at = |m: &Mount| mounts.iter().position(|x| x == m);
+    let tmpfs = at(&Mount::Tmpfs {
+        path: "/tmp".into(),
+    });
+    let cwd = at(&Mount::ReadOnly {
+        path: "/tmp/ws".into(),
+    });
+    assert!(
+        tmpfs.is_some() && cwd > tmpfs,
+        "the cwd must be bound after the private /tmp: {mounts:?}"
+    );
+}
+
+#[test]
+fn a_cwd_that_is_the_private_tmp_itself_is_warned_about() {
+    // `cd /tmp && sandspawn run -- ls` lists an empty private /tmp under
+    // bwrap (the host's under Landlock): say so instead of silently.
+    let plan = plan_in("/tmp", Layer::default());
+    assert_eq!(
+        plan.warnings,
+        vec![
+            "the working directory /tmp is the sandbox's private /tmp, empty; \
+             pass --write /tmp to use the host's /tmp, or run from another directory"
+                .to_string()
+        ]
+    );
+    let plan = plan_in(
+        "/tmp",
+        Layer {
+            origin: "flags".into(),
+            write: vec!["/tmp".into()],
+            ..Layer::default()
+        },
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn roots_missing_on_the_host_are_listed_but_not_mounted() {
+    // `run --read /nonexistent` warned "it will not be visible", then bwrap
+    // failed: "Can't find source path /nonexistent" (exit 1).
+    let cwd = Path::new("/work/proj");
+    let layer = Layer {
+        origin: "flags".into(),
+        read: vec!["/nonexistent".into()],
+        write: vec!["/gone/out".into()],
+        ..Layer::default()
+    };
+    let policy = Policy::resolve(&[layer], &ResolveContext { cwd, home: None }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/nonexistent".into(), PathKind::Missing);
+    f.kinds.insert("/gone/out".into(), PathKind::Missing);
+    let plan = assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &[],
+        outcome(false, false),
+        &f,
+    );
+    assert!(
+        plan.fs.readable(Path::new("/nonexistent")),
+        "still in the view"
+    );
+    let mounts = plan.lower().mounts;
+    assert!(
+        !mounts
+            .iter()
+            .any(|m| m.path() == Path::new("/nonexistent") || m.path() == Path::new("/gone/out")),
+        "{mounts:?}"
+    );
+    assert!(mounts.contains(&Mount::ReadOnly {
+        path: "/work/proj".into()
+    }));
+}
+
+#[test]
+fn a_deny_of_the_cwd_itself_is_enforced_not_only_listed() {
+    // `run --deny .` and `cd ~/.aws && run`: the plan said "denied" (a deny
+    // wins a tie), but lowering saw no grant *above* the path and dropped
+    // the mask, so the cwd's read root exposed it.
+    let cwd = Path::new("/work/proj");
+    let layer = Layer {
+        origin: "flags".into(),
+        deny: vec![".".into()],
+        ..Layer::default()
+    };
+    let policy = Policy::resolve(&[layer], &ResolveContext { cwd, home: None }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/work/proj".into(), PathKind::Dir);
+    let plan = assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &[],
+        outcome(false, false),
+        &f,
+    );
+    assert!(!plan.fs.readable(Path::new("/work/proj/secret")));
+    let mounts: Vec<Mount> = plan
+        .lower()
+        .mounts
+        .into_iter()
+        .filter(|m| m.path() == Path::new("/work/proj"))
+        .collect();
+    assert_eq!(
+        mounts,
+        vec![
+            Mount::ReadOnly {
+                path: "/work/proj".into()
+            },
+            Mount::Mask {
+                path: "/work/proj".into(),
+                is_dir: true
+            },
+        ]
+    );
+}

@@ -1,0 +1,74 @@
+//! Limits of `sandspawn run` that the user can reach from the command line
+//! fail with one line of sandspawn's own and exit 125, never with a
+//! message of a tool underneath and a status the child could have had.
+//!
+//! Skips print their reason and fail under `SANDSPAWN_MUST_WORK=1`.
+
+use std::process::Command;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+fn sandspawn(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(SANDSPAWN);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .current_dir(home);
+    cmd
+}
+
+/// bwrap refuses more than 9000 arguments in all ("Exceeded maximum number
+/// of arguments 9000", exit 1, as if the child had failed).
+#[test]
+fn a_command_line_too_long_for_bwrap_is_refused_by_sandspawn() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        return skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    let out = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .args((0..9000).map(|i| i.to_string()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("sandspawn: bwrap accepts at most 9000 arguments and this sandbox needs ")
+            && stderr.ends_with(
+                " (9001 of them the command's); use --backend landlock, or pass the arguments through a file\n"
+            )
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(125));
+    // Landlock has no such limit: the same command runs.
+    let out = sandspawn(home.path())
+        .args([
+            "run",
+            "--backend",
+            "landlock",
+            "--",
+            "sh",
+            "-c",
+            "echo $#",
+            "sh",
+        ])
+        .args((0..9000).map(|i| i.to_string()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "9000\n");
+}
