@@ -78,3 +78,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_cwd;
+
+#[cfg(test)]
+mod tests_checks;
