@@ -313,3 +313,60 @@ fn install_wraps_check_runs_and_uninstall_restores() {
     let orig: serde_json::Value = serde_json::from_str(&original).unwrap();
     assert_eq!(back, orig);
 }
+
+/// `mcp explain --verify` enters the server's sandbox without starting the
+/// server: the launcher's installation prefix (a venv outside HOME's
+/// default view) is readable, the bundles hold certificates, nothing fails.
+#[test]
+fn mcp_explain_verify_checks_the_servers_sandbox_on_both_backends() {
+    for backend in ["bwrap", "landlock"] {
+        let Some(servers) = ready(backend) else {
+            continue;
+        };
+        let host = Host::new();
+        let out = std::process::Command::new(SANDSPAWN)
+            .env_clear()
+            .envs(host.env.iter().cloned())
+            .current_dir(host.work())
+            .args([
+                "mcp",
+                "explain",
+                "--verify",
+                "--no-host-env",
+                "--backend",
+                backend,
+                "--",
+            ])
+            .args(servers.time())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let report: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("verify (inside the sandbox"))
+            .collect();
+        let all = report.join("\n");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{backend}:\n{all}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("FAIL"), "{backend}:\n{all}");
+        let venv = servers.venv.display().to_string();
+        assert!(
+            report.iter().any(|l| l
+                .starts_with("  ok    readable   mcp profile: the server's launcher")
+                && l.contains(&format!("  {venv}  ("))),
+            "{backend}:\n{all}"
+        );
+        assert!(
+            report
+                .iter()
+                .filter(|l| l.starts_with("  ok    certs "))
+                .count()
+                >= 1,
+            "{backend}:\n{all}"
+        );
+    }
+}

@@ -161,8 +161,13 @@ pub struct McpExplainArgs {
     #[command(flatten)]
     pub server: McpServerArgs,
     /// One JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     pub json: bool,
+    /// Then check the plan's promises from inside the very sandbox the
+    /// server would get (the server is not started); exit 1 when one
+    /// does not hold.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Options of install and uninstall.

@@ -56,5 +56,11 @@ pub(super) fn explain(args: &McpExplainArgs) -> Result<ExitCode, CliError> {
         text.extend_from_slice(format!("  {line}\n").as_bytes());
     }
     out.write_all(&text).map_err(CliError::Output)?;
+    if args.verify {
+        let mut spec = plan.lower();
+        // As `sandspawn mcp` runs it (see `mcp::run`).
+        spec.die_with_parent = false;
+        return super::verify_inside(plan, spec, &mut out);
+    }
     Ok(ExitCode::SUCCESS)
 }

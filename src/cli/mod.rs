@@ -134,7 +134,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 }
             }
             if verify {
-                return verify_inside(&plan, &mut out);
+                return verify_inside(&plan, plan.lower(), &mut out);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -173,17 +173,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// `explain --verify`: exec into the sandbox with the plan's checks in
-/// place of the command; the helper prints one line per check and exits
-/// 0 when all hold. Returns only on failure.
-fn verify_inside(plan: &Plan, out: &mut impl Write) -> Result<ExitCode, CliError> {
+/// `explain --verify`: exec into the sandbox of `spec` (the plan lowered
+/// as the command would be run) with the plan's checks in place of the
+/// command; the helper prints one line per check and exits 0 when all
+/// hold. Returns only on failure.
+fn verify_inside(
+    plan: &Plan,
+    mut spec: sandspawn_linux::SandboxSpec,
+    out: &mut impl Write,
+) -> Result<ExitCode, CliError> {
     if let Some(first) = plan.violations.first() {
         return Err(CliError::Violations {
             count: plan.violations.len(),
             first: first.to_string(),
         });
     }
-    let mut spec = plan.lower();
     spec.checks = plan.checks();
     writeln!(
         out,
