@@ -260,6 +260,15 @@ pub(crate) fn open_cache_dir(dir: &Path) -> Result<PathBuf, TrustError> {
             source,
         }
     };
+    // `.cache/sandspawn/trust` is ours to make, not what it sits in: a
+    // HOME that does not exist (a service user's `/nonexistent`) is not
+    // created as a side effect of spawning something.
+    if let Some(base) = dir.ancestors().nth(3).filter(|b| !b.is_dir()) {
+        return Err(TrustError::NoCacheBase {
+            dir: dir.to_path_buf(),
+            base: base.to_path_buf(),
+        });
+    }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -375,6 +384,23 @@ pub(crate) fn store(dir: &Path, content: &[u8]) -> Result<PathBuf, TrustError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_home_is_not_created_for_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("nonexistent");
+        let dir = home.join(".cache/sandspawn/trust");
+        let err = open_cache_dir(&dir).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cache directory {} would be made under {}, which does not exist (a HOME that is not there?); set XDG_CACHE_HOME to a directory you own",
+                dir.display(),
+                home.display()
+            )
+        );
+        assert!(!home.exists());
+    }
 
     #[test]
     fn store_writes_once_read_only_and_reuses() {
