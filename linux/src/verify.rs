@@ -173,14 +173,32 @@ fn errno(e: &io::Error) -> String {
         Some(libc::EROFS) => "EROFS",
         Some(libc::ENOTDIR) => "ENOTDIR",
         Some(libc::ECONNREFUSED) => "ECONNREFUSED",
+        Some(libc::ENXIO) => "ENXIO",
         _ => return e.to_string(),
     };
     name.to_owned()
 }
 
+/// Every open here is non-blocking: a granted path may be a FIFO or a
+/// device, and the verify must not wait for a peer that never comes.
+fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// Open to append without writing anything (see [`open_read`]).
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
 fn certs(path: &Path) -> Outcome {
     let mut text = Vec::new();
-    let read = File::open(path).and_then(|f| f.take(MAX_BUNDLE).read_to_end(&mut text));
+    let read = open_read(path).and_then(|f| f.take(MAX_BUNDLE).read_to_end(&mut text));
     if let Err(e) = read {
         return fail(format!("not readable: {}", errno(&e)));
     }
@@ -206,7 +224,7 @@ fn readable(path: &Path) -> Outcome {
         };
     }
     let mut byte = [0u8; 1];
-    match File::open(path).and_then(|mut f| f.read(&mut byte)) {
+    match open_read(path).and_then(|mut f| f.read(&mut byte)) {
         Ok(_) => pass("opened and read"),
         Err(e) => fail(errno(&e)),
     }
@@ -241,10 +259,7 @@ fn writable(path: &Path) -> Outcome {
     let result = if path.is_dir() {
         can_make_file(path).map(|()| "a file can be made in it")
     } else {
-        OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map(|_| "opened for writing")
+        open_append(path).map(|_| "opened for writing")
     };
     match result {
         Ok(seen) => pass(seen),
@@ -266,7 +281,7 @@ fn hidden(path: &Path) -> Outcome {
         Err(_) => {}
     }
     let mut byte = [0u8; 1];
-    match File::open(path).and_then(|mut f| f.read(&mut byte)) {
+    match open_read(path).and_then(|mut f| f.read(&mut byte)) {
         Ok(0) => pass("empty"),
         Ok(_) => fail("its content is readable"),
         Err(e) => pass(errno(&e)),
@@ -280,7 +295,7 @@ fn read_only(path: &Path) -> Outcome {
     let attempt = if path.is_dir() {
         can_make_file(path)
     } else {
-        OpenOptions::new().append(true).open(path).map(drop)
+        open_append(path).map(drop)
     };
     match attempt {
         Ok(()) => fail("writable"),

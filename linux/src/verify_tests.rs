@@ -115,3 +115,22 @@ fn expectation_words_round_trip() {
     }
     assert_eq!(Expect::parse("other"), None);
 }
+
+#[test]
+fn a_fifo_does_not_hang_any_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for expect in [Expect::Certs, Expect::Readable, Expect::Hidden] {
+        // Opening for reading without a writer succeeds at once; reading
+        // then finds nothing (no writer) rather than waiting for one.
+        let _ = run(&check(expect, &fifo), None);
+    }
+    // Opening a FIFO to write without a reader fails with ENXIO instead
+    // of waiting for a reader.
+    assert_eq!(run(&check(Expect::Writable, &fifo), None), fail("ENXIO"));
+}
