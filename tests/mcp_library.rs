@@ -290,3 +290,38 @@ async fn no_process_left_bwrap() {
 async fn no_process_left_landlock() {
     no_process_left("landlock").await;
 }
+
+/// A server that closes stdout but keeps running: the handshake fails at
+/// once with EOF, not at the startup timeout. Under bwrap the pipe must not
+/// be held open by bwrap's own processes (its monitor and pid 1).
+async fn closed_stdout_is_eof(backend: &str) {
+    if ready(backend).is_none() {
+        return;
+    }
+    let host = Host::new();
+    let cmd = vec![
+        "sh".into(),
+        "-c".into(),
+        "exec 1>&-; echo 'stdout closed' >&2; exec sleep 300".into(),
+    ];
+    let plan = host.plan(cmd, backend, Layer::default());
+    let mut server = spawn(&plan, &opts()).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = initialize(&mut server, STARTUP).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{backend}: {took:?}: {err}");
+    assert!(err.to_string().contains("closed stdout"), "{err}");
+    assert!(err.stderr_tail.contains("stdout closed"), "{err}");
+    assert!(err.exit.is_none(), "still running: {err}");
+    server.shutdown(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_stdout_bwrap() {
+    closed_stdout_is_eof("bwrap").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_stdout_landlock() {
+    closed_stdout_is_eof("landlock").await;
+}

@@ -75,6 +75,19 @@ pub fn bwrap_argv_bridged(
     helper: &Path,
     bridge: Option<&Path>,
 ) -> Vec<OsString> {
+    bwrap_argv_stdout(spec, features, helper, bridge, None)
+}
+
+/// [`bwrap_argv_bridged`], with the command's stdout inherited on
+/// descriptor `stdout_fd` rather than 1: the helper moves it back to 1, so
+/// bwrap's own processes never hold the command's stdout open.
+pub fn bwrap_argv_stdout(
+    spec: &SandboxSpec,
+    features: &BwrapFeatures,
+    helper: &Path,
+    bridge: Option<&Path>,
+    stdout_fd: Option<i32>,
+) -> Vec<OsString> {
     let mut argv = Argv(vec![features.path.clone().into_os_string()]);
     argv.flags(&["--new-session"]);
     if spec.die_with_parent {
@@ -120,7 +133,11 @@ pub fn bwrap_argv_bridged(
     argv.push("--");
     argv.push(helper);
     argv.push(HELPER_TOKEN);
-    argv.0.extend(HelperPolicy::for_bwrap(spec).to_args());
+    let policy = HelperPolicy {
+        stdout_fd,
+        ..HelperPolicy::for_bwrap(spec)
+    };
+    argv.0.extend(policy.to_args());
     argv.push("--");
     argv.push(&spec.program);
     argv.0.extend(spec.args.iter().cloned());

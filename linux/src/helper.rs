@@ -132,6 +132,10 @@ pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
 
 fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     let (policy, command) = HelperPolicy::from_args(args)?;
+    if let Some(fd) = policy.stdout_fd {
+        let fd = sys::take_inherited_fd(fd).map_err(HelperError::Fds)?;
+        sys::move_to_stdout(fd).map_err(HelperError::Fds)?;
+    }
     if let Some(port) = policy.proxy_port {
         // Before this process is confined: the listener goes to the host
         // bridge, nothing of the bridge stays inside.

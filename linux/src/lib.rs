@@ -148,11 +148,12 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     }
     use std::os::fd::AsRawFd;
     let inside = PathBuf::from(format!("/proc/self/fd/{}", helper.as_raw_fd()));
-    // Checked before the bridge starts; the bridge's bind adds 3.
+    // Checked before the bridge starts; the bridge's bind adds 3, the
+    // helper's `--stdout-fd N` 2.
     let bridge_args = if spec.network == NetworkMode::Proxy {
-        3
+        5
     } else {
-        0
+        2
     };
     let count = bwrap::bwrap_argv(spec, features, &inside).len() - 1 + bridge_args;
     if count > bwrap::BWRAP_MAX_ARGS {
@@ -169,9 +170,23 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
         },
         _ => None,
     };
-    let argv = bwrap::bwrap_argv_bridged(spec, features, &inside, socket.as_deref());
+    // bwrap's monitor and its pid 1 keep fds 0-2 open as long as the
+    // sandbox lives, so a server that closes stdout would never read as EOF
+    // to whoever reads it (an MCP host would wait out its startup timeout).
+    // Both close every other descriptor, so stdout travels on a high one and
+    // the helper puts it back at 1; bwrap's own fd 1 is /dev/null (it writes
+    // nothing there). After the bridge started: it must not hold it either.
+    let stdout_fd = sys::stdout_aside().ok();
+    let argv = bwrap::bwrap_argv_stdout(
+        spec,
+        features,
+        &inside,
+        socket.as_deref(),
+        stdout_fd.as_ref().map(|fd| fd.as_raw_fd()),
+    );
     let source = Command::new(&argv[0]).args(&argv[1..]).env_clear().exec();
     drop(helper);
+    drop(stdout_fd);
     RunError::ExecBwrap {
         path: features.path.clone(),
         source,
@@ -211,6 +226,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
         landlock: Requirement::Required,
         proxy_port: None,
         checks: spec.checks.clone(),
+        stdout_fd: None,
     };
     if let Err(e) = helper::confine(&policy) {
         return e.into();

@@ -47,6 +47,9 @@ pub struct HelperPolicy {
     pub proxy_port: Option<u16>,
     /// `explain --verify`: run these once confined instead of the command.
     pub checks: Vec<Check>,
+    /// The command's stdout, handed past bwrap on this descriptor: the
+    /// helper moves it to 1 before the exec (see `run_bwrap`).
+    pub stdout_fd: Option<i32>,
 }
 
 impl HelperPolicy {
@@ -75,6 +78,7 @@ impl HelperPolicy {
                 .filter(|_| spec.network == NetworkMode::Proxy)
                 .map(|p| p.inside_port),
             checks: spec.checks.clone(),
+            stdout_fd: None,
         }
     }
 
@@ -103,6 +107,10 @@ impl HelperPolicy {
             out.push(check.label.clone());
             out.push(check.path.clone().into_os_string());
         }
+        if let Some(fd) = self.stdout_fd {
+            out.push("--stdout-fd".into());
+            out.push(fd.to_string().into());
+        }
         out.push("--landlock".into());
         out.push(
             match self.landlock {
@@ -122,6 +130,7 @@ impl HelperPolicy {
             landlock: Requirement::Required,
             proxy_port: None,
             checks: Vec::new(),
+            stdout_fd: None,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -162,6 +171,10 @@ impl HelperPolicy {
                         _ => return Err(ArgsError::BadValue(flag.clone(), value.clone())),
                     }
                 }
+                Some("--stdout-fd") => match value.to_str().and_then(|v| v.parse::<i32>().ok()) {
+                    Some(fd) if fd > 2 => policy.stdout_fd = Some(fd),
+                    _ => return Err(ArgsError::BadValue(flag.clone(), value.clone())),
+                },
                 Some("--landlock") => {
                     policy.landlock = match value.to_str() {
                         Some("required") => Requirement::Required,
@@ -234,6 +247,7 @@ mod tests {
                     path: PathBuf::new(),
                 },
             ],
+            stdout_fd: Some(7),
         };
         let mut args = policy.to_args();
         args.extend([os("--"), os("ls"), os("-l")]);

@@ -142,6 +142,34 @@ pub fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// Move this process's stdout aside: a new inheritable descriptor (>= 3)
+/// for it is returned, and fd 1 becomes `/dev/null`. Before exec'ing bwrap,
+/// whose own processes keep 0-2 open for the sandbox's lifetime.
+pub fn stdout_aside() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD duplicates fd 1 onto the lowest free number >= 3,
+    // without FD_CLOEXEC (inherited by design); integer arguments only. A
+    // closed stdout fails with EBADF and nothing changes.
+    let raw = check(unsafe { libc::fcntl(1, libc::F_DUPFD, 3) }.into())?;
+    // SAFETY: `raw` was just returned by F_DUPFD, so it is open and nothing
+    // else in the program knows its number: the OwnedFd is its only owner.
+    let aside = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw as i32) };
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    // SAFETY: both descriptors are open (`null` is owned here, 1 is the
+    // process's stdout, whose copy is `aside`); dup2 atomically replaces 1,
+    // which no Rust object owns, so no owner is left with a stale number.
+    check(unsafe { libc::dup2(null.as_raw_fd(), 1) }.into())?;
+    Ok(aside)
+}
+
+/// Make `fd` this process's stdout (dup2 onto 1, then close `fd`).
+pub fn move_to_stdout(fd: std::os::fd::OwnedFd) -> io::Result<()> {
+    // SAFETY: `fd` is owned, hence open; dup2 replaces 1, which no Rust
+    // object owns; `fd` itself is closed when it drops below.
+    check(unsafe { libc::dup2(fd.as_raw_fd(), 1) }.into())?;
+    Ok(())
+}
+
 /// Take ownership of descriptor `fd`, inherited from the parent and named
 /// on our command line. Fails unless it is open.
 pub fn take_inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {

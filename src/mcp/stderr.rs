@@ -93,10 +93,27 @@ impl Ring {
         if raw.last() == Some(&b'\r') {
             raw.pop();
         }
+        let mut truncated = std::mem::take(&mut self.partial_cut);
+        if truncated {
+            // The byte cut may have split the last character.
+            raw.truncate(raw.len() - incomplete_tail(&raw));
+        }
+        let mut text = String::from_utf8_lossy(&raw).into_owned();
+        // The bound is on the text: each invalid byte becomes U+FFFD, three
+        // bytes of it.
+        let bound = self.limits().line;
+        if text.len() > bound {
+            let mut end = bound;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            truncated = true;
+        }
         let line = StderrLine {
             at,
-            text: String::from_utf8_lossy(&raw).into_owned(),
-            truncated: std::mem::take(&mut self.partial_cut),
+            text,
+            truncated,
         };
         self.bytes += line.text.len();
         self.lines.push_back(line);
@@ -121,6 +138,25 @@ impl Ring {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+}
+
+/// How many bytes at the end of `raw` start a UTF-8 sequence that is cut
+/// short (0 when it ends on a character boundary).
+fn incomplete_tail(raw: &[u8]) -> usize {
+    for back in 1..=raw.len().min(3) {
+        let b = raw[raw.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back
+        }
+        let needed = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
 }
 
 /// Shared handle to a ring.
@@ -200,5 +236,28 @@ mod tests {
         r.feed(&vec![b'x'; 100_000], t);
         r.flush(t);
         assert_eq!(r.lines().last().unwrap().text, "xxxxx");
+    }
+
+    #[test]
+    fn invalid_utf8_stays_within_the_line_bound() {
+        // Each invalid byte reads as U+FFFD, three bytes of text.
+        let mut r = Ring::new(StderrLimits {
+            total: 1 << 20,
+            line: 4096,
+        });
+        r.feed(&[0xff; 10_000], Duration::ZERO);
+        r.feed(b"\n", Duration::ZERO);
+        // 1 + 2 * 3000 bytes: the cut at 4096 falls inside an "é".
+        r.feed(format!("x{}", "é".repeat(3000)).as_bytes(), Duration::ZERO);
+        r.flush(Duration::ZERO);
+        let lines = r.lines();
+        assert_eq!(lines.len(), 2);
+        for l in &lines {
+            assert!(l.text.len() <= 4096, "{}", l.text.len());
+            assert!(l.truncated);
+        }
+        assert!(lines[0].text.starts_with('\u{fffd}'));
+        // Cut on a character boundary: no U+FFFD from a split "é".
+        assert_eq!(lines[1].text, format!("x{}", "é".repeat(2047)));
     }
 }
