@@ -282,8 +282,10 @@ impl ServerProcess {
         Ok(status)
     }
 
+    /// After the server was reaped: its group's members, and what is left
+    /// of the tree it had.
     fn kill_leftovers(&self, procs: &[tree::Proc]) {
-        tree::signal_group(self.pid as i32, Signal::SIGKILL);
+        tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         if tree::any_alive(procs) {
             tree::signal_all(procs, Signal::SIGKILL);
         }

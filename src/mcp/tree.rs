@@ -83,9 +83,20 @@ pub fn signal_all(procs: &[Proc], sig: Signal) {
 }
 
 /// Send `sig` to the process group `pgid` (the server was started as a
-/// group leader).
+/// group leader, not yet reaped).
 pub fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
+}
+
+/// [`signal_group`] after the leader was reaped: its members may live on
+/// (they keep the number `pgid` allocated), but once they are all gone the
+/// number can be reused, and a new process with pid `pgid` may lead an
+/// unrelated group. While any member lives, no process can have pid
+/// `pgid`; so a process with that pid means the group is gone.
+pub fn signal_reaped_group(pgid: i32, sig: Signal) {
+    if !std::path::Path::new(&format!("/proc/{pgid}")).exists() {
+        signal_group(pgid, sig);
+    }
 }
 
 /// Whether any of `procs` is still alive (same start time, not a zombie
@@ -99,6 +110,27 @@ pub fn any_alive(procs: &[Proc]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A live process whose pid is the reaped leader's number leads some
+    /// other group: it is not signalled.
+    #[test]
+    fn a_reused_leader_pid_is_not_killed_as_our_group() {
+        use std::os::unix::process::CommandExt;
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = other.id() as i32;
+        signal_reaped_group(pid, Signal::SIGKILL);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "an unrelated group was killed"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
 
     #[test]
     fn stat_with_odd_comm_and_subtree() {
