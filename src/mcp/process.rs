@@ -239,13 +239,16 @@ impl ServerProcess {
     }
 
     /// Wait (bounded) for exit and for stderr to reach EOF, so a failure
-    /// report has the status and the last lines.
+    /// report has the status and the last lines. A server still running
+    /// keeps its stderr open: its EOF is not awaited then (the lines read
+    /// so far are in the buffer already).
     pub async fn settle(&mut self, limit: Duration) -> Option<ExitStatus> {
         let _ = tokio::time::timeout(limit, self.wait()).await;
-        if let Some(drain) = self.drain.as_mut() {
+        let status = self.try_status();
+        if let Some(drain) = self.drain.as_mut().filter(|_| status.is_some()) {
             let _ = tokio::time::timeout(limit, drain).await;
         }
-        self.try_status()
+        status
     }
 
     /// Close stdin, SIGTERM the whole tree, SIGKILL after `grace`; always
