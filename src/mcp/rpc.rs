@@ -44,6 +44,10 @@ pub enum RpcError {
 pub struct RpcClient<W, R> {
     writer: W,
     reader: BufReader<R>,
+    /// The part of a line read before a call was cancelled (a timeout
+    /// around `request`): the next call goes on from there instead of
+    /// reading the rest of that line as a message of its own.
+    pending: Vec<u8>,
     next_id: i64,
     /// Notifications seen (and skipped) so far.
     pub notifications: u64,
@@ -55,6 +59,7 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
         RpcClient {
             writer,
             reader: BufReader::new(reader),
+            pending: Vec::new(),
             next_id: 1,
             notifications: 0,
         }
@@ -120,16 +125,19 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
 
     async fn read_message(&mut self) -> Result<Value, RpcError> {
         loop {
-            let mut buf = Vec::new();
+            // `read_until` appends what it read before a cancellation to
+            // `pending`, so a dropped call loses nothing.
+            let room = MAX_LINE.saturating_sub(self.pending.len() as u64);
             let n = (&mut self.reader)
-                .take(MAX_LINE)
-                .read_until(b'\n', &mut buf)
+                .take(room)
+                .read_until(b'\n', &mut self.pending)
                 .await
                 .map_err(RpcError::Read)?;
-            if n == 0 {
+            let buf = std::mem::take(&mut self.pending);
+            if n == 0 && buf.is_empty() {
                 return Err(RpcError::Eof);
             }
-            if buf.last() != Some(&b'\n') && n as u64 >= MAX_LINE {
+            if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
                 return Err(RpcError::TooLong);
             }
             let text = buf.trim_ascii();
@@ -174,5 +182,29 @@ mod tests {
             sent.contains("\"id\":7") && sent.contains("\"result\":{}"),
             "{sent}"
         );
+    }
+
+    /// A call cancelled in the middle of a line (a timeout around it)
+    /// leaves the next call a whole line, not the line's tail.
+    #[tokio::test]
+    async fn a_cancelled_call_does_not_cut_the_next_ones_line() {
+        let (client_end, mut server_end) = tokio::io::duplex(1 << 16);
+        let (read_half, write_half) = tokio::io::split(client_end);
+        let mut c = RpcClient::new(write_half, read_half);
+        let first = r#"{"jsonrpc":"2.0","id":1,"result":{"big":"#;
+        server_end.write_all(first.as_bytes()).await.unwrap();
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            c.request("tools/list", json!({})),
+        )
+        .await;
+        assert!(cut.is_err(), "the first call must time out mid-line");
+        // The rest of the late answer to call 1, then the answer to call 2.
+        server_end
+            .write_all(b"\"x\"}}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":2}}\n")
+            .await
+            .unwrap();
+        let r = c.request("tools/list", json!({})).await.unwrap();
+        assert_eq!(r, json!({"ok": 2}));
     }
 }
