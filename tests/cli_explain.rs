@@ -455,3 +455,37 @@ fn an_unusable_cache_directory_says_how_to_choose_another() {
     );
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn explain_names_each_dropped_block_in_words() {
+    // A combined key + certificate file (mitmproxy's mitmproxy-ca.pem) and
+    // a cut-off block: the human plan says what each dropped block was,
+    // not the program's internal names.
+    let p = proxy_dir();
+    let d = p.dir.path();
+    let cert = std::fs::read_to_string(d.join("ca-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(d.join("ca-key.pem")).unwrap();
+    let combined = d.join("combined.pem");
+    std::fs::write(
+        &combined,
+        format!("{key}{cert}-----BEGIN CERTIFICATE-----\nMIIB\n"),
+    )
+    .unwrap();
+    let out = sandspawn(
+        d,
+        &[("SSL_CERT_FILE", &combined)],
+        &["explain", "--", "true"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = |block: usize| format!("dropped {} block {block}: ", combined.display());
+    assert!(
+        text.contains(&format!("{}a private key (PRIVATE KEY)", at(1))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}a certificate block with no END line", at(3))),
+        "{text}"
+    );
+    assert!(!text.contains("PrivateKey {"), "{text}");
+}
