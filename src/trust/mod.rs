@@ -65,7 +65,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Origin::Variable { name } => name.clone(),
             Origin::PolicyCa => "--ca / policy `ca`".to_owned(),
