@@ -455,3 +455,92 @@ fn an_unusable_cache_directory_says_how_to_choose_another() {
     );
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn explain_names_each_dropped_block_in_words() {
+    // A combined key + certificate file (mitmproxy's mitmproxy-ca.pem) and
+    // a cut-off block: the human plan says what each dropped block was,
+    // not the program's internal names.
+    let p = proxy_dir();
+    let d = p.dir.path();
+    let cert = std::fs::read_to_string(d.join("ca-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(d.join("ca-key.pem")).unwrap();
+    let combined = d.join("combined.pem");
+    std::fs::write(
+        &combined,
+        format!("{key}{cert}-----BEGIN CERTIFICATE-----\nMIIB\n"),
+    )
+    .unwrap();
+    let out = sandspawn(
+        d,
+        &[("SSL_CERT_FILE", &combined)],
+        &["explain", "--", "true"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = |block: usize| format!("dropped {} block {block}: ", combined.display());
+    assert!(
+        text.contains(&format!("{}a private key (PRIVATE KEY)", at(1))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}a certificate block with no END line", at(3))),
+        "{text}"
+    );
+    assert!(!text.contains("PrivateKey {"), "{text}");
+}
+
+#[test]
+fn a_trust_input_holding_a_key_is_hidden_even_inside_a_granted_directory() {
+    // mitmproxy's mitmproxy-ca.pem holds the key and the certificate; run
+    // from its directory (the readonly preset grants the cwd), the child
+    // must trust the certificate through the bundle and read nothing of the
+    // key, on either backend.
+    let p = proxy_dir();
+    let d = p.dir.path();
+    let cert = std::fs::read_to_string(d.join("ca-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(d.join("ca-key.pem")).unwrap();
+    std::fs::write(d.join("combined.pem"), format!("{key}{cert}")).unwrap();
+    let body = cert.lines().nth(1).unwrap().to_string();
+    for backend in ["bwrap", "landlock"] {
+        let out = sandspawn(
+            d,
+            &[("SSL_CERT_FILE", Path::new("combined.pem"))],
+            &[
+                "run",
+                "--backend",
+                backend,
+                "--",
+                "sh",
+                "-c",
+                "cat combined.pem; echo; cat ca-cert.pem; echo; cat \"$SSL_CERT_FILE\"",
+            ],
+        );
+        let seen = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{backend}: {out:?}");
+        assert!(
+            !seen.contains("PRIVATE KEY"),
+            "{backend}: the key leaked: {seen}"
+        );
+        assert!(
+            seen.contains(&body),
+            "{backend}: the certificate is trusted: {seen}"
+        );
+    }
+    let plan = json_of(&sandspawn(
+        d,
+        &[("SSL_CERT_FILE", Path::new("combined.pem"))],
+        &["explain", "--json", "--", "true"],
+    ));
+    let denied = plan["denied"].as_array().unwrap();
+    assert!(
+        denied
+            .iter()
+            .any(|e| e["path"] == d.join("combined.pem").to_str().unwrap()
+                && e["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("holds a private key (SSL_CERT_FILE)")),
+        "{denied:?}"
+    );
+}

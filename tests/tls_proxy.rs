@@ -427,6 +427,31 @@ fn socks5h_upstream_through_the_bridge() {
     );
 }
 
+#[test]
+fn socks5_upstream_lets_the_proxy_resolve_names_inside() {
+    // The sandbox has no DNS: with `socks5://` (client-side resolution)
+    // inside, every host name would fail. The child is told socks5h.
+    let Some(fx) = Fx::start("socks-local") else {
+        return;
+    };
+    let url = fx.url(fx.origin_port);
+    let vars = [
+        (
+            "HTTPS_PROXY",
+            format!("socks5://127.0.0.1:{}", fx.socks_port),
+        ),
+        ("SSL_CERT_FILE", fx.mitm_ca().display().to_string()),
+    ];
+    let script = format!("echo $https_proxy; curl -sS --max-time 10 {url}");
+    let out = fx.sandspawn("proxy", &vars, &["sh", "-c", &script]);
+    assert!(
+        out.code == Some(0) && out.stdout.starts_with("socks5h://127.0.0.1:3128\n"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains(OK), "{}", out.all());
+}
+
 /// Node >= 24 from PyPI's Node wheel, in the clients venv.
 fn node24() -> Option<std::path::PathBuf> {
     let lib = cache().join("clients/lib");

@@ -90,7 +90,7 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         for d in &i.dropped {
             writeln!(
                 out,
-                "    dropped {} block {}: {:?}",
+                "    dropped {} block {}: {}",
                 d.file.display(),
                 d.block,
                 d.reason

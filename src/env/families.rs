@@ -173,16 +173,23 @@ pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
         })
 }
 
-/// A no-proxy list without its loopback entries (`localhost`, `.localhost`,
-/// `127.*`, `::1`, with or without a port) and without `*`. In network
-/// `proxy` the proxy is the only way out: a direct connection to any of
-/// these cannot leave the sandbox.
-pub fn no_proxy_without_loopback(list: &str) -> String {
-    let loopback = |entry: &str| {
-        let e = entry
-            .trim()
-            .trim_start_matches("*.")
-            .trim_start_matches('.');
+/// The union of the parent's no-proxy lists (every spelling: each tool
+/// reads its own, so an entry in any of them was a direct route for some
+/// tool), without loopback entries (`localhost`, `.localhost`, `127.*`,
+/// `::1`, with or without a port or a CIDR suffix) and without `*`, each
+/// entry once (host names compare case-insensitively). In network `proxy`
+/// the proxy is the only way out: a direct connection to any loopback entry
+/// cannot leave the sandbox.
+pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -> String {
+    let host_of = |entry: &str| {
+        let e = entry.trim_start_matches("*.").trim_start_matches('.');
+        // `::1/128`, `127.0.0.0/8`: the address part decides.
+        let e = match e.rsplit_once('/') {
+            Some((addr, bits)) if !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit()) => {
+                addr
+            }
+            _ => e,
+        };
         let host = if let Some(v6) = e.strip_prefix('[') {
             v6.split(']').next().unwrap_or_default()
         } else if e.matches(':').count() == 1 {
@@ -190,7 +197,9 @@ pub fn no_proxy_without_loopback(list: &str) -> String {
         } else {
             e
         };
-        let host = host.to_ascii_lowercase();
+        host.to_ascii_lowercase()
+    };
+    let loopback = |host: &str| {
         host == "*"
             || host == "localhost"
             || host.ends_with(".localhost")
@@ -199,11 +208,17 @@ pub fn no_proxy_without_loopback(list: &str) -> String {
             || host == "0:0:0:0:0:0:0:1"
             || host == "0.0.0.0"
     };
-    list.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty() && !loopback(e))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut seen = std::collections::BTreeSet::new();
+    let mut kept = Vec::new();
+    for entry in lists.into_iter().flat_map(|l| l.split(',')).map(str::trim) {
+        if entry.is_empty() || loopback(&host_of(entry)) {
+            continue;
+        }
+        if seen.insert(entry.to_ascii_lowercase()) {
+            kept.push(entry);
+        }
+    }
+    kept.join(",")
 }
 
 /// The default allow-list: what any program expects to find.

@@ -399,8 +399,9 @@ fn complete_proxy_family<'r>(
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
 /// yarn, bundler, pip and docker forms, WS/WSS) points at the bridge, set
 /// whether or not the parent had it; NODE_USE_ENV_PROXY=1; the no-proxy
-/// lists keep the parent's entries minus loopback and `*` (loopback is not
-/// a way out of the sandbox, and `*` would bypass the only way out).
+/// lists keep the parent's entries of every spelling minus loopback and `*`
+/// (loopback is not a way out of the sandbox, and `*` would bypass the only
+/// way out).
 fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     url: &OsStr,
@@ -426,15 +427,13 @@ fn bridge_proxy_family<'r>(
         OsStr::new("1"),
         Source::ProxyDerived,
     );
-    let parent_list = families::NO_PROXY_PAIRS
+    let parent_lists = families::NO_PROXY_PAIRS
         .iter()
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::NO_PROXY_SINGLES.iter().copied())
-        .find_map(|n| parent.iter().find(|(k, _)| k == n).map(|(_, v)| v));
-    let Some(list) = parent_list.and_then(|v| v.to_str()) else {
-        return;
-    };
-    let kept = families::no_proxy_without_loopback(list);
+        .filter_map(|n| parent.iter().find(|(k, _)| k == n))
+        .filter_map(|(_, v)| v.to_str());
+    let kept = families::no_proxy_without_loopback(parent_lists);
     if kept.is_empty() {
         return;
     }

@@ -88,3 +88,35 @@ fn deny_env_still_wins_over_the_bridge_family() {
     assert!(plan.get("WSS_PROXY").is_none());
     assert_eq!(plan.get("ws_proxy"), Some(OsStr::new(INSIDE)));
 }
+
+#[test]
+fn no_proxy_keeps_the_entries_of_every_spelling_the_parent_had() {
+    // Each tool reads its own spelling (curl and Python lower-case first, Go
+    // upper-case, npm its own): an entry the parent had in any of them was
+    // a direct route for some tool, and must stay one inside.
+    let p = parent(&[
+        ("NO_PROXY", ""),
+        ("no_proxy", "a.corp,localhost"),
+        ("NPM_CONFIG_NOPROXY", "b.corp,A.corp"),
+        ("YARN_NO_PROXY", "a.corp,c.corp"),
+    ]);
+    let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
+    let want = OsStr::new("a.corp,b.corp,c.corp");
+    for name in [
+        "NO_PROXY",
+        "no_proxy",
+        "NPM_CONFIG_NOPROXY",
+        "npm_config_noproxy",
+        "YARN_NO_PROXY",
+        "BUNDLE_NO_PROXY",
+    ] {
+        assert_eq!(plan.get(name), Some(want), "{name}");
+    }
+}
+
+#[test]
+fn no_proxy_loses_loopback_written_as_a_cidr() {
+    let p = parent(&[("NO_PROXY", "::1/128,127.0.0.0/8,[::1]/128,10.0.0.0/8")]);
+    let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("10.0.0.0/8")));
+}

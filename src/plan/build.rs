@@ -94,7 +94,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
-    let policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
+    let mut policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
 
     let mut warnings = Vec::new();
     let inputs = trust_inputs(req, &policy, &mut warnings);
@@ -111,6 +111,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         limits: Limits::default(),
     })?;
     warnings.extend(outcome.warnings.iter().cloned());
+    policy.deny.extend(key_holders(&outcome));
 
     // `auto` is resolved here, before the plan is shaped: a private HOME
     // and /tmp need the mount namespace that only bwrap provides.
@@ -262,6 +263,35 @@ fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> V
 
 /// Which system roots exist (and which are merged-/usr links), and what the
 /// policy's own paths are on this host.
+/// The trust inputs that hold key material, as denies. The child reads the
+/// sanitised bundles, never an input; an input that holds a private key
+/// (mitmproxy's `mitmproxy-ca.pem` is key + certificate) must stay hidden
+/// even when a grant covers its directory, e.g. the cwd under the readonly
+/// preset. A whole file that is neither PEM nor a DER certificate (a
+/// PKCS#12 file, a DER key) is hidden too: it may well be a key.
+fn key_holders(outcome: &trust::TrustOutcome) -> Vec<crate::policy::PathRule> {
+    use trust::DropReason;
+    let mut rules: Vec<crate::policy::PathRule> = Vec::new();
+    for input in &outcome.inputs {
+        for d in &input.dropped {
+            let what = match d.reason {
+                DropReason::PrivateKey { .. } => "holds a private key",
+                DropReason::NotACertificate if d.block == 0 => "not a certificate, may hold a key",
+                _ => continue,
+            };
+            let path = paths::normalize(&d.file);
+            if rules.iter().any(|r| r.path == path) {
+                continue;
+            }
+            rules.push(crate::policy::PathRule {
+                path,
+                origin: format!("trust input: {what} ({})", input.origin.describe()),
+            });
+        }
+    }
+    rules
+}
+
 fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
     let mut facts = HostFacts::default();
     for root in SYSTEM_ROOTS {

@@ -72,9 +72,16 @@ pub struct Upstream {
 
 impl Upstream {
     /// The URL every proxy variable of the child gets: the inside
-    /// listener, same scheme, no credentials.
+    /// listener, no credentials, the upstream's protocol. SOCKS5 is always
+    /// `socks5h` inside: the sandbox has no DNS, so a client that resolved
+    /// names itself (`socks5://`) could reach only IP literals; the bridge
+    /// passes the request through and the upstream resolves the name.
     pub fn inside_url(&self, port: u16) -> OsString {
-        format!("{}://127.0.0.1:{port}", self.scheme.as_str()).into()
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Socks5 | Scheme::Socks5h => Scheme::Socks5h.as_str(),
+        };
+        format!("{scheme}://127.0.0.1:{port}").into()
     }
 }
 
@@ -284,7 +291,7 @@ mod tests {
         assert_eq!(p("http://proxy").unwrap().port, DEFAULT_PORT);
         assert_eq!(
             p("socks5://h:1").unwrap().inside_url(INSIDE_PORT),
-            OsString::from("socks5://127.0.0.1:3128")
+            OsString::from("socks5h://127.0.0.1:3128")
         );
     }
 

@@ -65,7 +65,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Origin::Variable { name } => name.clone(),
             Origin::PolicyCa => "--ca / policy `ca`".to_owned(),
@@ -141,6 +141,20 @@ pub struct Dropped {
     /// 1-based PEM block index, or 0 for the whole file.
     pub block: usize,
     pub reason: DropReason,
+}
+
+/// How `explain` words a dropped block: for the user, not the enum's names.
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropReason::PrivateKey { label } => write!(f, "a private key ({label})"),
+            DropReason::Crl => f.write_str("a certificate revocation list"),
+            DropReason::OtherLabel { label } => write!(f, "not a certificate ({label})"),
+            DropReason::NotACertificate => f.write_str("not an X.509 certificate"),
+            DropReason::BadBase64 => f.write_str("a certificate block that is not base64"),
+            DropReason::Truncated => f.write_str("a certificate block with no END line"),
+        }
+    }
 }
 
 /// Every variant names the step or input and the path, so the CLI can print
