@@ -21,6 +21,8 @@ mod pem;
 mod system;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cache;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
