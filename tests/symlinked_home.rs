@@ -39,6 +39,11 @@ fn tree() -> Tree {
     // Absolute, as `ln -s ~/dotfiles/npmrc ~/.npmrc` writes it; the HOME
     // link below is relative, as Silverblue's /home -> var/home.
     std::os::unix::fs::symlink(root.join("dotfiles/npmrc"), real.join(".npmrc")).unwrap();
+    // Relative and inside HOME, as GNU stow lays it out: the secret is
+    // also reachable as ~/stow/netrc through the HOME link.
+    std::fs::create_dir_all(real.join("stow")).unwrap();
+    std::fs::write(real.join("stow/netrc"), "NETRC-SECRET\n").unwrap();
+    std::os::unix::fs::symlink("stow/netrc", real.join(".netrc")).unwrap();
     std::os::unix::fs::symlink("real", root.join("link")).unwrap();
     std::fs::create_dir_all(root.join("ws")).unwrap();
     Tree { _dir: dir, root }
@@ -49,7 +54,8 @@ fn tree() -> Tree {
 fn run(t: &Tree, backend: &str, read: &Path) -> Output {
     let r = &t.root;
     let script = format!(
-        "cat ~/.ssh/id_ed25519 {real}/.ssh/id_ed25519 ~/.npmrc {real}/.npmrc {dot}/npmrc; echo done",
+        "cat ~/.ssh/id_ed25519 {real}/.ssh/id_ed25519 ~/.npmrc {real}/.npmrc {dot}/npmrc \
+         ~/.netrc ~/stow/netrc {real}/.netrc {real}/stow/netrc; echo done",
         real = r.join("real").display(),
         dot = r.join("dotfiles").display(),
     );
@@ -190,6 +196,44 @@ fn a_writable_root_through_a_symlink_keeps_git_read_only_by_both_paths() {
         assert!(
             !real.join(".git/hooks/pre-commit").exists(),
             "{backend}: a hook was planted: {stderr}"
+        );
+    }
+}
+
+/// `explain --verify` checks the denies that need no mount of their own
+/// too: `~/.netrc` (a link the sandbox follows to a hidden file) is tried
+/// by the name the user knows.
+#[test]
+fn verify_tries_a_deny_hidden_behind_a_link_by_its_own_name() {
+    for backend in ["bwrap", "landlock"] {
+        let t = tree();
+        if !usable(&t, backend) {
+            continue;
+        }
+        let r = &t.root;
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", r.join("link"))
+            .env("XDG_CACHE_HOME", r.join("cache"))
+            .current_dir(r.join("ws"))
+            .args(["explain", "--verify", "--backend", backend, "--read"])
+            .arg(r.join("link"))
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: Vec<&str> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("verify (inside"))
+            .collect();
+        assert_eq!(out.status.code(), Some(0), "{backend}: {report:#?}");
+        let netrc = format!("  {}  (", r.join("link/.netrc").display());
+        assert!(
+            report
+                .iter()
+                .any(|l| l.starts_with("  ok    hidden ") && l.contains(&netrc)),
+            "{backend}: {report:#?}"
         );
     }
 }

@@ -262,6 +262,9 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_port = dead.local_addr().unwrap().port();
     drop(dead);
+    // Its own cache: a fixed path under /tmp would be another user's after
+    // the unprivileged run.
+    let cache = tempfile::tempdir().unwrap();
     for (vars, flag, want) in [
         (vec![], None, "needs an upstream proxy"),
         (
@@ -286,13 +289,13 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
         ),
     ] {
         let mut c = Command::new(SANDSPAWN);
-        c.env_clear()
+        // Not from /tmp (where .ci/run starts the unprivileged run): that
+        // cwd adds a warning line of its own.
+        c.current_dir("/")
+            .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", "/nonexistent-home")
-            .env(
-                "XDG_CACHE_HOME",
-                std::env::temp_dir().join("sandspawn-tls-bad-cache"),
-            );
+            .env("XDG_CACHE_HOME", cache.path());
         for (k, v) in &vars {
             c.env(k, v);
         }
@@ -307,7 +310,6 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
         assert!(line.contains(want), "want {want:?} in {line:?}");
         assert_eq!(line.lines().count(), 1, "{line}");
     }
-    let _ = std::fs::remove_dir_all(std::env::temp_dir().join("sandspawn-tls-bad-cache"));
 }
 
 /// mcp-server-fetch over stdio inside `--net proxy`: `tools/call fetch`

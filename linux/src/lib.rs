@@ -186,7 +186,10 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     );
     let source = Command::new(&argv[0]).args(&argv[1..]).env_clear().exec();
     drop(helper);
-    drop(stdout_fd);
+    // The exec failed: give the caller its stdout back.
+    if let Some(fd) = stdout_fd {
+        let _ = sys::move_to_stdout(fd);
+    }
     RunError::ExecBwrap {
         path: features.path.clone(),
         source,

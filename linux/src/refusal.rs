@@ -1,7 +1,8 @@
 //! When the host bridge cannot serve a connection (the upstream went away
-//! after start, refused the login, or the tunnel limit is reached), the
-//! child gets an answer in the protocol it speaks instead of a bare close,
-//! and the user gets one line on stderr that names the upstream.
+//! after start, or refused the login), the child gets an answer in the
+//! protocol it speaks instead of a bare close, and the user gets one line
+//! on stderr that names the upstream. (A connection past the tunnel limit
+//! is still closed at once: answering it would take the thread it lacks.)
 //!
 //! A bare close reads as "Proxy CONNECT aborted" or "no acceptable
 //! methods" in the child, which points at the wrong party. An HTTP child

@@ -127,9 +127,12 @@ pub fn plan_with_recovered(
     // "working directory readable" would then be the whole filesystem or
     // all of HOME. Such a directory is no project: it is not granted.
     let mut warnings = Vec::new();
+    // By real paths: the cwd comes from getcwd (resolved), HOME may not be
+    // (Silverblue's /home -> var/home).
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let holds_home = home
         .as_deref()
-        .is_some_and(|h| crate::paths::is_within(h, &cwd));
+        .is_some_and(|h| crate::paths::is_within(&real(h), &real(&cwd)));
     if holds_home || cwd == Path::new("/") {
         layers[0].presets = vec![crate::policy::MCP_NO_CWD.into()];
         warnings.push(format!(

@@ -132,6 +132,42 @@ mod tests {
         other.wait().unwrap();
     }
 
+    /// The leader reaped, a member of its group still running: the member
+    /// is killed (no process holds the leader's pid).
+    #[test]
+    fn a_reaped_leaders_group_members_are_killed() {
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 >/dev/null & echo $!"])
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        leader
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let member: i32 = out.trim().parse().unwrap();
+        let pgid = leader.id() as i32;
+        leader.wait().unwrap();
+        signal_reaped_group(pgid, Signal::SIGKILL);
+        // The member is re-parented (to init or a subreaper) and reaped
+        // there once killed: wait, bounded, for it to be gone.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{member}/stat"))
+                .is_ok_and(|s| !s.contains(") Z "))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!alive(), "the group member {member} survived");
+    }
+
     #[test]
     fn stat_with_odd_comm_and_subtree() {
         let p = parse_stat(

@@ -93,28 +93,30 @@ pub fn assemble(
     facts: &HostFacts,
 ) -> Plan {
     let mut fs = FsView::default();
-    // A system root inside a policy root is already in the host view that
-    // root binds: binding it again is redundant, and recreating a link that
-    // the bound view already holds fails (bwrap: "Can't make symlink at
-    // /bin: File exists" under `read = ["/"]`).
-    let covered = |p: &Path| {
-        policy
-            .read
-            .iter()
-            .chain(&policy.write)
-            .any(|r| is_within(p, &r.path))
+    // A merged-/usr link inside a policy root is already in the host view
+    // that root binds: recreating it fails (bwrap: "Can't make symlink at
+    // /bin: File exists" under `read = ["/"]`). The system directories stay
+    // read-only binds even there: under `write = ["/"]` they must not
+    // become writable.
+    let covered_link = |root: &SystemRoot| {
+        matches!(root, SystemRoot::Link { .. })
+            && policy
+                .read
+                .iter()
+                .chain(&policy.write)
+                .any(|r| is_within(root.path(), &r.path))
     };
-    for root in facts.system_roots.iter().filter(|r| !covered(r.path())) {
-        match root {
-            SystemRoot::Dir(p) => fs.add(p.clone(), Access::Read, "system"),
-            SystemRoot::Link { path, target } => fs.add(
+    for root in facts.system_roots.iter().filter(|r| !covered_link(r)) {
+        let (path, access) = match root {
+            SystemRoot::Dir(p) => (p.clone(), Access::Read),
+            SystemRoot::Link { path, target } => (
                 path.clone(),
                 Access::Link {
                     target: target.clone(),
                 },
-                "system",
             ),
-        }
+        };
+        fs.add(path, access, "system");
     }
     // A root written through a symlink grants what it leads to: bwrap binds
     // the target at the written path, Landlock's rule holds the target's
@@ -150,11 +152,13 @@ pub fn assemble(
         }
     }
     for p in &facts.protected {
-        fs.add(
+        if let Some(entry) = fs.add(
             p.clone(),
             Access::Read,
             "protected: read-only inside a writable root",
-        );
+        ) {
+            entry.protected = true;
+        }
     }
     // A deny hides what the path leads to: `~/.ssh` under a symlinked HOME,
     // `~/.npmrc -> dotfiles/npmrc`. The target is denied by its real path
@@ -163,15 +167,33 @@ pub fn assemble(
     for r in &policy.deny {
         let kind = *facts.kinds.get(&r.path).unwrap_or(&PathKind::Missing);
         let alias = facts.aliases.get(&r.path);
-        fs.add(r.path.clone(), Access::Deny, r.origin.clone());
-        if let Some(entry) = fs.entries.last_mut() {
+        if let Some(entry) = fs.add(r.path.clone(), Access::Deny, r.origin.clone()) {
             entry.kind = Some(kind);
             entry.via_link = alias.map(|a| a.link.clone());
         }
         if let Some(Some((path, reason))) = alias.map(|_| resolved(r)) {
-            fs.add(path, Access::Deny, reason);
-            if let Some(entry) = fs.entries.last_mut() {
+            if let Some(entry) = fs.add(path, Access::Deny, reason) {
                 entry.kind = Some(kind);
+            }
+        }
+        // A grant written through a link shows its target at the written
+        // path: what the deny leads to is there too, under another name
+        // (`~/.netrc -> stow/netrc` with HOME=/home/u and /home ->
+        // var/home: the sandbox reads /home/u/stow/netrc). Hide it there.
+        let leads_to = alias.map_or(r.path.as_path(), |a| a.resolved.as_path());
+        for grant in policy.read.iter().chain(&policy.write) {
+            let Some(g) = facts.aliases.get(&grant.path) else {
+                continue;
+            };
+            let Ok(rest) = leads_to.strip_prefix(&g.resolved) else {
+                continue;
+            };
+            let seen = grant.path.join(rest);
+            if seen != r.path {
+                let reason = format!("{} (seen through {})", r.origin, grant.path.display());
+                if let Some(entry) = fs.add(seen, Access::Deny, reason) {
+                    entry.kind = Some(kind);
+                }
             }
         }
     }
@@ -225,11 +247,13 @@ pub fn assemble(
     if let Some(home) = home.as_deref().filter(|h| h.is_absolute()) {
         if !fs.readable(home) {
             match &facts.no_private_mounts {
-                None => fs.add(
-                    home.to_path_buf(),
-                    Access::Tmpfs,
-                    "sandbox: HOME is an empty private directory",
-                ),
+                None => {
+                    fs.add(
+                        home.to_path_buf(),
+                        Access::Tmpfs,
+                        "sandbox: HOME is an empty private directory",
+                    );
+                }
                 Some(dirs) => {
                     fs.add(
                         dirs.home.clone(),

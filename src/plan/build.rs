@@ -261,8 +261,6 @@ fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> V
     inputs
 }
 
-/// Which system roots exist (and which are merged-/usr links), and what the
-/// policy's own paths are on this host.
 /// The trust inputs that hold key material, as denies. The child reads the
 /// sanitised bundles, never an input; an input that holds a private key
 /// (mitmproxy's `mitmproxy-ca.pem` is key + certificate) must stay hidden
@@ -292,6 +290,8 @@ fn key_holders(outcome: &trust::TrustOutcome) -> Vec<crate::policy::PathRule> {
     rules
 }
 
+/// Which system roots exist (and which are merged-/usr links), and what the
+/// policy's own paths are on this host.
 fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
     let mut facts = HostFacts::default();
     for root in SYSTEM_ROOTS {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sandspawn_linux::verify::{Check, Expect};
 use sandspawn_linux::{Backend, NetworkMode};
 
-use super::fs::Access;
+use super::fs::{Access, PathKind};
 use super::Plan;
 use crate::env::Source;
 
@@ -31,9 +31,10 @@ impl Plan {
             };
             out.push(check(expect, var.name.clone(), Path::new(&var.value)));
         }
-        for entry in self.lower_order() {
+        let mounted = self.lower_order();
+        for entry in &mounted {
             let expect = match &entry.access {
-                Access::Read if entry.reason.starts_with("protected") => Expect::ReadOnly,
+                Access::Read if entry.protected => Expect::ReadOnly,
                 Access::Read => Expect::Readable,
                 Access::Write => Expect::Writable,
                 // Without a mount namespace a private directory cannot be
@@ -47,6 +48,21 @@ impl Plan {
                 continue;
             }
             out.push(check(expect, entry.reason.clone().into(), &entry.path));
+        }
+        // Denies that need no mount of their own are promises too: hidden
+        // behind a link the sandbox follows, or by what the grant binds.
+        for entry in &self.fs.entries {
+            let present = matches!(entry.kind, Some(PathKind::Dir | PathKind::File));
+            if entry.access == Access::Deny
+                && present
+                && !mounted.iter().any(|m| std::ptr::eq(*m, entry))
+            {
+                out.push(check(
+                    Expect::Hidden,
+                    entry.reason.clone().into(),
+                    &entry.path,
+                ));
+            }
         }
         match self.network {
             NetworkMode::None => out.push(check(Expect::NoInet, "network none".into(), "")),

@@ -62,6 +62,9 @@ pub struct FsEntry {
     /// path, hidden by its own entry: a mask here would sit behind the link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via_link: Option<PathBuf>,
+    /// A protected path (.git, .sandspawn) inside a writable root: read-only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 /// The whole view.
@@ -72,35 +75,47 @@ pub struct FsView {
 }
 
 impl FsView {
-    /// Add an entry unless one with the same path and access exists. Write
-    /// includes read: a read of a path already writable is dropped, and a
-    /// write of a path already readable upgrades that entry.
-    pub fn add(&mut self, path: PathBuf, access: Access, reason: impl Into<String>) {
+    /// Add an entry unless one with the same path and access exists, and
+    /// return that entry (the new one or the one already there). Write
+    /// includes read: a read of a path already writable is dropped (`None`),
+    /// and a write of a path already readable upgrades that entry.
+    pub fn add(
+        &mut self,
+        path: PathBuf,
+        access: Access,
+        reason: impl Into<String>,
+    ) -> Option<&mut FsEntry> {
         if access == Access::Read
             && self
                 .entries
                 .iter()
                 .any(|e| e.access == Access::Write && same_path(&e.path, &path))
         {
-            return;
+            return None;
         }
         if access == Access::Write {
             self.entries
                 .retain(|e| !(e.access == Access::Read && same_path(&e.path, &path)));
         }
-        if !self
+        let at = match self
             .entries
             .iter()
-            .any(|e| e.access == access && same_path(&e.path, &path))
+            .position(|e| e.access == access && same_path(&e.path, &path))
         {
-            self.entries.push(FsEntry {
-                path,
-                access,
-                reason: reason.into(),
-                kind: None,
-                via_link: None,
-            });
-        }
+            Some(at) => at,
+            None => {
+                self.entries.push(FsEntry {
+                    path,
+                    access,
+                    reason: reason.into(),
+                    kind: None,
+                    via_link: None,
+                    protected: false,
+                });
+                self.entries.len() - 1
+            }
+        };
+        self.entries.get_mut(at)
     }
 
     /// The entry deciding `path`: the deepest containing entry. At equal

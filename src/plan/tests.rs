@@ -260,9 +260,12 @@ fn lowering_orders_parents_before_children_and_masks_after_grants() {
     assert_eq!(
         spec.mounts,
         vec![
-            // No system roots: "/" holds them already, and a second /bin
-            // link cannot be made where the bound view has one.
+            // No /bin link: "/" holds it already, and a second one cannot
+            // be made where the bound view has one. /usr and /etc stay
+            // read-only binds.
             ro("/"),
+            ro("/usr"),
+            ro("/etc"),
             Mount::Tmpfs {
                 path: "/tmp".into()
             },

@@ -153,3 +153,29 @@ fn a_deny_of_the_cwd_itself_is_enforced_not_only_listed() {
         ]
     );
 }
+
+#[test]
+fn a_writable_root_over_the_system_keeps_the_system_read_only() {
+    // `write = ["/"]` binds the host's root writable; the system
+    // directories are bound read-only over it (only the merged-/usr link,
+    // which "/" already holds, is left out).
+    let layer = Layer {
+        origin: "flags".into(),
+        write: vec!["/".into()],
+        ..Layer::default()
+    };
+    let mounts = plan_in("/work/proj", layer).lower().mounts;
+    let at = |m: &Mount| mounts.iter().position(|x| x == m);
+    let root = at(&Mount::ReadWrite { path: "/".into() }).expect("/ bound writable");
+    for dir in ["/usr", "/etc"] {
+        let ro = at(&Mount::ReadOnly { path: dir.into() });
+        assert!(
+            ro > Some(root),
+            "{dir} must be read-only over /: {mounts:?}"
+        );
+    }
+    assert!(
+        !mounts.iter().any(|m| matches!(m, Mount::Symlink { .. })),
+        "{mounts:?}"
+    );
+}

@@ -394,7 +394,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "cache directory {} would be made under {}, which does not exist (a HOME that is not there?); set XDG_CACHE_HOME to a directory you own",
+                "cache directory {} would be made under {}, which does not exist (is HOME or XDG_CACHE_HOME right?); set XDG_CACHE_HOME to a directory you own",
                 dir.display(),
                 home.display()
             )
