@@ -23,6 +23,8 @@ mod system;
 mod tests;
 #[cfg(test)]
 mod tests_cache;
+#[cfg(test)]
+mod tests_warnings;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
