@@ -163,6 +163,16 @@ pub(crate) fn assemble(
             req.system_root.display()
         ));
     }
+    if !req.merge_system_roots && combined.is_empty() {
+        // No bundle means the trust variables stay unset, and every program
+        // falls back to its own default store: the system roots the flag
+        // meant to leave out.
+        warnings.push(
+            "--no-system-roots (merge_system_roots = false): no CA input to trust beside the \
+             system roots, so no bundle; the child's programs use their own default stores"
+                .to_owned(),
+        );
+    }
     let bundled: DerSet = combined.iter().copied().collect();
     let unbundled = per_input
         .iter()

@@ -34,3 +34,42 @@ fn a_pipe_or_socket_descriptor_is_named_not_called_a_dangling_link() {
         ]
     );
 }
+
+const NO_ROOTS: &str = "--no-system-roots (merge_system_roots = false): no CA input to trust \
+                        beside the system roots, so no bundle; the child's programs use their \
+                        own default stores";
+
+/// Without the system roots and without an extra CA there is nothing to
+/// bundle: the trust variables stay unset and every program falls back to
+/// its own store, which is the opposite of what the flag suggests. Say so.
+#[test]
+fn no_system_roots_with_nothing_else_to_trust_is_a_warning() {
+    let fx = Fx::new();
+    let mut req = fx.req(vec![]);
+    req.merge_system_roots = false;
+    let out = prepare(&req).unwrap();
+    assert_eq!(
+        (out.bundle, out.warnings),
+        (None, vec![NO_ROOTS.to_owned()])
+    );
+
+    // The inputs hold only system roots: still nothing of the user's.
+    let system = fx.tmp.path().join("root/etc/ssl/certs/ca-certificates.crt");
+    req.inputs = vec![var("SSL_CERT_FILE", &system, Expect::File)];
+    let out = prepare(&req).unwrap();
+    assert_eq!(
+        (out.bundle, out.warnings),
+        (None, vec![NO_ROOTS.to_owned()])
+    );
+
+    // An extra CA: bundled alone, no warning.
+    let (extra, _) = super::tests::ca("proxy ca");
+    req.inputs = vec![var(
+        "SSL_CERT_FILE",
+        &fx.write("p.pem", extra.pem()),
+        Expect::File,
+    )];
+    let out = prepare(&req).unwrap();
+    assert!(out.bundle.is_some());
+    assert_eq!(out.warnings, Vec::<String>::new());
+}
