@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::input::{open_nofollow, Loaded, Problem};
 use super::pem::{self, Check};
+use super::vouch;
 use super::{DropReason, Dropped, InputReport, Origin, TrustError, TrustOutcome, TrustRequest};
 
 /// Everything `prepare` computes before touching the cache.
@@ -139,6 +140,21 @@ pub(crate) fn assemble(
     }
 
     let system_set: DerSet = system_certs.iter().copied().collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    for ((inp, (certs, _)), report) in req.inputs.iter().zip(&per_input).zip(&reports) {
+        if inp.origin == Origin::System || report.skipped.is_some() {
+            continue;
+        }
+        // The system store's certificates are the distro's: never judged,
+        // also when a variable names the store.
+        let own = certs
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|c| !system_set.contains(c));
+        warnings.extend(vouch::warning(&inp.origin, &inp.path, own, now));
+    }
     let mut seen = DerSet::new();
     let mut extras: Vec<&[u8]> = Vec::new();
     for ((certs, _), inp) in per_input.iter().zip(&req.inputs) {

@@ -25,6 +25,7 @@ mod tests;
 mod tests_cache;
 #[cfg(test)]
 mod tests_warnings;
+mod vouch;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -73,3 +73,109 @@ fn no_system_roots_with_nothing_else_to_trust_is_a_warning() {
     assert!(out.bundle.is_some());
     assert_eq!(out.warnings, Vec::<String>::new());
 }
+
+/// A certificate named `cn`, self-signed; `ca` decides basicConstraints,
+/// `expired` dates it 2020-01-01 to 2025-01-01.
+fn cert(cn: &str, ca: rcgen::IsCa, expired: bool) -> rcgen::Certificate {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.is_ca = ca;
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2025, 1, 1);
+    }
+    params.self_signed(&key).unwrap()
+}
+
+fn ca_flag() -> rcgen::IsCa {
+    rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained)
+}
+
+/// A trust input that cannot vouch for a server is kept (the user chose
+/// it) but named: a leaf where the proxy's CA was meant, or an expired CA.
+#[test]
+fn certificates_that_cannot_vouch_are_kept_with_one_warning_per_input() {
+    let fx = Fx::new();
+    let leaf = fx.write(
+        "leaf.pem",
+        cert("proxy.local", rcgen::IsCa::ExplicitNoCa, false).pem(),
+    );
+    let bare = fx.write("bare.pem", cert("bare", rcgen::IsCa::NoCa, false).pem());
+    let old = fx.write("old.pem", cert("old ca", ca_flag(), true).pem());
+    let two = fx.write(
+        "two.pem",
+        format!(
+            "{}{}{}",
+            cert("good ca", ca_flag(), false).pem(),
+            cert("leaf one", rcgen::IsCa::NoCa, false).pem(),
+            cert("leaf two", rcgen::IsCa::NoCa, true).pem()
+        ),
+    );
+    let good = fx.write("good.pem", cert("proxy ca", ca_flag(), false).pem());
+    let out = prepare(&fx.req(vec![
+        var("SSL_CERT_FILE", &leaf, Expect::File),
+        var("NODE_EXTRA_CA_CERTS", &bare, Expect::File),
+        var("REQUESTS_CA_BUNDLE", &old, Expect::File),
+        TrustInput {
+            origin: Origin::PolicyCa,
+            path: two.clone(),
+            expect: Expect::File,
+        },
+        var("CURL_CA_BUNDLE", &good, Expect::File),
+    ]))
+    .unwrap();
+    let d = |p: &Path| p.display().to_string();
+    assert_eq!(
+        out.warnings,
+        [
+            format!(
+                "SSL_CERT_FILE: {}: certificate 'CN=proxy.local' is not a CA (basicConstraints \
+                 cA=false): it cannot sign the proxy's certificates; point the variable at the \
+                 proxy's CA",
+                d(&leaf)
+            ),
+            format!(
+                "NODE_EXTRA_CA_CERTS: {}: certificate 'CN=bare' is not a CA (no basicConstraints): \
+                 it cannot sign the proxy's certificates; point the variable at the proxy's CA",
+                d(&bare)
+            ),
+            format!(
+                "REQUESTS_CA_BUNDLE: {}: certificate 'CN=old ca' expired on 2025-01-01: clients \
+                 reject the certificates it signs; point the variable at the proxy's current CA",
+                d(&old)
+            ),
+            format!(
+                "--ca / policy `ca`: {}: certificate 'CN=leaf one' is not a CA (no \
+                 basicConstraints): it cannot sign the proxy's certificates; pass the proxy's CA \
+                 instead (and 1 more certificate in it that cannot vouch for a server)",
+                d(&two)
+            ),
+        ]
+    );
+    // Kept: the user's choice, every one of them in the bundles.
+    assert_eq!(
+        out.inputs
+            .iter()
+            .map(|i| i.certificates)
+            .collect::<Vec<_>>(),
+        [1, 1, 1, 3, 1]
+    );
+    assert!(out.inputs.iter().all(|i| i.skipped.is_none()));
+}
+
+/// The system store's certificates are the distro's business: an expired
+/// root there (distros ship some) is never warned about, also when a
+/// variable names the store.
+#[test]
+fn the_system_stores_certificates_are_not_judged() {
+    let fx = Fx::new();
+    let store = fx.tmp.path().join("root/etc/ssl/certs/ca-certificates.crt");
+    let expired_root = cert("expired root", ca_flag(), true).pem();
+    std::fs::write(&store, expired_root).unwrap();
+    let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &store, Expect::File)])).unwrap();
+    assert_eq!(out.warnings, Vec::<String>::new());
+    assert!(out.bundle.is_some());
+}
