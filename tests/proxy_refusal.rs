@@ -158,3 +158,67 @@ fn a_login_refused_after_start_is_a_socks_failure_not_a_missing_method() {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// An HTTP upstream that answers the first `ok` request heads `200` and
+/// every later one (of `total`) `407`, closing each connection after.
+fn http_login(ok: usize, total: usize) -> (u16, JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        for (n, conn) in l.incoming().take(total).enumerate() {
+            let Ok(mut s) = conn else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+                head.push(byte[0]);
+            }
+            let answer: &[u8] = if n < ok {
+                b"HTTP/1.1 200 Connection established\r\n\r\n"
+            } else {
+                b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n"
+            };
+            let _ = s.write_all(answer);
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn a_wrong_http_proxy_password_is_refused_at_start() {
+    let (port, _t) = http_login(0, 1);
+    let Some(out) = curl_through(&format!("http://alice:wrong-pw@127.0.0.1:{port}")) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    // The last line (a warning about the cwd may come first).
+    assert_eq!(
+        stderr.lines().last(),
+        Some(format!(
+            "sandspawn: network proxy: the HTTP upstream http://***@127.0.0.1:{port} (from --proxy) refused the credentials: 407 Proxy Authentication Required"
+        ).as_str()),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-pw"), "{stderr}");
+}
+
+#[test]
+fn http_credentials_refused_after_start_are_named_on_stderr() {
+    // The start-up probe gets 200; curl's tunnel gets 407.
+    let (port, t) = http_login(1, 2);
+    let Some(out) = curl_through(&format!("http://alice:s3cret@127.0.0.1:{port}")) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(56), "{stderr}");
+    assert!(
+        stderr.contains("CONNECT tunnel failed, response 407"),
+        "{stderr}"
+    );
+    let line = format!(
+        "sandspawn: proxy bridge: the HTTP upstream http://***@127.0.0.1:{port} (from --proxy) refused the credentials (407)"
+    );
+    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

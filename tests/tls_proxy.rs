@@ -586,16 +586,14 @@ fn credentials_in_the_upstream_url_stay_on_the_host() {
         flows.contains("origin.test"),
         "the authenticating proxy saw no flow: {flows}"
     );
-    // Negative control: a wrong password is refused by the proxy (407).
+    // A wrong password: the proxy answers sandspawn's start-up probe 407.
     let bad = fx.sandspawn(
         "proxy",
         &[("HTTPS_PROXY", with("wrong")), ("SSL_CERT_FILE", ca)],
         &["curl", "-sS", "--max-time", "10", &url],
     );
-    assert_ne!(bad.code, Some(0), "{}", bad.all());
-    assert!(
-        bad.all().contains("407") || bad.all().contains("CONNECT"),
-        "{}",
-        bad.all()
-    );
+    let want = format!("sandspawn: network proxy: the HTTP upstream http://***@127.0.0.1:{port} (from HTTPS_PROXY) refused the credentials: 407 Proxy Authentication Required");
+    let last = bad.stderr.lines().last();
+    assert_eq!((bad.code, last), (Some(125), Some(&*want)), "{}", bad.all());
+    assert!(!bad.all().contains("wrong"), "{}", bad.all());
 }

@@ -16,10 +16,12 @@
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself. The
 //! bridge reads nothing of it, except to put the upstream URL's credentials
 //! on each connection ([`crate::upstream_auth`]), so the credentials stay on
-//! the host and the child never sees them. The host side is a separate
-//! process (`sandspawn __proxy-bridge …`, spawned right before bwrap is
-//! exec'd) that watches the bwrap process through a pidfd and exits,
-//! removing its private socket directory, as soon as bwrap exits.
+//! the host and the child never sees them, and, with HTTP credentials, to
+//! peek at the status of the upstream's answer to a CONNECT, so a `407`
+//! (credentials revoked after start) is named on stderr. The host side is a
+//! separate process (`sandspawn __proxy-bridge …`, spawned right before
+//! bwrap is exec'd) that watches the bwrap process through a pidfd and
+//! exits, removing its private socket directory, as soon as bwrap exits.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -28,10 +30,10 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::accept_pool::serve;
 use crate::refusal::{self, Diagnostics, Protocol};
 use crate::relay_loop::Relay;
 use crate::spec::{ProxyBridge, SocksLogin};
@@ -95,6 +97,17 @@ pub enum BridgeError {
         /// Which step refused.
         #[source]
         source: SocksAuthError,
+    },
+    /// The HTTP upstream answered the probe with the URL's credentials
+    /// `407 Proxy Authentication Required`.
+    #[error(
+        "network proxy: the HTTP upstream {display} (from {origin}) refused the credentials: 407 Proxy Authentication Required"
+    )]
+    HttpAuth {
+        /// The URL, credentials masked.
+        display: String,
+        /// Where it came from (`--proxy`, `HTTPS_PROXY`).
+        origin: String,
     },
     /// The private socket directory or the socket could not be made.
     #[error("network proxy: creating the bridge socket in {}: {source}", dir.display())]
@@ -160,7 +173,9 @@ fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
 }
 
 /// Check once, with bounded waits, that the upstream accepts TCP and, for
-/// a SOCKS5 upstream with credentials, that it accepts them.
+/// an upstream with credentials, that it accepts them: a SOCKS5 login, or
+/// for HTTP one `CONNECT` probe where only a `407` stops the start (any
+/// other answer, or none in time, is left to the child's own requests).
 pub fn check_upstream(proxy: &ProxyBridge) -> Result<(), BridgeError> {
     let mut up =
         connect_upstream(&proxy.host, proxy.port).map_err(|e| BridgeError::Unreachable {
@@ -176,6 +191,24 @@ pub fn check_upstream(proxy: &ProxyBridge) -> Result<(), BridgeError> {
                 source,
             },
         )?;
+    } else if let Some(auth) = proxy.authorization.as_deref().filter(|_| !proxy.socks) {
+        let target = if proxy.host.contains(':') {
+            format!("[{}]:{}", proxy.host, proxy.port)
+        } else {
+            format!("{}:{}", proxy.host, proxy.port)
+        };
+        let answer = upstream_auth::probe_http_login(
+            &mut up,
+            &target,
+            auth,
+            upstream_auth::HANDSHAKE_TIMEOUT,
+        );
+        if let Ok(Some(upstream_auth::PROXY_AUTH_REQUIRED)) = answer {
+            return Err(BridgeError::HttpAuth {
+                display: proxy.display.clone(),
+                origin: proxy.origin.clone(),
+            });
+        }
     }
     Ok(())
 }
@@ -447,7 +480,25 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let ready = match &upstream.credentials {
         Credentials::None => true,
         Credentials::Http(auth) => {
-            upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth).is_ok()
+            match upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth) {
+                Ok(connect) => {
+                    // A tunnel's answer comes before anything the child waits
+                    // for, so looking at it costs no time; a plain request's
+                    // may wait on its body, so it is not looked at. The peek
+                    // leaves the answer for the relay to pass on.
+                    if connect
+                        && upstream_auth::peek_status(&up, upstream_auth::HANDSHAKE_TIMEOUT)
+                            == Some(upstream_auth::PROXY_AUTH_REQUIRED)
+                    {
+                        upstream.diagnostics.report(&format!(
+                            "the HTTP upstream {} (from {}) refused the credentials (407)",
+                            upstream.display, upstream.origin
+                        ));
+                    }
+                    true
+                }
+                Err(_) => false,
+            }
         }
         Credentials::Socks(login) => match upstream_auth::socks_front(&mut conn, &mut up, login) {
             Ok(()) => true,
@@ -491,83 +542,6 @@ fn is_tcp_listener(fd: &OwnedFd) -> bool {
     opt(libc::SO_ACCEPTCONN) == Some(1)
         && opt(libc::SO_TYPE) == Some(libc::SOCK_STREAM)
         && matches!(opt(libc::SO_DOMAIN), Some(libc::AF_INET | libc::AF_INET6))
-}
-
-/// Set connections up on a pool of pre-spawned threads that each block in
-/// `accept` and then set up the connection they got themselves (connect
-/// the upstream, put credentials on: steps that may wait) before `handle`
-/// gives it to the relay. The pool grows when no thread is left
-/// accepting; with [`MAX_CONNECTIONS`] in set-up or `relayed`, accepted
-/// connections are closed at once (the client sees EOF). Idle threads
-/// above [`KEEP_IDLE`] exit. Never returns: the calling thread is one of
-/// the acceptors.
-fn serve<C: Send + 'static>(
-    accept: impl Fn() -> io::Result<C> + Send + Sync + 'static,
-    relayed: impl Fn() -> usize + Send + Sync + 'static,
-    handle: impl Fn(C) + Send + Sync + 'static,
-) -> ! {
-    let pool = Arc::new(Pool {
-        idle: AtomicUsize::new(0),
-        busy: AtomicUsize::new(0),
-        accept: Box::new(accept),
-        relayed: Box::new(relayed),
-        handle: Box::new(handle),
-    });
-    for _ in 1..START_THREADS {
-        spawn_acceptor(&pool);
-    }
-    acceptor(&pool, true);
-    std::process::exit(0)
-}
-
-/// This many threads wait in `accept` from the start (the main one
-/// included).
-const START_THREADS: usize = 2;
-/// At most this many idle threads stay when set-ups end (a parked thread
-/// costs less than one that exits and one spawned for the next burst).
-const KEEP_IDLE: usize = 8;
-
-type AcceptFn<C> = Box<dyn Fn() -> io::Result<C> + Send + Sync>;
-type CountFn = Box<dyn Fn() -> usize + Send + Sync>;
-type HandleFn<C> = Box<dyn Fn(C) + Send + Sync>;
-
-struct Pool<C> {
-    idle: AtomicUsize,
-    /// Connections being set up.
-    busy: AtomicUsize,
-    accept: AcceptFn<C>,
-    relayed: CountFn,
-    handle: HandleFn<C>,
-}
-
-fn spawn_acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>) {
-    let pool = Arc::clone(pool);
-    // A failed spawn only means fewer acceptors: the main one remains.
-    let _ = std::thread::Builder::new()
-        .stack_size(STACK_SIZE)
-        .spawn(move || acceptor(&pool, false));
-}
-
-fn acceptor<C: Send + 'static>(pool: &Arc<Pool<C>>, main: bool) {
-    loop {
-        pool.idle.fetch_add(1, Ordering::AcqRel);
-        let conn = (pool.accept)();
-        let idle_left = pool.idle.fetch_sub(1, Ordering::AcqRel) - 1;
-        let Ok(conn) = conn else { continue };
-        if pool.busy.fetch_add(1, Ordering::AcqRel) + (pool.relayed)() >= MAX_CONNECTIONS {
-            pool.busy.fetch_sub(1, Ordering::AcqRel);
-            drop(conn);
-            continue;
-        }
-        if idle_left == 0 {
-            spawn_acceptor(pool);
-        }
-        (pool.handle)(conn);
-        pool.busy.fetch_sub(1, Ordering::AcqRel);
-        if !main && pool.idle.load(Ordering::Acquire) >= KEEP_IDLE {
-            return;
-        }
-    }
 }
 
 /// The inside end: bind 127.0.0.1:`port` in the sandbox's network

@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[test]
 fn unreachable_upstream_is_one_line_naming_the_origin() {
@@ -113,4 +114,120 @@ fn the_upstream_is_looked_up_once_and_again_after_a_failed_connect() {
     *TARGET.lock().unwrap() = Some(moved.local_addr().unwrap());
     addresses.connect("proxy.corp", 3128).unwrap();
     assert_eq!(LOOKUPS.load(Ordering::SeqCst), 2);
+}
+
+/// A fake HTTP upstream for one connection: reads the request head (or
+/// EOF), sends it back over the channel, answers `answer` and closes.
+fn http_upstream(answer: &'static str) -> (u16, std::sync::mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+            head.push(byte[0]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        let _ = s.write_all(answer.as_bytes());
+    });
+    (port, rx)
+}
+
+const WRONG: &str = "Basic YWxpY2U6d3Jvbmc=";
+const REFUSED: &str = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n";
+
+fn http_bridge(port: u16, authorization: Option<&str>) -> ProxyBridge {
+    ProxyBridge {
+        host: "127.0.0.1".into(),
+        port,
+        inside_port: 3128,
+        origin: "HTTPS_PROXY".into(),
+        display: format!("http://***@127.0.0.1:{port}"),
+        authorization: authorization.map(str::to_owned),
+        socks_login: None,
+        socks: false,
+    }
+}
+
+#[test]
+fn a_refused_http_login_is_caught_at_start_naming_the_variable() {
+    let (port, heads) = http_upstream(REFUSED);
+    let e = check_upstream(&http_bridge(port, Some(WRONG))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "network proxy: the HTTP upstream http://***@127.0.0.1:{port} (from HTTPS_PROXY) \
+             refused the credentials: 407 Proxy Authentication Required"
+        )
+    );
+    assert_eq!(
+        heads.recv().unwrap(),
+        format!(
+            "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Proxy-Authorization: {WRONG}\r\n\r\n"
+        )
+    );
+    // Any other answer is the upstream's business: start.
+    for answer in [
+        "HTTP/1.1 200 Connection established\r\n\r\n",
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+        "",
+    ] {
+        let (port, _heads) = http_upstream(answer);
+        check_upstream(&http_bridge(port, Some(WRONG))).unwrap();
+    }
+    // Without credentials nothing is sent: the check is TCP only.
+    let (port, heads) = http_upstream(REFUSED);
+    check_upstream(&http_bridge(port, None)).unwrap();
+    assert_eq!(heads.recv().unwrap(), "");
+}
+
+/// The credentials are revoked after start: the child gets the upstream's
+/// 407 as it is, and the bridge says which upstream refused.
+#[test]
+fn a_tunnel_refused_with_407_after_start_is_reported() {
+    for (answer, want) in [
+        (REFUSED, true),
+        ("HTTP/1.1 200 Connection established\r\n\r\n", false),
+    ] {
+        let (port, _heads) = http_upstream(answer);
+        let upstream = Upstream {
+            host: "127.0.0.1".into(),
+            port,
+            addresses: Addresses::new(resolve),
+            protocol: Protocol::Http,
+            display: format!("http://***@127.0.0.1:{port}"),
+            origin: "HTTPS_PROXY".into(),
+            credentials: Credentials::Http(WRONG.into()),
+            diagnostics: Diagnostics::default(),
+        };
+        let relay = Relay::start(STACK_SIZE).unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (conn, _) = l.accept().unwrap();
+        child
+            .write_all(b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
+            .unwrap();
+        set_up(conn, &upstream, &relay);
+        let reported = upstream.diagnostics.reported();
+        if want {
+            assert_eq!(
+                reported,
+                [format!(
+                    "the HTTP upstream http://***@127.0.0.1:{port} (from HTTPS_PROXY) refused \
+                     the credentials (407)"
+                )]
+            );
+        } else {
+            assert_eq!(reported, Vec::<String>::new());
+        }
+        child
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = String::new();
+        let _ = child.read_to_string(&mut got);
+        assert_eq!(got, answer, "the child gets the upstream's answer as is");
+    }
 }

@@ -11,6 +11,7 @@
 //! [`probe`] (what this host can enforce).
 #![deny(unsafe_code)]
 
+mod accept_pool;
 pub mod bridge;
 pub mod bwrap;
 mod cache;

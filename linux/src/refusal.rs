@@ -169,6 +169,15 @@ impl Diagnostics {
         }
     }
 
+    /// Every distinct message reported so far, sorted.
+    #[cfg(test)]
+    pub fn reported(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<String> = seen.keys().cloned().collect();
+        all.sort();
+        all
+    }
+
     /// Print `message` to stderr unless it was printed lately.
     pub fn report(&self, message: &str) {
         if let Some(line) = self.line(message, Instant::now()) {

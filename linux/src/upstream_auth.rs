@@ -2,7 +2,10 @@
 //! credentials on a connection, so they never enter the sandbox.
 //!
 //! - HTTP upstream: `Proxy-Authorization` is added to the head of each
-//!   request the child sends (any the child sent is dropped).
+//!   request the child sends (any the child sent is dropped). At start, one
+//!   `CONNECT` probe asks whether the upstream takes the credentials; after
+//!   start, the status of its answer to a tunnel is peeked at (not read),
+//!   so a `407` can be named.
 //! - SOCKS5 upstream: the bridge answers the child's greeting itself (no
 //!   authentication), then greets the upstream offering username/password
 //!   only and authenticates (RFC 1929) before the child's request goes
@@ -13,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::spec::SocksLogin;
 
@@ -171,16 +174,87 @@ fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
     })
 }
 
+/// What an HTTP upstream says to credentials it does not accept.
+pub const PROXY_AUTH_REQUIRED: u16 = 407;
+
+/// Ask an HTTP upstream once whether it takes `auth`: `CONNECT` to its own
+/// `target` (`host:port`; any target would do, this one names no third
+/// party) with `Proxy-Authorization`, and return the status code of its
+/// answer's first line. Every read is bounded by `wait`. The caller drops
+/// the connection afterwards, whatever the answer.
+pub fn probe_http_login(
+    up: &mut TcpStream,
+    target: &str,
+    auth: &str,
+    wait: Duration,
+) -> io::Result<Option<u16>> {
+    up.set_read_timeout(Some(wait))?;
+    up.write_all(
+        format!(
+            "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: {auth}\r\n\r\n"
+        )
+        .as_bytes(),
+    )?;
+    let mut line = Vec::with_capacity(64);
+    let mut chunk = [0u8; 512];
+    while !line.contains(&b'\n') && line.len() < 4096 {
+        let n = up.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        line.extend_from_slice(&chunk[..n]);
+    }
+    Ok(status_code(&line))
+}
+
+/// The status code of an HTTP/1.x response that starts `bytes`.
+fn status_code(bytes: &[u8]) -> Option<u16> {
+    let rest = bytes
+        .strip_prefix(b"HTTP/1.")?
+        .get(1..)?
+        .strip_prefix(b" ")?;
+    let digits = rest.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// The status code the upstream answered a tunnel with, read without
+/// consuming it (the relay passes the answer on unchanged), waiting at most
+/// `wait`. `None` when it says nothing in time, closes, or is not HTTP.
+pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 12]; // "HTTP/1.1 407"
+    let status = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || up.set_read_timeout(Some(left)).is_err() {
+            break None;
+        }
+        match up.peek(&mut buf) {
+            Ok(n) if n >= buf.len() => break status_code(&buf),
+            Ok(0) | Err(_) => break None,
+            // A whole line shorter than a status line: nothing more to wait for.
+            Ok(n) if buf[..n].contains(&b'\n') => break None,
+            // A status line split across segments: the rest is on its way.
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let _ = up.set_read_timeout(None);
+    status
+}
+
 /// Read the request head the child sent (up to the blank line), add
 /// `Proxy-Authorization` (dropping any the child sent) and write it to the
 /// upstream, with whatever followed the head. A CONNECT tunnel needs it
 /// once; for a plain-HTTP request the connection is marked `close`, so the
 /// next request comes on a new connection and gets the header again.
+/// Returns whether the request was a `CONNECT`.
 pub fn forward_head_with_auth(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     auth: &str,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -198,9 +272,11 @@ pub fn forward_head_with_auth(
         buf.extend_from_slice(&chunk[..n]);
     };
     conn.set_read_timeout(None)?;
+    let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
     up.write_all(&add_authorization(&buf[..end], auth))?;
     up.write_all(b"\r\n\r\n")?;
-    up.write_all(&buf[end + 4..])
+    up.write_all(&buf[end + 4..])?;
+    Ok(connect)
 }
 
 /// The head (without its final blank line) with `Proxy-Authorization`
@@ -348,6 +424,28 @@ mod tests {
         assert!(matches!(e, FrontError::Child(_)), "{e}");
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_REFUSED]);
+    }
+
+    #[test]
+    fn the_status_is_peeked_not_taken_and_a_short_line_does_not_wait() {
+        for (answer, want) in [
+            (
+                &b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"[..],
+                Some(407),
+            ),
+            (b"HTTP/1.0 200 OK\r\n\r\n", Some(200)),
+            (b"SSH-2.0-x\r\n", None),
+            (b"HTTP/1\r\n", None),
+        ] {
+            let (mut upstream_side, bridge_side) = pair();
+            upstream_side.write_all(answer).unwrap();
+            let started = std::time::Instant::now();
+            assert_eq!(peek_status(&bridge_side, HANDSHAKE_TIMEOUT), want);
+            assert!(started.elapsed() < Duration::from_secs(2));
+            let mut left = vec![0u8; answer.len()];
+            (&bridge_side).read_exact(&mut left).unwrap();
+            assert_eq!(left, answer, "peeking took bytes");
+        }
     }
 
     #[test]

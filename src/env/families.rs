@@ -141,6 +141,11 @@ pub const NO_PROXY_SINGLES: &[&str] = &["YARN_NO_PROXY", "BUNDLE_NO_PROXY"];
 /// Node >= 24 honours HTTP(S)_PROXY only with this set to 1.
 pub const NODE_USE_ENV_PROXY: &str = "NODE_USE_ENV_PROXY";
 
+/// The proxy URL variables Node reads with NODE_USE_ENV_PROXY (lower-case
+/// wins): not ALL_PROXY, not WS(S)_PROXY.
+pub const NODE_READS_PROXY: &[&[u8]] =
+    &[b"HTTP_PROXY", b"http_proxy", b"HTTPS_PROXY", b"https_proxy"];
+
 /// Whether `name` is any proxy-family variable.
 pub fn is_proxy_var(name: &[u8]) -> bool {
     let eq = |s: &&str| s.as_bytes() == name;

@@ -367,8 +367,9 @@ fn is_base(name: &[u8]) -> bool {
 }
 
 /// Export both spellings of every paired proxy variable the parent set, and
-/// NODE_USE_ENV_PROXY=1 when any proxy URL is exported (Node >= 24 ignores
-/// HTTP(S)_PROXY without it).
+/// NODE_USE_ENV_PROXY=1 when an HTTP(S)_PROXY spelling is exported (Node >=
+/// 24 ignores them without it; it never reads ALL_PROXY or WS(S)_PROXY, so
+/// those alone do not make Node use a proxy).
 fn complete_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
@@ -387,11 +388,11 @@ fn complete_proxy_family<'r>(
             }
         }
     }
-    let any_url = vars
-        .values()
-        .any(|v| families::is_proxy_url_var(v.name.as_encoded_bytes()) && !v.value.is_empty());
+    let node_reads = vars.values().any(|v| {
+        families::NODE_READS_PROXY.contains(&v.name.as_encoded_bytes()) && !v.value.is_empty()
+    });
     let node = OsString::from(families::NODE_USE_ENV_PROXY);
-    if any_url && !vars.contains_key(&node) && denied_by(&node).is_none() {
+    if node_reads && !vars.contains_key(&node) && denied_by(&node).is_none() {
         insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
     }
 }

@@ -120,3 +120,58 @@ fn no_proxy_loses_loopback_written_as_a_cidr() {
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
     assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("10.0.0.0/8")));
 }
+
+/// Node (`NODE_USE_ENV_PROXY`) reads HTTP_PROXY and HTTPS_PROXY only, not
+/// ALL_PROXY or the WebSocket variables: exporting it for those would
+/// claim a proxy Node does not use.
+#[test]
+fn node_use_env_proxy_only_with_an_http_or_https_proxy() {
+    let full = EnvContext {
+        network: NetworkMode::Full,
+        proxy_url: None,
+        ..proxy_ctx(OsStr::new(INSIDE))
+    };
+    let exact = |pairs: &[(&str, &str)]| {
+        let plan = build(&parent(pairs), &EnvRules::default(), &full);
+        plan.vars
+            .iter()
+            .map(|v| format!("{}={}", v.name.to_string_lossy(), v.value.to_string_lossy()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        exact(&[("WSS_PROXY", "http://p:1"), ("ws_proxy", "http://p:2")]),
+        [
+            "TMPDIR=/tmp",
+            "WSS_PROXY=http://p:1",
+            "WS_PROXY=http://p:2",
+            "ws_proxy=http://p:2",
+            "wss_proxy=http://p:1",
+        ]
+    );
+    assert_eq!(
+        exact(&[("all_proxy", "socks5h://p:1")]),
+        [
+            "ALL_PROXY=socks5h://p:1",
+            "TMPDIR=/tmp",
+            "all_proxy=socks5h://p:1"
+        ]
+    );
+    assert_eq!(
+        exact(&[("http_proxy", "http://p:1")]),
+        [
+            "HTTP_PROXY=http://p:1",
+            "NODE_USE_ENV_PROXY=1",
+            "TMPDIR=/tmp",
+            "http_proxy=http://p:1",
+        ]
+    );
+    assert_eq!(
+        exact(&[("HTTPS_PROXY", "http://p:1")]),
+        [
+            "HTTPS_PROXY=http://p:1",
+            "NODE_USE_ENV_PROXY=1",
+            "TMPDIR=/tmp",
+            "https_proxy=http://p:1",
+        ]
+    );
+}

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::input::{open_nofollow, Loaded, Problem};
 use super::pem::{self, Check};
+use super::vouch;
 use super::{DropReason, Dropped, InputReport, Origin, TrustError, TrustOutcome, TrustRequest};
 
 /// Everything `prepare` computes before touching the cache.
@@ -139,6 +140,21 @@ pub(crate) fn assemble(
     }
 
     let system_set: DerSet = system_certs.iter().copied().collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    for ((inp, (certs, _)), report) in req.inputs.iter().zip(&per_input).zip(&reports) {
+        if inp.origin == Origin::System || report.skipped.is_some() {
+            continue;
+        }
+        // The system store's certificates are the distro's: never judged,
+        // also when a variable names the store.
+        let own = certs
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|c| !system_set.contains(c));
+        warnings.extend(vouch::warning(&inp.origin, &inp.path, own, now));
+    }
     let mut seen = DerSet::new();
     let mut extras: Vec<&[u8]> = Vec::new();
     for ((certs, _), inp) in per_input.iter().zip(&req.inputs) {
@@ -162,6 +178,16 @@ pub(crate) fn assemble(
             "no system CA store found under {}; the combined bundle holds only the extra CAs",
             req.system_root.display()
         ));
+    }
+    if !req.merge_system_roots && combined.is_empty() {
+        // No bundle means the trust variables stay unset, and every program
+        // falls back to its own default store: the system roots the flag
+        // meant to leave out.
+        warnings.push(
+            "--no-system-roots (merge_system_roots = false): no CA input to trust beside the \
+             system roots, so no bundle; the child's programs use their own default stores"
+                .to_owned(),
+        );
     }
     let bundled: DerSet = combined.iter().copied().collect();
     let unbundled = per_input

@@ -28,6 +28,10 @@ pub(crate) enum Problem {
     IsDir,
     NotDir,
     Special(&'static str),
+    /// A `/proc/PID/fd/N` link to a descriptor with no path (`/dev/stdin`
+    /// on a pipe): the kernel shows its target as `pipe:[INODE]`, which
+    /// would otherwise read as a dangling symlink.
+    NoFile(&'static str),
     Changed,
     Unreadable(String),
     /// Set by the caller after sanitising: the summary of what was dropped.
@@ -45,6 +49,7 @@ impl std::fmt::Display for Problem {
             Problem::IsDir => f.write_str("is a directory, not a file"),
             Problem::NotDir => f.write_str("is a file, not a directory"),
             Problem::Special(kind) => write!(f, "is a {kind}, not a regular file"),
+            Problem::NoFile(kind) => write!(f, "is a {kind}, not a file"),
             Problem::Changed => f.write_str("changed while being read"),
             Problem::Unreadable(e) => write!(f, "cannot be read ({e})"),
             Problem::NoCertificates(why) => write!(f, "holds no certificate{why}"),
@@ -204,6 +209,9 @@ pub(crate) fn resolve(path: &Path) -> Result<(PathBuf, Metadata), Problem> {
             return Err(Problem::Loop(cur));
         }
         let target = fs::read_link(&cur).map_err(|e| io_problem(&e, path, &cur))?;
+        if let Some(kind) = descriptor_kind(&cur, &target) {
+            return Err(Problem::NoFile(kind));
+        }
         // An absolute target replaces the whole path in join().
         let next = cur
             .parent()
@@ -213,6 +221,24 @@ pub(crate) fn resolve(path: &Path) -> Result<(PathBuf, Metadata), Problem> {
     let canonical = fs::canonicalize(&cur).map_err(|e| io_problem(&e, path, &cur))?;
     let meta = fs::metadata(&canonical).map_err(|e| io_problem(&e, path, &canonical))?;
     Ok((canonical, meta))
+}
+
+/// What a `/proc/…/fd/N` (or `/proc/…/fd` via `/dev/stdin`) link names
+/// when it has no path: the kernel's `pipe:[…]`, `socket:[…]` and
+/// `anon_inode:…` targets. Only under `/proc`, where those are magic
+/// links; elsewhere such a target is an ordinary (dangling) name.
+fn descriptor_kind(link: &Path, target: &Path) -> Option<&'static str> {
+    if !link.starts_with("/proc") {
+        return None;
+    }
+    let t = target.as_os_str().as_encoded_bytes();
+    [
+        (&b"pipe:["[..], "pipe"),
+        (&b"socket:["[..], "socket"),
+        (&b"anon_inode:"[..], "descriptor with no file (anon_inode)"),
+    ]
+    .into_iter()
+    .find_map(|(prefix, kind)| t.starts_with(prefix).then_some(kind))
 }
 
 fn io_problem(e: &io::Error, original: &Path, at: &Path) -> Problem {

@@ -13,7 +13,9 @@
 //! Limits, stated rather than hidden: a dangling link in a CA directory
 //! that later becomes valid is noticed only when the directory itself
 //! changes (until then its certificate is simply not trusted), and
-//! requests with non-UTF-8 paths are never memoised.
+//! requests with non-UTF-8 paths are never memoised; a certificate that
+//! expires after its pass was memoised is warned about (`vouch`) only when
+//! an input changes.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -27,7 +29,7 @@ use super::input::open_nofollow;
 use super::{TrustOutcome, TrustRequest};
 
 /// Bump when the meaning of a memo changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// What identifies the content of a file or the entry list of a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

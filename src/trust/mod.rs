@@ -23,6 +23,9 @@ mod system;
 mod tests;
 #[cfg(test)]
 mod tests_cache;
+#[cfg(test)]
+mod tests_warnings;
+mod vouch;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
