@@ -180,24 +180,32 @@ pub const PROXY_AUTH_REQUIRED: u16 = 407;
 /// Ask an HTTP upstream once whether it takes `auth`: `CONNECT` to its own
 /// `target` (`host:port`; any target would do, this one names no third
 /// party) with `Proxy-Authorization`, and return the status code of its
-/// answer's first line. Every read is bounded by `wait`. The caller drops
-/// the connection afterwards, whatever the answer.
+/// answer's first line. The whole answer is awaited at most `wait`, however
+/// slowly it trickles in. The caller drops the connection afterwards,
+/// whatever the answer.
 pub fn probe_http_login(
     up: &mut TcpStream,
     target: &str,
     auth: &str,
     wait: Duration,
 ) -> io::Result<Option<u16>> {
-    up.set_read_timeout(Some(wait))?;
+    let deadline = Instant::now() + wait;
+    up.set_write_timeout(Some(wait))?;
     up.write_all(
         format!(
             "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: {auth}\r\n\r\n"
         )
         .as_bytes(),
     )?;
+    // "HTTP/1.1 407" is all that is asked: a dozen bytes, a line at most.
     let mut line = Vec::with_capacity(64);
-    let mut chunk = [0u8; 512];
-    while !line.contains(&b'\n') && line.len() < 4096 {
+    let mut chunk = [0u8; 64];
+    while !line.contains(&b'\n') && line.len() < 64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        up.set_read_timeout(Some(left))?;
         let n = up.read(&mut chunk)?;
         if n == 0 {
             break;
@@ -424,6 +432,32 @@ mod tests {
         assert!(matches!(e, FrontError::Child(_)), "{e}");
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_REFUSED]);
+    }
+
+    /// An upstream that answers one byte at a time, each just inside a
+    /// per-read timeout, cannot stretch the start-up probe past `wait`.
+    #[test]
+    fn a_trickling_upstream_does_not_stretch_the_login_probe() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut up = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        let trickle = std::thread::spawn(move || {
+            let mut req = [0u8; 256];
+            let _ = s.read(&mut req);
+            for _ in 0..40 {
+                if s.write_all(b"H").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        let wait = Duration::from_millis(600);
+        let started = Instant::now();
+        let e = probe_http_login(&mut up, "proxy:3128", "Basic YTpi", wait).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        assert!(started.elapsed() < wait + Duration::from_secs(2));
+        drop(up);
+        trickle.join().unwrap();
     }
 
     #[test]

@@ -143,8 +143,24 @@ pub(crate) fn assemble(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    // The store and the directory it sits in (Debian's /etc/ssl/certs also
+    // holds ssl-cert's snakeoil certificate, which is in no bundle).
+    let system_places: Vec<&Path> = system
+        .map(|(path, _)| path.as_path())
+        .into_iter()
+        .chain(
+            req.inputs
+                .iter()
+                .filter(|i| i.origin == Origin::System)
+                .map(|i| i.path.as_path()),
+        )
+        .flat_map(|p| std::iter::once(p).chain(p.parent()))
+        .collect();
     for ((inp, (certs, _)), report) in req.inputs.iter().zip(&per_input).zip(&reports) {
-        if inp.origin == Origin::System || report.skipped.is_some() {
+        let at_system = system_places
+            .iter()
+            .any(|p| crate::paths::same_path(p, &inp.path));
+        if inp.origin == Origin::System || at_system || report.skipped.is_some() {
             continue;
         }
         // The system store's certificates are the distro's: never judged,

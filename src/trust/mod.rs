@@ -208,6 +208,23 @@ pub enum TrustError {
     CacheMismatch { path: PathBuf },
 }
 
+/// Text taken from a file's contents (a PEM label, a certificate's
+/// subject) made safe to print: control characters are escaped, so a
+/// crafted certificate cannot write lines or terminal sequences of its own
+/// into sandspawn's stderr.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// The distro CA bundle under `root` ("/" normally), if any: the first
 /// existing file of the known distro paths, never SSL_CERT_FILE.
 pub fn system_store(root: &Path) -> Option<PathBuf> {

@@ -159,7 +159,7 @@ fn keep_block(
     let label = block.label;
     if !CERT_LABELS.contains(&label) {
         // Decided on the label alone: the body is never decoded or copied.
-        let text = String::from_utf8_lossy(label).into_owned();
+        let text = super::printable(&String::from_utf8_lossy(label));
         return Err(if text.to_ascii_uppercase().contains("PRIVATE KEY") {
             DropReason::PrivateKey { label: text }
         } else if label == b"X509 CRL" {

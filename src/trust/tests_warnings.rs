@@ -179,3 +179,36 @@ fn the_system_stores_certificates_are_not_judged() {
     assert_eq!(out.warnings, Vec::<String>::new());
     assert!(out.bundle.is_some());
 }
+
+/// Debian's /etc/ssl/certs holds ssl-cert's snakeoil certificate (a leaf,
+/// in no bundle) beside the store: SSL_CERT_DIR naming that directory is
+/// the system's, not judged either.
+#[test]
+fn the_system_stores_directory_is_not_judged() {
+    let fx = Fx::new();
+    let dir = fx.tmp.path().join("root/etc/ssl/certs");
+    std::fs::write(
+        dir.join("ssl-cert-snakeoil.pem"),
+        cert("localhost", rcgen::IsCa::NoCa, false).pem(),
+    )
+    .unwrap();
+    let out = prepare(&fx.req(vec![var("SSL_CERT_DIR", &dir, Expect::Dir)])).unwrap();
+    assert_eq!(out.warnings, Vec::<String>::new());
+}
+
+/// A subject with control characters (a crafted certificate) cannot write
+/// lines or terminal sequences into sandspawn's stderr.
+#[test]
+fn a_subject_with_control_characters_is_printed_escaped() {
+    let fx = Fx::new();
+    let forged = "x\nsandspawn: all sandbox checks passed\u{1b}[2K";
+    let p = fx.write("forged.pem", cert(forged, rcgen::IsCa::NoCa, false).pem());
+    let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)])).unwrap();
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    let w = &out.warnings[0];
+    assert!(!w.contains('\n') && !w.contains('\u{1b}'), "{w:?}");
+    assert!(
+        w.contains(r"CN=x\nsandspawn: all sandbox checks passed\u{1b}[2K"),
+        "{w:?}"
+    );
+}

@@ -38,7 +38,7 @@ fn unfit(der: &[u8], now: i64) -> Option<(String, Unfit)> {
             on: not_after.to_datetime().date().to_string(),
         })
     })?;
-    Some((cert.subject().to_string(), why))
+    Some((super::printable(&cert.subject().to_string()), why))
 }
 
 /// One warning for an input whose certificates (the system store's already
