@@ -63,25 +63,17 @@ pub const BWRAP_MAX_ARGS: usize = 9000;
 /// a read-only protected subpath inside a writable root is rendered after
 /// that root and wins. Reordering would silently expose what was denied.
 pub fn bwrap_argv(spec: &SandboxSpec, features: &BwrapFeatures, helper: &Path) -> Vec<OsString> {
-    bwrap_argv_bridged(spec, features, helper, None)
+    bwrap_argv_with(spec, features, helper, None, None)
 }
 
-/// [`bwrap_argv`], plus network `proxy`'s bridge socket: the host socket
-/// `bridge` is bound read-write at [`crate::bridge::INSIDE_SOCKET`] after
-/// every other mount (inside bwrap's private `/dev`).
-pub fn bwrap_argv_bridged(
-    spec: &SandboxSpec,
-    features: &BwrapFeatures,
-    helper: &Path,
-    bridge: Option<&Path>,
-) -> Vec<OsString> {
-    bwrap_argv_stdout(spec, features, helper, bridge, None)
-}
-
-/// [`bwrap_argv_bridged`], with the command's stdout inherited on
-/// descriptor `stdout_fd` rather than 1: the helper moves it back to 1, so
-/// bwrap's own processes never hold the command's stdout open.
-pub fn bwrap_argv_stdout(
+/// [`bwrap_argv`], plus what only a real spawn has:
+/// - network `proxy`'s bridge socket: the host socket `bridge` is bound
+///   read-write at [`crate::bridge::INSIDE_SOCKET`] after every other mount
+///   (inside bwrap's private `/dev`);
+/// - the command's stdout inherited on descriptor `stdout_fd` rather than 1:
+///   the helper moves it back to 1, so bwrap's own processes never hold the
+///   command's stdout open.
+pub fn bwrap_argv_with(
     spec: &SandboxSpec,
     features: &BwrapFeatures,
     helper: &Path,

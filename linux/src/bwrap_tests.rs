@@ -211,11 +211,12 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         socks_login: None,
         socks: false,
     });
-    let argv = bwrap_argv_bridged(
+    let argv = bwrap_argv_with(
         &s,
         &BwrapFeatures::full("/usr/bin/bwrap"),
         Path::new("/proc/self/fd/3"),
         Some(Path::new("/run/user/0/sandspawn-proxy-1/proxy.sock")),
+        None,
     );
     let want = format!(
         "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /usr /usr \
@@ -230,11 +231,12 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         .all(|a| !a.to_string_lossy().contains("c2VjcmV0")));
     // Without a socket (explain, tests) nothing is bound; other modes never bind one.
     s.network = NetworkMode::Full;
-    let argv = bwrap_argv_bridged(
+    let argv = bwrap_argv_with(
         &s,
         &BwrapFeatures::full("/usr/bin/bwrap"),
         Path::new("/proc/self/fd/3"),
         Some(Path::new("/x.sock")),
+        None,
     );
     assert!(!argv.contains(&"/dev/.sandspawn-proxy.sock".into()));
     assert!(!argv.contains(&"--proxy-port".into()));

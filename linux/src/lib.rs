@@ -178,7 +178,7 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     // the helper puts it back at 1; bwrap's own fd 1 is /dev/null (it writes
     // nothing there). After the bridge started: it must not hold it either.
     let stdout_fd = sys::stdout_aside().ok();
-    let argv = bwrap::bwrap_argv_stdout(
+    let argv = bwrap::bwrap_argv_with(
         spec,
         features,
         &inside,

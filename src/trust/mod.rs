@@ -213,16 +213,15 @@ pub enum TrustError {
 /// crafted certificate cannot write lines or terminal sequences of its own
 /// into sandspawn's stderr.
 pub(crate) fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The distro CA bundle under `root` ("/" normally), if any: the first
