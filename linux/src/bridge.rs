@@ -500,17 +500,15 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                 Err(_) => false,
             }
         }
-        Credentials::Socks(login) => match upstream_auth::socks_front(&mut conn, &mut up, login) {
-            Ok(()) => true,
-            Err(upstream_auth::FrontError::Upstream(e)) => {
+        Credentials::Socks(login) => {
+            let refused = |e: &upstream_auth::SocksAuthError| {
                 upstream.diagnostics.report(&format!(
                     "the SOCKS5 upstream {} (from {}) refused the login: {e}",
                     upstream.display, upstream.origin
                 ));
-                false
-            }
-            Err(upstream_auth::FrontError::Child(_)) => false,
-        },
+            };
+            upstream_auth::socks_front(&mut conn, &mut up, login, refused).is_ok()
+        }
     };
     if ready {
         let _ = relay.add(conn, up);

@@ -178,10 +178,14 @@ impl Diagnostics {
         all
     }
 
-    /// Print `message` to stderr unless it was printed lately.
+    /// Print `message` to stderr unless it was printed lately. The line
+    /// goes out in one write: the child shares this stderr, and
+    /// `eprintln!` writes the newline apart, so the child's own words
+    /// could land between them.
     pub fn report(&self, message: &str) {
-        if let Some(line) = self.line(message, Instant::now()) {
-            eprintln!("{line}");
+        if let Some(mut line) = self.line(message, Instant::now()) {
+            line.push('\n');
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 }

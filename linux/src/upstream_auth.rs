@@ -106,8 +106,8 @@ pub enum FrontError {
     /// The child left, or does not speak SOCKS5 as expected.
     #[error("the sandboxed client: {0}")]
     Child(SocksAuthError),
-    /// The upstream refused the login or failed during it; the child was
-    /// answered "general SOCKS server failure".
+    /// The upstream refused the login or failed during it; `refused` was
+    /// told, then the child answered "general SOCKS server failure".
     #[error(transparent)]
     Upstream(SocksAuthError),
 }
@@ -123,9 +123,13 @@ pub fn socks_front(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     login: &SocksLogin,
+    refused: impl FnOnce(&SocksAuthError),
 ) -> Result<(), FrontError> {
     let greeting = read_greeting(conn).map_err(FrontError::Child)?;
     if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
+        // Told before the child hears it, so the host's line on stderr
+        // comes before whatever the child prints about its failure.
+        refused(&e);
         let _ = crate::refusal::refuse_socks_request(conn, greeting.rest);
         return Err(FrontError::Upstream(e));
     }
@@ -398,7 +402,7 @@ mod tests {
         let (mut conn, mut child) = pair();
         // The child offers "none" and sends its request eagerly.
         child.write_all(b"\x05\x01\x00\x05\x01\x00\x03").unwrap();
-        socks_front(&mut conn, &mut up, &login()).unwrap();
+        socks_front(&mut conn, &mut up, &login(), |_| {}).unwrap();
         let mut answer = [0u8; 2];
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_NONE]);
@@ -412,7 +416,10 @@ mod tests {
         child
             .write_all(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x01\xbb")
             .unwrap();
-        let e = socks_front(&mut conn, &mut up, &login()).unwrap_err();
+        let mut told = None;
+        let e =
+            socks_front(&mut conn, &mut up, &login(), |e| told = Some(e.to_string())).unwrap_err();
+        assert_eq!(told, Some(e.to_string()));
         assert!(
             matches!(
                 e,
@@ -428,7 +435,8 @@ mod tests {
         let (mut up, _t) = upstream(METHOD_LOGIN, 0);
         let (mut conn, mut child) = pair();
         child.write_all(b"\x05\x01\x02").unwrap();
-        let e = socks_front(&mut conn, &mut up, &login()).unwrap_err();
+        let e =
+            socks_front(&mut conn, &mut up, &login(), |_| panic!("not the upstream")).unwrap_err();
         assert!(matches!(e, FrontError::Child(_)), "{e}");
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_REFUSED]);
