@@ -60,7 +60,9 @@ fn launch_from(
     cmd: &[OsString],
 ) -> Result<ServerLaunch, ConfigError> {
     let server = file.resolve(server, vars, cmd.is_empty())?;
+    let mut notes = Vec::new();
     let command = if cmd.is_empty() {
+        notes.extend(crate::mcp::install::hand_wrapped_note(&server, &file.path));
         server.command_line(&file.path)?
     } else {
         cmd.to_vec()
@@ -79,6 +81,7 @@ fn launch_from(
         env_vars: server.env_vars.clone(),
         sandbox: server.sandbox.clone(),
         origin: format!("server {} in {}", server.name, file.path.display()),
+        notes,
     })
 }
 
