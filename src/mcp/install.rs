@@ -169,10 +169,14 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
     let opts = &server.args[1..at];
     let names =
         |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
-    let this_file = opts.windows(2).any(|w| {
-        w[0] == "--config"
-            && std::fs::canonicalize(&w[1]).ok() == std::fs::canonicalize(config).ok()
-    });
+    // By real path when both exist, else as written (made absolute).
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    };
+    let this_file = opts
+        .windows(2)
+        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
     if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
         return None;
     }
