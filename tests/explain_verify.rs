@@ -185,7 +185,7 @@ fn verify_and_json_do_not_mix() {
         .args(["explain", "--verify", "--json", "--", "true"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(125));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("the argument '--verify' cannot be used with '--json'"),

@@ -72,3 +72,28 @@ fn a_command_line_too_long_for_bwrap_is_refused_by_sandspawn() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "9000\n");
 }
+
+/// A usage error is sandspawn's failure (125), not clap's 2: a host that
+/// starts `sandspawn run -- CMD` could not tell 2 from CMD's own status.
+#[test]
+fn a_usage_error_exits_125_and_help_exits_0() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &["run", "--net", "nope", "--", "true"][..],
+        &["run", "--bogus", "--", "true"],
+        &["run"],
+        &["mcp", "--bogus", "--", "true"],
+        &["bogus"],
+    ] {
+        let out = sandspawn(home.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    for args in [&["--help"][..], &["run", "--help"], &["--version"]] {
+        let out = sandspawn(home.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -279,9 +279,12 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
     let s = &d.sysctls;
     let aa_restrict = s.apparmor_restrict_unprivileged_userns == Some(1);
     if !d.user_namespaces.ok || (aa_restrict && !d.bwrap_userns.ok) {
+        // bwrap's own messages start with "bwrap: " already.
+        let said = &d.bwrap_userns.detail;
         let what = format!(
             "user namespaces are blocked ({}; bwrap: {})",
-            d.user_namespaces.detail, d.bwrap_userns.detail
+            d.user_namespaces.detail,
+            said.strip_prefix("bwrap: ").unwrap_or(said)
         );
         let remedy = if aa_restrict {
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 or install the bwrap AppArmor profile (apparmor's bwrap-userns-restrict)"

@@ -79,7 +79,11 @@ fn seccomp_blocked_container_names_user_namespaces() {
     d.bwrap_trial = d.bwrap_userns.clone();
     let p = problems(&d);
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].problem.starts_with("user namespaces are blocked"));
+    assert_eq!(
+        p[0].problem,
+        "user namespaces are blocked (unshare(CLONE_NEWUSER): Operation not permitted (os error 1); \
+         bwrap: Creating new namespace failed: Operation not permitted)"
+    );
     assert!(p[0].remedy.contains("--backend landlock"));
     let (backend, why) = pick(&d);
     assert_eq!(backend, Backend::Landlock);

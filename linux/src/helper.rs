@@ -116,7 +116,14 @@ impl HelperError {
 pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
     let arg0 = argv.first().map(PathBuf::from);
     if arg0.as_deref().and_then(|p| p.file_name()) == Some(HELPER_ARG0.as_ref()) {
-        return Some(helper_main(argv[1..].to_vec()));
+        // A host that names the helper binary and also passes the token
+        // (as it would to the sandspawn binary) means the same thing.
+        let skip = if argv.get(1).is_some_and(|a| a == HELPER_TOKEN) {
+            2
+        } else {
+            1
+        };
+        return Some(helper_main(argv[skip..].to_vec()));
     }
     if argv.get(1).is_some_and(|a| a == HELPER_TOKEN) {
         return Some(helper_main(argv[2..].to_vec()));

@@ -60,7 +60,9 @@ fn launch_from(
     cmd: &[OsString],
 ) -> Result<ServerLaunch, ConfigError> {
     let server = file.resolve(server, vars, cmd.is_empty())?;
+    let mut notes = Vec::new();
     let command = if cmd.is_empty() {
+        notes.extend(crate::mcp::install::hand_wrapped_note(&server, &file.path));
         server.command_line(&file.path)?
     } else {
         cmd.to_vec()
@@ -79,6 +81,7 @@ fn launch_from(
         env_vars: server.env_vars.clone(),
         sandbox: server.sandbox.clone(),
         origin: format!("server {} in {}", server.name, file.path.display()),
+        notes,
     })
 }
 
@@ -130,9 +133,22 @@ pub(super) fn context(policy: &PolicyArgs, recover: bool) -> Result<HostContext,
 }
 
 pub(super) fn plan_or_fail(launch: &ServerLaunch, ctx: &HostContext) -> Result<McpPlan, CliError> {
+    plan_or_fail_once(launch, ctx, &mut std::collections::HashSet::new())
+}
+
+/// [`plan_or_fail`], printing only the warnings not in `printed` (`mcp
+/// check` plans every server with the same trust inputs: one warning about
+/// a CA file is said once, not once per server).
+fn plan_or_fail_once(
+    launch: &ServerLaunch,
+    ctx: &HostContext,
+    printed: &mut std::collections::HashSet<String>,
+) -> Result<McpPlan, CliError> {
     let built = plan_server(launch, ctx)?;
     for w in &built.plan.warnings {
-        eprintln!("sandspawn: warning: {w}");
+        if printed.insert(w.clone()) {
+            eprintln!("sandspawn: warning: {w}");
+        }
     }
     if let Some(first) = built.plan.violations.first() {
         return Err(CliError::Violations {
@@ -234,6 +250,7 @@ fn check(
     let exe = std::env::current_exe().ok();
     let mut rows = Vec::new();
     let mut recovered_note = None;
+    let mut printed = std::collections::HashSet::new();
     for server in servers {
         let mut row = Row {
             name: server.name.clone(),
@@ -251,7 +268,7 @@ fn check(
         }
         let built = match launch_from(&file, server, &vars, &[])
             .map_err(CliError::from)
-            .and_then(|l| plan_or_fail(&l, &ctx))
+            .and_then(|l| plan_or_fail_once(&l, &ctx, &mut printed))
         {
             Ok(b) => b,
             Err(e) => {

@@ -61,7 +61,21 @@ enum CliError {
 
 /// Run the CLI with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(std::env::args_os());
+    let cli = match Cli::try_parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` succeed. A usage error is sandspawn's
+            // own failure: 125, never clap's 2, which a host could not tell
+            // from the status of the command it asked `run` to start.
+            let code = if e.use_stderr() {
+                EXIT_SANDSPAWN_FAILED
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match dispatch(cli) {
         Ok(code) => code,
         // `sandspawn env | head -1`: the reader is done, nothing failed.

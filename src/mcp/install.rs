@@ -157,6 +157,52 @@ pub fn unwrap_command(
     wrapped.then(|| rest.to_vec())
 }
 
+/// For `mcp check` and `mcp explain --config`: an entry wrapped by hand
+/// (`sandspawn mcp [OPTIONS] -- CMD` without `--config THIS --server NAME`)
+/// is started by the client without its `sandbox` table and with the
+/// wrapper's own options, while the plan shown here is the reverse. Say so
+/// rather than show a sandbox the server will not get.
+pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    unwrap_command(cmd, &server.args)?;
+    let at = server.args.iter().position(|a| a == "--")?;
+    let opts = &server.args[1..at];
+    let names =
+        |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
+    // By real path when both exist, else as written (made absolute).
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    };
+    let this_file = opts
+        .windows(2)
+        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
+    if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
+        return None;
+    }
+    if server.sandbox.is_none() && opts.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = opts
+        .iter()
+        .map(|o| o.to_string_lossy().into_owned())
+        .collect();
+    let applies = if shown.is_empty() {
+        "its `sandbox` table is not applied then".to_string()
+    } else {
+        format!(
+            "the options `{}` apply then, not its `sandbox` table",
+            shown.join(" ")
+        )
+    };
+    let opts_text: String = shown.iter().map(|o| format!("{o} ")).collect();
+    Some(format!(
+        "server `{name}`: the client starts it as `sandspawn mcp {opts_text}-- …`, without `--config {cfg} --server {name}`: {applies}, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)",
+        name = server.name,
+        cfg = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf()).display(),
+    ))
+}
+
 /// A unified-style line diff (`-`/`+` lines with one line of context).
 pub fn diff(old: &str, new: &str) -> String {
     let a: Vec<&str> = old.lines().collect();

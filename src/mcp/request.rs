@@ -37,6 +37,8 @@ pub struct ServerLaunch {
     pub sandbox: Option<PolicyFile>,
     /// Labels policy origins ("server time in ~/.codex/config.toml").
     pub origin: String,
+    /// Warnings about the entry itself, printed before the plan's own.
+    pub notes: Vec<String>,
 }
 
 /// Where the server is started from.
@@ -178,7 +180,8 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
-    plan.warnings.splice(0..0, warnings);
+    plan.warnings
+        .splice(0..0, launch.notes.iter().cloned().chain(warnings));
     if let Some(pid) = recovered.pid {
         let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
         plan.env.mark_from_host(pid, &names);

@@ -16,6 +16,10 @@
 //! requests with non-UTF-8 paths are never memoised; a certificate that
 //! expires after its pass was memoised is warned about (`vouch`) only when
 //! an input changes.
+//!
+//! A memo belongs to the sandspawn build that wrote it (the identity of
+//! `/proc/self/exe`): an upgraded binary, whose sanitiser or judgement of
+//! certificates may differ, never replays an older one's outcome.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -29,7 +33,7 @@ use super::input::open_nofollow;
 use super::{TrustOutcome, TrustRequest};
 
 /// Bump when the meaning of a memo changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// What identifies the content of a file or the entry list of a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +64,8 @@ impl Ident {
 #[derive(Serialize, Deserialize)]
 struct Memo {
     version: u32,
+    /// The executable that wrote it (see the module comment).
+    build: Ident,
     /// Paths as the full pass named them (stat follows links) and what they were.
     watch: Vec<(PathBuf, Ident)>,
     /// The bundles returned, and what they were.
@@ -85,6 +91,11 @@ pub(crate) fn path_for(req: &TrustRequest, system: Option<&Path>) -> Option<Path
     Some(req.cache_dir.join(format!("memo-{hex}.json")))
 }
 
+/// The running executable's identity; `None` (no /proc) turns the memo off.
+fn build() -> Option<Ident> {
+    fs::metadata("/proc/self/exe").ok().map(|m| Ident::of(&m))
+}
+
 /// The recorded outcome, if everything it depends on is unchanged.
 pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
     let file = open_nofollow(memo).ok()?;
@@ -97,7 +108,7 @@ pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
     let mut text = Vec::new();
     file.take(4 << 20).read_to_end(&mut text).ok()?;
     let memo: Memo = serde_json::from_slice(&text).ok()?;
-    if memo.version != VERSION {
+    if memo.version != VERSION || Some(memo.build) != build() {
         return None;
     }
     let unchanged = |(path, ident): &(PathBuf, Ident)| {
@@ -109,6 +120,7 @@ pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
 /// Record `outcome` (best effort: a memo that cannot be written only costs
 /// the next call a full pass).
 pub(crate) fn store(memo: &Path, watch: Vec<(PathBuf, Ident)>, outcome: &TrustOutcome) {
+    let Some(build) = build() else { return };
     let mut bundles = Vec::new();
     for bundle in [&outcome.bundle, &outcome.extras_bundle]
         .into_iter()
@@ -121,6 +133,7 @@ pub(crate) fn store(memo: &Path, watch: Vec<(PathBuf, Ident)>, outcome: &TrustOu
     }
     let memo_value = Memo {
         version: VERSION,
+        build,
         watch,
         bundles,
         outcome: outcome.clone(),

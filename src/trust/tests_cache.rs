@@ -199,3 +199,30 @@ fn a_memo_others_could_write_is_ignored() {
     fs::set_permissions(&memo, fs::Permissions::from_mode(0o664)).unwrap();
     assert!(prepare(&req).unwrap().extras_bundle.is_some());
 }
+
+/// A memo written by another sandspawn build (an upgrade, a rebuild) is not
+/// replayed: its outcome followed that build's rules.
+#[test]
+fn a_memo_from_another_build_is_ignored() {
+    let fx = Fx::new();
+    let (a, _) = ca("memo-build");
+    let p = fx.write("a.pem", a.pem());
+    let req = fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)]);
+    prepare(&req).unwrap();
+    let memo = fs::read_dir(&req.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().as_bytes().starts_with(b"memo-"))
+        .expect("a memo was written");
+    // Forge it (no extras), as written by this build: believed...
+    let mut value: serde_json::Value = serde_json::from_slice(&fs::read(&memo).unwrap()).unwrap();
+    value["outcome"]["extras_bundle"] = serde_json::Value::Null;
+    fs::write(&memo, serde_json::to_vec(&value).unwrap()).unwrap();
+    fs::set_permissions(&memo, fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(prepare(&req).unwrap().extras_bundle.is_none());
+    // ...as written by another executable: not.
+    let ino = value["build"]["ino"].as_u64().unwrap_or(0);
+    value["build"]["ino"] = (ino + 1).into();
+    fs::write(&memo, serde_json::to_vec(&value).unwrap()).unwrap();
+    assert!(prepare(&req).unwrap().extras_bundle.is_some());
+}

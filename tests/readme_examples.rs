@@ -1,0 +1,95 @@
+//! README.md's examples and tables, checked against the code so that the
+//! two cannot drift: the policy file and client configs parse as shown, the
+//! Codex example really applies its `sandbox` table, and the environment
+//! table names exactly the variables of each family.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use sandspawn::env::families::{BASE_VARS, TRUST_VARS, VERIFICATION_KILLERS};
+use sandspawn::mcp::config::{parse_config, Format};
+use sandspawn::mcp::install::hand_wrapped_note;
+use sandspawn::policy::parse_policy_toml;
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The body of the first fenced block of `lang` after the line `after`.
+fn block(text: &str, after: &str, lang: &str) -> String {
+    let start = text
+        .find(after)
+        .unwrap_or_else(|| panic!("README lost {after:?}"));
+    let fence = format!("```{lang}\n");
+    let open = start + text[start..].find(&fence).unwrap() + fence.len();
+    let close = open + text[open..].find("```").unwrap();
+    text[open..close].to_string()
+}
+
+/// The names in the `variables` cell of the environment table's `family` row.
+fn family_row(text: &str, family: &str) -> String {
+    let prefix = format!("| {family} | ");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap();
+    line[prefix.len()..]
+        .split(" | ")
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn names(cell: &str) -> BTreeSet<String> {
+    cell.split([',', '/'])
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_policy_file_example_parses() {
+    let toml = block(&readme(), "## Policy file", "toml");
+    let policy = parse_policy_toml(&toml, Path::new("README.md")).unwrap();
+    assert_eq!(policy.read.len(), 2);
+}
+
+#[test]
+fn the_environment_table_names_each_family_exactly() {
+    let text = readme();
+    let want = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let trust: Vec<&str> = TRUST_VARS.iter().map(|v| v.name).collect();
+    assert_eq!(names(&family_row(&text, "trust")), want(&trust));
+    assert_eq!(
+        names(&family_row(&text, "verification killers")),
+        want(VERIFICATION_KILLERS)
+    );
+    let mut base = names(&family_row(&text, "base"));
+    assert!(base.remove("LC_*"), "{base:?}");
+    assert_eq!(base, want(BASE_VARS));
+}
+
+#[test]
+fn the_codex_example_applies_its_sandbox_table() {
+    let toml = block(&readme(), "Codex (`~/.codex/config.toml`)", "toml");
+    let path = Path::new("/home/me/.codex/config.toml");
+    let config = parse_config(&toml, path, Format::Codex).unwrap();
+    let fetch = config.server("fetch").unwrap();
+    assert_eq!(hand_wrapped_note(fetch, path), None);
+    let sandbox = fetch.sandbox.as_ref().expect("the sandbox table");
+    assert_eq!(sandbox.read, vec![Path::new("~/notes")]);
+    assert_eq!(
+        fetch.command_line(path).unwrap(),
+        vec!["uvx", "mcp-server-fetch"]
+    );
+}
+
+#[test]
+fn the_json_client_examples_parse() {
+    let text = readme();
+    for (after, name) in [
+        ("Claude Desktop (", "filesystem"),
+        ("VS Code (`.vscode/mcp.json`)", "time"),
+    ] {
+        let json = block(&text, after, "json");
+        let config = parse_config(&json, Path::new("/w/mcp.json"), Format::Json).unwrap();
+        assert!(config.server(name).is_ok(), "{after}");
+    }
+}
