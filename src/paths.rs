@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -117,19 +117,21 @@ fn host_readlink(p: &Path) -> Result<Option<PathBuf>, String> {
 /// race the plan has with or without it.
 #[derive(Debug, Default)]
 pub struct MemoResolver {
-    seen: RefCell<HashMap<PathBuf, Result<Option<PathBuf>, String>>>,
+    // Keyed by bytes: `Path`'s own hash walks components, and cost more
+    // than the `readlink` it saves.
+    seen: RefCell<HashMap<OsString, Result<Option<PathBuf>, String>>>,
 }
 
 impl Resolver for MemoResolver {
     fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
         walk_hops(path, |p| {
-            if let Some(known) = self.seen.borrow().get(p) {
+            if let Some(known) = self.seen.borrow().get(p.as_os_str()) {
                 return known.clone();
             }
             let found = host_readlink(p);
             self.seen
                 .borrow_mut()
-                .insert(p.to_path_buf(), found.clone());
+                .insert(p.as_os_str().to_os_string(), found.clone());
             found
         })
     }
