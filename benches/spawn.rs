@@ -17,6 +17,10 @@
 //!   of the restricted-read mount set; (c) − (e) that of sandspawn's own
 //!   process (plan, exec) plus the helper stage (exec, Landlock, seccomp).
 //!
+//! - (f), (g): (c) and (d) with the binary `SANDSPAWN_BENCH_BASE` names
+//!   (an older build), only when that variable is set: an A/B in the same
+//!   rounds, which is what tells a change from this machine's noise.
+//!
 //! Every command runs with a clean environment (PATH, HOME and
 //! XDG_CACHE_HOME in a temp dir) so the machine's CA variables do not skew
 //! it, from a working directory outside /tmp. Targets (issue "Linux
@@ -113,7 +117,10 @@ fn latency(d: &Dirs, runs: usize) {
     let bwrap = "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-all \
                  --die-with-parent --new-session -- /bin/true";
     let mounts_only = mounts_only_argv(d);
-    let cases: Vec<(&str, Vec<&str>)> = vec![
+    // An older build to compare against, in the same rounds: on a shared
+    // machine only an interleaved A/B tells a change from the noise.
+    let base = std::env::var("SANDSPAWN_BENCH_BASE").ok();
+    let mut cases: Vec<(&str, Vec<&str>)> = vec![
         ("(a) bare /bin/true", vec!["/bin/true"]),
         ("(b) plain bwrap", bwrap.split(' ').collect()),
         (
@@ -129,6 +136,16 @@ fn latency(d: &Dirs, runs: usize) {
             mounts_only.iter().map(String::as_str).collect(),
         ),
     ];
+    if let Some(base) = base.as_deref() {
+        cases.push((
+            "(f) (c) with SANDSPAWN_BENCH_BASE",
+            vec![base, "run", "--", "/bin/true"],
+        ));
+        cases.push((
+            "(g) (d) with SANDSPAWN_BENCH_BASE",
+            vec![base, "run", "--backend", "landlock", "--", "/bin/true"],
+        ));
+    }
     // Warm up: the trust bundle and the bwrap probe land in the cache, page
     // cache and dynamic loader are hot.
     let mut report = command(d, &[SANDSPAWN, "run", "--report", "--", "/bin/true"]);
@@ -187,6 +204,13 @@ fn latency(d: &Dirs, runs: usize) {
         medians[4] - medians[1],
         medians[2] - medians[4]
     );
+    if base.is_some() {
+        println!(
+            "this build against SANDSPAWN_BENCH_BASE: bwrap backend (c)-(f) = {:+.2} ms; landlock (d)-(g) = {:+.2} ms",
+            medians[2] - medians[5],
+            medians[3] - medians[6]
+        );
+    }
 }
 
 /// The bwrap argv `sandspawn run -- /bin/true` execs in `d`, with the

@@ -5,8 +5,9 @@
 //! the plan learns about symlinks on the host (a recording implementation
 //! makes the plan testable without a filesystem).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -95,11 +96,43 @@ pub struct HostResolver;
 
 impl Resolver for HostResolver {
     fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        walk_hops(path, |p| match std::fs::read_link(p) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.to_string()),
+        walk_hops(path, host_readlink)
+    }
+}
+
+/// One `readlink`: the target, `None` for anything that is not a link.
+fn host_readlink(p: &Path) -> Result<Option<PathBuf>, String> {
+    match std::fs::read_link(p) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// [`HostResolver`] that asks the host once per path prefix. A plan walks a
+/// score of paths under the same few directories (`$HOME/.ssh`,
+/// `$HOME/.aws`, … each re-reading `/`, `/home`, `$HOME`); this walks each
+/// prefix once. Meant for one plan build: a link changed in between is a
+/// race the plan has with or without it.
+#[derive(Debug, Default)]
+pub struct MemoResolver {
+    // Keyed by bytes: `Path`'s own hash walks components, and cost more
+    // than the `readlink` it saves.
+    seen: RefCell<HashMap<OsString, Result<Option<PathBuf>, String>>>,
+}
+
+impl Resolver for MemoResolver {
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
+        walk_hops(path, |p| {
+            if let Some(known) = self.seen.borrow().get(p.as_os_str()) {
+                return known.clone();
+            }
+            let found = host_readlink(p);
+            self.seen
+                .borrow_mut()
+                .insert(p.as_os_str().to_os_string(), found.clone());
+            found
         })
     }
 }
@@ -249,5 +282,24 @@ mod tests {
         std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
         let hops = HostResolver.hops(&dir.path().join("link")).unwrap();
         assert_eq!(hops.last().unwrap(), &normalize(&real));
+    }
+
+    #[test]
+    fn memo_resolver_agrees_with_the_host_and_walks_each_prefix_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::os::unix::fs::symlink("sub", dir.path().join("link")).unwrap();
+        let memo = MemoResolver::default();
+        for name in ["link/a", "link/b", "sub/c", "missing/d"] {
+            let path = dir.path().join(name);
+            assert_eq!(memo.hops(&path), HostResolver.hops(&path), "{name}");
+        }
+        // Answers come from the memo once a prefix was read: the link
+        // replaced by a directory still reads as the link it was.
+        std::fs::remove_file(dir.path().join("link")).unwrap();
+        std::fs::create_dir(dir.path().join("link")).unwrap();
+        let hops = memo.hops(&dir.path().join("link/e")).unwrap();
+        assert_eq!(hops.last().unwrap(), &normalize(&sub.join("e")));
     }
 }

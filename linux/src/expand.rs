@@ -9,7 +9,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::pathcmp::{same_path, starts_with, strictly_under};
+use crate::pathcmp::Keyed;
 use crate::policy::Level;
 use crate::spec::{Mount, SandboxSpec};
 
@@ -98,9 +98,17 @@ fn wanted(spec: &SandboxSpec, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> 
                 continue;
             }
         };
-        nodes.retain(|(p, _)| p != mount.path());
         nodes.push((mount.path().to_path_buf(), level));
     }
+    // Later wins at an equal path, in the place of the later one: keep each
+    // node only when no later one has its path (the same order as removing
+    // the earlier one at each push, with each path scanned once).
+    let keys: Vec<Keyed> = nodes.iter().map(|(p, _)| Keyed::new(p)).collect();
+    let keep: Vec<bool> = (0..keys.len())
+        .map(|i| !keys[i + 1..].iter().any(|k| k.same(keys[i])))
+        .collect();
+    let mut keep = keep.into_iter();
+    nodes.retain(|_| keep.next().unwrap_or(true));
     // The host's /dev is not private: only the usual devices, never disks.
     nodes.retain(|(p, _)| !p.starts_with("/dev") && !p.starts_with("/proc"));
     nodes.push(("/dev".into(), Level::None));
@@ -113,6 +121,7 @@ fn wanted(spec: &SandboxSpec, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> 
 pub fn expand(spec: &SandboxSpec, fs: &dyn HostFs) -> Expansion {
     let mut out = Expansion::default();
     let nodes = wanted(spec, &mut out.unexpressed);
+    let nodes: Vec<(Keyed, Level)> = nodes.iter().map(|(p, l)| (Keyed::new(p), *l)).collect();
     let mut ex = Expander {
         nodes: &nodes,
         fs,
@@ -125,29 +134,30 @@ pub fn expand(spec: &SandboxSpec, fs: &dyn HostFs) -> Expansion {
 }
 
 /// Nodes strictly below `under` (or all) with no other node in between.
-fn top_nodes<'a>(nodes: &'a [(PathBuf, Level)], under: Option<&Path>) -> Vec<(&'a Path, Level)> {
-    let below = |p: &Path| under.is_none_or(|u| strictly_under(p, u));
+fn top_nodes<'a>(nodes: &[(Keyed<'a>, Level)], under: Option<Keyed>) -> Vec<(Keyed<'a>, Level)> {
+    let below = |p: Keyed| under.is_none_or(|u| p.strictly_under(u));
     nodes
         .iter()
-        .filter(|(p, _)| below(p))
-        .filter(|(p, _)| !nodes.iter().any(|(q, _)| strictly_under(p, q) && below(q)))
-        .map(|(p, l)| (p.as_path(), *l))
+        .filter(|(p, _)| below(*p))
+        .filter(|(p, _)| !nodes.iter().any(|(q, _)| p.strictly_under(*q) && below(*q)))
+        .copied()
         .collect()
 }
 
 struct Expander<'a> {
-    nodes: &'a [(PathBuf, Level)],
+    nodes: &'a [(Keyed<'a>, Level)],
     fs: &'a dyn HostFs,
     out: Expansion,
 }
 
 impl Expander<'_> {
     /// Grant `want` at `path`, given that ancestors' rules already grant `granted`.
-    fn place(&mut self, path: &Path, want: Level, granted: Level) {
+    fn place(&mut self, at: Keyed, want: Level, granted: Level) {
+        let path = at.path();
         let below: Vec<Level> = self
             .nodes
             .iter()
-            .filter(|(p, _)| strictly_under(p, path))
+            .filter(|(p, _)| p.strictly_under(at))
             .map(|(_, l)| *l)
             .collect();
         // A rule here may not exceed anything a deeper node allows.
@@ -161,7 +171,7 @@ impl Expander<'_> {
             return;
         }
         if granted >= want {
-            for (p, l) in top_nodes(self.nodes, Some(path)) {
+            for (p, l) in top_nodes(self.nodes, Some(at)) {
                 self.place(p, l, granted);
             }
             return;
@@ -173,7 +183,7 @@ impl Expander<'_> {
                     "{}: cannot list it to carve out what it contains ({e}); only {granted:?} granted",
                     path.display()
                 ));
-                for (p, l) in top_nodes(self.nodes, Some(path)) {
+                for (p, l) in top_nodes(self.nodes, Some(at)) {
                     self.place(p, l, granted);
                 }
                 return;
@@ -187,16 +197,18 @@ impl Expander<'_> {
         // Only nodes strictly below `path` can equal or lie under one of its
         // entries: compare each entry against those few, not every node
         // (a directory like /etc has hundreds of entries).
-        let under: Vec<&(PathBuf, Level)> = self
+        let under: Vec<(Keyed, Level)> = self
             .nodes
             .iter()
-            .filter(|(p, _)| strictly_under(p, path))
+            .filter(|(p, _)| p.strictly_under(at))
+            .copied()
             .collect();
         for (entry, is_link) in entries {
-            if let Some((_, l)) = under.iter().find(|(p, _)| same_path(p, &entry)) {
-                self.place(&entry, *l, granted);
-            } else if under.iter().any(|(p, _)| starts_with(p, &entry)) {
-                self.place(&entry, want, granted);
+            let key = Keyed::new(&entry);
+            if let Some((_, l)) = under.iter().find(|(p, _)| p.same(key)) {
+                self.place(key, *l, granted);
+            } else if under.iter().any(|(p, _)| p.starts_with(key)) {
+                self.place(key, want, granted);
             } else if !is_link {
                 // A symlink needs no rule: its target's own rules apply.
                 self.out.rules.push((entry, want));

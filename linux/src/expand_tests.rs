@@ -76,6 +76,37 @@ fn plain_roots_are_one_rule_each() {
 }
 
 #[test]
+fn a_path_mounted_twice_keeps_the_later_mount_in_its_place() {
+    // The same path spelt another way (trailing slash) is the same node:
+    // the later mount's access wins, ordered where the later one stands.
+    let e = expand(
+        &spec(vec![
+            Mount::ReadOnly {
+                path: "/usr".into(),
+            },
+            Mount::ReadWrite {
+                path: "/home/u/src".into(),
+            },
+            Mount::ReadOnly {
+                path: "/opt".into(),
+            },
+            Mount::ReadOnly {
+                path: "/home/u/src/".into(),
+            },
+        ]),
+        &fake(),
+    );
+    assert_eq!(
+        rules(&e),
+        vec![
+            ("/usr".into(), Level::Read),
+            ("/opt".into(), Level::Read),
+            ("/home/u/src/".into(), Level::Read),
+        ]
+    );
+}
+
+#[test]
 fn deny_under_allow_becomes_sibling_rules() {
     let e = expand(
         &spec(vec![

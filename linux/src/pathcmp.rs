@@ -29,20 +29,62 @@ pub fn plain(p: &[u8]) -> bool {
 
 /// `p.starts_with(q)`, component-wise (`/home/a` does not contain `/home/ab`).
 pub fn starts_with(p: &Path, q: &Path) -> bool {
-    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
-    if !(plain(a) && plain(b)) {
-        return p.starts_with(q);
-    }
-    a.starts_with(b) && (b.len() == 1 || a.len() == b.len() || a[b.len()] == b'/')
+    Keyed::new(p).starts_with(Keyed::new(q))
 }
 
 /// `p == q`, component-wise.
 pub fn same_path(p: &Path, q: &Path) -> bool {
-    let (a, b) = (p.as_os_str().as_bytes(), q.as_os_str().as_bytes());
-    if plain(a) && plain(b) {
-        a == b
-    } else {
-        p == q
+    Keyed::new(p).same(Keyed::new(q))
+}
+
+/// A path with its [`plain`] check done once: Landlock expansion compares
+/// every node with every other and with each entry of a split directory,
+/// and re-scanning both paths on each comparison was most of its cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'a> {
+    path: &'a Path,
+    plain: bool,
+}
+
+impl<'a> Keyed<'a> {
+    /// Scan `path` once.
+    pub fn new(path: &'a Path) -> Self {
+        Keyed {
+            path,
+            plain: plain(path.as_os_str().as_bytes()),
+        }
+    }
+
+    /// The path itself.
+    pub fn path(self) -> &'a Path {
+        self.path
+    }
+
+    fn bytes(self) -> &'a [u8] {
+        self.path.as_os_str().as_bytes()
+    }
+
+    /// `self.starts_with(q)`, component-wise, as [`starts_with`].
+    pub fn starts_with(self, q: Keyed<'_>) -> bool {
+        if !(self.plain && q.plain) {
+            return self.path.starts_with(q.path);
+        }
+        let (a, b) = (self.bytes(), q.bytes());
+        a.starts_with(b) && (b.len() == 1 || a.len() == b.len() || a[b.len()] == b'/')
+    }
+
+    /// `self == q`, component-wise, as [`same_path`].
+    pub fn same(self, q: Keyed<'_>) -> bool {
+        if self.plain && q.plain {
+            self.bytes() == q.bytes()
+        } else {
+            self.path == q.path
+        }
+    }
+
+    /// `self` lies strictly below `q`, as [`strictly_under`].
+    pub fn strictly_under(self, q: Keyed<'_>) -> bool {
+        !self.same(q) && self.starts_with(q)
     }
 }
 
@@ -104,6 +146,14 @@ mod tests {
                     strictly_under(pp, qp),
                     pp != qp && pp.starts_with(qp),
                     "{p:?} under {q:?}"
+                );
+                let (kp, kq) = (Keyed::new(pp), Keyed::new(qp));
+                assert_eq!(kp.starts_with(kq), pp.starts_with(qp), "{p:?} keyed {q:?}");
+                assert_eq!(kp.same(kq), pp == qp, "{p:?} keyed == {q:?}");
+                assert_eq!(
+                    kp.strictly_under(kq),
+                    pp != qp && pp.starts_with(qp),
+                    "{p:?} keyed under {q:?}"
                 );
             }
             let normal = Path::new(p)

@@ -11,7 +11,7 @@ use super::assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYST
 use super::fs::PathKind;
 use super::Plan;
 use crate::env::{families, TrustRole};
-use crate::paths::{self, HostResolver};
+use crate::paths::{self, MemoResolver};
 use crate::policy::{Backend, Layer, Policy, PolicyError, ResolveContext};
 use crate::trust::{self, Expect, Limits, Origin, TrustError, TrustInput, TrustRequest};
 
@@ -119,7 +119,11 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
-    let mut facts = probe_host(&policy, &mut warnings);
+    // One memo for every symlink walk of this build: the deny list's paths
+    // share their parents (HOME's, /etc), each walked once instead of once
+    // per path.
+    let resolver = MemoResolver::default();
+    let mut facts = probe_host(&policy, &resolver, &mut warnings);
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
             policy.proxy.as_deref(),
@@ -157,7 +161,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     warnings.append(&mut plan.env.warnings.clone());
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
-    plan.verify(&HostResolver);
+    plan.verify(&resolver);
     Ok(plan)
 }
 
@@ -292,7 +296,7 @@ fn key_holders(outcome: &trust::TrustOutcome) -> Vec<crate::policy::PathRule> {
 
 /// Which system roots exist (and which are merged-/usr links), and what the
 /// policy's own paths are on this host.
-fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
+fn probe_host(policy: &Policy, resolver: &MemoResolver, warnings: &mut Vec<String>) -> HostFacts {
     let mut facts = HostFacts::default();
     for root in SYSTEM_ROOTS {
         let path = PathBuf::from(root);
@@ -327,7 +331,7 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
         facts.kinds.insert(rule.path.clone(), kind);
     }
     for rule in policy.read.iter().chain(&policy.write).chain(&policy.deny) {
-        if let Some(alias) = alias_of(&rule.path) {
+        if let Some(alias) = alias_of(&rule.path, resolver) {
             facts.aliases.insert(rule.path.clone(), alias);
         }
     }
@@ -351,9 +355,9 @@ fn probe_host(policy: &Policy, warnings: &mut Vec<String>) -> HostFacts {
 
 /// Where `path` leads when a symlink is on the way, `None` when it leads
 /// to itself (or cannot be followed: the path then stays as written).
-fn alias_of(path: &Path) -> Option<super::Alias> {
+fn alias_of(path: &Path, resolver: &MemoResolver) -> Option<super::Alias> {
     use crate::paths::Resolver;
-    let hops = crate::paths::HostResolver.hops(path).ok()?;
+    let hops = resolver.hops(path).ok()?;
     let resolved = hops.last().filter(|r| r.as_path() != path)?.clone();
     // `ancestors` starts at the path itself: the first link is the deepest.
     let link = path
