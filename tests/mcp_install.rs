@@ -190,3 +190,54 @@ fn a_dangling_link_is_named_as_one() {
         format!("sandspawn: {c} is a link to /nonexistent/dotfiles/mcp.json, which does not exist; fix the link, or name the config with --config FILE\n")
     );
 }
+
+/// A sandspawn installed under another name (`/opt/tools/ss`, a versioned
+/// file) still knows its own wrapper: `install` does not wrap twice,
+/// `mcp explain --config` shows the server, not sandspawn again, and
+/// `uninstall` gives the file back.
+#[test]
+fn a_renamed_binary_recognises_its_own_wrapper() {
+    let host = Host::new();
+    let renamed = host.dir.path().join("bin/ss-1.0");
+    std::fs::create_dir_all(renamed.parent().unwrap()).unwrap();
+    std::fs::copy(SANDSPAWN, &renamed).unwrap();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {"t": {"command": "/bin/echo", "args": ["hi"]}}}"#;
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let ss = |args: &[&str]| {
+        Command::new(&renamed)
+            .env_clear()
+            .envs(host.env.iter().cloned())
+            .current_dir(host.work())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = ss(&["mcp", "install", "--client", "cursor", "--config", c]);
+    assert!(out.status.success(), "{out:?}");
+    let installed = std::fs::read_to_string(&config).unwrap();
+    let exe = std::fs::canonicalize(&renamed).unwrap();
+    assert!(
+        installed.contains(&format!("\"command\": \"{}\"", exe.display())),
+        "{installed}"
+    );
+    let out = ss(&["mcp", "install", "--client", "cursor", "--config", c]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{c}: nothing to change\n"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
+    let out = ss(&["mcp", "explain", "--config", c, "--server", "t", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plan["command"],
+        serde_json::json!(["/bin/echo", "hi"]),
+        "{plan}"
+    );
+    let out = ss(&["mcp", "uninstall", "--client", "cursor", "--config", c]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}

@@ -150,11 +150,38 @@ pub fn unwrap_command(
     cmd: &std::ffi::OsStr,
     args: &[std::ffi::OsString],
 ) -> Option<Vec<std::ffi::OsString>> {
-    let wrapped = Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
-        && args.first().is_some_and(|a| a == "mcp");
+    let exe = std::env::current_exe().ok();
+    let wrapped = names_sandspawn(cmd, exe.as_deref()) && args.first().is_some_and(|a| a == "mcp");
     let at = args.iter().position(|a| a == "--")?;
     let rest = args.get(at + 1..).filter(|r| !r.is_empty())?;
     wrapped.then(|| rest.to_vec())
+}
+
+/// Whether the program `cmd` is sandspawn: its file name is `sandspawn`,
+/// or it is `exe` (the binary `install` writes, or the running one), also
+/// by another name or through a link. A binary installed under another
+/// name must still be recognised, or `install` wraps twice and a client's
+/// `sandspawn mcp --config … --server …` would start sandspawn again
+/// inside its own sandbox instead of the server.
+pub fn names_sandspawn(cmd: &std::ffi::OsStr, exe: Option<&Path>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let cmd = Path::new(cmd);
+    if cmd.file_name().is_some_and(|n| n == "sandspawn") {
+        return true;
+    }
+    let Some(exe) = exe else { return false };
+    if cmd == exe {
+        return true;
+    }
+    // Only a path can be the same file; a bare name is looked up on the
+    // client's PATH, which is not ours to guess.
+    if cmd.components().count() < 2 {
+        return false;
+    }
+    match (std::fs::metadata(cmd), std::fs::metadata(exe)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// For `mcp check` and `mcp explain --config`: an entry wrapped by hand

@@ -58,7 +58,7 @@ pub(super) fn rewrite(
             let found = if install {
                 wrap(text, server, name, config, sandspawn)
             } else {
-                unwrap(text, server)
+                unwrap(text, server, sandspawn)
             };
             if let Some(mut e) = found {
                 edits.append(&mut e);
@@ -96,15 +96,16 @@ fn items(node: &Node) -> Option<&[Node]> {
     }
 }
 
-/// Whether `cmd` is sandspawn itself: such a server is left alone by
+/// Whether `cmd` is sandspawn itself (see [`super::install::names_sandspawn`];
+/// `exe` is the path `install` writes): such a server is left alone by
 /// `install` (never sandspawn inside sandspawn).
-pub(super) fn is_sandspawn(cmd: &str) -> bool {
-    Path::new(cmd).file_name().is_some_and(|n| n == "sandspawn")
+pub(super) fn is_sandspawn(cmd: &str, exe: &str) -> bool {
+    super::install::names_sandspawn(cmd.as_ref(), Some(Path::new(exe)))
 }
 
 fn wrap(text: &str, server: &Node, name: &str, config: &str, exe: &str) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
-    if is_sandspawn(command.as_str()?) {
+    if is_sandspawn(command.as_str()?, exe) {
         return None;
     }
     let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name, "--"]
@@ -152,9 +153,9 @@ pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
     (named && end + 1 < args.len()).then_some(end)
 }
 
-fn unwrap(text: &str, server: &Node) -> Option<Vec<Edit>> {
+fn unwrap(text: &str, server: &Node, exe: &str) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
-    if !is_sandspawn(command.as_str()?) {
+    if !is_sandspawn(command.as_str()?, exe) {
         return None;
     }
     let (args_at, args) = server.member("args")?;

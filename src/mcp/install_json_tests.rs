@@ -151,7 +151,7 @@ proptest::proptest! {
         let p = std::path::Path::new(CFG);
         crate::mcp::config::parse_config(&once, p, crate::mcp::config::Format::Json).unwrap();
         let (back, _) = uninstall(&once);
-        if !super::is_sandspawn(&cmd) {
+        if !super::is_sandspawn(&cmd, EXE) {
             proptest::prop_assert_eq!(back, text);
         }
     }

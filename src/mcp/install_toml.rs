@@ -51,7 +51,7 @@ pub(super) fn rewrite(
             }
         };
         if install {
-            if super::install_json::is_sandspawn(&cmd) {
+            if super::install_json::is_sandspawn(&cmd, sandspawn) {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
@@ -92,7 +92,7 @@ pub(super) fn rewrite(
                 }
             }
         } else {
-            if !super::install_json::is_sandspawn(&cmd) {
+            if !super::install_json::is_sandspawn(&cmd, sandspawn) {
                 continue;
             }
             let Some(arr) = table.get_mut("args").and_then(|a| a.as_array_mut()) else {
