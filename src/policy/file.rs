@@ -43,6 +43,7 @@ pub struct PolicyFile {
     #[serde(default)]
     pub deny: Vec<PathBuf>,
     /// Network mode.
+    #[serde(default, deserialize_with = "word")]
     pub net: Option<NetworkMode>,
     /// Upstream proxy for `net = "proxy"`.
     pub proxy: Option<String>,
@@ -61,7 +62,21 @@ pub struct PolicyFile {
     /// Whether the system roots go into the combined bundle.
     pub merge_system_roots: Option<bool>,
     /// Backend.
+    #[serde(default, deserialize_with = "word")]
     pub backend: Option<Backend>,
+}
+
+/// An enum that is written as one word. Read as a string first: TOML's own
+/// enum support takes tables too, so `net = 3` said only "wanted string or
+/// table"; now it is "invalid type: integer `3`, expected a string", and a
+/// wrong word lists the right ones.
+fn word<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let s = String::deserialize(d)?;
+    T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&s)).map(Some)
 }
 
 impl PolicyFile {

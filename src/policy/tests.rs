@@ -170,3 +170,27 @@ fn non_utf8_flag_paths_survive() {
     let p = Policy::resolve(&[layer], &ctx()).unwrap();
     assert!(p.read.iter().any(|r| r.path == raw));
 }
+
+#[test]
+fn a_mode_of_the_wrong_type_names_its_type_and_the_words_are_listed() {
+    let err = |text: &str| {
+        parse_policy_toml(text, Path::new("/p.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err("net = 3\n"),
+        "policy file /p.toml: line 1, column 7: invalid type: integer `3`, expected a string"
+    );
+    assert_eq!(
+        err("backend = [\"x\"]\n"),
+        "policy file /p.toml: line 1, column 11: invalid type: sequence, expected a string"
+    );
+    assert_eq!(
+        err("backend = \"docker\"\n"),
+        "policy file /p.toml: line 1, column 11: unknown variant `docker`, expected one of `auto`, `bwrap`, `landlock`"
+    );
+    let ok = parse_policy_toml("net = \"full\"\nbackend = \"landlock\"\n", Path::new("p")).unwrap();
+    assert_eq!(ok.net, Some(NetworkMode::Full));
+    assert_eq!(ok.backend, Some(Backend::Landlock));
+}
