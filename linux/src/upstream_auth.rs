@@ -194,13 +194,20 @@ pub fn probe_http_login(
     wait: Duration,
 ) -> io::Result<Option<u16>> {
     let deadline = Instant::now() + wait;
+    // A socket timeout reads as EAGAIN ("Resource temporarily
+    // unavailable"); the caller is told what happened: the time ran out.
+    let timed_out = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::ErrorKind::TimedOut.into(),
+        _ => e,
+    };
     up.set_write_timeout(Some(wait))?;
     up.write_all(
         format!(
             "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: {auth}\r\n\r\n"
         )
         .as_bytes(),
-    )?;
+    )
+    .map_err(timed_out)?;
     // "HTTP/1.1 407" is all that is asked: a dozen bytes, a line at most.
     let mut line = Vec::with_capacity(64);
     let mut chunk = [0u8; 64];
@@ -210,7 +217,7 @@ pub fn probe_http_login(
             return Err(io::ErrorKind::TimedOut.into());
         }
         up.set_read_timeout(Some(left))?;
-        let n = up.read(&mut chunk)?;
+        let n = up.read(&mut chunk).map_err(timed_out)?;
         if n == 0 {
             break;
         }
@@ -466,6 +473,23 @@ mod tests {
         assert!(started.elapsed() < wait + Duration::from_secs(2));
         drop(up);
         trickle.join().unwrap();
+    }
+
+    /// A silent upstream runs the socket's own timeout out mid-read (EAGAIN);
+    /// the probe says "timed out" either way.
+    #[test]
+    fn a_silent_upstream_times_out_as_such() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut up = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_s, _) = l.accept().unwrap();
+        let e = probe_http_login(
+            &mut up,
+            "proxy:3128",
+            "Basic YTpi",
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
     }
 
     #[test]
