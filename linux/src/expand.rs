@@ -195,10 +195,18 @@ impl Expander<'_> {
         for (entry, is_link) in entries {
             if let Some((_, l)) = under.iter().find(|(p, _)| same_path(p, &entry)) {
                 self.place(&entry, *l, granted);
+            } else if is_link {
+                // A rule is opened through links, so one here would grant
+                // this directory's level on the link's target, above the
+                // target's own rules (a deny under it read again). The
+                // link needs none; what is written through it is placed
+                // by its own level.
+                for (p, l) in top_nodes(self.nodes, Some(&entry)) {
+                    self.place(p, l, granted);
+                }
             } else if under.iter().any(|(p, _)| starts_with(p, &entry)) {
                 self.place(&entry, want, granted);
-            } else if !is_link {
-                // A symlink needs no rule: its target's own rules apply.
+            } else {
                 self.out.rules.push((entry, want));
             }
         }

@@ -75,6 +75,38 @@ fn plain_roots_are_one_rule_each() {
     assert!(e.unexpressed.is_empty(), "{:?}", e.unexpressed);
 }
 
+/// A node written through a link inside a split directory (`--read
+/// /home/u/link/pub` with /home/u/link -> data) used to give the link
+/// itself the directory's level; the rule, opened through the link, then
+/// granted all of `data`, a denied `data/priv` included. Only the node
+/// gets a rule.
+#[test]
+fn a_node_under_a_link_gives_the_link_no_rule() {
+    let e = expand(
+        &spec(vec![
+            Mount::ReadWrite {
+                path: "/home/u".into(),
+            },
+            Mount::Mask {
+                path: "/home/u/.ssh".into(),
+                is_dir: true,
+            },
+            Mount::ReadOnly {
+                path: "/home/u/link/pub".into(),
+            },
+        ]),
+        &fake(),
+    );
+    assert_eq!(
+        rules(&e),
+        vec![
+            ("/home/u/notes.txt".into(), Level::Write),
+            ("/home/u/src".into(), Level::Write),
+            ("/home/u/link/pub".into(), Level::Read),
+        ]
+    );
+}
+
 #[test]
 fn deny_under_allow_becomes_sibling_rules() {
     let e = expand(
