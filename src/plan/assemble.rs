@@ -130,14 +130,19 @@ pub fn assemble(
             )
         })
     };
+    let link = |r: &crate::policy::PathRule| facts.aliases.get(&r.path).map(|a| a.link.clone());
     for r in &policy.read {
-        fs.add(r.path.clone(), Access::Read, r.origin.clone());
+        if let Some(entry) = fs.add(r.path.clone(), Access::Read, r.origin.clone()) {
+            entry.via_link = link(r);
+        }
         if let Some((path, reason)) = resolved(r) {
             fs.add(path, Access::Read, reason);
         }
     }
     for r in &policy.write {
-        fs.add(r.path.clone(), Access::Write, r.origin.clone());
+        if let Some(entry) = fs.add(r.path.clone(), Access::Write, r.origin.clone()) {
+            entry.via_link = link(r);
+        }
         if let Some((path, reason)) = resolved(r) {
             fs.add(path, Access::Write, reason);
         }
@@ -193,6 +198,7 @@ pub fn assemble(
                 let reason = format!("{} (seen through {})", r.origin, grant.path.display());
                 if let Some(entry) = fs.add(seen, Access::Deny, reason) {
                     entry.kind = Some(kind);
+                    entry.via_link = Some(g.link.clone());
                 }
             }
         }
@@ -263,6 +269,30 @@ pub fn assemble(
                     home_override = Some(dirs.home.clone().into_os_string());
                 }
             }
+        }
+    }
+
+    // A working directory inside a hidden path (`--preset read-all --deny
+    // ws` run from ws/src) is hidden with it, but the command must start
+    // somewhere: as with `--deny .`, it starts in an empty, read-only
+    // directory (bwrap could not chdir into a path its mask removed).
+    let hidden_above = fs
+        .decide(&cwd)
+        .filter(|e| e.access == Access::Deny && !same_path(&e.path, &cwd))
+        .map(|e| e.path.clone());
+    if let Some(hidden) = hidden_above {
+        warnings.push(format!(
+            "the working directory {} is inside the hidden {}: the command starts \
+             there but sees none of it; grant it (--read .) or run from another directory",
+            cwd.display(),
+            hidden.display()
+        ));
+        if let Some(entry) = fs.add(
+            cwd.clone(),
+            Access::Deny,
+            format!("working directory, inside the hidden {}", hidden.display()),
+        ) {
+            entry.kind = Some(PathKind::Dir);
         }
     }
 
