@@ -147,6 +147,33 @@ pub fn assemble(
             fs.add(path, Access::Write, reason);
         }
     }
+    // A root written through a link shows its target at the written path
+    // too: a read root inside the target stays read-only there (`--write
+    // ~/proj-link` run from proj/src under the readonly preset: bwrap let
+    // proj-link/src be written).
+    let mut seen = Vec::new();
+    for w in &policy.write {
+        let Some(a) = facts.aliases.get(&w.path) else {
+            continue;
+        };
+        for r in &policy.read {
+            let target = facts.aliases.get(&r.path).map_or(&r.path, |b| &b.resolved);
+            let present = facts.kinds.get(&r.path) != Some(&PathKind::Missing);
+            match target.strip_prefix(&a.resolved) {
+                Ok(rest) if present && !rest.as_os_str().is_empty() => seen.push((
+                    w.path.join(rest),
+                    format!("{} (seen through {})", r.origin, w.path.display()),
+                    a.link.clone(),
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (path, reason, link) in seen {
+        if let Some(entry) = fs.add(path, Access::Read, reason) {
+            entry.via_link = Some(link);
+        }
+    }
     // Absent roots stay in the view (explain lists them, the warning says
     // why) but are not mounted: bwrap cannot bind a missing source.
     for entry in fs.entries.iter_mut() {
@@ -157,12 +184,19 @@ pub fn assemble(
         }
     }
     for p in &facts.protected {
+        // Under a root written through a link, the protected path goes
+        // through that link too: lowering skips it where the link shows.
+        let through = (policy.write.iter())
+            .filter(|r| is_within(p, &r.path))
+            .find_map(|r| facts.aliases.get(&r.path))
+            .map(|a| a.link.clone());
         if let Some(entry) = fs.add(
             p.clone(),
             Access::Read,
             "protected: read-only inside a writable root",
         ) {
             entry.protected = true;
+            entry.via_link = entry.via_link.take().or(through);
         }
     }
     // A deny hides what the path leads to: `~/.ssh` under a symlinked HOME,

@@ -80,6 +80,45 @@ fn a_grant_through_a_link_the_view_shows_is_not_mounted_at_the_link() {
 }
 
 #[test]
+fn a_protected_path_under_a_writable_root_through_a_shown_link_is_not_mounted_there() {
+    // `--read /r --write /r/plink` (-> /r/real/proj, absolute): bwrap
+    // failed on the protected /r/plink/.git ("Can't mkdir …/plink/.git");
+    // the real path's .git is protected in its place.
+    let mut f = facts();
+    f.kinds.insert("/r".into(), PathKind::Dir);
+    let alias = Alias {
+        link: "/r/plink".into(),
+        resolved: "/r/real/proj".into(),
+    };
+    f.aliases.insert("/r/plink".into(), alias);
+    // What protect::probe finds under both spellings of the root.
+    f.protected = vec!["/r/plink/.git".into(), "/r/real/proj/.git".into()];
+    let cwd = Path::new("/r");
+    let l = layer(&["/r"], &["/r/plink"], &[]);
+    let policy = Policy::resolve(&[l], &ResolveContext { cwd, home: None }).unwrap();
+    let p = assemble(
+        vec!["true".into()],
+        cwd.into(),
+        policy,
+        &[],
+        outcome(false, false),
+        &f,
+    );
+    assert_eq!(
+        mounts_under(&p, "/r"),
+        vec![
+            Mount::ReadOnly { path: "/r".into() },
+            Mount::ReadWrite {
+                path: "/r/real/proj".into()
+            },
+            Mount::ReadOnly {
+                path: "/r/real/proj/.git".into()
+            },
+        ]
+    );
+}
+
+#[test]
 fn a_grant_through_a_link_outside_the_view_is_still_mounted_there() {
     let p = plan(
         "/w",
@@ -174,5 +213,31 @@ fn a_working_directory_inside_a_hidden_path_starts_empty() {
                 directory"),
         "{:?}",
         p.warnings
+    );
+}
+
+#[test]
+fn a_read_root_inside_a_writable_root_through_a_link_is_read_only_under_the_link_too() {
+    // `--write /r/wslink` (-> /r/ws) run from /r/ws/src (readonly preset):
+    // bwrap bound /r/wslink writable and /r/ws/src read-only only by its
+    // real path, so /r/wslink/src/main.rs could be written.
+    let mut l = layer(&[], &["/r/wslink"], &[]);
+    l.presets = vec!["readonly".into()];
+    let p = plan(
+        "/r/ws/src",
+        l,
+        &["/r/ws", "/r/ws/src"],
+        &[("/r/wslink", "/r/wslink", "/r/ws")],
+    );
+    assert_eq!(
+        mounts_under(&p, "/r/wslink"),
+        vec![
+            Mount::ReadWrite {
+                path: "/r/wslink".into()
+            },
+            Mount::ReadOnly {
+                path: "/r/wslink/src".into()
+            },
+        ]
     );
 }
