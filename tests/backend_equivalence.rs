@@ -435,6 +435,25 @@ fn shapes_that_once_disagreed() {
             fixed("outside", &[], &[""], &[], &["ws", "ws/src/deep"]),
             vec![("ws", list, "OK:0", "EACCES")],
         ),
+        // A writable root through an absolute link that a read root shows:
+        // bwrap could not mount the protected .git under the link.
+        (
+            fixed("ws", &[], &[""], &["wslink"], &[]),
+            vec![
+                ("ws/out", write, "OK", "OK"),
+                ("wslink/.git/config", write, "EROFS", "EACCES"),
+            ],
+        ),
+        // The same root from a read-only cwd inside it: Landlock gave the
+        // link's entries Write, and through the link the cwd too.
+        (
+            fixed("ws/src", &["readonly"], &[], &["wslink"], &[]),
+            vec![
+                ("ws/src", write, "EROFS", "EACCES"),
+                ("ws/src/main.rs", write, "EROFS", "EACCES"),
+                ("ws/out", write, "OK", "OK"),
+            ],
+        ),
         // A working directory inside a hidden path: bwrap could not chdir.
         (
             fixed("ws/src", &["read-all"], &[], &[], &["ws"]),

@@ -40,7 +40,8 @@ pub const SECRET: &str = "SECRET-BYTES";
 /// The tree: `root/home` is HOME (credential dotfiles, one linked into
 /// `dotfiles/`), `root/ws` a git checkout with links into and out of
 /// everything, `root/data` the nesting playground, `root/outside` never
-/// granted unless a shape says so, `root/alias -> data`. `root/cache` is
+/// granted unless a shape says so, `root/alias -> data` (relative) and
+/// `root/wslink -> root/ws` (absolute). `root/cache` is
 /// XDG_CACHE_HOME and is not probed (the Landlock backend's stand-in TMPDIR
 /// and HOME live there).
 pub struct Tree {
@@ -117,6 +118,7 @@ impl Tree {
         link(&abs("home/.ssh/id_ed25519"), "ws/link-ssh");
         link("../nowhere", "ws/dangling");
         link("data", "alias");
+        link(&abs("ws"), "wslink");
         std::fs::hard_link(r("outside/hard-target.txt"), r("ws/hard.txt")).unwrap();
         std::fs::hard_link(r("data/priv/b.txt"), r("data/pub/hard-b.txt")).unwrap();
 
@@ -131,6 +133,8 @@ impl Tree {
             "alias/priv/inner/c.txt",
             "ws/link-data/priv/b.txt",
             "ws/link-data/priv/inner",
+            "wslink/.git/config",
+            "wslink/src/main.rs",
         ] {
             paths.push(r(extra));
         }
@@ -188,6 +192,7 @@ const READ: &[&str] = &[
     "home/.ssh",
     "dotfiles",
     "data/priv/inner/deeper",
+    "wslink",
 ];
 const WRITE: &[&str] = &[
     "ws",
@@ -199,6 +204,7 @@ const WRITE: &[&str] = &[
     "home/docs",
     "data",
     "missing-out",
+    "wslink",
 ];
 const DENY: &[&str] = &[
     "data/priv",
@@ -213,6 +219,7 @@ const DENY: &[&str] = &[
     "home/notes.txt",
     "data/pub",
     "ws/.git",
+    "wslink/src",
 ];
 const CWD: &[&str] = &[
     "ws",
