@@ -109,6 +109,16 @@ pub fn bwrap_argv_with(
     for mount in spec.mounts.iter().filter(|m| !is_root(m)) {
         argv.mount(mount);
     }
+    // A hidden directory's tmpfs turns read-only only after every mount:
+    // bwrap makes the mount points of grants inside it (allow inside deny
+    // inside allow) in that tmpfs, which it cannot once it is read-only.
+    // `--remount-ro` is not recursive: the grants keep their own flags.
+    for mount in spec.mounts.iter().filter(|m| !is_root(m)) {
+        if let Mount::Mask { path, is_dir: true } = mount {
+            argv.push("--remount-ro");
+            argv.push(path);
+        }
+    }
     if let Some(socket) = bridge.filter(|_| spec.network == NetworkMode::Proxy) {
         argv.push("--bind");
         argv.push(socket);
@@ -156,10 +166,9 @@ impl Argv {
                 self.push(path);
             }
             Mount::Mask { path, is_dir: true } => {
-                // An empty tmpfs, then read-only: nothing to read, nowhere to write.
+                // An empty tmpfs, made read-only after the other mounts
+                // (bwrap_argv_with): nothing to read, nowhere to write.
                 self.push("--tmpfs");
-                self.push(path);
-                self.push("--remount-ro");
                 self.push(path);
             }
             Mount::Mask {

@@ -94,6 +94,9 @@ fn read_all_binds_root_before_proc_and_dev() {
     assert_eq!(render(&s), words(&want));
 }
 
+/// The hidden directory's tmpfs turns read-only after the re-grant inside
+/// it: bwrap makes the re-grant's mount point in that tmpfs, and failed
+/// with "Can't create file … Read-only file system" when it came first.
 #[test]
 fn deny_carve_out_comes_after_its_root_and_regrant_after_it() {
     let s = spec(
@@ -114,9 +117,10 @@ fn deny_carve_out_comes_after_its_root_and_regrant_after_it() {
     );
     let want = format!(
         "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /etc /etc \
-         --ro-bind /home/u /home/u --tmpfs /etc/ssl/private --remount-ro /etc/ssl/private \
+         --ro-bind /home/u /home/u --tmpfs /etc/ssl/private \
          --ro-bind /dev/null /home/u/.netrc \
-         --ro-bind /etc/ssl/private/bundle.pem /etc/ssl/private/bundle.pem {TAIL_ENV} \
+         --ro-bind /etc/ssl/private/bundle.pem /etc/ssl/private/bundle.pem \
+         --remount-ro /etc/ssl/private {TAIL_ENV} \
          {HELPER} --read /etc --read /home/u --read /etc/ssl/private/bundle.pem --write /dev \
          --read /proc --net proxy --landlock best-effort {CMD}"
     );

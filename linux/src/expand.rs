@@ -17,6 +17,10 @@ use crate::spec::{Mount, SandboxSpec};
 pub trait HostFs {
     /// Entries of `dir` as `(path, is_symlink)`.
     fn list(&self, dir: &Path) -> io::Result<Vec<(PathBuf, bool)>>;
+
+    /// `path` with every symlink resolved, when it has one (None when it
+    /// has none or cannot be resolved).
+    fn through_link(&self, path: &Path) -> Option<PathBuf>;
 }
 
 /// The real filesystem.
@@ -35,6 +39,10 @@ impl HostFs for RealFs {
         // a fraction of the cost.
         out.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
         Ok(out)
+    }
+
+    fn through_link(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::canonicalize(path).ok().filter(|real| real != path)
     }
 }
 
@@ -66,9 +74,19 @@ const DEVICES: &[&str] = &[
 ];
 
 /// What each path should allow, in spec order (later wins at equal path).
-fn wanted(spec: &SandboxSpec, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> {
+fn wanted(spec: &SandboxSpec, fs: &dyn HostFs, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> {
     let mut nodes: Vec<(PathBuf, Level)> = Vec::new();
-    for mount in &spec.mounts {
+    // A rule is opened through links, so a mount written through one acts
+    // on its real path. The core mounts that real path too, decided by the
+    // plan's own order: the written one is left out, or its rules (say a
+    // root's entries, Write) would land beside the real path's deeper nodes
+    // without seeing them (a read-only cwd inside it made writable).
+    let mounted = |p: &Path| spec.mounts.iter().any(|m| m.path() == p);
+    let redundant = |m: &Mount| {
+        !matches!(m, Mount::Symlink { .. } | Mount::Tmpfs { .. })
+            && fs.through_link(m.path()).is_some_and(|real| mounted(&real))
+    };
+    for mount in spec.mounts.iter().filter(|m| !redundant(m)) {
         let level = match mount {
             Mount::ReadOnly { .. } => Level::Read,
             Mount::ReadWrite { .. } => Level::Write,
@@ -120,7 +138,7 @@ fn wanted(spec: &SandboxSpec, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> 
 /// Expand the spec's mounts into additive Landlock rules.
 pub fn expand(spec: &SandboxSpec, fs: &dyn HostFs) -> Expansion {
     let mut out = Expansion::default();
-    let nodes = wanted(spec, &mut out.unexpressed);
+    let nodes = wanted(spec, fs, &mut out.unexpressed);
     let nodes: Vec<(Keyed, Level)> = nodes.iter().map(|(p, l)| (Keyed::new(p), *l)).collect();
     let mut ex = Expander {
         nodes: &nodes,
@@ -207,10 +225,18 @@ impl Expander<'_> {
             let key = Keyed::new(&entry);
             if let Some((_, l)) = under.iter().find(|(p, _)| p.same(key)) {
                 self.place(key, *l, granted);
+            } else if is_link {
+                // A rule is opened through links, so one here would grant
+                // this directory's level on the link's target, above the
+                // target's own rules (a deny under it read again). The
+                // link needs none; what is written through it is placed
+                // by its own level.
+                for (p, l) in top_nodes(self.nodes, Some(key)) {
+                    self.place(p, l, granted);
+                }
             } else if under.iter().any(|(p, _)| p.starts_with(key)) {
                 self.place(key, want, granted);
-            } else if !is_link {
-                // A symlink needs no rule: its target's own rules apply.
+            } else {
                 self.out.rules.push((entry, want));
             }
         }

@@ -3,14 +3,25 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::spec::{Backend, NetworkMode};
 
-/// A fake tree: directory → entries (name, is_symlink).
-struct Fake(BTreeMap<&'static str, Vec<(&'static str, bool)>>);
+/// A fake tree: directory → entries (name, is_symlink); links: a
+/// symlink's path → its target (absolute, resolved).
+struct Fake(
+    BTreeMap<&'static str, Vec<(&'static str, bool)>>,
+    Vec<(&'static str, &'static str)>,
+);
 
 impl HostFs for Fake {
     fn list(&self, dir: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
         let key = dir.to_str().unwrap();
         let entries = self.0.get(key).ok_or(io::ErrorKind::NotFound)?;
         Ok(entries.iter().map(|(n, l)| (dir.join(n), *l)).collect())
+    }
+
+    fn through_link(&self, path: &Path) -> Option<PathBuf> {
+        self.1.iter().find_map(|(link, target)| {
+            let rest = path.strip_prefix(link).ok()?;
+            Some(Path::new(target).join(rest))
+        })
     }
 }
 
@@ -38,18 +49,22 @@ fn rules(e: &Expansion) -> Vec<(String, Level)> {
 }
 
 fn fake() -> Fake {
-    Fake(BTreeMap::from([
-        ("/home", vec![("u", false)]),
-        (
-            "/home/u",
-            vec![
-                (".ssh", false),
-                ("notes.txt", false),
-                ("src", false),
-                ("link", true),
-            ],
-        ),
-    ]))
+    Fake(
+        BTreeMap::from([
+            ("/home", vec![("u", false)]),
+            (
+                "/home/u",
+                vec![
+                    (".ssh", false),
+                    ("notes.txt", false),
+                    ("src", false),
+                    ("link", true),
+                ],
+            ),
+            ("/home/u/src", vec![("deep", false), ("main.rs", false)]),
+        ]),
+        vec![("/home/u/link", "/home/u/src")],
+    )
 }
 
 #[test]
@@ -73,6 +88,67 @@ fn plain_roots_are_one_rule_each() {
         ]
     );
     assert!(e.unexpressed.is_empty(), "{:?}", e.unexpressed);
+}
+
+/// A node written through a link inside a split directory (`--read
+/// /home/u/link/pub` with /home/u/link -> data) used to give the link
+/// itself the directory's level; the rule, opened through the link, then
+/// granted all of `data`, a denied `data/priv` included. Only the node
+/// gets a rule.
+#[test]
+fn a_node_under_a_link_gives_the_link_no_rule() {
+    let e = expand(
+        &spec(vec![
+            Mount::ReadWrite {
+                path: "/home/u".into(),
+            },
+            Mount::Mask {
+                path: "/home/u/.ssh".into(),
+                is_dir: true,
+            },
+            Mount::ReadOnly {
+                path: "/home/u/link/pub".into(),
+            },
+        ]),
+        &fake(),
+    );
+    assert_eq!(
+        rules(&e),
+        vec![
+            ("/home/u/notes.txt".into(), Level::Write),
+            ("/home/u/src".into(), Level::Write),
+            ("/home/u/link/pub".into(), Level::Read),
+        ]
+    );
+}
+
+/// `--write /home/u/link` (-> src) run from src/deep (read-only, the
+/// readonly preset): the written root got Write on its entries by the
+/// link's path, landing on src/deep, which the real path's own nodes keep
+/// read-only. The real path decides alone.
+#[test]
+fn a_mount_through_a_link_is_left_to_its_real_path() {
+    let e = expand(
+        &spec(vec![
+            Mount::ReadWrite {
+                path: "/home/u/link".into(),
+            },
+            Mount::ReadWrite {
+                path: "/home/u/src".into(),
+            },
+            Mount::ReadOnly {
+                path: "/home/u/src/deep".into(),
+            },
+        ]),
+        &fake(),
+    );
+    assert_eq!(
+        rules(&e),
+        vec![
+            ("/home/u/src".into(), Level::Read),
+            ("/home/u/src/main.rs".into(), Level::Write),
+        ]
+    );
 }
 
 #[test]
@@ -157,13 +233,16 @@ fn read_only_protected_path_under_writable_root() {
 
 #[test]
 fn root_read_keeps_disks_out_and_devices_in() {
-    let fs = Fake(BTreeMap::from([
-        ("/", vec![("dev", false), ("usr", false), ("proc", false)]),
-        (
-            "/dev",
-            vec![("null", false), ("sda", false), ("pts", false)],
-        ),
-    ]));
+    let fs = Fake(
+        BTreeMap::from([
+            ("/", vec![("dev", false), ("usr", false), ("proc", false)]),
+            (
+                "/dev",
+                vec![("null", false), ("sda", false), ("pts", false)],
+            ),
+        ]),
+        vec![],
+    );
     let e = expand(&spec(vec![Mount::ReadOnly { path: "/".into() }]), &fs);
     let all: Vec<_> = e
         .rules

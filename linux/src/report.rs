@@ -273,6 +273,15 @@ impl HostReport {
                  cannot restrict connect)"
                     .into(),
             );
+            // Landlock rules govern opening, not lookup, and hold inodes,
+            // not names: the differences from the mount view that the
+            // backend equivalence test allows.
+            lines.push(
+                "names stay visible: a hidden path can be stat'ed (not opened); a granted \
+                 file opens under any host name of it (a symlink outside the roots, a hard \
+                 link to a file granted on its own)"
+                    .into(),
+            );
             lines
         };
         let ns_status = if ns { Status::Enforced } else { Status::Absent };

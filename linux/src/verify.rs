@@ -113,6 +113,11 @@ pub fn run(check: &Check, proxy_port: Option<u16>) -> Outcome {
 /// them, is a known degradation (reported when planning), printed as
 /// `warn` rather than failing.
 pub fn run_all(checks: &[Check], proxy_port: Option<u16>, split: &[PathBuf]) -> bool {
+    // A directory granted through a link is split under its real path
+    // (the expansion leaves mounts through links to their real paths).
+    let is_split = |p: &PathBuf| {
+        split.contains(p) || std::fs::canonicalize(p).is_ok_and(|real| split.contains(&real))
+    };
     let mut all = true;
     for check in checks {
         let mut outcome = run(check, proxy_port);
@@ -121,7 +126,7 @@ pub fn run_all(checks: &[Check], proxy_port: Option<u16>, split: &[PathBuf]) -> 
             Expect::Writable => Some("gets nothing new directly in it"),
             _ => None,
         }
-        .filter(|_| !outcome.ok && split.contains(&check.path));
+        .filter(|_| !outcome.ok && is_split(&check.path));
         if let Some(limit) = known {
             outcome.seen.push_str(&format!(
                 "; Landlock granted its entries one by one, the directory itself {limit}"

@@ -130,16 +130,48 @@ pub fn assemble(
             )
         })
     };
+    let link = |r: &crate::policy::PathRule| facts.aliases.get(&r.path).map(|a| a.link.clone());
     for r in &policy.read {
-        fs.add(r.path.clone(), Access::Read, r.origin.clone());
+        if let Some(entry) = fs.add(r.path.clone(), Access::Read, r.origin.clone()) {
+            entry.via_link = link(r);
+        }
         if let Some((path, reason)) = resolved(r) {
             fs.add(path, Access::Read, reason);
         }
     }
     for r in &policy.write {
-        fs.add(r.path.clone(), Access::Write, r.origin.clone());
+        if let Some(entry) = fs.add(r.path.clone(), Access::Write, r.origin.clone()) {
+            entry.via_link = link(r);
+        }
         if let Some((path, reason)) = resolved(r) {
             fs.add(path, Access::Write, reason);
+        }
+    }
+    // A root written through a link shows its target at the written path
+    // too: a read root inside the target stays read-only there (`--write
+    // ~/proj-link` run from proj/src under the readonly preset: bwrap let
+    // proj-link/src be written).
+    let mut seen = Vec::new();
+    for w in &policy.write {
+        let Some(a) = facts.aliases.get(&w.path) else {
+            continue;
+        };
+        for r in &policy.read {
+            let target = facts.aliases.get(&r.path).map_or(&r.path, |b| &b.resolved);
+            let present = facts.kinds.get(&r.path) != Some(&PathKind::Missing);
+            match target.strip_prefix(&a.resolved) {
+                Ok(rest) if present && !rest.as_os_str().is_empty() => seen.push((
+                    w.path.join(rest),
+                    format!("{} (seen through {})", r.origin, w.path.display()),
+                    a.link.clone(),
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (path, reason, link) in seen {
+        if let Some(entry) = fs.add(path, Access::Read, reason) {
+            entry.via_link = Some(link);
         }
     }
     // Absent roots stay in the view (explain lists them, the warning says
@@ -152,12 +184,19 @@ pub fn assemble(
         }
     }
     for p in &facts.protected {
+        // Under a root written through a link, the protected path goes
+        // through that link too: lowering skips it where the link shows.
+        let through = (policy.write.iter())
+            .filter(|r| is_within(p, &r.path))
+            .find_map(|r| facts.aliases.get(&r.path))
+            .map(|a| a.link.clone());
         if let Some(entry) = fs.add(
             p.clone(),
             Access::Read,
             "protected: read-only inside a writable root",
         ) {
             entry.protected = true;
+            entry.via_link = entry.via_link.take().or(through);
         }
     }
     // A deny hides what the path leads to: `~/.ssh` under a symlinked HOME,
@@ -193,6 +232,7 @@ pub fn assemble(
                 let reason = format!("{} (seen through {})", r.origin, grant.path.display());
                 if let Some(entry) = fs.add(seen, Access::Deny, reason) {
                     entry.kind = Some(kind);
+                    entry.via_link = Some(g.link.clone());
                 }
             }
         }
@@ -263,6 +303,30 @@ pub fn assemble(
                     home_override = Some(dirs.home.clone().into_os_string());
                 }
             }
+        }
+    }
+
+    // A working directory inside a hidden path (`--preset read-all --deny
+    // ws` run from ws/src) is hidden with it, but the command must start
+    // somewhere: as with `--deny .`, it starts in an empty, read-only
+    // directory (bwrap could not chdir into a path its mask removed).
+    let hidden_above = fs
+        .decide(&cwd)
+        .filter(|e| e.access == Access::Deny && !same_path(&e.path, &cwd))
+        .map(|e| e.path.clone());
+    if let Some(hidden) = hidden_above {
+        warnings.push(format!(
+            "the working directory {} is inside the hidden {}: the command starts \
+             there but sees none of it; grant it (--read .) or run from another directory",
+            cwd.display(),
+            hidden.display()
+        ));
+        if let Some(entry) = fs.add(
+            cwd.clone(),
+            Access::Deny,
+            format!("working directory, inside the hidden {}", hidden.display()),
+        ) {
+            entry.kind = Some(PathKind::Dir);
         }
     }
 

@@ -56,10 +56,11 @@ pub struct FsEntry {
     /// `Missing` when absent on the host (listed, not mounted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<PathKind>,
-    /// For deny entries reached through a symlink on the host: the deepest
-    /// such link (the path itself when it is one). A grant that binds the
-    /// view above the link shows the link, which leads to the resolved
-    /// path, hidden by its own entry: a mask here would sit behind the link.
+    /// For deny and policy grant entries reached through a symlink on the
+    /// host: the deepest such link (the path itself when it is one). A
+    /// grant that binds the view above the link shows the link, which
+    /// leads to the resolved path, decided by its own entry: a mount here
+    /// would sit behind the link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via_link: Option<PathBuf>,
     /// A protected path (.git, .sandspawn) inside a writable root: read-only.

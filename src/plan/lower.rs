@@ -79,20 +79,67 @@ impl Plan {
                 // Behind a link the grant shows as a link, the sandbox
                 // follows it to the resolved path, which has its own deny;
                 // bwrap cannot mount through an absolute link anyway.
+                // So is a link a grant above it shows: the grant written
+                // through it is not mounted then (below), and a mask
+                // through the link would land on the resolved path and
+                // cover what is granted inside it there.
                 let behind_link = entry.via_link.as_deref().is_some_and(|link| {
                     exposer.is_some_and(|g| is_within(link, &g.path) && !same_path(link, &g.path))
+                        || self.shown_by_grant(link)
                 });
+                // Inside a masked directory, with no grant in between, the
+                // path is hidden already: a mask here would only make bwrap
+                // create its mount point in that directory's empty tmpfs,
+                // showing the hidden names (`--deny ws --deny ws/src/x`
+                // listed `src` in the hidden ws). Not the working
+                // directory: the command starts there (see `assemble`).
+                let inside_mask = self
+                    .fs
+                    .entries
+                    .iter()
+                    .filter(|_| !same_path(&entry.path, &self.cwd))
+                    .filter(|d| d.access == Access::Deny && !same_path(&d.path, &entry.path))
+                    .filter(|d| is_within(&entry.path, &d.path))
+                    .filter(|d| exposer.is_none_or(|g| depth(&d.path) >= depth(&g.path)))
+                    .any(|d| self.needs_mount(d));
                 !matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable))
                     && !replaced
                     && !behind_link
+                    && !inside_mask
                     && matches!(
                         exposer.map(|g| &g.access),
                         Some(Access::Read | Access::Write)
                     )
             }
-            Access::Read | Access::Write => entry.kind != Some(PathKind::Missing),
+            // A grant written through a link that the view already shows
+            // (a grant above the link binds it) needs no mount: the link
+            // leads to the resolved path, granted by its own entry. bwrap
+            // would resolve the mount point through the link, and an
+            // absolute link resolves against bwrap's set-up root, not the
+            // sandbox's: "Can't create file at …: No such file or directory".
+            Access::Read | Access::Write => {
+                entry.kind != Some(PathKind::Missing)
+                    && !entry
+                        .via_link
+                        .as_deref()
+                        .is_some_and(|link| self.shown_by_grant(link))
+            }
             _ => true,
         }
+    }
+}
+
+impl Plan {
+    /// Whether the entry deciding what contains `link` (not `link` itself)
+    /// is a host grant, so the sandbox sees `link` as the link it is.
+    fn shown_by_grant(&self, link: &std::path::Path) -> bool {
+        let above = self
+            .fs
+            .entries
+            .iter()
+            .filter(|e| is_within(link, &e.path) && !same_path(link, &e.path))
+            .max_by_key(|e| (depth(&e.path), super::fs::tie_rank(&e.access)));
+        above.is_some_and(|e| matches!(e.access, Access::Read | Access::Write))
     }
 }
 

@@ -81,3 +81,6 @@ mod tests_cwd;
 
 #[cfg(test)]
 mod tests_checks;
+
+#[cfg(test)]
+mod tests_links;
