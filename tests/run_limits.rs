@@ -97,3 +97,47 @@ fn a_usage_error_exits_125_and_help_exits_0() {
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// With few descriptors left under `ulimit -n`, bwrap fails half-way
+/// ("open /proc/N/ns/ns failed: Too many open files", exit 1) and its
+/// sandbox's pid 1 stays behind for good, holding our stderr: sandspawn
+/// refuses before starting bwrap instead.
+#[test]
+fn a_descriptor_limit_too_low_for_bwrap_is_refused_by_sandspawn() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        return skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    // Files, not pipes: bwrap's leftover would keep a pipe open forever.
+    let err_path = home.path().join("stderr");
+    let status = Command::new("sh")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .current_dir(home.path())
+        .args(["-c", "ulimit -n 8 && exec \"$0\" \"$@\"", SANDSPAWN])
+        .args(["run", "--backend", "bwrap", "--", "echo", "ran"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(home.path().join("stdout")).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.starts_with("sandspawn: bwrap backend: the open-file limit (ulimit -n) is 8 and ")
+            && stderr.ends_with(
+                " more to set up the sandbox; raise the limit (ulimit -n 64) or use --backend landlock\n"
+            )
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
