@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
-use super::fs::PathKind;
+use super::fs::{Access, PathKind};
 use super::Plan;
 use crate::env::{families, TrustRole};
 use crate::paths::{self, HostResolver};
@@ -119,6 +119,17 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
+    // The sandbox's /proc is a fresh one: the host's /proc/N is not there
+    // to start in (bwrap would fail with "Can't mkdir /proc/N", exit 1).
+    let proc_dir = Path::new("/proc");
+    if backend == Backend::Bwrap && paths::is_within(&cwd, proc_dir) && cwd != proc_dir {
+        return Err(cwd_error(
+            cwd,
+            "inside /proc, which the bwrap sandbox replaces with its own; \
+             run from another directory, or use --backend landlock"
+                .into(),
+        ));
+    }
     let mut facts = probe_host(&policy, &mut warnings);
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
@@ -154,6 +165,18 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     );
     plan.backend = backend;
     plan.backend_why = backend_why;
+    if backend == Backend::Bwrap {
+        // bwrap binds none of them (see `sandspawn_linux::bwrap`): say so
+        // rather than let explain promise the host's.
+        for e in plan.fs.entries.iter().filter(|e| {
+            matches!(e.access, Access::Read | Access::Write) && paths::is_within(&e.path, proc_dir)
+        }) {
+            warnings.push(format!(
+                "{}: the sandbox's own /proc stands in for the host's (bwrap backend)",
+                e.path.display()
+            ));
+        }
+    }
     warnings.append(&mut plan.env.warnings.clone());
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;

@@ -1,0 +1,104 @@
+//! `sandspawn run` in odd environments: each gets sandspawn's own one-line
+//! refusal (exit 125) or runs as planned, never a failure of a tool
+//! underneath that looks like the child's, and never a host view the plan
+//! did not promise.
+//!
+//! Skips print their reason and fail under `SANDSPAWN_MUST_WORK=1`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn bwrap_works(home: &Path) -> bool {
+    let probe = run(home, home, &["run", "--backend", "bwrap", "--", "true"]);
+    if !probe.status.success() {
+        skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    probe.status.success()
+}
+
+/// A grant of /proc (here the working directory's) must not bind the host's
+/// /proc over the sandbox's fresh one: the pid namespace would show every
+/// host process. Inside, only the sandbox's own processes are listed.
+#[test]
+fn a_working_directory_of_proc_shows_the_sandboxs_own_proc() {
+    let home = tempfile::tempdir().unwrap();
+    if !bwrap_works(home.path()) {
+        return;
+    }
+    let out = run(
+        home.path(),
+        Path::new("/proc"),
+        &[
+            "run",
+            "--backend",
+            "bwrap",
+            "--",
+            "sh",
+            "-c",
+            // The sandbox's pid 1 is its init, and our sh one of a few pids.
+            "ls -d [0-9]* | wc -l",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let pids: u32 = stdout.trim().parse().unwrap();
+    assert!(pids <= 4, "host processes show through: {pids} pids");
+    assert!(
+        stderr.contains(
+            "sandspawn: warning: /proc: the sandbox's own /proc stands in for the host's (bwrap backend)"
+        ),
+        "{stderr}"
+    );
+}
+
+/// A working directory below /proc (`cd /proc/self`) does not exist in the
+/// sandbox's fresh /proc: one line of sandspawn's, not bwrap's "Can't mkdir
+/// /proc/N" and exit 1.
+#[test]
+fn a_working_directory_below_proc_is_refused_on_bwrap() {
+    let home = tempfile::tempdir().unwrap();
+    if !bwrap_works(home.path()) {
+        return;
+    }
+    let cwd = std::fs::canonicalize("/proc/self").unwrap();
+    let out = run(
+        home.path(),
+        &cwd,
+        &["run", "--backend", "bwrap", "--", "true"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: working directory {}: inside /proc, which the bwrap sandbox replaces \
+             with its own; run from another directory, or use --backend landlock\n",
+            cwd.display()
+        )
+    );
+}
