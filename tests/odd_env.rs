@@ -102,3 +102,30 @@ fn a_working_directory_below_proc_is_refused_on_bwrap() {
         )
     );
 }
+
+/// Nested under a sandbox that left HOME read-only, the Landlock backend
+/// cannot make its stand-in HOME and TMPDIR beside the trust cache: the
+/// line says what to do, as the trust cache's own errors do.
+#[test]
+fn an_unwritable_landlock_home_names_the_remedy() {
+    let home = tempfile::tempdir().unwrap();
+    let base = home.path().join("cache/sandspawn");
+    std::fs::create_dir_all(&base).unwrap();
+    // A file where the directory goes: mkdir fails as it would read-only.
+    std::fs::write(base.join("home"), "").unwrap();
+    let out = run(
+        home.path(),
+        home.path(),
+        &["run", "--backend", "landlock", "--", "true"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: creating {}: File exists (os error 17); \
+             set XDG_CACHE_HOME to a directory you own\n",
+            base.join("home").display()
+        )
+    );
+}

@@ -62,7 +62,7 @@ pub enum BuildError {
     #[error(transparent)]
     Protect(#[from] super::protect::ProtectError),
     /// A sandspawn-owned directory could not be made.
-    #[error("creating {path}: {source}", path = .path.display())]
+    #[error("creating {path}: {source}; set XDG_CACHE_HOME to a directory you own", path = .path.display())]
     PrivateDir {
         /// The directory.
         path: PathBuf,
