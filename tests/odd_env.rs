@@ -129,3 +129,35 @@ fn an_unwritable_landlock_home_names_the_remedy() {
         )
     );
 }
+
+/// `doctor` inside a sandbox (an agent host that is itself sandboxed): the
+/// outer sandbox's seccomp filter is what refuses user namespaces, and the
+/// remedy says so, rather than sending the user to their container's
+/// seccomp profile.
+#[test]
+fn doctor_inside_a_sandbox_blames_the_outer_sandbox() {
+    let home = tempfile::tempdir().unwrap();
+    if !bwrap_works(home.path()) {
+        return;
+    }
+    // HOME outside the working directory: the sandbox's HOME is a private,
+    // writable tmpfs, so the inner trust cache has somewhere to go.
+    let ws = home.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    let out = run(
+        home.path(),
+        &ws,
+        &["run", "--read", SANDSPAWN, "--", SANDSPAWN, "doctor"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "\n    fix: this process already runs in a sandbox (a seccomp filter under \
+             no_new_privs), which refuses new user namespaces; use --backend landlock \
+             (auto does), or start it outside that sandbox\n"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("seccomp=unconfined"), "{stdout}");
+}
