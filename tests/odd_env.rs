@@ -161,3 +161,28 @@ fn doctor_inside_a_sandbox_blames_the_outer_sandbox() {
     );
     assert!(!stdout.contains("seccomp=unconfined"), "{stdout}");
 }
+
+/// `mcp --report` with the default `auto` names why the backend was
+/// picked, as `run --report` does, not "requested".
+#[test]
+fn mcp_report_says_why_auto_picked_its_backend() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        home.path(),
+        &["mcp", "--report", "--no-host-env", "--", "true"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("sandspawn: backend: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(!line.ends_with("(requested)"), "{line}");
+    let run_line = run(home.path(), home.path(), &["run", "--report", "--", "true"]);
+    let run_stderr = String::from_utf8_lossy(&run_line.stderr);
+    assert!(
+        run_stderr.lines().any(|l| l == line),
+        "{line}\n{run_stderr}"
+    );
+}

@@ -182,7 +182,9 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     spec.die_with_parent = false;
     if args.report {
         report_recovered(&built);
-        let report = sandspawn_linux::probe().enforcement(&spec);
+        let mut report = sandspawn_linux::probe().enforcement(&spec);
+        // The plan resolved `auto`; say why, not "requested".
+        report.why = built.plan.backend_why.clone();
         for line in report.to_string().lines() {
             eprintln!("sandspawn: {line}");
         }
