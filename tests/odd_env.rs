@@ -186,3 +186,46 @@ fn mcp_report_says_why_auto_picked_its_backend() {
         "{line}\n{run_stderr}"
     );
 }
+
+/// A cache directory another user can write into (a shared
+/// XDG_CACHE_HOME such as /tmp, where anyone may create `sandspawn/` first)
+/// is refused: the Landlock backend's stand-in TMPDIR and HOME live there,
+/// and so does the trust cache.
+#[test]
+fn planted_shared_cache_directories_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("cache/sandspawn");
+    let tmp = root.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(
+        home.path(),
+        home.path(),
+        &["run", "--backend", "landlock", "--", "true"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: cache directory {} is accessible to other users (mode 777); \
+             remove it or use another cache directory\n",
+            tmp.display()
+        )
+    );
+    // The directory everything sits in, planted writable for all.
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(home.path(), home.path(), &["run", "--", "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: cache directory {} is group- or world-writable (mode 777); \
+             remove it or use another cache directory\n",
+            root.display()
+        )
+    );
+}

@@ -69,6 +69,14 @@ pub enum BuildError {
         /// Why.
         source: std::io::Error,
     },
+    /// A stand-in for HOME or TMPDIR that others could reach.
+    #[error("cache directory {path} {problem}; remove it or use another cache directory", path = .path.display())]
+    UnsafePrivateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        problem: String,
+    },
     /// Network `proxy` without a usable upstream.
     #[error(transparent)]
     Proxy(#[from] super::ProxyError),
@@ -192,17 +200,38 @@ fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
         .ok_or(BuildError::NoCacheDir)
 }
 
-/// Create `path` (0700) if needed; it stands in for a private mount.
+/// Create `path` (0700) if needed; it stands in for a private mount, so
+/// one that is not ours alone (planted in a shared cache) is refused.
 fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let io_err = |source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| BuildError::PrivateDir {
+        .map_err(io_err)?;
+    let meta = std::fs::symlink_metadata(path).map_err(io_err)?;
+    let me = nix::unistd::geteuid().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symlink".to_string())
+    } else if meta.uid() != me {
+        Some(format!(
+            "is owned by uid {}, not by the current user (uid {me})",
+            meta.uid()
+        ))
+    } else {
+        (mode & 0o077 != 0).then(|| format!("is accessible to other users (mode {mode:o})"))
+    };
+    if let Some(problem) = problem {
+        return Err(BuildError::UnsafePrivateDir {
             path: path.to_path_buf(),
-            source,
-        })?;
+            problem,
+        });
+    }
     // By its real path: under a symlinked HOME the written one has a link
     // hop the plan would have to grant, and Landlock holds the inode anyway.
     std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
