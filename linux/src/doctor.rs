@@ -325,7 +325,20 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
             "load an AppArmor/LSM profile that lets bwrap create user namespaces, or use --backend landlock",
         );
     }
-    if d.bwrap_userns.ok && !d.fresh_proc.ok {
+    // EMFILE: the trials could not even start bwrap (or bwrap could not
+    // open what it needs); no kernel or container setting is at fault.
+    let short_of_fds = [&d.bwrap_userns, &d.fresh_proc, &d.bwrap_trial]
+        .into_iter()
+        .find(|c| !c.ok && c.detail.contains("Too many open files"));
+    if let Some(check) = short_of_fds {
+        add(
+            format!(
+                "the bwrap trials ran out of file descriptors: {}",
+                check.detail
+            ),
+            "raise the open-file limit (ulimit -n 64), or use --backend landlock",
+        );
+    } else if d.bwrap_userns.ok && !d.fresh_proc.ok {
         add(
             format!("a fresh /proc cannot be mounted: {}", d.fresh_proc.detail),
             "run the container without a masked /proc (e.g. podman --security-opt unmask=/proc/*), or use --backend landlock",

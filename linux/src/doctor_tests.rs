@@ -171,3 +171,16 @@ fn inside_a_sandbox_the_outer_filter_is_named_not_the_container() {
         ]
     );
 }
+
+/// Under a tiny `ulimit -n` the trials fail for want of descriptors, not
+/// because a container masks /proc.
+#[test]
+fn a_descriptor_shortage_gets_the_ulimit_remedy() {
+    let mut d = healthy();
+    d.fresh_proc = fail("cannot run: Too many open files (os error 24)");
+    d.bwrap_trial = d.fresh_proc.clone();
+    assert_eq!(
+        remedies(&d),
+        ["raise the open-file limit (ulimit -n 64), or use --backend landlock"]
+    );
+}
