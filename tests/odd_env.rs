@@ -229,3 +229,33 @@ fn planted_shared_cache_directories_are_refused() {
         )
     );
 }
+
+/// A working directory without search permission (`chmod 000`): bwrap
+/// cannot enter it even for root (its sandbox has no capabilities), and
+/// failed with its own "Can't chdir" and exit 1, the child's status space.
+#[test]
+fn an_unsearchable_working_directory_is_refused_on_bwrap() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    if !bwrap_works(home.path()) {
+        return;
+    }
+    let ws = home.path().join("locked");
+    std::fs::create_dir(&ws).unwrap();
+    std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(
+        home.path(),
+        home.path(),
+        &["run", "--backend", "bwrap", "--cwd", "locked", "--", "true"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: working directory {}: not searchable (mode 600), so the sandbox \
+             cannot start in it; chmod u+x it or run from another directory\n",
+            ws.display()
+        )
+    );
+}

@@ -94,11 +94,11 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Some(c) => paths::normalize(&req.parent_cwd.join(c)),
         None => req.parent_cwd.clone(),
     };
-    match std::fs::metadata(&cwd) {
-        Ok(m) if m.is_dir() => {}
+    let cwd_meta = match std::fs::metadata(&cwd) {
+        Ok(m) if m.is_dir() => m,
         Ok(_) => return Err(cwd_error(cwd, "not a directory".into())),
         Err(e) => return Err(cwd_error(cwd, e.to_string())),
-    }
+    };
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
@@ -137,6 +137,17 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
              run from another directory, or use --backend landlock"
                 .into(),
         ));
+    }
+    if backend == Backend::Bwrap {
+        if let Some(mode) = unsearchable(&cwd_meta) {
+            return Err(cwd_error(
+                cwd,
+                format!(
+                    "not searchable (mode {mode:o}), so the sandbox cannot start in it; \
+                     chmod u+x it or run from another directory"
+                ),
+            ));
+        }
     }
     let mut facts = probe_host(&policy, &mut warnings);
     if policy.network == crate::policy::NetworkMode::Proxy {
@@ -238,6 +249,17 @@ fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The mode of a directory that bwrap's sandbox (our uid, no capabilities,
+/// so not even root's override) cannot enter. Only what no ACL can change:
+/// the owner's own x bit, or no x bit at all (an ACL's mask sits in the
+/// group bits).
+fn unsearchable(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode() & 0o7777;
+    let owner = meta.uid() == nix::unistd::geteuid().as_raw();
+    ((owner && mode & 0o100 == 0) || mode & 0o111 == 0).then_some(mode)
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {
