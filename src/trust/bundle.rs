@@ -438,6 +438,8 @@ pub(crate) fn store(dir: &Path, content: &[u8]) -> Result<PathBuf, TrustError> {
     if let Some(p) = found(existing)? {
         return Ok(p);
     }
+    // A cold write is rare: the moment to sweep what killed writers left.
+    super::stale::prune(dir);
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(io_err("creating a bundle in", dir))?;
     let write_err = io_err("writing bundle", tmp.path());

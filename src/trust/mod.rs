@@ -18,6 +18,7 @@ mod bundle;
 mod input;
 mod memo;
 mod pem;
+mod stale;
 mod system;
 #[cfg(test)]
 mod tests;
