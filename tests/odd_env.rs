@@ -259,3 +259,31 @@ fn an_unsearchable_working_directory_is_refused_on_bwrap() {
         )
     );
 }
+
+/// HOME naming a file: the line says it is not a directory, not that it
+/// does not exist.
+#[test]
+fn a_home_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("home-file");
+    std::fs::write(&file, "").unwrap();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &file)
+        .current_dir(dir.path())
+        .args(["run", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "sandspawn: cache directory {0}/.cache/sandspawn/trust would be made under {0}, \
+             which is not a directory (is HOME or XDG_CACHE_HOME right?); \
+             set XDG_CACHE_HOME to a directory you own\n",
+            file.display()
+        )
+    );
+}
