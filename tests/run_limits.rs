@@ -141,3 +141,37 @@ fn a_descriptor_limit_too_low_for_bwrap_is_refused_by_sandspawn() {
         "{stderr}"
     );
 }
+
+/// Past bwrap's 9000 arguments because of the environment (each variable
+/// is a `--setenv NAME VALUE`), the line names the variables, not the
+/// command's arguments.
+#[test]
+fn an_environment_too_big_for_bwrap_names_the_variables() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        return skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    let out = sandspawn(home.path())
+        .envs((0..4000).map(|i| (format!("LC_QA{i}"), "x")))
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.starts_with("sandspawn: bwrap accepts at most 9000 arguments and this sandbox needs ")
+            && stderr.contains(" of them for 40")
+            && stderr.ends_with(
+                " environment variables); use --backend landlock, or pass fewer variables (--deny-env)\n"
+            )
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}

@@ -93,8 +93,14 @@ pub enum RunError {
     Bridge(#[from] bridge::BridgeError),
     /// bwrap would refuse its own argv ("Exceeded maximum number of
     /// arguments", exit 1, indistinguishable from the child's failure).
-    #[error("bwrap accepts at most {max} arguments and this sandbox needs {count} ({command} of them the command's); use --backend landlock, or pass the arguments through a file", max = bwrap::BWRAP_MAX_ARGS)]
-    TooManyArgs { count: usize, command: usize },
+    #[error("bwrap accepts at most {max} arguments and this sandbox needs {count} ({}); use --backend landlock, or {}",
+        too_many_why(*command, *vars), too_many_fix(*command, *vars), max = bwrap::BWRAP_MAX_ARGS)]
+    TooManyArgs {
+        count: usize,
+        command: usize,
+        /// Variables: `--setenv NAME VALUE` each.
+        vars: usize,
+    },
     /// `ulimit -n` leaves bwrap too few descriptors: it would fail half-way
     /// (exit 1, as if the child had) and leave its sandbox's pid 1 behind.
     #[error("bwrap backend: the open-file limit (ulimit -n) is {limit} and {open} descriptors are open; bwrap needs {need} more to set up the sandbox; raise the limit (ulimit -n 64) or use --backend landlock")]
@@ -102,6 +108,24 @@ pub enum RunError {
     /// Network `proxy` without a bridge in the spec (a bug in the caller).
     #[error("network `proxy` needs an upstream proxy in the spec")]
     NoProxy,
+}
+
+/// Whose arguments fill bwrap's argv: the environment's (`--setenv NAME
+/// VALUE`, 3 each) or the command's.
+fn too_many_why(command: usize, vars: usize) -> String {
+    if 3 * vars > command {
+        format!("{} of them for {vars} environment variables", 3 * vars)
+    } else {
+        format!("{command} of them the command's")
+    }
+}
+
+fn too_many_fix(command: usize, vars: usize) -> &'static str {
+    if 3 * vars > command {
+        "pass fewer variables (--deny-env)"
+    } else {
+        "pass the arguments through a file"
+    }
 }
 
 /// Enforce `spec` and exec its command, using the running executable as the
@@ -165,6 +189,7 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
         return RunError::TooManyArgs {
             count,
             command: 1 + spec.args.len(),
+            vars: spec.env.len(),
         };
     }
     let socket = match (spec.network, &spec.proxy) {
