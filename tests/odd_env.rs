@@ -287,3 +287,72 @@ fn a_home_that_is_a_file_is_named_as_such() {
         )
     );
 }
+
+/// Runs `args` and returns its output, or None when it is still running
+/// after `secs` (then it is killed).
+fn finishes_within(home: &Path, args: &[&str], secs: u64) -> Option<Output> {
+    let mut child = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .current_dir(home)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(secs) {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// A FIFO nobody writes to, or an endless device, named as a policy or a
+/// client config: sandspawn must answer, not block in open() or read until
+/// memory runs out.
+#[test]
+fn policy_and_config_files_that_never_end_do_not_hang() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    for args in [
+        &["run", "--policy", fifo, "--", "true"][..],
+        &["mcp", "--config", fifo, "--server", "x"],
+        &["mcp", "--config", "/dev/zero", "--server", "x"],
+    ] {
+        let out = finishes_within(home.path(), args, 10)
+            .unwrap_or_else(|| panic!("{args:?} still running after 10 s"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if args[2] == "/dev/zero" {
+            assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
+            assert!(stderr.contains("larger than"), "{args:?}: {stderr}");
+        }
+    }
+    // The user config (XDG_CONFIG_HOME/sandspawn/config.toml) too.
+    let config = home.path().join("xdg/sandspawn");
+    std::fs::create_dir_all(&config).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", config.join("config.toml")).unwrap();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("XDG_CONFIG_HOME", home.path().join("xdg"))
+        .current_dir(home.path())
+        .args(["mcp", "--no-host-env", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("larger than"), "{stderr}");
+}
