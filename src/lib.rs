@@ -24,4 +24,5 @@ pub mod mcp;
 pub mod paths;
 pub mod plan;
 pub mod policy;
+pub mod readfile;
 pub mod trust;

@@ -97,3 +97,81 @@ fn a_usage_error_exits_125_and_help_exits_0() {
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// With few descriptors left under `ulimit -n`, bwrap fails half-way
+/// ("open /proc/N/ns/ns failed: Too many open files", exit 1) and its
+/// sandbox's pid 1 stays behind for good, holding our stderr: sandspawn
+/// refuses before starting bwrap instead.
+#[test]
+fn a_descriptor_limit_too_low_for_bwrap_is_refused_by_sandspawn() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        return skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    // Files, not pipes: bwrap's leftover would keep a pipe open forever.
+    let err_path = home.path().join("stderr");
+    let status = Command::new("sh")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .current_dir(home.path())
+        .args(["-c", "ulimit -n 8 && exec \"$0\" \"$@\"", SANDSPAWN])
+        .args(["run", "--backend", "bwrap", "--", "echo", "ran"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(home.path().join("stdout")).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.starts_with("sandspawn: bwrap backend: the open-file limit (ulimit -n) is 8 and ")
+            && stderr.ends_with(
+                " more to set up the sandbox; raise the limit (ulimit -n 64) or use --backend landlock\n"
+            )
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+/// Past bwrap's 9000 arguments because of the environment (each variable
+/// is a `--setenv NAME VALUE`), the line names the variables, not the
+/// command's arguments.
+#[test]
+fn an_environment_too_big_for_bwrap_names_the_variables() {
+    let home = tempfile::tempdir().unwrap();
+    let probe = sandspawn(home.path())
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        return skip(&format!(
+            "bwrap does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    let out = sandspawn(home.path())
+        .envs((0..4000).map(|i| (format!("LC_QA{i}"), "x")))
+        .args(["run", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.starts_with("sandspawn: bwrap accepts at most 9000 arguments and this sandbox needs ")
+            && stderr.contains(" of them for 40")
+            && stderr.ends_with(
+                " environment variables); use --backend landlock, or pass fewer variables (--deny-env)\n"
+            )
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}

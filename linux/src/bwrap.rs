@@ -106,7 +106,11 @@ pub fn bwrap_argv_with(
         argv.mount(mount);
     }
     argv.flags(&["--proc", "/proc", "--dev", "/dev"]);
-    for mount in spec.mounts.iter().filter(|m| !is_root(m)) {
+    for mount in spec
+        .mounts
+        .iter()
+        .filter(|m| !is_root(m) && !binds_host_proc(m))
+    {
         argv.mount(mount);
     }
     // A hidden directory's tmpfs turns read-only only after every mount:
@@ -144,6 +148,16 @@ pub fn bwrap_argv_with(
     argv.push(&spec.program);
     argv.0.extend(spec.args.iter().cloned());
     argv.0
+}
+
+/// A bind at or under `/proc` (`--read /proc`, a working directory there)
+/// would cover the fresh `/proc` with the host's: every host process, its
+/// cmdline and, for the same uid, its `root` and `fd` links would show
+/// through the pid namespace. The sandbox's own `/proc` already answers
+/// such a grant; masks and tmpfs there still hide parts of it.
+pub fn binds_host_proc(mount: &Mount) -> bool {
+    matches!(mount, Mount::ReadOnly { .. } | Mount::ReadWrite { .. })
+        && crate::pathcmp::starts_with(mount.path(), Path::new("/proc"))
 }
 
 struct Argv(Vec<OsString>);

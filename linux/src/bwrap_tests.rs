@@ -267,3 +267,30 @@ fn a_working_directory_that_holds_the_system_bin_dirs_does_not_rule_out_every_bw
         vec![Path::new("/home/u/ws"), Path::new("/home/u/ws/out")]
     );
 }
+
+/// A grant at or under /proc (`--read /proc`, or the working directory
+/// there) would bind the host's /proc over the fresh one: every host
+/// process and its cmdline would show through the pid namespace. Masks
+/// there still apply to the fresh /proc.
+#[test]
+fn grants_under_proc_never_bind_the_hosts_proc() {
+    let s = spec(
+        vec![
+            ro("/proc"),
+            rw("/proc/sys/kernel"),
+            ro("/procfs-not"),
+            Mount::Mask {
+                path: "/proc/kallsyms".into(),
+                is_dir: false,
+            },
+        ],
+        NetworkMode::Full,
+    );
+    let want = format!(
+        "{HEAD} {HARDEN} --proc /proc --dev /dev --ro-bind /procfs-not /procfs-not \
+         --ro-bind /dev/null /proc/kallsyms {TAIL_ENV} \
+         {HELPER} --read /proc --write /proc/sys/kernel --read /procfs-not --write /dev \
+         --read /proc --net full --landlock best-effort {CMD}"
+    );
+    assert_eq!(render(&s), words(&want));
+}

@@ -141,6 +141,10 @@ pub struct Diagnosis {
     pub landlock_abi: u32,
     /// seccomp filters available.
     pub seccomp: bool,
+    /// This process already runs under a seccomp filter with
+    /// no_new_privs set: inside a sandbox (sandspawn's own, say), whose
+    /// filter is the likely reason user namespaces are refused.
+    pub inside_sandbox: bool,
     /// What `--backend auto` picks.
     pub auto: Backend,
     /// Why.
@@ -207,6 +211,7 @@ pub fn diagnose() -> Diagnosis {
         bwrap_trial,
         landlock_abi: sys::landlock_abi(),
         seccomp: sys::seccomp_available(),
+        inside_sandbox: inside_sandbox(),
         auto: Backend::Bwrap,
         auto_why: String::new(),
         can_enforce: false,
@@ -216,6 +221,22 @@ pub fn diagnose() -> Diagnosis {
     d.can_enforce = d.seccomp && (d.bwrap_trial.ok || d.landlock_abi > 0);
     d.problems = problems(&d);
     d
+}
+
+/// A seccomp filter (mode 2) with no_new_privs, from `/proc/self/status`.
+/// A container runtime's filter usually comes without no_new_privs; a
+/// sandbox (sandspawn's helper, bwrap --seccomp, an agent's) sets both.
+fn inside_sandbox() -> bool {
+    let Ok(status) = read_bounded("/proc/self/status") else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    field("Seccomp:") == Some("2") && field("NoNewPrivs:") == Some("1")
 }
 
 /// What `auto` picks from the probes, the same rule as the spawn path.
@@ -292,6 +313,8 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
             "sysctl -w kernel.unprivileged_userns_clone=1"
         } else if s.max_user_namespaces == Some(0) {
             "sysctl -w user.max_user_namespaces=15000"
+        } else if d.inside_sandbox {
+            "this process already runs in a sandbox (a seccomp filter under no_new_privs), which refuses new user namespaces; use --backend landlock (auto does), or start it outside that sandbox"
         } else {
             "allow unshare(CLONE_NEWUSER) in the container or seccomp profile (e.g. docker --security-opt seccomp=unconfined), or use --backend landlock"
         };
@@ -302,7 +325,20 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
             "load an AppArmor/LSM profile that lets bwrap create user namespaces, or use --backend landlock",
         );
     }
-    if d.bwrap_userns.ok && !d.fresh_proc.ok {
+    // EMFILE: the trials could not even start bwrap (or bwrap could not
+    // open what it needs); no kernel or container setting is at fault.
+    let short_of_fds = [&d.bwrap_userns, &d.fresh_proc, &d.bwrap_trial]
+        .into_iter()
+        .find(|c| !c.ok && c.detail.contains("Too many open files"));
+    if let Some(check) = short_of_fds {
+        add(
+            format!(
+                "the bwrap trials ran out of file descriptors: {}",
+                check.detail
+            ),
+            "raise the open-file limit (ulimit -n 64), or use --backend landlock",
+        );
+    } else if d.bwrap_userns.ok && !d.fresh_proc.ok {
         add(
             format!("a fresh /proc cannot be mounted: {}", d.fresh_proc.detail),
             "run the container without a masked /proc (e.g. podman --security-opt unmask=/proc/*), or use --backend landlock",

@@ -35,6 +35,7 @@ fn healthy() -> Diagnosis {
         bwrap_trial: ok("ran"),
         landlock_abi: 7,
         seccomp: true,
+        inside_sandbox: false,
         auto: Backend::Bwrap,
         auto_why: String::new(),
         can_enforce: true,
@@ -151,4 +152,35 @@ fn help_and_profile_parsing() {
     assert!(!has_flag(help, "--unshare"));
     let list = "unconfined (unconfined)\nbwrap (unconfined)\n/usr/bin/man (enforce)\n";
     assert_eq!(bwrap_profiles(list), ["bwrap (unconfined)"]);
+}
+
+#[test]
+fn inside_a_sandbox_the_outer_filter_is_named_not_the_container() {
+    let mut d = healthy();
+    d.inside_sandbox = true;
+    d.user_namespaces = fail("unshare(CLONE_NEWUSER): Operation not permitted (os error 1)");
+    d.bwrap_userns = fail("bwrap: No permissions to create new namespace");
+    d.fresh_proc = d.bwrap_userns.clone();
+    d.bwrap_trial = d.bwrap_userns.clone();
+    assert_eq!(
+        remedies(&d),
+        [
+            "this process already runs in a sandbox (a seccomp filter under no_new_privs), \
+          which refuses new user namespaces; use --backend landlock (auto does), or start \
+          it outside that sandbox"
+        ]
+    );
+}
+
+/// Under a tiny `ulimit -n` the trials fail for want of descriptors, not
+/// because a container masks /proc.
+#[test]
+fn a_descriptor_shortage_gets_the_ulimit_remedy() {
+    let mut d = healthy();
+    d.fresh_proc = fail("cannot run: Too many open files (os error 24)");
+    d.bwrap_trial = d.fresh_proc.clone();
+    assert_eq!(
+        remedies(&d),
+        ["raise the open-file limit (ulimit -n 64), or use --backend landlock"]
+    );
 }

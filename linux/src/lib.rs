@@ -93,11 +93,39 @@ pub enum RunError {
     Bridge(#[from] bridge::BridgeError),
     /// bwrap would refuse its own argv ("Exceeded maximum number of
     /// arguments", exit 1, indistinguishable from the child's failure).
-    #[error("bwrap accepts at most {max} arguments and this sandbox needs {count} ({command} of them the command's); use --backend landlock, or pass the arguments through a file", max = bwrap::BWRAP_MAX_ARGS)]
-    TooManyArgs { count: usize, command: usize },
+    #[error("bwrap accepts at most {max} arguments and this sandbox needs {count} ({}); use --backend landlock, or {}",
+        too_many_why(*command, *vars), too_many_fix(*command, *vars), max = bwrap::BWRAP_MAX_ARGS)]
+    TooManyArgs {
+        count: usize,
+        command: usize,
+        /// Variables: `--setenv NAME VALUE` each.
+        vars: usize,
+    },
+    /// `ulimit -n` leaves bwrap too few descriptors: it would fail half-way
+    /// (exit 1, as if the child had) and leave its sandbox's pid 1 behind.
+    #[error("bwrap backend: the open-file limit (ulimit -n) is {limit} and {open} descriptors are open; bwrap needs {need} more to set up the sandbox; raise the limit (ulimit -n 64) or use --backend landlock")]
+    FdLimit { limit: u64, open: u64, need: u64 },
     /// Network `proxy` without a bridge in the spec (a bug in the caller).
     #[error("network `proxy` needs an upstream proxy in the spec")]
     NoProxy,
+}
+
+/// Whose arguments fill bwrap's argv: the environment's (`--setenv NAME
+/// VALUE`, 3 each) or the command's.
+fn too_many_why(command: usize, vars: usize) -> String {
+    if 3 * vars > command {
+        format!("{} of them for {vars} environment variables", 3 * vars)
+    } else {
+        format!("{command} of them the command's")
+    }
+}
+
+fn too_many_fix(command: usize, vars: usize) -> &'static str {
+    if 3 * vars > command {
+        "pass fewer variables (--deny-env)"
+    } else {
+        "pass the arguments through a file"
+    }
 }
 
 /// Enforce `spec` and exec its command, using the running executable as the
@@ -161,6 +189,7 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
         return RunError::TooManyArgs {
             count,
             command: 1 + spec.args.len(),
+            vars: spec.env.len(),
         };
     }
     let socket = match (spec.network, &spec.proxy) {
@@ -185,6 +214,12 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
         socket.as_deref(),
         stdout_fd.as_ref().map(|fd| fd.as_raw_fd()),
     );
+    if let Some(e) = fd_shortage() {
+        if let Some(fd) = stdout_fd {
+            let _ = sys::move_to_stdout(fd);
+        }
+        return e;
+    }
     let source = Command::new(&argv[0]).args(&argv[1..]).env_clear().exec();
     drop(helper);
     // The exec failed: give the caller its stdout back.
@@ -195,6 +230,28 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
         path: features.path.clone(),
         source,
     }
+}
+
+/// Descriptors bwrap and the helper stage open on top of what they inherit
+/// (bwrap's eventfds, namespace and /proc handles, the helper's Landlock
+/// ruleset): with 4 free, bwrap 0.8 fails opening `/proc/N/ns`; twice that
+/// leaves a margin.
+const BWRAP_SPARE_FDS: u64 = 8;
+
+/// The refusal when the descriptor limit leaves bwrap fewer than
+/// [`BWRAP_SPARE_FDS`], counted just before the exec (everything bwrap
+/// inherits is open by then). bwrap, short of descriptors, fails after its
+/// sandbox's pid 1 exists, and that process outlives it for good, holding
+/// our stdio. Unknown (no /proc, no limit) means no refusal.
+fn fd_shortage() -> Option<RunError> {
+    let limit = sys::nofile_soft_limit().ok()?;
+    // The directory's own descriptor is listed too, and closed after.
+    let open = (std::fs::read_dir("/proc/self/fd").ok()?.count() as u64).saturating_sub(1);
+    (limit < open + BWRAP_SPARE_FDS).then_some(RunError::FdLimit {
+        limit,
+        open,
+        need: BWRAP_SPARE_FDS,
+    })
 }
 
 fn run_landlock(spec: &SandboxSpec) -> RunError {

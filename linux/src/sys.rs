@@ -120,6 +120,18 @@ pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
     Ok(target)
 }
 
+/// The soft limit on open descriptors (`ulimit -n`).
+pub fn nofile_soft_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `lim`, which lives on our
+    // stack for the whole call.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }.into())?;
+    Ok(lim.rlim_cur)
+}
+
 /// Block until `fd` is readable (or hung up). Retries on EINTR.
 pub fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut pfd = libc::pollfd {

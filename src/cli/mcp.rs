@@ -182,7 +182,9 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     spec.die_with_parent = false;
     if args.report {
         report_recovered(&built);
-        let report = sandspawn_linux::probe().enforcement(&spec);
+        let mut report = sandspawn_linux::probe().enforcement(&spec);
+        // The plan resolved `auto`; say why, not "requested".
+        report.why = built.plan.backend_why.clone();
         for line in report.to_string().lines() {
             eprintln!("sandspawn: {line}");
         }
@@ -381,20 +383,21 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     // The wrapped server names this file; the client starts it from its
     // own directory, so the name must not be relative to ours.
     let path = crate::paths::normalize(&cwd.join(path));
-    let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
-            Ok(target) => install::InstallError::DanglingLink {
-                path: path.clone(),
-                target,
+    let text = crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
+                Ok(target) => install::InstallError::DanglingLink {
+                    path: path.clone(),
+                    target,
+                },
+                Err(_) => install::InstallError::Missing { path: path.clone() },
             },
-            Err(_) => install::InstallError::Missing { path: path.clone() },
-        },
-        _ => install::InstallError::Io {
-            step: "reading",
-            path: path.clone(),
-            source,
-        },
-    })?;
+            _ => install::InstallError::Io {
+                step: "reading",
+                path: path.clone(),
+                source,
+            },
+        })?;
     let exe = std::env::current_exe()
         .ok()
         .and_then(|e| e.canonicalize().ok())

@@ -227,10 +227,11 @@ pub fn format_of(path: &Path) -> Format {
 /// Read and parse a client config (see [`ClientConfig::resolve`] for one
 /// server's variables and env file).
 pub fn read_config(path: &Path) -> Result<ClientConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::readfile::read_bounded_string(path, crate::readfile::MAX_CONFIG_BYTES)
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse_config(&text, path, format_of(path))
 }
 
@@ -302,11 +303,13 @@ impl ClientConfig {
         if let Some(file) = out.env_file.take() {
             let base = self.path.parent().unwrap_or(Path::new("."));
             let path = base.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::EnvFile {
-                name: server.name.clone(),
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
+                    .map_err(|source| ConfigError::EnvFile {
+                        name: server.name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
             let mut vars = parse_env_file(&text);
             vars.append(&mut out.env);
             out.env = vars;

@@ -130,7 +130,7 @@ pub fn user_config_path(env: &[(OsString, OsString)]) -> Option<PathBuf> {
 
 /// Read the user config; a missing file is an empty config.
 pub fn read_user_config(path: &Path) -> Result<UserConfig, PolicyError> {
-    match std::fs::read_to_string(path) {
+    match crate::readfile::read_bounded_string(path, crate::readfile::MAX_CONFIG_BYTES) {
         Ok(text) => toml::from_str(&text).map_err(|e| PolicyError::Parse {
             path: path.to_path_buf(),
             message: super::config::toml_message(&e, &text),

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
-use super::fs::PathKind;
+use super::fs::{Access, PathKind};
 use super::Plan;
 use crate::env::{families, TrustRole};
 use crate::paths::{self, MemoResolver};
@@ -62,12 +62,20 @@ pub enum BuildError {
     #[error(transparent)]
     Protect(#[from] super::protect::ProtectError),
     /// A sandspawn-owned directory could not be made.
-    #[error("creating {path}: {source}", path = .path.display())]
+    #[error("creating {path}: {source}; set XDG_CACHE_HOME to a directory you own", path = .path.display())]
     PrivateDir {
         /// The directory.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// A stand-in for HOME or TMPDIR that others could reach.
+    #[error("cache directory {path} {problem}; remove it or use another cache directory", path = .path.display())]
+    UnsafePrivateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        problem: String,
     },
     /// Network `proxy` without a usable upstream.
     #[error(transparent)]
@@ -86,11 +94,11 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Some(c) => paths::normalize(&req.parent_cwd.join(c)),
         None => req.parent_cwd.clone(),
     };
-    match std::fs::metadata(&cwd) {
-        Ok(m) if m.is_dir() => {}
+    let cwd_meta = match std::fs::metadata(&cwd) {
+        Ok(m) if m.is_dir() => m,
         Ok(_) => return Err(cwd_error(cwd, "not a directory".into())),
         Err(e) => return Err(cwd_error(cwd, e.to_string())),
-    }
+    };
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
@@ -119,6 +127,28 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
+    // The sandbox's /proc is a fresh one: the host's /proc/N is not there
+    // to start in (bwrap would fail with "Can't mkdir /proc/N", exit 1).
+    let proc_dir = Path::new("/proc");
+    if backend == Backend::Bwrap && paths::is_within(&cwd, proc_dir) && cwd != proc_dir {
+        return Err(cwd_error(
+            cwd,
+            "inside /proc, which the bwrap sandbox replaces with its own; \
+             run from another directory, or use --backend landlock"
+                .into(),
+        ));
+    }
+    if backend == Backend::Bwrap {
+        if let Some(mode) = unsearchable(&cwd_meta) {
+            return Err(cwd_error(
+                cwd,
+                format!(
+                    "not searchable (mode {mode:o}), so the sandbox cannot start in it; \
+                     chmod u+x it or run from another directory"
+                ),
+            ));
+        }
+    }
     // One memo for every symlink walk of this build: the deny list's paths
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
@@ -158,6 +188,18 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     );
     plan.backend = backend;
     plan.backend_why = backend_why;
+    if backend == Backend::Bwrap {
+        // bwrap binds none of them (see `sandspawn_linux::bwrap`): say so
+        // rather than let explain promise the host's.
+        for e in plan.fs.entries.iter().filter(|e| {
+            matches!(e.access, Access::Read | Access::Write) && paths::is_within(&e.path, proc_dir)
+        }) {
+            warnings.push(format!(
+                "{}: the sandbox's own /proc stands in for the host's (bwrap backend)",
+                e.path.display()
+            ));
+        }
+    }
     warnings.append(&mut plan.env.warnings.clone());
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
@@ -173,23 +215,55 @@ fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
         .ok_or(BuildError::NoCacheDir)
 }
 
-/// Create `path` (0700) if needed; it stands in for a private mount.
+/// Create `path` (0700) if needed; it stands in for a private mount, so
+/// one that is not ours alone (planted in a shared cache) is refused.
 fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let io_err = |source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| BuildError::PrivateDir {
+        .map_err(io_err)?;
+    let meta = std::fs::symlink_metadata(path).map_err(io_err)?;
+    let me = nix::unistd::geteuid().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symlink".to_string())
+    } else if meta.uid() != me {
+        Some(format!(
+            "is owned by uid {}, not by the current user (uid {me})",
+            meta.uid()
+        ))
+    } else {
+        (mode & 0o077 != 0).then(|| format!("is accessible to other users (mode {mode:o})"))
+    };
+    if let Some(problem) = problem {
+        return Err(BuildError::UnsafePrivateDir {
             path: path.to_path_buf(),
-            source,
-        })?;
+            problem,
+        });
+    }
     // By its real path: under a symlinked HOME the written one has a link
     // hop the plan would have to grant, and Landlock holds the inode anyway.
     std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The mode of a directory that bwrap's sandbox (our uid, no capabilities,
+/// so not even root's override) cannot enter. Only what no ACL can change:
+/// the owner's own x bit, or no x bit at all (an ACL's mask sits in the
+/// group bits).
+fn unsearchable(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode() & 0o7777;
+    let owner = meta.uid() == nix::unistd::geteuid().as_raw();
+    ((owner && mode & 0o100 == 0) || mode & 0o111 == 0).then_some(mode)
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {

@@ -126,7 +126,7 @@ pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
     // exhaust memory. One byte past the limit tells "too big" from "exactly
     // at the limit".
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
+    crate::readfile::open(path)
         .map_err(read_err)?
         .take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut bytes)

@@ -327,20 +327,60 @@ pub(crate) fn open_cache_dir(dir: &Path) -> Result<PathBuf, TrustError> {
     if !meta.is_dir() {
         return Err(unsafe_dir("is not a directory".into()));
     }
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(unsafe_dir(format!(
-            "is owned by uid {}, not by the current user (uid {me})",
-            meta.uid()
-        )));
+    if let Some(problem) = foreign(&meta) {
+        return Err(unsafe_dir(problem));
     }
-    if meta.mode() & 0o022 != 0 {
-        return Err(unsafe_dir(format!(
-            "is group- or world-writable (mode {:o})",
-            meta.mode() & 0o7777
-        )));
+    // The directory it sits in (`…/sandspawn`) holds the bwrap probe cache
+    // and the Landlock stand-ins for HOME and TMPDIR, and whoever can write
+    // there can swap `trust` itself: it must be ours too. A shared
+    // XDG_CACHE_HOME (/tmp) lets anyone create it first.
+    if let Some(root) = dir.parent() {
+        let meta = fs::metadata(root).map_err(io_err("checking cache directory"))?;
+        if let Some(problem) = foreign_parent(&meta) {
+            return Err(TrustError::UnsafeCacheDir {
+                path: root.to_path_buf(),
+                problem,
+            });
+        }
     }
     fs::canonicalize(dir).map_err(io_err("resolving cache directory"))
+}
+
+/// Why the directory holding the cache directory is not safe: owned by
+/// another user than us or root, or writable by others without the sticky
+/// bit (which, as on /tmp, keeps them from renaming what is ours).
+pub(crate) fn foreign_parent(meta: &fs::Metadata) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "is owned by uid {}, not by the current user (uid {me})",
+            meta.uid()
+        ));
+    }
+    (meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0).then(|| {
+        format!(
+            "is group- or world-writable (mode {:o})",
+            meta.mode() & 0o7777
+        )
+    })
+}
+
+/// Why a cache directory is not safely ours: owned by another user, or
+/// writable by others.
+pub(crate) fn foreign(meta: &fs::Metadata) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Some(format!(
+            "is owned by uid {}, not by the current user (uid {me})",
+            meta.uid()
+        ));
+    }
+    (meta.mode() & 0o022 != 0).then(|| {
+        format!(
+            "is group- or world-writable (mode {:o})",
+            meta.mode() & 0o7777
+        )
+    })
 }
 
 /// What is at a bundle's name.
@@ -398,6 +438,8 @@ pub(crate) fn store(dir: &Path, content: &[u8]) -> Result<PathBuf, TrustError> {
     if let Some(p) = found(existing)? {
         return Ok(p);
     }
+    // A cold write is rare: the moment to sweep what killed writers left.
+    super::stale::prune(dir);
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(io_err("creating a bundle in", dir))?;
     let write_err = io_err("writing bundle", tmp.path());

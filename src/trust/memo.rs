@@ -105,6 +105,19 @@ pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
     {
         return None;
     }
+    // Nor one in a directory someone else could rearrange: then the full
+    // pass runs, and `open_cache_dir` says what is wrong.
+    let trust_dir = memo.parent()?;
+    let unsafe_dir = |d: &Path, check: fn(&fs::Metadata) -> Option<String>| {
+        fs::metadata(d).map_or(true, |m| check(&m).is_some())
+    };
+    if unsafe_dir(trust_dir, super::bundle::foreign)
+        || trust_dir
+            .parent()
+            .is_some_and(|root| unsafe_dir(root, super::bundle::foreign_parent))
+    {
+        return None;
+    }
     let mut text = Vec::new();
     file.take(4 << 20).read_to_end(&mut text).ok()?;
     let memo: Memo = serde_json::from_slice(&text).ok()?;

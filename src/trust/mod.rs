@@ -18,6 +18,7 @@ mod bundle;
 mod input;
 mod memo;
 mod pem;
+mod stale;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -202,7 +203,7 @@ pub enum TrustError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cache directory {} would be made under {}, which does not exist (is HOME or XDG_CACHE_HOME right?); set XDG_CACHE_HOME to a directory you own", dir.display(), base.display())]
+    #[error("cache directory {} would be made under {}, which {} (is HOME or XDG_CACHE_HOME right?); set XDG_CACHE_HOME to a directory you own", dir.display(), base.display(), if base.exists() { "is not a directory" } else { "does not exist" })]
     NoCacheBase { dir: PathBuf, base: PathBuf },
     #[error("cached bundle {} does not match its name; remove it", path.display())]
     CacheMismatch { path: PathBuf },
