@@ -26,7 +26,16 @@
 //! it, from a working directory outside /tmp. Targets (issue "Linux
 //! enforcement"): bwrap backend <= 1.15x plain bwrap; landlock <= bare + 1 ms.
 //!
-//! The binary measured is the one cargo built for this bench. The release
+//! The binaries measured are *copies* of the one cargo built for this bench
+//! (and of `SANDSPAWN_BENCH_BASE`), as `cargo install` makes one: the page
+//! cache of a file the linker just wrote is laid out in small pieces, and
+//! faulting it in cost ~0.4 ms more per spawn here than the same bytes
+//! copied (found when an A/B of a linker-written build against a copied
+//! older one showed a "regression" that a copy of each did not). The older
+//! build also gets its own cache directory: two builds sharing one would
+//! overwrite each other's trust memo on every round.
+//!
+//! The binary measured is built like any `cargo bench` binary. The release
 //! build is static (no dynamic loader on either exec of the bwrap path);
 //! measure it with
 //! `RUSTFLAGS="-C target-feature=+crt-static" cargo bench --bench spawn --target x86_64-unknown-linux-gnu`.
@@ -45,6 +54,10 @@ struct Dirs {
     cache: PathBuf,
     work: PathBuf,
     tmp: PathBuf,
+    /// The copy of this build's sandspawn that is measured.
+    exe: String,
+    /// The copy of `SANDSPAWN_BENCH_BASE`, and its own cache directory.
+    base: Option<(String, PathBuf)>,
 }
 
 fn dirs() -> Dirs {
@@ -57,22 +70,36 @@ fn dirs() -> Dirs {
         std::fs::create_dir(&p).expect("mkdir");
         p
     };
+    let copy = |from: &str, dir: &str| {
+        let to = sub(dir).join("sandspawn");
+        std::fs::copy(from, &to).expect("copy the sandspawn binary");
+        to.into_os_string().into_string().expect("UTF-8 temp path")
+    };
+    let base = std::env::var("SANDSPAWN_BENCH_BASE")
+        .ok()
+        .map(|b| (copy(&b, "base"), sub("base-cache")));
     Dirs {
         home: sub("home"),
         cache: sub("cache"),
         work: sub("work"),
         tmp: sub("tmp"),
+        exe: copy(SANDSPAWN, "bin"),
+        base,
         _root: root,
     }
 }
 
 fn command(d: &Dirs, argv: &[&str]) -> Command {
+    let cache = match &d.base {
+        Some((base, cache)) if argv[0] == base => cache,
+        _ => &d.cache,
+    };
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
         .env("PATH", PATH)
         .env("HOME", &d.home)
-        .env("XDG_CACHE_HOME", &d.cache)
+        .env("XDG_CACHE_HOME", cache)
         .env("TMPDIR", &d.tmp)
         .current_dir(&d.work)
         .stdin(Stdio::null())
@@ -119,17 +146,18 @@ fn latency(d: &Dirs, runs: usize) {
     let mounts_only = mounts_only_argv(d);
     // An older build to compare against, in the same rounds: on a shared
     // machine only an interleaved A/B tells a change from the noise.
-    let base = std::env::var("SANDSPAWN_BENCH_BASE").ok();
+    let base = d.base.as_ref().map(|(b, _)| b.clone());
+    let exe = d.exe.as_str();
     let mut cases: Vec<(&str, Vec<&str>)> = vec![
         ("(a) bare /bin/true", vec!["/bin/true"]),
         ("(b) plain bwrap", bwrap.split(' ').collect()),
         (
             "(c) sandspawn run (bwrap)",
-            vec![SANDSPAWN, "run", "--", "/bin/true"],
+            vec![exe, "run", "--", "/bin/true"],
         ),
         (
             "(d) sandspawn run --backend landlock",
-            vec![SANDSPAWN, "run", "--backend", "landlock", "--", "/bin/true"],
+            vec![exe, "run", "--backend", "landlock", "--", "/bin/true"],
         ),
         (
             "(e) (c)'s bwrap argv, no helper stage",
@@ -148,7 +176,7 @@ fn latency(d: &Dirs, runs: usize) {
     }
     // Warm up: the trust bundle and the bwrap probe land in the cache, page
     // cache and dynamic loader are hot.
-    let mut report = command(d, &[SANDSPAWN, "run", "--report", "--", "/bin/true"]);
+    let mut report = command(d, &[exe, "run", "--report", "--", "/bin/true"]);
     let out = report.stderr(Stdio::piped()).output().expect("spawn");
     assert!(out.status.success(), "warm-up run failed");
     let backend_line = String::from_utf8_lossy(&out.stderr)
@@ -264,7 +292,7 @@ fn concurrent(d: &Dirs) {
     let handles: Vec<_> = (0..CONCURRENT)
         .map(|_| {
             let barrier = barrier.clone();
-            let mut cmd = command(d, &[SANDSPAWN, "run", "--", "/bin/true"]);
+            let mut cmd = command(d, &[&d.exe, "run", "--", "/bin/true"]);
             cmd.stderr(Stdio::piped());
             std::thread::spawn(move || {
                 barrier.wait();
@@ -321,7 +349,7 @@ fn concurrent(d: &Dirs) {
 }
 
 fn resident(d: &Dirs) {
-    let mut child = command(d, &[SANDSPAWN, "run", "--", "sleep", "1"])
+    let mut child = command(d, &[&d.exe, "run", "--", "sleep", "1"])
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(300));
@@ -352,7 +380,7 @@ fn main() {
         .filter(|n| *n > 0)
         .unwrap_or(200);
     let d = dirs();
-    println!("sandspawn: {SANDSPAWN}");
+    println!("sandspawn: {SANDSPAWN} (measured as a copy: {})", d.exe);
     latency(&d, runs);
     concurrent(&d);
     resident(&d);
