@@ -219,6 +219,17 @@ fn auto_falls_back_to_landlock_and_says_why() {
     let mut cmd = host.cmd(&["run", "--backend", "auto", "--", "sh", "-c", &script]);
     let out = blocked(&mut cmd).unwrap().output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
+    // The fallback is said without --report too, once.
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches(
+            "sandspawn: warning: --backend auto chose landlock: bwrap does not work here ("
+        )
+        .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("user namespaces are blocked"), "{err}");
     assert!(!said.contains("TOP-SECRET"), "secret read: {said}");
     assert!(
         said.contains("Permission denied") && said.contains("rc=1"),

@@ -127,6 +127,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
+    // Falling back is a degraded choice (no mount, pid or network
+    // namespace), so it is said on every run, not only under --report;
+    // choosing Landlock by name silences it.
+    if policy.backend == Backend::Auto && backend == Backend::Landlock {
+        warnings.push(format!(
+            "--backend auto chose landlock: {backend_why}; pass --backend landlock \
+             (or backend = \"landlock\") to choose it knowingly, or see `sandspawn doctor`"
+        ));
+    }
     // The sandbox's /proc is a fresh one: the host's /proc/N is not there
     // to start in (bwrap would fail with "Can't mkdir /proc/N", exit 1).
     let proc_dir = Path::new("/proc");
