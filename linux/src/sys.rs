@@ -99,9 +99,8 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
-/// Raise the soft limit on open descriptors to `want`, or to the hard
-/// limit if that is lower. Returns the soft limit now in force.
-pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
+/// The limits on open descriptors (`ulimit -n`): soft and hard.
+fn nofile_limit() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -109,6 +108,13 @@ pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
     // SAFETY: getrlimit writes one rlimit into `lim`, which lives on our
     // stack for the whole call.
     check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }.into())?;
+    Ok(lim)
+}
+
+/// Raise the soft limit on open descriptors to `want`, or to the hard
+/// limit if that is lower. Returns the soft limit now in force.
+pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
+    let mut lim = nofile_limit()?;
     let target = want.min(lim.rlim_max);
     if lim.rlim_cur >= target {
         return Ok(lim.rlim_cur);
@@ -122,14 +128,7 @@ pub fn raise_nofile_limit(want: u64) -> io::Result<u64> {
 
 /// The soft limit on open descriptors (`ulimit -n`).
 pub fn nofile_soft_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into `lim`, which lives on our
-    // stack for the whole call.
-    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }.into())?;
-    Ok(lim.rlim_cur)
+    Ok(nofile_limit()?.rlim_cur)
 }
 
 /// Block until `fd` is readable (or hung up). Retries on EINTR.

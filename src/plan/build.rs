@@ -136,18 +136,18 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
              (or backend = \"landlock\") to choose it knowingly, or see `sandspawn doctor`"
         ));
     }
-    // The sandbox's /proc is a fresh one: the host's /proc/N is not there
-    // to start in (bwrap would fail with "Can't mkdir /proc/N", exit 1).
     let proc_dir = Path::new("/proc");
-    if backend == Backend::Bwrap && paths::is_within(&cwd, proc_dir) && cwd != proc_dir {
-        return Err(cwd_error(
-            cwd,
-            "inside /proc, which the bwrap sandbox replaces with its own; \
-             run from another directory, or use --backend landlock"
-                .into(),
-        ));
-    }
     if backend == Backend::Bwrap {
+        // The sandbox's /proc is a fresh one: the host's /proc/N is not
+        // there to start in (bwrap would fail with "Can't mkdir /proc/N").
+        if paths::is_within(&cwd, proc_dir) && cwd != proc_dir {
+            return Err(cwd_error(
+                cwd,
+                "inside /proc, which the bwrap sandbox replaces with its own; \
+                 run from another directory, or use --backend landlock"
+                    .into(),
+            ));
+        }
         if let Some(mode) = unsearchable(&cwd_meta) {
             return Err(cwd_error(
                 cwd,
@@ -227,7 +227,7 @@ fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
 /// Create `path` (0700) if needed; it stands in for a private mount, so
 /// one that is not ours alone (planted in a shared cache) is refused.
 fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let io_err = |source| BuildError::PrivateDir {
         path: path.to_path_buf(),
         source,
@@ -238,17 +238,10 @@ fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
         .create(path)
         .map_err(io_err)?;
     let meta = std::fs::symlink_metadata(path).map_err(io_err)?;
-    let me = nix::unistd::geteuid().as_raw();
-    let mode = meta.permissions().mode() & 0o7777;
     let problem = if meta.file_type().is_symlink() {
         Some("is a symlink".to_string())
-    } else if meta.uid() != me {
-        Some(format!(
-            "is owned by uid {}, not by the current user (uid {me})",
-            meta.uid()
-        ))
     } else {
-        (mode & 0o077 != 0).then(|| format!("is accessible to other users (mode {mode:o})"))
+        crate::trust::not_ours(&meta, &crate::trust::PRIVATE_DIR)
     };
     if let Some(problem) = problem {
         return Err(BuildError::UnsafePrivateDir {

@@ -327,7 +327,7 @@ pub(crate) fn open_cache_dir(dir: &Path) -> Result<PathBuf, TrustError> {
     if !meta.is_dir() {
         return Err(unsafe_dir("is not a directory".into()));
     }
-    if let Some(problem) = foreign(&meta) {
+    if let Some(problem) = not_ours(&meta, &CACHE_DIR) {
         return Err(unsafe_dir(problem));
     }
     // The directory it sits in (`…/sandspawn`) holds the bwrap probe cache
@@ -336,7 +336,7 @@ pub(crate) fn open_cache_dir(dir: &Path) -> Result<PathBuf, TrustError> {
     // XDG_CACHE_HOME (/tmp) lets anyone create it first.
     if let Some(root) = dir.parent() {
         let meta = fs::metadata(root).map_err(io_err("checking cache directory"))?;
-        if let Some(problem) = foreign_parent(&meta) {
+        if let Some(problem) = not_ours(&meta, &CACHE_ROOT) {
             return Err(TrustError::UnsafeCacheDir {
                 path: root.to_path_buf(),
                 problem,
@@ -346,41 +346,56 @@ pub(crate) fn open_cache_dir(dir: &Path) -> Result<PathBuf, TrustError> {
     fs::canonicalize(dir).map_err(io_err("resolving cache directory"))
 }
 
-/// Why the directory holding the cache directory is not safe: owned by
-/// another user than us or root, or writable by others without the sticky
-/// bit (which, as on /tmp, keeps them from renaming what is ours).
-pub(crate) fn foreign_parent(meta: &fs::Metadata) -> Option<String> {
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Some(format!(
-            "is owned by uid {}, not by the current user (uid {me})",
-            meta.uid()
-        ));
-    }
-    (meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0).then(|| {
-        format!(
-            "is group- or world-writable (mode {:o})",
-            meta.mode() & 0o7777
-        )
-    })
+/// What a directory of the cache must be to be safely ours.
+pub(crate) struct DirRule {
+    /// A root-owned directory is accepted too.
+    root_ok: bool,
+    /// Mode bits others must not have, and what having one is called.
+    open: u32,
+    what: &'static str,
+    /// The sticky bit excuses write bits: as on /tmp, others then cannot
+    /// rename what is ours.
+    sticky_ok: bool,
 }
 
-/// Why a cache directory is not safely ours: owned by another user, or
-/// writable by others.
-pub(crate) fn foreign(meta: &fs::Metadata) -> Option<String> {
+/// The trust cache itself: ours, writable by us alone.
+pub(crate) const CACHE_DIR: DirRule = DirRule {
+    root_ok: false,
+    open: 0o022,
+    what: "is group- or world-writable",
+    sticky_ok: false,
+};
+
+/// The directory holding it (`…/sandspawn`, also home of the bwrap probe
+/// cache and the Landlock stand-ins): ours or root's, and nobody else may
+/// rename in it.
+pub(crate) const CACHE_ROOT: DirRule = DirRule {
+    root_ok: true,
+    sticky_ok: true,
+    ..CACHE_DIR
+};
+
+/// A stand-in for a private mount (the Landlock HOME and TMPDIR): ours,
+/// and nobody else may even look in.
+pub(crate) const PRIVATE_DIR: DirRule = DirRule {
+    root_ok: false,
+    open: 0o077,
+    what: "is accessible to other users",
+    sticky_ok: false,
+};
+
+/// Why the directory `meta` describes breaks `rule`, if it does.
+pub(crate) fn not_ours(meta: &fs::Metadata, rule: &DirRule) -> Option<String> {
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me {
+    if meta.uid() != me && !(rule.root_ok && meta.uid() == 0) {
         return Some(format!(
             "is owned by uid {}, not by the current user (uid {me})",
             meta.uid()
         ));
     }
-    (meta.mode() & 0o022 != 0).then(|| {
-        format!(
-            "is group- or world-writable (mode {:o})",
-            meta.mode() & 0o7777
-        )
-    })
+    let mode = meta.mode() & 0o7777;
+    let excused = rule.sticky_ok && mode & 0o1000 != 0;
+    (mode & rule.open != 0 && !excused).then(|| format!("{} (mode {mode:o})", rule.what))
 }
 
 /// What is at a bundle's name.

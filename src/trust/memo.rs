@@ -108,13 +108,13 @@ pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
     // Nor one in a directory someone else could rearrange: then the full
     // pass runs, and `open_cache_dir` says what is wrong.
     let trust_dir = memo.parent()?;
-    let unsafe_dir = |d: &Path, check: fn(&fs::Metadata) -> Option<String>| {
-        fs::metadata(d).map_or(true, |m| check(&m).is_some())
+    let unsafe_dir = |d: &Path, rule| {
+        fs::metadata(d).map_or(true, |m| super::bundle::not_ours(&m, rule).is_some())
     };
-    if unsafe_dir(trust_dir, super::bundle::foreign)
+    if unsafe_dir(trust_dir, &super::bundle::CACHE_DIR)
         || trust_dir
             .parent()
-            .is_some_and(|root| unsafe_dir(root, super::bundle::foreign_parent))
+            .is_some_and(|root| unsafe_dir(root, &super::bundle::CACHE_ROOT))
     {
         return None;
     }
