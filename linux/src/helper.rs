@@ -150,7 +150,9 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     }
     confine(&policy)?;
     if !policy.checks.is_empty() {
-        let all_held = crate::verify::run_all(&policy.checks, policy.proxy_port, &[]);
+        // bwrap set this process's environment to the command's.
+        let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let all_held = crate::verify::run_all(&policy.checks, policy.proxy_port, &[], &env);
         std::process::exit(if all_held { 0 } else { 1 });
     }
     Err(exec(&command, None))

@@ -20,6 +20,7 @@ pub mod expand;
 pub mod helper;
 pub mod pathcmp;
 pub mod policy;
+pub mod proxy_url;
 mod refusal;
 pub mod relay;
 mod relay_loop;
@@ -29,6 +30,7 @@ pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 mod sys;
+pub mod tls_probe;
 pub mod upstream_auth;
 pub mod verify;
 
@@ -293,7 +295,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
         return e.into();
     }
     if !policy.checks.is_empty() {
-        let all_held = verify::run_all(&policy.checks, None, &split);
+        let all_held = verify::run_all(&policy.checks, None, &split, &spec.env);
         std::process::exit(if all_held { 0 } else { 1 });
     }
     let mut command = vec![spec.program.clone()];

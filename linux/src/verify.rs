@@ -37,6 +37,9 @@ pub enum Expect {
     NoInet,
     /// Network `proxy`: the bridge's inside listener takes connections.
     ProxyListener,
+    /// `--probe URL`: a TLS handshake with the URL's host, through the
+    /// child's proxy, trusting the bundle at `path` (the label is the URL).
+    Tls,
 }
 
 impl Expect {
@@ -50,11 +53,12 @@ impl Expect {
             Expect::ReadOnly => "read-only",
             Expect::NoInet => "no-inet",
             Expect::ProxyListener => "proxy",
+            Expect::Tls => "tls",
         }
     }
 
     /// Every promise, in the order above.
-    pub const ALL: [Expect; 7] = [
+    pub const ALL: [Expect; 8] = [
         Expect::Certs,
         Expect::Readable,
         Expect::Writable,
@@ -62,6 +66,7 @@ impl Expect {
         Expect::ReadOnly,
         Expect::NoInet,
         Expect::ProxyListener,
+        Expect::Tls,
     ];
 
     /// The inverse of [`Expect::as_str`].
@@ -92,8 +97,9 @@ pub struct Outcome {
 }
 
 /// Run one check in the current (confined) process. `proxy_port` is the
-/// inside listener's port for [`Expect::ProxyListener`].
-pub fn run(check: &Check, proxy_port: Option<u16>) -> Outcome {
+/// inside listener's port for [`Expect::ProxyListener`]; `env` is the
+/// command's environment (the proxy variables [`Expect::Tls`] follows).
+pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)]) -> Outcome {
     let path = check.path.as_path();
     match check.expect {
         Expect::Certs => certs(path),
@@ -103,6 +109,7 @@ pub fn run(check: &Check, proxy_port: Option<u16>) -> Outcome {
         Expect::ReadOnly => read_only(path),
         Expect::NoInet => no_inet(),
         Expect::ProxyListener => proxy_listener(proxy_port),
+        Expect::Tls => crate::tls_probe::probe(&check.label.to_string_lossy(), path, env),
     }
 }
 
@@ -112,7 +119,12 @@ pub fn run(check: &Check, proxy_port: Option<u16>) -> Outcome {
 /// they cannot be listed, or that nothing new can be made directly in
 /// them, is a known degradation (reported when planning), printed as
 /// `warn` rather than failing.
-pub fn run_all(checks: &[Check], proxy_port: Option<u16>, split: &[PathBuf]) -> bool {
+pub fn run_all(
+    checks: &[Check],
+    proxy_port: Option<u16>,
+    split: &[PathBuf],
+    env: &[(OsString, OsString)],
+) -> bool {
     // A directory granted through a link is split under its real path
     // (the expansion leaves mounts through links to their real paths).
     let is_split = |p: &PathBuf| {
@@ -120,7 +132,7 @@ pub fn run_all(checks: &[Check], proxy_port: Option<u16>, split: &[PathBuf]) -> 
     };
     let mut all = true;
     for check in checks {
-        let mut outcome = run(check, proxy_port);
+        let mut outcome = run(check, proxy_port, env);
         let known = match check.expect {
             Expect::Readable => Some("cannot be listed"),
             Expect::Writable => Some("gets nothing new directly in it"),

@@ -16,7 +16,7 @@ fn a_bundle_passes_with_its_count_and_fails_with_a_key_in_it() {
     let good = dir.path().join("good.pem");
     std::fs::write(&good, format!("{CERT}{CERT}")).unwrap();
     assert_eq!(
-        run(&check(Expect::Certs, &good), None),
+        run(&check(Expect::Certs, &good), None, &[]),
         pass("2 certificates")
     );
     let keyed = dir.path().join("keyed.pem");
@@ -26,11 +26,15 @@ fn a_bundle_passes_with_its_count_and_fails_with_a_key_in_it() {
     )
     .unwrap();
     assert_eq!(
-        run(&check(Expect::Certs, &keyed), None),
+        run(&check(Expect::Certs, &keyed), None, &[]),
         fail("2 private key block(s) in it")
     );
     assert_eq!(
-        run(&check(Expect::Certs, &dir.path().join("absent.pem")), None),
+        run(
+            &check(Expect::Certs, &dir.path().join("absent.pem")),
+            None,
+            &[]
+        ),
         fail("not readable: ENOENT")
     );
 }
@@ -40,19 +44,26 @@ fn hidden_passes_for_empty_or_refused_and_fails_for_visible_content() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_eq!(run(&check(Expect::Hidden, &empty), None), pass("empty"));
     assert_eq!(
-        run(&check(Expect::Hidden, &dir.path().join("absent")), None),
+        run(&check(Expect::Hidden, &empty), None, &[]),
+        pass("empty")
+    );
+    assert_eq!(
+        run(
+            &check(Expect::Hidden, &dir.path().join("absent")),
+            None,
+            &[]
+        ),
         pass("ENOENT")
     );
     let file = dir.path().join("secret");
     std::fs::write(&file, "key").unwrap();
     assert_eq!(
-        run(&check(Expect::Hidden, &file), None),
+        run(&check(Expect::Hidden, &file), None, &[]),
         fail("its content is readable")
     );
     assert_eq!(
-        run(&check(Expect::Hidden, dir.path()), None),
+        run(&check(Expect::Hidden, dir.path()), None, &[]),
         fail("2 entries visible")
     );
 }
@@ -61,27 +72,27 @@ fn hidden_passes_for_empty_or_refused_and_fails_for_visible_content() {
 fn writable_leaves_no_trace_and_read_only_fails_on_a_writable_dir() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
-        run(&check(Expect::Writable, dir.path()), None),
+        run(&check(Expect::Writable, dir.path()), None, &[]),
         pass("a file can be made in it")
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     assert_eq!(
-        run(&check(Expect::ReadOnly, dir.path()), None),
+        run(&check(Expect::ReadOnly, dir.path()), None, &[]),
         fail("writable")
     );
     assert_eq!(
-        run(&check(Expect::Readable, dir.path()), None),
+        run(&check(Expect::Readable, dir.path()), None, &[]),
         pass("0 entries")
     );
 }
 
 #[test]
 fn outside_a_sandbox_the_network_checks_fail_and_say_why() {
-    let no_inet = run(&check(Expect::NoInet, Path::new("")), None);
+    let no_inet = run(&check(Expect::NoInet, Path::new("")), None, &[]);
     assert!(!no_inet.ok);
     assert!(no_inet.seen.starts_with("an inet "), "{}", no_inet.seen);
     assert_eq!(
-        run(&check(Expect::ProxyListener, Path::new("")), None),
+        run(&check(Expect::ProxyListener, Path::new("")), None, &[]),
         fail("no inside listener in this sandbox")
     );
 }
@@ -114,7 +125,8 @@ fn expectation_words_round_trip() {
             | Expect::Hidden
             | Expect::ReadOnly
             | Expect::NoInet
-            | Expect::ProxyListener => {}
+            | Expect::ProxyListener
+            | Expect::Tls => {}
         }
     }
     assert_eq!(Expect::parse("other"), None);
@@ -132,9 +144,12 @@ fn a_fifo_does_not_hang_any_check() {
     for expect in [Expect::Certs, Expect::Readable, Expect::Hidden] {
         // Opening for reading without a writer succeeds at once; reading
         // then finds nothing (no writer) rather than waiting for one.
-        let _ = run(&check(expect, &fifo), None);
+        let _ = run(&check(expect, &fifo), None, &[]);
     }
     // Opening a FIFO to write without a reader fails with ENXIO instead
     // of waiting for a reader.
-    assert_eq!(run(&check(Expect::Writable, &fifo), None), fail("ENXIO"));
+    assert_eq!(
+        run(&check(Expect::Writable, &fifo), None, &[]),
+        fail("ENXIO")
+    );
 }

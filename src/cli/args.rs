@@ -59,6 +59,12 @@ pub enum Command {
         /// Exit 0 when all hold, 1 when one does not.
         #[arg(long)]
         verify: bool,
+        /// With --verify (implied): also make a TLS handshake with URL's
+        /// host from inside, as CMD's clients would (its proxy variables,
+        /// its SSL_CERT_FILE bundle), and say who issued the certificate
+        /// that came back. Repeatable; https:// URLs only.
+        #[arg(long, value_name = "URL", conflicts_with = "json")]
+        probe: Vec<String>,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
@@ -168,6 +174,12 @@ pub struct McpExplainArgs {
     /// does not hold.
     #[arg(long)]
     pub verify: bool,
+    /// With --verify (implied): also make a TLS handshake with URL's host
+    /// from inside, as the server's clients would (its proxy variables, its
+    /// SSL_CERT_FILE bundle), and say who issued the certificate that came
+    /// back. Repeatable; https:// URLs only.
+    #[arg(long, value_name = "URL", conflicts_with = "json")]
+    pub probe: Vec<String>,
 }
 
 /// Options of install and uninstall.

@@ -56,11 +56,11 @@ pub(super) fn explain(args: &McpExplainArgs) -> Result<ExitCode, CliError> {
         text.extend_from_slice(format!("  {line}\n").as_bytes());
     }
     out.write_all(&text).map_err(CliError::Output)?;
-    if args.verify {
+    if args.verify || !args.probe.is_empty() {
         let mut spec = plan.lower();
         // As `sandspawn mcp` runs it (see `mcp::run`).
         spec.die_with_parent = false;
-        return super::verify_inside(plan, spec, &mut out);
+        return super::verify_inside(plan, spec, &args.probe, &mut out);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -129,6 +129,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             policy,
             json,
             verify,
+            probe,
             cmd,
         } => {
             let plan = build_plan(&policy, cmd)?;
@@ -147,8 +148,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     writeln!(out, "  {line}").map_err(CliError::Output)?;
                 }
             }
-            if verify {
-                return verify_inside(&plan, plan.lower(), &mut out);
+            if verify || !probe.is_empty() {
+                return verify_inside(&plan, plan.lower(), &probe, &mut out);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -194,6 +195,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
 fn verify_inside(
     plan: &Plan,
     mut spec: sandspawn_linux::SandboxSpec,
+    probes: &[String],
     out: &mut impl Write,
 ) -> Result<ExitCode, CliError> {
     if let Some(first) = plan.violations.first() {
@@ -203,6 +205,7 @@ fn verify_inside(
         });
     }
     spec.checks = plan.checks();
+    spec.checks.extend(plan.probe_checks(probes));
     writeln!(
         out,
         "\nverify (inside the sandbox, {} backend; the command is not run):",

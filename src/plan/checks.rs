@@ -74,6 +74,23 @@ impl Plan {
         out
     }
 
+    /// One TLS probe per URL, trusting the bundle the child's
+    /// `SSL_CERT_FILE` names (what OpenSSL-based clients, curl, Python and
+    /// git read); an empty path when the child has none, which the probe
+    /// reports as such.
+    pub fn probe_checks(&self, urls: &[String]) -> Vec<Check> {
+        let bundle = self
+            .env
+            .vars
+            .iter()
+            .find(|v| v.name == "SSL_CERT_FILE")
+            .map(|v| PathBuf::from(&v.value))
+            .unwrap_or_default();
+        urls.iter()
+            .map(|url| check(Expect::Tls, url.into(), &bundle))
+            .collect()
+    }
+
     /// One certificate check per bundle, labelled by the variables naming it.
     fn bundle_checks(&self) -> Vec<Check> {
         let mut by_path: BTreeMap<&Path, Vec<String>> = BTreeMap::new();

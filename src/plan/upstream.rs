@@ -3,6 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 
+use sandspawn_linux::proxy_url::{self, ProxyScheme, ProxyUrlError};
 use sandspawn_linux::SocksLogin;
 
 use super::assemble::lookup;
@@ -13,7 +14,7 @@ use crate::env::mask_url_credentials;
 pub const INSIDE_PORT: u16 = 3128;
 
 /// Default port when the URL names none (curl's default for proxies).
-pub const DEFAULT_PORT: u16 = 1080;
+pub const DEFAULT_PORT: u16 = proxy_url::DEFAULT_PORT;
 
 /// The parent's variables consulted for the upstream, in order, when
 /// neither `--proxy` nor the policy's `proxy` names one.
@@ -144,126 +145,26 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
     if text.is_empty() {
         return Err(bad("empty"));
     }
-    let (scheme, rest) = match text.split_once("://") {
-        Some((s, r)) => (s.to_ascii_lowercase(), r),
-        None => ("http".to_string(), text),
-    };
-    let scheme = match scheme.as_str() {
-        "http" => Scheme::Http,
-        "socks5" => Scheme::Socks5,
-        "socks5h" => Scheme::Socks5h,
-        _ if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            return Err(bad("malformed scheme"))
-        }
-        _ => {
-            return Err(ProxyError::Scheme {
-                origin: origin.to_string(),
-                scheme,
-            })
-        }
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let (userinfo, authority) = match authority.rsplit_once('@') {
-        Some((u, a)) => (Some(u), a),
-        None => (None, authority),
-    };
-    let (authorization, socks_login) = match (userinfo, scheme) {
-        (None, _) => (None, None),
-        (Some(u), Scheme::Http) => (Some(basic_authorization(u).map_err(bad)?), None),
-        (Some(u), Scheme::Socks5 | Scheme::Socks5h) => (None, Some(socks_login(u).map_err(bad)?)),
-    };
-    let (host, port) = split_host_port(authority).map_err(bad)?;
+    let parsed = proxy_url::parse(text).map_err(|e| match e {
+        ProxyUrlError::Malformed(problem) => bad(problem),
+        ProxyUrlError::Scheme(scheme) => ProxyError::Scheme {
+            origin: origin.to_string(),
+            scheme,
+        },
+    })?;
     Ok(Upstream {
-        scheme,
-        host,
-        port: port.unwrap_or(DEFAULT_PORT),
+        scheme: match parsed.scheme {
+            ProxyScheme::Http => Scheme::Http,
+            ProxyScheme::Socks5 => Scheme::Socks5,
+            ProxyScheme::Socks5h => Scheme::Socks5h,
+        },
+        host: parsed.host,
+        port: parsed.port,
         origin: origin.to_string(),
         display,
-        authorization,
-        socks_login,
+        authorization: parsed.authorization,
+        socks_login: parsed.socks_login,
     })
-}
-
-/// SOCKS5 username/password from a URL's percent-encoded userinfo: the
-/// user name 1 to 255 bytes, the password up to 255 (RFC 1929 carries each
-/// length in one byte).
-fn socks_login(userinfo: &str) -> Result<SocksLogin, &'static str> {
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let (username, password) = (percent_decode(user)?, percent_decode(password)?);
-    if username.is_empty() {
-        return Err("SOCKS5 credentials without a user name");
-    }
-    if username.len() > 255 || password.len() > 255 {
-        return Err("SOCKS5 user name or password longer than 255 bytes");
-    }
-    Ok(SocksLogin { username, password })
-}
-
-/// `Basic base64(user:password)` from a URL's percent-encoded userinfo.
-fn basic_authorization(userinfo: &str) -> Result<String, &'static str> {
-    use base64::Engine;
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let decoded = format!("{}:{}", percent_decode(user)?, percent_decode(password)?);
-    Ok(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(decoded)
-    ))
-}
-
-fn percent_decode(s: &str) -> Result<String, &'static str> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .ok_or("bad %-escape in credentials")?;
-            let hex = std::str::from_utf8(hex).map_err(|_| "bad %-escape in credentials")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| "bad %-escape in credentials")?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "credentials are not UTF-8")
-}
-
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), &'static str> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or("unclosed `[`")?;
-        if host.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err("bad IPv6 address");
-        }
-        match after {
-            "" => (host, None),
-            p => (host, Some(p.strip_prefix(':').ok_or("junk after `]`")?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("no host");
-    }
-    if !authority.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
-        return Err("bad character in host");
-    }
-    let port = match port {
-        None | Some("") => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(0) | Err(_) => return Err("bad port"),
-            Ok(n) => Some(n),
-        },
-    };
-    Ok((host.to_string(), port))
 }
 
 #[cfg(test)]
