@@ -110,6 +110,25 @@ fn with_the_host_network_the_probe_uses_the_proxy_variable_on_both_backends() {
 }
 
 #[test]
+fn with_network_none_the_probe_says_the_sandbox_has_no_way_out() {
+    let Some(fx) = Fx::start("probe-none") else {
+        return;
+    };
+    let url = fx.url(fx.origin_port);
+    for backend in ["bwrap", "landlock"] {
+        let out = explain(&fx, &["--net", "none", "--backend", backend], &[], &url);
+        assert_eq!(out.code, Some(1), "{backend}: {}", out.all());
+        assert!(
+            probe_line(&out, &url).ends_with(
+                "(direct: resolving origin.test: the sandbox refuses inet sockets (network none))"
+            ),
+            "{backend}: {}",
+            out.all()
+        );
+    }
+}
+
+#[test]
 fn a_url_that_is_not_https_is_one_failed_line_not_a_crash() {
     let Some(fx) = Fx::start("probe-bad") else {
         return;

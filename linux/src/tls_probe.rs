@@ -322,10 +322,18 @@ fn open(target: &Target, route: &Route) -> io::Result<TcpStream> {
 }
 
 fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| io::Error::new(e.kind(), format!("resolving {host}: {e}")))?
-        .collect();
+    let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        // Network `none`: the resolver's own socket was refused, and it
+        // says only "temporary failure"; say why.
+        Err(e) if inet_refused() => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("resolving {host}: the sandbox refuses inet sockets (network none)"),
+            ))
+        }
+        Err(e) => return Err(io::Error::new(e.kind(), format!("resolving {host}: {e}"))),
+    };
     let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"));
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, STEP_TIMEOUT) {
@@ -340,6 +348,12 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
         }
     }
     Err(last)
+}
+
+/// Whether this process may not even create an inet socket.
+fn inet_refused() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .is_err_and(|e| e.raw_os_error() == Some(libc::EPERM))
 }
 
 fn authority(target: &Target) -> String {
