@@ -285,7 +285,12 @@ pub fn assemble(
     let mut home_override = None;
     let home = lookup(parent_env, "HOME").map(PathBuf::from);
     if let Some(home) = home.as_deref().filter(|h| h.is_absolute()) {
-        if !fs.readable(home) {
+        // A HOME inside the private /tmp is "readable" by the tmpfs, but
+        // nothing of it exists there: it gets its own, like a hidden one.
+        let inside_tmpfs = fs
+            .decide(home)
+            .is_some_and(|e| e.access == Access::Tmpfs && !same_path(&e.path, home));
+        if !fs.readable(home) || inside_tmpfs {
             match &facts.no_private_mounts {
                 None => {
                     fs.add(

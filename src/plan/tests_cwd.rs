@@ -179,3 +179,35 @@ fn a_writable_root_over_the_system_keeps_the_system_read_only() {
         "{mounts:?}"
     );
 }
+
+#[test]
+fn a_home_inside_the_private_tmp_gets_its_own_directory_after_it() {
+    // HOME=/tmp/u: bwrap mounted the private /tmp over it and HOME did not
+    // exist inside (`explain --verify`: "FAIL readable HOME (ENOENT)").
+    let cwd = Path::new("/work/proj");
+    let policy = Policy::resolve(
+        &[Layer::default()],
+        &ResolveContext {
+            cwd,
+            home: Some(Path::new("/tmp/u")),
+        },
+    )
+    .unwrap();
+    let plan = assemble(
+        vec!["ls".into()],
+        cwd.into(),
+        policy,
+        &env(&[("HOME", "/tmp/u")]),
+        outcome(false, false),
+        &facts(),
+    );
+    let mounts = plan.lower().mounts;
+    let at = |p: &str| {
+        mounts
+            .iter()
+            .position(|m| *m == Mount::Tmpfs { path: p.into() })
+            .unwrap_or_else(|| panic!("no tmpfs at {p}: {mounts:?}"))
+    };
+    assert!(at("/tmp") < at("/tmp/u"), "{mounts:?}");
+    assert_eq!(plan.env.get("HOME"), Some(std::ffi::OsStr::new("/tmp/u")));
+}
