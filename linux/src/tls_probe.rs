@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -28,7 +28,8 @@ use crate::proxy_url::{self, ProxyScheme, ProxyUrl, ProxyUrlError};
 use crate::upstream_auth;
 use crate::verify::Outcome;
 
-/// Each connect attempt, and each wait for the proxy or the server.
+/// Each connect attempt, and each step's whole exchange (the proxy's
+/// answer, the handshake), however slowly the bytes trickle in.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A proxy's answer to CONNECT larger than this is not an answer.
@@ -159,7 +160,7 @@ fn run(url: &str, bundle: &Path, env: &[(OsString, OsString)]) -> Result<String,
         Route::Direct => "direct".to_string(),
         Route::Proxy { from, url } => format!("via {from} {}:{}", url.host, url.port),
     };
-    let sock = open(&target, &route).map_err(|e| format!("{via}: {e}"))?;
+    let sock = open(&target, &route).map_err(|e| format!("{via}: {}", errno(&e)))?;
     handshake(sock, &target, config).map(|seen| format!("{seen}, {via}"))
 }
 
@@ -263,8 +264,9 @@ fn handshake(
     let name = ServerName::try_from(target.host.clone())
         .map_err(|_| format!("`{}` is not a valid TLS server name", target.host))?;
     let mut conn = ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + STEP_TIMEOUT;
     while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut sock) {
+        if let Err(e) = bound(&sock, deadline).and_then(|()| conn.complete_io(&mut sock)) {
             let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
             return Err(match tls {
                 Some(rustls::Error::InvalidCertificate(why)) => {
@@ -356,6 +358,16 @@ fn inet_refused() -> bool {
         .is_err_and(|e| e.raw_os_error() == Some(libc::EPERM))
 }
 
+/// Let the next read or write on `sock` wait only until `deadline`.
+fn bound(sock: &TcpStream, deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    sock.set_read_timeout(Some(left))?;
+    sock.set_write_timeout(Some(left))
+}
+
 fn authority(target: &Target) -> String {
     if target.host.contains(':') {
         format!("[{}]:{}", target.host, target.port)
@@ -373,9 +385,11 @@ fn http_connect(sock: &mut TcpStream, target: &Target, auth: Option<&str>) -> io
     head.push_str("\r\n");
     sock.write_all(head.as_bytes())?;
     // Byte by byte up to the blank line: what follows is the server's TLS.
+    let deadline = Instant::now() + STEP_TIMEOUT;
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
     while !answer.ends_with(b"\r\n\r\n") {
+        bound(sock, deadline)?;
         if answer.len() >= MAX_HEAD || sock.read(&mut byte)? == 0 {
             return Err(io::Error::other(
                 "the proxy closed the connection before answering CONNECT",

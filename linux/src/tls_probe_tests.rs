@@ -284,3 +284,60 @@ fn the_probe_goes_through_the_http_proxy_the_environment_names_with_its_credenti
         )
     );
 }
+
+#[test]
+fn a_trickling_proxy_cannot_stretch_the_wait_past_the_step_bound() {
+    // One byte every 2 s, forever: without an overall bound each byte
+    // would restart a 10 s read timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut client, _)) = listener.accept() {
+            while client.write_all(b"H").is_ok() {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, pem) = ca("any CA");
+    let roots = bundle(dir.path(), "roots.pem", &pem);
+    let started = std::time::Instant::now();
+    let out = probe(
+        "https://localhost:443/",
+        &roots,
+        &env(&[("HTTPS_PROXY", &format!("http://127.0.0.1:{port}"))]),
+    );
+    let took = started.elapsed();
+    assert!(!out.ok);
+    assert_eq!(
+        out.seen,
+        format!("via HTTPS_PROXY 127.0.0.1:{port}: timed out")
+    );
+    assert!(took < STEP_TIMEOUT + Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_silent_proxy_reads_as_timed_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        // Accept and hold the connection, saying nothing, until the test ends.
+        let held = listener.accept();
+        let _ = rx.recv();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, pem) = ca("any CA");
+    let roots = bundle(dir.path(), "roots.pem", &pem);
+    let out = probe(
+        "https://localhost:443/",
+        &roots,
+        &env(&[("HTTPS_PROXY", &format!("http://127.0.0.1:{port}"))]),
+    );
+    drop(tx);
+    assert_eq!(
+        out.seen,
+        format!("via HTTPS_PROXY 127.0.0.1:{port}: timed out")
+    );
+}
