@@ -183,6 +183,12 @@ async fn failures(backend: &str) {
     let text = err.to_string();
     assert!(text.contains("cannot start: no API key"), "{text}");
     assert_eq!(err.exit.and_then(|s| s.code()), Some(3), "{text}");
+    // A host retrying the handshake gets an error again, not a panic
+    // (the stderr drain, finished by the first report, was awaited twice).
+    let again = initialize(&mut server, STARTUP).await.unwrap_err();
+    assert_eq!(again.reason, "stdin/stdout already taken", "{again}");
+    assert_eq!(again.exit.and_then(|s| s.code()), Some(3), "{again}");
+    assert!(again.stderr_tail.contains("no API key"), "{again}");
 
     // Garbage on stdout.
     let cmd = vec![

@@ -246,7 +246,12 @@ impl ServerProcess {
         let _ = tokio::time::timeout(limit, self.wait()).await;
         let status = self.try_status();
         if let Some(drain) = self.drain.as_mut().filter(|_| status.is_some()) {
-            let _ = tokio::time::timeout(limit, drain).await;
+            // A finished JoinHandle panics when polled again: a second
+            // settle (a retried initialize, one `fail` per failed call)
+            // must not await it twice.
+            if tokio::time::timeout(limit, drain).await.is_ok() {
+                self.drain = None;
+            }
         }
         status
     }
