@@ -60,6 +60,21 @@ pub enum InstallError {
         /// Why.
         source: std::io::Error,
     },
+    /// The rewritten config (or its backup) could not be given the owner
+    /// of the original: a rename would hand the client's config to the
+    /// user running install (root under sudo), and the client, running as
+    /// its owner, could no longer read or update it.
+    #[error("cannot keep the owner of {path} (uid {uid}, gid {gid}): {source}; run install as its owner, or as root", path = .path.display())]
+    Owner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Reading, backing up or writing failed.
     #[error("{step} {path}: {source}", path = .path.display())]
     Io {
@@ -279,7 +294,7 @@ pub fn diff(old: &str, new: &str) -> String {
 /// would replace a file its owner cannot write, so ask first and refuse a
 /// file the user protected rather than swap it. Symlinks are followed.
 pub fn check_writable(path: &Path) -> Result<(), InstallError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let io = |step: &'static str| {
         move |source| InstallError::Io {
             step,
@@ -287,14 +302,26 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
             source,
         }
     };
-    let mode = std::fs::metadata(path)
-        .map_err(io("reading"))?
-        .permissions()
-        .mode();
+    let meta = std::fs::metadata(path).map_err(io("reading"))?;
+    let mode = meta.permissions().mode();
     if mode & 0o222 == 0 {
         return Err(InstallError::ReadOnly {
             path: path.to_path_buf(),
             mode: mode & 0o7777,
+        });
+    }
+    // The rename gives the file the writer's owner unless it can be
+    // given back, which needs root (or, for the group, membership).
+    let (uid, gid) = (meta.uid(), meta.gid());
+    let euid = nix::unistd::geteuid();
+    let in_group = nix::unistd::getegid().as_raw() == gid
+        || nix::unistd::getgroups().is_ok_and(|g| g.iter().any(|g| g.as_raw() == gid));
+    if !euid.is_root() && (euid.as_raw() != uid || !in_group) {
+        return Err(InstallError::Owner {
+            path: path.to_path_buf(),
+            uid,
+            gid,
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
         });
     }
     // Opening for writing (no truncation) changes nothing and catches a
@@ -319,10 +346,12 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
 /// rename), after copying the current file to `path.sandspawn-backup`.
-/// Keeps the original's permissions. A symlinked config (dotfiles) is
+/// Keeps the original's permissions, owner and group (root editing a
+/// user's config must not hand it to root). A symlinked config (dotfiles) is
 /// written through: the file it points to is replaced, the link stays.
 pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, InstallError> {
     use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             std::fs::canonicalize(path).map_err(|source| InstallError::Io {
@@ -346,10 +375,20 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     backup_name.push(".sandspawn-backup");
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
-    if existed {
+    let owner = if existed {
         check_writable(path)?;
+        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
         std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
-    }
+        let owner = (meta.uid(), meta.gid());
+        keep_owner(
+            &std::fs::File::open(&backup).map_err(io("backing up to", &backup))?,
+            &backup,
+            owner,
+        )?;
+        Some(owner)
+    } else {
+        None
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -365,12 +404,39 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
             .permissions();
         std::fs::set_permissions(tmp.path(), perms).map_err(io("writing", path))?;
     }
+    if let Some(owner) = owner {
+        keep_owner(tmp.as_file(), path, owner)?;
+    }
     tmp.persist(path).map_err(|e| InstallError::Io {
         step: "writing",
         path: path.to_path_buf(),
         source: e.error,
     })?;
     Ok(existed.then_some(backup))
+}
+
+/// Give `file` (the backup, or the text about to replace `path`) the
+/// original's owner and group, when they are not the caller's already.
+fn keep_owner(
+    file: &std::fs::File,
+    path: &Path,
+    (uid, gid): (u32, u32),
+) -> Result<(), InstallError> {
+    use std::os::unix::fs::MetadataExt;
+    let now = file.metadata().map_err(|source| InstallError::Io {
+        step: "writing",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if (now.uid(), now.gid()) == (uid, gid) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid)).map_err(|source| InstallError::Owner {
+        path: path.to_path_buf(),
+        uid,
+        gid,
+        source,
+    })
 }
 
 #[cfg(test)]
