@@ -331,3 +331,34 @@ async fn closed_stdout_bwrap() {
 async fn closed_stdout_landlock() {
     closed_stdout_is_eof("landlock").await;
 }
+
+/// A 100 KB variable (a credentials blob in a config's `env`) reaches the
+/// server: the spec handed to the sandbox stage is spread over entries
+/// within the kernel's 128 KiB limit for one (the hex-encoded spec in one
+/// variable failed the spawn with "Argument list too long").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_variable_reaches_the_server() {
+    for backend in ["bwrap", "landlock"] {
+        if ready(backend).is_none() {
+            continue;
+        }
+        let host = Host::new();
+        let extra = Layer {
+            set: vec![("BIG".into(), "x".repeat(100_000).into())],
+            ..Layer::default()
+        };
+        let cmd = vec![
+            "sh".into(),
+            "-c".into(),
+            "echo \"BIG has ${#BIG} bytes\" >&2; exit 4".into(),
+        ];
+        let plan = host.plan(cmd, backend, extra);
+        let mut server = spawn(&plan, &opts()).await.unwrap();
+        let err = initialize(&mut server, STARTUP).await.unwrap_err();
+        assert_eq!(err.exit.and_then(|s| s.code()), Some(4), "{backend}: {err}");
+        assert!(
+            err.stderr_tail.contains("BIG has 100000 bytes"),
+            "{backend}: {err}"
+        );
+    }
+}

@@ -137,7 +137,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let mut cmd = Command::new(&exe);
     cmd.arg(wire::SPEC_ARG)
         .env_clear()
-        .env(wire::SPEC_VAR, wire::encode(&spec))
+        .envs(wire::to_env(&spec))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
