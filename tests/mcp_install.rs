@@ -320,3 +320,49 @@ fn another_users_config_is_refused_without_root() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
     assert!(!host.work().join("mcp.json.sandspawn-backup").exists());
 }
+
+/// A config shared with Windows (synced dotfiles, a repo's `.vscode`): a
+/// server started by a Windows path is left for Windows, and said so; the
+/// others are wrapped. Wrapped in a Linux sandspawn path, it started on
+/// neither system.
+#[test]
+fn a_server_with_a_windows_command_is_left_as_it_is() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {
+  "win": {"command": "C:\\Program Files\\nodejs\\npx.cmd", "args": ["-y", "@m/fs"]},
+  "unc": {"command": "\\\\host\\share\\srv.exe"},
+  "here": {"command": "uvx", "args": ["mcp-server-time"]}
+}}"#;
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wrapped: here\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: server `unc` left as it is: its command `\\\\host\\share\\srv.exe` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there\n\
+         sandspawn: server `win` left as it is: its command `C:\\Program Files\\nodejs\\npx.cmd` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there\n"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains(
+            r#""win": {"command": "C:\\Program Files\\nodejs\\npx.cmd", "args": ["-y", "@m/fs"]}"#
+        ),
+        "{text}"
+    );
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "uninstall", "--client", "cursor", "--config", c],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}

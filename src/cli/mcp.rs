@@ -409,6 +409,9 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         &exe.to_string_lossy(),
         install,
     )?;
+    for (name, cmd) in &rewrite.skipped {
+        eprintln!("sandspawn: server `{name}` left as it is: its command `{cmd}` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there");
+    }
     let mut out = std::io::stdout().lock();
     let verb = if install { "wrapped" } else { "unwrapped" };
     if rewrite.changed.is_empty() {

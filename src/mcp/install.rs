@@ -133,6 +133,21 @@ pub struct Rewrite {
     pub text: String,
     /// Servers changed.
     pub changed: Vec<String>,
+    /// Servers `install` left alone because their command is a Windows
+    /// path (see [`windows_command`]): name and command.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Whether `cmd` names a program by a Windows path (`C:\…`, `C:/…`,
+/// `\\host\…`). A config shared with Windows (synced dotfiles, a repo's
+/// `.vscode/mcp.json`) keeps such a server for Windows: it does not start
+/// here with or without sandspawn, and wrapped in a Linux sandspawn path it
+/// would no longer start there either.
+pub fn windows_command(cmd: &str) -> bool {
+    let b = cmd.as_bytes();
+    let drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    drive || cmd.starts_with("\\\\")
 }
 
 /// Wrap (`install`) or unwrap every stdio server in `text`. Both edit in
@@ -146,6 +161,7 @@ pub fn rewrite(
     install: bool,
 ) -> Result<Rewrite, InstallError> {
     let config = path.display().to_string();
+    let text_in = text;
     let parse_err = |message: String| InstallError::Parse {
         path: path.to_path_buf(),
         message,
@@ -157,7 +173,22 @@ pub fn rewrite(
             Format::Json => super::install_json::rewrite(text, &config, sandspawn, install)
                 .map_err(parse_err)?,
         };
-    Ok(Rewrite { text, changed })
+    let skipped = match super::config::parse_config(text_in, path, format) {
+        Ok(config) if install => config
+            .servers
+            .iter()
+            .filter_map(|s| {
+                let cmd = s.command.as_deref()?.to_str()?;
+                windows_command(cmd).then(|| (s.name.clone(), cmd.to_string()))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Rewrite {
+        text,
+        changed,
+        skipped,
+    })
 }
 
 /// The original command line of a wrapped server (`sandspawn mcp … --

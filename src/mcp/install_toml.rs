@@ -57,7 +57,9 @@ pub(super) fn rewrite(
             }
         };
         if install {
-            if super::install_json::is_sandspawn(&cmd, sandspawn) {
+            if super::install_json::is_sandspawn(&cmd, sandspawn)
+                || super::install::windows_command(&cmd)
+            {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
@@ -205,6 +207,18 @@ mod tests {
         );
         let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
         assert_eq!(back.text, quoted);
+        // A Windows path is left for Windows.
+        let win =
+            "[mcp_servers.w]\ncommand = 'C:\\tools\\srv.exe'\n[mcp_servers.l]\ncommand = \"srv\"\n";
+        let once = rewrite(win, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["l"]);
+        assert_eq!(
+            once.skipped,
+            [("w".to_string(), "C:\\tools\\srv.exe".to_string())]
+        );
+        assert!(once
+            .text
+            .starts_with("[mcp_servers.w]\ncommand = 'C:\\tools\\srv.exe'\n"));
         let err = rewrite("[mcp_servers.a]\ncommand = = 1\n", p, "s", true).unwrap_err();
         assert_eq!(
             err.to_string(),
