@@ -362,3 +362,45 @@ async fn a_large_variable_reaches_the_server() {
         );
     }
 }
+
+/// A server that exited (crashed) leaving a child in its process group:
+/// dropping the handle takes the child too, as `shutdown` does. On
+/// Landlock, with no pid namespace, the child outlived the dropped handle.
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_an_exited_server_takes_what_it_left() {
+    for backend in ["bwrap", "landlock"] {
+        if ready(backend).is_none() {
+            continue;
+        }
+        let host = Host::new();
+        let tag = format!(
+            "SANDSPAWN_TEST_TAG=lib-exited-{backend}-{}",
+            std::process::id()
+        );
+        let (name, value) = tag.split_once('=').unwrap();
+        let extra = Layer {
+            set: vec![(name.into(), value.into())],
+            ..Layer::default()
+        };
+        let cmd = vec!["sh".into(), "-c".into(), "sleep 300 & exit 3".into()];
+        let plan = host.plan(cmd, backend, extra);
+        let mut server = spawn(&plan, &opts()).await.unwrap();
+        assert_eq!(server.wait().await.unwrap().code(), Some(3));
+        drop(server);
+        let mut left = tagged_processes(&tag);
+        for _ in 0..30 {
+            if left.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            left = tagged_processes(&tag);
+        }
+        for pid in &left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(left.is_empty(), "{backend}: left behind {left:?}");
+    }
+}

@@ -306,6 +306,11 @@ impl Drop for ServerProcess {
             let procs = tree::descendants(self.pid as i32);
             tree::signal_group(self.pid as i32, Signal::SIGKILL);
             tree::signal_all(&procs, Signal::SIGKILL);
+        } else {
+            // The server exited, but what it started in its group lives on
+            // (Landlock has no pid namespace to take it along), as after
+            // `shutdown` of an exited server.
+            tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         }
         // kill_on_drop hands the child to tokio's orphan reaper.
         if let Some(drain) = self.drain.take() {
