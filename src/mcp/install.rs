@@ -296,20 +296,6 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
             mode: mode & 0o7777,
         });
     }
-    // The rename gives the file the writer's owner unless it can be
-    // given back, which needs root (or, for the group, membership).
-    let (uid, gid) = (meta.uid(), meta.gid());
-    let euid = nix::unistd::geteuid();
-    let in_group = nix::unistd::getegid().as_raw() == gid
-        || nix::unistd::getgroups().is_ok_and(|g| g.iter().any(|g| g.as_raw() == gid));
-    if !euid.is_root() && (euid.as_raw() != uid || !in_group) {
-        return Err(InstallError::Owner {
-            path: path.to_path_buf(),
-            uid,
-            gid,
-            source: std::io::Error::from_raw_os_error(libc::EPERM),
-        });
-    }
     // Opening for writing (no truncation) changes nothing and catches a
     // read-only file system or another owner.
     std::fs::OpenOptions::new()
@@ -321,13 +307,17 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
     // to: a directory that refuses them fails here, before any diff.
     let real = std::fs::canonicalize(path).map_err(io("reading"))?;
     let dir = real.parent().unwrap_or(Path::new("/"));
-    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| {
-        InstallError::DirNotWritable {
-            path: path.to_path_buf(),
-            dir: dir.to_path_buf(),
-            source: e.into(),
-        }
-    })
+    let not_writable = |source: std::io::Error| InstallError::DirNotWritable {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source,
+    };
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| not_writable(e.into()))?;
+    // The rename gives the config the owner of a file new here: unless
+    // that is its owner already (also on sshfs or a squashing NFS export,
+    // whatever the caller's uid), it must be given back, which needs root.
+    let probe = tempfile::NamedTempFile::new_in(dir).map_err(not_writable)?;
+    keep_owner(probe.as_file(), path, (meta.uid(), meta.gid()))
 }
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
