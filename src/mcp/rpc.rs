@@ -54,6 +54,8 @@ pub struct RpcClient<W, R> {
     /// sees half a message run into the next one.
     unsent: Vec<u8>,
     unsent_at: usize,
+    /// A line past [`MAX_LINE`] was reported: its rest is skipped.
+    discarding: bool,
     next_id: i64,
     /// Notifications seen (and skipped) so far.
     pub notifications: u64,
@@ -68,6 +70,7 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
             pending: Vec::new(),
             unsent: Vec::new(),
             unsent_at: 0,
+            discarding: false,
             next_id: 1,
             notifications: 0,
         }
@@ -157,7 +160,18 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
             if n == 0 && buf.is_empty() {
                 return Err(RpcError::Eof);
             }
-            if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
+            let whole = buf.last() == Some(&b'\n');
+            if self.discarding {
+                // The rest of a line already reported as too long.
+                self.discarding = !whole;
+                if n == 0 {
+                    return Err(RpcError::Eof);
+                }
+                continue;
+            }
+            if !whole && buf.len() as u64 >= MAX_LINE {
+                // Its rest is skipped, not read as a message of its own.
+                self.discarding = true;
                 return Err(RpcError::TooLong);
             }
             let text = buf.trim_ascii();
@@ -224,6 +238,22 @@ mod tests {
             .write_all(b"\"x\"}}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":2}}\n")
             .await
             .unwrap();
+        let r = c.request("tools/list", json!({})).await.unwrap();
+        assert_eq!(r, json!({"ok": 2}));
+    }
+
+    /// After a line past MAX_LINE is reported, its rest is skipped: the
+    /// next call gets the next message, not the tail quoted as garbage.
+    #[tokio::test]
+    async fn the_rest_of_a_too_long_line_is_skipped() {
+        let mut server = Vec::new();
+        server.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"");
+        server.resize(MAX_LINE as usize + 1000, b'x');
+        server.extend_from_slice(b"\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":2}}\n");
+        let mut out = Vec::new();
+        let mut c = RpcClient::new(&mut out, server.as_slice());
+        let err = c.request("tools/call", json!({})).await.unwrap_err();
+        assert!(matches!(err, RpcError::TooLong), "{err}");
         let r = c.request("tools/list", json!({})).await.unwrap();
         assert_eq!(r, json!({"ok": 2}));
     }
