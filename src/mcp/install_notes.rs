@@ -71,6 +71,13 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
 /// the wrapper's options `opts`) or the user config (not read here).
 fn lost_env(server: &super::config::ServerConfig, opts: &[std::ffi::OsString]) -> Vec<String> {
     use crate::env::families;
+    // A policy file may `pass` any of them: not read here, so no claim.
+    if opts
+        .iter()
+        .any(|o| o == "--policy" || o.as_encoded_bytes().starts_with(b"--policy="))
+    {
+        return Vec::new();
+    }
     let passed: Vec<&[u8]> = opts
         .iter()
         .enumerate()
