@@ -49,6 +49,28 @@ fn a_hand_wrapped_entry_is_named_and_an_installed_one_is_not() {
         ),
         // Nothing of the entry is lost: nothing to say.
         ("args = [\"mcp\", \"--\", \"/bin/true\"]\n".to_string(), None),
+        // An API key in `env` reaches sandspawn, not the server (explain
+        // and check, planning from the entry, showed it passed); a trust
+        // variable and one the wrapper passes are kept.
+        (
+            "args = [\"mcp\", \"--pass\", \"KEPT\", \"--\", \"/bin/true\"]\nenv = { GITHUB_TOKEN = \"x\", SSL_CERT_FILE = \"/c.pem\", KEPT = \"1\" }\nenv_vars = [\"OPENAI_API_KEY\"]\n".to_string(),
+            Some(format!(
+                "server `fetch`: the client starts it as `sandspawn mcp --pass KEPT -- …`, without `--config {abs} --server fetch`: the options `--pass KEPT` apply then, not its `sandbox` table; its `env` variables GITHUB_TOKEN, OPENAI_API_KEY go to sandspawn's environment, which passes on only the allow-list, `--pass` and the user config's `pass`, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)"
+            )),
+        ),
+        // A policy file may pass it: no claim about `env` then.
+        (
+            "args = [\"mcp\", \"--policy\", \"/p.toml\", \"--\", \"/bin/true\"]\nenv = { API_KEY = \"x\" }\n".to_string(),
+            Some(format!(
+                "server `fetch`: the client starts it as `sandspawn mcp --policy /p.toml -- …`, without `--config {abs} --server fetch`: the options `--policy /p.toml` apply then, not its `sandbox` table, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)"
+            )),
+        ),
+        (
+            "args = [\"mcp\", \"--\", \"/bin/true\"]\nenv = { API_KEY = \"x\" }\n".to_string(),
+            Some(format!(
+                "server `fetch`: the client starts it as `sandspawn mcp -- …`, without `--config {abs} --server fetch`: its `env` variables API_KEY go to sandspawn's environment, which passes on only the allow-list, `--pass` and the user config's `pass`, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)"
+            )),
+        ),
     ];
     for (tail, want) in cases {
         let text = format!("[mcp_servers.fetch]\ncommand = \"sandspawn\"\n{tail}");

@@ -241,3 +241,128 @@ fn a_renamed_binary_recognises_its_own_wrapper() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }
+
+/// `sudo sandspawn mcp install --config /home/me/…`: the rename must not
+/// hand the user's config (mode 600) to root, or the client, running as
+/// the user, can no longer read it; the backup is the user's too.
+#[test]
+fn install_as_root_keeps_the_configs_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        return skip("needs root to give the config to another user, and setpriv");
+    }
+    let host = Host::new();
+    let config = host.work().join("claude_desktop_config.json");
+    let original = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["mcp-server-time"]}}}"#;
+    std::fs::write(&config, original).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (uid, gid) = (4242, 4343);
+    std::os::unix::fs::chown(&config, Some(uid), Some(gid)).unwrap();
+    let c = config.to_str().unwrap();
+    let owner = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o7777)
+    };
+    for verb in ["install", "uninstall"] {
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", verb, "--client", "claude", "--config", c],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(owner(&config), (uid, gid, 0o600), "{verb}");
+        let backup = host
+            .work()
+            .join("claude_desktop_config.json.sandspawn-backup");
+        assert_eq!(owner(&backup), (uid, gid, 0o600), "{verb}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}
+
+/// Another user's config the caller may write (group-writable): the
+/// rename would make it the caller's, so it is one error before any diff.
+#[test]
+fn another_users_config_is_refused_without_root() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        return skip("needs root to drop to uid 65534 with setpriv");
+    }
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {"t": {"command": "uvx"}}}"#;
+    std::fs::write(&config, original).unwrap();
+    for p in [host.dir.path(), &host.work()] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&config, Some(0), Some(65534)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let c = config.to_str().unwrap();
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            SANDSPAWN,
+        ])
+        .args(["mcp", "install", "--client", "cursor", "--config", c])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        format!("sandspawn: cannot keep the owner of {c} (uid 0, gid 65534): Operation not permitted (os error 1); run install as its owner, or as root\n")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert!(!host.work().join("mcp.json.sandspawn-backup").exists());
+}
+
+/// A config shared with Windows (synced dotfiles, a repo's `.vscode`): a
+/// server started by a Windows path is left for Windows, and said so; the
+/// others are wrapped. Wrapped in a Linux sandspawn path, it started on
+/// neither system.
+#[test]
+fn a_server_with_a_windows_command_is_left_as_it_is() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {
+  "win": {"command": "C:\\Program Files\\nodejs\\npx.cmd", "args": ["-y", "@m/fs"]},
+  "unc": {"command": "\\\\host\\share\\srv.exe"},
+  "here": {"command": "uvx", "args": ["mcp-server-time"]}
+}}"#;
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wrapped: here\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: server `unc` left as it is: its command `\\\\host\\share\\srv.exe` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there\n\
+         sandspawn: server `win` left as it is: its command `C:\\Program Files\\nodejs\\npx.cmd` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there\n"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains(
+            r#""win": {"command": "C:\\Program Files\\nodejs\\npx.cmd", "args": ["-y", "@m/fs"]}"#
+        ),
+        "{text}"
+    );
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "uninstall", "--client", "cursor", "--config", c],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}

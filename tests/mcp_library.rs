@@ -183,6 +183,12 @@ async fn failures(backend: &str) {
     let text = err.to_string();
     assert!(text.contains("cannot start: no API key"), "{text}");
     assert_eq!(err.exit.and_then(|s| s.code()), Some(3), "{text}");
+    // A host retrying the handshake gets an error again, not a panic
+    // (the stderr drain, finished by the first report, was awaited twice).
+    let again = initialize(&mut server, STARTUP).await.unwrap_err();
+    assert_eq!(again.reason, "stdin/stdout already taken", "{again}");
+    assert_eq!(again.exit.and_then(|s| s.code()), Some(3), "{again}");
+    assert!(again.stderr_tail.contains("no API key"), "{again}");
 
     // Garbage on stdout.
     let cmd = vec![
@@ -324,4 +330,77 @@ async fn closed_stdout_bwrap() {
 #[tokio::test(flavor = "multi_thread")]
 async fn closed_stdout_landlock() {
     closed_stdout_is_eof("landlock").await;
+}
+
+/// A 100 KB variable (a credentials blob in a config's `env`) reaches the
+/// server: the spec handed to the sandbox stage is spread over entries
+/// within the kernel's 128 KiB limit for one (the hex-encoded spec in one
+/// variable failed the spawn with "Argument list too long").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_variable_reaches_the_server() {
+    for backend in ["bwrap", "landlock"] {
+        if ready(backend).is_none() {
+            continue;
+        }
+        let host = Host::new();
+        let extra = Layer {
+            set: vec![("BIG".into(), "x".repeat(100_000).into())],
+            ..Layer::default()
+        };
+        let cmd = vec![
+            "sh".into(),
+            "-c".into(),
+            "echo \"BIG has ${#BIG} bytes\" >&2; exit 4".into(),
+        ];
+        let plan = host.plan(cmd, backend, extra);
+        let mut server = spawn(&plan, &opts()).await.unwrap();
+        let err = initialize(&mut server, STARTUP).await.unwrap_err();
+        assert_eq!(err.exit.and_then(|s| s.code()), Some(4), "{backend}: {err}");
+        assert!(
+            err.stderr_tail.contains("BIG has 100000 bytes"),
+            "{backend}: {err}"
+        );
+    }
+}
+
+/// A server that exited (crashed) leaving a child in its process group:
+/// dropping the handle takes the child too, as `shutdown` does. On
+/// Landlock, with no pid namespace, the child outlived the dropped handle.
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_an_exited_server_takes_what_it_left() {
+    for backend in ["bwrap", "landlock"] {
+        if ready(backend).is_none() {
+            continue;
+        }
+        let host = Host::new();
+        let tag = format!(
+            "SANDSPAWN_TEST_TAG=lib-exited-{backend}-{}",
+            std::process::id()
+        );
+        let (name, value) = tag.split_once('=').unwrap();
+        let extra = Layer {
+            set: vec![(name.into(), value.into())],
+            ..Layer::default()
+        };
+        let cmd = vec!["sh".into(), "-c".into(), "sleep 300 & exit 3".into()];
+        let plan = host.plan(cmd, backend, extra);
+        let mut server = spawn(&plan, &opts()).await.unwrap();
+        assert_eq!(server.wait().await.unwrap().code(), Some(3));
+        drop(server);
+        let mut left = tagged_processes(&tag);
+        for _ in 0..30 {
+            if left.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            left = tagged_processes(&tag);
+        }
+        for pid in &left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(left.is_empty(), "{backend}: left behind {left:?}");
+    }
 }

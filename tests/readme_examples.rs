@@ -93,3 +93,45 @@ fn the_json_client_examples_parse() {
         assert!(config.server(name).is_ok(), "{after}");
     }
 }
+
+/// The VS Code example, started as VS Code starts it (`${workspaceFolder}`
+/// expanded in `args`, the `envFile` variables in sandspawn's environment):
+/// the server gets the `envFile` variable. Wrapped as `sandspawn mcp --
+/// CMD`, it was dropped as not in the allow-list.
+#[test]
+fn the_vscode_example_passes_its_env_file_to_the_server() {
+    let json = block(&readme(), "VS Code (`.vscode/mcp.json`)", "json");
+    let ws = tempfile::tempdir().unwrap();
+    let home = ws.path().join("home");
+    std::fs::create_dir_all(ws.path().join(".vscode")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(ws.path().join(".vscode/mcp.json"), &json).unwrap();
+    std::fs::write(ws.path().join(".env"), "TIME_API_KEY=from-env-file\n").unwrap();
+    let entry: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let folder = ws.path().to_str().unwrap();
+    let args: Vec<String> = entry["servers"]["time"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().replace("${workspaceFolder}", folder))
+        .collect();
+    assert_eq!(args[0], "mcp");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sandspawn"))
+        .args(["mcp", "explain", "--json", "--no-host-env"])
+        .args(&args[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("TIME_API_KEY", "from-env-file")
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let passed = plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "TIME_API_KEY");
+    assert!(passed, "{}", plan["env_dropped"]);
+}

@@ -175,3 +175,34 @@ fn an_environment_too_big_for_bwrap_names_the_variables() {
         "{stderr}"
     );
 }
+
+/// A variable past the kernel's 128 KiB for one string (a credentials
+/// blob in an MCP config's `env`, which no command line could carry) is
+/// named on one line, on both backends; exec said only "Argument list too
+/// long", of bwrap or of the command.
+#[test]
+fn a_variable_past_the_kernels_limit_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("mcp.json");
+    let entry = serde_json::json!({"mcpServers": {"s": {
+        "command": "true",
+        "env": {"BIG_BLOB": "x".repeat(200_000)},
+    }}});
+    std::fs::write(&config, entry.to_string()).unwrap();
+    for backend in ["bwrap", "landlock"] {
+        let out = sandspawn(home.path())
+            .args(["mcp", "--no-host-env", "--backend", backend, "--config"])
+            .arg(&config)
+            .args(["--server", "s"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        assert_eq!(
+            stderr.lines().last(),
+            Some("sandspawn: the variable BIG_BLOB is 200009 bytes; the kernel passes at most 131072 bytes in one (MAX_ARG_STRLEN); pass it in a file and name the file instead"),
+            "{backend}: {stderr}"
+        );
+        assert!(!stderr.contains("xxxx"), "{backend}: {stderr}");
+    }
+}

@@ -107,6 +107,14 @@ pub enum RunError {
     /// (exit 1, as if the child had) and leave its sandbox's pid 1 behind.
     #[error("bwrap backend: the open-file limit (ulimit -n) is {limit} and {open} descriptors are open; bwrap needs {need} more to set up the sandbox; raise the limit (ulimit -n 64) or use --backend landlock")]
     FdLimit { limit: u64, open: u64, need: u64 },
+    /// One variable or argument longer than the kernel passes to a
+    /// program: exec would fail with E2BIG, naming neither.
+    #[error("{what} is {bytes} bytes; the kernel passes at most {MAX_ARG_STRLEN} bytes in one (MAX_ARG_STRLEN); {fix}")]
+    TooLong {
+        what: String,
+        bytes: usize,
+        fix: &'static str,
+    },
     /// Network `proxy` without a bridge in the spec (a bug in the caller).
     #[error("network `proxy` needs an upstream proxy in the spec")]
     NoProxy,
@@ -130,6 +138,41 @@ fn too_many_fix(command: usize, vars: usize) -> &'static str {
     }
 }
 
+/// The kernel's limit for one argument or `NAME=VALUE` string, with its
+/// terminating NUL (MAX_ARG_STRLEN, 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// The first variable or argument of `spec` past [`MAX_ARG_STRLEN`] (a
+/// credentials blob in an MCP config's `env`): named here, or the exec of
+/// bwrap or of the command says only "Argument list too long". The value
+/// is never shown.
+fn too_long(spec: &SandboxSpec) -> Option<RunError> {
+    for (name, value) in &spec.env {
+        let bytes = name.len() + 1 + value.len();
+        if bytes + 1 > MAX_ARG_STRLEN {
+            return Some(RunError::TooLong {
+                what: format!("the variable {}", name.to_string_lossy()),
+                bytes,
+                fix: "pass it in a file and name the file instead",
+            });
+        }
+    }
+    let argv = std::iter::once(&spec.program).chain(&spec.args);
+    for (i, arg) in argv.enumerate() {
+        if arg.len() + 1 > MAX_ARG_STRLEN {
+            return Some(RunError::TooLong {
+                what: match i {
+                    0 => "the program's name".to_string(),
+                    i => format!("argument {i} of the command"),
+                },
+                bytes: arg.len(),
+                fix: "pass it through a file",
+            });
+        }
+    }
+    None
+}
+
 /// Enforce `spec` and exec its command, using the running executable as the
 /// helper stage. Returns only on failure. See [`run_with_helper`].
 pub fn run(spec: &SandboxSpec) -> RunError {
@@ -151,6 +194,9 @@ pub fn run(spec: &SandboxSpec) -> RunError {
 /// process, then the target replaces it; unexpressible parts of the policy
 /// are printed to stderr (one line each) first.
 pub fn run_with_helper(spec: &SandboxSpec, helper_exe: &Path) -> RunError {
+    if let Some(e) = too_long(spec) {
+        return e;
+    }
     let choice = report::choose_backend(spec);
     match choice.backend {
         Backend::Landlock => run_landlock(spec),

@@ -36,8 +36,7 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
 /// The hidden `__mcp-spec` stage: decode the spec the library handed over
 /// and enforce it (exec bwrap, or Landlock then exec the server).
 pub fn spec_exec() -> ExitCode {
-    let raw = std::env::var_os(wire::SPEC_VAR).unwrap_or_default();
-    let err = match wire::decode(&raw) {
+    let err = match wire::from_env(|name| std::env::var_os(name)) {
         Ok(spec) => sandspawn_linux::run(&spec).to_string(),
         Err(e) => e.to_string(),
     };
@@ -410,6 +409,9 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         &exe.to_string_lossy(),
         install,
     )?;
+    for (name, cmd) in &rewrite.skipped {
+        eprintln!("sandspawn: server `{name}` left as it is: its command `{cmd}` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there");
+    }
     let mut out = std::io::stdout().lock();
     let verb = if install { "wrapped" } else { "unwrapped" };
     if rewrite.changed.is_empty() {

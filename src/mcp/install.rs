@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use super::config::Format;
+pub use super::install_notes::hand_wrapped_note;
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,21 @@ pub enum InstallError {
         path: PathBuf,
         /// Its (resolved) directory.
         dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The rewritten config (or its backup) could not be given the owner
+    /// of the original: a rename would hand the client's config to the
+    /// user running install (root under sudo), and the client, running as
+    /// its owner, could no longer read or update it.
+    #[error("cannot keep the owner of {path} (uid {uid}, gid {gid}): {source}; run install as its owner, or as root", path = .path.display())]
+    Owner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
         /// Why.
         source: std::io::Error,
     },
@@ -117,6 +133,21 @@ pub struct Rewrite {
     pub text: String,
     /// Servers changed.
     pub changed: Vec<String>,
+    /// Servers `install` left alone because their command is a Windows
+    /// path (see [`windows_command`]): name and command.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Whether `cmd` names a program by a Windows path (`C:\…`, `C:/…`,
+/// `\\host\…`). A config shared with Windows (synced dotfiles, a repo's
+/// `.vscode/mcp.json`) keeps such a server for Windows: it does not start
+/// here with or without sandspawn, and wrapped in a Linux sandspawn path it
+/// would no longer start there either.
+pub fn windows_command(cmd: &str) -> bool {
+    let b = cmd.as_bytes();
+    let drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    drive || cmd.starts_with("\\\\")
 }
 
 /// Wrap (`install`) or unwrap every stdio server in `text`. Both edit in
@@ -130,6 +161,7 @@ pub fn rewrite(
     install: bool,
 ) -> Result<Rewrite, InstallError> {
     let config = path.display().to_string();
+    let text_in = text;
     let parse_err = |message: String| InstallError::Parse {
         path: path.to_path_buf(),
         message,
@@ -141,7 +173,22 @@ pub fn rewrite(
             Format::Json => super::install_json::rewrite(text, &config, sandspawn, install)
                 .map_err(parse_err)?,
         };
-    Ok(Rewrite { text, changed })
+    let skipped = match super::config::parse_config(text_in, path, format) {
+        Ok(config) if install => config
+            .servers
+            .iter()
+            .filter_map(|s| {
+                let cmd = s.command.as_deref()?.to_str()?;
+                windows_command(cmd).then(|| (s.name.clone(), cmd.to_string()))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Rewrite {
+        text,
+        changed,
+        skipped,
+    })
 }
 
 /// The original command line of a wrapped server (`sandspawn mcp … --
@@ -182,52 +229,6 @@ pub fn names_sandspawn(cmd: &std::ffi::OsStr, exe: Option<&Path>) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
-}
-
-/// For `mcp check` and `mcp explain --config`: an entry wrapped by hand
-/// (`sandspawn mcp [OPTIONS] -- CMD` without `--config THIS --server NAME`)
-/// is started by the client without its `sandbox` table and with the
-/// wrapper's own options, while the plan shown here is the reverse. Say so
-/// rather than show a sandbox the server will not get.
-pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) -> Option<String> {
-    let cmd = server.command.as_deref()?;
-    unwrap_command(cmd, &server.args)?;
-    let at = server.args.iter().position(|a| a == "--")?;
-    let opts = &server.args[1..at];
-    let names =
-        |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
-    // By real path when both exist, else as written (made absolute).
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    };
-    let this_file = opts
-        .windows(2)
-        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
-    if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
-        return None;
-    }
-    if server.sandbox.is_none() && opts.is_empty() {
-        return None;
-    }
-    let shown: Vec<String> = opts
-        .iter()
-        .map(|o| o.to_string_lossy().into_owned())
-        .collect();
-    let applies = if shown.is_empty() {
-        "its `sandbox` table is not applied then".to_string()
-    } else {
-        format!(
-            "the options `{}` apply then, not its `sandbox` table",
-            shown.join(" ")
-        )
-    };
-    let opts_text: String = shown.iter().map(|o| format!("{o} ")).collect();
-    Some(format!(
-        "server `{name}`: the client starts it as `sandspawn mcp {opts_text}-- …`, without `--config {cfg} --server {name}`: {applies}, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)",
-        name = server.name,
-        cfg = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf()).display(),
-    ))
 }
 
 /// A unified-style line diff (`-`/`+` lines with one line of context).
@@ -279,7 +280,7 @@ pub fn diff(old: &str, new: &str) -> String {
 /// would replace a file its owner cannot write, so ask first and refuse a
 /// file the user protected rather than swap it. Symlinks are followed.
 pub fn check_writable(path: &Path) -> Result<(), InstallError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let io = |step: &'static str| {
         move |source| InstallError::Io {
             step,
@@ -287,10 +288,8 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
             source,
         }
     };
-    let mode = std::fs::metadata(path)
-        .map_err(io("reading"))?
-        .permissions()
-        .mode();
+    let meta = std::fs::metadata(path).map_err(io("reading"))?;
+    let mode = meta.permissions().mode();
     if mode & 0o222 == 0 {
         return Err(InstallError::ReadOnly {
             path: path.to_path_buf(),
@@ -308,21 +307,27 @@ pub fn check_writable(path: &Path) -> Result<(), InstallError> {
     // to: a directory that refuses them fails here, before any diff.
     let real = std::fs::canonicalize(path).map_err(io("reading"))?;
     let dir = real.parent().unwrap_or(Path::new("/"));
-    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| {
-        InstallError::DirNotWritable {
-            path: path.to_path_buf(),
-            dir: dir.to_path_buf(),
-            source: e.into(),
-        }
-    })
+    let not_writable = |source: std::io::Error| InstallError::DirNotWritable {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source,
+    };
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).map_err(|e| not_writable(e.into()))?;
+    // The rename gives the config the owner of a file new here: unless
+    // that is its owner already (also on sshfs or a squashing NFS export,
+    // whatever the caller's uid), it must be given back, which needs root.
+    let probe = tempfile::NamedTempFile::new_in(dir).map_err(not_writable)?;
+    keep_owner(probe.as_file(), path, (meta.uid(), meta.gid()))
 }
 
 /// Write `text` to `path` atomically (temporary file beside it, fsync,
 /// rename), after copying the current file to `path.sandspawn-backup`.
-/// Keeps the original's permissions. A symlinked config (dotfiles) is
+/// Keeps the original's permissions, owner and group (root editing a
+/// user's config must not hand it to root). A symlinked config (dotfiles) is
 /// written through: the file it points to is replaced, the link stays.
 pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, InstallError> {
     use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             std::fs::canonicalize(path).map_err(|source| InstallError::Io {
@@ -346,10 +351,20 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     backup_name.push(".sandspawn-backup");
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
-    if existed {
+    let owner = if existed {
         check_writable(path)?;
+        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
         std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
-    }
+        let owner = (meta.uid(), meta.gid());
+        keep_owner(
+            &std::fs::File::open(&backup).map_err(io("backing up to", &backup))?,
+            &backup,
+            owner,
+        )?;
+        Some(owner)
+    } else {
+        None
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -365,12 +380,39 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
             .permissions();
         std::fs::set_permissions(tmp.path(), perms).map_err(io("writing", path))?;
     }
+    if let Some(owner) = owner {
+        keep_owner(tmp.as_file(), path, owner)?;
+    }
     tmp.persist(path).map_err(|e| InstallError::Io {
         step: "writing",
         path: path.to_path_buf(),
         source: e.error,
     })?;
     Ok(existed.then_some(backup))
+}
+
+/// Give `file` (the backup, or the text about to replace `path`) the
+/// original's owner and group, when they are not the caller's already.
+fn keep_owner(
+    file: &std::fs::File,
+    path: &Path,
+    (uid, gid): (u32, u32),
+) -> Result<(), InstallError> {
+    use std::os::unix::fs::MetadataExt;
+    let now = file.metadata().map_err(|source| InstallError::Io {
+        step: "writing",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if (now.uid(), now.gid()) == (uid, gid) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid)).map_err(|source| InstallError::Owner {
+        path: path.to_path_buf(),
+        uid,
+        gid,
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -105,7 +105,8 @@ pub(super) fn is_sandspawn(cmd: &str, exe: &str) -> bool {
 
 fn wrap(text: &str, server: &Node, name: &str, config: &str, exe: &str) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
-    if is_sandspawn(command.as_str()?, exe) {
+    let cmd = command.as_str()?;
+    if is_sandspawn(cmd, exe) || super::install::windows_command(cmd) {
         return None;
     }
     let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name, "--"]

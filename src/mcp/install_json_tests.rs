@@ -25,7 +25,7 @@ fn a_small_config_is_edited_in_place() {
 
 /// Comments everywhere, trailing commas, CRLF, a multi-line array, a
 /// server without `args`, one with `[]`, one wrapped by hand, a remote one.
-const FULL: &str = "\u{feff}// top\r\n{\r\n  \"editor.fontSize\": 13, // unrelated\r\n  /* block\r\n     comment */\r\n  \"servers\": {\r\n    // before fs\r\n    \"fs\": {\r\n      \"type\": \"stdio\",\r\n      \"command\": \"npx\", // runner\r\n      \"args\": [\r\n        \"-y\", // yes\r\n        \"@modelcontextprotocol/server-filesystem\",\r\n        \"${workspaceFolder}\",\r\n      ],\r\n      /* env next */ \"env\": {\"A\": \"1\",},\r\n    },\r\n    // between servers\r\n    \"bare\": {\"command\": \"C:\\\\tools\\\\srv\"},\r\n    \"empty\": {\"args\": [ /* none */ ], \"command\": \"srv\"},\r\n    \"mine\": {\"command\": \"sandspawn\", \"args\": [\"mcp\", \"--net\", \"none\", \"--\", \"uvx\", \"x\"]},\r\n    \"web\": {\"type\": \"http\", \"url\": \"https://x/mcp\"},\r\n  },\r\n}\r\n";
+const FULL: &str = "\u{feff}// top\r\n{\r\n  \"editor.fontSize\": 13, // unrelated\r\n  /* block\r\n     comment */\r\n  \"servers\": {\r\n    // before fs\r\n    \"fs\": {\r\n      \"type\": \"stdio\",\r\n      \"command\": \"npx\", // runner\r\n      \"args\": [\r\n        \"-y\", // yes\r\n        \"@modelcontextprotocol/server-filesystem\",\r\n        \"${workspaceFolder}\",\r\n      ],\r\n      /* env next */ \"env\": {\"A\": \"1\",},\r\n    },\r\n    // between servers\r\n    \"bare\": {\"command\": \"/opt/my\\\\tools/srv\"},\r\n    \"empty\": {\"args\": [ /* none */ ], \"command\": \"srv\"},\r\n    \"mine\": {\"command\": \"sandspawn\", \"args\": [\"mcp\", \"--net\", \"none\", \"--\", \"uvx\", \"x\"]},\r\n    \"web\": {\"type\": \"http\", \"url\": \"https://x/mcp\"},\r\n  },\r\n}\r\n";
 
 #[test]
 fn comments_layout_and_crlf_survive_and_uninstall_gives_the_bytes_back() {
@@ -49,7 +49,7 @@ fn comments_layout_and_crlf_survive_and_uninstall_gives_the_bytes_back() {
     assert_eq!(once.matches('\n').count(), FULL.matches('\n').count());
     assert_eq!(once.matches("\r\n").count(), FULL.matches('\n').count());
     assert!(once.contains("      \"command\": \"/usr/bin/sandspawn\", // runner\r\n      \"args\": [\r\n        \"mcp\", \"--config\", \"/h/.cursor/mcp.json\", \"--server\", \"fs\", \"--\", \"npx\", \"-y\", // yes\r\n"), "{once}");
-    assert!(once.contains(r#""bare": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "bare", "--", "C:\\tools\\srv"]}"#), "{once}");
+    assert!(once.contains(r#""bare": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "bare", "--", "/opt/my\\tools/srv"]}"#), "{once}");
     assert!(once.contains(r#""empty": {"args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "empty", "--", "srv" /* none */ ], "command": "/usr/bin/sandspawn"}"#), "{once}");
     // Hand-wrapped and remote servers are untouched.
     assert!(once.contains(

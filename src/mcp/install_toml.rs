@@ -43,26 +43,34 @@ pub(super) fn rewrite(
         else {
             continue;
         };
-        let set_command = |table: &mut dyn toml_edit::TableLike, to: &str| {
+        // The command moves between `command` and `args` as written
+        // ('uvx', """uvx"""), so `uninstall` gives its quoting back.
+        let Some(mut cmd_value) = table.get("command").and_then(|c| c.as_value()).cloned() else {
+            continue;
+        };
+        cmd_value.decor_mut().clear();
+        let set_command = |table: &mut dyn toml_edit::TableLike, to: V| {
             if let Some(v) = table.get_mut("command").and_then(|c| c.as_value_mut()) {
                 let decor = v.decor().clone();
-                *v = V::from(to);
+                *v = to;
                 *v.decor_mut() = decor;
             }
         };
         if install {
-            if super::install_json::is_sandspawn(&cmd, sandspawn) {
+            if super::install_json::is_sandspawn(&cmd, sandspawn)
+                || super::install::windows_command(&cmd)
+            {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
                 continue;
             }
-            let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name.get(), "--"]
+            let mut prefix: Vec<V> = ["mcp", "--config", config, "--server", name.get(), "--"]
                 .iter()
-                .map(|s| s.to_string())
+                .map(|s| V::from(*s))
                 .collect();
-            prefix.push(cmd.clone());
-            set_command(table, sandspawn);
+            prefix.push(cmd_value);
+            set_command(table, V::from(sandspawn));
             if table.get("args").is_none() {
                 table.insert("args", toml_edit::value(toml_edit::Array::new()));
             }
@@ -79,8 +87,8 @@ pub(super) fn rewrite(
                     first.decor_mut().set_prefix(" ");
                 }
             }
-            for (i, a) in prefix.iter().enumerate() {
-                arr.insert(i, a.as_str());
+            for (i, a) in prefix.into_iter().enumerate() {
+                arr.insert(i, a);
                 let p = if i == 0 {
                     lead.clone().unwrap_or_default()
                 } else {
@@ -102,9 +110,10 @@ pub(super) fn rewrite(
             let Some(end) = super::install_json::wrapper_end(&strs) else {
                 continue;
             };
-            let Some(original) = arr.get(end + 1).and_then(V::as_str).map(str::to_string) else {
+            let Some(mut original) = arr.get(end + 1).filter(|v| v.is_str()).cloned() else {
                 continue;
             };
+            original.decor_mut().clear();
             let lead = arr
                 .get(0)
                 .and_then(|v| v.decor().prefix())
@@ -118,7 +127,7 @@ pub(super) fn rewrite(
             if let Some(first) = arr.get_mut(0) {
                 first.decor_mut().set_prefix(lead);
             }
-            set_command(table, &original);
+            set_command(table, original);
             // Install added `args` when there was none: `[]` means the same,
             // but an `args` line that carries a comment was the user's.
             if empty && !has_comment(table, "args") {
@@ -187,6 +196,29 @@ mod tests {
         let once = rewrite(empty, p, "/s/sandspawn", true).unwrap();
         let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
         assert_eq!(back.text, empty);
+        // A literal or multi-line string command comes back as written.
+        let quoted = "[mcp_servers.a]\ncommand = 'uvx' # lit\nargs = ['mcp-server-time']\n[mcp_servers.b]\ncommand = \"\"\"srv\"\"\"\n";
+        let once = rewrite(quoted, p, "/s/sandspawn", true).unwrap();
+        assert!(
+            once.text
+                .contains(r#""--server", "a", "--", 'uvx', 'mcp-server-time']"#),
+            "{}",
+            once.text
+        );
+        let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+        assert_eq!(back.text, quoted);
+        // A Windows path is left for Windows.
+        let win =
+            "[mcp_servers.w]\ncommand = 'C:\\tools\\srv.exe'\n[mcp_servers.l]\ncommand = \"srv\"\n";
+        let once = rewrite(win, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["l"]);
+        assert_eq!(
+            once.skipped,
+            [("w".to_string(), "C:\\tools\\srv.exe".to_string())]
+        );
+        assert!(once
+            .text
+            .starts_with("[mcp_servers.w]\ncommand = 'C:\\tools\\srv.exe'\n"));
         let err = rewrite("[mcp_servers.a]\ncommand = = 1\n", p, "s", true).unwrap_err();
         assert_eq!(
             err.to_string(),

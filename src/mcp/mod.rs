@@ -38,6 +38,7 @@ pub mod config;
 pub mod hostenv;
 pub mod install;
 mod install_json;
+mod install_notes;
 mod install_toml;
 pub mod jsonc;
 pub mod process;

@@ -137,7 +137,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let mut cmd = Command::new(&exe);
     cmd.arg(wire::SPEC_ARG)
         .env_clear()
-        .env(wire::SPEC_VAR, wire::encode(&spec))
+        .envs(wire::to_env(&spec))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -246,7 +246,12 @@ impl ServerProcess {
         let _ = tokio::time::timeout(limit, self.wait()).await;
         let status = self.try_status();
         if let Some(drain) = self.drain.as_mut().filter(|_| status.is_some()) {
-            let _ = tokio::time::timeout(limit, drain).await;
+            // A finished JoinHandle panics when polled again: a second
+            // settle (a retried initialize, one `fail` per failed call)
+            // must not await it twice.
+            if tokio::time::timeout(limit, drain).await.is_ok() {
+                self.drain = None;
+            }
         }
         status
     }
@@ -301,6 +306,11 @@ impl Drop for ServerProcess {
             let procs = tree::descendants(self.pid as i32);
             tree::signal_group(self.pid as i32, Signal::SIGKILL);
             tree::signal_all(&procs, Signal::SIGKILL);
+        } else {
+            // The server exited, but what it started in its group lives on
+            // (Landlock has no pid namespace to take it along), as after
+            // `shutdown` of an exited server.
+            tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         }
         // kill_on_drop hands the child to tokio's orphan reaper.
         if let Some(drain) = self.drain.take() {

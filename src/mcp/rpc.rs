@@ -48,6 +48,14 @@ pub struct RpcClient<W, R> {
     /// around `request`): the next call goes on from there instead of
     /// reading the rest of that line as a message of its own.
     pending: Vec<u8>,
+    /// The write side's counterpart: lines not yet (wholly) written, from
+    /// `unsent_at` on. A call cancelled mid-write leaves the rest of its
+    /// line here, and the next send finishes it first: the server never
+    /// sees half a message run into the next one.
+    unsent: Vec<u8>,
+    unsent_at: usize,
+    /// A line past [`MAX_LINE`] was reported: its rest is skipped.
+    discarding: bool,
     next_id: i64,
     /// Notifications seen (and skipped) so far.
     pub notifications: u64,
@@ -60,18 +68,33 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
             writer,
             reader: BufReader::new(reader),
             pending: Vec::new(),
+            unsent: Vec::new(),
+            unsent_at: 0,
+            discarding: false,
             next_id: 1,
             notifications: 0,
         }
     }
 
     async fn send(&mut self, msg: &Value) -> Result<(), RpcError> {
-        let mut line = msg.to_string();
-        line.push('\n');
-        self.writer
-            .write_all(line.as_bytes())
-            .await
-            .map_err(RpcError::Write)?;
+        let line = msg.to_string();
+        self.unsent.extend_from_slice(line.as_bytes());
+        self.unsent.push(b'\n');
+        // `write` is cancel-safe (it wrote n bytes or none), and the
+        // offset moves only after it returns.
+        while self.unsent_at < self.unsent.len() {
+            let n = self
+                .writer
+                .write(&self.unsent[self.unsent_at..])
+                .await
+                .map_err(RpcError::Write)?;
+            if n == 0 {
+                return Err(RpcError::Write(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.unsent_at += n;
+        }
+        self.unsent.clear();
+        self.unsent_at = 0;
         self.writer.flush().await.map_err(RpcError::Write)
     }
 
@@ -137,7 +160,18 @@ impl<W: AsyncWrite + Unpin, R: AsyncRead + Unpin> RpcClient<W, R> {
             if n == 0 && buf.is_empty() {
                 return Err(RpcError::Eof);
             }
-            if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
+            let whole = buf.last() == Some(&b'\n');
+            if self.discarding {
+                // The rest of a line already reported as too long.
+                self.discarding = !whole;
+                if n == 0 {
+                    return Err(RpcError::Eof);
+                }
+                continue;
+            }
+            if !whole && buf.len() as u64 >= MAX_LINE {
+                // Its rest is skipped, not read as a message of its own.
+                self.discarding = true;
                 return Err(RpcError::TooLong);
             }
             let text = buf.trim_ascii();
@@ -206,5 +240,64 @@ mod tests {
             .unwrap();
         let r = c.request("tools/list", json!({})).await.unwrap();
         assert_eq!(r, json!({"ok": 2}));
+    }
+
+    /// After a line past MAX_LINE is reported, its rest is skipped: the
+    /// next call gets the next message, not the tail quoted as garbage.
+    #[tokio::test]
+    async fn the_rest_of_a_too_long_line_is_skipped() {
+        let mut server = Vec::new();
+        server.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"");
+        server.resize(MAX_LINE as usize + 1000, b'x');
+        server.extend_from_slice(b"\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":2}}\n");
+        let mut out = Vec::new();
+        let mut c = RpcClient::new(&mut out, server.as_slice());
+        let err = c.request("tools/call", json!({})).await.unwrap_err();
+        assert!(matches!(err, RpcError::TooLong), "{err}");
+        let r = c.request("tools/list", json!({})).await.unwrap();
+        assert_eq!(r, json!({"ok": 2}));
+    }
+
+    /// A call cancelled while its request is half written (a server busy
+    /// elsewhere stops reading its stdin; the timeout fires) leaves no
+    /// half line behind: the next request first finishes it, so the server
+    /// reads two whole messages, not one line of garbage.
+    #[tokio::test]
+    async fn a_call_cancelled_mid_write_does_not_cut_the_stream() {
+        let (client_end, server_end) = tokio::io::duplex(4096);
+        let (read_half, write_half) = tokio::io::split(client_end);
+        let (server_read, mut server_write) = tokio::io::split(server_end);
+        let mut c = RpcClient::new(write_half, read_half);
+        let big = "x".repeat(100_000);
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            c.request(
+                "tools/call",
+                json!({"name": "write", "arguments": {"content": big}}),
+            ),
+        )
+        .await;
+        assert!(cut.is_err(), "the first call must time out mid-write");
+        // The server catches up: it reads its stdin line by line and
+        // answers call 2.
+        let server = tokio::spawn(async move {
+            let mut lines = BufReader::new(server_read).lines();
+            let mut seen = Vec::new();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let msg: Value = serde_json::from_str(&line).expect("a whole JSON line");
+                seen.push(msg["id"].clone());
+                if msg["id"] == 2 {
+                    server_write
+                        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n")
+                        .await
+                        .unwrap();
+                    return seen;
+                }
+            }
+            seen
+        });
+        let r = c.request("tools/list", json!({})).await.unwrap();
+        assert_eq!(r, json!({}));
+        assert_eq!(server.await.unwrap(), [json!(1), json!(2)]);
     }
 }

@@ -1,8 +1,9 @@
 //! Handing a lowered spec to the `sandspawn __mcp-spec` child: a lossless
 //! text encoding (every name, value and path as hex bytes inside JSON), so
-//! non-UTF-8 bytes survive. It travels in one environment variable of the
-//! child, which is replaced before the target starts (bwrap: env_clear;
-//! Landlock: the spec's own environment).
+//! non-UTF-8 bytes survive. It travels in environment variables of the
+//! child (one, or several past the kernel's limit for one), which are
+//! replaced before the target starts (bwrap: env_clear; Landlock: the
+//! spec's own environment).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -81,6 +82,45 @@ pub fn encode(spec: &SandboxSpec) -> String {
         proxy: spec.proxy.clone(),
     };
     serde_json::to_string(&wire).unwrap_or_default()
+}
+
+/// The longest part of the spec one environment entry carries. The kernel
+/// refuses an entry past MAX_ARG_STRLEN (32 pages, 128 KiB) with E2BIG, and
+/// the hex encoding doubles every value: one 64 KiB variable (a credentials
+/// blob in a config's `env`) would stop the server from starting.
+const CHUNK: usize = 96 * 1024;
+
+/// `spec` as the child's environment entries: [`SPEC_VAR`], then as many
+/// `SANDSPAWN_SPEC_1`, `_2`, … as its length needs.
+pub fn to_env(spec: &SandboxSpec) -> Vec<(String, String)> {
+    let text = encode(spec);
+    let mut rest = text.as_str();
+    let mut out = Vec::new();
+    while !rest.is_empty() || out.is_empty() {
+        let mut cut = rest.len().min(CHUNK);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let name = match out.len() {
+            0 => SPEC_VAR.to_string(),
+            n => format!("{SPEC_VAR}_{n}"),
+        };
+        out.push((name, rest[..cut].to_string()));
+        rest = &rest[cut..];
+    }
+    out
+}
+
+/// Decode the spec [`to_env`] spread over the variables `get` looks up.
+pub fn from_env(get: impl Fn(&str) -> Option<OsString>) -> Result<SandboxSpec, WireError> {
+    let mut text = get(SPEC_VAR).unwrap_or_default();
+    for n in 1.. {
+        match get(&format!("{SPEC_VAR}_{n}")) {
+            Some(part) => text.push(part),
+            None => break,
+        }
+    }
+    decode(&text)
 }
 
 /// Decode a spec made by [`encode`].
@@ -174,5 +214,36 @@ mod tests {
         let text = encode(&spec);
         assert_eq!(decode(OsStr::new(&text)).unwrap(), spec);
         assert!(decode(OsStr::new("{")).is_err());
+    }
+
+    /// A spec past one environment entry's limit is split over several,
+    /// each within it, and put back together.
+    #[test]
+    fn a_large_spec_is_split_over_variables_within_the_kernels_limit() {
+        let spec = |env: Vec<(OsString, OsString)>| SandboxSpec {
+            program: "/bin/sh".into(),
+            args: Vec::new(),
+            cwd: "/".into(),
+            env,
+            mounts: Vec::new(),
+            network: NetworkMode::Full,
+            backend: Backend::Bwrap,
+            die_with_parent: true,
+            proxy: None,
+            checks: Vec::new(),
+        };
+        let big = spec(vec![("BIG".into(), "x".repeat(100_000).into())]);
+        let vars = to_env(&big);
+        let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, [SPEC_VAR, "SANDSPAWN_SPEC_1", "SANDSPAWN_SPEC_2"]);
+        assert!(vars.iter().all(|(n, v)| n.len() + v.len() + 2 <= 32 * 4096));
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        assert_eq!(from_env(get).unwrap(), big);
+        let small = to_env(&spec(Vec::new()));
+        assert_eq!(small.len(), 1);
     }
 }

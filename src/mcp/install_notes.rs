@@ -1,0 +1,115 @@
+//! Notes for `mcp check` and `mcp explain --config` about entries wrapped
+//! by hand (`sandspawn mcp [OPTIONS] -- CMD`), whose start by the client
+//! differs from the plan those commands show.
+
+use std::path::Path;
+
+use super::install::unwrap_command;
+
+/// For `mcp check` and `mcp explain --config`: an entry wrapped by hand
+/// (`sandspawn mcp [OPTIONS] -- CMD` without `--config THIS --server NAME`)
+/// is started by the client without its `sandbox` table and with the
+/// wrapper's own options, while the plan shown here is the reverse. Say so
+/// rather than show a sandbox the server will not get.
+pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    unwrap_command(cmd, &server.args)?;
+    let at = server.args.iter().position(|a| a == "--")?;
+    let opts = &server.args[1..at];
+    let names =
+        |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
+    // By real path when both exist, else as written (made absolute).
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    };
+    let this_file = opts
+        .windows(2)
+        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
+    if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
+        return None;
+    }
+    let lost = lost_env(server, opts);
+    if server.sandbox.is_none() && opts.is_empty() && lost.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = opts
+        .iter()
+        .map(|o| o.to_string_lossy().into_owned())
+        .collect();
+    let mut applies = if shown.is_empty() {
+        "its `sandbox` table is not applied then".to_string()
+    } else {
+        format!(
+            "the options `{}` apply then, not its `sandbox` table",
+            shown.join(" ")
+        )
+    };
+    if server.sandbox.is_none() && shown.is_empty() {
+        applies.clear();
+    }
+    if !lost.is_empty() {
+        if !applies.is_empty() {
+            applies.push_str("; ");
+        }
+        applies.push_str(&format!(
+            "its `env` variables {} go to sandspawn's environment, which passes on only the allow-list, `--pass` and the user config's `pass`",
+            lost.join(", ")
+        ));
+    }
+    let opts_text: String = shown.iter().map(|o| format!("{o} ")).collect();
+    Some(format!(
+        "server `{name}`: the client starts it as `sandspawn mcp {opts_text}-- …`, without `--config {cfg} --server {name}`: {applies}, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)",
+        name = server.name,
+        cfg = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf()).display(),
+    ))
+}
+
+/// The entry's `env` names a hand-wrapped start loses: the client sets
+/// them in sandspawn's environment, where a name outside the trust, proxy
+/// and base families reaches the server only through `--pass` (here among
+/// the wrapper's options `opts`) or the user config (not read here).
+fn lost_env(server: &super::config::ServerConfig, opts: &[std::ffi::OsString]) -> Vec<String> {
+    use crate::env::families;
+    // A policy file may `pass` any of them: not read here, so no claim.
+    if opts
+        .iter()
+        .any(|o| o == "--policy" || o.as_encoded_bytes().starts_with(b"--policy="))
+    {
+        return Vec::new();
+    }
+    let passed: Vec<&[u8]> = opts
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(i, o)| match o.as_encoded_bytes().strip_prefix(b"--pass=") {
+                Some(v) => Some(v),
+                None => (o == "--pass")
+                    .then(|| opts.get(i + 1).map(|v| v.as_encoded_bytes()))
+                    .flatten(),
+            },
+        )
+        .collect();
+    let kept = |name: &[u8]| {
+        families::BASE_VARS.iter().any(|b| b.as_bytes() == name)
+            || families::BASE_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(p.as_bytes()))
+            || families::trust_var(name).is_some()
+            || families::is_proxy_var(name)
+            || passed.iter().any(|p| match p.strip_suffix(b"*") {
+                Some(prefix) => name.starts_with(prefix),
+                None => *p == name,
+            })
+    };
+    let mut lost: Vec<String> = Vec::new();
+    // `env` (with `envFile`'s lines) and Codex's `env_vars`: all of them
+    // are set in sandspawn's environment by the client.
+    for name in server.env.iter().map(|(n, _)| n).chain(&server.env_vars) {
+        let text = name.to_string_lossy().into_owned();
+        if !kept(name.as_encoded_bytes()) && !lost.contains(&text) {
+            lost.push(text);
+        }
+    }
+    lost
+}
