@@ -162,6 +162,12 @@ pub fn is_proxy_url_var(name: &[u8]) -> bool {
     PROXY_URL_PAIRS.iter().any(|(a, b)| eq(a) || eq(b)) || PROXY_URL_SINGLES.iter().any(eq)
 }
 
+/// Whether `name` is a no-proxy list variable (any spelling).
+pub fn is_no_proxy_var(name: &[u8]) -> bool {
+    let eq = |s: &&str| s.as_bytes() == name;
+    NO_PROXY_PAIRS.iter().any(|(a, b)| eq(a) || eq(b)) || NO_PROXY_SINGLES.iter().any(eq)
+}
+
 /// The other spelling of a paired proxy variable.
 pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
     PROXY_URL_PAIRS

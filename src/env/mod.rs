@@ -312,8 +312,9 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
         }
     }
 
-    match ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy) {
-        Some(url) => bridge_proxy_family(&mut vars, url, parent, &denied_by),
+    let bridge = ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy);
+    match bridge {
+        Some(url) => bridge_proxy_family(&mut vars, url, parent, &rules.set, &denied_by),
         None => complete_proxy_family(&mut vars, &denied_by),
     }
     add_trust_family(&mut vars, ctx, &denied_by);
@@ -321,13 +322,26 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
     // Explicit `set` wins over everything, including deny: it is the user's
     // own value, not an inherited one.
     for (name, value) in &rules.set {
-        if families::trust_var(name.as_encoded_bytes()).is_some() {
+        let bytes = name.as_encoded_bytes();
+        if families::trust_var(bytes).is_some() {
             // A trust variable's value is a CA input (the plan read it); the
             // variable itself points at the managed bundle set above.
             continue;
         }
+        if bridge.is_some()
+            && (families::is_proxy_url_var(bytes) || families::is_no_proxy_var(bytes))
+        {
+            // Network `proxy`: a set proxy URL is an upstream candidate (the
+            // plan chose the upstream from it) and a set no-proxy list was
+            // filtered above; the child's value names the bridge, never the
+            // upstream and its credentials, which it cannot reach anyway.
+            continue;
+        }
         dropped.remove(name);
         insert(&mut vars, name, value, Source::Set);
+    }
+    if bridge.is_none() {
+        complete_set_proxy_family(&mut vars, &rules.set, &denied_by);
     }
 
     for name in vars.keys() {
@@ -397,16 +411,55 @@ fn complete_proxy_family<'r>(
     }
 }
 
+/// A proxy variable the user set (`--set`, the policy's `[set]`, an MCP
+/// config's `env`) is completed like the parent's: its other spelling gets
+/// the same value (replacing an inherited one, which lowercase-first clients
+/// such as curl, Python and Node would otherwise prefer) unless that
+/// spelling is set too, and NODE_USE_ENV_PROXY=1 is added for an
+/// HTTP(S)_PROXY spelling.
+fn complete_set_proxy_family<'r>(
+    vars: &mut BTreeMap<OsString, EnvVar>,
+    set: &[(OsString, OsString)],
+    denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
+) {
+    let is_set = |n: &OsStr| set.iter().any(|(k, _)| k == n);
+    let mut node_reads = false;
+    for (name, _) in set {
+        let bytes = name.as_encoded_bytes();
+        if !families::is_proxy_var(bytes) {
+            continue;
+        }
+        // The value the child got: the last `set` of this name.
+        let Some(value) = vars.get(name).map(|v| v.value.clone()) else {
+            continue;
+        };
+        node_reads |= families::NODE_READS_PROXY.contains(&bytes) && !value.is_empty();
+        if let Some(other) = families::other_spelling(bytes) {
+            let other = OsString::from(other);
+            if !is_set(&other) && denied_by(&other).is_none() {
+                let from = name.to_string_lossy().into_owned();
+                insert(vars, &other, &value, Source::ProxySpelling { from });
+            }
+        }
+    }
+    let node = OsString::from(families::NODE_USE_ENV_PROXY);
+    if node_reads && !vars.contains_key(&node) && denied_by(&node).is_none() {
+        insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
+    }
+}
+
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
 /// yarn, bundler, pip and docker forms, WS/WSS) points at the bridge, set
 /// whether or not the parent had it; NODE_USE_ENV_PROXY=1; the no-proxy
 /// lists keep the parent's entries of every spelling minus loopback and `*`
 /// (loopback is not a way out of the sandbox, and `*` would bypass the only
-/// way out).
+/// way out). A no-proxy list the user set replaces the parent's of that
+/// name.
 fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     url: &OsStr,
     parent: &[(OsString, OsString)],
+    user_set: &[(OsString, OsString)],
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
 ) {
     let set = |vars: &mut BTreeMap<OsString, EnvVar>, name: &str, value: &OsStr, source| {
@@ -432,7 +485,10 @@ fn bridge_proxy_family<'r>(
         .iter()
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::NO_PROXY_SINGLES.iter().copied())
-        .filter_map(|n| parent.iter().find(|(k, _)| k == n))
+        .filter_map(|n| {
+            let last_set = user_set.iter().rev().find(|(k, _)| k == n);
+            last_set.or_else(|| parent.iter().find(|(k, _)| k == n))
+        })
         .filter_map(|(_, v)| v.to_str());
     let kept = families::no_proxy_without_loopback(parent_lists);
     if kept.is_empty() {

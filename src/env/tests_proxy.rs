@@ -175,3 +175,107 @@ fn node_use_env_proxy_only_with_an_http_or_https_proxy() {
         ]
     );
 }
+
+fn set(pairs: &[(&str, &str)]) -> EnvRules {
+    EnvRules {
+        set: parent(pairs),
+        ..EnvRules::default()
+    }
+}
+
+#[test]
+fn a_set_proxy_url_names_the_bridge_inside_and_its_credentials_stay_out() {
+    // `--set`, a policy's [set] or an MCP config's `env` naming the proxy:
+    // the plan takes it as the upstream; the child gets the bridge.
+    let p = parent(&[("HTTPS_PROXY", "http://inherited:1")]);
+    let rules = set(&[
+        ("https_proxy", "http://user:s3cret@corp:3128"),
+        ("NO_PROXY", "localhost,intranet.corp,*"),
+    ]);
+    let plan = build(&p, &rules, &proxy_ctx(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("https_proxy"), Some(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("HTTPS_PROXY"), Some(OsStr::new(INSIDE)));
+    assert_eq!(
+        plan.vars
+            .iter()
+            .find(|v| v.name == "https_proxy")
+            .map(|v| v.source.clone()),
+        Some(Source::ProxyBridge)
+    );
+    assert!(plan
+        .vars
+        .iter()
+        .all(|v| !v.value.to_string_lossy().contains("s3cret")));
+    // A set no-proxy list is filtered like the parent's, in every spelling.
+    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("intranet.corp")));
+    assert_eq!(plan.get("no_proxy"), Some(OsStr::new("intranet.corp")));
+}
+
+fn full_ctx() -> EnvContext<'static> {
+    EnvContext {
+        network: NetworkMode::Full,
+        bundle: None,
+        extras_bundle: None,
+        tmpdir: OsStr::new("/tmp"),
+        home: None,
+        xdg_runtime_usable: false,
+        proxy_url: None,
+    }
+}
+
+#[test]
+fn a_set_proxy_variable_gets_its_other_spelling_and_node_env_proxy() {
+    // The parent's lowercase spelling would win in curl, Python and Node
+    // over the uppercase one the user set: both carry the set value.
+    let p = parent(&[("https_proxy", "http://stale:1"), ("no_proxy", "old")]);
+    let rules = set(&[
+        ("HTTPS_PROXY", "http://corp:3128"),
+        ("HTTP_PROXY", "http://corp:3128"),
+        ("NO_PROXY", ".corp"),
+    ]);
+    let plan = build(&p, &rules, &full_ctx());
+    for (name, want) in [
+        ("HTTPS_PROXY", "http://corp:3128"),
+        ("https_proxy", "http://corp:3128"),
+        ("HTTP_PROXY", "http://corp:3128"),
+        ("http_proxy", "http://corp:3128"),
+        ("NO_PROXY", ".corp"),
+        ("no_proxy", ".corp"),
+        ("NODE_USE_ENV_PROXY", "1"),
+    ] {
+        assert_eq!(plan.get(name), Some(OsStr::new(want)), "{name}");
+    }
+    let source = |n: &str| {
+        plan.vars
+            .iter()
+            .find(|v| v.name == n)
+            .unwrap()
+            .source
+            .clone()
+    };
+    assert_eq!(
+        source("https_proxy"),
+        Source::ProxySpelling {
+            from: "HTTPS_PROXY".into()
+        }
+    );
+    assert_eq!(source("HTTPS_PROXY"), Source::Set);
+
+    // With no proxy in the parent at all, NODE_USE_ENV_PROXY still comes.
+    let plan = build(
+        &[],
+        &set(&[("HTTPS_PROXY", "http://corp:3128")]),
+        &full_ctx(),
+    );
+    assert_eq!(
+        plan.get("https_proxy"),
+        Some(OsStr::new("http://corp:3128"))
+    );
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+
+    // Both spellings set explicitly: each keeps its own value.
+    let both = set(&[("HTTP_PROXY", "http://a:1"), ("http_proxy", "http://b:2")]);
+    let plan = build(&[], &both, &full_ctx());
+    assert_eq!(plan.get("HTTP_PROXY"), Some(OsStr::new("http://a:1")));
+    assert_eq!(plan.get("http_proxy"), Some(OsStr::new("http://b:2")));
+}

@@ -166,6 +166,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
             policy.proxy.as_deref(),
+            &policy.env.set,
             &req.parent_env,
         )?);
     }

@@ -112,13 +112,24 @@ pub enum ProxyError {
 }
 
 /// The upstream for `proxy` mode: `configured` (`--proxy` / policy) first,
-/// else the first non-empty [`UPSTREAM_VARS`] of the parent.
+/// then the first non-empty [`UPSTREAM_VARS`] the user set (`--set`, the
+/// policy's `[set]`, an MCP config's `env`; the last `set` of a name
+/// wins), else the parent's. A set value is the user's choice for this
+/// command, so it beats what was inherited; its origin reads
+/// `HTTPS_PROXY (set)`.
 pub fn choose(
     configured: Option<&OsStr>,
+    set: &[(OsString, OsString)],
     parent_env: &[(OsString, OsString)],
 ) -> Result<Upstream, ProxyError> {
     if let Some(value) = configured {
         return parse(value, "--proxy");
+    }
+    for name in UPSTREAM_VARS {
+        let value = set.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return parse(value, &format!("{name} (set)"));
+        }
     }
     for name in UPSTREAM_VARS {
         if let Some(value) = lookup(parent_env, name).filter(|v| !v.is_empty()) {
@@ -358,13 +369,41 @@ mod tests {
             pairs.iter().map(|(a, b)| (a.into(), b.into())).collect()
         };
         let e = env(&[("ALL_PROXY", "socks5h://a:1"), ("HTTP_PROXY", "http://b:2")]);
-        assert_eq!(choose(None, &e).unwrap().origin, "HTTP_PROXY");
+        assert_eq!(choose(None, &[], &e).unwrap().origin, "HTTP_PROXY");
         let e = env(&[("https_proxy", "http://c:3"), ("HTTP_PROXY", "http://b:2")]);
-        assert_eq!(choose(None, &e).unwrap().host, "c");
-        let flag = choose(Some(OsStr::new("http://f:4")), &e).unwrap();
+        assert_eq!(choose(None, &[], &e).unwrap().host, "c");
+        let flag = choose(Some(OsStr::new("http://f:4")), &[], &e).unwrap();
         assert_eq!((flag.origin.as_str(), flag.port), ("--proxy", 4));
-        assert_eq!(choose(None, &[]), Err(ProxyError::NoUpstream));
+        assert_eq!(choose(None, &[], &[]), Err(ProxyError::NoUpstream));
         let empty = env(&[("HTTPS_PROXY", ""), ("ALL_PROXY", "http://z:9")]);
-        assert_eq!(choose(None, &empty).unwrap().origin, "ALL_PROXY");
+        assert_eq!(choose(None, &[], &empty).unwrap().origin, "ALL_PROXY");
+    }
+
+    #[test]
+    fn a_set_proxy_variable_is_the_upstream_before_the_parents() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs.iter().map(|(a, b)| (a.into(), b.into())).collect()
+        };
+        // Nothing inherited: the set value is an upstream, not "no upstream".
+        let set = env(&[
+            ("https_proxy", "http://u:pw@s:1"),
+            ("https_proxy", "http://t:2"),
+        ]);
+        let got = choose(None, &set, &[]).unwrap();
+        assert_eq!(
+            (got.origin.as_str(), got.host.as_str()),
+            ("https_proxy (set)", "t")
+        );
+        // A set value beats every inherited one; --proxy beats both.
+        let parent = env(&[("HTTPS_PROXY", "http://p:3")]);
+        let set = env(&[("ALL_PROXY", "socks5h://u:pw@s:1080")]);
+        let got = choose(None, &set, &parent).unwrap();
+        assert_eq!(got.origin, "ALL_PROXY (set)");
+        assert!(got.socks_login.is_some());
+        let flag = choose(Some(OsStr::new("http://f:4")), &set, &parent).unwrap();
+        assert_eq!(flag.origin, "--proxy");
+        // An empty set value names nothing.
+        let got = choose(None, &env(&[("HTTPS_PROXY", "")]), &parent).unwrap();
+        assert_eq!(got.origin, "HTTPS_PROXY");
     }
 }
