@@ -35,8 +35,16 @@ pub fn recoverable(name: &[u8]) -> bool {
 }
 
 /// The trust and proxy variables of `host_environ` (NUL-separated
-/// `NAME=VALUE`, as in /proc/PID/environ) that `own` does not set.
-pub fn select(host_environ: &[u8], own: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+/// `NAME=VALUE`, as in /proc/PID/environ) that `own` does not set. A proxy
+/// variable whose other spelling `own` sets is left out too: the client
+/// gave this server its proxy, and a recovered `https_proxy` beside its
+/// `HTTPS_PROXY` would win in curl, Python and Node. A relative trust path
+/// meant the host's working directory, `host_cwd`, and is joined to it.
+pub fn select(
+    host_environ: &[u8],
+    own: &[(OsString, OsString)],
+    host_cwd: Option<&Path>,
+) -> Vec<(OsString, OsString)> {
     let mut out: Vec<(OsString, OsString)> = Vec::new();
     for entry in host_environ.split(|b| *b == 0) {
         let Some(eq) = entry.iter().position(|b| *b == b'=') else {
@@ -46,11 +54,21 @@ pub fn select(host_environ: &[u8], own: &[(OsString, OsString)]) -> Vec<(OsStrin
         if name.is_empty() || !recoverable(name) {
             continue;
         }
+        let other = families::other_spelling(name).map(OsStr::new);
         let name = OsStr::from_bytes(name);
-        if own.iter().any(|(n, _)| n == name) || out.iter().any(|(n, _)| n == name) {
+        let own_sets = |n: &OsStr| own.iter().any(|(k, _)| k == n);
+        if own_sets(name) || other.is_some_and(own_sets) || out.iter().any(|(n, _)| n == name) {
             continue;
         }
-        out.push((name.to_os_string(), OsStr::from_bytes(value).to_os_string()));
+        let value = OsStr::from_bytes(value);
+        let relative = !value.is_empty() && Path::new(value).is_relative();
+        let value = match host_cwd {
+            Some(cwd) if relative && families::trust_var(name.as_bytes()).is_some() => {
+                cwd.join(value).into_os_string()
+            }
+            _ => value.to_os_string(),
+        };
+        out.push((name.to_os_string(), value));
     }
     out
 }
@@ -81,7 +99,12 @@ pub fn recover_from_parent(own: &[(OsString, OsString)]) -> Recovered {
         }
     }
     match std::fs::read(dir.join("environ")) {
-        Ok(bytes) => out.vars = select(&bytes, own),
+        Ok(bytes) => {
+            // Unreadable (the host exited): relative paths then stay as
+            // they are and are reported missing if they are.
+            let cwd = std::fs::read_link(dir.join("cwd")).ok();
+            out.vars = select(&bytes, own, cwd.as_deref());
+        }
         Err(e) => out.note = Some(format!("reading /proc/{pid}/environ: {e}")),
     }
     out
@@ -194,12 +217,27 @@ mod tests {
     fn only_trust_and_proxy_families_are_recovered_and_own_values_win() {
         let host = b"PATH=/x\0SSL_CERT_FILE=/h/ca.pem\0AWS_SECRET_ACCESS_KEY=s\0https_proxy=http://u:p@p:1\0NODE_EXTRA_CA_CERTS=/own\0garbage\0=x\0";
         let own = pairs(&[("NODE_EXTRA_CA_CERTS", "/mine")]);
-        let got = select(host, &own);
+        let got = select(host, &own, None);
         assert_eq!(
             got,
             pairs(&[
                 ("SSL_CERT_FILE", "/h/ca.pem"),
                 ("https_proxy", "http://u:p@p:1")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_relative_trust_path_is_the_hosts_and_the_clients_proxy_spelling_wins() {
+        let host = b"SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0";
+        let own = pairs(&[("HTTPS_PROXY", "http://given:3"), ("NO_PROXY", ".corp")]);
+        let got = select(host, &own, Some(Path::new("/work/host")));
+        assert_eq!(
+            got,
+            pairs(&[
+                ("SSL_CERT_FILE", "/work/host/certs/ca.pem"),
+                ("NODE_EXTRA_CA_CERTS", "/abs.pem"),
+                ("HTTP_PROXY", "http://h:2"),
             ])
         );
     }
