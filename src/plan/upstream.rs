@@ -12,8 +12,14 @@ use crate::env::mask_url_credentials;
 /// sandbox has its own network namespace, so any port is free there.
 pub const INSIDE_PORT: u16 = 3128;
 
-/// Default port when the URL names none (curl's default for proxies).
-pub const DEFAULT_PORT: u16 = 1080;
+/// Port of an `http://` upstream whose URL names none: the scheme's 80,
+/// which Python (urllib, requests, httpx), Go, Node and npm use for the
+/// same variable, so `--net proxy` reaches the proxy the child's own
+/// clients would reach under `--net full` (curl alone assumes 1080).
+pub const HTTP_DEFAULT_PORT: u16 = 80;
+
+/// Port of a SOCKS5 upstream whose URL names none (SOCKS's 1080).
+pub const SOCKS_DEFAULT_PORT: u16 = 1080;
 
 /// The parent's variables consulted for the upstream, in order, when
 /// neither `--proxy` nor the policy's `proxy` names one.
@@ -140,7 +146,9 @@ pub fn choose(
 }
 
 /// Parse a proxy URL: `[scheme://]host[:port][/]`; scheme `http` (the
-/// default), `socks5` or `socks5h`; port default [`DEFAULT_PORT`].
+/// default), `socks5` or `socks5h`; port default [`HTTP_DEFAULT_PORT`] or
+/// [`SOCKS_DEFAULT_PORT`], said in the display (`http://proxy (port 80)`)
+/// so that a message about the upstream names the port it tried.
 pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
     let display = match mask_url_credentials(value.as_encoded_bytes()) {
         Some(masked) => String::from_utf8_lossy(&masked).into_owned(),
@@ -184,10 +192,20 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
         (Some(u), Scheme::Socks5 | Scheme::Socks5h) => (None, Some(socks_login(u).map_err(bad)?)),
     };
     let (host, port) = split_host_port(authority).map_err(bad)?;
+    let (port, display) = match port {
+        Some(port) => (port, display),
+        None => {
+            let port = match scheme {
+                Scheme::Http => HTTP_DEFAULT_PORT,
+                Scheme::Socks5 | Scheme::Socks5h => SOCKS_DEFAULT_PORT,
+            };
+            (port, format!("{display} (port {port})"))
+        }
+    };
     Ok(Upstream {
         scheme,
         host,
-        port: port.unwrap_or(DEFAULT_PORT),
+        port,
         origin: origin.to_string(),
         display,
         authorization,
@@ -299,7 +317,20 @@ mod tests {
             (u.scheme, u.host.as_str(), u.port),
             (Scheme::Socks5h, "::1", 1081)
         );
-        assert_eq!(p("http://proxy").unwrap().port, DEFAULT_PORT);
+        // No port: the scheme's, as the child's clients would use it, and
+        // said where the upstream is named.
+        let u = p("http://proxy/").unwrap();
+        assert_eq!(
+            (u.port, u.display.as_str()),
+            (80, "http://proxy/ (port 80)")
+        );
+        let u = p("proxy.corp").unwrap();
+        assert_eq!((u.port, u.display.as_str()), (80, "proxy.corp (port 80)"));
+        let u = p("socks5h://u:pw@proxy").unwrap();
+        assert_eq!(
+            (u.port, u.display.as_str()),
+            (1080, "socks5h://***@proxy (port 1080)")
+        );
         assert_eq!(
             p("socks5://h:1").unwrap().inside_url(INSIDE_PORT),
             OsString::from("socks5h://127.0.0.1:3128")
