@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use families::{TrustRole, TRUST_VARS};
-pub use mask::{mask_url_credentials, mask_value};
+pub use mask::{mask_proxy_url, mask_url_credentials, mask_value};
 
 use crate::policy::{EnvRules, NetworkMode};
 

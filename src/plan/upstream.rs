@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use sandspawn_linux::SocksLogin;
 
 use super::assemble::lookup;
-use crate::env::mask_url_credentials;
+use crate::env::mask_proxy_url;
 
 /// The port the bridge listens on at 127.0.0.1 inside the sandbox. The
 /// sandbox has its own network namespace, so any port is free there.
@@ -150,7 +150,7 @@ pub fn choose(
 /// [`SOCKS_DEFAULT_PORT`], said in the display (`http://proxy (port 80)`)
 /// so that a message about the upstream names the port it tried.
 pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
-    let display = match mask_url_credentials(value.as_encoded_bytes()) {
+    let display = match mask_proxy_url(value.as_encoded_bytes()) {
         Some(masked) => String::from_utf8_lossy(&masked).into_owned(),
         None => value.to_string_lossy().into_owned(),
     };
