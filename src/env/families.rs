@@ -247,6 +247,19 @@ pub const BASE_VARS: &[&str] = &[
     "NO_COLOR",
 ];
 
+/// Flags that choose a program's trust store, passed as the parent set
+/// them (and recovered from an MCP host with the trust family). With
+/// NODE_USE_SYSTEM_CA=1 Node adds the system store, which inside is
+/// SSL_CERT_FILE (the combined bundle) and the bound /etc/ssl/certs: a
+/// parent relying on it for a CA installed into the system store (an
+/// agent firewall's, a corporate one) needs it in the child too.
+pub const TRUST_FLAGS: &[&str] = &["NODE_USE_SYSTEM_CA"];
+
+/// Whether `name` is one of [`TRUST_FLAGS`].
+pub fn is_trust_flag(name: &[u8]) -> bool {
+    TRUST_FLAGS.iter().any(|f| f.as_bytes() == name)
+}
+
 /// Base variables matched by prefix (`LC_CTYPE`, `LC_MESSAGES`…).
 pub const BASE_PREFIXES: &[&str] = &["LC_"];
 

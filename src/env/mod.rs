@@ -276,7 +276,7 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             );
             continue;
         }
-        if is_base(bytes) {
+        if is_base(bytes) || families::is_trust_flag(bytes) {
             insert(&mut vars, name, value, Source::Base);
             continue;
         }

@@ -279,3 +279,15 @@ fn a_set_proxy_variable_gets_its_other_spelling_and_node_env_proxy() {
     assert_eq!(plan.get("HTTP_PROXY"), Some(OsStr::new("http://a:1")));
     assert_eq!(plan.get("http_proxy"), Some(OsStr::new("http://b:2")));
 }
+
+#[test]
+fn node_use_system_ca_is_passed_in_every_network_mode() {
+    // Node's system store inside is the combined bundle: a parent that
+    // trusted a system-installed CA through this flag keeps it.
+    let p = parent(&[("NODE_USE_SYSTEM_CA", "1"), ("NODE_OPTIONS", "--x")]);
+    for ctx in [full_ctx(), proxy_ctx(OsStr::new(INSIDE))] {
+        let plan = build(&p, &EnvRules::default(), &ctx);
+        assert_eq!(plan.get("NODE_USE_SYSTEM_CA"), Some(OsStr::new("1")));
+        assert_eq!(plan.get("NODE_OPTIONS"), None);
+    }
+}

@@ -31,7 +31,9 @@ pub struct Recovered {
 
 /// Whether `name` belongs to a family recovered from the host.
 pub fn recoverable(name: &[u8]) -> bool {
-    families::trust_var(name).is_some() || families::is_proxy_var(name)
+    families::trust_var(name).is_some()
+        || families::is_trust_flag(name)
+        || families::is_proxy_var(name)
 }
 
 /// The trust and proxy variables of `host_environ` (NUL-separated
@@ -229,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_relative_trust_path_is_the_hosts_and_the_clients_proxy_spelling_wins() {
-        let host = b"SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0";
+        let host = b"SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0NODE_USE_SYSTEM_CA=1\0";
         let own = pairs(&[("HTTPS_PROXY", "http://given:3"), ("NO_PROXY", ".corp")]);
         let got = select(host, &own, Some(Path::new("/work/host")));
         assert_eq!(
@@ -238,6 +240,7 @@ mod tests {
                 ("SSL_CERT_FILE", "/work/host/certs/ca.pem"),
                 ("NODE_EXTRA_CA_CERTS", "/abs.pem"),
                 ("HTTP_PROXY", "http://h:2"),
+                ("NODE_USE_SYSTEM_CA", "1"),
             ])
         );
     }
