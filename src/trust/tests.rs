@@ -167,6 +167,23 @@ fn an_additive_variable_naming_the_system_bundle_gives_node_the_system_roots() {
 }
 
 #[test]
+fn a_utf8_byte_order_mark_before_the_first_block_is_skipped() {
+    let (c, _) = ca("bom");
+    for nl in ["\n", "\r\n"] {
+        let text = pem_block("CERTIFICATE", c.der()).replace('\n', nl);
+        let mut file = b"\xef\xbb\xbf".to_vec();
+        file.extend_from_slice(text.as_bytes());
+        let s = sanitize_pem(&file);
+        assert_eq!(s.certificates, vec![c.der().to_vec()], "{nl:?}");
+        assert!(s.dropped.is_empty(), "{:?}", s.dropped);
+    }
+    // A DER certificate behind a mark is read too.
+    let mut der = b"\xef\xbb\xbf".to_vec();
+    der.extend_from_slice(c.der());
+    assert_eq!(sanitize_pem(&der).certificates, vec![c.der().to_vec()]);
+}
+
+#[test]
 fn no_store_and_no_inputs_gives_no_bundle() {
     let fx = Fx::new();
     let mut req = fx.req(vec![]);
