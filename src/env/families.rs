@@ -162,6 +162,13 @@ pub fn is_proxy_url_var(name: &[u8]) -> bool {
     PROXY_URL_PAIRS.iter().any(|(a, b)| eq(a) || eq(b)) || PROXY_URL_SINGLES.iter().any(eq)
 }
 
+/// Whether Node >= 24 with NODE_USE_ENV_PROXY=1 accepts `value` as a proxy
+/// URL; anything else makes it exit at start.
+pub fn node_takes_proxy_url(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    lower.starts_with(b"http://") || lower.starts_with(b"https://")
+}
+
 /// Whether `name` is a no-proxy list variable (any spelling).
 pub fn is_no_proxy_var(name: &[u8]) -> bool {
     let eq = |s: &&str| s.as_bytes() == name;

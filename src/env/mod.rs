@@ -342,6 +342,7 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
     }
     if bridge.is_none() {
         complete_set_proxy_family(&mut vars, &rules.set, &denied_by);
+        warnings.extend(add_node_env_proxy(&mut vars, &denied_by));
     }
 
     for name in vars.keys() {
@@ -402,13 +403,6 @@ fn complete_proxy_family<'r>(
             }
         }
     }
-    let node_reads = vars.values().any(|v| {
-        families::NODE_READS_PROXY.contains(&v.name.as_encoded_bytes()) && !v.value.is_empty()
-    });
-    let node = OsString::from(families::NODE_USE_ENV_PROXY);
-    if node_reads && !vars.contains_key(&node) && denied_by(&node).is_none() {
-        insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
-    }
 }
 
 /// A proxy variable the user set (`--set`, the policy's `[set]`, an MCP
@@ -423,7 +417,6 @@ fn complete_set_proxy_family<'r>(
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
 ) {
     let is_set = |n: &OsStr| set.iter().any(|(k, _)| k == n);
-    let mut node_reads = false;
     for (name, _) in set {
         let bytes = name.as_encoded_bytes();
         if !families::is_proxy_var(bytes) {
@@ -433,7 +426,6 @@ fn complete_set_proxy_family<'r>(
         let Some(value) = vars.get(name).map(|v| v.value.clone()) else {
             continue;
         };
-        node_reads |= families::NODE_READS_PROXY.contains(&bytes) && !value.is_empty();
         if let Some(other) = families::other_spelling(bytes) {
             let other = OsString::from(other);
             if !is_set(&other) && denied_by(&other).is_none() {
@@ -442,10 +434,46 @@ fn complete_set_proxy_family<'r>(
             }
         }
     }
+}
+
+/// NODE_USE_ENV_PROXY=1 when an HTTP(S)_PROXY spelling is exported (Node
+/// 24 and later ignore them without it; Node never reads ALL_PROXY or
+/// WS(S)_PROXY, so those alone do not make it use a proxy), unless one is not
+/// an `http://` or `https://` URL: with the flag, Node >= 24 exits at start
+/// on `proxy:3128` ("Invalid URL") or `socks5h://…` ("Invalid URL
+/// protocol"), every Node program, networked or not, while without it Node
+/// ran. Such a value gets a warning instead, naming it.
+fn add_node_env_proxy<'r>(
+    vars: &mut BTreeMap<OsString, EnvVar>,
+    denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
+) -> Option<String> {
     let node = OsString::from(families::NODE_USE_ENV_PROXY);
-    if node_reads && !vars.contains_key(&node) && denied_by(&node).is_none() {
-        insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
+    if vars.contains_key(&node) || denied_by(&node).is_some() {
+        return None;
     }
+    let read: Vec<&EnvVar> = vars
+        .values()
+        .filter(|v| {
+            families::NODE_READS_PROXY.contains(&v.name.as_encoded_bytes()) && !v.value.is_empty()
+        })
+        .collect();
+    if read.is_empty() {
+        return None;
+    }
+    if let Some(bad) = read
+        .iter()
+        .find(|v| !families::node_takes_proxy_url(v.value.as_encoded_bytes()))
+    {
+        return Some(format!(
+            "NODE_USE_ENV_PROXY=1 not added: {}={} is not an http:// or https:// URL, and Node >= 24 \
+             exits at start on it with the flag set; Node programs do not use the proxy (write it as \
+             http://HOST:PORT so that they do)",
+            bad.name.to_string_lossy(),
+            mask_value(&bad.name, &bad.value).to_string_lossy()
+        ));
+    }
+    insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
+    None
 }
 
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
@@ -475,12 +503,17 @@ fn bridge_proxy_family<'r>(
     {
         set(vars, name, url, Source::ProxyBridge);
     }
-    set(
-        vars,
-        families::NODE_USE_ENV_PROXY,
-        OsStr::new("1"),
-        Source::ProxyDerived,
-    );
+    // Node's built-in proxy support takes http:// only, and exits at start
+    // on the socks5h:// of a SOCKS5 upstream: Node programs then get no
+    // proxy (they need a SOCKS agent), not a crash.
+    if families::node_takes_proxy_url(url.as_encoded_bytes()) {
+        set(
+            vars,
+            families::NODE_USE_ENV_PROXY,
+            OsStr::new("1"),
+            Source::ProxyDerived,
+        );
+    }
     let parent_lists = families::NO_PROXY_PAIRS
         .iter()
         .flat_map(|(a, b)| [*a, *b])

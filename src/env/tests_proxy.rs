@@ -291,3 +291,38 @@ fn node_use_system_ca_is_passed_in_every_network_mode() {
         assert_eq!(plan.get("NODE_OPTIONS"), None);
     }
 }
+
+#[test]
+fn node_use_env_proxy_only_with_urls_node_takes() {
+    // Node >= 24 with NODE_USE_ENV_PROXY=1 exits at start on a proxy value
+    // without http(s)://; without the flag it ran. A warning says why.
+    for value in ["proxy.corp:3128", "socks5h://proxy:1080", "user:pw@proxy:1"] {
+        let p = parent(&[("https_proxy", value)]);
+        let plan = build(&p, &EnvRules::default(), &full_ctx());
+        assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None, "{value}");
+        assert_eq!(plan.get("HTTPS_PROXY"), Some(OsStr::new(value)));
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].starts_with("NODE_USE_ENV_PROXY=1 not added: HTTPS_PROXY="),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(!plan.warnings[0].contains("pw"), "{:?}", plan.warnings);
+    }
+    let p = parent(&[
+        ("HTTP_PROXY", "HTTP://proxy:1"),
+        ("https_proxy", "https://p:2"),
+    ]);
+    let plan = build(&p, &EnvRules::default(), &full_ctx());
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    // The parent's own flag is the parent's choice.
+    let p = parent(&[("https_proxy", "proxy:1"), ("NODE_USE_ENV_PROXY", "1")]);
+    let plan = build(&p, &EnvRules::default(), &full_ctx());
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+    // Network `proxy` with a SOCKS5 upstream: the bridge is socks5h://.
+    let socks = OsStr::new("socks5h://127.0.0.1:3128");
+    let plan = build(&[], &EnvRules::default(), &proxy_ctx(socks));
+    assert_eq!(plan.get("HTTPS_PROXY"), Some(socks));
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None);
+}
