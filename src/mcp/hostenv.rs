@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -62,17 +62,36 @@ pub fn select(
         if own_sets(name) || other.is_some_and(own_sets) || out.iter().any(|(n, _)| n == name) {
             continue;
         }
-        let value = OsStr::from_bytes(value);
-        let relative = !value.is_empty() && Path::new(value).is_relative();
-        let value = match host_cwd {
-            Some(cwd) if relative && families::trust_var(name.as_bytes()).is_some() => {
-                cwd.join(value).into_os_string()
-            }
-            _ => value.to_os_string(),
+        let value = match (host_cwd, families::trust_var(name.as_bytes())) {
+            (Some(cwd), Some(var)) => absolute_in(cwd, value, var.role),
+            _ => OsStr::from_bytes(value).to_os_string(),
         };
         out.push((name.to_os_string(), value));
     }
     out
+}
+
+/// A trust variable's value with its relative paths joined to `cwd`; a
+/// directory variable is a colon-separated list (as OpenSSL reads
+/// SSL_CERT_DIR), each entry joined on its own.
+fn absolute_in(cwd: &Path, value: &[u8], role: families::TrustRole) -> OsString {
+    let join = |part: &[u8]| -> Vec<u8> {
+        let p = Path::new(OsStr::from_bytes(part));
+        if part.is_empty() || p.is_absolute() {
+            part.to_vec()
+        } else {
+            cwd.join(p).into_os_string().into_vec()
+        }
+    };
+    let joined = match role {
+        families::TrustRole::Dir => value
+            .split(|b| *b == b':')
+            .map(join)
+            .collect::<Vec<_>>()
+            .join(&b':'),
+        _ => join(value),
+    };
+    OsString::from_vec(joined)
 }
 
 /// Read the parent process's environment (only when it runs as our user)
@@ -231,12 +250,13 @@ mod tests {
 
     #[test]
     fn a_relative_trust_path_is_the_hosts_and_the_clients_proxy_spelling_wins() {
-        let host = b"SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0NODE_USE_SYSTEM_CA=1\0";
+        let host = b"SSL_CERT_DIR=/etc/ssl/certs:corp/certs\0SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0NODE_USE_SYSTEM_CA=1\0";
         let own = pairs(&[("HTTPS_PROXY", "http://given:3"), ("NO_PROXY", ".corp")]);
         let got = select(host, &own, Some(Path::new("/work/host")));
         assert_eq!(
             got,
             pairs(&[
+                ("SSL_CERT_DIR", "/etc/ssl/certs:/work/host/corp/certs"),
                 ("SSL_CERT_FILE", "/work/host/certs/ca.pem"),
                 ("NODE_EXTRA_CA_CERTS", "/abs.pem"),
                 ("HTTP_PROXY", "http://h:2"),
