@@ -165,7 +165,8 @@ pub fn is_proxy_url_var(name: &[u8]) -> bool {
 /// Whether Node >= 24 with NODE_USE_ENV_PROXY=1 accepts `value` as a proxy
 /// URL; anything else makes it exit at start.
 pub fn node_takes_proxy_url(value: &[u8]) -> bool {
-    let lower = value.to_ascii_lowercase();
+    // Node's URL parser strips surrounding spaces and control characters.
+    let lower = value.trim_ascii().to_ascii_lowercase();
     lower.starts_with(b"http://") || lower.starts_with(b"https://")
 }
 

@@ -311,7 +311,7 @@ fn node_use_env_proxy_only_with_urls_node_takes() {
     }
     let p = parent(&[
         ("HTTP_PROXY", "HTTP://proxy:1"),
-        ("https_proxy", "https://p:2"),
+        ("https_proxy", " https://p:2\n"),
     ]);
     let plan = build(&p, &EnvRules::default(), &full_ctx());
     assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
