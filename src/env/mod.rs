@@ -337,6 +337,16 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             // upstream and its credentials, which it cannot reach anyway.
             continue;
         }
+        if families::is_verification_killer(bytes) {
+            // The user's value, so it stays; but said, as for `pass` (an
+            // MCP config's `env` often carries NODE_TLS_REJECT_UNAUTHORIZED=0
+            // from before the child trusted the proxy's CA).
+            warnings.push(format!(
+                "{}={} weakens TLS verification in the child; set because `set` (or the MCP config's `env`) gives it",
+                name.to_string_lossy(),
+                value.to_string_lossy()
+            ));
+        }
         dropped.remove(name);
         insert(&mut vars, name, value, Source::Set);
     }

@@ -326,3 +326,17 @@ fn node_use_env_proxy_only_with_urls_node_takes() {
     assert_eq!(plan.get("HTTPS_PROXY"), Some(socks));
     assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None);
 }
+
+#[test]
+fn a_verification_killer_given_by_set_is_kept_and_warned_about() {
+    let rules = set(&[("NODE_TLS_REJECT_UNAUTHORIZED", "0"), ("RUST_LOG", "info")]);
+    let plan = build(&[], &rules, &full_ctx());
+    assert_eq!(
+        plan.get("NODE_TLS_REJECT_UNAUTHORIZED"),
+        Some(OsStr::new("0"))
+    );
+    assert_eq!(
+        plan.warnings,
+        vec!["NODE_TLS_REJECT_UNAUTHORIZED=0 weakens TLS verification in the child; set because `set` (or the MCP config's `env`) gives it".to_string()]
+    );
+}
