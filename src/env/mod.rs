@@ -133,10 +133,20 @@ impl EnvPlan {
     /// value is the user's own and is not.
     pub fn mark_from_host(&mut self, pid: u32, names: &[OsString]) {
         let recovered = |n: &OsStr| names.iter().any(|r| r == n);
+        // A spelling copied from a `set` value is the user's, even when the
+        // host had a variable of that name too.
+        let inherited: Vec<OsString> = self
+            .vars
+            .iter()
+            .filter(|v| v.source == Source::Proxy)
+            .map(|v| v.name.clone())
+            .collect();
         for v in &mut self.vars {
             let hit = match &v.source {
                 Source::Trust { .. } | Source::Proxy => recovered(&v.name),
-                Source::ProxySpelling { from } => recovered(OsStr::new(from)),
+                Source::ProxySpelling { from } => {
+                    recovered(OsStr::new(from)) && inherited.iter().any(|n| n == from.as_str())
+                }
                 _ => false,
             };
             if hit {

@@ -340,3 +340,18 @@ fn a_verification_killer_given_by_set_is_kept_and_warned_about() {
         vec!["NODE_TLS_REJECT_UNAUTHORIZED=0 weakens TLS verification in the child; set because `set` (or the MCP config's `env`) gives it".to_string()]
     );
 }
+
+#[test]
+fn a_spelling_copied_from_a_set_value_is_not_marked_as_the_hosts() {
+    // The host had HTTPS_PROXY (recovered); the MCP config's env sets it.
+    let p = parent(&[("HTTPS_PROXY", "http://host:1")]);
+    let mut plan = build(&p, &set(&[("HTTPS_PROXY", "http://cfg:2")]), &full_ctx());
+    plan.mark_from_host(7, &[OsString::from("HTTPS_PROXY")]);
+    assert_eq!(plan.get("https_proxy"), Some(OsStr::new("http://cfg:2")));
+    assert_eq!(plan.from_host("https_proxy"), None);
+    assert_eq!(plan.from_host("HTTPS_PROXY"), None);
+    // Inherited, the copy is the host's.
+    let mut plan = build(&p, &EnvRules::default(), &full_ctx());
+    plan.mark_from_host(7, &[OsString::from("HTTPS_PROXY")]);
+    assert_eq!(plan.from_host("https_proxy"), Some(7));
+}
