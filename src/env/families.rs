@@ -219,6 +219,10 @@ pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -
         host.to_ascii_lowercase()
     };
     let loopback = |host: &str| {
+        // `localhost.` is the same name written fully qualified, and
+        // `::ffff:127.0.0.1` the IPv4 loopback written as IPv6.
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let host = host.strip_prefix("::ffff:").unwrap_or(host);
         host == "*"
             || host == "localhost"
             || host.ends_with(".localhost")

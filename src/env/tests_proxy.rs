@@ -52,10 +52,10 @@ fn every_proxy_url_variable_points_at_the_bridge_even_if_the_parent_had_one() {
 fn no_proxy_loses_loopback_and_star_and_is_coherent_across_spellings() {
     let p = parent(&[(
         "no_proxy",
-        "localhost,127.0.0.1,::1,[::1]:8080,.localhost,*,intranet.corp,10.0.0.0/8",
+        "localhost,127.0.0.1,::1,[::1]:8080,.localhost,*,intranet.corp,10.0.0.0/8,localhost.,::ffff:127.0.0.1,[::ffff:127.0.0.1]:80,corp.",
     )]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
-    let want = OsStr::new("intranet.corp,10.0.0.0/8");
+    let want = OsStr::new("intranet.corp,10.0.0.0/8,corp.");
     for name in [
         "NO_PROXY",
         "no_proxy",
