@@ -315,7 +315,8 @@ fn bad_trust_variables_warn_and_name_the_variable() {
     std::os::unix::fs::symlink(&loop_a, h.join("loop-b")).unwrap();
     let cases: Vec<(&str, PathBuf)> = vec![
         ("SSL_CERT_FILE", h.join("missing.pem")),
-        ("REQUESTS_CA_BUNDLE", proxy.dir.path().to_path_buf()),
+        // A directory where only a file is read (requests and pip take one).
+        ("AWS_CA_BUNDLE", proxy.dir.path().to_path_buf()),
         ("NODE_EXTRA_CA_CERTS", key.clone()),
         ("CURL_CA_BUNDLE", fifo),
         ("GIT_SSL_CAINFO", loop_a),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sandspawn::env::families::{BASE_VARS, TRUST_VARS, VERIFICATION_KILLERS};
+use sandspawn::env::families::{BASE_VARS, TRUST_FLAGS, TRUST_VARS, VERIFICATION_KILLERS};
 use sandspawn::mcp::config::{parse_config, Format};
 use sandspawn::mcp::install::hand_wrapped_note;
 use sandspawn::policy::parse_policy_toml;
@@ -63,7 +63,9 @@ fn the_environment_table_names_each_family_exactly() {
     );
     let mut base = names(&family_row(&text, "base"));
     assert!(base.remove("LC_*"), "{base:?}");
-    assert_eq!(base, want(BASE_VARS));
+    // The trust flags are passed as the base family is, and listed there.
+    let passed: Vec<&str> = BASE_VARS.iter().chain(TRUST_FLAGS).copied().collect();
+    assert_eq!(base, want(&passed));
 }
 
 #[test]

@@ -497,6 +497,16 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                     }
                     true
                 }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // A reset told the child nothing; say why, on both ends.
+                    let reason = format!(
+                        "a request head over {} KiB (the bridge adds the credentials of {} to heads up to that size)",
+                        upstream_auth::MAX_HEAD / 1024,
+                        upstream.display
+                    );
+                    upstream.diagnostics.report(&reason);
+                    return refusal::refuse(conn, upstream.protocol, &reason);
+                }
                 Err(_) => false,
             }
         }

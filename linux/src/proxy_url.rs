@@ -5,8 +5,13 @@
 
 use crate::spec::SocksLogin;
 
-/// Default port when the URL names none (curl's default for proxies).
-pub const DEFAULT_PORT: u16 = 1080;
+/// Port of an `http://` proxy whose URL names none: the scheme's 80, which
+/// Python (urllib, requests, httpx), Go, Node and npm use for the same
+/// variable (curl alone assumes 1080).
+pub const HTTP_DEFAULT_PORT: u16 = 80;
+
+/// Port of a SOCKS5 proxy whose URL names none (SOCKS's 1080).
+pub const SOCKS_DEFAULT_PORT: u16 = 1080;
 
 /// What a client speaks to the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +31,10 @@ pub struct ProxyUrl {
     pub scheme: ProxyScheme,
     /// Host name or IP literal (IPv6 without brackets).
     pub host: String,
-    /// Port ([`DEFAULT_PORT`] when the URL names none).
+    /// Port (the scheme's default when the URL names none).
     pub port: u16,
+    /// Whether the URL names the port.
+    pub port_given: bool,
     /// `Proxy-Authorization` value (`Basic …`) from an HTTP URL's credentials.
     pub authorization: Option<String>,
     /// SOCKS5 username/password (RFC 1929) from a SOCKS URL's credentials.
@@ -73,10 +80,15 @@ pub fn parse(text: &str) -> Result<ProxyUrl, ProxyUrlError> {
         }
     };
     let (host, port) = split_host_port(authority).map_err(Malformed)?;
+    let default = match scheme {
+        ProxyScheme::Http => HTTP_DEFAULT_PORT,
+        ProxyScheme::Socks5 | ProxyScheme::Socks5h => SOCKS_DEFAULT_PORT,
+    };
     Ok(ProxyUrl {
         scheme,
         host,
-        port: port.unwrap_or(DEFAULT_PORT),
+        port: port.unwrap_or(default),
+        port_given: port.is_some(),
         authorization,
         socks_login,
     })

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::spec::SocksLogin;
 
 /// A request head larger than this is refused (the connection is closed).
-const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 
 /// How long the child may take to send its request head or SOCKS greeting.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -282,7 +282,11 @@ pub fn forward_head_with_auth(
             break i;
         }
         if buf.len() > MAX_HEAD {
-            return Err(io::Error::other("request head too large"));
+            // Its own kind: the bridge answers the child with the reason.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too large",
+            ));
         }
         let n = conn.read(&mut chunk)?;
         if n == 0 {
@@ -401,6 +405,24 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         (l.accept().unwrap().0, child)
+    }
+
+    #[test]
+    fn a_request_head_past_the_bound_is_its_own_error() {
+        let (mut conn, mut child) = pair();
+        let (mut up, _far) = pair();
+        let big = format!(
+            "GET http://x/ HTTP/1.1\r\nX-Big: {}\r\n",
+            "a".repeat(MAX_HEAD + 10)
+        );
+        let writer = std::thread::spawn(move || {
+            let _ = child.write_all(big.as_bytes());
+            child
+        });
+        let e = forward_head_with_auth(&mut conn, &mut up, "Basic YTpi").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        drop(conn);
+        let _ = writer.join();
     }
 
     #[test]

@@ -162,6 +162,20 @@ pub fn is_proxy_url_var(name: &[u8]) -> bool {
     PROXY_URL_PAIRS.iter().any(|(a, b)| eq(a) || eq(b)) || PROXY_URL_SINGLES.iter().any(eq)
 }
 
+/// Whether Node >= 24 with NODE_USE_ENV_PROXY=1 accepts `value` as a proxy
+/// URL; anything else makes it exit at start.
+pub fn node_takes_proxy_url(value: &[u8]) -> bool {
+    // Node's URL parser strips surrounding spaces and control characters.
+    let lower = value.trim_ascii().to_ascii_lowercase();
+    lower.starts_with(b"http://") || lower.starts_with(b"https://")
+}
+
+/// Whether `name` is a no-proxy list variable (any spelling).
+pub fn is_no_proxy_var(name: &[u8]) -> bool {
+    let eq = |s: &&str| s.as_bytes() == name;
+    NO_PROXY_PAIRS.iter().any(|(a, b)| eq(a) || eq(b)) || NO_PROXY_SINGLES.iter().any(eq)
+}
+
 /// The other spelling of a paired proxy variable.
 pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
     PROXY_URL_PAIRS
@@ -205,6 +219,10 @@ pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -
         host.to_ascii_lowercase()
     };
     let loopback = |host: &str| {
+        // `localhost.` is the same name written fully qualified, and
+        // `::ffff:127.0.0.1` the IPv4 loopback written as IPv6.
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let host = host.strip_prefix("::ffff:").unwrap_or(host);
         host == "*"
             || host == "localhost"
             || host.ends_with(".localhost")
@@ -240,6 +258,19 @@ pub const BASE_VARS: &[&str] = &[
     "COLORTERM",
     "NO_COLOR",
 ];
+
+/// Flags that choose a program's trust store, passed as the parent set
+/// them (and recovered from an MCP host with the trust family). With
+/// NODE_USE_SYSTEM_CA=1 Node adds the system store, which inside is
+/// SSL_CERT_FILE (the combined bundle) and the bound /etc/ssl/certs: a
+/// parent relying on it for a CA installed into the system store (an
+/// agent firewall's, a corporate one) needs it in the child too.
+pub const TRUST_FLAGS: &[&str] = &["NODE_USE_SYSTEM_CA"];
+
+/// Whether `name` is one of [`TRUST_FLAGS`].
+pub fn is_trust_flag(name: &[u8]) -> bool {
+    TRUST_FLAGS.iter().any(|f| f.as_bytes() == name)
+}
 
 /// Base variables matched by prefix (`LC_CTYPE`, `LC_MESSAGES`…).
 pub const BASE_PREFIXES: &[&str] = &["LC_"];

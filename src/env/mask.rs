@@ -3,13 +3,17 @@
 
 use std::ffi::{OsStr, OsString};
 
-use super::families::{is_proxy_var, SECRET_NAME_HINTS};
+use super::families::{is_proxy_url_var, is_proxy_var, SECRET_NAME_HINTS};
 use crate::policy::os_from_bytes;
 
 /// The value of `name` as it may be printed.
 pub fn mask_value(name: &OsStr, value: &OsStr) -> OsString {
     let name_bytes = name.as_encoded_bytes();
-    if is_proxy_var(name_bytes) || looks_like_url(value.as_encoded_bytes()) {
+    if is_proxy_url_var(name_bytes) {
+        if let Some(masked) = mask_proxy_url(value.as_encoded_bytes()) {
+            return os_from_bytes(masked);
+        }
+    } else if is_proxy_var(name_bytes) || looks_like_url(value.as_encoded_bytes()) {
         if let Some(masked) = mask_url_credentials(value.as_encoded_bytes()) {
             return os_from_bytes(masked);
         }
@@ -23,6 +27,24 @@ pub fn mask_value(name: &OsStr, value: &OsStr) -> OsString {
 
 fn looks_like_url(value: &[u8]) -> bool {
     value.windows(3).any(|w| w == b"://")
+}
+
+/// Mask the credentials of one proxy URL: everything between the scheme
+/// and the **last** `@` becomes `***`. A proxy URL has no path that could
+/// hold an `@`, but its password may hold unescaped `@ / ? # ,` (which a
+/// URL parser reads as the end of the authority or of a list entry); cut
+/// there, part of the password was printed. Over-masking is the safe side.
+pub fn mask_proxy_url(value: &[u8]) -> Option<Vec<u8>> {
+    let scheme_end = value
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
+        .unwrap_or(0);
+    let at = value[scheme_end..].iter().rposition(|&b| b == b'@')? + scheme_end;
+    let mut out = value[..scheme_end].to_vec();
+    out.extend_from_slice(b"***");
+    out.extend_from_slice(&value[at..]);
+    Some(out)
 }
 
 /// Replace `user:password@` (or `user@`) in every URL of a value with
@@ -80,9 +102,10 @@ mod tests {
         assert_eq!(v, "proxy.corp:3128");
         let v = mask_value(OsStr::new("ALL_PROXY"), OsStr::new("socks5h://u@h:1080"));
         assert_eq!(v, "socks5h://***@h:1080");
-        // An `@` after the authority is not a credential.
-        let v = mask_value(OsStr::new("HTTP_PROXY"), OsStr::new("http://h:1/a@b"));
-        assert_eq!(v, "http://h:1/a@b");
+        // An `@` after the authority of a URL that is no proxy's is not a
+        // credential (a proxy URL has no path; see below).
+        let v = mask_value(OsStr::new("REGISTRY"), OsStr::new("https://h:1/@scope"));
+        assert_eq!(v, "https://h:1/@scope");
     }
 
     #[test]
@@ -100,6 +123,30 @@ mod tests {
             "/usr/bin"
         );
         assert_eq!(mask_value(OsStr::new("API_TOKEN"), OsStr::new("")), "");
+    }
+
+    #[test]
+    fn a_proxy_password_with_unescaped_delimiters_is_masked_whole() {
+        for (value, want) in [
+            (
+                "http://user:p@ss#w/rd@proxy.corp:3128",
+                "http://***@proxy.corp:3128",
+            ),
+            ("http://user:pa,ss@proxy:1", "http://***@proxy:1"),
+            ("http://user:pa/ss?x@proxy:1/", "http://***@proxy:1/"),
+            ("user:p@ss@proxy:1", "***@proxy:1"),
+            ("http://proxy.corp:3128", "http://proxy.corp:3128"),
+        ] {
+            for name in ["HTTPS_PROXY", "npm_config_proxy", "PIP_PROXY"] {
+                let got = mask_value(OsStr::new(name), OsStr::new(value));
+                assert_eq!(got, want, "{name}={value}");
+            }
+        }
+        assert_eq!(
+            mask_proxy_url(b"socks5h://u:a#b@h:1080").unwrap(),
+            b"socks5h://***@h:1080"
+        );
+        assert_eq!(mask_proxy_url(b"http://h:1"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use families::{TrustRole, TRUST_VARS};
-pub use mask::{mask_url_credentials, mask_value};
+pub use mask::{mask_proxy_url, mask_url_credentials, mask_value};
 
 use crate::policy::{EnvRules, NetworkMode};
 
@@ -133,10 +133,20 @@ impl EnvPlan {
     /// value is the user's own and is not.
     pub fn mark_from_host(&mut self, pid: u32, names: &[OsString]) {
         let recovered = |n: &OsStr| names.iter().any(|r| r == n);
+        // A spelling copied from a `set` value is the user's, even when the
+        // host had a variable of that name too.
+        let inherited: Vec<OsString> = self
+            .vars
+            .iter()
+            .filter(|v| v.source == Source::Proxy)
+            .map(|v| v.name.clone())
+            .collect();
         for v in &mut self.vars {
             let hit = match &v.source {
                 Source::Trust { .. } | Source::Proxy => recovered(&v.name),
-                Source::ProxySpelling { from } => recovered(OsStr::new(from)),
+                Source::ProxySpelling { from } => {
+                    recovered(OsStr::new(from)) && inherited.iter().any(|n| n == from.as_str())
+                }
                 _ => false,
             };
             if hit {
@@ -276,7 +286,7 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
             );
             continue;
         }
-        if is_base(bytes) {
+        if is_base(bytes) || families::is_trust_flag(bytes) {
             insert(&mut vars, name, value, Source::Base);
             continue;
         }
@@ -312,8 +322,9 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
         }
     }
 
-    match ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy) {
-        Some(url) => bridge_proxy_family(&mut vars, url, parent, &denied_by),
+    let bridge = ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy);
+    match bridge {
+        Some(url) => bridge_proxy_family(&mut vars, url, parent, &rules.set, &denied_by),
         None => complete_proxy_family(&mut vars, &denied_by),
     }
     add_trust_family(&mut vars, ctx, &denied_by);
@@ -321,13 +332,37 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
     // Explicit `set` wins over everything, including deny: it is the user's
     // own value, not an inherited one.
     for (name, value) in &rules.set {
-        if families::trust_var(name.as_encoded_bytes()).is_some() {
+        let bytes = name.as_encoded_bytes();
+        if families::trust_var(bytes).is_some() {
             // A trust variable's value is a CA input (the plan read it); the
             // variable itself points at the managed bundle set above.
             continue;
         }
+        if bridge.is_some()
+            && (families::is_proxy_url_var(bytes) || families::is_no_proxy_var(bytes))
+        {
+            // Network `proxy`: a set proxy URL is an upstream candidate (the
+            // plan chose the upstream from it) and a set no-proxy list was
+            // filtered above; the child's value names the bridge, never the
+            // upstream and its credentials, which it cannot reach anyway.
+            continue;
+        }
+        if families::is_verification_killer(bytes) {
+            // The user's value, so it stays; but said, as for `pass` (an
+            // MCP config's `env` often carries NODE_TLS_REJECT_UNAUTHORIZED=0
+            // from before the child trusted the proxy's CA).
+            warnings.push(format!(
+                "{}={} weakens TLS verification in the child; set because `set` (or the MCP config's `env`) gives it",
+                name.to_string_lossy(),
+                value.to_string_lossy()
+            ));
+        }
         dropped.remove(name);
         insert(&mut vars, name, value, Source::Set);
+    }
+    if bridge.is_none() {
+        complete_set_proxy_family(&mut vars, &rules.set, &denied_by);
+        warnings.extend(add_node_env_proxy(&mut vars, &denied_by));
     }
 
     for name in vars.keys() {
@@ -388,13 +423,77 @@ fn complete_proxy_family<'r>(
             }
         }
     }
-    let node_reads = vars.values().any(|v| {
-        families::NODE_READS_PROXY.contains(&v.name.as_encoded_bytes()) && !v.value.is_empty()
-    });
-    let node = OsString::from(families::NODE_USE_ENV_PROXY);
-    if node_reads && !vars.contains_key(&node) && denied_by(&node).is_none() {
-        insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
+}
+
+/// A proxy variable the user set (`--set`, the policy's `[set]`, an MCP
+/// config's `env`) is completed like the parent's: its other spelling gets
+/// the same value (replacing an inherited one, which lowercase-first clients
+/// such as curl, Python and Node would otherwise prefer) unless that
+/// spelling is set too, and NODE_USE_ENV_PROXY=1 is added for an
+/// HTTP(S)_PROXY spelling.
+fn complete_set_proxy_family<'r>(
+    vars: &mut BTreeMap<OsString, EnvVar>,
+    set: &[(OsString, OsString)],
+    denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
+) {
+    let is_set = |n: &OsStr| set.iter().any(|(k, _)| k == n);
+    for (name, _) in set {
+        let bytes = name.as_encoded_bytes();
+        if !families::is_proxy_var(bytes) {
+            continue;
+        }
+        // The value the child got: the last `set` of this name.
+        let Some(value) = vars.get(name).map(|v| v.value.clone()) else {
+            continue;
+        };
+        if let Some(other) = families::other_spelling(bytes) {
+            let other = OsString::from(other);
+            if !is_set(&other) && denied_by(&other).is_none() {
+                let from = name.to_string_lossy().into_owned();
+                insert(vars, &other, &value, Source::ProxySpelling { from });
+            }
+        }
     }
+}
+
+/// NODE_USE_ENV_PROXY=1 when an HTTP(S)_PROXY spelling is exported (Node
+/// 24 and later ignore them without it; Node never reads ALL_PROXY or
+/// WS(S)_PROXY, so those alone do not make it use a proxy), unless one is not
+/// an `http://` or `https://` URL: with the flag, Node >= 24 exits at start
+/// on `proxy:3128` ("Invalid URL") or `socks5h://…` ("Invalid URL
+/// protocol"), every Node program, networked or not, while without it Node
+/// ran. Such a value gets a warning instead, naming it.
+fn add_node_env_proxy<'r>(
+    vars: &mut BTreeMap<OsString, EnvVar>,
+    denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
+) -> Option<String> {
+    let node = OsString::from(families::NODE_USE_ENV_PROXY);
+    if vars.contains_key(&node) || denied_by(&node).is_some() {
+        return None;
+    }
+    let read: Vec<&EnvVar> = vars
+        .values()
+        .filter(|v| {
+            families::NODE_READS_PROXY.contains(&v.name.as_encoded_bytes()) && !v.value.is_empty()
+        })
+        .collect();
+    if read.is_empty() {
+        return None;
+    }
+    if let Some(bad) = read
+        .iter()
+        .find(|v| !families::node_takes_proxy_url(v.value.as_encoded_bytes()))
+    {
+        return Some(format!(
+            "NODE_USE_ENV_PROXY=1 not added: {}={} is not an http:// or https:// URL, and Node >= 24 \
+             exits at start on it with the flag set; Node programs do not use the proxy (write it as \
+             http://HOST:PORT so that they do)",
+            bad.name.to_string_lossy(),
+            mask_value(&bad.name, &bad.value).to_string_lossy()
+        ));
+    }
+    insert(vars, &node, OsStr::new("1"), Source::ProxyDerived);
+    None
 }
 
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
@@ -402,11 +501,13 @@ fn complete_proxy_family<'r>(
 /// whether or not the parent had it; NODE_USE_ENV_PROXY=1; the no-proxy
 /// lists keep the parent's entries of every spelling minus loopback and `*`
 /// (loopback is not a way out of the sandbox, and `*` would bypass the only
-/// way out).
+/// way out). A no-proxy list the user set replaces the parent's of that
+/// name.
 fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     url: &OsStr,
     parent: &[(OsString, OsString)],
+    user_set: &[(OsString, OsString)],
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
 ) {
     let set = |vars: &mut BTreeMap<OsString, EnvVar>, name: &str, value: &OsStr, source| {
@@ -422,17 +523,25 @@ fn bridge_proxy_family<'r>(
     {
         set(vars, name, url, Source::ProxyBridge);
     }
-    set(
-        vars,
-        families::NODE_USE_ENV_PROXY,
-        OsStr::new("1"),
-        Source::ProxyDerived,
-    );
+    // Node's built-in proxy support takes http:// only, and exits at start
+    // on the socks5h:// of a SOCKS5 upstream: Node programs then get no
+    // proxy (they need a SOCKS agent), not a crash.
+    if families::node_takes_proxy_url(url.as_encoded_bytes()) {
+        set(
+            vars,
+            families::NODE_USE_ENV_PROXY,
+            OsStr::new("1"),
+            Source::ProxyDerived,
+        );
+    }
     let parent_lists = families::NO_PROXY_PAIRS
         .iter()
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::NO_PROXY_SINGLES.iter().copied())
-        .filter_map(|n| parent.iter().find(|(k, _)| k == n))
+        .filter_map(|n| {
+            let last_set = user_set.iter().rev().find(|(k, _)| k == n);
+            last_set.or_else(|| parent.iter().find(|(k, _)| k == n))
+        })
         .filter_map(|(_, v)| v.to_str());
     let kept = families::no_proxy_without_loopback(parent_lists);
     if kept.is_empty() {

@@ -52,10 +52,10 @@ fn every_proxy_url_variable_points_at_the_bridge_even_if_the_parent_had_one() {
 fn no_proxy_loses_loopback_and_star_and_is_coherent_across_spellings() {
     let p = parent(&[(
         "no_proxy",
-        "localhost,127.0.0.1,::1,[::1]:8080,.localhost,*,intranet.corp,10.0.0.0/8",
+        "localhost,127.0.0.1,::1,[::1]:8080,.localhost,*,intranet.corp,10.0.0.0/8,localhost.,::ffff:127.0.0.1,[::ffff:127.0.0.1]:80,corp.",
     )]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
-    let want = OsStr::new("intranet.corp,10.0.0.0/8");
+    let want = OsStr::new("intranet.corp,10.0.0.0/8,corp.");
     for name in [
         "NO_PROXY",
         "no_proxy",
@@ -174,4 +174,184 @@ fn node_use_env_proxy_only_with_an_http_or_https_proxy() {
             "https_proxy=http://p:1",
         ]
     );
+}
+
+fn set(pairs: &[(&str, &str)]) -> EnvRules {
+    EnvRules {
+        set: parent(pairs),
+        ..EnvRules::default()
+    }
+}
+
+#[test]
+fn a_set_proxy_url_names_the_bridge_inside_and_its_credentials_stay_out() {
+    // `--set`, a policy's [set] or an MCP config's `env` naming the proxy:
+    // the plan takes it as the upstream; the child gets the bridge.
+    let p = parent(&[("HTTPS_PROXY", "http://inherited:1")]);
+    let rules = set(&[
+        ("https_proxy", "http://user:s3cret@corp:3128"),
+        ("NO_PROXY", "localhost,intranet.corp,*"),
+    ]);
+    let plan = build(&p, &rules, &proxy_ctx(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("https_proxy"), Some(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("HTTPS_PROXY"), Some(OsStr::new(INSIDE)));
+    assert_eq!(
+        plan.vars
+            .iter()
+            .find(|v| v.name == "https_proxy")
+            .map(|v| v.source.clone()),
+        Some(Source::ProxyBridge)
+    );
+    assert!(plan
+        .vars
+        .iter()
+        .all(|v| !v.value.to_string_lossy().contains("s3cret")));
+    // A set no-proxy list is filtered like the parent's, in every spelling.
+    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("intranet.corp")));
+    assert_eq!(plan.get("no_proxy"), Some(OsStr::new("intranet.corp")));
+}
+
+fn full_ctx() -> EnvContext<'static> {
+    EnvContext {
+        network: NetworkMode::Full,
+        bundle: None,
+        extras_bundle: None,
+        tmpdir: OsStr::new("/tmp"),
+        home: None,
+        xdg_runtime_usable: false,
+        proxy_url: None,
+    }
+}
+
+#[test]
+fn a_set_proxy_variable_gets_its_other_spelling_and_node_env_proxy() {
+    // The parent's lowercase spelling would win in curl, Python and Node
+    // over the uppercase one the user set: both carry the set value.
+    let p = parent(&[("https_proxy", "http://stale:1"), ("no_proxy", "old")]);
+    let rules = set(&[
+        ("HTTPS_PROXY", "http://corp:3128"),
+        ("HTTP_PROXY", "http://corp:3128"),
+        ("NO_PROXY", ".corp"),
+    ]);
+    let plan = build(&p, &rules, &full_ctx());
+    for (name, want) in [
+        ("HTTPS_PROXY", "http://corp:3128"),
+        ("https_proxy", "http://corp:3128"),
+        ("HTTP_PROXY", "http://corp:3128"),
+        ("http_proxy", "http://corp:3128"),
+        ("NO_PROXY", ".corp"),
+        ("no_proxy", ".corp"),
+        ("NODE_USE_ENV_PROXY", "1"),
+    ] {
+        assert_eq!(plan.get(name), Some(OsStr::new(want)), "{name}");
+    }
+    let source = |n: &str| {
+        plan.vars
+            .iter()
+            .find(|v| v.name == n)
+            .unwrap()
+            .source
+            .clone()
+    };
+    assert_eq!(
+        source("https_proxy"),
+        Source::ProxySpelling {
+            from: "HTTPS_PROXY".into()
+        }
+    );
+    assert_eq!(source("HTTPS_PROXY"), Source::Set);
+
+    // With no proxy in the parent at all, NODE_USE_ENV_PROXY still comes.
+    let plan = build(
+        &[],
+        &set(&[("HTTPS_PROXY", "http://corp:3128")]),
+        &full_ctx(),
+    );
+    assert_eq!(
+        plan.get("https_proxy"),
+        Some(OsStr::new("http://corp:3128"))
+    );
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+
+    // Both spellings set explicitly: each keeps its own value.
+    let both = set(&[("HTTP_PROXY", "http://a:1"), ("http_proxy", "http://b:2")]);
+    let plan = build(&[], &both, &full_ctx());
+    assert_eq!(plan.get("HTTP_PROXY"), Some(OsStr::new("http://a:1")));
+    assert_eq!(plan.get("http_proxy"), Some(OsStr::new("http://b:2")));
+}
+
+#[test]
+fn node_use_system_ca_is_passed_in_every_network_mode() {
+    // Node's system store inside is the combined bundle: a parent that
+    // trusted a system-installed CA through this flag keeps it.
+    let p = parent(&[("NODE_USE_SYSTEM_CA", "1"), ("NODE_OPTIONS", "--x")]);
+    for ctx in [full_ctx(), proxy_ctx(OsStr::new(INSIDE))] {
+        let plan = build(&p, &EnvRules::default(), &ctx);
+        assert_eq!(plan.get("NODE_USE_SYSTEM_CA"), Some(OsStr::new("1")));
+        assert_eq!(plan.get("NODE_OPTIONS"), None);
+    }
+}
+
+#[test]
+fn node_use_env_proxy_only_with_urls_node_takes() {
+    // Node >= 24 with NODE_USE_ENV_PROXY=1 exits at start on a proxy value
+    // without http(s)://; without the flag it ran. A warning says why.
+    for value in ["proxy.corp:3128", "socks5h://proxy:1080", "user:pw@proxy:1"] {
+        let p = parent(&[("https_proxy", value)]);
+        let plan = build(&p, &EnvRules::default(), &full_ctx());
+        assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None, "{value}");
+        assert_eq!(plan.get("HTTPS_PROXY"), Some(OsStr::new(value)));
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].starts_with("NODE_USE_ENV_PROXY=1 not added: HTTPS_PROXY="),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(!plan.warnings[0].contains("pw"), "{:?}", plan.warnings);
+    }
+    let p = parent(&[
+        ("HTTP_PROXY", "HTTP://proxy:1"),
+        ("https_proxy", " https://p:2\n"),
+    ]);
+    let plan = build(&p, &EnvRules::default(), &full_ctx());
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    // The parent's own flag is the parent's choice.
+    let p = parent(&[("https_proxy", "proxy:1"), ("NODE_USE_ENV_PROXY", "1")]);
+    let plan = build(&p, &EnvRules::default(), &full_ctx());
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
+    // Network `proxy` with a SOCKS5 upstream: the bridge is socks5h://.
+    let socks = OsStr::new("socks5h://127.0.0.1:3128");
+    let plan = build(&[], &EnvRules::default(), &proxy_ctx(socks));
+    assert_eq!(plan.get("HTTPS_PROXY"), Some(socks));
+    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None);
+}
+
+#[test]
+fn a_verification_killer_given_by_set_is_kept_and_warned_about() {
+    let rules = set(&[("NODE_TLS_REJECT_UNAUTHORIZED", "0"), ("RUST_LOG", "info")]);
+    let plan = build(&[], &rules, &full_ctx());
+    assert_eq!(
+        plan.get("NODE_TLS_REJECT_UNAUTHORIZED"),
+        Some(OsStr::new("0"))
+    );
+    assert_eq!(
+        plan.warnings,
+        vec!["NODE_TLS_REJECT_UNAUTHORIZED=0 weakens TLS verification in the child; set because `set` (or the MCP config's `env`) gives it".to_string()]
+    );
+}
+
+#[test]
+fn a_spelling_copied_from_a_set_value_is_not_marked_as_the_hosts() {
+    // The host had HTTPS_PROXY (recovered); the MCP config's env sets it.
+    let p = parent(&[("HTTPS_PROXY", "http://host:1")]);
+    let mut plan = build(&p, &set(&[("HTTPS_PROXY", "http://cfg:2")]), &full_ctx());
+    plan.mark_from_host(7, &[OsString::from("HTTPS_PROXY")]);
+    assert_eq!(plan.get("https_proxy"), Some(OsStr::new("http://cfg:2")));
+    assert_eq!(plan.from_host("https_proxy"), None);
+    assert_eq!(plan.from_host("HTTPS_PROXY"), None);
+    // Inherited, the copy is the host's.
+    let mut plan = build(&p, &EnvRules::default(), &full_ctx());
+    plan.mark_from_host(7, &[OsString::from("HTTPS_PROXY")]);
+    assert_eq!(plan.from_host("https_proxy"), Some(7));
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -31,12 +31,22 @@ pub struct Recovered {
 
 /// Whether `name` belongs to a family recovered from the host.
 pub fn recoverable(name: &[u8]) -> bool {
-    families::trust_var(name).is_some() || families::is_proxy_var(name)
+    families::trust_var(name).is_some()
+        || families::is_trust_flag(name)
+        || families::is_proxy_var(name)
 }
 
 /// The trust and proxy variables of `host_environ` (NUL-separated
-/// `NAME=VALUE`, as in /proc/PID/environ) that `own` does not set.
-pub fn select(host_environ: &[u8], own: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+/// `NAME=VALUE`, as in /proc/PID/environ) that `own` does not set. A proxy
+/// variable whose other spelling `own` sets is left out too: the client
+/// gave this server its proxy, and a recovered `https_proxy` beside its
+/// `HTTPS_PROXY` would win in curl, Python and Node. A relative trust path
+/// meant the host's working directory, `host_cwd`, and is joined to it.
+pub fn select(
+    host_environ: &[u8],
+    own: &[(OsString, OsString)],
+    host_cwd: Option<&Path>,
+) -> Vec<(OsString, OsString)> {
     let mut out: Vec<(OsString, OsString)> = Vec::new();
     for entry in host_environ.split(|b| *b == 0) {
         let Some(eq) = entry.iter().position(|b| *b == b'=') else {
@@ -46,13 +56,42 @@ pub fn select(host_environ: &[u8], own: &[(OsString, OsString)]) -> Vec<(OsStrin
         if name.is_empty() || !recoverable(name) {
             continue;
         }
+        let other = families::other_spelling(name).map(OsStr::new);
         let name = OsStr::from_bytes(name);
-        if own.iter().any(|(n, _)| n == name) || out.iter().any(|(n, _)| n == name) {
+        let own_sets = |n: &OsStr| own.iter().any(|(k, _)| k == n);
+        if own_sets(name) || other.is_some_and(own_sets) || out.iter().any(|(n, _)| n == name) {
             continue;
         }
-        out.push((name.to_os_string(), OsStr::from_bytes(value).to_os_string()));
+        let value = match (host_cwd, families::trust_var(name.as_bytes())) {
+            (Some(cwd), Some(var)) => absolute_in(cwd, value, var.role),
+            _ => OsStr::from_bytes(value).to_os_string(),
+        };
+        out.push((name.to_os_string(), value));
     }
     out
+}
+
+/// A trust variable's value with its relative paths joined to `cwd`; a
+/// directory variable is a colon-separated list (as OpenSSL reads
+/// SSL_CERT_DIR), each entry joined on its own.
+fn absolute_in(cwd: &Path, value: &[u8], role: families::TrustRole) -> OsString {
+    let join = |part: &[u8]| -> Vec<u8> {
+        let p = Path::new(OsStr::from_bytes(part));
+        if part.is_empty() || p.is_absolute() {
+            part.to_vec()
+        } else {
+            cwd.join(p).into_os_string().into_vec()
+        }
+    };
+    let joined = match role {
+        families::TrustRole::Dir => value
+            .split(|b| *b == b':')
+            .map(join)
+            .collect::<Vec<_>>()
+            .join(&b':'),
+        _ => join(value),
+    };
+    OsString::from_vec(joined)
 }
 
 /// Read the parent process's environment (only when it runs as our user)
@@ -81,7 +120,12 @@ pub fn recover_from_parent(own: &[(OsString, OsString)]) -> Recovered {
         }
     }
     match std::fs::read(dir.join("environ")) {
-        Ok(bytes) => out.vars = select(&bytes, own),
+        Ok(bytes) => {
+            // Unreadable (the host exited): relative paths then stay as
+            // they are and are reported missing if they are.
+            let cwd = std::fs::read_link(dir.join("cwd")).ok();
+            out.vars = select(&bytes, own, cwd.as_deref());
+        }
         Err(e) => out.note = Some(format!("reading /proc/{pid}/environ: {e}")),
     }
     out
@@ -194,12 +238,29 @@ mod tests {
     fn only_trust_and_proxy_families_are_recovered_and_own_values_win() {
         let host = b"PATH=/x\0SSL_CERT_FILE=/h/ca.pem\0AWS_SECRET_ACCESS_KEY=s\0https_proxy=http://u:p@p:1\0NODE_EXTRA_CA_CERTS=/own\0garbage\0=x\0";
         let own = pairs(&[("NODE_EXTRA_CA_CERTS", "/mine")]);
-        let got = select(host, &own);
+        let got = select(host, &own, None);
         assert_eq!(
             got,
             pairs(&[
                 ("SSL_CERT_FILE", "/h/ca.pem"),
                 ("https_proxy", "http://u:p@p:1")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_relative_trust_path_is_the_hosts_and_the_clients_proxy_spelling_wins() {
+        let host = b"SSL_CERT_DIR=/etc/ssl/certs:corp/certs\0SSL_CERT_FILE=certs/ca.pem\0NODE_EXTRA_CA_CERTS=/abs.pem\0https_proxy=http://stale:1\0no_proxy=old\0HTTP_PROXY=http://h:2\0NODE_USE_SYSTEM_CA=1\0";
+        let own = pairs(&[("HTTPS_PROXY", "http://given:3"), ("NO_PROXY", ".corp")]);
+        let got = select(host, &own, Some(Path::new("/work/host")));
+        assert_eq!(
+            got,
+            pairs(&[
+                ("SSL_CERT_DIR", "/etc/ssl/certs:/work/host/corp/certs"),
+                ("SSL_CERT_FILE", "/work/host/certs/ca.pem"),
+                ("NODE_EXTRA_CA_CERTS", "/abs.pem"),
+                ("HTTP_PROXY", "http://h:2"),
+                ("NODE_USE_SYSTEM_CA", "1"),
             ])
         );
     }

@@ -64,7 +64,7 @@ pub fn record(
             added.push(format!(
                 "proxy {} (from {name})",
                 String::from_utf8_lossy(
-                    &crate::env::mask_url_credentials(value.as_bytes())
+                    &crate::env::mask_proxy_url(value.as_bytes())
                         .unwrap_or_else(|| value.clone().into_bytes())
                 )
             ));

@@ -166,6 +166,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
             policy.proxy.as_deref(),
+            &policy.env.set,
             &req.parent_env,
         )?);
     }
@@ -303,7 +304,11 @@ fn trust_inputs(req: &Request, policy: &Policy, warnings: &mut Vec<String>) -> V
         }
         let expect = match (var.role, var.name) {
             (TrustRole::Dir, _) => Expect::Dir,
-            (_, "BUNDLE_SSL_CA_CERT") => Expect::FileOrDir,
+            // Programs that read these take a hashed directory too
+            // (requests' `verify`, pip's --cert, Bundler).
+            (_, "BUNDLE_SSL_CA_CERT" | "REQUESTS_CA_BUNDLE" | "PIP_CERT" | "CURL_CA_BUNDLE") => {
+                Expect::FileOrDir
+            }
             _ => Expect::File,
         };
         let parts: Vec<PathBuf> = if var.role == TrustRole::Dir {

@@ -7,14 +7,20 @@ use sandspawn_linux::proxy_url::{self, ProxyScheme, ProxyUrlError};
 use sandspawn_linux::SocksLogin;
 
 use super::assemble::lookup;
-use crate::env::mask_url_credentials;
+use crate::env::mask_proxy_url;
 
 /// The port the bridge listens on at 127.0.0.1 inside the sandbox. The
 /// sandbox has its own network namespace, so any port is free there.
 pub const INSIDE_PORT: u16 = 3128;
 
-/// Default port when the URL names none (curl's default for proxies).
-pub const DEFAULT_PORT: u16 = proxy_url::DEFAULT_PORT;
+/// Port of an `http://` upstream whose URL names none: the scheme's 80,
+/// which Python (urllib, requests, httpx), Go, Node and npm use for the
+/// same variable, so `--net proxy` reaches the proxy the child's own
+/// clients would reach under `--net full` (curl alone assumes 1080).
+pub const HTTP_DEFAULT_PORT: u16 = proxy_url::HTTP_DEFAULT_PORT;
+
+/// Port of a SOCKS5 upstream whose URL names none (SOCKS's 1080).
+pub const SOCKS_DEFAULT_PORT: u16 = proxy_url::SOCKS_DEFAULT_PORT;
 
 /// The parent's variables consulted for the upstream, in order, when
 /// neither `--proxy` nor the policy's `proxy` names one.
@@ -113,13 +119,24 @@ pub enum ProxyError {
 }
 
 /// The upstream for `proxy` mode: `configured` (`--proxy` / policy) first,
-/// else the first non-empty [`UPSTREAM_VARS`] of the parent.
+/// then the first non-empty [`UPSTREAM_VARS`] the user set (`--set`, the
+/// policy's `[set]`, an MCP config's `env`; the last `set` of a name
+/// wins), else the parent's. A set value is the user's choice for this
+/// command, so it beats what was inherited; its origin reads
+/// `HTTPS_PROXY (set)`.
 pub fn choose(
     configured: Option<&OsStr>,
+    set: &[(OsString, OsString)],
     parent_env: &[(OsString, OsString)],
 ) -> Result<Upstream, ProxyError> {
     if let Some(value) = configured {
         return parse(value, "--proxy");
+    }
+    for name in UPSTREAM_VARS {
+        let value = set.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return parse(value, &format!("{name} (set)"));
+        }
     }
     for name in UPSTREAM_VARS {
         if let Some(value) = lookup(parent_env, name).filter(|v| !v.is_empty()) {
@@ -130,9 +147,11 @@ pub fn choose(
 }
 
 /// Parse a proxy URL: `[scheme://]host[:port][/]`; scheme `http` (the
-/// default), `socks5` or `socks5h`; port default [`DEFAULT_PORT`].
+/// default), `socks5` or `socks5h`; port default [`HTTP_DEFAULT_PORT`] or
+/// [`SOCKS_DEFAULT_PORT`], said in the display (`http://proxy (port 80)`)
+/// so that a message about the upstream names the port it tried.
 pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
-    let display = match mask_url_credentials(value.as_encoded_bytes()) {
+    let display = match mask_proxy_url(value.as_encoded_bytes()) {
         Some(masked) => String::from_utf8_lossy(&masked).into_owned(),
         None => value.to_string_lossy().into_owned(),
     };
@@ -152,6 +171,11 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
             scheme,
         },
     })?;
+    let display = if parsed.port_given {
+        display
+    } else {
+        format!("{display} (port {})", parsed.port)
+    };
     Ok(Upstream {
         scheme: match parsed.scheme {
             ProxyScheme::Http => Scheme::Http,
@@ -189,7 +213,20 @@ mod tests {
             (u.scheme, u.host.as_str(), u.port),
             (Scheme::Socks5h, "::1", 1081)
         );
-        assert_eq!(p("http://proxy").unwrap().port, DEFAULT_PORT);
+        // No port: the scheme's, as the child's clients would use it, and
+        // said where the upstream is named.
+        let u = p("http://proxy/").unwrap();
+        assert_eq!(
+            (u.port, u.display.as_str()),
+            (80, "http://proxy/ (port 80)")
+        );
+        let u = p("proxy.corp").unwrap();
+        assert_eq!((u.port, u.display.as_str()), (80, "proxy.corp (port 80)"));
+        let u = p("socks5h://u:pw@proxy").unwrap();
+        assert_eq!(
+            (u.port, u.display.as_str()),
+            (1080, "socks5h://***@proxy (port 1080)")
+        );
         assert_eq!(
             p("socks5://h:1").unwrap().inside_url(INSIDE_PORT),
             OsString::from("socks5h://127.0.0.1:3128")
@@ -259,13 +296,41 @@ mod tests {
             pairs.iter().map(|(a, b)| (a.into(), b.into())).collect()
         };
         let e = env(&[("ALL_PROXY", "socks5h://a:1"), ("HTTP_PROXY", "http://b:2")]);
-        assert_eq!(choose(None, &e).unwrap().origin, "HTTP_PROXY");
+        assert_eq!(choose(None, &[], &e).unwrap().origin, "HTTP_PROXY");
         let e = env(&[("https_proxy", "http://c:3"), ("HTTP_PROXY", "http://b:2")]);
-        assert_eq!(choose(None, &e).unwrap().host, "c");
-        let flag = choose(Some(OsStr::new("http://f:4")), &e).unwrap();
+        assert_eq!(choose(None, &[], &e).unwrap().host, "c");
+        let flag = choose(Some(OsStr::new("http://f:4")), &[], &e).unwrap();
         assert_eq!((flag.origin.as_str(), flag.port), ("--proxy", 4));
-        assert_eq!(choose(None, &[]), Err(ProxyError::NoUpstream));
+        assert_eq!(choose(None, &[], &[]), Err(ProxyError::NoUpstream));
         let empty = env(&[("HTTPS_PROXY", ""), ("ALL_PROXY", "http://z:9")]);
-        assert_eq!(choose(None, &empty).unwrap().origin, "ALL_PROXY");
+        assert_eq!(choose(None, &[], &empty).unwrap().origin, "ALL_PROXY");
+    }
+
+    #[test]
+    fn a_set_proxy_variable_is_the_upstream_before_the_parents() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs.iter().map(|(a, b)| (a.into(), b.into())).collect()
+        };
+        // Nothing inherited: the set value is an upstream, not "no upstream".
+        let set = env(&[
+            ("https_proxy", "http://u:pw@s:1"),
+            ("https_proxy", "http://t:2"),
+        ]);
+        let got = choose(None, &set, &[]).unwrap();
+        assert_eq!(
+            (got.origin.as_str(), got.host.as_str()),
+            ("https_proxy (set)", "t")
+        );
+        // A set value beats every inherited one; --proxy beats both.
+        let parent = env(&[("HTTPS_PROXY", "http://p:3")]);
+        let set = env(&[("ALL_PROXY", "socks5h://u:pw@s:1080")]);
+        let got = choose(None, &set, &parent).unwrap();
+        assert_eq!(got.origin, "ALL_PROXY (set)");
+        assert!(got.socks_login.is_some());
+        let flag = choose(Some(OsStr::new("http://f:4")), &set, &parent).unwrap();
+        assert_eq!(flag.origin, "--proxy");
+        // An empty set value names nothing.
+        let got = choose(None, &env(&[("HTTPS_PROXY", "")]), &parent).unwrap();
+        assert_eq!(got.origin, "HTTPS_PROXY");
     }
 }

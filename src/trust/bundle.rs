@@ -171,15 +171,29 @@ pub(crate) fn assemble(
             .filter(|c| !system_set.contains(c));
         warnings.extend(vouch::warning(&inp.origin, &inp.path, own, now));
     }
+    // Extras: what the system store lacks, and everything an additive
+    // variable (NODE_EXTRA_CA_CERTS…) of the parent named, system roots
+    // included: Node's, Deno's and Codex's own roots are Mozilla's, not the
+    // system store, which also holds the CAs an admin or an agent firewall
+    // installed there (update-ca-certificates). A parent that pointed
+    // NODE_EXTRA_CA_CERTS at the system bundle trusted those in Node; the
+    // child must too.
     let mut seen = DerSet::new();
     let mut extras: Vec<&[u8]> = Vec::new();
+    let mut own: Vec<&[u8]> = Vec::new();
     for ((certs, _), inp) in per_input.iter().zip(&req.inputs) {
         if inp.origin == Origin::System {
             continue;
         }
+        // With --no-system-roots the system roots stay out of both.
+        let adds = req.merge_system_roots && names_additive(&inp.origin);
         for c in certs {
-            if !system_set.contains(c.as_slice()) && seen.insert(c) {
+            let in_system = system_set.contains(c.as_slice());
+            if (adds || !in_system) && seen.insert(c) {
                 extras.push(c);
+                if !in_system {
+                    own.push(c);
+                }
             }
         }
     }
@@ -188,7 +202,7 @@ pub(crate) fn assemble(
         let mut seen_sys = DerSet::new();
         combined.extend(system_certs.iter().filter(|c| seen_sys.insert(c)));
     }
-    combined.extend(&extras);
+    combined.extend(&own);
     if req.merge_system_roots && system_store.is_none() && !extras.is_empty() {
         warnings.push(format!(
             "no system CA store found under {}; the combined bundle holds only the extra CAs",
@@ -224,6 +238,18 @@ pub(crate) fn assemble(
         combined: pem::encode_slices(combined),
         extras: pem::encode_slices(extras),
         unbundled,
+    })
+}
+
+/// Whether a variable that *adds* to its program's own roots named this
+/// input (inputs named by several variables carry them comma-joined).
+fn names_additive(origin: &Origin) -> bool {
+    let Origin::Variable { name } = origin else {
+        return false;
+    };
+    name.split(", ").any(|n| {
+        crate::env::families::trust_var(n.as_bytes())
+            .is_some_and(|v| v.role == crate::env::TrustRole::Add)
     })
 }
 

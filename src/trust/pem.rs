@@ -73,6 +73,9 @@ pub fn sanitize_pem(bytes: &[u8]) -> Sanitized {
 }
 
 pub(crate) fn sanitize_with(bytes: &[u8], check: Check) -> Sanitized {
+    // A UTF-8 byte order mark (Notepad, PowerShell) hid the first BEGIN
+    // line; OpenSSL, Python and Node read such files.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut out = Sanitized::default();
     let blocks = frame(bytes);
     let mut scratch = Vec::new(); // one buffer for every block's base64

@@ -131,6 +131,59 @@ fn combined_holds_system_then_extras_and_extras_skip_system_cas() {
 }
 
 #[test]
+fn an_additive_variable_naming_the_system_bundle_gives_node_the_system_roots() {
+    // This host's shape: the agent firewall's CA was installed into the
+    // system store, and NODE_EXTRA_CA_CERTS names the system bundle (Node's
+    // own roots are Mozilla's and lack it). The child's Node must get those
+    // roots too, not an extras bundle without them.
+    let fx = Fx::new();
+    let store = fx.tmp.path().join("root/etc/ssl/certs/ca-certificates.crt");
+    let (p, _) = ca("proxy CA");
+    let proxy = fx.write("proxy.pem", p.pem());
+    let p = p.der().to_vec();
+    let req = fx.req(vec![
+        var("SSL_CERT_FILE, NODE_EXTRA_CA_CERTS", &store, Expect::File),
+        var("REQUESTS_CA_BUNDLE", &proxy, Expect::File),
+    ]);
+    let out = prepare(&req).unwrap();
+    assert_eq!(
+        certs_in(&out.extras_bundle),
+        vec![fx.sys[0].clone(), fx.sys[1].clone(), p.clone()]
+    );
+    // The combined bundle still holds each certificate once.
+    assert_eq!(
+        certs_in(&out.bundle),
+        vec![fx.sys[0].clone(), fx.sys[1].clone(), p.clone()]
+    );
+    // A replacing variable naming the store adds nothing to the extras.
+    let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &store, Expect::File)])).unwrap();
+    assert_eq!(out.extras_bundle, None);
+    // --no-system-roots keeps the system roots out of both bundles.
+    let mut req = req;
+    req.merge_system_roots = false;
+    let out = prepare(&req).unwrap();
+    assert_eq!(certs_in(&out.extras_bundle), vec![p.clone()]);
+    assert_eq!(certs_in(&out.bundle), vec![p]);
+}
+
+#[test]
+fn a_utf8_byte_order_mark_before_the_first_block_is_skipped() {
+    let (c, _) = ca("bom");
+    for nl in ["\n", "\r\n"] {
+        let text = pem_block("CERTIFICATE", c.der()).replace('\n', nl);
+        let mut file = b"\xef\xbb\xbf".to_vec();
+        file.extend_from_slice(text.as_bytes());
+        let s = sanitize_pem(&file);
+        assert_eq!(s.certificates, vec![c.der().to_vec()], "{nl:?}");
+        assert!(s.dropped.is_empty(), "{:?}", s.dropped);
+    }
+    // A DER certificate behind a mark is read too.
+    let mut der = b"\xef\xbb\xbf".to_vec();
+    der.extend_from_slice(c.der());
+    assert_eq!(sanitize_pem(&der).certificates, vec![c.der().to_vec()]);
+}
+
+#[test]
 fn no_store_and_no_inputs_gives_no_bundle() {
     let fx = Fx::new();
     let mut req = fx.req(vec![]);
