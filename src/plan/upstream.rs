@@ -23,14 +23,16 @@ pub const HTTP_DEFAULT_PORT: u16 = proxy_url::HTTP_DEFAULT_PORT;
 pub const SOCKS_DEFAULT_PORT: u16 = proxy_url::SOCKS_DEFAULT_PORT;
 
 /// The parent's variables consulted for the upstream, in order, when
-/// neither `--proxy` nor the policy's `proxy` names one.
+/// neither `--proxy` nor the policy's `proxy` names one. Lower case first
+/// in each pair, as curl, Python and Node read them: when the two
+/// spellings differ, the bridge goes where the child's clients would.
 pub const UPSTREAM_VARS: &[&str] = &[
-    "HTTPS_PROXY",
     "https_proxy",
-    "HTTP_PROXY",
+    "HTTPS_PROXY",
     "http_proxy",
-    "ALL_PROXY",
+    "HTTP_PROXY",
     "all_proxy",
+    "ALL_PROXY",
 ];
 
 /// What the child speaks to the upstream (the bridge passes bytes only).
@@ -302,6 +304,12 @@ mod tests {
         let flag = choose(Some(OsStr::new("http://f:4")), &[], &e).unwrap();
         assert_eq!((flag.origin.as_str(), flag.port), ("--proxy", 4));
         assert_eq!(choose(None, &[], &[]), Err(ProxyError::NoUpstream));
+        // Both spellings, differing: the lower case one, as clients read it.
+        let both = env(&[
+            ("HTTPS_PROXY", "http://upper:1"),
+            ("https_proxy", "http://lower:2"),
+        ]);
+        assert_eq!(choose(None, &[], &both).unwrap().host, "lower");
         let empty = env(&[("HTTPS_PROXY", ""), ("ALL_PROXY", "http://z:9")]);
         assert_eq!(choose(None, &[], &empty).unwrap().origin, "ALL_PROXY");
     }
