@@ -87,6 +87,17 @@ pub(crate) fn default_denies(with_home: bool) -> Layer {
         "/etc/gshadow",
         "/etc/gshadow-",
         "/etc/ssl/private",
+        // Sockets of host services that run commands outside the sandbox
+        // (docker, containerd, podman, systemd, the system bus; each user's
+        // session bus and `systemd --user` under /run/user): a read-only
+        // view still connects, so a broad root such as `/` would hand them
+        // over. Naming one (`--read /run/user/1000`) grants it back.
+        "/run/docker.sock",
+        "/run/containerd",
+        "/run/podman",
+        "/run/dbus/system_bus_socket",
+        "/run/systemd/private",
+        "/run/user",
     ];
     Layer {
         origin: "default deny (credential stores)".into(),
@@ -96,5 +107,40 @@ pub(crate) fn default_denies(with_home: bool) -> Layer {
             .map(PathBuf::from)
             .collect(),
         ..Layer::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::{Policy, ResolveContext};
+
+    /// Under `read = ["/"]`, host service sockets stay hidden: connecting
+    /// to one needs no more than the read-only view a broad root gives.
+    #[test]
+    fn a_broad_root_hides_host_service_sockets() {
+        let layers = [Layer {
+            origin: "flags".into(),
+            read: vec![PathBuf::from("/")],
+            ..Layer::default()
+        }];
+        let ctx = ResolveContext {
+            cwd: Path::new("/work"),
+            home: None,
+        };
+        let policy = Policy::resolve(&layers, &ctx).unwrap();
+        let denied: Vec<_> = policy.deny.iter().map(|r| r.path.clone()).collect();
+        for sock in [
+            "/run/docker.sock",
+            "/run/containerd",
+            "/run/podman",
+            "/run/dbus/system_bus_socket",
+            "/run/systemd/private",
+            "/run/user",
+        ] {
+            assert!(denied.contains(&PathBuf::from(sock)), "{sock}: {denied:?}");
+        }
     }
 }
