@@ -28,7 +28,8 @@ pub const PROBES: &[Probe] = &[
     ("hardlink_made_inside", "ENOENT", "EACCES"),
     ("rename_secret_into_ws", "EXDEV", "EACCES"),
     ("dev_kmsg", "ENOENT", "EACCES"),
-    ("write_proc_sys", "EACCES", "EACCES"),
+    // bwrap: a read-only mount (bwrap's own cover skips /proc/sys).
+    ("write_proc_sys", "EROFS", "EACCES"),
     // Modes: a plain chmod in a writable root works; no set-ID bit is ever
     // given (a setuid-root file in a writable root is root for any local
     // user). Landlock does not govern chmod: a read-only file's mode can
