@@ -137,6 +137,41 @@ fn bwrap_proc_sys_is_a_read_only_mount() {
     );
 }
 
+/// A denied file its owner may write but not read (mode 0200) is still
+/// hidden: the sandbox must not write to it (nor, for a socket, connect).
+#[test]
+fn a_denied_write_only_file_is_hidden() {
+    use std::os::unix::fs::PermissionsExt;
+    for backend in ["bwrap", "landlock"] {
+        if let Some(reason) = unusable(backend) {
+            skip(&reason);
+            continue;
+        }
+        let fx = fixture(&format!("write-only-{backend}"));
+        let log = fx.root.join("ws/src/audit.log");
+        std::fs::write(&log, "").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o200)).unwrap();
+        let script = "import errno, sys\n\
+                      try:\n    open(sys.argv[1], 'a').write('x')\n    print('OK')\n\
+                      except OSError as e:\n    print(errno.errorcode[e.errno])";
+        let out = command(&fx, backend)
+            .arg("--deny")
+            .arg(&log)
+            .args(["--", PYTHON, "-c", script])
+            .arg(&log)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        // bwrap masks it with /dev/null, which Landlock then refuses.
+        assert_eq!(
+            text.trim(),
+            "EACCES",
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// The trust half of the escape suite: a trust variable naming a file
 /// beside a private key exposes the sanitised bundle and not one byte of
 /// the key, on both backends.
