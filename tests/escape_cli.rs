@@ -73,7 +73,11 @@ fn unusable(backend: &str) -> Option<String> {
     if !Path::new(PYTHON).exists() {
         return Some(format!("{PYTHON} is missing (the probes are Python)"));
     }
-    let fx = fixture(&format!("check-{backend}"));
+    // One fixture per call: tests run in parallel in one process, and a
+    // shared name would race on the same directory.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fx = fixture(&format!("check-{backend}-{n}"));
     let out = command(&fx, backend)
         .args(["--report", "--", "true"])
         .output()
@@ -103,6 +107,69 @@ fn escape_cli_bwrap() {
 #[test]
 fn escape_cli_landlock() {
     run_suite("landlock", |p| p.2);
+}
+
+/// bwrap's fresh /proc keeps /proc/sys read-only as a mount, not only by
+/// Landlock (best-effort under bwrap): as root, uid 0 inside is the host's
+/// root, which the sysctl files' modes let write (kernel/core_pattern runs
+/// a program as host root). The mount is checked before the modes, so
+/// the write answers EROFS whoever runs it.
+#[test]
+fn bwrap_proc_sys_is_a_read_only_mount() {
+    if let Some(reason) = unusable("bwrap") {
+        return skip(&reason);
+    }
+    let fx = fixture("proc-sys");
+    let script = "import os\n\
+                  print(os.statvfs('/proc/sys').f_flag & os.ST_RDONLY)\n\
+                  try:\n    open('/proc/sys/kernel/core_pattern', 'w')\n    print('OK')\n\
+                  except OSError as e:\n    print(__import__('errno').errorcode[e.errno])";
+    let out = command(&fx, "bwrap")
+        .args(["--", PYTHON, "-c", script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "1\nEROFS",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A denied file its owner may write but not read (mode 0200) is still
+/// hidden: the sandbox must not write to it (nor, for a socket, connect).
+#[test]
+fn a_denied_write_only_file_is_hidden() {
+    use std::os::unix::fs::PermissionsExt;
+    for backend in ["bwrap", "landlock"] {
+        if let Some(reason) = unusable(backend) {
+            skip(&reason);
+            continue;
+        }
+        let fx = fixture(&format!("write-only-{backend}"));
+        let log = fx.root.join("ws/src/audit.log");
+        std::fs::write(&log, "").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o200)).unwrap();
+        let script = "import errno, sys\n\
+                      try:\n    open(sys.argv[1], 'a').write('x')\n    print('OK')\n\
+                      except OSError as e:\n    print(errno.errorcode[e.errno])";
+        let out = command(&fx, backend)
+            .arg("--deny")
+            .arg(&log)
+            .args(["--", PYTHON, "-c", script])
+            .arg(&log)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        // bwrap masks it with /dev/null, which Landlock then refuses.
+        assert_eq!(
+            text.trim(),
+            "EACCES",
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// The trust half of the escape suite: a trust variable naming a file

@@ -52,8 +52,9 @@ pub const BWRAP_MAX_ARGS: usize = 9000;
 ///    `--die-with-parent`, user/pid/ipc/uts namespaces, net unless `full`);
 /// 2. mounts at `/` itself (the read-everything shape binds `/` read-only;
 ///    otherwise the root stays bwrap's private tmpfs);
-/// 3. a fresh `--proc /proc` and a private `--dev /dev`, after any `/` bind
-///    so that the host's `/proc` and `/dev` never show through it;
+/// 3. a fresh `--proc /proc` (its `/proc/sys` bound read-only) and a
+///    private `--dev /dev`, after any `/` bind so that the host's `/proc`
+///    and `/dev` never show through it;
 /// 4. every other mount, in spec order.
 ///
 /// Why order is the security property: bwrap applies operations one after
@@ -105,7 +106,19 @@ pub fn bwrap_argv_with(
     for mount in spec.mounts.iter().filter(is_root) {
         argv.mount(mount);
     }
-    argv.flags(&["--proc", "/proc", "--dev", "/dev"]);
+    // /proc/sys read-only: bwrap's own cover skips it (the directory is
+    // 0555, so its W_OK test fails), yet its files are writable by a uid 0
+    // that maps to the host's root: kernel/core_pattern runs a program as
+    // host root. Landlock, best-effort, must not be the only guard.
+    argv.flags(&[
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        "/proc/sys",
+        "/proc/sys",
+        "--dev",
+        "/dev",
+    ]);
     for mount in spec
         .mounts
         .iter()

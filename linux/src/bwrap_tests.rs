@@ -66,7 +66,7 @@ fn restricted_read_with_protected_git() {
         NetworkMode::None,
     );
     let want = format!(
-        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --symlink usr/bin /bin \
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev --symlink usr/bin /bin \
          --ro-bind /etc /etc --ro-bind /usr /usr --tmpfs /tmp --bind /home/u/ws /home/u/ws \
          --ro-bind /home/u/ws/.git /home/u/ws/.git {TAIL_ENV} {HELPER} --read /etc --read /usr \
          --write /tmp --write /home/u/ws --read /home/u/ws/.git --write /dev --read /proc \
@@ -87,7 +87,7 @@ fn read_all_binds_root_before_proc_and_dev() {
         NetworkMode::Full,
     );
     let want = format!(
-        "{HEAD} {HARDEN} --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp {TAIL_ENV} \
+        "{HEAD} {HARDEN} --ro-bind / / --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev --tmpfs /tmp {TAIL_ENV} \
          {HELPER} --read / --write /tmp --write /dev --read /proc --net full \
          --landlock best-effort {CMD}"
     );
@@ -116,7 +116,7 @@ fn deny_carve_out_comes_after_its_root_and_regrant_after_it() {
         NetworkMode::Proxy,
     );
     let want = format!(
-        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /etc /etc \
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev --ro-bind /etc /etc \
          --ro-bind /home/u /home/u --tmpfs /etc/ssl/private \
          --ro-bind /dev/null /home/u/.netrc \
          --ro-bind /etc/ssl/private/bundle.pem /etc/ssl/private/bundle.pem \
@@ -150,7 +150,7 @@ fn old_bwrap_gets_no_optional_flags() {
     };
     let argv = bwrap_argv(&spec(vec![], NetworkMode::Full), &old, Path::new("/h"));
     let want = format!(
-        "{HEAD} --proc /proc --dev /dev {TAIL_ENV} -- /h __helper --list / --write /dev \
+        "{HEAD} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev {TAIL_ENV} -- /h __helper --list / --write /dev \
          --read /proc --net full --landlock best-effort {CMD}"
     );
     assert_eq!(argv, words(&want));
@@ -223,7 +223,7 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         None,
     );
     let want = format!(
-        "{HEAD} --unshare-net {HARDEN} --proc /proc --dev /dev --ro-bind /usr /usr \
+        "{HEAD} --unshare-net {HARDEN} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev --ro-bind /usr /usr \
          --bind /run/user/0/sandspawn-proxy-1/proxy.sock /dev/.sandspawn-proxy.sock \
          {TAIL_ENV} {HELPER} --read /usr --write /dev --read /proc --net proxy \
          --proxy-port 3128 --landlock best-effort {CMD}"
@@ -287,7 +287,7 @@ fn grants_under_proc_never_bind_the_hosts_proc() {
         NetworkMode::Full,
     );
     let want = format!(
-        "{HEAD} {HARDEN} --proc /proc --dev /dev --ro-bind /procfs-not /procfs-not \
+        "{HEAD} {HARDEN} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev --ro-bind /procfs-not /procfs-not \
          --ro-bind /dev/null /proc/kallsyms {TAIL_ENV} \
          {HELPER} --read /proc --write /proc/sys/kernel --read /procfs-not --write /dev \
          --read /proc --net full --landlock best-effort {CMD}"

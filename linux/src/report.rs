@@ -282,6 +282,14 @@ impl HostReport {
                  link to a file granted on its own)"
                     .into(),
             );
+            // Landlock has no right for inode metadata, and the set-ID
+            // bits are all seccomp can take away without the path.
+            lines.push(
+                "file metadata stays changeable: chmod (no set-ID bit), utime and user \
+                 xattrs work on any path the caller owns, read-only or hidden; as root, \
+                 that is every root-owned host file (/etc/shadow's mode included)"
+                    .into(),
+            );
             lines
         };
         let ns_status = if ns { Status::Enforced } else { Status::Absent };

@@ -1,7 +1,8 @@
 //! seccomp: the rules as a value ([`SeccompRules`]), compiled, then installed.
 //!
-//! Every denial answers with an errno (EPERM, or ENOSYS for `clone3` so that
-//! libc falls back to `clone`, whose flags a filter can read), never a kill:
+//! Every denial answers with an errno (EPERM, or ENOSYS for `clone3` and
+//! `openat2` so that callers fall back to `clone` and `openat`, whose
+//! arguments a filter can read), never a kill:
 //! a blocked call must read as "operation not permitted", not as a crash.
 //! The one kill is seccompiler's own: a syscall made through a foreign
 //! architecture's entry point (e.g. `int 0x80` on x86_64).
@@ -133,6 +134,19 @@ pub fn build_rules(network: NetworkMode) -> Result<SeccompRules, SeccompError> {
         .map(|cmd| rule(vec![cond(1, Len::Dword, Op::Eq, *cmd)?]))
         .collect::<Result<Vec<_>, _>>()?;
     eperm.insert(libc::SYS_ioctl, ioctl_rules);
+    add_setid_rules(&mut eperm)?;
+    // prlimit64(pid, resource, new, old) with another pid and a new limit:
+    // RLIMIT_CPU 0 kills that process, and no LSM hook sees it, so on the
+    // Landlock backend (no pid namespace) a same-uid host process would
+    // die past Landlock's signal scope. pid 0 (self, what setrlimit uses)
+    // and reading a limit stay allowed. pid_t is an int: compare 32 bits.
+    eperm.insert(
+        libc::SYS_prlimit64,
+        vec![rule(vec![
+            cond(0, Len::Dword, Op::Ne, 0)?,
+            cond(2, Len::Qword, Op::Ne, 0)?,
+        ])?],
+    );
     if let Some(families) = allowed_families(network) {
         // socket(domain, ...) where domain is none of the allowed families.
         let conds = families
@@ -143,8 +157,55 @@ pub fn build_rules(network: NetworkMode) -> Result<SeccompRules, SeccompError> {
     }
     Ok(SeccompRules {
         eperm,
-        enosys: vec![libc::SYS_clone3],
+        // openat2's mode sits behind a pointer the filter cannot read (see
+        // add_setid_rules); ENOSYS sends callers back to openat.
+        enosys: vec![libc::SYS_clone3, libc::SYS_openat2],
     })
+}
+
+/// The set-user-ID and set-group-ID bits.
+const SETID_BITS: [u64; 2] = [libc::S_ISUID as u64, libc::S_ISGID as u64];
+
+/// Deny every way of giving a file a set-ID bit: a setuid-root binary
+/// written into a writable root (bwrap as root: the bit lands on the host
+/// inode, which nosuid inside the sandbox does not cover) or put on a
+/// host binary the caller owns (Landlock does not govern chmod) is root
+/// for any local user. Writing to a set-ID file already clears the bits.
+/// Modes are compared on 32 bits, as the kernel reads them.
+fn add_setid_rules(eperm: &mut BTreeMap<i64, Vec<SeccompRule>>) -> Result<(), SeccompError> {
+    let on_mode = |arg: u8| -> Result<Vec<SeccompRule>, SeccompError> {
+        SETID_BITS
+            .iter()
+            .map(|bit| rule(vec![cond(arg, Len::Dword, Op::MaskedEq(*bit), *bit)?]))
+            .collect()
+    };
+    // open-like calls read the mode only when they create a file.
+    let creating = |flags: u8, mode: u8| -> Result<Vec<SeccompRule>, SeccompError> {
+        let tmpfile = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
+        let mut rules = Vec::new();
+        for create in [libc::O_CREAT as u64, tmpfile] {
+            for bit in SETID_BITS {
+                rules.push(rule(vec![
+                    cond(flags, Len::Dword, Op::MaskedEq(create), create)?,
+                    cond(mode, Len::Dword, Op::MaskedEq(bit), bit)?,
+                ])?);
+            }
+        }
+        Ok(rules)
+    };
+    eperm.insert(libc::SYS_fchmod, on_mode(1)?);
+    eperm.insert(libc::SYS_fchmodat, on_mode(2)?);
+    eperm.insert(libc::SYS_fchmodat2, on_mode(2)?);
+    eperm.insert(libc::SYS_mknodat, on_mode(2)?);
+    eperm.insert(libc::SYS_openat, creating(2, 3)?);
+    #[cfg(target_arch = "x86_64")]
+    {
+        eperm.insert(libc::SYS_chmod, on_mode(1)?);
+        eperm.insert(libc::SYS_mknod, on_mode(1)?);
+        eperm.insert(libc::SYS_creat, on_mode(1)?);
+        eperm.insert(libc::SYS_open, creating(1, 2)?);
+    }
+    Ok(())
 }
 
 fn target_arch() -> Result<TargetArch, SeccompError> {
@@ -301,8 +362,12 @@ mod tests {
             }
             assert_eq!(r.eperm[&libc::SYS_clone].len(), 7);
             assert_eq!(r.eperm[&libc::SYS_ioctl].len(), 2);
-            assert_eq!(r.enosys, vec![libc::SYS_clone3]);
+            assert_eq!(r.enosys, vec![libc::SYS_clone3, libc::SYS_openat2]);
             assert!(!r.eperm.contains_key(&libc::SYS_clone3));
+            // One rule per set-ID bit; openat: per bit and per creating flag.
+            assert_eq!(r.eperm[&libc::SYS_fchmodat].len(), 2);
+            assert_eq!(r.eperm[&libc::SYS_openat].len(), 4);
+            assert_eq!(r.eperm[&libc::SYS_prlimit64].len(), 1);
         }
     }
 

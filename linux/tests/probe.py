@@ -1,6 +1,6 @@
 # Escape probes: `python3 -c "$(cat probe.py)" NAME FIXTURE HOST_PID TCP_PORT UDP_PORT`.
 # Prints OK, an errno name (EACCES, EPERM, ...), or a marker word; one line.
-import ctypes, errno, fcntl, os, socket, sys
+import ctypes, errno, fcntl, os, resource, socket, sys
 
 name, fx, host_pid, tcp_port, udp_port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 secret = fx + "/home/.ssh/id_rsa"
@@ -56,6 +56,24 @@ def check(cond, word):
         raise SystemExit(print("FAIL") or 0)
     print(word)
     raise SystemExit(0)
+
+
+def fresh(tag):
+    p = fx + "/ws/src/" + tag
+    write(p)
+    return p
+
+
+def openat2(p):
+    how = ctypes.create_string_buffer(24)  # struct open_how, all zero: O_RDONLY
+    path = ctypes.create_string_buffer(p.encode())
+    sc(437, -100, ctypes.addressof(path), ctypes.addressof(how), 24)
+
+
+def prlimit_host():
+    # Sets the core limit this process inherited from the host process:
+    # the value that is already there, so harmless if it gets through.
+    resource.prlimit(host_pid, resource.RLIMIT_CORE, resource.getrlimit(resource.RLIMIT_CORE))
 
 
 NEWUSER, NEWNS, NEWNET = 0x10000000, 0x20000, 0x40000000
@@ -115,6 +133,15 @@ P = {
     "tioclinux": lambda: sc(16, 0, 0x541C, 0),
     "x32_ptrace": lambda: sc(0x40000000 | 521, 0, 0, 0, 0),
     "sethostname": lambda: sc(170, 0, 0),
+    "chmod_plain_ws": lambda: os.chmod(fresh("plain"), 0o755),
+    "chmod_setuid_ws": lambda: os.chmod(fresh("suid"), 0o4755),
+    "chmod_setgid_ws": lambda: os.chmod(fresh("sgid"), 0o2755),
+    "fchmod_setuid_ws": lambda: os.fchmod(os.open(fresh("fsuid"), os.O_RDONLY), 0o4755),
+    "create_setuid_ws": lambda: os.open(fx + "/ws/src/created-suid", os.O_CREAT | os.O_WRONLY, 0o4755),
+    "mknod_setuid_ws": lambda: os.mknod(fx + "/ws/src/mknod-suid", 0o100000 | 0o4755),
+    "openat2": lambda: openat2("/usr/bin/env"),
+    "prlimit_host": prlimit_host,
+    "chmod_notes": lambda: os.chmod(fx + "/home/notes.txt", 0o644),
     "no_new_privs": lambda: check(status_line("NoNewPrivs:") == "1", "NNP"),
     "caps_left": lambda: check(all(int(status_line(k), 16) == 0 for k in ("CapEff:", "CapPrm:", "CapInh:", "CapAmb:")), "NOCAPS"),
 }

@@ -405,7 +405,14 @@ fn probe_host(policy: &Policy, resolver: &MemoResolver, warnings: &mut Vec<Strin
                     PathKind::Dir
                 }
             }
-            Ok(_) if access(&rule.path, AccessFlags::R_OK).is_err() => PathKind::Unreadable,
+            // Not a directory: writing (or connecting, for a socket) needs
+            // only W_OK, so a write-only file is still worth hiding.
+            Ok(_)
+                if access(&rule.path, AccessFlags::R_OK).is_err()
+                    && access(&rule.path, AccessFlags::W_OK).is_err() =>
+            {
+                PathKind::Unreadable
+            }
             Ok(_) => PathKind::File,
             Err(_) => PathKind::Missing,
         };

@@ -87,6 +87,31 @@ pub(crate) fn default_denies(with_home: bool) -> Layer {
         "/etc/gshadow",
         "/etc/gshadow-",
         "/etc/ssl/private",
+        // Root-only secrets under /etc, which every preset reads.
+        "/etc/ssh/ssh_host_rsa_key",
+        "/etc/ssh/ssh_host_ecdsa_key",
+        "/etc/ssh/ssh_host_ed25519_key",
+        "/etc/ssh/ssh_host_dsa_key",
+        "/etc/krb5.keytab",
+        "/etc/wireguard",
+        "/etc/NetworkManager/system-connections",
+        "/etc/security/opasswd",
+        "/etc/letsencrypt/archive",
+        "/etc/letsencrypt/keys",
+        "/etc/ipsec.secrets",
+        "/etc/ppp/chap-secrets",
+        "/etc/ppp/pap-secrets",
+        // Sockets of host services that run commands outside the sandbox
+        // (docker, containerd, podman, systemd, the system bus; each user's
+        // session bus and `systemd --user` under /run/user): a read-only
+        // view still connects, so a broad root such as `/` would hand them
+        // over. Naming one (`--read /run/user/1000`) grants it back.
+        "/run/docker.sock",
+        "/run/containerd",
+        "/run/podman",
+        "/run/dbus/system_bus_socket",
+        "/run/systemd/private",
+        "/run/user",
     ];
     Layer {
         origin: "default deny (credential stores)".into(),
@@ -96,5 +121,57 @@ pub(crate) fn default_denies(with_home: bool) -> Layer {
             .map(PathBuf::from)
             .collect(),
         ..Layer::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::{Policy, ResolveContext};
+
+    /// /etc is read by every preset: its root-only secrets (readable to a
+    /// root caller, as uid 0 owns them) are hidden by default.
+    #[test]
+    fn root_only_secrets_under_etc_are_default_denies() {
+        let layer = default_denies(false);
+        for secret in [
+            "/etc/ssh/ssh_host_ed25519_key",
+            "/etc/ssh/ssh_host_rsa_key",
+            "/etc/krb5.keytab",
+            "/etc/wireguard",
+            "/etc/NetworkManager/system-connections",
+            "/etc/letsencrypt/archive",
+        ] {
+            assert!(layer.deny.contains(&PathBuf::from(secret)), "{secret}");
+        }
+    }
+
+    /// Under `read = ["/"]`, host service sockets stay hidden: connecting
+    /// to one needs no more than the read-only view a broad root gives.
+    #[test]
+    fn a_broad_root_hides_host_service_sockets() {
+        let layers = [Layer {
+            origin: "flags".into(),
+            read: vec![PathBuf::from("/")],
+            ..Layer::default()
+        }];
+        let ctx = ResolveContext {
+            cwd: Path::new("/work"),
+            home: None,
+        };
+        let policy = Policy::resolve(&layers, &ctx).unwrap();
+        let denied: Vec<_> = policy.deny.iter().map(|r| r.path.clone()).collect();
+        for sock in [
+            "/run/docker.sock",
+            "/run/containerd",
+            "/run/podman",
+            "/run/dbus/system_bus_socket",
+            "/run/systemd/private",
+            "/run/user",
+        ] {
+            assert!(denied.contains(&PathBuf::from(sock)), "{sock}: {denied:?}");
+        }
     }
 }

@@ -28,11 +28,25 @@ pub const PROBES: &[Probe] = &[
     ("hardlink_made_inside", "ENOENT", "EACCES"),
     ("rename_secret_into_ws", "EXDEV", "EACCES"),
     ("dev_kmsg", "ENOENT", "EACCES"),
-    ("write_proc_sys", "EACCES", "EACCES"),
+    // bwrap: a read-only mount (bwrap's own cover skips /proc/sys).
+    ("write_proc_sys", "EROFS", "EACCES"),
+    // Modes: a plain chmod in a writable root works; no set-ID bit is ever
+    // given (a setuid-root file in a writable root is root for any local
+    // user). Landlock does not govern chmod: a read-only file's mode can
+    // change there (harmless here: the probe sets the mode it already has).
+    ("chmod_plain_ws", "OK", "OK"),
+    ("chmod_setuid_ws", "EPERM", "EPERM"),
+    ("chmod_setgid_ws", "EPERM", "EPERM"),
+    ("fchmod_setuid_ws", "EPERM", "EPERM"),
+    ("create_setuid_ws", "EPERM", "EPERM"),
+    ("mknod_setuid_ws", "EPERM", "EPERM"),
+    ("chmod_notes", "EROFS", "KNOWN_GAP"),
     // Processes of the host.
     ("parent_environ", "ENOENT", "EACCES"),
     ("parent_cwd_listing", "ENOENT", "EACCES"),
     ("kill_host_process", "ESRCH", "EPERM"),
+    // Another process's limits (RLIMIT_CPU 0 kills it; no LSM sees it).
+    ("prlimit_host", "EPERM", "EPERM"),
     ("ptrace_traceme", "EPERM", "EPERM"),
     ("ptrace_attach_host", "EPERM", "EPERM"),
     ("process_vm_readv", "EPERM", "EPERM"),
@@ -56,6 +70,7 @@ pub const PROBES: &[Probe] = &[
     ("clone_newuser", "EPERM", "EPERM"),
     ("clone_newnet", "EPERM", "EPERM"),
     ("clone3", "ENOSYS", "ENOSYS"),
+    ("openat2", "ENOSYS", "ENOSYS"),
     ("setns", "EPERM", "EPERM"),
     ("bpf", "EPERM", "EPERM"),
     ("io_uring_setup", "EPERM", "EPERM"),
