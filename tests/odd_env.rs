@@ -356,3 +356,32 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
     assert_eq!(out.status.code(), Some(125), "{stderr}");
     assert!(stderr.contains("larger than"), "{stderr}");
 }
+
+/// Landlock has no right for file modes, times or user xattrs: as root
+/// that reaches every root-owned host file. Said on every Landlock run as
+/// root (a degraded control is never silent), and only then.
+#[test]
+fn landlock_as_root_says_that_file_metadata_stays_changeable() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .current_dir(home.path())
+        .args(["run", "--backend", "landlock", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let line = format!(
+        "sandspawn: landlock backend: {}\n",
+        sandspawn_linux::ROOT_METADATA
+    );
+    let root = nix::unistd::geteuid().is_root();
+    assert_eq!(
+        stderr.contains(&line),
+        root,
+        "root: {root}; stderr: {stderr}"
+    );
+}

@@ -302,6 +302,13 @@ fn fd_shortage() -> Option<RunError> {
     })
 }
 
+/// What root keeps on the Landlock backend, said on every such run: Landlock
+/// has no right for inode metadata, and seccomp, which cannot see paths,
+/// takes away only the set-ID bits.
+pub const ROOT_METADATA: &str = "as root, file metadata stays changeable: chmod (no set-ID bit), \
+    utime and user xattrs work on every root-owned host file, read-only or hidden; the bwrap \
+    backend, or a user other than root, confines them";
+
 fn run_landlock(spec: &SandboxSpec) -> RunError {
     if spec.network == NetworkMode::Proxy {
         return RunError::Unsupported {
@@ -321,6 +328,9 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
     let expansion = expand::expand(spec, &expand::RealFs);
     for line in &expansion.unexpressed {
         eprintln!("sandspawn: landlock backend: {line}");
+    }
+    if sys::effective_uid() == 0 {
+        eprintln!("sandspawn: landlock backend: {ROOT_METADATA}");
     }
     if let Err(source) = std::env::set_current_dir(&spec.cwd) {
         return RunError::Cwd {

@@ -68,6 +68,12 @@ pub fn inherit_fd(fd: BorrowedFd<'_>) -> io::Result<()> {
     check(ret.into()).map(drop)
 }
 
+/// The calling process's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// The kernel's Landlock ABI version, 0 when Landlock is unavailable.
 pub fn landlock_abi() -> u32 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
