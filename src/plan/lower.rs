@@ -62,11 +62,21 @@ impl Plan {
             // the path: not for absent paths, not inside a private tmpfs, not
             // where a tmpfs replaces the path itself.
             Access::Deny => {
+                // The cheap tests first, each a reason for no mount: most
+                // default denies name paths this host does not have, and
+                // the scans below (one of them recursive) cost a pass over
+                // every entry each.
+                if matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable)) {
+                    return false;
+                }
                 let replaced = self
                     .fs
                     .entries
                     .iter()
                     .any(|g| g.access == Access::Tmpfs && same_path(&g.path, &entry.path));
+                if replaced {
+                    return false;
+                }
                 // A grant at the very path counts: the deny wins that tie
                 // (`FsView::decide`), and the grant's bind would show it.
                 let exposer = self
@@ -76,6 +86,11 @@ impl Plan {
                     .filter(|g| g.access != Access::Deny)
                     .filter(|g| is_within(&entry.path, &g.path))
                     .max_by_key(|g| depth(&g.path));
+                let Some(exposer) =
+                    exposer.filter(|g| matches!(g.access, Access::Read | Access::Write))
+                else {
+                    return false;
+                };
                 // Behind a link the grant shows as a link, the sandbox
                 // follows it to the resolved path, which has its own deny;
                 // bwrap cannot mount through an absolute link anyway.
@@ -84,32 +99,28 @@ impl Plan {
                 // through the link would land on the resolved path and
                 // cover what is granted inside it there.
                 let behind_link = entry.via_link.as_deref().is_some_and(|link| {
-                    exposer.is_some_and(|g| is_within(link, &g.path) && !same_path(link, &g.path))
+                    (is_within(link, &exposer.path) && !same_path(link, &exposer.path))
                         || self.shown_by_grant(link)
                 });
+                if behind_link {
+                    return false;
+                }
                 // Inside a masked directory, with no grant in between, the
                 // path is hidden already: a mask here would only make bwrap
                 // create its mount point in that directory's empty tmpfs,
                 // showing the hidden names (`--deny ws --deny ws/src/x`
                 // listed `src` in the hidden ws). Not the working
                 // directory: the command starts there (see `assemble`).
-                let inside_mask = self
-                    .fs
-                    .entries
-                    .iter()
-                    .filter(|_| !same_path(&entry.path, &self.cwd))
-                    .filter(|d| d.access == Access::Deny && !same_path(&d.path, &entry.path))
-                    .filter(|d| is_within(&entry.path, &d.path))
-                    .filter(|d| exposer.is_none_or(|g| depth(&d.path) >= depth(&g.path)))
-                    .any(|d| self.needs_mount(d));
-                !matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable))
-                    && !replaced
-                    && !behind_link
-                    && !inside_mask
-                    && matches!(
-                        exposer.map(|g| &g.access),
-                        Some(Access::Read | Access::Write)
-                    )
+                let inside_mask = !same_path(&entry.path, &self.cwd)
+                    && self
+                        .fs
+                        .entries
+                        .iter()
+                        .filter(|d| d.access == Access::Deny && !same_path(&d.path, &entry.path))
+                        .filter(|d| is_within(&entry.path, &d.path))
+                        .filter(|d| depth(&d.path) >= depth(&exposer.path))
+                        .any(|d| self.needs_mount(d));
+                !inside_mask
             }
             // A grant written through a link that the view already shows
             // (a grant above the link binds it) needs no mount: the link

@@ -269,7 +269,12 @@ fn push_paths(
 ) -> Result<(), PolicyError> {
     for raw in raws {
         let resolved = resolve_path(raw, origin, rule, ctx)?;
-        if !into.iter().any(|r| r.path == resolved.path) {
+        // Both sides are normalised: compare bytes, not parsed components
+        // (the default denies alone make this a few hundred comparisons).
+        if !into
+            .iter()
+            .any(|r| crate::paths::same_path(&r.path, &resolved.path))
+        {
             into.push(resolved);
         }
     }
