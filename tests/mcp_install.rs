@@ -26,6 +26,23 @@ fn run(host: &Host, cwd: &Path, args: &[&str]) -> Output {
     run_with(host, cwd, &[], args)
 }
 
+/// `mcp install --client cursor --config CONFIG` as uid/gid 65534 (needs root).
+fn install_as_nobody(host: &Host, config: &str) -> Output {
+    Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            SANDSPAWN,
+        ])
+        .args(["mcp", "install", "--client", "cursor", "--config", config])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir("/")
+        .output()
+        .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -151,19 +168,7 @@ fn a_config_in_an_unwritable_directory_is_one_error_before_the_diff() {
     std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let c = config.to_str().unwrap();
-    let out = Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SANDSPAWN,
-        ])
-        .args(["mcp", "install", "--client", "cursor", "--config", c])
-        .env_clear()
-        .envs(host.env.iter().cloned())
-        .current_dir("/")
-        .output()
-        .unwrap();
+    let out = install_as_nobody(&host, c);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(
@@ -205,14 +210,25 @@ fn a_renamed_binary_recognises_its_own_wrapper() {
     let original = r#"{"mcpServers": {"t": {"command": "/bin/echo", "args": ["hi"]}}}"#;
     std::fs::write(&config, original).unwrap();
     let c = config.to_str().unwrap();
+    // The copy was just written: a fork on another test thread between its
+    // open for writing and its close holds a write descriptor until that
+    // child execs, and exec meanwhile says ETXTBSY. Try again, briefly.
     let ss = |args: &[&str]| {
-        Command::new(&renamed)
-            .env_clear()
-            .envs(host.env.iter().cloned())
-            .current_dir(host.work())
-            .args(args)
-            .output()
-            .unwrap()
+        for _ in 0..50 {
+            let out = Command::new(&renamed)
+                .env_clear()
+                .envs(host.env.iter().cloned())
+                .current_dir(host.work())
+                .args(args)
+                .output();
+            match out {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("{} stayed busy (ETXTBSY) for a second", renamed.display());
     };
     let out = ss(&["mcp", "install", "--client", "cursor", "--config", c]);
     assert!(out.status.success(), "{out:?}");
@@ -298,19 +314,7 @@ fn another_users_config_is_refused_without_root() {
     std::os::unix::fs::chown(&config, Some(0), Some(65534)).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664)).unwrap();
     let c = config.to_str().unwrap();
-    let out = Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SANDSPAWN,
-        ])
-        .args(["mcp", "install", "--client", "cursor", "--config", c])
-        .env_clear()
-        .envs(host.env.iter().cloned())
-        .current_dir("/")
-        .output()
-        .unwrap();
+    let out = install_as_nobody(&host, c);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(
