@@ -363,15 +363,11 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
 #[test]
 fn landlock_as_root_says_that_file_metadata_stays_changeable() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .current_dir(home.path())
-        .args(["run", "--backend", "landlock", "--", "true"])
-        .output()
-        .unwrap();
+    let out = run(
+        home.path(),
+        home.path(),
+        &["run", "--backend", "landlock", "--", "true"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let line = format!(

@@ -485,14 +485,12 @@ fn socks_connect(sock: &mut TcpStream, target: &Target, url: &ProxyUrl) -> io::R
     sock.read_exact(&mut skip)
 }
 
-/// The errno's name for a report where the kernel refused ("EPERM" reads
-/// better than "Operation not permitted (os error 1)" next to a seccomp
-/// filter), else the error's text.
+/// The report's words for an I/O error: a refused socket says why, a socket
+/// timeout (EAGAIN mid-read) reads as the timeout it is, and the rest as
+/// every verify line names errnos.
 fn errno(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EPERM) => "EPERM (the sandbox's network mode refuses it)".into(),
-        Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
-        Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
         _ if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -500,7 +498,7 @@ fn errno(e: &io::Error) -> String {
         {
             "timed out".into()
         }
-        _ => e.to_string(),
+        _ => crate::verify::errno(e),
     }
 }
 

@@ -186,7 +186,7 @@ fn fail(seen: impl Into<String>) -> Outcome {
 }
 
 /// The errno's name for a report ("EACCES"), else the error's text.
-fn errno(e: &io::Error) -> String {
+pub(crate) fn errno(e: &io::Error) -> String {
     let name = match e.raw_os_error() {
         Some(libc::EACCES) => "EACCES",
         Some(libc::EPERM) => "EPERM",
@@ -194,6 +194,7 @@ fn errno(e: &io::Error) -> String {
         Some(libc::EROFS) => "EROFS",
         Some(libc::ENOTDIR) => "ENOTDIR",
         Some(libc::ECONNREFUSED) => "ECONNREFUSED",
+        Some(libc::ENETUNREACH) => "ENETUNREACH",
         Some(libc::ENXIO) => "ENXIO",
         _ => return e.to_string(),
     };
