@@ -1,12 +1,12 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-    PathFdError, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, RulesetAttr,
+    RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
 };
 
 use crate::policy::{HelperPolicy, Level, Requirement};
@@ -24,7 +24,7 @@ pub enum LandlockError {
     Path {
         path: PathBuf,
         #[source]
-        source: PathFdError,
+        source: io::Error,
     },
     /// Building or enforcing the ruleset failed.
     #[error("landlock: {0}")]
@@ -93,12 +93,10 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
 /// Open `path` (`O_PATH`, following links, as before) and tell a directory
 /// from the rest by `fstat` on the descriptor: one path walk per rule, and
 /// the type checked is that of the very object the rule is attached to.
-fn open(path: &Path) -> Result<Option<(PathFd, bool)>, LandlockError> {
-    let fd = match PathFd::new(path) {
+fn open(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
+    let fd = match crate::sys::open_path(path) {
         Ok(fd) => fd,
-        Err(PathFdError::OpenCall { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            return Ok(None)
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(LandlockError::Path {
                 path: path.to_path_buf(),
@@ -123,5 +121,28 @@ mod tests {
         assert!(rights(Level::Read, true).contains(AccessFs::ReadDir));
         assert!(!rights(Level::Read, true).contains(AccessFs::WriteFile));
         assert!(rights(Level::None, true).is_empty());
+    }
+
+    /// A rule's path is opened with `O_PATH`, not for reading: opening a
+    /// socket file (like a device without a driver: `/dev/tty` with no
+    /// terminal) fails with ENXIO, a FIFO blocks, an unreadable file gives
+    /// EACCES. (With musl, std's `OpenOptions` drops `O_PATH`; this caught it.)
+    #[test]
+    fn rule_paths_are_opened_as_paths_not_as_objects() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let (fd, is_dir) = open(&socket).unwrap().expect("the socket exists");
+        assert!(!is_dir);
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| i32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert_ne!(flags & libc::O_PATH, 0, "flags {flags:o}");
+        assert!(open(&dir.path().join("absent")).unwrap().is_none());
     }
 }

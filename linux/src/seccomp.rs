@@ -131,7 +131,9 @@ pub fn build_rules(network: NetworkMode) -> Result<SeccompRules, SeccompError> {
     // upper half must not slip past the filter.
     let ioctl_rules = [libc::TIOCSTI, libc::TIOCLINUX]
         .iter()
-        .map(|cmd| rule(vec![cond(1, Len::Dword, Op::Eq, *cmd)?]))
+        // The request constants' type differs between C libraries (an
+        // unsigned long with glibc, an int with musl); both values fit 32 bits.
+        .map(|cmd| rule(vec![cond(1, Len::Dword, Op::Eq, u64::from(*cmd as u32))?]))
         .collect::<Result<Vec<_>, _>>()?;
     eperm.insert(libc::SYS_ioctl, ioctl_rules);
     add_setid_rules(&mut eperm)?;

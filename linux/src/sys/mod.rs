@@ -511,3 +511,24 @@ pub fn fd_is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
     let st = unsafe { st.assume_init() };
     Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
+
+/// `open(path, O_PATH | O_CLOEXEC)`: a descriptor naming `path` (links
+/// followed) without opening the object itself, so a device without its
+/// driver, a FIFO or an unreadable file can still anchor a Landlock rule.
+/// Called directly rather than through `std::fs::OpenOptions`: with musl,
+/// std masks custom flags with an `O_ACCMODE` that includes `O_PATH`, and
+/// the object would be opened for reading instead (ENXIO on `/dev/tty`
+/// without a terminal, EACCES on an unreadable file).
+pub fn open_path(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
+    // open reads it and takes integer flags; no mode is read without O_CREAT.
+    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    check(fd.into())?;
+    // SAFETY: open returned a new descriptor (checked non-negative above)
+    // that nothing else in this process owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
