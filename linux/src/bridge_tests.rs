@@ -1,5 +1,7 @@
 use super::*;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 #[test]
 fn unreachable_upstream_is_one_line_naming_the_origin() {
