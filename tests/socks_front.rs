@@ -135,6 +135,44 @@ fn node24_reaches_the_origin_through_a_socks5_upstream() {
     );
 }
 
+/// httpx reads ALL_PROXY too and builds every proxy it finds when the
+/// client is made: a socks5h:// one needs socksio, and without it every
+/// httpx client (Python MCP servers use it) fails at start. ALL_PROXY is
+/// http:// for that reason; this one runs with socksio hidden.
+#[test]
+fn httpx_without_socksio_works_through_a_socks5_upstream() {
+    let Some(fx) = Fx::start("socks-front-httpx") else {
+        return;
+    };
+    let python = cache().join("clients/bin/python").display().to_string();
+    let proxy = format!("socks5h://127.0.0.1:{}", fx.socks_port);
+    let url = fx.url(fx.origin_port);
+    let script = format!(
+        "import sys; sys.modules['socksio'] = None\nimport httpx\nprint(httpx.get('{url}', timeout=10).text, end='')"
+    );
+    let out = run(&fx, &proxy, &[], &[&python, "-c", &script]);
+    assert_eq!(
+        (out.code, out.stdout.trim_end()),
+        (Some(0), OK),
+        "{}",
+        out.all()
+    );
+    // Control, on the host: the same client with a socks5h:// ALL_PROXY.
+    let mut c = Command::new(&python);
+    c.env_clear()
+        .env("ALL_PROXY", "socks5h://127.0.0.1:3128")
+        .env("HTTPS_PROXY", "http://127.0.0.1:3128")
+        .args(["-c", &script]);
+    let control = run_bounded(c, 30);
+    assert!(
+        control
+            .stderr
+            .contains("'socksio' package is not installed"),
+        "{}",
+        control.all()
+    );
+}
+
 /// A plain `http://` request in absolute form goes to the origin in origin
 /// form, on a connection of its own.
 #[test]

@@ -164,6 +164,14 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
             shorten(version)
         )));
     }
+    // A bare LF or other control byte would end up in the head the origin
+    // gets, where it could start a header of its own.
+    if target.bytes().any(|b| b.is_ascii_control()) {
+        return Err(bad(format!(
+            "a control character in the request target {:?}",
+            shorten(target)
+        )));
+    }
     if method.eq_ignore_ascii_case("CONNECT") {
         let (host, port) = authority(target, None)?;
         return Ok(Request::Connect { host, port });

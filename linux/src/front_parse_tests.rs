@@ -127,6 +127,11 @@ fn bad_request_lines_are_refused() {
         (r.status, r.reason.as_str()),
         ("501 Not Implemented", "https:// requests are not forwarded (the bridge serves CONNECT tunnels and http:// requests; use CONNECT for TLS)")
     );
+    let r = parse_request(b"GET http://h/\nX-Injected:\tx HTTP/1.1\r\n\r\n").unwrap_err();
+    assert_eq!(
+        r.reason,
+        "a control character in the request target \"http://h/\\nX-Injected:\\tx\""
+    );
     let r = parse_request(b"\xff\xfe\r\n\r\n").unwrap_err();
     assert_eq!(r.reason, "the request head is not UTF-8");
 }
