@@ -60,13 +60,14 @@ pub enum SocksAuthError {
 
 /// Greet a SOCKS5 upstream offering username/password only, and log in.
 /// Each answer is awaited at most `wait` (the bridge uses
-/// [`HANDSHAKE_TIMEOUT`]); the stream's read timeout is cleared again on
-/// success.
+/// [`HANDSHAKE_TIMEOUT`]); on success the stream's read timeout is what it
+/// was before (a caller's own bound on the steps after the login stays).
 pub fn socks_login(
     up: &mut TcpStream,
     login: &SocksLogin,
     wait: Duration,
 ) -> Result<(), SocksAuthError> {
+    let before = up.read_timeout()?;
     up.set_read_timeout(Some(wait))?;
     up.write_all(&[SOCKS_VERSION, 1, METHOD_LOGIN])?;
     let mut reply = [0u8; 2];
@@ -82,7 +83,7 @@ pub fn socks_login(
     if reply[1] != 0 {
         return Err(SocksAuthError::BadCredentials { status: reply[1] });
     }
-    up.set_read_timeout(None)?;
+    up.set_read_timeout(before)?;
     Ok(())
 }
 
@@ -383,7 +384,11 @@ mod tests {
     #[test]
     fn socks_login_speaks_rfc1929_and_names_each_refusal() {
         let (mut up, t) = upstream(METHOD_LOGIN, 0);
+        // The caller's bound on what follows the login survives it.
+        let own = Some(Duration::from_secs(7));
+        up.set_read_timeout(own).unwrap();
         socks_login(&mut up, &login(), HANDSHAKE_TIMEOUT).unwrap();
+        assert_eq!(up.read_timeout().unwrap(), own);
         drop(up);
         assert_eq!(t.join().unwrap(), b"\x05\x01\x02\x01\x05alice\x06s3cret");
 
