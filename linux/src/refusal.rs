@@ -148,15 +148,22 @@ fn socks_request_len(b: &[u8]) -> Option<usize> {
     Some(4 + addr + 2)
 }
 
-/// Read into `buf` until `done(buf)`, EOF, [`MAX_READ`] bytes or the
-/// read timeout.
+/// Read into `buf` until `done(buf)`, EOF, [`MAX_READ`] bytes or
+/// [`READ_WAIT`] in all (a child trickling a byte at a time cannot restart
+/// the wait with each one).
 fn read_until(
     conn: &mut TcpStream,
     buf: &mut Vec<u8>,
     done: impl Fn(&[u8]) -> bool,
 ) -> io::Result<()> {
+    let deadline = Instant::now() + READ_WAIT;
     let mut chunk = [0u8; 2048];
     while !done(buf) && buf.len() < MAX_READ {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        conn.set_read_timeout(Some(left))?;
         let n = conn.read(&mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());

@@ -275,31 +275,18 @@ pub fn forward_head_with_auth(
     up: &mut TcpStream,
     auth: &str,
 ) -> io::Result<bool> {
-    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > MAX_HEAD {
-            // Its own kind: the bridge answers the child with the reason.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
-        }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::other("closed before a request head"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    conn.set_read_timeout(None)?;
+    use crate::front_parse::{read_head, HeadError};
+    // The whole head within the bound, however slowly it trickles in.
+    let (buf, end) = read_head(conn, CHILD_TIMEOUT).map_err(|e| match e {
+        // Its own kind: the bridge answers the child with the reason.
+        HeadError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "request head too large"),
+        HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
+        HeadError::Gone => io::Error::other("closed before a request head"),
+    })?;
     let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(&buf[..end], auth))?;
+    up.write_all(&add_authorization(&buf[..end - 4], auth))?;
     up.write_all(b"\r\n\r\n")?;
-    up.write_all(&buf[end + 4..])?;
+    up.write_all(&buf[end..])?;
     Ok(connect)
 }
 
