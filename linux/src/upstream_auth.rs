@@ -148,7 +148,12 @@ struct Greeting {
 /// Read the greeting; answer "no acceptable method" (and fail) when the
 /// child does not offer "no authentication".
 fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
-    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
+    read_greeting_within(conn, CHILD_TIMEOUT)
+}
+
+/// [`read_greeting`] with the whole greeting due within `wait`.
+fn read_greeting_within(conn: &mut TcpStream, wait: Duration) -> Result<Greeting, SocksAuthError> {
+    let deadline = Instant::now() + wait;
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 512];
     let methods = loop {
@@ -161,7 +166,16 @@ fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
                 break end;
             }
         }
-        let n = conn.read(&mut chunk)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut).into());
+        }
+        conn.set_read_timeout(Some(left))?;
+        // A socket timeout reads as EAGAIN; it is the bound running out.
+        let n = conn.read(&mut chunk).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => io::ErrorKind::TimedOut.into(),
+            _ => e,
+        })?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
@@ -526,6 +540,37 @@ mod tests {
             (&bridge_side).read_exact(&mut left).unwrap();
             assert_eq!(left, answer, "peeking took bytes");
         }
+    }
+
+    /// A child trickling its greeting a byte at a time cannot restart the
+    /// wait with each byte.
+    #[test]
+    fn a_trickling_greeting_is_bounded_in_all() {
+        let (mut conn, child) = pair();
+        let trickle = std::thread::spawn(move || {
+            let mut child = child;
+            // VER 5, 200 methods: 202 bytes, one every 50 ms.
+            let mut greeting = vec![5u8, 200];
+            greeting.resize(202, 1);
+            for b in greeting {
+                if child.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let wait = Duration::from_millis(500);
+        let started = Instant::now();
+        let e = read_greeting_within(&mut conn, wait)
+            .err()
+            .expect("timed out");
+        assert!(
+            matches!(&e, SocksAuthError::Io(io) if io.kind() == io::ErrorKind::TimedOut),
+            "{e}"
+        );
+        assert!(started.elapsed() < wait + Duration::from_secs(1));
+        drop(conn);
+        trickle.join().unwrap();
     }
 
     #[test]
