@@ -135,6 +135,42 @@ fn node24_reaches_the_origin_through_a_socks5_upstream() {
     );
 }
 
+/// `explain --probe` checks from inside, as the child's clients would: its
+/// https_proxy is the bridge's HTTP front, which speaks SOCKS5 upstream.
+#[test]
+fn the_probe_goes_through_the_http_front() {
+    let Some(fx) = Fx::start("socks-front-probe") else {
+        return;
+    };
+    let proxy = format!("socks5h://127.0.0.1:{}", fx.socks_port);
+    let url = fx.url(fx.origin_port);
+    let home = tempfile::tempdir_in("/var/tmp").unwrap();
+    let mut c = Command::new(SANDSPAWN);
+    c.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", fx.dir.join("cache"))
+        .current_dir(fx.dir.join("ws"))
+        .args(["explain", "--net", "proxy", "--proxy", &proxy, "--ca"])
+        .arg(fx.mitm_ca())
+        .args(["--probe", &url, "--", "true"]);
+    let out = run_bounded(c, 60);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(" tls ") && l.contains(&url))
+        .unwrap_or_else(|| panic!("no probe line:\n{}", out.all()));
+    assert!(line.starts_with("  ok    tls "), "{line}");
+    assert!(
+        line.ends_with(&format!(
+            "(TLS 1.3 to origin.test:{}, certificate issued by CN=mitmproxy, O=mitmproxy trusted, via https_proxy 127.0.0.1:3128)",
+            fx.origin_port
+        )),
+        "{line}"
+    );
+}
+
 /// httpx reads ALL_PROXY too and builds every proxy it finds when the
 /// client is made: a socks5h:// one needs socksio, and without it every
 /// httpx client (Python MCP servers use it) fails at start. ALL_PROXY is
