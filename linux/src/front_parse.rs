@@ -198,13 +198,15 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
         p if p.starts_with('?') => format!("/{p}"),
         p => p.to_string(),
     };
-    let mut out = format!("{method} {path} {version}\r\n");
-    let mut has_host = false;
+    // `Host` is the target's authority (RFC 9112 3.2.2: a proxy replaces
+    // the child's own).
+    let mut out = format!("{method} {path} {version}\r\nHost: {auth}\r\n");
     for line in lines.take_while(|l| !l.is_empty()) {
         let name = line.split(':').next().unwrap_or_default().trim();
         // Hop-by-hop headers of the hop to the bridge; the origin gets its
         // own `Connection: close` (each request on a connection of its own).
         if [
+            "host",
             "proxy-connection",
             "proxy-authorization",
             "connection",
@@ -215,12 +217,8 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
         {
             continue;
         }
-        has_host |= name.eq_ignore_ascii_case("host");
         out.push_str(line);
         out.push_str("\r\n");
-    }
-    if !has_host {
-        out.push_str(&format!("Host: {auth}\r\n"));
     }
     out.push_str("Connection: close\r\n\r\n");
     Ok(Request::Forward {

@@ -138,7 +138,7 @@ fn bad_request_lines_are_refused() {
 
 #[test]
 fn absolute_form_becomes_origin_form_with_connection_close() {
-    let head = b"GET http://Origin.test:8080/a/b?q=1#frag HTTP/1.1\r\nHost: Origin.test:8080\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nProxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n";
+    let head = b"GET http://Origin.test:8080/a/b?q=1#frag HTTP/1.1\r\nHost: elsewhere.test\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nProxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n";
     let Request::Forward { host, port, head } = parse_request(head).unwrap() else {
         panic!("not a forward");
     };
@@ -156,7 +156,7 @@ fn absolute_form_becomes_origin_form_with_connection_close() {
     assert_eq!((host, port), (Host::V6("::1".parse().unwrap()), 80));
     assert_eq!(
         String::from_utf8(head).unwrap(),
-        "POST /?x HTTP/1.0\r\nContent-Length: 2\r\nHost: [::1]\r\nConnection: close\r\n\r\n"
+        "POST /?x HTTP/1.0\r\nHost: [::1]\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
     );
     let r = parse_request(b"GET http://h:0/ HTTP/1.1\r\n\r\n").unwrap_err();
     assert_eq!(r.reason, "\"h:0\": bad port (a number from 1 to 65535)");
