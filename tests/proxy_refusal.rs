@@ -147,6 +147,30 @@ fn revokes_after_check() -> (u16, JoinHandle<()>) {
     (port, t)
 }
 
+/// A child speaking SOCKS5 to the bridge of an HTTP upstream (its
+/// variables say http://) hears a SOCKS5 failure, and stderr says why.
+#[test]
+fn a_socks_child_of_an_http_upstream_is_told_why() {
+    let (port, t) = gone_after_check();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let Some(out) = curl_with(&proxy, AS_SOCKS) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(97), "{stderr}");
+    assert!(
+        stderr.contains("Can't complete SOCKS5 connection to origin.test. (1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: a SOCKS5 client, but the upstream proxy {proxy} (from --proxy) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)\n"
+        )),
+        "{stderr}"
+    );
+}
+
 /// The same with an HTTP child of a SOCKS5 upstream: the bridge's HTTP
 /// front answers 502 and stderr names the gone upstream.
 #[test]

@@ -406,32 +406,26 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
     // A SOCKS5 upstream takes HTTP children too, through the bridge's own
     // HTTP front; its first byte tells which the child speaks.
-    let spoken = match upstream.protocol {
-        Protocol::Http => Protocol::Http,
-        Protocol::Socks5 => match front::sniff_conn(&conn, upstream_auth::CHILD_TIMEOUT) {
-            Some(Spoken::Socks5) => Protocol::Socks5,
-            Some(Spoken::Http) => {
-                let connect = || upstream.addresses.connect(&upstream.host, upstream.port);
-                let login = match &upstream.credentials {
-                    Credentials::Socks(login) => Some(login),
-                    _ => None,
-                };
-                let front = SocksUpstream {
-                    connect: &connect,
-                    login,
-                    display: &upstream.display,
-                    origin: &upstream.origin,
-                    diagnostics: &upstream.diagnostics,
-                };
-                if let Some((conn, up)) =
-                    front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT)
-                {
-                    let _ = relay.add(conn, up);
-                }
-                return;
-            }
-            None => return,
-        },
+    // The child's first byte tells which protocol it speaks: a SOCKS5
+    // upstream takes HTTP children too, through the bridge's own HTTP
+    // front; an HTTP upstream cannot take a SOCKS5 child, which is told so
+    // instead of the upstream's puzzled answer to its greeting.
+    let spoken = match (
+        upstream.protocol,
+        front::sniff_conn(&conn, upstream_auth::CHILD_TIMEOUT),
+    ) {
+        (_, None) => return,
+        (Protocol::Socks5, Some(Spoken::Http)) => return http_front(conn, upstream, relay),
+        (Protocol::Socks5, Some(Spoken::Socks5)) => Protocol::Socks5,
+        (Protocol::Http, Some(Spoken::Http)) => Protocol::Http,
+        (Protocol::Http, Some(Spoken::Socks5)) => {
+            let reason = format!(
+                "a SOCKS5 client, but the upstream proxy {} (from {}) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)",
+                upstream.display, upstream.origin
+            );
+            upstream.diagnostics.report(&reason);
+            return refusal::refuse(conn, Protocol::Socks5, &reason);
+        }
     };
     let mut up = match upstream.addresses.connect(&upstream.host, upstream.port) {
         Ok(up) => up,
@@ -488,6 +482,25 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         }
     };
     if ready {
+        let _ = relay.add(conn, up);
+    }
+}
+
+/// An HTTP child of a SOCKS5 upstream: the HTTP front sets the tunnel up.
+fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
+    let connect = || upstream.addresses.connect(&upstream.host, upstream.port);
+    let login = match &upstream.credentials {
+        Credentials::Socks(login) => Some(login),
+        _ => None,
+    };
+    let front = SocksUpstream {
+        connect: &connect,
+        login,
+        display: &upstream.display,
+        origin: &upstream.origin,
+        diagnostics: &upstream.diagnostics,
+    };
+    if let Some((conn, up)) = front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT) {
         let _ = relay.add(conn, up);
     }
 }
