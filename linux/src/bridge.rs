@@ -404,8 +404,6 @@ impl Credentials {
 /// is just closed.
 fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
-    // A SOCKS5 upstream takes HTTP children too, through the bridge's own
-    // HTTP front; its first byte tells which the child speaks.
     // The child's first byte tells which protocol it speaks: a SOCKS5
     // upstream takes HTTP children too, through the bridge's own HTTP
     // front; an HTTP upstream cannot take a SOCKS5 child, which is told so

@@ -154,6 +154,10 @@ pub fn http_front(
                 "502 Bad Gateway",
                 format!("{upstream_is} could not connect to {host}:{port}: {e}"),
             ),
+            _ if e.closed() => (
+                "502 Bad Gateway",
+                format!("{upstream_is} closed the connection during the handshake for {host}:{port}"),
+            ),
             _ => (
                 "502 Bad Gateway",
                 format!("{upstream_is} failed during the handshake for {host}:{port}: {e}"),

@@ -154,6 +154,21 @@ fn failures_answer_one_status_line_naming_the_upstream() {
         body("502 Bad Gateway", reason)
     );
 
+    // An upstream that closes mid-handshake.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closing = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut greeting = [0u8; 3];
+        let _ = s.read_exact(&mut greeting);
+        let _ = s.write_all(&[5]);
+    });
+    let reason = "the SOCKS5 upstream socks5h://proxy:1080 (from ALL_PROXY) closed the connection during the handshake for nowhere.test:443";
+    assert_eq!(
+        front(closing, None, connect).0,
+        body("502 Bad Gateway", reason)
+    );
+
     let gone = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -33,16 +33,24 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
+    fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            ConnectError::Io(e) | ConnectError::Login(SocksAuthError::Io(e)) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
     /// The upstream said nothing within the bound.
     pub fn timed_out(&self) -> bool {
-        let io = match self {
-            ConnectError::Io(e) | ConnectError::Login(SocksAuthError::Io(e)) => e,
-            _ => return false,
-        };
         matches!(
-            io.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            self.io_kind(),
+            Some(io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
         )
+    }
+
+    /// The upstream closed the connection before its answer was whole.
+    pub fn closed(&self) -> bool {
+        self.io_kind() == Some(io::ErrorKind::UnexpectedEof)
     }
 }
 
