@@ -1,8 +1,9 @@
 //! Node >= 24 under sandspawn with proxy values its built-in proxy support
 //! cannot take: with NODE_USE_ENV_PROXY=1 it exits at start ("Invalid
 //! URL", "Invalid URL protocol") on a proxy written without a scheme or on
-//! the socks5h:// of a SOCKS5 upstream, so sandspawn must not add the flag
-//! then. The Node wheel comes from `.ci/run` (clients venv); missing, the
+//! a socks5h:// URL, so sandspawn must not add the flag then; with a
+//! SOCKS5 upstream under `--net proxy` the child's HTTP variables are
+//! http:// (the bridge's HTTP front) and the flag is set. The Node wheel comes from `.ci/run` (clients venv); missing, the
 //! test skips (a failure under `SANDSPAWN_MUST_WORK=1`).
 
 #[path = "proxy/fixture.rs"]

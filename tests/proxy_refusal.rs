@@ -26,7 +26,14 @@ const CURL: &str = "/usr/bin/curl";
 
 /// `sandspawn run --net proxy --proxy URL -- curl …` with a scrubbed
 /// environment; `None` (after a printed skip) when a part is missing.
+/// curl uses the proxy variables sandspawn sets (`http://`, also with a
+/// SOCKS5 upstream: the bridge's HTTP front).
 fn curl_through(proxy: &str) -> Option<Output> {
+    curl_with(proxy, &[])
+}
+
+/// As [`curl_through`], curl given `args` too.
+fn curl_with(proxy: &str, args: &[&str]) -> Option<Output> {
     if !std::path::Path::new(CURL).exists() {
         fixture::skip(&format!("{CURL} is missing"));
         return None;
@@ -46,6 +53,7 @@ fn curl_through(proxy: &str) -> Option<Output> {
             proxy,
         ])
         .args(["--", CURL, "-sS", "-m", "10", "-o", "/dev/null"])
+        .args(args)
         .arg("https://origin.test/")
         .output()
         .unwrap();
@@ -90,11 +98,14 @@ fn an_http_child_hears_502_and_stderr_names_the_gone_upstream() {
     assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
 }
 
+/// curl speaking SOCKS5 to the bridge itself (the variables say http://).
+const AS_SOCKS: &[&str] = &["-x", "socks5h://127.0.0.1:3128"];
+
 #[test]
 fn a_socks_child_hears_general_failure_when_the_upstream_is_gone() {
     let (port, t) = gone_after_check();
     let proxy = format!("socks5h://127.0.0.1:{port}");
-    let Some(out) = curl_through(&proxy) else {
+    let Some(out) = curl_with(&proxy, AS_SOCKS) else {
         return;
     };
     t.join().unwrap();
@@ -136,10 +147,81 @@ fn revokes_after_check() -> (u16, JoinHandle<()>) {
     (port, t)
 }
 
+/// A child speaking SOCKS5 to the bridge of an HTTP upstream (its
+/// variables say http://) hears a SOCKS5 failure, and stderr says why.
+#[test]
+fn a_socks_child_of_an_http_upstream_is_told_why() {
+    let (port, t) = gone_after_check();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let Some(out) = curl_with(&proxy, AS_SOCKS) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(97), "{stderr}");
+    assert!(
+        stderr.contains("Can't complete SOCKS5 connection to origin.test. (1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: a SOCKS5 client, but the upstream proxy {proxy} (from --proxy) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)\n"
+        )),
+        "{stderr}"
+    );
+}
+
+/// The same with an HTTP child of a SOCKS5 upstream: the bridge's HTTP
+/// front answers 502 and stderr names the gone upstream.
+#[test]
+fn an_http_child_of_a_socks_upstream_hears_502_when_it_is_gone() {
+    let (port, t) = gone_after_check();
+    let proxy = format!("socks5h://127.0.0.1:{port}");
+    let Some(out) = curl_through(&proxy) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(56), "{stderr}");
+    assert!(
+        stderr.contains("CONNECT tunnel failed, response 502"),
+        "{stderr}"
+    );
+    let line = format!(
+        "sandspawn: proxy bridge: the upstream proxy {proxy} (from --proxy) is not reachable: Connection refused"
+    );
+    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_login_refused_after_start_is_an_http_502_naming_the_upstream() {
+    let (port, t) = revokes_after_check();
+    let Some(out) = curl_through(&format!("socks5h://alice:s3cret@127.0.0.1:{port}")) else {
+        return;
+    };
+    t.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(56), "{stderr}");
+    assert!(
+        stderr.contains("CONNECT tunnel failed, response 502"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: the SOCKS5 upstream socks5h://***@127.0.0.1:{port} (from --proxy) refused the login: it refused the username/password (RFC 1929 status 1)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
 #[test]
 fn a_login_refused_after_start_is_a_socks_failure_not_a_missing_method() {
     let (port, t) = revokes_after_check();
-    let Some(out) = curl_through(&format!("socks5h://alice:s3cret@127.0.0.1:{port}")) else {
+    let Some(out) = curl_with(
+        &format!("socks5h://alice:s3cret@127.0.0.1:{port}"),
+        AS_SOCKS,
+    ) else {
         return;
     };
     t.join().unwrap();

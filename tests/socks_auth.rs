@@ -74,7 +74,7 @@ fn socks5_credentials_stay_on_the_host_and_refusals_name_the_variable() {
            c=$(tr '\\0' ' ' < $f 2>/dev/null); \
            case \"$c\" in *\"$P\"*|*\"$U\"*) hits=$((hits+1));; esac; \
          done; echo $hits; env | grep -c \"$P\"; \
-         echo $ALL_PROXY; curl -sS --max-time 10 {url}; echo; echo rc=$?"
+         echo $FTP_PROXY; curl -sS --max-time 10 -x $FTP_PROXY {url}; echo; echo rc=$?"
     );
     let ok = fx.sandspawn(
         "proxy",

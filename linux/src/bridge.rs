@@ -13,8 +13,10 @@
 //! connections on it directly and stops listening on the Unix socket. No
 //! process of the bridge runs inside the sandbox.
 //!
-//! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself. The
-//! bridge reads nothing of it, except to put the upstream URL's credentials
+//! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
+//! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
+//! front ([`crate::front`]), which does the SOCKS5 handshake for it. Past
+//! that, the bridge reads nothing, except to put the upstream URL's credentials
 //! on each connection ([`crate::upstream_auth`]), so the credentials stay on
 //! the host and the child never sees them, and, with HTTP credentials, to
 //! peek at the status of the upstream's answer to a CONNECT, so a `407`
@@ -25,19 +27,22 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accept_pool::serve;
+use crate::front::{self, SocksUpstream};
+use crate::front_parse::Spoken;
 use crate::refusal::{self, Diagnostics, Protocol};
 use crate::relay_loop::Relay;
 use crate::spec::{ProxyBridge, SocksLogin};
 use crate::sys;
+use crate::upstream_addr::{connect_upstream, resolve, Addresses};
 use crate::upstream_auth::{self, SocksAuthError};
 
 pub use crate::relay::{pipe, Duplex};
@@ -146,30 +151,6 @@ pub enum BridgeError {
 pub struct HostBridge {
     /// The listening socket's path on the host (in a private 0700 directory).
     pub socket: PathBuf,
-}
-
-/// Resolve `host:port` and connect to the first address that answers.
-fn connect_upstream(host: &str, port: u16) -> io::Result<TcpStream> {
-    connect_any(&resolve(host, port)?)
-}
-
-fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    Ok((host, port).to_socket_addrs()?.collect())
-}
-
-/// Connect to the first of `addrs` that answers.
-fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
-    for &addr in addrs {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// Check once, with bounded waits, that the upstream accepts TCP and, for
@@ -379,49 +360,6 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     )
 }
 
-/// How long the bridge reuses the upstream's resolved addresses. A proxy
-/// named by host name would otherwise cost a DNS lookup per tunnel; a
-/// failed connect to every cached address forgets them at once.
-const RESOLVE_TTL: Duration = Duration::from_secs(30);
-
-/// The upstream's addresses, resolved at most once per [`RESOLVE_TTL`].
-struct Addresses {
-    resolve: fn(&str, u16) -> io::Result<Vec<SocketAddr>>,
-    cached: Mutex<Option<(Instant, Vec<SocketAddr>)>>,
-}
-
-impl Addresses {
-    fn new(resolve: fn(&str, u16) -> io::Result<Vec<SocketAddr>>) -> Self {
-        Addresses {
-            resolve,
-            cached: Mutex::new(None),
-        }
-    }
-
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
-        let cached = {
-            let guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-            guard
-                .as_ref()
-                .filter(|(at, _)| at.elapsed() < RESOLVE_TTL)
-                .map(|(_, addrs)| addrs.clone())
-        };
-        let addrs = match cached {
-            Some(addrs) => addrs,
-            None => {
-                let addrs = (self.resolve)(host, port)?;
-                *self.cached.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), addrs.clone()));
-                addrs
-            }
-        };
-        connect_any(&addrs).inspect_err(|_| {
-            // The proxy may have moved: look it up again next time.
-            *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        })
-    }
-}
-
 /// Where the host bridge connects, and what it knows to say about it.
 struct Upstream {
     host: String,
@@ -466,6 +404,27 @@ impl Credentials {
 /// is just closed.
 fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
+    // The child's first byte tells which protocol it speaks: a SOCKS5
+    // upstream takes HTTP children too, through the bridge's own HTTP
+    // front; an HTTP upstream cannot take a SOCKS5 child, which is told so
+    // instead of the upstream's puzzled answer to its greeting.
+    let spoken = match (
+        upstream.protocol,
+        front::sniff_conn(&conn, upstream_auth::CHILD_TIMEOUT),
+    ) {
+        (_, None) => return,
+        (Protocol::Socks5, Some(Spoken::Http)) => return http_front(conn, upstream, relay),
+        (Protocol::Socks5, Some(Spoken::Socks5)) => Protocol::Socks5,
+        (Protocol::Http, Some(Spoken::Http)) => Protocol::Http,
+        (Protocol::Http, Some(Spoken::Socks5)) => {
+            let reason = format!(
+                "a SOCKS5 client, but the upstream proxy {} (from {}) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)",
+                upstream.display, upstream.origin
+            );
+            upstream.diagnostics.report(&reason);
+            return refusal::refuse(conn, Protocol::Socks5, &reason);
+        }
+    };
     let mut up = match upstream.addresses.connect(&upstream.host, upstream.port) {
         Ok(up) => up,
         Err(e) => {
@@ -474,7 +433,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                 upstream.display, upstream.origin
             );
             upstream.diagnostics.report(&reason);
-            return refusal::refuse(conn, upstream.protocol, &reason);
+            return refusal::refuse(conn, spoken, &reason);
         }
     };
     let ready = match &upstream.credentials {
@@ -505,7 +464,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                         upstream.display
                     );
                     upstream.diagnostics.report(&reason);
-                    return refusal::refuse(conn, upstream.protocol, &reason);
+                    return refusal::refuse(conn, spoken, &reason);
                 }
                 Err(_) => false,
             }
@@ -521,6 +480,25 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         }
     };
     if ready {
+        let _ = relay.add(conn, up);
+    }
+}
+
+/// An HTTP child of a SOCKS5 upstream: the HTTP front sets the tunnel up.
+fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
+    let connect = || upstream.addresses.connect(&upstream.host, upstream.port);
+    let login = match &upstream.credentials {
+        Credentials::Socks(login) => Some(login),
+        _ => None,
+    };
+    let front = SocksUpstream {
+        connect: &connect,
+        login,
+        display: &upstream.display,
+        origin: &upstream.origin,
+        diagnostics: &upstream.diagnostics,
+    };
+    if let Some((conn, up)) = front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT) {
         let _ = relay.add(conn, up);
     }
 }

@@ -1,5 +1,7 @@
 use super::*;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 #[test]
 fn unreachable_upstream_is_one_line_naming_the_origin() {
@@ -230,4 +232,45 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
         let _ = child.read_to_string(&mut got);
         assert_eq!(got, answer, "the child gets the upstream's answer as is");
     }
+}
+
+/// A SOCKS5 child of an HTTP upstream hears a SOCKS5 failure and stderr
+/// says why; the upstream never sees the greeting.
+#[test]
+fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let upstream = Upstream {
+        host: "127.0.0.1".into(),
+        port,
+        addresses: Addresses::new(resolve),
+        protocol: Protocol::Http,
+        display: format!("http://127.0.0.1:{port}"),
+        origin: "HTTPS_PROXY".into(),
+        credentials: Credentials::None,
+        diagnostics: Diagnostics::default(),
+    };
+    let relay = Relay::start(STACK_SIZE).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (conn, _) = l.accept().unwrap();
+    child
+        .write_all(b"\x05\x01\x00\x05\x01\x00\x03\x0borigin.test\x01\xbb")
+        .unwrap();
+    set_up(conn, &upstream, &relay);
+    child
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = child.read_to_end(&mut got);
+    assert_eq!(got, [5, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        upstream.diagnostics.reported(),
+        [format!(
+            "a SOCKS5 client, but the upstream proxy http://127.0.0.1:{port} (from HTTPS_PROXY) \
+             speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)"
+        )]
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the upstream was connected");
 }

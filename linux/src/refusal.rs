@@ -57,12 +57,41 @@ pub fn refuse(mut conn: TcpStream, protocol: Protocol, reason: &str) {
 
 /// The response an HTTP child gets.
 pub fn http_response(reason: &str) -> Vec<u8> {
+    http_status_response("502 Bad Gateway", reason)
+}
+
+/// A response with `status` (`"502 Bad Gateway"`) and `reason` as body.
+pub fn http_status_response(status: &str, reason: &str) -> Vec<u8> {
     let body = format!("sandspawn proxy bridge: {reason}\n");
     format!(
-        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+/// Answer an HTTP child whose head was read already with `status` and
+/// `reason`, then close. What it still sends (a body) is read and dropped
+/// for a bounded time first: closing with unread bytes resets the
+/// connection, and the child could lose the answer.
+pub fn answer_http(mut conn: TcpStream, status: &str, reason: &str) {
+    if conn
+        .write_all(&http_status_response(status, reason))
+        .is_err()
+    {
+        return;
+    }
+    let _ = conn.shutdown(Shutdown::Write);
+    let _ = conn.set_read_timeout(Some(READ_WAIT));
+    let deadline = Instant::now() + READ_WAIT;
+    let mut chunk = [0u8; 2048];
+    let mut drained = 0;
+    while drained < MAX_READ && Instant::now() < deadline {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 fn refuse_http(conn: &mut TcpStream, reason: &str) -> io::Result<()> {
@@ -119,15 +148,22 @@ fn socks_request_len(b: &[u8]) -> Option<usize> {
     Some(4 + addr + 2)
 }
 
-/// Read into `buf` until `done(buf)`, EOF, [`MAX_READ`] bytes or the
-/// read timeout.
+/// Read into `buf` until `done(buf)`, EOF, [`MAX_READ`] bytes or
+/// [`READ_WAIT`] in all (a child trickling a byte at a time cannot restart
+/// the wait with each one).
 fn read_until(
     conn: &mut TcpStream,
     buf: &mut Vec<u8>,
     done: impl Fn(&[u8]) -> bool,
 ) -> io::Result<()> {
+    let deadline = Instant::now() + READ_WAIT;
     let mut chunk = [0u8; 2048];
     while !done(buf) && buf.len() < MAX_READ {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        conn.set_read_timeout(Some(left))?;
         let n = conn.read(&mut chunk)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());

@@ -78,6 +78,33 @@ fn a_child_that_sends_nothing_is_closed_within_the_read_bound() {
         .starts_with("HTTP/1.1 502 "));
 }
 
+/// A child trickling its head a byte at a time, each well inside the
+/// read bound, is still answered within it.
+#[test]
+fn a_trickling_child_is_answered_within_the_read_bound() {
+    let (mut child, accepted) = pair();
+    let mut writer = child.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..60 {
+            if writer.write_all(b"G").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        refuse(accepted, Protocol::Http, "x");
+        let _ = done_tx.send(());
+    });
+    done.recv_timeout(READ_WAIT + Duration::from_secs(2))
+        .expect("the refusal still reads the trickle");
+    let mut got = String::new();
+    let _ = child.read_to_string(&mut got);
+    assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
+    trickle.join().unwrap();
+}
+
 #[test]
 fn repeated_lines_are_held_back_and_counted() {
     let d = Diagnostics::default();

@@ -145,9 +145,10 @@ pub struct ProxyBridge {
     /// credentials. Like `authorization`, only the host bridge uses it.
     #[serde(default)]
     pub socks_login: Option<SocksLogin>,
-    /// The upstream speaks SOCKS5 (`socks5://`, `socks5h://`), so the
-    /// child does too; otherwise HTTP. The bridge answers a connection it
-    /// cannot serve in that protocol.
+    /// The upstream speaks SOCKS5 (`socks5://`, `socks5h://`); otherwise
+    /// HTTP. With SOCKS5 the bridge takes SOCKS5 and HTTP children alike
+    /// (its HTTP front does the SOCKS5 handshake for the latter), and
+    /// answers a connection it cannot serve in the child's protocol.
     #[serde(default)]
     pub socks: bool,
 }

@@ -341,3 +341,48 @@ fn a_silent_proxy_reads_as_timed_out() {
         format!("via HTTPS_PROXY 127.0.0.1:{port}: timed out")
     );
 }
+
+/// A SOCKS5 proxy that takes the login and then says nothing: the CONNECT
+/// reply is awaited a bounded time like every other step. (The login used
+/// to clear the socket's read timeout, and the probe then waited forever.)
+#[test]
+fn a_socks_proxy_silent_after_the_login_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut greeting = [0u8; 3];
+        let _ = s.read_exact(&mut greeting);
+        let _ = s.write_all(&[5, 2]);
+        // VER ULEN "u" PLEN "p"
+        let mut login = [0u8; 5];
+        let _ = s.read_exact(&mut login);
+        let _ = s.write_all(&[1, 0]);
+        let _ = rx.recv();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, pem) = ca("any CA");
+    let roots = bundle(dir.path(), "roots.pem", &pem);
+    let proxy = format!("socks5h://u:p@127.0.0.1:{port}");
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = probe(
+            "https://localhost:443/",
+            &roots,
+            &env(&[("HTTPS_PROXY", &proxy)]),
+        );
+        let _ = done_tx.send(out);
+    });
+    let out = done
+        .recv_timeout(STEP_TIMEOUT + Duration::from_secs(5))
+        .expect("the probe still waits on the silent SOCKS5 proxy");
+    drop(tx);
+    assert!(!out.ok);
+    assert_eq!(
+        out.seen,
+        format!("via HTTPS_PROXY 127.0.0.1:{port}: timed out")
+    );
+}

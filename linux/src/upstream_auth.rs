@@ -60,13 +60,14 @@ pub enum SocksAuthError {
 
 /// Greet a SOCKS5 upstream offering username/password only, and log in.
 /// Each answer is awaited at most `wait` (the bridge uses
-/// [`HANDSHAKE_TIMEOUT`]); the stream's read timeout is cleared again on
-/// success.
+/// [`HANDSHAKE_TIMEOUT`]); on success the stream's read timeout is what it
+/// was before (a caller's own bound on the steps after the login stays).
 pub fn socks_login(
     up: &mut TcpStream,
     login: &SocksLogin,
     wait: Duration,
 ) -> Result<(), SocksAuthError> {
+    let before = up.read_timeout()?;
     up.set_read_timeout(Some(wait))?;
     up.write_all(&[SOCKS_VERSION, 1, METHOD_LOGIN])?;
     let mut reply = [0u8; 2];
@@ -82,7 +83,7 @@ pub fn socks_login(
     if reply[1] != 0 {
         return Err(SocksAuthError::BadCredentials { status: reply[1] });
     }
-    up.set_read_timeout(None)?;
+    up.set_read_timeout(before)?;
     Ok(())
 }
 
@@ -147,7 +148,12 @@ struct Greeting {
 /// Read the greeting; answer "no acceptable method" (and fail) when the
 /// child does not offer "no authentication".
 fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
-    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
+    read_greeting_within(conn, CHILD_TIMEOUT)
+}
+
+/// [`read_greeting`] with the whole greeting due within `wait`.
+fn read_greeting_within(conn: &mut TcpStream, wait: Duration) -> Result<Greeting, SocksAuthError> {
+    let deadline = Instant::now() + wait;
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 512];
     let methods = loop {
@@ -160,7 +166,16 @@ fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
                 break end;
             }
         }
-        let n = conn.read(&mut chunk)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut).into());
+        }
+        conn.set_read_timeout(Some(left))?;
+        // A socket timeout reads as EAGAIN; it is the bound running out.
+        let n = conn.read(&mut chunk).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => io::ErrorKind::TimedOut.into(),
+            _ => e,
+        })?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
@@ -274,31 +289,18 @@ pub fn forward_head_with_auth(
     up: &mut TcpStream,
     auth: &str,
 ) -> io::Result<bool> {
-    conn.set_read_timeout(Some(CHILD_TIMEOUT))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > MAX_HEAD {
-            // Its own kind: the bridge answers the child with the reason.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
-        }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::other("closed before a request head"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    conn.set_read_timeout(None)?;
+    use crate::front_parse::{read_head, HeadError};
+    // The whole head within the bound, however slowly it trickles in.
+    let (buf, end) = read_head(conn, CHILD_TIMEOUT).map_err(|e| match e {
+        // Its own kind: the bridge answers the child with the reason.
+        HeadError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "request head too large"),
+        HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
+        HeadError::Gone => io::Error::other("closed before a request head"),
+    })?;
     let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(&buf[..end], auth))?;
+    up.write_all(&add_authorization(&buf[..end - 4], auth))?;
     up.write_all(b"\r\n\r\n")?;
-    up.write_all(&buf[end + 4..])?;
+    up.write_all(&buf[end..])?;
     Ok(connect)
 }
 
@@ -383,7 +385,11 @@ mod tests {
     #[test]
     fn socks_login_speaks_rfc1929_and_names_each_refusal() {
         let (mut up, t) = upstream(METHOD_LOGIN, 0);
+        // The caller's bound on what follows the login survives it.
+        let own = Some(Duration::from_secs(7));
+        up.set_read_timeout(own).unwrap();
         socks_login(&mut up, &login(), HANDSHAKE_TIMEOUT).unwrap();
+        assert_eq!(up.read_timeout().unwrap(), own);
         drop(up);
         assert_eq!(t.join().unwrap(), b"\x05\x01\x02\x01\x05alice\x06s3cret");
 
@@ -534,6 +540,37 @@ mod tests {
             (&bridge_side).read_exact(&mut left).unwrap();
             assert_eq!(left, answer, "peeking took bytes");
         }
+    }
+
+    /// A child trickling its greeting a byte at a time cannot restart the
+    /// wait with each byte.
+    #[test]
+    fn a_trickling_greeting_is_bounded_in_all() {
+        let (mut conn, child) = pair();
+        let trickle = std::thread::spawn(move || {
+            let mut child = child;
+            // VER 5, 200 methods: 202 bytes, one every 50 ms.
+            let mut greeting = vec![5u8, 200];
+            greeting.resize(202, 1);
+            for b in greeting {
+                if child.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let wait = Duration::from_millis(500);
+        let started = Instant::now();
+        let e = read_greeting_within(&mut conn, wait)
+            .err()
+            .expect("timed out");
+        assert!(
+            matches!(&e, SocksAuthError::Io(io) if io.kind() == io::ErrorKind::TimedOut),
+            "{e}"
+        );
+        assert!(started.elapsed() < wait + Duration::from_secs(1));
+        drop(conn);
+        trickle.join().unwrap();
     }
 
     #[test]

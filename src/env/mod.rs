@@ -198,6 +198,9 @@ pub struct EnvContext<'a> {
     /// Network `proxy`: the inside bridge URL every proxy variable gets
     /// (`http://127.0.0.1:PORT`, never with credentials).
     pub proxy_url: Option<&'a OsStr>,
+    /// Network `proxy` with a SOCKS5 upstream: the bridge's `socks5h://`
+    /// URL, which FTP_PROXY gets instead.
+    pub proxy_socks_url: Option<&'a OsStr>,
 }
 
 /// Build the child's environment.
@@ -324,7 +327,10 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
 
     let bridge = ctx.proxy_url.filter(|_| ctx.network == NetworkMode::Proxy);
     match bridge {
-        Some(url) => bridge_proxy_family(&mut vars, url, parent, &rules.set, &denied_by),
+        Some(url) => {
+            let urls = (url, ctx.proxy_socks_url);
+            bridge_proxy_family(&mut vars, urls, parent, &rules.set, &denied_by)
+        }
         None => complete_proxy_family(&mut vars, &denied_by),
     }
     add_trust_family(&mut vars, ctx, &denied_by);
@@ -498,14 +504,17 @@ fn add_node_env_proxy<'r>(
 
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
 /// yarn, bundler, pip and docker forms, WS/WSS) points at the bridge, set
-/// whether or not the parent had it; NODE_USE_ENV_PROXY=1; the no-proxy
+/// whether or not the parent had it (`urls`: http://, and with a SOCKS5
+/// upstream the socks5h:// that FTP_PROXY gets: curl sends `ftp://` through
+/// an HTTP proxy as a `GET ftp://…` the bridge's HTTP front does not serve,
+/// and through SOCKS5 as a tunnel); NODE_USE_ENV_PROXY=1; the no-proxy
 /// lists keep the parent's entries of every spelling minus loopback and `*`
 /// (loopback is not a way out of the sandbox, and `*` would bypass the only
 /// way out). A no-proxy list the user set replaces the parent's of that
 /// name.
 fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
-    url: &OsStr,
+    (http, socks): (&OsStr, Option<&OsStr>),
     parent: &[(OsString, OsString)],
     user_set: &[(OsString, OsString)],
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
@@ -521,12 +530,15 @@ fn bridge_proxy_family<'r>(
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::PROXY_URL_SINGLES.iter().copied())
     {
+        let url = match socks {
+            Some(socks) if name.eq_ignore_ascii_case("FTP_PROXY") => socks,
+            _ => http,
+        };
         set(vars, name, url, Source::ProxyBridge);
     }
-    // Node's built-in proxy support takes http:// only, and exits at start
-    // on the socks5h:// of a SOCKS5 upstream: Node programs then get no
-    // proxy (they need a SOCKS agent), not a crash.
-    if families::node_takes_proxy_url(url.as_encoded_bytes()) {
+    // Node's built-in proxy support takes http:// only (it exits at start
+    // on anything else); the bridge's URL is http:// for every upstream.
+    if families::node_takes_proxy_url(http.as_encoded_bytes()) {
         set(
             vars,
             families::NODE_USE_ENV_PROXY,

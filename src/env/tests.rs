@@ -23,6 +23,7 @@ fn ctx<'a>(
         home: None,
         xdg_runtime_usable: false,
         proxy_url: None,
+        proxy_socks_url: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn proxy_ctx(url: &OsStr) -> EnvContext<'_> {
         home: None,
         xdg_runtime_usable: false,
         proxy_url: Some(url),
+        proxy_socks_url: None,
     }
 }
 
@@ -129,6 +130,7 @@ fn node_use_env_proxy_only_with_an_http_or_https_proxy() {
     let full = EnvContext {
         network: NetworkMode::Full,
         proxy_url: None,
+        proxy_socks_url: None,
         ..proxy_ctx(OsStr::new(INSIDE))
     };
     let exact = |pairs: &[(&str, &str)]| {
@@ -220,6 +222,7 @@ fn full_ctx() -> EnvContext<'static> {
         home: None,
         xdg_runtime_usable: false,
         proxy_url: None,
+        proxy_socks_url: None,
     }
 }
 
@@ -320,11 +323,45 @@ fn node_use_env_proxy_only_with_urls_node_takes() {
     let p = parent(&[("https_proxy", "proxy:1"), ("NODE_USE_ENV_PROXY", "1")]);
     let plan = build(&p, &EnvRules::default(), &full_ctx());
     assert_eq!(plan.get("NODE_USE_ENV_PROXY"), Some(OsStr::new("1")));
-    // Network `proxy` with a SOCKS5 upstream: the bridge is socks5h://.
+}
+
+/// Network `proxy` with a SOCKS5 upstream: the listener speaks HTTP too,
+/// so every variable but FTP_PROXY says http:// (Node 24 gets its flag;
+/// httpx, which reads ALL_PROXY, needs no socksio), and FTP_PROXY says
+/// socks5h:// (curl's ftp:// goes through SOCKS5 as a tunnel).
+#[test]
+fn a_socks5_upstream_gives_http_urls_and_a_socks5h_ftp_proxy() {
     let socks = OsStr::new("socks5h://127.0.0.1:3128");
-    let plan = build(&[], &EnvRules::default(), &proxy_ctx(socks));
-    assert_eq!(plan.get("HTTPS_PROXY"), Some(socks));
-    assert_eq!(plan.get("NODE_USE_ENV_PROXY"), None);
+    let ctx = EnvContext {
+        proxy_socks_url: Some(socks),
+        ..proxy_ctx(OsStr::new(INSIDE))
+    };
+    let p = parent(&[("ALL_PROXY", "socks5h://u:pw@corp:1080")]);
+    let plan = build(&p, &EnvRules::default(), &ctx);
+    let proxies: Vec<String> = plan
+        .vars
+        .iter()
+        .filter(|v| families::is_proxy_var(v.name.as_encoded_bytes()))
+        .map(|v| format!("{}={}", v.name.to_string_lossy(), v.value.to_string_lossy()))
+        .collect();
+    let mut want: Vec<String> = families::PROXY_URL_PAIRS
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(families::PROXY_URL_SINGLES.iter().copied())
+        .map(|n| {
+            let url = if n.eq_ignore_ascii_case("FTP_PROXY") {
+                "socks5h://127.0.0.1:3128"
+            } else {
+                INSIDE
+            };
+            format!("{n}={url}")
+        })
+        .chain(["NODE_USE_ENV_PROXY=1".to_string()])
+        .collect();
+    want.sort();
+    let mut got = proxies;
+    got.sort();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -360,6 +360,7 @@ pub fn assemble(
             let inside_port = super::upstream::INSIDE_PORT;
             super::ProxyPlan {
                 inside_url: upstream.inside_url(inside_port),
+                inside_socks_url: upstream.inside_socks_url(inside_port),
                 upstream,
                 inside_port,
             }
@@ -375,6 +376,7 @@ pub fn assemble(
             home: home_override.as_deref(),
             xdg_runtime_usable,
             proxy_url: proxy.as_ref().map(|p| p.inside_url.as_os_str()),
+            proxy_socks_url: proxy.as_ref().and_then(|p| p.inside_socks_url.as_deref()),
         },
     );
 

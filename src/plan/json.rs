@@ -115,6 +115,7 @@ impl Plan {
                 "from": p.upstream.origin,
                 "scheme": p.upstream.scheme,
                 "inside": os_json(&p.inside_url),
+                "inside_socks": p.inside_socks_url.as_deref().map(os_json),
             })),
             "env": env,
             "env_dropped": env_dropped,

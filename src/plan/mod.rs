@@ -69,8 +69,11 @@ pub struct ProxyPlan {
     pub upstream: Upstream,
     /// The port of the inside listener (127.0.0.1).
     pub inside_port: u16,
-    /// The URL the child's proxy variables carry.
+    /// The URL the child's proxy variables carry (`http://`).
     pub inside_url: OsString,
+    /// With a SOCKS5 upstream, the `socks5h://` URL of the same listener
+    /// that FTP_PROXY carries.
+    pub inside_socks_url: Option<OsString>,
 }
 
 #[cfg(test)]

@@ -80,17 +80,29 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The URL every proxy variable of the child gets: the inside
-    /// listener, no credentials, the upstream's protocol. SOCKS5 is always
-    /// `socks5h` inside: the sandbox has no DNS, so a client that resolved
-    /// names itself (`socks5://`) could reach only IP literals; the bridge
-    /// passes the request through and the upstream resolves the name.
+    /// The URL the child's proxy variables get: the inside listener, no
+    /// credentials, `http://` whatever the upstream speaks. With a SOCKS5
+    /// upstream the listener also speaks HTTP (the bridge's HTTP front does
+    /// the SOCKS5 handshake), because many clients speak only HTTP to a
+    /// proxy, and some (Node's built-in support, httpx without socksio)
+    /// fail at start on a `socks5h://` value.
     pub fn inside_url(&self, port: u16) -> OsString {
-        let scheme = match self.scheme {
-            Scheme::Http => "http",
-            Scheme::Socks5 | Scheme::Socks5h => Scheme::Socks5h.as_str(),
-        };
-        format!("{scheme}://127.0.0.1:{port}").into()
+        format!("http://127.0.0.1:{port}").into()
+    }
+
+    /// With a SOCKS5 upstream, the SOCKS5 URL of the same listener, for the
+    /// variables whose protocols the HTTP front does not carry (FTP_PROXY:
+    /// curl sends `ftp://` through an HTTP proxy as a `GET ftp://…`, which
+    /// only a proxy speaking FTP could serve). Always `socks5h`: the sandbox
+    /// has no DNS, so a client that resolved names itself (`socks5://`)
+    /// could reach only IP literals; the upstream resolves them.
+    pub fn inside_socks_url(&self, port: u16) -> Option<OsString> {
+        match self.scheme {
+            Scheme::Http => None,
+            Scheme::Socks5 | Scheme::Socks5h => {
+                Some(format!("{}://127.0.0.1:{port}", Scheme::Socks5h.as_str()).into())
+            }
+        }
     }
 }
 
@@ -229,10 +241,18 @@ mod tests {
             (u.port, u.display.as_str()),
             (1080, "socks5h://***@proxy (port 1080)")
         );
+        let socks = p("socks5://h:1").unwrap();
         assert_eq!(
-            p("socks5://h:1").unwrap().inside_url(INSIDE_PORT),
-            OsString::from("socks5h://127.0.0.1:3128")
+            (
+                socks.inside_url(INSIDE_PORT),
+                socks.inside_socks_url(INSIDE_PORT)
+            ),
+            (
+                OsString::from("http://127.0.0.1:3128"),
+                Some(OsString::from("socks5h://127.0.0.1:3128"))
+            )
         );
+        assert_eq!(p("http://h:1").unwrap().inside_socks_url(INSIDE_PORT), None);
     }
 
     #[test]
@@ -258,8 +278,8 @@ mod tests {
         assert_eq!(u.display, "socks5h://***@proxy.corp:1080");
         assert!(!format!("{u:?}").contains("s@cret"));
         assert_eq!(
-            u.inside_url(3128),
-            OsString::from("socks5h://127.0.0.1:3128")
+            u.inside_socks_url(3128),
+            Some(OsString::from("socks5h://127.0.0.1:3128"))
         );
         let long = format!("socks5://a:{}@h:1", "x".repeat(256));
         assert!(p(&long)

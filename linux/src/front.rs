@@ -1,0 +1,195 @@
+//! The HTTP front of a SOCKS5 upstream. Many clients speak only HTTP to a
+//! proxy (Node's built-in proxy support, Python's urllib, pip without
+//! PySocks), so with a SOCKS5 upstream the inside listener takes both
+//! protocols on one port, told apart by the first byte
+//! ([`crate::front_parse::sniff`]). A SOCKS5 child goes the existing way;
+//! for an HTTP child the bridge itself:
+//!
+//! - reads the request head (at most [`MAX_HEAD`] bytes, all within the
+//!   child's time bound),
+//! - asks the upstream for a tunnel to the request's `host:port` (a name
+//!   is passed as a name; the sandbox has no DNS), logging in when the
+//!   upstream URL had credentials,
+//! - `CONNECT`: answers `200 Connection established`; `GET http://…`
+//!   (absolute form): sends the origin the head in origin form with
+//!   `Connection: close`, so each request gets a connection, and a tunnel,
+//!   of its own,
+//! - and hands both sockets to the splice relay, as any tunnel.
+//!
+//! A request it cannot serve is answered with one status line and the
+//! reason as body (naming the upstream when the upstream is at fault), and
+//! the same reason goes to stderr (at most once per 30 s); nothing waits
+//! unbounded.
+
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::front_parse::{parse_request, read_head, sniff, HeadError, Request, Spoken};
+use crate::refusal::{self, Diagnostics};
+use crate::socks_connect::{socks_connect, ConnectError};
+use crate::spec::SocksLogin;
+use crate::upstream_auth::{SocksAuthError, HANDSHAKE_TIMEOUT, MAX_HEAD};
+
+/// How long the upstream may take to answer a CONNECT request (it
+/// connects the target first, which may take a while).
+pub const TARGET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the front needs of the upstream.
+pub struct SocksUpstream<'a> {
+    /// A fresh TCP connection to the upstream (bounded).
+    pub connect: &'a dyn Fn() -> io::Result<TcpStream>,
+    /// The URL's credentials, if any.
+    pub login: Option<&'a SocksLogin>,
+    /// The URL, credentials masked, and where it came from.
+    pub display: &'a str,
+    /// `--proxy`, `ALL_PROXY`, ….
+    pub origin: &'a str,
+    /// Where failures are reported.
+    pub diagnostics: &'a Diagnostics,
+}
+
+/// Which protocol the child on `conn` speaks, peeking (not taking) its
+/// first byte within `wait`. `None`: it closed or said nothing in time.
+pub fn sniff_conn(conn: &TcpStream, wait: Duration) -> Option<Spoken> {
+    let mut first = [0u8; 1];
+    conn.set_read_timeout(Some(wait)).ok()?;
+    let spoken = match conn.peek(&mut first) {
+        Ok(1) => Some(sniff(first[0])),
+        _ => None,
+    };
+    let _ = conn.set_read_timeout(None);
+    spoken
+}
+
+/// Serve an HTTP child through a SOCKS5 upstream up to the point where
+/// only bytes remain to be relayed; returns (child, upstream) then.
+/// `head_wait` bounds the child's head.
+pub fn http_front(
+    mut conn: TcpStream,
+    upstream: &SocksUpstream<'_>,
+    head_wait: Duration,
+) -> Option<(TcpStream, TcpStream)> {
+    let (buf, end) = match read_head(&mut conn, head_wait) {
+        Ok(read) => read,
+        Err(HeadError::TooLarge) => {
+            let reason = format!(
+                "a request head over {} KiB (the bridge reads heads up to that size)",
+                MAX_HEAD / 1024
+            );
+            return fail(
+                conn,
+                upstream,
+                "431 Request Header Fields Too Large",
+                reason,
+            );
+        }
+        Err(HeadError::TimedOut) => {
+            let reason = format!(
+                "no complete request head within {} s",
+                head_wait.as_secs_f32()
+            );
+            return fail(conn, upstream, "408 Request Timeout", reason);
+        }
+        Err(HeadError::Gone) => return None,
+    };
+    let request = match parse_request(&buf[..end]) {
+        Ok(request) => request,
+        // The child's own mistake: told to it, not worth a line on stderr.
+        Err(refused) => {
+            refusal::answer_http(conn, refused.status, &refused.reason);
+            return None;
+        }
+    };
+    let (host, port) = match &request {
+        Request::Connect { host, port } | Request::Forward { host, port, .. } => (host, *port),
+    };
+    let (display, origin) = (upstream.display, upstream.origin);
+    let mut up = match (upstream.connect)() {
+        Ok(up) => up,
+        Err(e) => {
+            let reason =
+                format!("the upstream proxy {display} (from {origin}) is not reachable: {e}");
+            return fail(conn, upstream, "502 Bad Gateway", reason);
+        }
+    };
+    if let Err(e) = socks_connect(
+        &mut up,
+        upstream.login,
+        host,
+        port,
+        HANDSHAKE_TIMEOUT,
+        TARGET_TIMEOUT,
+    ) {
+        let upstream_is = format!("the SOCKS5 upstream {display} (from {origin})");
+        let (status, reason) = match &e {
+            _ if e.timed_out() => (
+                "504 Gateway Timeout",
+                format!("{upstream_is} did not answer in time for {host}:{port}"),
+            ),
+            ConnectError::Login(SocksAuthError::MethodRejected { method })
+                if upstream.login.is_none() =>
+            {
+                (
+                    "502 Bad Gateway",
+                    format!("{upstream_is} wants a login (it chose method {method:#04x}); put the user and password in the proxy URL (socks5h://USER:PASSWORD@HOST:PORT)"),
+                )
+            }
+            ConnectError::Login(
+                e @ (SocksAuthError::MethodRejected { .. }
+                | SocksAuthError::BadCredentials { .. }),
+            ) => (
+                "502 Bad Gateway",
+                format!("{upstream_is} refused the login: {e}"),
+            ),
+            ConnectError::Refused { code: 2 } => (
+                "403 Forbidden",
+                format!("{upstream_is} refused a tunnel to {host}:{port}: {e}"),
+            ),
+            ConnectError::Refused { code: 6 } => (
+                "504 Gateway Timeout",
+                format!("{upstream_is} could not connect to {host}:{port}: {e}"),
+            ),
+            ConnectError::Refused { .. } => (
+                "502 Bad Gateway",
+                format!("{upstream_is} could not connect to {host}:{port}: {e}"),
+            ),
+            _ if e.closed() => (
+                "502 Bad Gateway",
+                format!("{upstream_is} closed the connection during the handshake for {host}:{port}"),
+            ),
+            _ => (
+                "502 Bad Gateway",
+                format!("{upstream_is} failed during the handshake for {host}:{port}: {e}"),
+            ),
+        };
+        return fail(conn, upstream, status, reason);
+    }
+    // Bytes the child sent after its head (an eager TLS hello, a body's
+    // start) go on after the tunnel is up.
+    let rest = &buf[end..];
+    let sent = match &request {
+        Request::Connect { .. } => conn
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .and_then(|()| up.write_all(rest)),
+        Request::Forward { head, .. } => up.write_all(head).and_then(|()| up.write_all(rest)),
+    };
+    sent.ok().map(|()| (conn, up))
+}
+
+/// Answer `status` with `reason`, say it on stderr, give up the connection.
+fn fail(
+    conn: TcpStream,
+    upstream: &SocksUpstream<'_>,
+    status: &str,
+    reason: String,
+) -> Option<(TcpStream, TcpStream)> {
+    // Told before the child hears it, so the host's line comes first.
+    upstream.diagnostics.report(&reason);
+    refusal::answer_http(conn, status, &reason);
+    None
+}
+
+#[cfg(test)]
+#[path = "front_tests.rs"]
+mod tests;
