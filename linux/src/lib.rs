@@ -18,6 +18,7 @@ mod cache;
 pub mod doctor;
 pub mod expand;
 pub mod helper;
+pub mod lifetime;
 pub mod pathcmp;
 pub mod policy;
 pub mod proxy_url;

@@ -16,6 +16,7 @@ use crate::mcp::session::{self, DEFAULT_STARTUP_TIMEOUT};
 use crate::mcp::vars::VarContext;
 use crate::mcp::wire;
 use crate::policy::read_policy_file;
+use sandspawn_linux::lifetime::{self, Forker, ParentWatch};
 
 /// Entry point of `sandspawn mcp …`.
 pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
@@ -175,10 +176,26 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
     let mut spec = built.plan.lower();
-    // The MCP client may have forked us from a short-lived thread; a
-    // parent-death signal would then kill the server with that thread.
-    // The server ends when the client closes its stdin.
-    spec.die_with_parent = false;
+    let forker = lifetime::forking_thread();
+    spec.die_with_parent = true;
+    let watch = match &forker {
+        Forker::Leader => None,
+        _ => match ParentWatch::new() {
+            Ok(Some(watch)) => Some(watch),
+            // The client is gone already: start nothing.
+            Ok(None) => return Ok(ExitCode::from(EXIT_CLIENT_GONE)),
+            Err(e) => {
+                // Degraded, and said so on every run: no parent-death
+                // signal (it could kill a healthy server with a thread).
+                spec.die_with_parent = false;
+                eprintln!(
+                    "sandspawn: lifetime: the client cannot be watched (pidfd_open: {e}); \
+                     the server ends only when its stdin closes"
+                );
+                None
+            }
+        },
+    };
     if args.report {
         report_recovered(&built);
         let mut report = sandspawn_linux::probe().enforcement(&spec);
@@ -187,8 +204,54 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
         for line in report.to_string().lines() {
             eprintln!("sandspawn: {line}");
         }
+        eprintln!(
+            "sandspawn: lifetime: {}",
+            lifetime_text(&forker, watch.is_some())
+        );
     }
-    Err(sandspawn_linux::run(&spec).into())
+    let Some(watch) = watch else {
+        return Err(sandspawn_linux::run(&spec).into());
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Lifetime(format!("finding our own binary: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    // The client's environment, as an exec would have kept it (bwrap's
+    // lookup and cache use it; the server's own is the spec's), without
+    // stale spec chunks that would be read after ours.
+    cmd.arg(wire::SPEC_ARG)
+        .env_clear()
+        .envs(
+            std::env::vars_os()
+                .filter(|(n, _)| !n.to_str().is_some_and(|n| n.starts_with(wire::SPEC_VAR))),
+        )
+        .envs(wire::to_env(&spec));
+    match watch.supervise(cmd) {
+        Ok(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Err(e) => Err(CliError::Lifetime(format!("watching the server: {e}"))),
+    }
+}
+
+/// Exit code when the client died before the server started (128 + SIGKILL).
+const EXIT_CLIENT_GONE: u8 = 137;
+
+/// How the sandbox ends with the client, for `--report`.
+fn lifetime_text(forker: &Forker, watched: bool) -> String {
+    match (forker, watched) {
+        (Forker::Leader, _) => {
+            "dies with the client (forked by its main thread: --die-with-parent, \
+             nothing of sandspawn resident)"
+                .into()
+        }
+        (Forker::Thread(tid), true) => format!(
+            "dies with the client (forked by its thread {tid}, which may exit first: \
+             a sandspawn watcher stays resident and holds a pidfd of the client)"
+        ),
+        (Forker::Unknown(why), true) => format!(
+            "dies with the client (forking thread unknown: {why}; \
+             a sandspawn watcher stays resident and holds a pidfd of the client)"
+        ),
+        (_, false) => "ends when its stdin closes (no parent-death signal, no watcher)".into(),
+    }
 }
 
 fn report_recovered(built: &McpPlan) {
