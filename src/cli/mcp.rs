@@ -12,7 +12,7 @@ use crate::mcp::config::{format_of, read_config, ClientConfig, ConfigError, Serv
 use crate::mcp::install::{self, Client};
 use crate::mcp::process::{self, SpawnOptions};
 use crate::mcp::request::{plan_server, HostContext, McpPlan, ServerLaunch};
-use crate::mcp::session::{self, DEFAULT_STARTUP_TIMEOUT};
+use crate::mcp::session::{self, PageLimits, DEFAULT_STARTUP_TIMEOUT};
 use crate::mcp::vars::VarContext;
 use crate::mcp::wire;
 use crate::policy::read_policy_file;
@@ -366,10 +366,22 @@ fn check(
                     if let Some(t) = server.tool_timeout {
                         s.set_tool_timeout(t);
                     }
-                    match s.list_tools().await {
-                        Ok(tools) => {
-                            row.tools = tools.len().to_string();
+                    match s
+                        .list_all_tools(PageLimits {
+                            // A slow server's own timeout is not cut short.
+                            total: s.tool_timeout.max(PageLimits::default().total),
+                            ..PageLimits::default()
+                        })
+                        .await
+                    {
+                        Ok(list) => {
+                            row.tools = list.tools.len().to_string();
                             row.status = "ok".into();
+                            if let Some(why) = list.stopped {
+                                // The count is a lower bound: say so.
+                                row.tools.push('+');
+                                row.detail = Some(why);
+                            }
                         }
                         Err(e) => {
                             let err = session::fail(&mut proc, "tools/list", e.to_string()).await;
