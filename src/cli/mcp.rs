@@ -90,13 +90,15 @@ fn launch_from(
 pub(super) fn launch_for(
     config: Option<&Path>,
     server: Option<&str>,
+    project: Option<&str>,
     cmd: &[OsString],
     policy: &PolicyArgs,
 ) -> Result<ServerLaunch, CliError> {
     let mut launch = match (config, server) {
         (Some(config), Some(name)) => {
             let file = read_config(config)?;
-            launch_from(&file, file.server(name)?, &var_context(config)?, cmd)?
+            let server = file.server_in(name, project)?;
+            launch_from(&file, server, &var_context(config)?, cmd)?
         }
         _ => ServerLaunch {
             command: cmd.to_vec(),
@@ -166,6 +168,7 @@ pub(super) fn server_request(
     let launch = launch_for(
         args.config.as_deref(),
         args.server.as_deref(),
+        args.project.as_deref(),
         &args.cmd,
         &args.policy,
     )?;
@@ -317,7 +320,7 @@ fn check(
     let mut printed = std::collections::HashSet::new();
     for server in servers {
         let mut row = Row {
-            name: server.name.clone(),
+            name: server.label(),
             backend: "-".into(),
             init_ms: "-".into(),
             tools: "-".into(),
@@ -436,6 +439,7 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     let client = match args.client {
         ClientArg::Codex => Client::Codex,
         ClientArg::Claude => Client::Claude,
+        ClientArg::ClaudeCode => Client::ClaudeCode,
         ClientArg::Cursor => Client::Cursor,
         ClientArg::Vscode => Client::Vscode,
     };
