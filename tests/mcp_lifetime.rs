@@ -107,6 +107,14 @@ fn lifetime(backend: &str, mode: &str) {
         "the server died with the client's thread: {}",
         read(&log)
     );
+    // Nothing of sandspawn's own signal handling reaches the server: a
+    // blocked SIGTERM would not stop it, a blocked SIGCHLD would hide its
+    // children's exits.
+    for pid in &alive {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let blocked = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+        assert_eq!(blocked, "SigBlk:\t0000000000000000", "server {pid}");
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(client.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -166,4 +174,64 @@ fn landlock_client_main_thread() {
 #[test]
 fn landlock_client_short_lived_thread() {
     lifetime("landlock", "thread");
+}
+
+/// SIGTERM to the watcher (this test's threads fork it: not the main
+/// thread) reaches the sandbox: under Landlock the server's handler runs
+/// and its exit code comes back; under bwrap the sandbox ends (bwrap has no
+/// handler: 128 + SIGTERM) and nothing of it is left.
+fn sigterm_is_passed_on(backend: &str, want: i32) {
+    if !usable(backend) {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!(
+        "SANDSPAWN_TEST_TAG=lifetime-term-{backend}-{}",
+        std::process::id()
+    );
+    let server = "import signal, sys, time\n\
+                  signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n\
+                  while True: time.sleep(1)";
+    let mut wrapper = std::process::Command::new(SANDSPAWN)
+        .args(["mcp", "--no-host-env", "--backend", backend, "--set", &tag])
+        .args(["--", "/usr/bin/python3", "-c", server])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while tagged_processes(&tag).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Python installs its handler after start-up.
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(wrapper.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wrapper.wait().unwrap();
+    let left = tagged_processes(&tag);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert_eq!(status.code(), Some(want), "{backend}");
+    assert!(left.is_empty(), "{backend}: left behind {left:?}");
+}
+
+#[test]
+fn sigterm_reaches_the_landlock_server() {
+    sigterm_is_passed_on("landlock", 7);
+}
+
+#[test]
+fn sigterm_ends_the_bwrap_sandbox() {
+    sigterm_is_passed_on("bwrap", 128 + 15);
 }

@@ -102,11 +102,17 @@ impl ParentWatch {
     /// are passed on to it. Returns the exit code to leave with: the
     /// child's, or 128 + its signal.
     pub fn supervise(self, mut cmd: Command) -> io::Result<i32> {
+        // Spawned before the signals are blocked: a child inherits the
+        // mask (through exec too), and a server with SIGTERM or SIGCHLD
+        // blocked would neither stop nor see its own children exit. A
+        // signal in between kills this process the default way, and the
+        // child with it (its parent-death signal); a SIGCHLD in between is
+        // lost, hence the first `try_wait` before any poll.
+        let mut child = cmd.spawn()?;
         let mut blocked = FORWARDED.to_vec();
         blocked.push(libc::SIGCHLD);
-        let signals = sys::signalfd_block(&blocked)?;
-        let mut child = cmd.spawn()?;
-        let outcome = self.wait(&mut child, signals.as_fd());
+        let outcome = sys::signalfd_block(&blocked)
+            .and_then(|signals| self.wait(&mut child, signals.as_fd()));
         if outcome.is_err() {
             // Fail closed: no sandbox left unwatched.
             let _ = child.kill();
@@ -124,6 +130,13 @@ impl ParentWatch {
         // EPIPE from the client; stderr stays for our own last words.
         sys::null_stdin_stdout()?;
         loop {
+            if let Some(status) = child.try_wait()? {
+                use std::os::unix::process::ExitStatusExt;
+                return Ok(status
+                    .code()
+                    .or(status.signal().map(|s| 128 + s))
+                    .unwrap_or(1));
+            }
             let [gone, got] = sys::poll_two([
                 (Some(self.parent.as_fd()), libc::POLLIN),
                 (Some(signals), libc::POLLIN),
@@ -142,13 +155,6 @@ impl ParentWatch {
                 if sig as libc::c_int != libc::SIGCHLD {
                     let _ = sys::send_signal(child.id(), sig as libc::c_int);
                 }
-            }
-            if let Some(status) = child.try_wait()? {
-                use std::os::unix::process::ExitStatusExt;
-                return Ok(status
-                    .code()
-                    .or(status.signal().map(|s| 128 + s))
-                    .unwrap_or(1));
             }
         }
     }

@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use super::check;
 
 /// Block `signals` for this thread and return a `signalfd` (close-on-exec)
-/// that reads them. std's `Command` empties the mask in its children, so
-/// blocking before a spawn loses nothing and leaks nothing.
+/// that reads them. The mask is inherited by children spawned later, and
+/// kept through exec.
 pub fn signalfd_block(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set it is given, which lives on
