@@ -134,6 +134,29 @@ fn install_check_uninstall_cover_user_and_project_scopes() {
         "{rows:?}"
     );
 
+    // One project's server alone.
+    let out = sandspawn(
+        &host,
+        &[
+            "mcp",
+            "check",
+            "--no-host-env",
+            "--config",
+            &cfg,
+            "--project",
+            &work,
+            "--server",
+            "fs",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.contains(&format!("fs (project {work}) ")),
+        "{stdout}"
+    );
+
     // The wrapped project entry, as Claude Code runs it, finds its server
     // (explain: the same lookup, nothing started); a name only a project
     // has is not taken for a top-level one.

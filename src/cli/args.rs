@@ -147,6 +147,10 @@ pub enum McpAction {
         /// Only this server.
         #[arg(long, value_name = "NAME")]
         server: Option<String>,
+        /// The --server is this project's (Claude Code's
+        /// `projects.<DIR>.mcpServers`), not a top-level one.
+        #[arg(long, value_name = "DIR", requires = "server")]
+        project: Option<String>,
         /// Policy options (over the default MCP profile).
         #[command(flatten)]
         policy: Box<PolicyArgs>,

@@ -25,9 +25,15 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
         Some(McpAction::Check {
             config,
             server,
+            project,
             policy,
             no_host_env,
-        }) => check(&config, server.as_deref(), &policy, no_host_env),
+        }) => check(
+            &config,
+            server.as_deref().map(|s| (s, project.as_deref())),
+            &policy,
+            no_host_env,
+        ),
         Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),
         Some(McpAction::Install(a)) => install_cmd(&a, true),
         Some(McpAction::Uninstall(a)) => install_cmd(&a, false),
@@ -296,14 +302,14 @@ struct Row {
 
 fn check(
     config: &Path,
-    only: Option<&str>,
+    only: Option<(&str, Option<&str>)>,
     policy: &PolicyArgs,
     no_host_env: bool,
 ) -> Result<ExitCode, CliError> {
     let file = read_config(config)?;
     let vars = var_context(config)?;
     let servers: Vec<&ServerConfig> = match only {
-        Some(name) => vec![file.server(name)?],
+        Some((name, project)) => vec![file.server_in(name, project)?],
         None => {
             file.not_empty()?;
             file.servers.iter().collect()
