@@ -20,6 +20,7 @@ pub mod expand;
 mod front;
 mod front_parse;
 pub mod helper;
+pub mod lifetime;
 pub mod pathcmp;
 pub mod policy;
 pub mod proxy_url;
@@ -212,6 +213,19 @@ pub fn run_with_helper(spec: &SandboxSpec, helper_exe: &Path) -> RunError {
 }
 
 fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &Path) -> RunError {
+    if spec.die_with_parent {
+        // bwrap sets its own only once started: a parent that dies before
+        // that would leave an orphaned sandbox. Set here, it survives the
+        // exec (bwrap is not set-ID here), and the check below sees a
+        // parent that is gone already.
+        let parent = std::os::unix::process::parent_id();
+        if let Err(source) = sys::kill_with_parent() {
+            return RunError::Lifetime { source };
+        }
+        if std::os::unix::process::parent_id() != parent {
+            return RunError::ParentGone;
+        }
+    }
     let helper = match File::open(helper_exe) {
         Ok(f) => f,
         Err(source) => {

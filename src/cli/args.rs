@@ -124,6 +124,10 @@ pub struct McpServerArgs {
     /// The server to run from --config.
     #[arg(long, value_name = "NAME", requires = "config")]
     pub server: Option<String>,
+    /// The --server is one of this project's (Claude Code's
+    /// `projects.<DIR>.mcpServers` in `~/.claude.json`), not a top-level one.
+    #[arg(long, value_name = "DIR", requires = "server")]
+    pub project: Option<String>,
     /// Do not recover trust/proxy variables from the MCP host process.
     #[arg(long)]
     pub no_host_env: bool,
@@ -143,6 +147,10 @@ pub enum McpAction {
         /// Only this server.
         #[arg(long, value_name = "NAME")]
         server: Option<String>,
+        /// The --server is this project's (Claude Code's
+        /// `projects.<DIR>.mcpServers`), not a top-level one.
+        #[arg(long, value_name = "DIR", requires = "server")]
+        project: Option<String>,
         /// Policy options (over the default MCP profile).
         #[command(flatten)]
         policy: Box<PolicyArgs>,
@@ -209,6 +217,9 @@ pub enum ClientArg {
     Codex,
     /// Claude Desktop's claude_desktop_config.json
     Claude,
+    /// Claude Code's ~/.claude.json: user-scope servers and every
+    /// project's (`projects.<dir>.mcpServers`)
+    ClaudeCode,
     /// ~/.cursor/mcp.json
     Cursor,
     /// .vscode/mcp.json

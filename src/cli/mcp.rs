@@ -12,10 +12,11 @@ use crate::mcp::config::{format_of, read_config, ClientConfig, ConfigError, Serv
 use crate::mcp::install::{self, Client};
 use crate::mcp::process::{self, SpawnOptions};
 use crate::mcp::request::{plan_server, HostContext, McpPlan, ServerLaunch};
-use crate::mcp::session::{self, DEFAULT_STARTUP_TIMEOUT};
+use crate::mcp::session::{self, PageLimits, DEFAULT_STARTUP_TIMEOUT};
 use crate::mcp::vars::VarContext;
 use crate::mcp::wire;
 use crate::policy::read_policy_file;
+use sandspawn_linux::lifetime::{self, Forker, ParentWatch};
 
 /// Entry point of `sandspawn mcp …`.
 pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
@@ -24,9 +25,15 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
         Some(McpAction::Check {
             config,
             server,
+            project,
             policy,
             no_host_env,
-        }) => check(&config, server.as_deref(), &policy, no_host_env),
+        }) => check(
+            &config,
+            server.as_deref().map(|s| (s, project.as_deref())),
+            &policy,
+            no_host_env,
+        ),
         Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),
         Some(McpAction::Install(a)) => install_cmd(&a, true),
         Some(McpAction::Uninstall(a)) => install_cmd(&a, false),
@@ -89,13 +96,15 @@ fn launch_from(
 pub(super) fn launch_for(
     config: Option<&Path>,
     server: Option<&str>,
+    project: Option<&str>,
     cmd: &[OsString],
     policy: &PolicyArgs,
 ) -> Result<ServerLaunch, CliError> {
     let mut launch = match (config, server) {
         (Some(config), Some(name)) => {
             let file = read_config(config)?;
-            launch_from(&file, file.server(name)?, &var_context(config)?, cmd)?
+            let server = file.server_in(name, project)?;
+            launch_from(&file, server, &var_context(config)?, cmd)?
         }
         _ => ServerLaunch {
             command: cmd.to_vec(),
@@ -165,6 +174,7 @@ pub(super) fn server_request(
     let launch = launch_for(
         args.config.as_deref(),
         args.server.as_deref(),
+        args.project.as_deref(),
         &args.cmd,
         &args.policy,
     )?;
@@ -175,10 +185,26 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
     let mut spec = built.plan.lower();
-    // The MCP client may have forked us from a short-lived thread; a
-    // parent-death signal would then kill the server with that thread.
-    // The server ends when the client closes its stdin.
-    spec.die_with_parent = false;
+    let forker = lifetime::forking_thread();
+    spec.die_with_parent = true;
+    let watch = match &forker {
+        Forker::Leader => None,
+        _ => match ParentWatch::new() {
+            Ok(Some(watch)) => Some(watch),
+            // The client is gone already: start nothing.
+            Ok(None) => return Ok(ExitCode::from(EXIT_CLIENT_GONE)),
+            Err(e) => {
+                // Degraded, and said so on every run: no parent-death
+                // signal (it could kill a healthy server with a thread).
+                spec.die_with_parent = false;
+                eprintln!(
+                    "sandspawn: lifetime: the client cannot be watched (pidfd_open: {e}); \
+                     the server ends only when its stdin closes"
+                );
+                None
+            }
+        },
+    };
     if args.report {
         report_recovered(&built);
         let mut report = sandspawn_linux::probe().enforcement(&spec);
@@ -187,8 +213,54 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
         for line in report.to_string().lines() {
             eprintln!("sandspawn: {line}");
         }
+        eprintln!(
+            "sandspawn: lifetime: {}",
+            lifetime_text(&forker, watch.is_some())
+        );
     }
-    Err(sandspawn_linux::run(&spec).into())
+    let Some(watch) = watch else {
+        return Err(sandspawn_linux::run(&spec).into());
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Lifetime(format!("finding our own binary: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    // The client's environment, as an exec would have kept it (bwrap's
+    // lookup and cache use it; the server's own is the spec's), without
+    // stale spec chunks that would be read after ours.
+    cmd.arg(wire::SPEC_ARG)
+        .env_clear()
+        .envs(
+            std::env::vars_os()
+                .filter(|(n, _)| !n.to_str().is_some_and(|n| n.starts_with(wire::SPEC_VAR))),
+        )
+        .envs(wire::to_env(&spec));
+    match watch.supervise(cmd) {
+        Ok(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Err(e) => Err(CliError::Lifetime(format!("watching the server: {e}"))),
+    }
+}
+
+/// Exit code when the client died before the server started (128 + SIGKILL).
+const EXIT_CLIENT_GONE: u8 = 137;
+
+/// How the sandbox ends with the client, for `--report`.
+fn lifetime_text(forker: &Forker, watched: bool) -> String {
+    match (forker, watched) {
+        (Forker::Leader, _) => {
+            "dies with the client (forked by its main thread: --die-with-parent, \
+             nothing of sandspawn resident)"
+                .into()
+        }
+        (Forker::Thread(tid), true) => format!(
+            "dies with the client (forked by its thread {tid}, which may exit first: \
+             a sandspawn watcher stays resident and holds a pidfd of the client)"
+        ),
+        (Forker::Unknown(why), true) => format!(
+            "dies with the client (forking thread unknown: {why}; \
+             a sandspawn watcher stays resident and holds a pidfd of the client)"
+        ),
+        (_, false) => "ends when its stdin closes (no parent-death signal, no watcher)".into(),
+    }
 }
 
 fn report_recovered(built: &McpPlan) {
@@ -230,14 +302,14 @@ struct Row {
 
 fn check(
     config: &Path,
-    only: Option<&str>,
+    only: Option<(&str, Option<&str>)>,
     policy: &PolicyArgs,
     no_host_env: bool,
 ) -> Result<ExitCode, CliError> {
     let file = read_config(config)?;
     let vars = var_context(config)?;
     let servers: Vec<&ServerConfig> = match only {
-        Some(name) => vec![file.server(name)?],
+        Some((name, project)) => vec![file.server_in(name, project)?],
         None => {
             file.not_empty()?;
             file.servers.iter().collect()
@@ -254,7 +326,7 @@ fn check(
     let mut printed = std::collections::HashSet::new();
     for server in servers {
         let mut row = Row {
-            name: server.name.clone(),
+            name: server.label(),
             backend: "-".into(),
             init_ms: "-".into(),
             tools: "-".into(),
@@ -303,10 +375,22 @@ fn check(
                     if let Some(t) = server.tool_timeout {
                         s.set_tool_timeout(t);
                     }
-                    match s.list_tools().await {
-                        Ok(tools) => {
-                            row.tools = tools.len().to_string();
+                    match s
+                        .list_all_tools(PageLimits {
+                            // A slow server's own timeout is not cut short.
+                            total: s.tool_timeout.max(PageLimits::default().total),
+                            ..PageLimits::default()
+                        })
+                        .await
+                    {
+                        Ok(list) => {
+                            row.tools = list.tools.len().to_string();
                             row.status = "ok".into();
+                            if let Some(why) = list.stopped {
+                                // The count is a lower bound: say so.
+                                row.tools.push('+');
+                                row.detail = Some(why);
+                            }
                         }
                         Err(e) => {
                             let err = session::fail(&mut proc, "tools/list", e.to_string()).await;
@@ -361,6 +445,7 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     let client = match args.client {
         ClientArg::Codex => Client::Codex,
         ClientArg::Claude => Client::Claude,
+        ClientArg::ClaudeCode => Client::ClaudeCode,
         ClientArg::Cursor => Client::Cursor,
         ClientArg::Vscode => Client::Vscode,
     };

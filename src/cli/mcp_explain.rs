@@ -57,9 +57,10 @@ pub(super) fn explain(args: &McpExplainArgs) -> Result<ExitCode, CliError> {
     }
     out.write_all(&text).map_err(CliError::Output)?;
     if args.verify || !args.probe.is_empty() {
-        let mut spec = plan.lower();
-        // As `sandspawn mcp` runs it (see `mcp::run`).
-        spec.die_with_parent = false;
+        // As `sandspawn mcp` runs it (see `mcp::run`): with the
+        // parent-death signal, tied to the client's main thread or to the
+        // watcher's.
+        let spec = plan.lower();
         return super::verify_inside(plan, spec, &args.probe, &mut out);
     }
     Ok(ExitCode::SUCCESS)

@@ -57,6 +57,8 @@ enum CliError {
     Runtime(std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("lifetime: {0}")]
+    Lifetime(String),
 }
 
 /// Run the CLI with the process's arguments and environment.

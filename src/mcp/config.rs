@@ -140,6 +140,10 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// The per-server sandbox table.
     pub sandbox: Option<PolicyFile>,
+    /// Claude Code's per-project scope: the project directory whose
+    /// `projects.<dir>.mcpServers` holds it (`~/.claude.json`); None for
+    /// the file's top-level servers.
+    pub project: Option<String>,
     /// Why this entry could not be read (`entry at line L, column C: …`):
     /// only this server fails (in [`ClientConfig::resolve`]); a typo in
     /// one entry must not stop a client's other servers.
@@ -158,22 +162,45 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// The server called `name`.
+    /// The top-level server called `name` (see [`ClientConfig::server_in`]).
     pub fn server(&self, name: &str) -> Result<&ServerConfig, ConfigError> {
+        self.server_in(name, None)
+    }
+
+    /// The server called `name` in `project`'s scope (Claude Code's
+    /// `projects.<dir>.mcpServers`), or at the top level (None).
+    pub fn server_in(
+        &self,
+        name: &str,
+        project: Option<&str>,
+    ) -> Result<&ServerConfig, ConfigError> {
         self.not_empty()?;
         self.servers
             .iter()
-            .find(|s| s.name == name)
+            .find(|s| s.name == name && s.project.as_deref() == project)
             .ok_or_else(|| ConfigError::UnknownServer {
                 path: self.path.clone(),
-                name: name.to_string(),
+                name: match project {
+                    Some(dir) => format!("{name}` in project `{dir}"),
+                    None => name.to_string(),
+                },
                 known: self
                     .servers
                     .iter()
-                    .map(|s| s.name.as_str())
+                    .map(ServerConfig::label)
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+}
+
+impl ServerConfig {
+    /// Its name, with its project when it has one: `NAME (project DIR)`.
+    pub fn label(&self) -> String {
+        match &self.project {
+            Some(dir) => format!("{} (project {dir})", self.name),
+            None => self.name.clone(),
+        }
     }
 }
 
@@ -360,6 +387,10 @@ struct JsonRoot {
     /// VS Code's `settings.json` keeps them under `"mcp": {"servers": …}`.
     #[serde(default)]
     mcp: Option<JsonMcpSection>,
+    /// Claude Code's `~/.claude.json`: per-project state, each project's
+    /// servers under `mcpServers` (its other keys are Claude Code's).
+    #[serde(default)]
+    projects: BTreeMap<String, serde_json::Value>,
 }
 
 /// The `mcp` object of VS Code's `settings.json`; its other keys
@@ -468,6 +499,22 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
             servers.extend(root.servers.into_iter().map(read(&["servers"])));
             if let Some(mcp) = root.mcp {
                 servers.extend(mcp.servers.into_iter().map(read(&["mcp", "servers"])));
+            }
+            for (dir, project) in root.projects {
+                let serde_json::Value::Object(mut project) = project else {
+                    continue;
+                };
+                let Some(serde_json::Value::Object(entries)) = project.remove("mcpServers") else {
+                    continue;
+                };
+                for (name, value) in entries {
+                    let mut server = match serde_json::from_value::<JsonServer>(value) {
+                        Ok(s) => json_server(name, s),
+                        Err(e) => invalid_entry(name, &format!("entry in project {dir}: {e}")),
+                    };
+                    server.project = Some(dir.clone());
+                    servers.push(server);
+                }
             }
             servers
         }

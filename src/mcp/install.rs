@@ -96,6 +96,9 @@ pub enum Client {
     /// Claude Desktop: `$XDG_CONFIG_HOME/Claude/claude_desktop_config.json`
     /// (Electron's app data directory; `~/.config` without the variable).
     Claude,
+    /// Claude Code: `~/.claude.json`, whose top-level `mcpServers` are the
+    /// user scope and `projects.<dir>.mcpServers` each project's.
+    ClaudeCode,
     /// Cursor: `~/.cursor/mcp.json`.
     Cursor,
     /// VS Code: `.vscode/mcp.json` in the workspace.
@@ -121,6 +124,7 @@ pub fn default_path(
             .unwrap_or_else(|| home.join(".codex"))
             .join("config.toml"),
         Client::Claude => config_home.join("Claude/claude_desktop_config.json"),
+        Client::ClaudeCode => home.join(".claude.json"),
         Client::Cursor => home.join(".cursor/mcp.json"),
         Client::Vscode => cwd.join(".vscode/mcp.json"),
     }

@@ -46,7 +46,22 @@ pub(super) fn rewrite(
     let mut changed = Vec::new();
     // VS Code's settings.json keeps them under "mcp": {"servers": …}.
     let nested = root.get("mcp").and_then(|m| m.get("servers"));
-    for found in [root.get("mcpServers"), root.get("servers"), nested] {
+    let mut scopes: Vec<(Option<&str>, Option<&Node>)> = vec![
+        (None, root.get("mcpServers")),
+        (None, root.get("servers")),
+        (None, nested),
+    ];
+    // Claude Code's `~/.claude.json`: `projects.<dir>.mcpServers`.
+    if let Some(Node {
+        kind: Kind::Object(projects),
+        ..
+    }) = root.get("projects")
+    {
+        for (dir, _, project) in projects {
+            scopes.push((Some(dir.as_str()), project.get("mcpServers")));
+        }
+    }
+    for (project, found) in scopes {
         let Some(Node {
             kind: Kind::Object(servers),
             ..
@@ -56,13 +71,16 @@ pub(super) fn rewrite(
         };
         for (name, _, server) in servers {
             let found = if install {
-                wrap(text, server, name, config, sandspawn)
+                wrap(text, server, name, config, sandspawn, project)
             } else {
                 unwrap(text, server, sandspawn)
             };
             if let Some(mut e) = found {
                 edits.append(&mut e);
-                changed.push(name.clone());
+                changed.push(match project {
+                    Some(dir) => format!("{name} (project {dir})"),
+                    None => name.clone(),
+                });
             }
         }
     }
@@ -103,16 +121,25 @@ pub(super) fn is_sandspawn(cmd: &str, exe: &str) -> bool {
     super::install::names_sandspawn(cmd.as_ref(), Some(Path::new(exe)))
 }
 
-fn wrap(text: &str, server: &Node, name: &str, config: &str, exe: &str) -> Option<Vec<Edit>> {
+fn wrap(
+    text: &str,
+    server: &Node,
+    name: &str,
+    config: &str,
+    exe: &str,
+    project: Option<&str>,
+) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
     let cmd = command.as_str()?;
     if is_sandspawn(cmd, exe) || super::install::windows_command(cmd) {
         return None;
     }
-    let mut prefix: Vec<String> = ["mcp", "--config", config, "--server", name, "--"]
-        .iter()
-        .map(|s| json(s))
-        .collect();
+    let mut own = vec!["mcp", "--config", config];
+    if let Some(dir) = project {
+        own.extend(["--project", dir]);
+    }
+    own.extend(["--server", name, "--"]);
+    let mut prefix: Vec<String> = own.iter().map(|s| json(s)).collect();
     prefix.push(text[command.span.clone()].to_string());
     let prefix = prefix.join(", ");
     let args = match server.get("args") {

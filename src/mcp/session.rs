@@ -19,6 +19,37 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default tool-call timeout.
 pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Bounds on following `tools/list` pages.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimits {
+    /// Most pages requested.
+    pub max_pages: usize,
+    /// Most time for the whole listing.
+    pub total: Duration,
+}
+
+impl Default for PageLimits {
+    /// 100 pages, and the default tool timeout for all of them.
+    fn default() -> Self {
+        PageLimits {
+            max_pages: 100,
+            total: DEFAULT_TOOL_TIMEOUT,
+        }
+    }
+}
+
+/// Every tool a server listed, over how many pages, and why the listing
+/// ended early, if it did.
+#[derive(Debug, Clone, Default)]
+pub struct ToolList {
+    /// The tools, in order.
+    pub tools: Vec<Value>,
+    /// Pages read.
+    pub pages: usize,
+    /// Why the listing ended before the last page (one line), if it did.
+    pub stopped: Option<String>,
+}
+
 /// A failed handshake or call, with what the server left behind.
 #[derive(Debug, thiserror::Error)]
 #[error("{step}: {reason}{status}{denials}{tail}",
@@ -149,10 +180,71 @@ impl Session {
         }
     }
 
-    /// `tools/list` (first page).
+    /// `tools/list`, first page only; [`Session::list_all_tools`] follows
+    /// `nextCursor`.
     pub async fn list_tools(&mut self) -> Result<Vec<Value>, RpcError> {
         let r = self.request("tools/list", json!({})).await?;
         Ok(r["tools"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `tools/list`, every page: follows `nextCursor` within `limits`. Each
+    /// page is bounded by the tool timeout and by what is left of
+    /// `limits.total`. A page that fails is an error; a cap reached, a
+    /// cursor seen before (a server that would loop us forever) or a
+    /// malformed one ends the listing early with [`ToolList::stopped`] set.
+    pub async fn list_all_tools(&mut self, limits: PageLimits) -> Result<ToolList, RpcError> {
+        let start = Instant::now();
+        let mut list = ToolList::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut params = json!({});
+        loop {
+            let left = limits.total.saturating_sub(start.elapsed());
+            let page = match tokio::time::timeout(left, self.request("tools/list", params)).await {
+                Ok(page) => page?,
+                Err(_) if list.pages > 0 => {
+                    list.stopped = Some(format!(
+                        "tools/list stopped after {} page(s): the {:?} cap on the whole listing was reached",
+                        list.pages, limits.total
+                    ));
+                    return Ok(list);
+                }
+                Err(_) => {
+                    return Err(RpcError::Read(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer to tools/list within {:?}", limits.total),
+                    )))
+                }
+            };
+            list.pages += 1;
+            list.tools
+                .extend(page["tools"].as_array().cloned().unwrap_or_default());
+            let cursor = match &page["nextCursor"] {
+                Value::Null => return Ok(list),
+                Value::String(c) => c.clone(),
+                other => {
+                    list.stopped = Some(format!(
+                        "tools/list stopped after {} page(s): nextCursor is not a string: {other}",
+                        list.pages
+                    ));
+                    return Ok(list);
+                }
+            };
+            if !seen.insert(cursor.clone()) {
+                list.stopped = Some(format!(
+                    "tools/list stopped after {} page(s): the server repeated cursor {cursor:?}",
+                    list.pages
+                ));
+                return Ok(list);
+            }
+            if list.pages >= limits.max_pages {
+                list.stopped = Some(format!(
+                    "tools/list stopped after {} page(s), the cap; the server offers more",
+                    list.pages
+                ));
+                return Ok(list);
+            }
+            params = json!({ "cursor": cursor });
+        }
     }
 
     /// `tools/call`.

@@ -60,6 +60,7 @@ pub(super) fn codex_server(name: String, s: CodexServer) -> ServerConfig {
         env_file: None,
         remote: s.url.is_some(),
         sandbox: s.sandbox,
+        project: None,
         invalid: None,
     }
 }

@@ -1,0 +1,237 @@
+//! How long a server started by `sandspawn mcp` lives: as long as the
+//! client process, whichever of its threads forked sandspawn, and not a
+//! moment longer once the client is SIGKILLed, even when the server ignores
+//! stdin EOF and SIGTERM. The client is a real Python process (its own
+//! process, so it can be SIGKILLed) forking from its main thread or from a
+//! thread that exits at once.
+
+mod mcp_support;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mcp_support::*;
+
+/// The client: spawns argv[3:] from the main thread or from a thread that
+/// exits soon after, its stderr to argv[2], prints the child's pid, holds
+/// the server's stdin open and sleeps. The thread lingers 1.5 s so that
+/// sandspawn sees it as the forker (a thread gone before sandspawn looks
+/// has already handed its child to the main thread, which is then safe).
+const CLIENT: &str = r#"
+import subprocess, sys, threading, time
+mode, log, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+box = []
+def spawn():
+    box.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=open(log, "wb")))
+    if mode == "thread":
+        time.sleep(1.5)
+if mode == "thread":
+    t = threading.Thread(target=spawn)
+    t.start()
+    t.join()
+else:
+    spawn()
+print(box[0].pid, flush=True)
+time.sleep(600)
+"#;
+
+/// A stuck server: never reads stdin, ignores SIGTERM, one process.
+const STUCK: &str =
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)";
+
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A zombie has released everything.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z')),
+    }
+}
+
+fn lifetime(backend: &str, mode: &str) {
+    if !usable(backend) {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!(
+        "SANDSPAWN_TEST_TAG=lifetime-{backend}-{mode}-{}",
+        std::process::id()
+    );
+    let log = host.work().join("wrapper.log");
+    let mut client = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(mode)
+        .arg(&log)
+        .args([
+            SANDSPAWN,
+            "mcp",
+            "--report",
+            "--no-host-env",
+            "--backend",
+            backend,
+        ])
+        .args(["--set", &tag, "--", "/usr/bin/python3", "-c", STUCK])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(client.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let wrapper: i32 = line.trim().parse().expect("the client printed the pid");
+    let started = Instant::now();
+    let mut alive = Vec::new();
+    while alive.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        alive = tagged_processes(&tag);
+    }
+    assert!(!alive.is_empty(), "server never started: {}", read(&log));
+    // The forking thread (if any) exited before the pid was printed; a
+    // parent-death signal tied to it would have fired by now.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        tagged_processes(&tag),
+        alive,
+        "the server died with the client's thread: {}",
+        read(&log)
+    );
+    // Nothing of sandspawn's own signal handling reaches the server: a
+    // blocked SIGTERM would not stop it, a blocked SIGCHLD would hide its
+    // children's exits.
+    for pid in &alive {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let blocked = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+        assert_eq!(blocked, "SigBlk:\t0000000000000000", "server {pid}");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(client.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = client.wait();
+    let killed = Instant::now();
+    while killed.elapsed() < Duration::from_secs(2)
+        && !(tagged_processes(&tag).is_empty() && gone(wrapper))
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = tagged_processes(&tag);
+    // Clean up before failing: nothing of a failed run may linger.
+    for pid in left.iter().chain(Some(&wrapper)) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        left.is_empty(),
+        "server outlived its SIGKILLed client by 2 s: {left:?}"
+    );
+    assert!(
+        gone(wrapper),
+        "sandspawn outlived its SIGKILLed client by 2 s"
+    );
+    let report = read(&log);
+    let expected = if mode == "main" {
+        "forked by its main thread"
+    } else {
+        "watcher stays resident"
+    };
+    assert!(report.contains(expected), "{expected:?} not in: {report}");
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn bwrap_client_main_thread() {
+    lifetime("bwrap", "main");
+}
+
+#[test]
+fn bwrap_client_short_lived_thread() {
+    lifetime("bwrap", "thread");
+}
+
+#[test]
+fn landlock_client_main_thread() {
+    lifetime("landlock", "main");
+}
+
+#[test]
+fn landlock_client_short_lived_thread() {
+    lifetime("landlock", "thread");
+}
+
+/// SIGTERM to the watcher (this test's threads fork it: not the main
+/// thread) reaches the sandbox: under Landlock the server's handler runs
+/// and its exit code comes back; under bwrap the sandbox ends (bwrap has no
+/// handler: 128 + SIGTERM) and nothing of it is left.
+fn sigterm_is_passed_on(backend: &str, want: i32) {
+    if !usable(backend) {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!(
+        "SANDSPAWN_TEST_TAG=lifetime-term-{backend}-{}",
+        std::process::id()
+    );
+    let server = "import signal, sys, time\n\
+                  signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n\
+                  while True: time.sleep(1)";
+    let mut wrapper = std::process::Command::new(SANDSPAWN)
+        .args(["mcp", "--no-host-env", "--backend", backend, "--set", &tag])
+        .args(["--", "/usr/bin/python3", "-c", server])
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while tagged_processes(&tag).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Python installs its handler after start-up.
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(wrapper.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wrapper.wait().unwrap();
+    let left = tagged_processes(&tag);
+    for pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert_eq!(status.code(), Some(want), "{backend}");
+    assert!(left.is_empty(), "{backend}: left behind {left:?}");
+}
+
+#[test]
+fn sigterm_reaches_the_landlock_server() {
+    sigterm_is_passed_on("landlock", 7);
+}
+
+#[test]
+fn sigterm_ends_the_bwrap_sandbox() {
+    sigterm_is_passed_on("bwrap", 128 + 15);
+}
