@@ -180,6 +180,11 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    warnings.extend(super::hidden::data_paths(
+        &plan,
+        &launch.env,
+        home.as_deref(),
+    ));
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
     if let Some(pid) = recovered.pid {
