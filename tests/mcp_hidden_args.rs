@@ -92,18 +92,18 @@ fn a_file_the_entry_names_in_the_private_home_is_named_as_lost_on_exit() {
     // bwrap: HOME is an empty private tmpfs, writable; the file is lost.
     let all = explain(&host, &["--config", &cfg, "--server", "bwrap"]);
     let line = format!(
-        "  {mem} is inside the sandbox's private {home}: what the server writes there is lost when it exits; {keep}"
+        "  server bwrap in {cfg}: {mem} is inside the sandbox's private {home}: what the server writes there is lost when it exits; {keep}"
     );
     assert!(all.contains(&line), "missing {line:?} in\n{all}");
     // /tmp is private too; its directory there is no HOME: granted as is.
     let line = format!(
-        "  {db} is inside the sandbox's private /tmp: what the server writes there is lost when it exits; grant its directory with `--write {}`, or `write` in the server's sandbox table",
+        "  server bwrap in {cfg}: {db} is inside the sandbox's private /tmp: what the server writes there is lost when it exits; grant its directory with `--write {}`, or `write` in the server's sandbox table",
         data.display()
     );
     assert!(all.contains(&line), "missing {line:?} in\n{all}");
     // Landlock: HOME is not there at all.
     let all = explain(&host, &["--config", &cfg, "--server", "landlock"]);
     let line =
-        format!("  {mem} is outside the sandbox's view: the server cannot create it; {keep}");
+        format!("  server landlock in {cfg}: {mem} is outside the sandbox's view: the server cannot create it; {keep}");
     assert!(all.contains(&line), "missing {line:?} in\n{all}");
 }

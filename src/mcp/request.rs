@@ -182,11 +182,17 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
-    warnings.extend(super::hidden::data_paths(
-        &plan,
-        &launch.env,
-        home.as_deref(),
-    ));
+    // `mcp check` prints the warnings of all a config's servers together:
+    // a data path's warning says whose it is.
+    let whose = match launch.origin.as_str() {
+        "" | "command line" => String::new(),
+        origin => format!("{origin}: "),
+    };
+    warnings.extend(
+        super::hidden::data_paths(&plan, &launch.env, home.as_deref())
+            .into_iter()
+            .map(|w| format!("{whose}{w}")),
+    );
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
     if let Some(pid) = recovered.pid {
