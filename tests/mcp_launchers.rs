@@ -4,6 +4,8 @@
 //! answers initialize and tools/list — on both backends, through
 //! `sandspawn mcp check`.
 //!
+//! uvx is installed as uv's own installer does, in `~/.local/bin`.
+//!
 //! Needs the registries and uv (`.ci/run` installs it pinned under
 //! `$SANDSPAWN_TEST_CACHE/uv`); skips with its reason otherwise, and fails
 //! under `SANDSPAWN_MUST_WORK=1`.
@@ -53,7 +55,15 @@ fn npx_and_uvx_servers_start_from_an_empty_home_on_both_backends() {
         ));
     }
     std::fs::write(&config, text).unwrap();
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", uv.display());
+    // Where uv's standalone installer puts it: uvx and uv side by side in
+    // ~/.local/bin, which the profile grants file by file (uvx execs the uv
+    // beside it).
+    let local_bin = home.path().join("home/.local/bin");
+    std::fs::create_dir_all(&local_bin).unwrap();
+    for name in ["uv", "uvx"] {
+        std::fs::copy(uv.join(name), local_bin.join(name)).unwrap();
+    }
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", local_bin.display());
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", path)

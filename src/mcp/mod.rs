@@ -35,6 +35,7 @@
 //! ```
 
 pub mod config;
+pub mod hidden;
 pub mod hostenv;
 pub mod install;
 mod install_json;

@@ -151,7 +151,7 @@ fn follow(
 ) -> Option<PathBuf> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        add_prefix(out, &current, home);
+        add_prefix(out, &current, home, probe);
         match probe.read_link(&current) {
             Some(target) => {
                 let base = current.parent().unwrap_or(Path::new("/"));
@@ -191,8 +191,12 @@ fn path_env(_out: &LauncherPaths) -> Option<&'static OsStr> {
     Some(OsStr::new("/usr/local/bin:/usr/bin:/bin"))
 }
 
+/// Launchers that exec a program installed beside them, found by their own
+/// path (not PATH): granted file by file when only the launcher's file is.
+const COMPANIONS: &[(&str, &[&str])] = &[("uvx", &["uv"])];
+
 /// Add the installation prefix of the executable at `path`.
-fn add_prefix(out: &mut LauncherPaths, path: &Path, home: Option<&Path>) {
+fn add_prefix(out: &mut LauncherPaths, path: &Path, home: Option<&Path>, probe: &dyn Probe) {
     if path
         .components()
         .any(|c| c == Component::Normal(OsStr::new("node_modules")))
@@ -223,6 +227,21 @@ fn add_prefix(out: &mut LauncherPaths, path: &Path, home: Option<&Path>) {
     }) || prefix.components().count() < 3;
     if too_broad {
         add(out, path.to_path_buf(), "the server's executable", home);
+        // A launcher that execs a sibling program (uv's installer puts
+        // `uvx` and `uv` side by side in ~/.local/bin, and uvx runs the
+        // `uv` next to itself) needs that one file too, not the directory.
+        let name = path.file_name().map(OsStr::as_bytes);
+        for (launcher, siblings) in COMPANIONS {
+            if name != Some(launcher.as_bytes()) {
+                continue;
+            }
+            for sibling in *siblings {
+                let sibling = dir.join(sibling);
+                if probe.is_file(&sibling) {
+                    add(out, sibling, "a program the server's launcher runs", home);
+                }
+            }
+        }
     } else {
         add(
             out,
@@ -346,6 +365,25 @@ mod tests {
             reads(&l),
             ["/root/.local/bin/uvx", "/root/.local/share/uv/tools/x"]
         );
+    }
+
+    #[test]
+    fn uvx_in_local_bin_also_gets_the_uv_beside_it() {
+        // uv's standalone installer copies both into ~/.local/bin; uvx execs
+        // the `uv` next to its own path.
+        let mut f = Fake::default();
+        f.files.insert("/root/.local/bin/uvx".into());
+        f.files.insert("/root/.local/bin/uv".into());
+        f.files.insert("/root/.local/bin/other-tool".into());
+        let l = run(&f, &["uvx", "mcp-server-time"], "/root/.local/bin:/usr/bin");
+        assert_eq!(reads(&l), ["/root/.local/bin/uvx", "/root/.local/bin/uv"]);
+        // Without a uv beside it, nothing more.
+        f.files.remove(Path::new("/root/.local/bin/uv"));
+        let l = run(&f, &["uvx", "x"], "/root/.local/bin:/usr/bin");
+        assert_eq!(reads(&l), ["/root/.local/bin/uvx"]);
+        // Another program of that directory gets no sibling.
+        let l = run(&f, &["other-tool"], "/root/.local/bin:/usr/bin");
+        assert_eq!(reads(&l), ["/root/.local/bin/other-tool"]);
     }
 
     #[test]

@@ -150,6 +150,7 @@ pub fn plan_with_recovered(
         .map(|(_, v)| v.as_os_str())
         .or_else(|| lookup(&env, "PATH"));
     let launcher = launcher_paths(&launch.command, path_var, &cwd, home.as_deref(), &HostProbe);
+    let launcher_at = layers.len();
     layers.push(Layer {
         origin: "mcp profile: the server's launcher".into(),
         read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
@@ -170,6 +171,7 @@ pub fn plan_with_recovered(
         );
     }
     layers.extend(ctx.layers.iter().cloned());
+    offline_launchers(&mut layers, launcher_at, &cwd, home.as_deref());
 
     let mut plan = plan::build(&Request {
         command: launch.command.clone(),
@@ -180,6 +182,17 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    // `mcp check` prints the warnings of all a config's servers together:
+    // a data path's warning says whose it is.
+    let whose = match launch.origin.as_str() {
+        "" | "command line" => String::new(),
+        origin => format!("{origin}: "),
+    };
+    warnings.extend(
+        super::hidden::data_paths(&plan, &launch.env, home.as_deref())
+            .into_iter()
+            .map(|w| format!("{whose}{w}")),
+    );
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
     if let Some(pid) = recovered.pid {
@@ -192,6 +205,35 @@ pub fn plan_with_recovered(
         user_config,
     })
 }
+
+/// Under network `none`, npx and uvx still ask their registry first: npx
+/// retries for about a minute before it falls back to its cache (past every
+/// client's startup timeout), uvx fails outright. Told to stay offline, both
+/// start at once from their caches, or fail at once saying the package is
+/// not cached. The layer goes right after the launcher's, so the entry's
+/// `env`, its sandbox table and flags can still set them otherwise.
+fn offline_launchers(layers: &mut Vec<Layer>, after: usize, cwd: &Path, home: Option<&Path>) {
+    let ctx = crate::policy::ResolveContext { cwd, home };
+    // An invalid policy fails the build itself, with its own message.
+    let Ok(policy) = crate::policy::Policy::resolve(layers, &ctx) else {
+        return;
+    };
+    if policy.network != crate::policy::NetworkMode::None {
+        return;
+    }
+    let layer = Layer {
+        origin: "mcp profile: network none, launchers offline".into(),
+        set: OFFLINE_VARS
+            .iter()
+            .map(|(n, v)| (OsString::from(n), OsString::from(v)))
+            .collect(),
+        ..Layer::default()
+    };
+    layers.insert((after + 1).min(layers.len()), layer);
+}
+
+/// What keeps npm (npx) and uv (uvx) off the network.
+pub const OFFLINE_VARS: &[(&str, &str)] = &[("npm_config_offline", "true"), ("UV_OFFLINE", "1")];
 
 /// Create the launcher caches the profile makes writable, so they can be
 /// bound (npm and uv would create them on first use anyway).

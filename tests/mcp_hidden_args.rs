@@ -1,0 +1,109 @@
+//! Data paths a server is given (`server-filesystem DIR`, `mcp-server-git
+//! --repository DIR`, `--db-path=FILE`, an entry's `MEMORY_FILE_PATH`)
+//! that the sandbox does not show as the host has them are named before the
+//! server starts: inside, the server finds them missing and says only "does
+//! not exist", or writes a new file into the private HOME, where it is lost
+//! when the server exits.
+
+mod mcp_support;
+
+use std::process::Command;
+
+use mcp_support::*;
+
+fn explain(host: &Host, args: &[&str]) -> String {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .args(["mcp", "explain", "--no-host-env"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_path_argument_outside_the_view_is_named_with_the_flag_that_grants_it() {
+    let host = Host::new();
+    // Beside the working directory, under the host's /tmp: the sandbox has
+    // a private /tmp and grants only the working directory.
+    let data = host.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("db.sqlite"), "").unwrap();
+    std::fs::write(host.work().join("in-cwd"), "").unwrap();
+    let d = data.display().to_string();
+    let db = format!("--db-path={d}/db.sqlite");
+    let in_cwd = format!("{}/in-cwd", host.work().display());
+    let mut args = vec!["--", "sh", "-c", "true"];
+    args.extend([
+        d.as_str(),
+        db.as_str(),
+        in_cwd.as_str(),
+        "/usr/bin",
+        "/nonexistent/path",
+        "https://example.com/x",
+    ]);
+    let all = explain(&host, &args);
+    for hidden in [d.clone(), format!("{d}/db.sqlite")] {
+        let line = format!(
+            "  argument {hidden} is outside the sandbox's view: the server will find it missing; grant it with `--read {hidden}` (`--write` to change it), or `read` in the server's sandbox table"
+        );
+        assert!(all.contains(&line), "missing {line:?} in\n{all}");
+    }
+    assert_eq!(
+        all.matches("outside the sandbox's view").count(),
+        2,
+        "{all}"
+    );
+    // Granted: no warning.
+    let mut granted = vec!["--read", &d];
+    granted.extend(&args);
+    let all = explain(&host, &granted);
+    assert!(!all.contains("outside the sandbox's view"), "{all}");
+}
+
+#[test]
+fn a_file_the_entry_names_in_the_private_home_is_named_as_lost_on_exit() {
+    let host = Host::new();
+    let home = host.home().display().to_string();
+    let data = host.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = host.work().join("config.toml");
+    let mut text = String::new();
+    for backend in ["bwrap", "landlock"] {
+        text.push_str(&format!(
+            "[mcp_servers.{backend}]\ncommand = \"true\"\n\
+             env = {{ MEMORY_FILE_PATH = \"{home}/memory.jsonl\", DB = \"{}/new.db\" }}\n\
+             [mcp_servers.{backend}.sandbox]\nbackend = \"{backend}\"\n\n",
+            data.display()
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let cfg = config.display().to_string();
+    let mem = format!("MEMORY_FILE_PATH={home}/memory.jsonl");
+    let db = format!("DB={}/new.db", data.display());
+    let keep = "keep it in a directory of its own (e.g. ~/.local/share/NAME) and grant that with `--write DIR`, or `write` in the server's sandbox table";
+    // bwrap: HOME is an empty private tmpfs, writable; the file is lost.
+    let all = explain(&host, &["--config", &cfg, "--server", "bwrap"]);
+    let line = format!(
+        "  server bwrap in {cfg}: {mem} is inside the sandbox's private {home}: what the server writes there is lost when it exits; {keep}"
+    );
+    assert!(all.contains(&line), "missing {line:?} in\n{all}");
+    // /tmp is private too; its directory there is no HOME: granted as is.
+    let line = format!(
+        "  server bwrap in {cfg}: {db} is inside the sandbox's private /tmp: what the server writes there is lost when it exits; grant its directory with `--write {}`, or `write` in the server's sandbox table",
+        data.display()
+    );
+    assert!(all.contains(&line), "missing {line:?} in\n{all}");
+    // Landlock: HOME is not there at all.
+    let all = explain(&host, &["--config", &cfg, "--server", "landlock"]);
+    let line =
+        format!("  server landlock in {cfg}: {mem} is outside the sandbox's view: the server cannot create it; {keep}");
+    assert!(all.contains(&line), "missing {line:?} in\n{all}");
+}

@@ -1,0 +1,77 @@
+//! Network `none` for a server started by npx or uvx: both are told to stay
+//! offline (npm_config_offline, UV_OFFLINE), so they start from their
+//! caches at once instead of asking the registry first (npx retried for
+//! about a minute, past every client's startup timeout; uvx failed). The
+//! entry's `env` and flags can still set them otherwise.
+
+mod mcp_support;
+
+use std::process::Command;
+
+use mcp_support::*;
+
+fn child_env(host: &Host, args: &[&str]) -> Vec<(String, String)> {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .args(["mcp", "explain", "--json", "--no-host-env"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v["name"].as_str()?.to_string(),
+                v["value"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(n, _)| n == "UV_OFFLINE" || n.eq_ignore_ascii_case("npm_config_offline"))
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn network_none_keeps_npx_and_uvx_offline_and_the_entry_can_say_otherwise() {
+    let host = Host::new();
+    let none = child_env(&host, &["--net", "none", "--", "uvx", "mcp-server-time"]);
+    assert_eq!(
+        none,
+        pairs(&[("UV_OFFLINE", "1"), ("npm_config_offline", "true")])
+    );
+    // The profile's network (full): nothing added.
+    assert_eq!(child_env(&host, &["--", "uvx", "mcp-server-time"]), []);
+    // A flag wins.
+    let set = child_env(
+        &host,
+        &["--net", "none", "--set", "UV_OFFLINE=0", "--", "uvx", "x"],
+    );
+    assert_eq!(
+        set,
+        pairs(&[("UV_OFFLINE", "0"), ("npm_config_offline", "true")])
+    );
+    // So does the entry's env, with net = "none" in its sandbox table.
+    let config = host.work().join("config.toml");
+    std::fs::write(
+        &config,
+        "[mcp_servers.s]\ncommand = \"npx\"\nargs = [\"-y\", \"x\"]\n\
+         env = { npm_config_offline = \"false\" }\n\
+         [mcp_servers.s.sandbox]\nnet = \"none\"\n",
+    )
+    .unwrap();
+    let cfg = config.display().to_string();
+    assert_eq!(
+        child_env(&host, &["--config", &cfg, "--server", "s"]),
+        pairs(&[("UV_OFFLINE", "1"), ("npm_config_offline", "false")])
+    );
+}
