@@ -107,3 +107,26 @@ fn a_file_the_entry_names_in_the_private_home_is_named_as_lost_on_exit() {
         format!("  server landlock in {cfg}: {mem} is outside the sandbox's view: the server cannot create it; {keep}");
     assert!(all.contains(&line), "missing {line:?} in\n{all}");
 }
+
+/// An `env` value that starts with `/` is not necessarily a path: a base64
+/// API key can start with one. A value naming nothing under the root
+/// directory is taken for what it most likely is, and never printed (these
+/// lines end up in MCP clients' logs).
+#[test]
+fn a_secret_that_starts_with_a_slash_is_never_printed() {
+    let host = Host::new();
+    let config = host.work().join("config.toml");
+    let secret = "/q8Zk3v+Rm0aXw2Tn";
+    std::fs::write(
+        &config,
+        format!("[mcp_servers.s]\ncommand = \"true\"\nenv = {{ API_KEY = \"{secret}\" }}\n"),
+    )
+    .unwrap();
+    let cfg = config.display().to_string();
+    let all = explain(&host, &["--config", &cfg, "--server", "s", "--json"]);
+    let warnings: Vec<&str> = all.lines().filter(|l| l.contains("sandbox's")).collect();
+    assert!(
+        !warnings.iter().any(|l| l.contains(secret)),
+        "the secret was printed: {warnings:?}"
+    );
+}

@@ -64,7 +64,10 @@ fn check(plan: &Plan, label: &str, path: &Path, home: Option<&Path>) -> Option<S
     }
     // Not there yet: a file the server will create. Only when its directory
     // exists on the host (a path that names nothing there is no data path).
-    let parent = path.parent()?;
+    // A new file directly under `/` is no data path anyone means; a value
+    // like that is more likely a secret that starts with a slash (base64
+    // keys do), and these lines end up in clients' logs.
+    let parent = path.parent().filter(|p| *p != Path::new("/"))?;
     if !std::fs::metadata(parent).is_ok_and(|m| m.is_dir()) {
         return None;
     }
