@@ -14,20 +14,23 @@ use std::time::{Duration, Instant};
 use mcp_support::*;
 
 /// The client: spawns argv[3:] from the main thread or from a thread that
-/// exits soon after, its stderr to argv[2], prints the child's pid, holds
+/// exits soon after (mode `main` or `thread`; `-ignchld`: with SIGCHLD
+/// ignored, which a child inherits through exec), its stderr to argv[2], prints the child's pid, holds
 /// the server's stdin open and sleeps. The thread lingers 1.5 s so that
 /// sandspawn sees it as the forker (a thread gone before sandspawn looks
 /// has already handed its child to the main thread, which is then safe).
 const CLIENT: &str = r#"
-import subprocess, sys, threading, time
+import signal, subprocess, sys, threading, time
 mode, log, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+if mode.endswith("-ignchld"):
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 box = []
 def spawn():
     box.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=open(log, "wb")))
-    if mode == "thread":
+    if mode.startswith("thread"):
         time.sleep(1.5)
-if mode == "thread":
+if mode.startswith("thread"):
     t = threading.Thread(target=spawn)
     t.start()
     t.join()
@@ -53,14 +56,20 @@ fn gone(pid: i32) -> bool {
 }
 
 fn lifetime(backend: &str, mode: &str) {
-    if !usable(backend) {
-        return;
-    }
-    let host = Host::new();
-    let tag = format!(
-        "SANDSPAWN_TEST_TAG=lifetime-{backend}-{mode}-{}",
-        std::process::id()
-    );
+    lifetime_of(backend, mode, &["/usr/bin/python3", "-c", STUCK]);
+}
+
+/// A launcher whose stuck server is a grandchild: the watcher must end it
+/// too (on Landlock there is no pid namespace to take it along).
+const LAUNCHER: &str = "/usr/bin/python3 -c \"$1\" & wait";
+
+fn start_client(
+    host: &Host,
+    backend: &str,
+    mode: &str,
+    tag: &str,
+    server: &[&str],
+) -> (std::process::Child, i32, std::path::PathBuf) {
     let log = host.work().join("wrapper.log");
     let mut client = std::process::Command::new("/usr/bin/python3")
         .arg("-c")
@@ -75,7 +84,8 @@ fn lifetime(backend: &str, mode: &str) {
             "--backend",
             backend,
         ])
-        .args(["--set", &tag, "--", "/usr/bin/python3", "-c", STUCK])
+        .args(["--set", tag, "--"])
+        .args(server)
         .env_clear()
         .envs(host.env.iter().cloned())
         .current_dir(host.work())
@@ -91,6 +101,20 @@ fn lifetime(backend: &str, mode: &str) {
     )
     .unwrap();
     let wrapper: i32 = line.trim().parse().expect("the client printed the pid");
+    (client, wrapper, log)
+}
+
+fn lifetime_of(backend: &str, mode: &str, server: &[&str]) {
+    if !usable(backend) {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!(
+        "SANDSPAWN_TEST_TAG=lifetime-{backend}-{mode}-{}-{}",
+        server.len(),
+        std::process::id()
+    );
+    let (mut client, wrapper, log) = start_client(&host, backend, mode, &tag, server);
     let started = Instant::now();
     let mut alive = Vec::new();
     while alive.is_empty() && started.elapsed() < Duration::from_secs(10) {
@@ -144,7 +168,7 @@ fn lifetime(backend: &str, mode: &str) {
         "sandspawn outlived its SIGKILLed client by 2 s"
     );
     let report = read(&log);
-    let expected = if mode == "main" {
+    let expected = if mode.starts_with("main") {
         "forked by its main thread"
     } else {
         "watcher stays resident"
@@ -234,4 +258,44 @@ fn sigterm_reaches_the_landlock_server() {
 #[test]
 fn sigterm_ends_the_bwrap_sandbox() {
     sigterm_is_passed_on("bwrap", 128 + 15);
+}
+
+/// On Landlock the watcher's child may be a launcher (npx, a shell) whose
+/// server is a grandchild: a SIGKILLed client ends it too.
+#[test]
+fn landlock_launchers_grandchild_dies_with_the_client() {
+    lifetime_of(
+        "landlock",
+        "thread",
+        &["/bin/sh", "-c", LAUNCHER, "sh", STUCK],
+    );
+}
+
+/// A client that ignores SIGCHLD passes that on through exec: the watcher
+/// still sees its server exit (it used to fail with "No child processes"
+/// and then signal a pid that was no longer its child's).
+#[test]
+fn a_client_ignoring_sigchld_still_gets_a_watched_server() {
+    if !usable("landlock") {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!("SANDSPAWN_TEST_TAG=lifetime-ignchld-{}", std::process::id());
+    let server = [
+        "/usr/bin/python3",
+        "-c",
+        "import time, sys; time.sleep(1); sys.exit(3)",
+    ];
+    let args = ["--backend", "landlock"];
+    let (mut client, wrapper, log) = start_client(&host, args[1], "thread-ignchld", &tag, &server);
+    let started = Instant::now();
+    while !gone(wrapper) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+    let report = read(&log);
+    assert!(gone(wrapper), "the watcher outlived its server: {report}");
+    assert!(report.contains("watcher stays resident"), "{report}");
+    assert!(!report.contains("No child processes"), "{report}");
 }

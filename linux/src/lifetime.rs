@@ -102,12 +102,20 @@ impl ParentWatch {
     /// are passed on to it. Returns the exit code to leave with: the
     /// child's, or 128 + its signal.
     pub fn supervise(self, mut cmd: Command) -> io::Result<i32> {
+        // A client that ignores SIGCHLD passes that on through exec: the
+        // kernel would reap the server itself, and the wait below would
+        // never see its status (nor the pid stay ours to signal).
+        sys::default_sigchld()?;
+        // Orphans of the server (a launcher's grandchild, a double fork)
+        // come to us, so that a client's exit can end them too. Best
+        // effort: without it, only the direct child is ended.
+        let _ = sys::set_child_subreaper();
         // Spawned before the signals are blocked: a child inherits the
-        // mask (through exec too), and a server with SIGTERM or SIGCHLD
-        // blocked would neither stop nor see its own children exit. A
-        // signal in between kills this process the default way, and the
-        // child with it (its parent-death signal); a SIGCHLD in between is
-        // lost, hence the first `try_wait` before any poll.
+        // mask (through exec too; std's `Command` keeps it), and a server
+        // with SIGTERM or SIGCHLD blocked would neither stop nor see its own
+        // children exit. A signal in between kills this process the default
+        // way, and the child with it (its parent-death signal); a SIGCHLD in
+        // between is lost, hence the first `try_wait` before any poll.
         let mut child = cmd.spawn()?;
         let mut blocked = FORWARDED.to_vec();
         blocked.push(libc::SIGCHLD);
@@ -115,8 +123,7 @@ impl ParentWatch {
             .and_then(|signals| self.wait(&mut child, signals.as_fd()));
         if outcome.is_err() {
             // Fail closed: no sandbox left unwatched.
-            let _ = child.kill();
-            let _ = child.wait();
+            end_all(&mut child);
         }
         outcome
     }
@@ -144,8 +151,7 @@ impl ParentWatch {
             if gone != 0 {
                 // The child's parent-death signal follows our exit anyway;
                 // killing first does not depend on it having been set.
-                let _ = child.kill();
-                let _ = child.wait();
+                end_all(child);
                 return Ok(CLIENT_GONE);
             }
             if got == 0 {
@@ -158,4 +164,50 @@ impl ParentWatch {
             }
         }
     }
+}
+
+/// How long [`end_all`] keeps ending descendants that reach us.
+const END_ALL_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// SIGKILL the child, then every descendant that is reparented to us as a
+/// subreaper (on Landlock the child may be a launcher, `npx`, whose server
+/// is a grandchild), reaping as they go, until none is left or
+/// [`END_ALL_FOR`] has passed. Only our own unreaped children are
+/// signalled, so no pid can have been reused for another process.
+fn end_all(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let deadline = std::time::Instant::now() + END_ALL_FOR;
+    loop {
+        for pid in own_children() {
+            let _ = sys::send_signal(pid, libc::SIGKILL);
+        }
+        loop {
+            match sys::reap_one() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                // ECHILD: nobody left.
+                Err(_) => return,
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// This process's children, from `/proc/self/task/*/children`.
+fn own_children() -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_ascii_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }

@@ -12,7 +12,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 mod caps;
 mod watch;
 pub use caps::{ambient_clear_all, capbset_drop, capbset_read, capget, capset_clear};
-pub use watch::{null_stdin_stdout, read_signals, send_signal, signalfd_block};
+pub use watch::{
+    default_sigchld, null_stdin_stdout, read_signals, reap_one, send_signal, set_child_subreaper,
+    signalfd_block,
+};
 
 /// Map a `-1`-on-error return into `io::Result`.
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {

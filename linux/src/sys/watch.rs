@@ -68,3 +68,34 @@ pub fn null_stdin_stdout() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Set SIGCHLD back to its default disposition. An ignored SIGCHLD is
+/// inherited through exec (a client may ignore it); with it ignored the
+/// kernel reaps our children itself, no SIGCHLD is queued, and waiting
+/// for the server would fail with ECHILD.
+pub fn default_sigchld() -> io::Result<()> {
+    // SAFETY: signal() with SIG_DFL installs no handler of ours; integer
+    // arguments only.
+    let old = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    if old == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are reparented
+/// to this process instead of init, so it can still find and end them.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }.into()).map(drop)
+}
+
+/// `waitpid(-1, WNOHANG)`: reap one exited child if there is one.
+/// `Ok(Some(pid))` reaped, `Ok(None)` children left but none exited,
+/// `Err` with ECHILD when there are no children at all.
+pub fn reap_one() -> io::Result<Option<u32>> {
+    let mut status = 0;
+    // SAFETY: `status` is on our stack for the call.
+    let pid = check(unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) }.into())?;
+    Ok((pid > 0).then_some(pid as u32))
+}
