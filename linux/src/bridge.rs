@@ -15,7 +15,8 @@
 //!
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
 //! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
-//! front ([`crate::front`]), which does the SOCKS5 handshake for it. Past
+//! front ([`crate::front`]), which does the SOCKS5 handshake for it (and,
+//! for a plain `http://` request, reads the origin's response head). Past
 //! that, the bridge reads nothing, except to put the upstream URL's credentials
 //! on each connection ([`crate::upstream_auth`]), so the credentials stay on
 //! the host and the child never sees them, and, with HTTP credentials, to
@@ -498,8 +499,12 @@ fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         origin: &upstream.origin,
         diagnostics: &upstream.diagnostics,
     };
-    if let Some((conn, up)) = front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT) {
-        let _ = relay.add(conn, up);
+    if let Some(ready) = front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT) {
+        let _ = if ready.one_way {
+            relay.add_one_way(ready.child, ready.up)
+        } else {
+            relay.add(ready.child, ready.up)
+        };
     }
 }
 
