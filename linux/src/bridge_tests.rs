@@ -204,6 +204,7 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
             origin: "HTTPS_PROXY".into(),
             credentials: Credentials::Http(WRONG.into()),
             diagnostics: Diagnostics::default(),
+            child_wait: upstream_auth::CHILD_TIMEOUT,
         };
         let relay = Relay::start(STACK_SIZE).unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -249,6 +250,7 @@ fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
         origin: "HTTPS_PROXY".into(),
         credentials: Credentials::None,
         diagnostics: Diagnostics::default(),
+        child_wait: upstream_auth::CHILD_TIMEOUT,
     };
     let relay = Relay::start(STACK_SIZE).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -322,6 +324,7 @@ fn a_forwarded_request_ends_its_connection_with_the_response() {
         origin: "ALL_PROXY".into(),
         credentials: Credentials::None,
         diagnostics: Diagnostics::default(),
+        child_wait: upstream_auth::CHILD_TIMEOUT,
     };
     let relay = Relay::start(STACK_SIZE).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -354,4 +357,58 @@ fn a_forwarded_request_ends_its_connection_with_the_response() {
         "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(recv(), "EOF", "the second request reached the first origin");
+}
+
+/// The child's whole opening has one bound: a first byte sent late does
+/// not start a fresh one for the rest of the head (HTTP front, and the
+/// head that gets an HTTP upstream's credentials).
+#[test]
+fn a_late_first_byte_does_not_extend_the_childs_bound() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let wait = Duration::from_millis(1500);
+    for (protocol, credentials) in [
+        (Protocol::Socks5, Credentials::None),
+        (Protocol::Http, Credentials::Http(WRONG.into())),
+    ] {
+        let upstream = Upstream {
+            host: "127.0.0.1".into(),
+            port,
+            addresses: Addresses::new(resolve),
+            protocol,
+            display: format!("proxy:{port}"),
+            origin: "ALL_PROXY".into(),
+            credentials,
+            diagnostics: Diagnostics::default(),
+            child_wait: wait,
+        };
+        let relay = Relay::start(STACK_SIZE).unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (conn, _) = l.accept().unwrap();
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || set_up(conn, &upstream, &relay));
+        std::thread::sleep(Duration::from_millis(1000));
+        child.write_all(b"GET http://o.test/ HTTP/1.1\r\n").unwrap();
+        // The answer (HTTP front) or the close (credentials path) comes
+        // at the end of the one bound.
+        child
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = child.read_to_end(&mut got);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(1400) && took < Duration::from_millis(2200),
+            "{protocol:?}: {took:?}"
+        );
+        if protocol == Protocol::Socks5 {
+            let got = String::from_utf8(got).unwrap();
+            assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+            assert!(
+                got.ends_with("no complete request head within 1.5 s\n"),
+                "{got}"
+            );
+        }
+    }
 }

@@ -26,9 +26,9 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::front_parse::{parse_request, read_head, sniff, HeadError, Request, Spoken};
+use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
 use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
 use crate::refusal::{self, Diagnostics};
 use crate::socks_connect::{socks_connect, ConnectError};
@@ -78,14 +78,15 @@ pub struct Ready {
 }
 
 /// Serve an HTTP child through a SOCKS5 upstream up to the point where
-/// only bytes remain to be relayed; returns both ends then.
-/// `head_wait` bounds the child's head.
+/// only bytes remain to be relayed; returns both ends then. The child's
+/// head is due by `deadline`, the end of its `bound` (named in the 408).
 pub fn http_front(
     mut conn: TcpStream,
     upstream: &SocksUpstream<'_>,
-    head_wait: Duration,
+    deadline: Instant,
+    bound: Duration,
 ) -> Option<Ready> {
-    let (buf, end) = match read_head(&mut conn, head_wait) {
+    let (buf, end) = match read_head_by(&mut conn, deadline, Vec::new()) {
         Ok(read) => read,
         Err(HeadError::TooLarge) => {
             let reason = format!(
@@ -100,10 +101,7 @@ pub fn http_front(
             );
         }
         Err(HeadError::TimedOut) => {
-            let reason = format!(
-                "no complete request head within {} s",
-                head_wait.as_secs_f32()
-            );
+            let reason = format!("no complete request head within {} s", bound.as_secs_f32());
             return fail(conn, upstream, "408 Request Timeout", reason);
         }
         Err(HeadError::Gone) => return None,

@@ -2,6 +2,7 @@ use super::*;
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::mpsc;
+use std::time::Instant;
 
 /// A scripted SOCKS5 upstream for one connection: answers the greeting
 /// with `method`, a login with `login_status`, the CONNECT request with
@@ -78,8 +79,12 @@ fn front(port: u16, login: Option<&SocksLogin>, request: &[u8]) -> (String, Vec<
         child: conn,
         up: mut upstream,
         ..
-    }) = http_front(conn, &up, Duration::from_secs(5))
-    {
+    }) = http_front(
+        conn,
+        &up,
+        Instant::now() + Duration::from_secs(5),
+        Duration::from_secs(5),
+    ) {
         // What the upstream sends back goes to the child (a stand-in for
         // the relay, which passes the child's end of input on).
         let _ = upstream.shutdown(std::net::Shutdown::Write);
@@ -270,7 +275,8 @@ fn a_half_sent_head_is_answered_408() {
         origin: "ALL_PROXY",
         diagnostics: &diagnostics,
     };
-    assert!(http_front(conn, &up, Duration::from_millis(200)).is_none());
+    let bound = Duration::from_millis(200);
+    assert!(http_front(conn, &up, Instant::now() + bound, bound).is_none());
     let mut got = String::new();
     child.read_to_string(&mut got).unwrap();
     assert_eq!(
