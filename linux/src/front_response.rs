@@ -56,15 +56,15 @@ pub fn forward(
     origin: &str,
     wait: Duration,
 ) -> Result<(), Failure> {
+    // An origin that stops reading must not hold this thread or the copy
+    // (and their sockets) forever. (The relay, later, does not block.)
+    up.set_write_timeout(Some(wait)).map_err(internal)?;
     up.write_all(request).map_err(|_| Failure::Gone)?;
     let stop = Arc::new(AtomicBool::new(false));
     let (from, to) = match (conn.try_clone(), up.try_clone()) {
         (Ok(from), Ok(to)) => (from, to),
         (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
     };
-    // An origin that stops reading the body must not hold the copy (and
-    // its sockets) forever.
-    to.set_write_timeout(Some(wait)).map_err(internal)?;
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
         .stack_size(64 * 1024)
