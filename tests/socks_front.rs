@@ -253,6 +253,73 @@ fn a_plain_http_request_is_forwarded_in_origin_form() {
     assert!(head.starts_with("GET /p?q=1 HTTP/1.1\r\n"), "{head}");
 }
 
+/// A client that pools its connections per proxy (urllib3) asks a plain
+/// `http://` origin that keeps its connections open, then another origin
+/// with that one's cookie: the second request must reach its own origin,
+/// never the first one on the pooled connection.
+#[test]
+fn a_pooling_client_never_sends_a_second_request_to_the_first_origin() {
+    let Some(fx) = Fx::start("socks-front-pooled") else {
+        return;
+    };
+    let keeper = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = keeper.local_addr().unwrap().port();
+    let kept = std::thread::spawn(move || {
+        let (mut s, _) = keeper.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let (mut heads, mut buf, mut chunk) = (Vec::new(), Vec::new(), [0u8; 4096]);
+        loop {
+            while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = buf.drain(..i + 4).collect();
+                heads.push(String::from_utf8(head).unwrap());
+                // HTTP/1.1 without `Connection: close`: the origin keeps
+                // the connection and reads on.
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA");
+            }
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return heads,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = other.local_addr().unwrap().port();
+    let served = std::thread::spawn(move || {
+        let (mut s, _) = other.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+            head.push(byte[0]);
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\nB");
+        String::from_utf8(head).unwrap()
+    });
+    let proxy = format!("socks5h://127.0.0.1:{}", fx.socks_port);
+    let script = format!(
+        "import urllib3\n\
+         pm = urllib3.ProxyManager('http://127.0.0.1:3128', retries=False, timeout=10)\n\
+         a = pm.request('GET', 'http://127.0.0.1:{a}/a')\n\
+         print(a.data.decode(), a.headers.get('Connection'))\n\
+         b = pm.request('GET', 'http://127.0.0.1:{b}/b', headers={{'Cookie': 'b=secret'}})\n\
+         print(b.data.decode())\n"
+    );
+    let python = cache().join("clients/bin/python").display().to_string();
+    let out = run(&fx, &proxy, &[], &[&python, "-c", &script]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "A close\nB\n"),
+        "{}",
+        out.all()
+    );
+    let heads = kept.join().unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].starts_with("GET /a HTTP/1.1\r\n"), "{heads:?}");
+    let head = served.join().unwrap();
+    assert!(head.starts_with("GET /b HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("Cookie: b=secret\r\n"), "{head}");
+}
+
 #[test]
 fn failures_are_one_status_line_naming_the_upstream() {
     let Some(fx) = Fx::start("socks-front-fail") else {

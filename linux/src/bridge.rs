@@ -15,7 +15,8 @@
 //!
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
 //! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
-//! front ([`crate::front`]), which does the SOCKS5 handshake for it. Past
+//! front ([`crate::front`]), which does the SOCKS5 handshake for it (and,
+//! for a plain `http://` request, reads the origin's response head). Past
 //! that, the bridge reads nothing, except to put the upstream URL's credentials
 //! on each connection ([`crate::upstream_auth`]), so the credentials stay on
 //! the host and the child never sees them, and, with HTTP credentials, to
@@ -33,7 +34,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::accept_pool::serve;
 use crate::front::{self, SocksUpstream};
@@ -314,6 +315,7 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         origin: arg(7)?.to_string(),
         credentials: Credentials::from_env(),
         diagnostics: Diagnostics::default(),
+        child_wait: upstream_auth::CHILD_TIMEOUT,
     };
     let sock_err = |source| BridgeError::Socket {
         dir: dir.clone(),
@@ -371,6 +373,9 @@ struct Upstream {
     origin: String,
     credentials: Credentials,
     diagnostics: Diagnostics,
+    /// How long a child may take over its whole opening: its first byte
+    /// and the rest of its greeting or request head, all in one bound.
+    child_wait: Duration,
 }
 
 /// What the host bridge puts on each connection.
@@ -408,12 +413,19 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     // upstream takes HTTP children too, through the bridge's own HTTP
     // front; an HTTP upstream cannot take a SOCKS5 child, which is told so
     // instead of the upstream's puzzled answer to its greeting.
+    // One deadline for the child's whole opening: the peek below and the
+    // greeting or head after it share it, so a child that trickles its
+    // first byte late gets no fresh bound for the rest.
+    let deadline = Instant::now() + upstream.child_wait;
+    let left = || deadline.saturating_duration_since(Instant::now());
     let spoken = match (
         upstream.protocol,
-        front::sniff_conn(&conn, upstream_auth::CHILD_TIMEOUT),
+        front::sniff_conn(&conn, upstream.child_wait),
     ) {
         (_, None) => return,
-        (Protocol::Socks5, Some(Spoken::Http)) => return http_front(conn, upstream, relay),
+        (Protocol::Socks5, Some(Spoken::Http)) => {
+            return http_front(conn, upstream, relay, deadline)
+        }
         (Protocol::Socks5, Some(Spoken::Socks5)) => Protocol::Socks5,
         (Protocol::Http, Some(Spoken::Http)) => Protocol::Http,
         (Protocol::Http, Some(Spoken::Socks5)) => {
@@ -439,7 +451,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let ready = match &upstream.credentials {
         Credentials::None => true,
         Credentials::Http(auth) => {
-            match upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth) {
+            match upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth, left()) {
                 Ok(connect) => {
                     // A tunnel's answer comes before anything the child waits
                     // for, so looking at it costs no time; a plain request's
@@ -476,7 +488,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                     upstream.display, upstream.origin
                 ));
             };
-            upstream_auth::socks_front(&mut conn, &mut up, login, refused).is_ok()
+            upstream_auth::socks_front(&mut conn, &mut up, login, left(), refused).is_ok()
         }
     };
     if ready {
@@ -485,7 +497,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
 }
 
 /// An HTTP child of a SOCKS5 upstream: the HTTP front sets the tunnel up.
-fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
+fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay, deadline: Instant) {
     let connect = || upstream.addresses.connect(&upstream.host, upstream.port);
     let login = match &upstream.credentials {
         Credentials::Socks(login) => Some(login),
@@ -498,8 +510,12 @@ fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         origin: &upstream.origin,
         diagnostics: &upstream.diagnostics,
     };
-    if let Some((conn, up)) = front::http_front(conn, &front, upstream_auth::CHILD_TIMEOUT) {
-        let _ = relay.add(conn, up);
+    if let Some(ready) = front::http_front(conn, &front, deadline, upstream.child_wait) {
+        let _ = if ready.one_way {
+            relay.add_one_way(ready.child, ready.up)
+        } else {
+            relay.add(ready.child, ready.up)
+        };
     }
 }
 

@@ -204,6 +204,7 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
             origin: "HTTPS_PROXY".into(),
             credentials: Credentials::Http(WRONG.into()),
             diagnostics: Diagnostics::default(),
+            child_wait: upstream_auth::CHILD_TIMEOUT,
         };
         let relay = Relay::start(STACK_SIZE).unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -249,6 +250,7 @@ fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
         origin: "HTTPS_PROXY".into(),
         credentials: Credentials::None,
         diagnostics: Diagnostics::default(),
+        child_wait: upstream_auth::CHILD_TIMEOUT,
     };
     let relay = Relay::start(STACK_SIZE).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -273,4 +275,140 @@ fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
     );
     listener.set_nonblocking(true).unwrap();
     assert!(listener.accept().is_err(), "the upstream was connected");
+}
+
+/// A plain `http://` request through a SOCKS5 upstream to an origin that
+/// keeps its connections open: the child, pooling its connection to the
+/// bridge, sends its next request (for another host, with that host's
+/// cookie) on the same connection. It must hear `Connection: close`, and
+/// the first origin must never get the second request.
+#[test]
+fn a_forwarded_request_ends_its_connection_with_the_response() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut b = [0u8; 5];
+        s.read_exact(&mut b[..3]).unwrap();
+        s.write_all(&[5, 0]).unwrap();
+        s.read_exact(&mut b).unwrap();
+        let mut rest = vec![0u8; usize::from(b[4]) + 2];
+        s.read_exact(&mut rest).unwrap();
+        s.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+        // The origin: HTTP/1.1, keep-alive, answers every head it reads.
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = buf.drain(..i + 4).collect();
+                tx.send(String::from_utf8(head).unwrap()).unwrap();
+                s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok",
+                )
+                .unwrap();
+            }
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = tx.send("EOF".into());
+    });
+    let upstream = Upstream {
+        host: "127.0.0.1".into(),
+        port,
+        addresses: Addresses::new(resolve),
+        protocol: Protocol::Socks5,
+        display: format!("socks5h://127.0.0.1:{port}"),
+        origin: "ALL_PROXY".into(),
+        credentials: Credentials::None,
+        diagnostics: Diagnostics::default(),
+        child_wait: upstream_auth::CHILD_TIMEOUT,
+    };
+    let relay = Relay::start(STACK_SIZE).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (conn, _) = l.accept().unwrap();
+    child
+        .write_all(b"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .unwrap();
+    set_up(conn, &upstream, &relay);
+    child
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let want = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
+                Connection: close\r\nProxy-Connection: close\r\n\r\nok";
+    let mut first = vec![0u8; want.len()];
+    child.read_exact(&mut first).unwrap();
+    assert_eq!(String::from_utf8(first).unwrap(), want);
+    // What a pooling client does next, if it keeps the connection; then
+    // it is done.
+    child
+        .write_all(b"GET http://b.test/ HTTP/1.1\r\nHost: b.test\r\nCookie: b=secret\r\n\r\n")
+        .unwrap();
+    child.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut after = Vec::new();
+    child.read_to_end(&mut after).unwrap();
+    assert_eq!(after, b"", "nothing more after the response");
+    let recv = || seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        recv(),
+        "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(recv(), "EOF", "the second request reached the first origin");
+}
+
+/// The child's whole opening has one bound: a first byte sent late does
+/// not start a fresh one for the rest of the head (HTTP front, and the
+/// head that gets an HTTP upstream's credentials).
+#[test]
+fn a_late_first_byte_does_not_extend_the_childs_bound() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let wait = Duration::from_millis(1500);
+    for (protocol, credentials) in [
+        (Protocol::Socks5, Credentials::None),
+        (Protocol::Http, Credentials::Http(WRONG.into())),
+    ] {
+        let upstream = Upstream {
+            host: "127.0.0.1".into(),
+            port,
+            addresses: Addresses::new(resolve),
+            protocol,
+            display: format!("proxy:{port}"),
+            origin: "ALL_PROXY".into(),
+            credentials,
+            diagnostics: Diagnostics::default(),
+            child_wait: wait,
+        };
+        let relay = Relay::start(STACK_SIZE).unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (conn, _) = l.accept().unwrap();
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || set_up(conn, &upstream, &relay));
+        std::thread::sleep(Duration::from_millis(1000));
+        child.write_all(b"GET http://o.test/ HTTP/1.1\r\n").unwrap();
+        // The answer (HTTP front) or the close (credentials path) comes
+        // at the end of the one bound.
+        child
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = child.read_to_end(&mut got);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(1400) && took < Duration::from_millis(2200),
+            "{protocol:?}: {took:?}"
+        );
+        if protocol == Protocol::Socks5 {
+            let got = String::from_utf8(got).unwrap();
+            assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+            assert!(
+                got.ends_with("no complete request head within 1.5 s\n"),
+                "{got}"
+            );
+        }
+    }
 }

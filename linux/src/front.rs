@@ -13,8 +13,11 @@
 //! - `CONNECT`: answers `200 Connection established`; `GET http://…`
 //!   (absolute form): sends the origin the head in origin form with
 //!   `Connection: close`, so each request gets a connection, and a tunnel,
-//!   of its own,
-//! - and hands both sockets to the splice relay, as any tunnel.
+//!   of its own, and passes the origin's response head on with
+//!   `Connection: close` itself, after which nothing more of the child's
+//!   reaches that origin ([`crate::front_response`]),
+//! - and hands both sockets to the splice relay, as any tunnel (for a
+//!   forwarded request, only the response body is left to relay).
 //!
 //! A request it cannot serve is answered with one status line and the
 //! reason as body (naming the upstream when the upstream is at fault), and
@@ -23,9 +26,10 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::front_parse::{parse_request, read_head, sniff, HeadError, Request, Spoken};
+use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
+use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
 use crate::refusal::{self, Diagnostics};
 use crate::socks_connect::{socks_connect, ConnectError};
 use crate::spec::SocksLogin;
@@ -62,15 +66,27 @@ pub fn sniff_conn(conn: &TcpStream, wait: Duration) -> Option<Spoken> {
     spoken
 }
 
+/// A connection set up, for the relay.
+pub struct Ready {
+    /// The child's end.
+    pub child: TcpStream,
+    /// The upstream's (a tunnel to the target).
+    pub up: TcpStream,
+    /// Only upstream → child is left to relay (a forwarded request's
+    /// response body); what the child sends more is dropped.
+    pub one_way: bool,
+}
+
 /// Serve an HTTP child through a SOCKS5 upstream up to the point where
-/// only bytes remain to be relayed; returns (child, upstream) then.
-/// `head_wait` bounds the child's head.
+/// only bytes remain to be relayed; returns both ends then. The child's
+/// head is due by `deadline`, the end of its `bound` (named in the 408).
 pub fn http_front(
     mut conn: TcpStream,
     upstream: &SocksUpstream<'_>,
-    head_wait: Duration,
-) -> Option<(TcpStream, TcpStream)> {
-    let (buf, end) = match read_head(&mut conn, head_wait) {
+    deadline: Instant,
+    bound: Duration,
+) -> Option<Ready> {
+    let (buf, end) = match read_head_by(&mut conn, deadline, Vec::new()) {
         Ok(read) => read,
         Err(HeadError::TooLarge) => {
             let reason = format!(
@@ -85,10 +101,7 @@ pub fn http_front(
             );
         }
         Err(HeadError::TimedOut) => {
-            let reason = format!(
-                "no complete request head within {} s",
-                head_wait.as_secs_f32()
-            );
+            let reason = format!("no complete request head within {} s", bound.as_secs_f32());
             return fail(conn, upstream, "408 Request Timeout", reason);
         }
         Err(HeadError::Gone) => return None,
@@ -172,9 +185,25 @@ pub fn http_front(
         Request::Connect { .. } => conn
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .and_then(|()| up.write_all(rest)),
-        Request::Forward { head, .. } => up.write_all(head).and_then(|()| up.write_all(rest)),
+        Request::Forward { head, .. } => {
+            let request = [head.as_slice(), rest].concat();
+            let target = format!("{host}:{port}");
+            return match forward(&mut conn, &mut up, &request, &target, RESPONSE_TIMEOUT) {
+                Ok(()) => Some(Ready {
+                    child: conn,
+                    up,
+                    one_way: true,
+                }),
+                Err(Failure::Gone) => None,
+                Err(Failure::Answer(status, reason)) => fail(conn, upstream, status, reason),
+            };
+        }
     };
-    sent.ok().map(|()| (conn, up))
+    sent.ok().map(|()| Ready {
+        child: conn,
+        up,
+        one_way: false,
+    })
 }
 
 /// Answer `status` with `reason`, say it on stderr, give up the connection.
@@ -183,7 +212,7 @@ fn fail(
     upstream: &SocksUpstream<'_>,
     status: &str,
     reason: String,
-) -> Option<(TcpStream, TcpStream)> {
+) -> Option<Ready> {
     // Told before the child hears it, so the host's line comes first.
     upstream.diagnostics.report(&reason);
     refusal::answer_http(conn, status, &reason);

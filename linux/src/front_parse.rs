@@ -109,17 +109,29 @@ pub enum HeadError {
 /// everything read and the end of the head (just past the blank line);
 /// what follows is the start of a body or of the tunnel's bytes.
 pub fn read_head(conn: &mut TcpStream, wait: Duration) -> Result<(Vec<u8>, usize), HeadError> {
-    let deadline = Instant::now() + wait;
-    let mut buf = Vec::with_capacity(4096);
+    read_head_by(conn, Instant::now() + wait, Vec::with_capacity(4096))
+}
+
+/// [`read_head`] due by `deadline`, continuing after `buf` (bytes already
+/// read past an earlier head, which may hold this head's start).
+pub fn read_head_by(
+    conn: &mut TcpStream,
+    deadline: Instant,
+    mut buf: Vec<u8>,
+) -> Result<(Vec<u8>, usize), HeadError> {
     let mut chunk = [0u8; 4096];
+    // Where the blank line may start: bytes searched before are not
+    // searched again (a head trickling in byte by byte stays linear).
+    let mut from = 0;
     loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
             let _ = conn.set_read_timeout(None);
-            return Ok((buf, i + 4));
+            return Ok((buf, from + i + 4));
         }
         if buf.len() > MAX_HEAD {
             return Err(HeadError::TooLarge);
         }
+        from = buf.len().saturating_sub(3);
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
             return Err(HeadError::TimedOut);

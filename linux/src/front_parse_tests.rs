@@ -232,3 +232,27 @@ fn an_over_long_head_is_refused_and_a_half_sent_one_times_out() {
         Err(HeadError::Gone)
     ));
 }
+
+/// The blank line found when it arrives split over reads, and in bytes
+/// already read past an earlier head.
+#[test]
+fn a_blank_line_split_over_reads_is_found() {
+    for split in 1..4 {
+        let (mut conn, mut child) = pair();
+        let head = b"GET http://h/ HTTP/1.1\r\nX: y\r\n\r\n";
+        let at = head.len() - 4 + split;
+        let writer = std::thread::spawn(move || {
+            child.write_all(&head[..at]).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            child.write_all(&head[at..]).unwrap();
+            child
+        });
+        let (buf, end) = read_head(&mut conn, Duration::from_secs(5)).unwrap();
+        assert_eq!((&buf[..], end), (&head[..], head.len()), "split {split}");
+        writer.join().unwrap();
+    }
+    let (mut conn, _child) = pair();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (buf, end) = read_head_by(&mut conn, deadline, b"A\r\n\r\nB".to_vec()).unwrap();
+    assert_eq!((&buf[..], end), (&b"A\r\n\r\nB"[..], 5));
+}

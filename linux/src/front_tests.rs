@@ -2,6 +2,7 @@ use super::*;
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::mpsc;
+use std::time::Instant;
 
 /// A scripted SOCKS5 upstream for one connection: answers the greeting
 /// with `method`, a login with `login_status`, the CONNECT request with
@@ -74,9 +75,19 @@ fn front(port: u16, login: Option<&SocksLogin>, request: &[u8]) -> (String, Vec<
         origin: "ALL_PROXY",
         diagnostics: &diagnostics,
     };
-    if let Some((conn, mut upstream)) = http_front(conn, &up, Duration::from_secs(5)) {
+    if let Some(Ready {
+        child: conn,
+        up: mut upstream,
+        ..
+    }) = http_front(
+        conn,
+        &up,
+        Instant::now() + Duration::from_secs(5),
+        Duration::from_secs(5),
+    ) {
         // What the upstream sends back goes to the child (a stand-in for
-        // the relay).
+        // the relay, which passes the child's end of input on).
+        let _ = upstream.shutdown(std::net::Shutdown::Write);
         upstream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
@@ -112,17 +123,68 @@ fn connect_is_a_socks5_tunnel_to_the_name() {
     );
 }
 
+/// A SOCKS5 upstream (no login) whose tunnel leads to a keep-alive origin:
+/// it answers each request head it reads with `answer` and never closes
+/// first. Sends each request (and "EOF" at the end) over the channel.
+fn keep_alive_origin(answer: &'static str) -> (u16, mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut b = [0u8; 5];
+        s.read_exact(&mut b[..3]).unwrap();
+        s.write_all(&[5, 0]).unwrap();
+        s.read_exact(&mut b).unwrap();
+        let mut rest = vec![0u8; usize::from(b[4]) + 2];
+        s.read_exact(&mut rest).unwrap();
+        s.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = buf.drain(..i + 4).collect();
+                tx.send(String::from_utf8(head).unwrap()).unwrap();
+                s.write_all(answer.as_bytes()).unwrap();
+            }
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = tx.send("EOF".into());
+    });
+    (port, rx)
+}
+
 #[test]
 fn an_absolute_form_request_goes_to_the_origin_in_origin_form() {
-    let (port, _seen) = socks_upstream(0, 0, 0);
+    let (port, seen) =
+        keep_alive_origin("HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
     let (got, _) = front(
         port,
         None,
         b"GET http://origin.test/x HTTP/1.1\r\nHost: origin.test\r\nProxy-Connection: keep-alive\r\n\r\n",
     );
     assert_eq!(
+        seen.recv().unwrap(),
+        "GET /x HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(
         got,
-        "up:GET /x HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n"
+    );
+}
+
+/// An origin's answer that is not an HTTP response head is a 502.
+#[test]
+fn a_malformed_response_head_is_a_502() {
+    let (port, _seen) =
+        keep_alive_origin("HTTP/1.1 200 OK\r\nX: a\nConnection: keep-alive\r\n\r\n");
+    let reason = "the origin origin.test:80 sent a malformed response head: a stray CR, LF or NUL in a header line";
+    assert_eq!(
+        front(port, None, b"GET http://origin.test/ HTTP/1.1\r\n\r\n"),
+        (body("502 Bad Gateway", reason), vec![reason.to_string()])
     );
 }
 
@@ -213,7 +275,8 @@ fn a_half_sent_head_is_answered_408() {
         origin: "ALL_PROXY",
         diagnostics: &diagnostics,
     };
-    assert!(http_front(conn, &up, Duration::from_millis(200)).is_none());
+    let bound = Duration::from_millis(200);
+    assert!(http_front(conn, &up, Instant::now() + bound, bound).is_none());
     let mut got = String::new();
     child.read_to_string(&mut got).unwrap();
     assert_eq!(

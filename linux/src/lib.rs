@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod expand;
 mod front;
 mod front_parse;
+mod front_response;
 pub mod helper;
 pub mod lifetime;
 pub mod pathcmp;

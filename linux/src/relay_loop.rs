@@ -43,17 +43,33 @@ struct Tunnel {
     b: TcpStream,
     /// [a → b, b → a]
     halves: [Half; 2],
+    /// What `a` sends is read and dropped instead of going to `b`.
+    drop_a: bool,
 }
 
 impl Tunnel {
     /// Move both directions until neither can move without blocking.
     /// `Ok(true)`: both directions ended (the tunnel is over).
     fn advance(&mut self) -> io::Result<bool> {
-        let Tunnel { a, b, halves } = self;
+        let Tunnel {
+            a,
+            b,
+            halves,
+            drop_a,
+        } = self;
         loop {
             let mut moved = false;
             for (i, half) in halves.iter_mut().enumerate() {
                 if half.done {
+                    continue;
+                }
+                if i == 0 && *drop_a {
+                    let (drained, eof) = drain(a)?;
+                    moved |= drained;
+                    if eof {
+                        let _ = b.shutdown(Shutdown::Write);
+                        half.done = true;
+                    }
                     continue;
                 }
                 let (src, dst) = if i == 0 { (&*a, &*b) } else { (&*b, &*a) };
@@ -71,6 +87,23 @@ impl Tunnel {
             if !moved {
                 return Ok(false);
             }
+        }
+    }
+}
+
+/// Read and drop what `src` has, until it would block: (anything read,
+/// EOF seen).
+fn drain(mut src: &TcpStream) -> io::Result<(bool, bool)> {
+    use std::io::Read;
+    let mut chunk = [0u8; 4096];
+    let mut read = false;
+    loop {
+        match src.read(&mut chunk) {
+            Ok(0) => return Ok((true, true)),
+            Ok(_) => read = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((read, false)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -98,12 +131,25 @@ impl Relay {
 
     /// Relay `a` ↔ `b` from now on. On error both are closed.
     pub fn add(&self, a: TcpStream, b: TcpStream) -> io::Result<()> {
+        self.add_tunnel(a, b, false)
+    }
+
+    /// Relay `b` → `a` only, from now on: what `a` sends is read and
+    /// dropped (its EOF still half-closes `b`). For a forwarded HTTP
+    /// request once its response head is out: nothing more of the child's
+    /// may reach that origin.
+    pub fn add_one_way(&self, a: TcpStream, b: TcpStream) -> io::Result<()> {
+        self.add_tunnel(a, b, true)
+    }
+
+    fn add_tunnel(&self, a: TcpStream, b: TcpStream, drop_a: bool) -> io::Result<()> {
         a.set_nonblocking(true)?;
         b.set_nonblocking(true)?;
         let tunnel = Tunnel {
             a,
             b,
             halves: [Half::new()?, Half::new()?],
+            drop_a,
         };
         // Registered under the lock: the loop cannot see (and end) the
         // tunnel before both sockets are in the set.

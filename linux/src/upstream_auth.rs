@@ -120,13 +120,15 @@ pub enum FrontError {
 /// "general SOCKS server failure", to its request: the fault is the
 /// server's, not a method the child lacks. Bytes the child sent after its
 /// greeting (an eager request) go to the upstream.
+/// The greeting is due within `wait`.
 pub fn socks_front(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     login: &SocksLogin,
+    wait: Duration,
     refused: impl FnOnce(&SocksAuthError),
 ) -> Result<(), FrontError> {
-    let greeting = read_greeting(conn).map_err(FrontError::Child)?;
+    let greeting = read_greeting_within(conn, wait).map_err(FrontError::Child)?;
     if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
         // Told before the child hears it, so the host's line on stderr
         // comes before whatever the child prints about its failure.
@@ -145,13 +147,8 @@ struct Greeting {
     rest: Vec<u8>,
 }
 
-/// Read the greeting; answer "no acceptable method" (and fail) when the
-/// child does not offer "no authentication".
-fn read_greeting(conn: &mut TcpStream) -> Result<Greeting, SocksAuthError> {
-    read_greeting_within(conn, CHILD_TIMEOUT)
-}
-
-/// [`read_greeting`] with the whole greeting due within `wait`.
+/// Read the greeting, all of it within `wait`; answer "no acceptable
+/// method" (and fail) when the child does not offer "no authentication".
 fn read_greeting_within(conn: &mut TcpStream, wait: Duration) -> Result<Greeting, SocksAuthError> {
     let deadline = Instant::now() + wait;
     let mut buf = Vec::with_capacity(64);
@@ -283,15 +280,17 @@ pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
 /// upstream, with whatever followed the head. A CONNECT tunnel needs it
 /// once; for a plain-HTTP request the connection is marked `close`, so the
 /// next request comes on a new connection and gets the header again.
-/// Returns whether the request was a `CONNECT`.
+/// Returns whether the request was a `CONNECT`. The head is due within
+/// `wait`.
 pub fn forward_head_with_auth(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     auth: &str,
+    wait: Duration,
 ) -> io::Result<bool> {
     use crate::front_parse::{read_head, HeadError};
     // The whole head within the bound, however slowly it trickles in.
-    let (buf, end) = read_head(conn, CHILD_TIMEOUT).map_err(|e| match e {
+    let (buf, end) = read_head(conn, wait).map_err(|e| match e {
         // Its own kind: the bridge answers the child with the reason.
         HeadError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "request head too large"),
         HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
@@ -425,7 +424,8 @@ mod tests {
             let _ = child.write_all(big.as_bytes());
             child
         });
-        let e = forward_head_with_auth(&mut conn, &mut up, "Basic YTpi").unwrap_err();
+        let e =
+            forward_head_with_auth(&mut conn, &mut up, "Basic YTpi", CHILD_TIMEOUT).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
         drop(conn);
         let _ = writer.join();
@@ -437,7 +437,7 @@ mod tests {
         let (mut conn, mut child) = pair();
         // The child offers "none" and sends its request eagerly.
         child.write_all(b"\x05\x01\x00\x05\x01\x00\x03").unwrap();
-        socks_front(&mut conn, &mut up, &login(), |_| {}).unwrap();
+        socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |_| {}).unwrap();
         let mut answer = [0u8; 2];
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_NONE]);
@@ -452,8 +452,10 @@ mod tests {
             .write_all(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x01\xbb")
             .unwrap();
         let mut told = None;
-        let e =
-            socks_front(&mut conn, &mut up, &login(), |e| told = Some(e.to_string())).unwrap_err();
+        let e = socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |e| {
+            told = Some(e.to_string())
+        })
+        .unwrap_err();
         assert_eq!(told, Some(e.to_string()));
         assert!(
             matches!(
@@ -470,8 +472,10 @@ mod tests {
         let (mut up, _t) = upstream(METHOD_LOGIN, 0);
         let (mut conn, mut child) = pair();
         child.write_all(b"\x05\x01\x02").unwrap();
-        let e =
-            socks_front(&mut conn, &mut up, &login(), |_| panic!("not the upstream")).unwrap_err();
+        let e = socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |_| {
+            panic!("not the upstream")
+        })
+        .unwrap_err();
         assert!(matches!(e, FrontError::Child(_)), "{e}");
         child.read_exact(&mut answer).unwrap();
         assert_eq!(answer, [5, METHOD_REFUSED]);

@@ -1,0 +1,267 @@
+//! The HTTP front's plain `http://` request: the origin's answer.
+//!
+//! Clients pool connections per proxy, not per origin (urllib3, undici):
+//! if the connection to the bridge stayed open after a forwarded request,
+//! the client's next request, meant for another host and carrying that
+//! host's cookies or `Authorization`, would go raw to the first origin.
+//! So the bridge reads the origin's response head itself (bounded in size
+//! and time), passes it on with `Connection: close` and
+//! `Proxy-Connection: close` in place of the origin's own connection
+//! headers, and from then on nothing the child sends reaches the origin:
+//! the connection ends with the response.
+//!
+//! Until that head arrives, the child's bytes (a request body) go on to
+//! the origin; interim `1xx` answers (`100 Continue`) are passed on as is.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::front_parse::{read_head_by, HeadError};
+use crate::upstream_auth::MAX_HEAD;
+
+/// How long the origin may take to start its answer (its response head)
+/// once the request is sent.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a forwarded request got no usable answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The child's end failed or closed: nothing to tell it.
+    Gone,
+    /// Tell the child this status and reason.
+    Answer(&'static str, String),
+}
+
+/// What one response head is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head {
+    /// `1xx` (not `101`): passed on as is; the final answer follows.
+    Interim,
+    /// The final head, rewritten to close the connection.
+    Final(Vec<u8>),
+}
+
+/// Send `request` (head and whatever the child sent after it) to the
+/// origin on `up`, and answer the child on `conn` with the origin's
+/// response head. Afterwards only the response body is left to relay,
+/// origin → child ([`crate::relay_loop::Relay::add_one_way`]).
+/// `origin` names the target in messages.
+pub fn forward(
+    conn: &mut TcpStream,
+    up: &mut TcpStream,
+    request: &[u8],
+    origin: &str,
+    wait: Duration,
+) -> Result<(), Failure> {
+    // An origin that stops reading must not hold this thread or the copy
+    // (and their sockets) forever. (The relay, later, does not block.)
+    up.set_write_timeout(Some(wait)).map_err(internal)?;
+    up.write_all(request).map_err(|_| Failure::Gone)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (from, to) = match (conn.try_clone(), up.try_clone()) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
+    };
+    let flag = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || copy_until(from, to, &flag))
+        .map_err(internal)?;
+    let answered = answer(conn, up, origin, wait, &stop);
+    // Whatever happened, the copy stops: a chunk it reads from now on is
+    // dropped, and it ends at the child's EOF (or an error: the relay
+    // makes the sockets non-blocking).
+    stop.store(true, Ordering::SeqCst);
+    if answered.is_err() {
+        // The child gets an answer and the connection ends: wake the copy.
+        let _ = conn.shutdown(Shutdown::Read);
+    }
+    answered
+}
+
+fn internal(e: io::Error) -> Failure {
+    Failure::Answer(
+        "502 Bad Gateway",
+        format!("the bridge could not relay the request body: {e}"),
+    )
+}
+
+/// The child's bytes to the origin until `stop`. A chunk read before
+/// `stop` was set was sent before the child got the final response head,
+/// so it belongs to this request; anything later is dropped.
+fn copy_until(mut from: TcpStream, mut to: TcpStream, stop: &AtomicBool) {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                if stop.load(Ordering::SeqCst) || to.write_all(&chunk[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Read the origin's heads until the final one; pass interim ones on as
+/// is, then the final one rewritten (with the body's start after it).
+fn answer(
+    conn: &mut TcpStream,
+    up: &mut TcpStream,
+    origin: &str,
+    wait: Duration,
+    stop: &AtomicBool,
+) -> Result<(), Failure> {
+    let deadline = Instant::now() + wait;
+    let mut buf = Vec::new();
+    loop {
+        let (read, end) = read_head_by(up, deadline, buf).map_err(|e| {
+            let (status, why) = match e {
+                HeadError::TooLarge => (
+                    "502 Bad Gateway",
+                    format!("a response head over {} KiB", MAX_HEAD / 1024),
+                ),
+                HeadError::TimedOut => (
+                    "504 Gateway Timeout",
+                    format!("no complete response head within {} s", wait.as_secs_f32()),
+                ),
+                HeadError::Gone => (
+                    "502 Bad Gateway",
+                    "the connection closed before a complete response head".to_string(),
+                ),
+            };
+            Failure::Answer(status, format!("the origin {origin}: {why}"))
+        })?;
+        let head = rewrite(&read[..end]).map_err(|why| {
+            Failure::Answer(
+                "502 Bad Gateway",
+                format!("the origin {origin} sent a malformed response head: {why}"),
+            )
+        })?;
+        match head {
+            Head::Interim => {
+                conn.write_all(&read[..end]).map_err(|_| Failure::Gone)?;
+                buf = read[end..].to_vec();
+            }
+            Head::Final(head) => {
+                // Set before the child can see the head: from here on its
+                // bytes (a next request) never reach the origin.
+                stop.store(true, Ordering::SeqCst);
+                return conn
+                    .write_all(&head)
+                    .and_then(|()| conn.write_all(&read[end..]))
+                    .map_err(|_| Failure::Gone);
+            }
+        }
+    }
+}
+
+/// Check a response head (through its blank line) and, when final, drop
+/// its connection headers (`Connection`, `Keep-Alive`, `Proxy-Connection`
+/// and any `Connection` names) and add `Connection: close` and
+/// `Proxy-Connection: close`. The reason, when it is not accepted.
+pub fn rewrite(head: &[u8]) -> Result<Head, String> {
+    let text = head.strip_suffix(b"\r\n\r\n").unwrap_or(head);
+    let mut lines = split_crlf(text);
+    let status = lines.next().unwrap_or_default();
+    let code = status_code(status).ok_or_else(|| {
+        format!(
+            "not a status line: {:?}",
+            String::from_utf8_lossy(&status[..status.len().min(80)])
+        )
+    })?;
+    let lines: Vec<&[u8]> = lines.collect();
+    if status.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err("a stray CR, LF or NUL in the status line".into());
+    }
+    let mut listed: Vec<String> = Vec::new();
+    for line in &lines {
+        // A CR or LF alone (or NUL) could start a header of its own at
+        // the child (a `Connection: keep-alive` past this filter); a
+        // folded line would hide one.
+        if line.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err("a stray CR, LF or NUL in a header line".into());
+        }
+        if line.first().is_some_and(|b| matches!(b, b' ' | b'\t')) {
+            return Err("a folded header line".into());
+        }
+        let name = header_name(line).ok_or_else(|| {
+            format!(
+                "not a header line: {:?}",
+                String::from_utf8_lossy(&line[..line.len().min(80)])
+            )
+        })?;
+        if name.eq_ignore_ascii_case("connection") {
+            let value = String::from_utf8_lossy(&line[name.len() + 1..]).to_ascii_lowercase();
+            listed.extend(value.split(',').map(|t| t.trim().to_string()));
+        }
+    }
+    if code == 101 {
+        return Err("101 Switching Protocols (each request gets a connection of its own; an upgrade is not passed on)".into());
+    }
+    if (100..200).contains(&code) {
+        return Ok(Head::Interim);
+    }
+    let mut out = status.to_vec();
+    out.extend_from_slice(b"\r\n");
+    for line in lines {
+        let name = header_name(line).unwrap_or_default().to_ascii_lowercase();
+        if ["connection", "keep-alive", "proxy-connection"].contains(&name.as_str())
+            || listed.contains(&name)
+        {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\nProxy-Connection: close\r\n\r\n");
+    Ok(Head::Final(out))
+}
+
+/// `HTTP/1.x NNN[ reason]` → NNN.
+fn status_code(line: &[u8]) -> Option<u16> {
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let (minor, rest) = rest.split_first()?;
+    let rest = rest.strip_prefix(b" ")?;
+    if !minor.is_ascii_digit() || rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if rest.len() > 3 && rest[3] != b' ' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..3]).ok()?.parse().ok()
+}
+
+/// A header line's name (before its colon): a token, no spaces.
+fn header_name(line: &[u8]) -> Option<&str> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = std::str::from_utf8(&line[..colon]).ok()?;
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    (!name.is_empty() && name.chars().all(token)).then_some(name)
+}
+
+fn split_crlf(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let now = rest?;
+        match now.windows(2).position(|w| w == b"\r\n") {
+            Some(i) => {
+                rest = Some(&now[i + 2..]);
+                Some(&now[..i])
+            }
+            None => {
+                rest = None;
+                Some(now)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "front_response_tests.rs"]
+mod tests;
