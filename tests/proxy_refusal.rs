@@ -76,10 +76,12 @@ fn gone_after_check() -> (u16, JoinHandle<()>) {
     (port, t)
 }
 
-#[test]
-fn an_http_child_hears_502_and_stderr_names_the_gone_upstream() {
+/// An HTTP child (curl through the bridge) of an upstream `scheme` that is
+/// gone after the start-up check hears 502, and stderr names the upstream
+/// once.
+fn an_http_child_hears_502_when_the_upstream_is_gone(scheme: &str) {
     let (port, t) = gone_after_check();
-    let proxy = format!("http://127.0.0.1:{port}");
+    let proxy = format!("{scheme}://127.0.0.1:{port}");
     let Some(out) = curl_through(&proxy) else {
         return;
     };
@@ -96,6 +98,11 @@ fn an_http_child_hears_502_and_stderr_names_the_gone_upstream() {
         "sandspawn: proxy bridge: the upstream proxy {proxy} (from --proxy) is not reachable: Connection refused"
     );
     assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+}
+
+#[test]
+fn an_http_child_hears_502_and_stderr_names_the_gone_upstream() {
+    an_http_child_hears_502_when_the_upstream_is_gone("http");
 }
 
 /// curl speaking SOCKS5 to the bridge itself (the variables say http://).
@@ -175,22 +182,7 @@ fn a_socks_child_of_an_http_upstream_is_told_why() {
 /// front answers 502 and stderr names the gone upstream.
 #[test]
 fn an_http_child_of_a_socks_upstream_hears_502_when_it_is_gone() {
-    let (port, t) = gone_after_check();
-    let proxy = format!("socks5h://127.0.0.1:{port}");
-    let Some(out) = curl_through(&proxy) else {
-        return;
-    };
-    t.join().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(56), "{stderr}");
-    assert!(
-        stderr.contains("CONNECT tunnel failed, response 502"),
-        "{stderr}"
-    );
-    let line = format!(
-        "sandspawn: proxy bridge: the upstream proxy {proxy} (from --proxy) is not reachable: Connection refused"
-    );
-    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    an_http_child_hears_502_when_the_upstream_is_gone("socks5h");
 }
 
 #[test]

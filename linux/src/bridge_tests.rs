@@ -91,6 +91,36 @@ fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
     assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
 }
 
+/// An upstream at 127.0.0.1:`port` as `set_up` sees it.
+fn test_upstream(
+    port: u16,
+    protocol: Protocol,
+    display: String,
+    origin: &str,
+    credentials: Credentials,
+    child_wait: Duration,
+) -> Upstream {
+    Upstream {
+        host: "127.0.0.1".into(),
+        port,
+        addresses: Addresses::new(resolve),
+        protocol,
+        display,
+        origin: origin.into(),
+        credentials,
+        diagnostics: Diagnostics::default(),
+        child_wait,
+    }
+}
+
+/// A connected pair: the child's end, and the bridge's accepted end.
+fn child_and_conn() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (conn, _) = l.accept().unwrap();
+    (child, conn)
+}
+
 static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 static TARGET: Mutex<Option<SocketAddr>> = Mutex::new(None);
 
@@ -195,21 +225,16 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
         ("HTTP/1.1 200 Connection established\r\n\r\n", false),
     ] {
         let (port, _heads) = http_upstream(answer);
-        let upstream = Upstream {
-            host: "127.0.0.1".into(),
+        let upstream = test_upstream(
             port,
-            addresses: Addresses::new(resolve),
-            protocol: Protocol::Http,
-            display: format!("http://***@127.0.0.1:{port}"),
-            origin: "HTTPS_PROXY".into(),
-            credentials: Credentials::Http(WRONG.into()),
-            diagnostics: Diagnostics::default(),
-            child_wait: upstream_auth::CHILD_TIMEOUT,
-        };
+            Protocol::Http,
+            format!("http://***@127.0.0.1:{port}"),
+            "HTTPS_PROXY",
+            Credentials::Http(WRONG.into()),
+            upstream_auth::CHILD_TIMEOUT,
+        );
         let relay = Relay::start(STACK_SIZE).unwrap();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (conn, _) = l.accept().unwrap();
+        let (mut child, conn) = child_and_conn();
         child
             .write_all(b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
             .unwrap();
@@ -241,21 +266,16 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
 fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let upstream = Upstream {
-        host: "127.0.0.1".into(),
+    let upstream = test_upstream(
         port,
-        addresses: Addresses::new(resolve),
-        protocol: Protocol::Http,
-        display: format!("http://127.0.0.1:{port}"),
-        origin: "HTTPS_PROXY".into(),
-        credentials: Credentials::None,
-        diagnostics: Diagnostics::default(),
-        child_wait: upstream_auth::CHILD_TIMEOUT,
-    };
+        Protocol::Http,
+        format!("http://127.0.0.1:{port}"),
+        "HTTPS_PROXY",
+        Credentials::None,
+        upstream_auth::CHILD_TIMEOUT,
+    );
     let relay = Relay::start(STACK_SIZE).unwrap();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (conn, _) = l.accept().unwrap();
+    let (mut child, conn) = child_and_conn();
     child
         .write_all(b"\x05\x01\x00\x05\x01\x00\x03\x0borigin.test\x01\xbb")
         .unwrap();
@@ -315,21 +335,16 @@ fn a_forwarded_request_ends_its_connection_with_the_response() {
         }
         let _ = tx.send("EOF".into());
     });
-    let upstream = Upstream {
-        host: "127.0.0.1".into(),
+    let upstream = test_upstream(
         port,
-        addresses: Addresses::new(resolve),
-        protocol: Protocol::Socks5,
-        display: format!("socks5h://127.0.0.1:{port}"),
-        origin: "ALL_PROXY".into(),
-        credentials: Credentials::None,
-        diagnostics: Diagnostics::default(),
-        child_wait: upstream_auth::CHILD_TIMEOUT,
-    };
+        Protocol::Socks5,
+        format!("socks5h://127.0.0.1:{port}"),
+        "ALL_PROXY",
+        Credentials::None,
+        upstream_auth::CHILD_TIMEOUT,
+    );
     let relay = Relay::start(STACK_SIZE).unwrap();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (conn, _) = l.accept().unwrap();
+    let (mut child, conn) = child_and_conn();
     child
         .write_all(b"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n")
         .unwrap();
@@ -371,21 +386,16 @@ fn a_late_first_byte_does_not_extend_the_childs_bound() {
         (Protocol::Socks5, Credentials::None),
         (Protocol::Http, Credentials::Http(WRONG.into())),
     ] {
-        let upstream = Upstream {
-            host: "127.0.0.1".into(),
+        let upstream = test_upstream(
             port,
-            addresses: Addresses::new(resolve),
             protocol,
-            display: format!("proxy:{port}"),
-            origin: "ALL_PROXY".into(),
+            format!("proxy:{port}"),
+            "ALL_PROXY",
             credentials,
-            diagnostics: Diagnostics::default(),
-            child_wait: wait,
-        };
+            wait,
+        );
         let relay = Relay::start(STACK_SIZE).unwrap();
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut child = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (conn, _) = l.accept().unwrap();
+        let (mut child, conn) = child_and_conn();
         let started = std::time::Instant::now();
         std::thread::spawn(move || set_up(conn, &upstream, &relay));
         std::thread::sleep(Duration::from_millis(1000));
