@@ -71,8 +71,8 @@ pub fn null_stdin_stdout() -> io::Result<()> {
 
 /// Set SIGCHLD back to its default disposition. An ignored SIGCHLD is
 /// inherited through exec (a client may ignore it); with it ignored the
-/// kernel reaps our children itself, no SIGCHLD is queued, and waiting
-/// for the server would fail with ECHILD.
+/// kernel reaps our children itself, so waiting for the server fails with
+/// ECHILD and its pid is no longer ours to signal.
 pub fn default_sigchld() -> io::Result<()> {
     // SAFETY: signal() with SIG_DFL installs no handler of ours; integer
     // arguments only.
