@@ -30,26 +30,11 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Answers initialize and a one-tool tools/list (stdlib Python).
-const SERVER: &str = r#"
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if "id" not in m:
-        continue
-    if m["method"] == "initialize":
-        r = {"protocolVersion": m["params"]["protocolVersion"], "capabilities": {"tools": {}},
-             "serverInfo": {"name": "s", "version": "0"}}
-    else:
-        r = {"tools": [{"name": sys.argv[1], "inputSchema": {"type": "object"}}]}
-    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
-"#;
-
 #[test]
 fn install_check_uninstall_cover_user_and_project_scopes() {
     let host = Host::new();
     let script = host.work().join("server.py");
-    std::fs::write(&script, SERVER).unwrap();
+    std::fs::write(&script, ONE_TOOL_SERVER).unwrap();
     let work = host.work().display().to_string();
     let server = |tool: &str| {
         format!(

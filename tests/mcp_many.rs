@@ -10,20 +10,6 @@ use sandspawn::mcp::process::{spawn, SpawnOptions};
 use sandspawn::mcp::session::initialize;
 use sandspawn::policy::Layer;
 
-const SERVER: &str = r#"
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if "id" not in m:
-        continue
-    if m["method"] == "initialize":
-        r = {"protocolVersion": m["params"]["protocolVersion"], "capabilities": {"tools": {}},
-             "serverInfo": {"name": "s", "version": "0"}}
-    else:
-        r = {"tools": [{"name": "t", "inputSchema": {"type": "object"}}]}
-    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
-"#;
-
 fn opts() -> SpawnOptions {
     SpawnOptions {
         sandspawn_exe: Some(SANDSPAWN.into()),
@@ -49,7 +35,7 @@ fn many(backend: &str) {
     }
     let host = Host::new();
     let script = host.work().join("s.py");
-    std::fs::write(&script, SERVER).unwrap();
+    std::fs::write(&script, ONE_TOOL_SERVER).unwrap();
     let tag = format!("SANDSPAWN_TEST_TAG=many-{backend}-{}", std::process::id());
     let (name, value) = tag.split_once('=').unwrap();
     let plan = host.plan(

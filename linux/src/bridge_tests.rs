@@ -304,37 +304,9 @@ fn a_socks_child_of_an_http_upstream_is_told_in_socks() {
 /// the first origin must never get the second request.
 #[test]
 fn a_forwarded_request_ends_its_connection_with_the_response() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, seen) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        let mut b = [0u8; 5];
-        s.read_exact(&mut b[..3]).unwrap();
-        s.write_all(&[5, 0]).unwrap();
-        s.read_exact(&mut b).unwrap();
-        let mut rest = vec![0u8; usize::from(b[4]) + 2];
-        s.read_exact(&mut rest).unwrap();
-        s.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
-        // The origin: HTTP/1.1, keep-alive, answers every head it reads.
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            while let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head: Vec<u8> = buf.drain(..i + 4).collect();
-                tx.send(String::from_utf8(head).unwrap()).unwrap();
-                s.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok",
-                )
-                .unwrap();
-            }
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let _ = tx.send("EOF".into());
-    });
+    let (port, seen) = crate::front::tests::keep_alive_origin(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok",
+    );
     let upstream = test_upstream(
         port,
         Protocol::Socks5,

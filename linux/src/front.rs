@@ -221,4 +221,4 @@ fn fail(
 
 #[cfg(test)]
 #[path = "front_tests.rs"]
-mod tests;
+pub(crate) mod tests;

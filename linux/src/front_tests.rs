@@ -126,7 +126,7 @@ fn connect_is_a_socks5_tunnel_to_the_name() {
 /// A SOCKS5 upstream (no login) whose tunnel leads to a keep-alive origin:
 /// it answers each request head it reads with `answer` and never closes
 /// first. Sends each request (and "EOF" at the end) over the channel.
-fn keep_alive_origin(answer: &'static str) -> (u16, mpsc::Receiver<String>) {
+pub(crate) fn keep_alive_origin(answer: &'static str) -> (u16, mpsc::Receiver<String>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();

@@ -14,6 +14,23 @@ use sandspawn::policy::{Backend, Layer};
 pub const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 pub const CANARY: &str = "SANDSPAWN_TEST_CANARY";
 
+/// A stdio MCP server in stdlib Python: answers `initialize` and a
+/// `tools/list` of one tool, named by argv[1] (default `t`).
+pub const ONE_TOOL_SERVER: &str = r#"
+import json, sys
+tool = sys.argv[1] if len(sys.argv) > 1 else "t"
+for line in sys.stdin:
+    m = json.loads(line)
+    if "id" not in m:
+        continue
+    if m["method"] == "initialize":
+        r = {"protocolVersion": m["params"]["protocolVersion"], "capabilities": {"tools": {}},
+             "serverInfo": {"name": "s", "version": "0"}}
+    else:
+        r = {"tools": [{"name": tool, "inputSchema": {"type": "object"}}]}
+    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
+"#;
+
 /// Print why a test does nothing; fail instead under SANDSPAWN_MUST_WORK=1.
 pub fn skip(reason: &str) {
     if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
