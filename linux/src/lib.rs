@@ -213,19 +213,26 @@ pub fn run_with_helper(spec: &SandboxSpec, helper_exe: &Path) -> RunError {
     }
 }
 
+/// With `die_with_parent`, the parent-death signal is set on this process
+/// before its exec (it survives the exec of a binary that is not set-ID).
+/// bwrap sets its own only once started: a parent that dies before that
+/// would leave an orphaned sandbox. The parent is read before and after, so
+/// one already gone is caught (the signal would never come).
+fn arm_parent_death(spec: &SandboxSpec) -> Result<(), RunError> {
+    if !spec.die_with_parent {
+        return Ok(());
+    }
+    let parent = std::os::unix::process::parent_id();
+    sys::kill_with_parent().map_err(|source| RunError::Lifetime { source })?;
+    if std::os::unix::process::parent_id() != parent {
+        return Err(RunError::ParentGone);
+    }
+    Ok(())
+}
+
 fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &Path) -> RunError {
-    if spec.die_with_parent {
-        // bwrap sets its own only once started: a parent that dies before
-        // that would leave an orphaned sandbox. Set here, it survives the
-        // exec (bwrap is not set-ID here), and the check below sees a
-        // parent that is gone already.
-        let parent = std::os::unix::process::parent_id();
-        if let Err(source) = sys::kill_with_parent() {
-            return RunError::Lifetime { source };
-        }
-        if std::os::unix::process::parent_id() != parent {
-            return RunError::ParentGone;
-        }
+    if let Err(e) = arm_parent_death(spec) {
+        return e;
     }
     let helper = match File::open(helper_exe) {
         Ok(f) => f,
@@ -335,14 +342,8 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
             what: "network `proxy`: it needs a network namespace; use the bwrap backend (`--backend bwrap`) or `--net full`".into(),
         };
     }
-    if spec.die_with_parent {
-        let parent = std::os::unix::process::parent_id();
-        if let Err(source) = sys::kill_with_parent() {
-            return RunError::Lifetime { source };
-        }
-        if std::os::unix::process::parent_id() != parent {
-            return RunError::ParentGone;
-        }
+    if let Err(e) = arm_parent_death(spec) {
+        return e;
     }
     let expansion = expand::expand(spec, &expand::RealFs);
     for line in &expansion.unexpressed {
