@@ -423,6 +423,9 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         front::sniff_conn(&conn, upstream.child_wait),
     ) {
         (_, None) => return,
+        (_, Some(other @ (Spoken::Socks4 | Spoken::Tls | Spoken::Other(_)))) => {
+            return refusal::refuse_unspoken(conn, other, &upstream.diagnostics)
+        }
         (Protocol::Socks5, Some(Spoken::Http)) => {
             return http_front(conn, upstream, relay, deadline)
         }

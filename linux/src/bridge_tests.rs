@@ -394,3 +394,77 @@ fn a_late_first_byte_does_not_extend_the_childs_bound() {
         }
     }
 }
+
+/// A child that speaks neither HTTP nor SOCKS5 to the bridge is answered
+/// at once, in its own protocol where that is possible, and stderr says
+/// what it spoke; it does not wait out the 30 s bound for a head that
+/// never comes, and the upstream is never connected. SOCKS4 gets its own
+/// "request rejected" reply, a TLS handshake (an `https://` proxy URL) a
+/// close, anything else a 400.
+#[test]
+fn a_child_speaking_neither_http_nor_socks5_is_told_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socks4 = b"\x04\x01\x01\xbb\x7f\x00\x00\x01user\x00".as_slice();
+    let tls = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03".as_slice();
+    let garbage = b"\x00\x01\x02\r\n\r\n".as_slice();
+    let says =
+        "the bridge is a plain HTTP proxy (http://, the scheme of the child's proxy variables)";
+    let cases: [(&[u8], &[u8], String); 3] = [
+        (
+            socks4,
+            b"\x00\x5b\x00\x00\x00\x00\x00\x00",
+            format!("a SOCKS4 client: {says}"),
+        ),
+        (
+            tls,
+            b"",
+            format!("a TLS handshake (an https:// proxy URL?): {says}"),
+        ),
+        (
+            garbage,
+            b"HTTP/1.1 400 Bad Request\r\n",
+            format!("a request that is not HTTP (first byte 0x00): {says}"),
+        ),
+    ];
+    for protocol in [Protocol::Http, Protocol::Socks5] {
+        for (sent, answer, reason) in &cases {
+            let upstream = test_upstream(
+                port,
+                protocol,
+                format!("proxy:{port}"),
+                "ALL_PROXY",
+                Credentials::None,
+                upstream_auth::CHILD_TIMEOUT,
+            );
+            let relay = Relay::start(STACK_SIZE).unwrap();
+            let (mut child, conn) = child_and_conn();
+            child.write_all(sent).unwrap();
+            // Done sending: the bridge's drain before its close ends here.
+            child.shutdown(std::net::Shutdown::Write).unwrap();
+            let started = std::time::Instant::now();
+            set_up(conn, &upstream, &relay);
+            child
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = Vec::new();
+            child.read_to_end(&mut got).unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{protocol:?} {reason}"
+            );
+            let answered = if answer.is_empty() {
+                got.is_empty()
+            } else {
+                got.starts_with(answer)
+            };
+            assert!(answered, "{protocol:?} {reason}: {got:02x?}");
+            assert_eq!(
+                upstream.diagnostics.reported(),
+                std::slice::from_ref(reason)
+            );
+        }
+    }
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the upstream was connected");
+}

@@ -12,23 +12,37 @@ use crate::upstream_auth::MAX_HEAD;
 
 /// The protocol a child speaks, told by its first byte: SOCKS5 greetings
 /// start with the version, 5; an HTTP request head starts with a method
-/// name (a letter). Anything else is treated as HTTP and refused there
-/// with a `400` that says what was wrong.
+/// name (a token character). SOCKS4 (version 4) and a TLS handshake (a
+/// client that took the proxy URL for `https://`) are named, so that the
+/// child is told at once instead of waiting out the bound for a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spoken {
     /// A SOCKS5 greeting.
     Socks5,
     /// An HTTP request head (or something to refuse as one).
     Http,
+    /// A SOCKS4 or SOCKS4a request.
+    Socks4,
+    /// A TLS handshake record.
+    Tls,
+    /// A first byte no method name starts with.
+    Other(u8),
 }
 
 /// Tell the protocol from the first byte.
 pub fn sniff(first: u8) -> Spoken {
-    if first == 5 {
-        Spoken::Socks5
-    } else {
-        Spoken::Http
+    match first {
+        5 => Spoken::Socks5,
+        4 => Spoken::Socks4,
+        0x16 => Spoken::Tls,
+        b if is_tchar(b) => Spoken::Http,
+        b => Spoken::Other(b),
     }
+}
+
+/// RFC 9110's `tchar`, of which a method name is made.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Where the child wants to go. A name is passed to the upstream as a name

@@ -15,6 +15,8 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::front_parse::Spoken;
+
 /// How long a refused child may take to send what we read before answering.
 const READ_WAIT: Duration = Duration::from_secs(2);
 
@@ -74,11 +76,15 @@ pub fn http_status_response(status: &str, reason: &str) -> Vec<u8> {
 /// `reason`, then close. What it still sends (a body) is read and dropped
 /// for a bounded time first: closing with unread bytes resets the
 /// connection, and the child could lose the answer.
-pub fn answer_http(mut conn: TcpStream, status: &str, reason: &str) {
-    if conn
-        .write_all(&http_status_response(status, reason))
-        .is_err()
-    {
+pub fn answer_http(conn: TcpStream, status: &str, reason: &str) {
+    answer_bytes(conn, &http_status_response(status, reason));
+}
+
+/// Send `answer` (nothing: a bare close), then close the way
+/// [`answer_http`] does: the child's bytes are drained for a bounded time
+/// first, so that the answer is not lost to a reset.
+pub fn answer_bytes(mut conn: TcpStream, answer: &[u8]) {
+    if conn.write_all(answer).is_err() {
         return;
     }
     let _ = conn.shutdown(Shutdown::Write);
@@ -91,6 +97,33 @@ pub fn answer_http(mut conn: TcpStream, status: &str, reason: &str) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n,
         }
+    }
+}
+
+/// SOCKS4's reply "request rejected or failed" (version 0, code 91).
+const SOCKS4_REJECTED: [u8; 8] = [0, 0x5b, 0, 0, 0, 0, 0, 0];
+
+/// A child that speaks neither HTTP nor SOCKS5 is told at once, in its own
+/// protocol where it has one: SOCKS4 gets "request rejected", a TLS
+/// handshake a close (it cannot read plain text), anything else a `400`.
+/// `diagnostics` says what it spoke. HTTP and SOCKS5 are not this
+/// function's to answer and are left alone.
+pub fn refuse_unspoken(conn: TcpStream, spoken: Spoken, diagnostics: &Diagnostics) {
+    const SAYS: &str =
+        "the bridge is a plain HTTP proxy (http://, the scheme of the child's proxy variables)";
+    let reason = match spoken {
+        Spoken::Socks4 => format!("a SOCKS4 client: {SAYS}"),
+        Spoken::Tls => format!("a TLS handshake (an https:// proxy URL?): {SAYS}"),
+        Spoken::Other(first) => {
+            format!("a request that is not HTTP (first byte {first:#04x}): {SAYS}")
+        }
+        Spoken::Http | Spoken::Socks5 => return,
+    };
+    diagnostics.report(&reason);
+    match spoken {
+        Spoken::Socks4 => answer_bytes(conn, &SOCKS4_REJECTED),
+        Spoken::Tls => answer_bytes(conn, b""),
+        _ => answer_http(conn, "400 Bad Request", &reason),
     }
 }
 
