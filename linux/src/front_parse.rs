@@ -35,7 +35,8 @@ pub fn sniff(first: u8) -> Spoken {
         5 => Spoken::Socks5,
         4 => Spoken::Socks4,
         0x16 => Spoken::Tls,
-        b if is_tchar(b) => Spoken::Http,
+        // RFC 9112 lets a server skip empty lines before a request line.
+        b if is_tchar(b) || b == b'\r' || b == b'\n' => Spoken::Http,
         b => Spoken::Other(b),
     }
 }

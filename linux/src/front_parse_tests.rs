@@ -5,12 +5,12 @@ use std::net::TcpListener;
 #[test]
 fn the_first_byte_tells_socks5_from_http() {
     assert_eq!(sniff(5), Spoken::Socks5);
-    for first in [b'C', b'G', b'c', b'M', b'_', b'~'] {
+    for first in [b'C', b'G', b'c', b'M', b'_', b'~', b'\r', b'\n'] {
         assert_eq!(sniff(first), Spoken::Http, "{first:#04x}");
     }
     assert_eq!(sniff(4), Spoken::Socks4);
     assert_eq!(sniff(0x16), Spoken::Tls);
-    for first in [0, b' ', b'\r', b'{', 0x80, 0xff] {
+    for first in [0, b' ', b'\t', b'{', 0x80, 0xff] {
         assert_eq!(sniff(first), Spoken::Other(first), "{first:#04x}");
     }
 }
