@@ -127,6 +127,32 @@ pub fn read_head(conn: &mut TcpStream, wait: Duration) -> Result<(Vec<u8>, usize
     read_head_by(conn, Instant::now() + wait, Vec::with_capacity(4096))
 }
 
+/// Just past the first blank line at or after `from`: `\r\n\r\n`, or a
+/// line ended by LF alone (`\n\n`, `\n\r\n`). A head of bare-LF lines
+/// is malformed, and the parsers say so; found here, it is said at once
+/// instead of after the wait for a CRLF blank line that never comes.
+pub(crate) fn head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = buf[at..].iter().position(|&b| b == b'\n') {
+        let lf = at + i;
+        match buf.get(lf + 1..lf + 3) {
+            Some([b'\n', _]) => return Some(lf + 2),
+            Some(b"\r\n") => return Some(lf + 3),
+            None if buf.get(lf + 1) == Some(&b'\n') => return Some(lf + 2),
+            _ => at = lf + 1,
+        }
+    }
+    None
+}
+
+/// A head as [`head_end`] delimits it, without its blank line.
+pub(crate) fn without_blank_line(head: &[u8]) -> &[u8] {
+    [&b"\r\n\r\n"[..], b"\n\r\n", b"\n\n"]
+        .iter()
+        .find_map(|end| head.strip_suffix(*end))
+        .unwrap_or(head)
+}
+
 /// [`read_head`] due by `deadline`, continuing after `buf` (bytes already
 /// read past an earlier head, which may hold this head's start).
 pub fn read_head_by(
@@ -139,9 +165,9 @@ pub fn read_head_by(
     // searched again (a head trickling in byte by byte stays linear).
     let mut from = 0;
     loop {
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+        if let Some(end) = head_end(&buf, from) {
             let _ = conn.set_read_timeout(None);
-            return Ok((buf, from + i + 4));
+            return Ok((buf, end));
         }
         if buf.len() > MAX_HEAD {
             return Err(HeadError::TooLarge);
@@ -170,6 +196,9 @@ pub fn read_head_by(
 
 /// Parse a request head (through its blank line).
 pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
+    if !head.ends_with(b"\r\n\r\n") {
+        return Err(bad("the request head's lines end in LF alone, not CRLF"));
+    }
     let text = std::str::from_utf8(head).map_err(|_| bad("the request head is not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or_default();

@@ -261,3 +261,34 @@ fn a_blank_line_split_over_reads_is_found() {
     let (buf, end) = read_head_by(&mut conn, deadline, b"A\r\n\r\nB".to_vec()).unwrap();
     assert_eq!((&buf[..], end), (&b"A\r\n\r\nB"[..], 5));
 }
+
+/// The blank line that ends a head, CRLF or (malformed, for the parsers to
+/// name) LF alone, found however the bytes were split across reads.
+#[test]
+fn the_blank_line_is_found_in_crlf_and_in_bare_lf() {
+    for (buf, end) in [
+        (&b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody"[..], Some(27)),
+        (b"GET / HTTP/1.1\nHost: a\n\nbody", Some(24)),
+        (b"GET / HTTP/1.1\r\nHost: a\n\r\nbody", Some(26)),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r", None),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", None),
+        (b"GET / HTTP/1.1\n", None),
+        (b"\n\n", Some(2)),
+    ] {
+        assert_eq!(head_end(buf, 0), end, "{buf:?}");
+        // As the reader searches: only from 3 bytes before the last read.
+        let whole = (1..=buf.len()).find_map(|n| head_end(&buf[..n], n.saturating_sub(4)));
+        assert_eq!(whole, end, "{buf:?} read a byte at a time");
+        if let Some(end) = end {
+            assert!(!without_blank_line(&buf[..end]).ends_with(b"\n"), "{buf:?}");
+        }
+    }
+    let refused = parse_request(b"GET http://a/ HTTP/1.1\nHost: a\n\n").unwrap_err();
+    assert_eq!(
+        (refused.status, refused.reason.as_str()),
+        (
+            "400 Bad Request",
+            "the request head's lines end in LF alone, not CRLF"
+        )
+    );
+}

@@ -166,7 +166,9 @@ fn answer(
 /// and any `Connection` names) and add `Connection: close` and
 /// `Proxy-Connection: close`. The reason, when it is not accepted.
 pub fn rewrite(head: &[u8]) -> Result<Head, String> {
-    let text = head.strip_suffix(b"\r\n\r\n").unwrap_or(head);
+    let Some(text) = head.strip_suffix(b"\r\n\r\n") else {
+        return Err("its lines end in LF alone, not CRLF".into());
+    };
     let mut lines = split_crlf(text);
     let status = lines.next().unwrap_or_default();
     let code = status_code(status).ok_or_else(|| {

@@ -188,6 +188,21 @@ fn a_malformed_response_head_is_a_502() {
     );
 }
 
+/// An origin whose lines end in LF alone gets a 502 that says so at once,
+/// not a 504 after the 60 s the front waits for a CRLF blank line that
+/// never comes.
+#[test]
+fn a_response_head_in_bare_lf_is_a_502_at_once() {
+    let (port, _seen) = keep_alive_origin("HTTP/1.1 200 OK\nContent-Length: 2\n\nok");
+    let reason = "the origin origin.test:80 sent a malformed response head: its lines end in LF alone, not CRLF";
+    let started = std::time::Instant::now();
+    assert_eq!(
+        front(port, None, b"GET http://origin.test/ HTTP/1.1\r\n\r\n"),
+        (body("502 Bad Gateway", reason), vec![reason.to_string()])
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
 #[test]
 fn failures_answer_one_status_line_naming_the_upstream() {
     let connect = b"CONNECT nowhere.test:443 HTTP/1.1\r\n\r\n";

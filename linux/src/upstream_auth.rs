@@ -288,7 +288,7 @@ pub fn forward_head_with_auth(
     auth: &str,
     wait: Duration,
 ) -> io::Result<bool> {
-    use crate::front_parse::{read_head, HeadError};
+    use crate::front_parse::{read_head, without_blank_line, HeadError};
     // The whole head within the bound, however slowly it trickles in.
     let (buf, end) = read_head(conn, wait).map_err(|e| match e {
         // Its own kind: the bridge answers the child with the reason.
@@ -297,7 +297,7 @@ pub fn forward_head_with_auth(
         HeadError::Gone => io::Error::other("closed before a request head"),
     })?;
     let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(&buf[..end - 4], auth))?;
+    up.write_all(&add_authorization(without_blank_line(&buf[..end]), auth))?;
     up.write_all(b"\r\n\r\n")?;
     up.write_all(&buf[end..])?;
     Ok(connect)
@@ -429,6 +429,33 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
         drop(conn);
         let _ = writer.join();
+    }
+
+    /// A head whose lines end in LF alone reaches the upstream whole, in
+    /// CRLF, with the credentials: its blank line is two or three bytes,
+    /// not four, and none of its last header may be cut.
+    #[test]
+    fn a_bare_lf_head_reaches_the_upstream_whole() {
+        for head in [
+            "GET http://o.test/ HTTP/1.1\nHost: o.test\n\nbody",
+            "GET http://o.test/ HTTP/1.1\r\nHost: o.test\n\r\nbody",
+        ] {
+            let (mut conn, mut child) = pair();
+            let (mut up, mut far) = pair();
+            child.write_all(head.as_bytes()).unwrap();
+            let connect =
+                forward_head_with_auth(&mut conn, &mut up, "Basic YTpi", CHILD_TIMEOUT).unwrap();
+            assert!(!connect);
+            drop(up);
+            let mut got = String::new();
+            far.read_to_string(&mut got).unwrap();
+            assert_eq!(
+                got,
+                "GET http://o.test/ HTTP/1.1\r\nHost: o.test\r\nProxy-Authorization: Basic YTpi\r\n\
+                 Connection: close\r\nProxy-Connection: close\r\n\r\nbody",
+                "{head:?}"
+            );
+        }
     }
 
     #[test]
