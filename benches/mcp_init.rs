@@ -11,7 +11,9 @@
 //! two bare rows is the noise floor any "over bare" figure must beat; the
 //! start-up alone (`sandspawn mcp … -- /bin/true` against `/bin/true`) is
 //! timed in the same rounds, so the server's own part can be told apart
-//! from sandspawn's; the load average is printed. On a loaded machine the
+//! from sandspawn's; the load average is printed. Each row over its base
+//! also gets the median of its per-round differences with a 95% confidence
+//! interval ("paired"): the figure to compare with a target. On a loaded machine the
 //! CPU of every case is stretched by the load; for figures close to an idle
 //! machine, run the built bench binary under `chrt -f 10` (root), with
 //! `SANDSPAWN_BENCH_SKIP_CONCURRENT=1`: 50 real-time servers on two cores
@@ -96,6 +98,27 @@ fn quartiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     (v[n / 4], v[n / 2], v[(3 * n) / 4])
 }
 
+/// The median of the per-round differences `case - base` (ms), with a
+/// distribution-free 95% confidence interval for it (the order statistics
+/// n/2 -+ 0.98 sqrt(n), from the binomial's normal approximation). Each
+/// round ran both cases back to back, so what drifts between rounds (the
+/// machine's load, node's start-up mood) cancels in the difference; the
+/// interval says how far the figure can be trusted, and "bare again"
+/// against bare is the check that it centres on zero.
+fn paired(case: &[Duration], base: &[Duration]) -> (f64, f64, f64) {
+    let mut d: Vec<f64> = case
+        .iter()
+        .zip(base)
+        .map(|(c, b)| ms(*c) - ms(*b))
+        .collect();
+    d.sort_by(f64::total_cmp);
+    let n = d.len();
+    let half = 0.98 * (n as f64).sqrt();
+    let lo = ((n as f64 / 2.0 - half).floor().max(0.0) as usize).min(n - 1);
+    let hi = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
+    (d[lo], d[n / 2], d[hi])
+}
+
 fn rss_kib(pid: i32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     text.lines()
@@ -175,13 +198,17 @@ async fn main() {
         "spawn -> initialize response, server-everything; start-up alone: spawn -> exit; {runs} shuffled rounds; load average {load_before} before, {} after:",
         load_average()
     );
-    let stats: Vec<(Duration, Duration, Duration)> = times.into_iter().map(quartiles).collect();
+    let stats: Vec<(Duration, Duration, Duration)> = times.iter().cloned().map(quartiles).collect();
     for (i, ((name, _, answers), (q1, m, q3))) in variants.iter().zip(&stats).enumerate() {
-        let base = if *answers { stats[0].1 } else { stats[4].1 };
-        let over = if i == 0 || i == 4 {
+        let base = if *answers { 0 } else { 4 };
+        let over = if i == base {
             String::new()
         } else {
-            format!("({:+.1} ms)", ms(*m) - ms(base))
+            let (lo, mid, hi) = paired(&times[i], &times[base]);
+            format!(
+                "({:+.1} ms; paired {mid:+.1} ms, 95% CI {lo:+.1}..{hi:+.1})",
+                ms(*m) - ms(stats[base].1)
+            )
         };
         println!(
             "  {name:<28} median {:>7.1} ms  IQR {:>6.1}-{:<6.1} {over}",
