@@ -24,8 +24,8 @@ use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
 };
 
+use crate::front_parse::Host;
 use crate::proxy_url::{self, ProxyScheme, ProxyUrl, ProxyUrlError};
-use crate::upstream_auth;
 use crate::verify::Outcome;
 
 /// Each connect attempt, and each step's whole exchange (the proxy's
@@ -410,25 +410,12 @@ fn http_connect(sock: &mut TcpStream, target: &Target, auth: Option<&str>) -> io
     Ok(())
 }
 
+/// A tunnel through a SOCKS5 proxy, with the bridge's own client
+/// ([`crate::socks_connect`]): `socks5h://` passes the name, `socks5://`
+/// resolves it here first (as clients do with that scheme).
 fn socks_connect(sock: &mut TcpStream, target: &Target, url: &ProxyUrl) -> io::Result<()> {
-    match &url.socks_login {
-        Some(login) => upstream_auth::socks_login(sock, login, STEP_TIMEOUT)
-            .map_err(|e| io::Error::other(format!("the SOCKS5 proxy: {e}")))?,
-        None => {
-            sock.write_all(&[5, 1, 0])?;
-            let mut reply = [0u8; 2];
-            sock.read_exact(&mut reply)?;
-            if reply != [5, 0] {
-                return Err(io::Error::other(format!(
-                    "the SOCKS5 proxy refused a login-less greeting (answered {reply:02x?})"
-                )));
-            }
-        }
-    }
-    let mut request = vec![5, 1, 0];
     let ip = match (url.scheme, target.host.parse::<IpAddr>()) {
         (_, Ok(ip)) => Some(ip),
-        // socks5://: the client resolves the name itself.
         (ProxyScheme::Socks5, Err(_)) => Some(
             (target.host.as_str(), target.port)
                 .to_socket_addrs()?
@@ -438,51 +425,22 @@ fn socks_connect(sock: &mut TcpStream, target: &Target, url: &ProxyUrl) -> io::R
         ),
         _ => None,
     };
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            request.push(1);
-            request.extend_from_slice(&v4.octets());
-        }
-        Some(IpAddr::V6(v6)) => {
-            request.push(4);
-            request.extend_from_slice(&v6.octets());
-        }
-        None => {
-            let name = target.host.as_bytes();
-            let len =
-                u8::try_from(name.len()).map_err(|_| io::Error::other("host name too long"))?;
-            request.push(3);
-            request.push(len);
-            request.extend_from_slice(name);
-        }
-    }
-    request.extend_from_slice(&target.port.to_be_bytes());
-    sock.write_all(&request)?;
-    let mut head = [0u8; 4];
-    sock.read_exact(&mut head)?;
-    if head[1] != 0 {
-        return Err(io::Error::other(format!(
-            "the SOCKS5 proxy refused to connect to {} (reply {})",
-            authority(target),
-            head[1]
-        )));
-    }
-    let rest = match head[3] {
-        1 => 4 + 2,
-        4 => 16 + 2,
-        3 => {
-            let mut len = [0u8; 1];
-            sock.read_exact(&mut len)?;
-            usize::from(len[0]) + 2
-        }
-        other => {
-            return Err(io::Error::other(format!(
-                "the SOCKS5 proxy answered address type {other}"
-            )))
-        }
+    let host = match ip {
+        Some(IpAddr::V4(a)) => Host::V4(a),
+        Some(IpAddr::V6(a)) => Host::V6(a),
+        None => Host::Name(target.host.clone()),
     };
-    let mut skip = vec![0u8; rest];
-    sock.read_exact(&mut skip)
+    let login = url.socks_login.as_ref();
+    crate::socks_connect::socks_connect(sock, login, &host, target.port, STEP_TIMEOUT, STEP_TIMEOUT)
+        .map_err(|e| {
+            let kind = if e.timed_out() {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::Other
+            };
+            let at = authority(target);
+            io::Error::new(kind, format!("the SOCKS5 proxy, asked for {at}: {e}"))
+        })
 }
 
 /// The report's words for an I/O error: a refused socket says why, a socket
