@@ -130,3 +130,39 @@ fn a_secret_that_starts_with_a_slash_is_never_printed() {
         "the secret was printed: {warnings:?}"
     );
 }
+
+/// `~/DIR` as the server gets it literally from a config file (no shell
+/// expands it; servers such as server-filesystem expand it themselves, to
+/// the same HOME path, which the sandbox shows empty): named like the path
+/// it expands to, the grant spelled out.
+#[test]
+fn a_tilde_path_argument_is_checked_as_the_path_it_expands_to() {
+    let host = Host::new();
+    let notes = host.home().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    let n = notes.display().to_string();
+    let all = explain(
+        &host,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "true",
+            "~/notes",
+            "--root=~/notes",
+            "~user/x",
+        ],
+    );
+    let line = format!(
+        "  argument ~/notes is outside the sandbox's view: the server will find it missing; grant it with `--read {n}` (`--write` to change it), or `read` in the server's sandbox table"
+    );
+    assert!(all.contains(&line), "missing {line:?} in\n{all}");
+    // The two spellings say the same; `~user` is not expanded.
+    assert_eq!(
+        all.matches("outside the sandbox's view").count(),
+        1,
+        "{all}"
+    );
+    let all = explain(&host, &["--read", &n, "--", "sh", "-c", "true", "~/notes"]);
+    assert!(!all.contains("outside the sandbox's view"), "{all}");
+}

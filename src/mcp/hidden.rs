@@ -5,7 +5,7 @@
 //! inside as missing, and the server's own message ("does not exist",
 //! "Cannot access directory") does not say why; one to be created inside
 //! the private HOME or /tmp is created there and lost when the server
-//! exits, silently. Both are named before the server starts, with the
+//! exits, silently. `~/…` counts as the HOME path it names. Both are named before the server starts, with the
 //! grant that fixes them; nothing is granted here.
 
 use std::ffi::{OsStr, OsString};
@@ -39,10 +39,14 @@ pub fn data_paths(plan: &Plan, env: &[(OsString, OsString)], home: Option<&Path>
     });
     let mut out = Vec::new();
     for (label, value) in args.chain(vars) {
-        if !value.starts_with(b"/") {
-            continue;
-        }
-        if let Some(warning) = check(plan, &label, Path::new(OsStr::from_bytes(value)), home) {
+        // `~/…` reaches the server as written (a config file has no shell);
+        // a server that expands it gets the same HOME path as the host.
+        let path = match (value.strip_prefix(b"~/"), home) {
+            (Some(rest), Some(home)) => home.join(OsStr::from_bytes(rest)),
+            _ if value.starts_with(b"/") => Path::new(OsStr::from_bytes(value)).to_path_buf(),
+            _ => continue,
+        };
+        if let Some(warning) = check(plan, &label, &path, home) {
             if !out.contains(&warning) {
                 out.push(warning);
             }
