@@ -53,6 +53,9 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
+    /// The parent's working directory is not absolute.
+    #[error("the parent's working directory {:?} is not an absolute path (Request::parent_cwd, HostContext::parent_cwd); pass std::env::current_dir()", .0.display().to_string())]
+    ParentCwd(PathBuf),
     /// No place for the bundle cache.
     #[error(
         "no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path"
@@ -90,6 +93,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     if req.command.is_empty() {
         return Err(BuildError::NoCommand);
     }
+    check_parent_cwd(&req.parent_cwd)?;
     let cwd = match &req.cwd {
         Some(c) => paths::normalize(&req.parent_cwd.join(c)),
         None => req.parent_cwd.clone(),
@@ -267,6 +271,18 @@ fn unsearchable(meta: &std::fs::Metadata) -> Option<u32> {
     let mode = meta.mode() & 0o7777;
     let owner = meta.uid() == nix::unistd::geteuid().as_raw();
     ((owner && mode & 0o100 == 0) || mode & 0o111 == 0).then_some(mode)
+}
+
+/// Relative paths (`cwd`, CA files in the parent's variables) resolve
+/// against `parent_cwd`: a relative one would resolve against this
+/// process's own directory instead, and an empty one (a defaulted field)
+/// normalizes to `/`, so the server silently ran in `/`.
+pub(crate) fn check_parent_cwd(parent_cwd: &Path) -> Result<(), BuildError> {
+    if parent_cwd.is_absolute() {
+        Ok(())
+    } else {
+        Err(BuildError::ParentCwd(parent_cwd.to_path_buf()))
+    }
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {
