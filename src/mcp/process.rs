@@ -282,7 +282,10 @@ impl ServerProcess {
     }
 
     /// Close stdin, SIGTERM the whole tree, SIGKILL after `grace`; always
-    /// reaps. Bounded by `grace` + 5 s.
+    /// reaps. Bounded by `grace` + 5 s. After [`super::session::initialize`]
+    /// the [`super::session::Session`] holds stdin: it stays open until the
+    /// session is dropped, so drop it first for a server that should see
+    /// EOF before the signal.
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
         if let Some(s) = self.try_status() {
