@@ -165,12 +165,14 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _guard = handle.enter();
-        // tokio panics when the runtime has no IO driver, and only after
-        // the fork (converting the pipes), leaving the child unkillable
-        // and unreaped: probe the driver first, before anything is forked.
+        // tokio registers the pipes only after the fork: on a runtime
+        // without its IO driver it panics there, on one shut down it fails,
+        // and either way the child is dropped unkillable and unreaped.
+        // Probe the driver first, before anything is forked.
         let probe = std::panic::catch_unwind(|| tokio::net::UnixStream::pair().map(drop));
         let result = match probe {
-            Ok(_) => cmd.spawn().map_err(SpawnFailure::Io),
+            Ok(Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
+            Ok(Err(e)) => Err(SpawnFailure::Io(e)),
             Err(_) => Err(SpawnFailure::NoIo),
         };
         let _ = tx.send(result);
