@@ -285,9 +285,10 @@ impl ServerProcess {
 
     /// Close stdin, SIGTERM the whole tree, SIGKILL after `grace`; always
     /// reaps. Bounded by `grace` + 5 s. After [`super::session::initialize`]
-    /// the [`super::session::Session`] holds stdin: it stays open until the
-    /// session is dropped, so drop it first for a server that should see
-    /// EOF before the signal.
+    /// the [`super::session::Session`] holds stdin, which closes only when
+    /// the session is dropped; SIGTERM follows at once either way. To let
+    /// a server exit on EOF alone, drop the session and `wait` (with a
+    /// timeout) before calling this.
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
         if let Some(s) = self.try_status() {
