@@ -59,7 +59,8 @@ pub struct HostContext {
     pub proxy: Option<OsString>,
     /// Highest-priority layers (command-line flags).
     pub layers: Vec<Layer>,
-    /// Bundle cache directory (default from XDG_CACHE_HOME or HOME).
+    /// Bundle cache directory, absolute (default from XDG_CACHE_HOME or
+    /// HOME).
     pub cache_dir: Option<PathBuf>,
 }
 

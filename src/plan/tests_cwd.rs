@@ -237,3 +237,25 @@ fn a_parent_cwd_that_is_not_absolute_is_refused_by_name() {
         );
     }
 }
+
+#[test]
+fn a_relative_cache_dir_is_refused_by_name_and_not_created() {
+    let parent = tempfile::tempdir().unwrap();
+    let req = Request {
+        command: vec!["ls".into()],
+        cwd: None,
+        parent_cwd: parent.path().into(),
+        parent_env: env(&[("HOME", "/home/u")]),
+        layers: vec![],
+        cache_dir: Some("relcache".into()),
+        system_root: "/".into(),
+    };
+    let err = build(&req).unwrap_err();
+    assert!(matches!(&err, BuildError::RelativeCacheDir(p) if p == Path::new("relcache")));
+    assert_eq!(
+        err.to_string(),
+        "the trust bundle cache directory \"relcache\" is not an absolute path \
+         (Request::cache_dir, HostContext::cache_dir)"
+    );
+    assert!(!Path::new("relcache").exists());
+}
