@@ -9,7 +9,7 @@
 //! The flow of one spawn, each step a module:
 //! 1. [`policy`]: what the user asked for (presets, a TOML file, flags).
 //! 2. [`trust`]: CA inputs sanitised into content-addressed bundles.
-//! 3. [`env`]: the child's variables, each with its provenance.
+//! 3. [`env`](mod@env): the child's variables, each with its provenance.
 //! 4. [`plan`]: env + filesystem + network + backend in one value, verified,
 //!    then lowered into the `sandspawn-linux` spec that enforcement consumes.
 //!

@@ -404,3 +404,39 @@ async fn dropping_an_exited_server_takes_what_it_left() {
         assert!(left.is_empty(), "{backend}: left behind {left:?}");
     }
 }
+
+/// A command that is missing or not executable exits 127 / 126 on both
+/// backends, as `sandspawn run` and `sandspawn mcp` report it: the
+/// library's sandbox stage answered 125 on Landlock (bwrap's helper stage
+/// already said 127 / 126), so a host could not tell "not found" from a
+/// sandbox failure by the status alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_unexecutable_command_exits_127_or_126() {
+    for backend in ["bwrap", "landlock"] {
+        if ready(backend).is_none() {
+            continue;
+        }
+        let host = Host::new();
+        let not_exec = host.work().join("server.sh");
+        std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+        for (cmd, code, why) in [
+            (
+                host.work().join("no-such-server"),
+                127,
+                "No such file or directory",
+            ),
+            (not_exec, 126, "Permission denied"),
+        ] {
+            let plan = host.plan(vec![cmd.clone().into()], backend, Layer::default());
+            let mut server = spawn(&plan, &opts()).await.unwrap();
+            let err = initialize(&mut server, STARTUP).await.unwrap_err();
+            assert_eq!(
+                err.exit.and_then(|s| s.code()),
+                Some(code),
+                "{backend}: {err}"
+            );
+            let line = format!("sandspawn: executing {}: {why}", cmd.display());
+            assert!(err.stderr_tail.contains(&line), "{backend}: {err}");
+        }
+    }
+}

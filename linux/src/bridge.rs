@@ -15,7 +15,7 @@
 //!
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
 //! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
-//! front ([`crate::front`]), which does the SOCKS5 handshake for it (and,
+//! front (the private `front` module), which does the SOCKS5 handshake for it (and,
 //! for a plain `http://` request, reads the origin's response head). Past
 //! that, the bridge reads nothing, except to put the upstream URL's credentials
 //! on each connection ([`crate::upstream_auth`]), so the credentials stay on

@@ -43,12 +43,15 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
 /// The hidden `__mcp-spec` stage: decode the spec the library handed over
 /// and enforce it (exec bwrap, or Landlock then exec the server).
 pub fn spec_exec() -> ExitCode {
-    let err = match wire::from_env(|name| std::env::var_os(name)) {
-        Ok(spec) => sandspawn_linux::run(&spec).to_string(),
-        Err(e) => e.to_string(),
+    let (err, code) = match wire::from_env(|name| std::env::var_os(name)) {
+        Ok(spec) => {
+            let e = sandspawn_linux::run(&spec);
+            (e.to_string(), super::run_exit_code(&e))
+        }
+        Err(e) => (e.to_string(), super::EXIT_SANDSPAWN_FAILED),
     };
     eprintln!("sandspawn: {err}");
-    ExitCode::from(super::EXIT_SANDSPAWN_FAILED)
+    ExitCode::from(code)
 }
 
 /// The `${…}` context of a client config read from here.

@@ -95,9 +95,21 @@ pub fn main() -> ExitCode {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Run(sandspawn_linux::RunError::Confine(e)) => e.exit_code(),
+            CliError::Run(e) => run_exit_code(e),
             _ => EXIT_SANDSPAWN_FAILED,
         }
+    }
+}
+
+/// The exit status for a failed enforcement: 127 / 126 when the command
+/// itself is not found / not executable (the shell's convention, as the
+/// helper stage inside bwrap reports it), else sandspawn's own 125. Shared
+/// by `run`, `mcp` and the library's `__mcp-spec` stage, so a host sees the
+/// same status from both backends.
+pub(crate) fn run_exit_code(e: &sandspawn_linux::RunError) -> u8 {
+    match e {
+        sandspawn_linux::RunError::Confine(e) => e.exit_code(),
+        _ => EXIT_SANDSPAWN_FAILED,
     }
 }
 

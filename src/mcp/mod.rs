@@ -26,6 +26,8 @@
 //!     ..HostContext::default()
 //! };
 //! let plan = mcp::request::plan_server(&launch, &ctx)?.plan;
+//! // The child is the sandspawn binary's sandbox stage: SpawnOptions::sandspawn_exe,
+//! // SANDSPAWN_EXE or `sandspawn` on PATH names it (SpawnError::NoExe without one).
 //! let mut server = mcp::process::spawn(&plan, &Default::default()).await?;
 //! let (mut session, info) = mcp::session::initialize(&mut server, mcp::session::DEFAULT_STARTUP_TIMEOUT).await?;
 //! let tools = session.list_tools().await?;

@@ -51,8 +51,8 @@ pub enum SpawnError {
     /// The spawner thread is gone or was never started.
     #[error("the sandspawn spawner thread is not running")]
     Spawner,
-    /// Called outside a tokio runtime.
-    #[error("spawn must be called inside a tokio runtime: {0}")]
+    /// Called outside a tokio runtime, or in one without its IO driver.
+    #[error("spawn needs a tokio runtime with IO enabled: {0}")]
     NoRuntime(String),
 }
 
@@ -68,6 +68,13 @@ pub struct SpawnOptions {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Why the spawner thread did not start the child.
+enum SpawnFailure {
+    Io(io::Error),
+    /// The caller's runtime has no IO driver (tokio would panic).
+    NoIo,
+}
+
 fn spawner() -> Result<mpsc::Sender<Job>, SpawnError> {
     static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<Job>>>> = OnceLock::new();
     let slot = SPAWNER.get_or_init(|| {
@@ -75,8 +82,11 @@ fn spawner() -> Result<mpsc::Sender<Job>, SpawnError> {
         std::thread::Builder::new()
             .name("sandspawn-spawner".into())
             .spawn(move || {
+                // One panicking job (tokio panics in `spawn` on a runtime
+                // without its IO driver) must not end this thread: every
+                // later spawn in the process would fail with `Spawner`.
                 for job in rx {
-                    job();
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
             })
             .ok()
@@ -155,17 +165,34 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _guard = handle.enter();
-        let _ = tx.send(cmd.spawn());
+        // tokio registers the pipes only after the fork: on a runtime
+        // without its IO driver it panics there, on one shut down it fails,
+        // and either way the child is dropped unkillable and unreaped.
+        // Probe the driver first, before anything is forked.
+        let probe = std::panic::catch_unwind(|| tokio::net::UnixStream::pair().map(drop));
+        let result = match probe {
+            Ok(Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
+            Ok(Err(e)) => Err(SpawnFailure::Io(e)),
+            Err(_) => Err(SpawnFailure::NoIo),
+        };
+        let _ = tx.send(result);
     });
     spawner()?.send(job).map_err(|_| SpawnError::Spawner)?;
     let started = Instant::now();
-    let mut child = rx
-        .await
-        .map_err(|_| SpawnError::Spawner)?
-        .map_err(|source| SpawnError::Start {
-            exe: exe.clone(),
-            source,
-        })?;
+    let mut child = match rx.await.map_err(|_| SpawnError::Spawner)? {
+        Ok(child) => child,
+        Err(SpawnFailure::Io(source)) => {
+            return Err(SpawnError::Start {
+                exe: exe.clone(),
+                source,
+            })
+        }
+        Err(SpawnFailure::NoIo) => {
+            return Err(SpawnError::NoRuntime(
+                "this one has none; build it with enable_io() or enable_all()".into(),
+            ))
+        }
+    };
     let pid = child.id().unwrap_or(0);
     let ring: SharedRing = Arc::new(Mutex::new(Ring::new(opts.stderr)));
     let drain = child
@@ -257,7 +284,11 @@ impl ServerProcess {
     }
 
     /// Close stdin, SIGTERM the whole tree, SIGKILL after `grace`; always
-    /// reaps. Bounded by `grace` + 5 s.
+    /// reaps. Bounded by `grace` + 5 s. After [`super::session::initialize`]
+    /// the [`super::session::Session`] holds stdin, which closes only when
+    /// the session is dropped; SIGTERM follows at once either way. To let
+    /// a server exit on EOF alone, drop the session and `wait` (with a
+    /// timeout) before calling this.
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
         if let Some(s) = self.try_status() {

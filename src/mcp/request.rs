@@ -46,7 +46,9 @@ pub struct ServerLaunch {
 pub struct HostContext {
     /// The starting process's environment, as data.
     pub parent_env: Vec<(OsString, OsString)>,
-    /// Its working directory (absolute).
+    /// Its working directory: absolute (relative paths of the launch and
+    /// of CA variables resolve here); anything else is refused with
+    /// [`BuildError::ParentCwd`].
     pub parent_cwd: PathBuf,
     /// Recover trust and proxy variables from the MCP host process (the
     /// parent of this process). For `sandspawn mcp`, not for a library host.
@@ -57,7 +59,8 @@ pub struct HostContext {
     pub proxy: Option<OsString>,
     /// Highest-priority layers (command-line flags).
     pub layers: Vec<Layer>,
-    /// Bundle cache directory (default from XDG_CACHE_HOME or HOME).
+    /// Bundle cache directory, absolute (default from XDG_CACHE_HOME or
+    /// HOME).
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -90,6 +93,8 @@ pub fn plan_with_recovered(
     ctx: &HostContext,
     recovered: Recovered,
 ) -> Result<McpPlan, McpPlanError> {
+    // Before the cwd is derived from it (and the user config read).
+    plan::check_parent_cwd(&ctx.parent_cwd)?;
     let mut env = ctx.parent_env.clone();
     env.extend(recovered.vars.iter().cloned());
 
@@ -242,5 +247,33 @@ fn make_caches(home: Option<&Path>) {
     for cache in MCP_CACHES {
         let rel = cache.trim_start_matches("~/");
         let _ = std::fs::create_dir_all(home.join(rel));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_context_without_an_absolute_cwd_is_refused() {
+        // `HostContext { parent_env, ..Default::default() }` planned the
+        // server in `/` with a warning about an empty directory, and a
+        // relative cwd was joined twice ("working directory docs/docs").
+        for parent in ["", "docs"] {
+            let ctx = HostContext {
+                parent_env: vec![("HOME".into(), "/nonexistent-home".into())],
+                parent_cwd: parent.into(),
+                ..HostContext::default()
+            };
+            let launch = ServerLaunch {
+                command: vec!["true".into()],
+                ..ServerLaunch::default()
+            };
+            let err = plan_server(&launch, &ctx).unwrap_err();
+            assert!(
+                matches!(&err, McpPlanError::Build(BuildError::ParentCwd(p)) if p == Path::new(parent)),
+                "{err}"
+            );
+        }
     }
 }

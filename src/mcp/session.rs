@@ -90,7 +90,9 @@ pub struct Session {
     pub tool_timeout: Duration,
 }
 
-/// Take the server's stdio and run the handshake within `timeout`.
+/// Take the server's stdio and run the handshake within `timeout`. A
+/// failure returns at most 1 s later: the server gets 0.5 s to exit, then
+/// 0.5 s to flush stderr, so the error carries its status and last lines.
 pub async fn initialize(
     server: &mut ServerProcess,
     timeout: Duration,

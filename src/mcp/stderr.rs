@@ -180,8 +180,10 @@ pub async fn drain<R: AsyncRead + Unpin>(mut reader: R, ring: SharedRing, starte
     }
 }
 
-/// Lines that look like a sandbox denial (permission errors, a read-only
-/// file system, sandspawn's own Landlock notes).
+/// Lines that look like a sandbox denial: permission errors (EACCES,
+/// EPERM, Python's PermissionError) and a read-only file system. The
+/// Landlock backend's start-up notes (`sandspawn: landlock backend: …`)
+/// are not counted: every Landlock server prints them.
 pub fn denials(lines: &[StderrLine]) -> Vec<String> {
     const HINTS: &[&str] = &[
         "EACCES",

@@ -29,7 +29,8 @@ pub struct Request {
     pub parent_env: Vec<(OsString, OsString)>,
     /// Policy layers in order (file, flags…); presets are pulled in by name.
     pub layers: Vec<Layer>,
-    /// Where bundles are cached; default from XDG_CACHE_HOME or HOME.
+    /// Where bundles are cached, absolute; default from XDG_CACHE_HOME or
+    /// HOME.
     pub cache_dir: Option<PathBuf>,
     /// The filesystem root used to find the system CA store ("/").
     pub system_root: PathBuf,
@@ -53,6 +54,12 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
+    /// The parent's working directory is not absolute.
+    #[error("the parent's working directory {:?} is not an absolute path (Request::parent_cwd, HostContext::parent_cwd); pass std::env::current_dir()", .0.display().to_string())]
+    ParentCwd(PathBuf),
+    /// The bundle cache directory given is not absolute.
+    #[error("the trust bundle cache directory {:?} is not an absolute path (Request::cache_dir, HostContext::cache_dir)", .0.display().to_string())]
+    RelativeCacheDir(PathBuf),
     /// No place for the bundle cache.
     #[error(
         "no cache directory for trust bundles: set XDG_CACHE_HOME or HOME to an absolute path"
@@ -89,6 +96,12 @@ pub enum BuildError {
 pub fn build(req: &Request) -> Result<Plan, BuildError> {
     if req.command.is_empty() {
         return Err(BuildError::NoCommand);
+    }
+    check_parent_cwd(&req.parent_cwd)?;
+    // A relative one was created under this process's cwd, then failed
+    // its ownership check, with advice about XDG_CACHE_HOME.
+    if let Some(dir) = req.cache_dir.as_ref().filter(|d| !d.is_absolute()) {
+        return Err(BuildError::RelativeCacheDir(dir.clone()));
     }
     let cwd = match &req.cwd {
         Some(c) => paths::normalize(&req.parent_cwd.join(c)),
@@ -267,6 +280,18 @@ fn unsearchable(meta: &std::fs::Metadata) -> Option<u32> {
     let mode = meta.mode() & 0o7777;
     let owner = meta.uid() == nix::unistd::geteuid().as_raw();
     ((owner && mode & 0o100 == 0) || mode & 0o111 == 0).then_some(mode)
+}
+
+/// Relative paths (`cwd`, CA files in the parent's variables) resolve
+/// against `parent_cwd`: a relative one would resolve against this
+/// process's own directory instead, and an empty one (a defaulted field)
+/// normalizes to `/`, so the server silently ran in `/`.
+pub(crate) fn check_parent_cwd(parent_cwd: &Path) -> Result<(), BuildError> {
+    if parent_cwd.is_absolute() {
+        Ok(())
+    } else {
+        Err(BuildError::ParentCwd(parent_cwd.to_path_buf()))
+    }
 }
 
 fn cwd_error(path: PathBuf, problem: String) -> BuildError {

@@ -211,3 +211,51 @@ fn a_home_inside_the_private_tmp_gets_its_own_directory_after_it() {
     assert!(at("/tmp") < at("/tmp/u"), "{mounts:?}");
     assert_eq!(plan.env.get("HOME"), Some(std::ffi::OsStr::new("/tmp/u")));
 }
+
+#[test]
+fn a_parent_cwd_that_is_not_absolute_is_refused_by_name() {
+    // An empty one (a defaulted field) normalized to `/` and the command
+    // ran there; a relative one was resolved against this process's cwd.
+    for parent in ["", "docs"] {
+        let req = Request {
+            command: vec!["ls".into()],
+            cwd: None,
+            parent_cwd: parent.into(),
+            parent_env: env(&[("HOME", "/home/u")]),
+            layers: vec![],
+            cache_dir: None,
+            system_root: "/".into(),
+        };
+        let err = build(&req).unwrap_err();
+        assert!(matches!(&err, BuildError::ParentCwd(p) if p == Path::new(parent)));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the parent's working directory {parent:?} is not an absolute path \
+                 (Request::parent_cwd, HostContext::parent_cwd); pass std::env::current_dir()"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_relative_cache_dir_is_refused_by_name_and_not_created() {
+    let parent = tempfile::tempdir().unwrap();
+    let req = Request {
+        command: vec!["ls".into()],
+        cwd: None,
+        parent_cwd: parent.path().into(),
+        parent_env: env(&[("HOME", "/home/u")]),
+        layers: vec![],
+        cache_dir: Some("relcache".into()),
+        system_root: "/".into(),
+    };
+    let err = build(&req).unwrap_err();
+    assert!(matches!(&err, BuildError::RelativeCacheDir(p) if p == Path::new("relcache")));
+    assert_eq!(
+        err.to_string(),
+        "the trust bundle cache directory \"relcache\" is not an absolute path \
+         (Request::cache_dir, HostContext::cache_dir)"
+    );
+    assert!(!Path::new("relcache").exists());
+}
