@@ -193,7 +193,6 @@ pub fn denials(lines: &[StderrLine]) -> Vec<String> {
         "Operation not permitted",
         "Read-only file system",
         "PermissionError",
-        "sandspawn: error",
     ];
     lines
         .iter()
