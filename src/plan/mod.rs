@@ -88,3 +88,6 @@ mod tests_checks;
 
 #[cfg(test)]
 mod tests_links;
+
+#[cfg(test)]
+mod tests_landlock;
