@@ -418,6 +418,15 @@ fn roots_left_under_home(policy: &Policy, home: &Path, private: &Path) -> Vec<St
                 .is_some_and(|c| c.as_os_str().as_bytes().starts_with(b"."))
         })
         .filter(|r| !is_within(&r.path, private))
+        // Already pointed at by a variable the user set (RUSTUP_HOME, an
+        // entry of PATH): nothing left to say.
+        .filter(|r| {
+            !policy.env.set.iter().any(|(_, v)| {
+                v.as_bytes()
+                    .split(|&b| b == b':')
+                    .any(|e| same_path(Path::new(OsStr::from_bytes(e)), &r.path))
+            })
+        })
         .map(|r| {
             format!(
                 "landlock: HOME is {} (no private HOME without a mount namespace), so {} \

@@ -57,3 +57,27 @@ fn a_dot_directory_granted_under_the_moved_home_is_named() {
         ]
     );
 }
+
+#[test]
+fn a_root_a_set_variable_points_at_is_not_named() {
+    let plan = landlock_plan(Layer {
+        origin: "flags".into(),
+        read: vec![
+            PathBuf::from("/home/u/.rustup"),
+            PathBuf::from("/home/u/.cargo/bin"),
+        ],
+        set: vec![
+            ("RUSTUP_HOME".into(), "/home/u/.rustup".into()),
+            ("PATH".into(), "/home/u/.cargo/bin:/usr/bin".into()),
+        ],
+        ..Layer::default()
+    });
+    assert!(
+        !plan
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("landlock: HOME is")),
+        "{:?}",
+        plan.warnings
+    );
+}
