@@ -46,6 +46,9 @@ fn a_path_argument_outside_the_view_is_named_with_the_flag_that_grants_it() {
         db.as_str(),
         in_cwd.as_str(),
         "/usr/bin",
+        // A device both backends provide: seen, whatever the policy.
+        "/dev/null",
+        "--output=/dev/null",
         "/nonexistent/path",
         "https://example.com/x",
     ]);

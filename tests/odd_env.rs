@@ -381,3 +381,53 @@ fn landlock_as_root_says_that_file_metadata_stays_changeable() {
         "root: {root}; stderr: {stderr}"
     );
 }
+
+/// Landlock shows a hidden directory's names (it governs opening, not
+/// lookup): a PATH entry the sandbox hides must not be searched, or a shell
+/// (and Python, for `sys.executable`) takes a program there that cannot
+/// run, where bwrap's search goes on to the next entry. Here a pyenv-like
+/// shim directory in the hidden HOME comes first in PATH.
+#[test]
+fn landlock_leaves_hidden_directories_out_of_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let shims = home.path().join("shims");
+    for dir in [shims.as_path(), tools.path()] {
+        std::fs::create_dir_all(dir).unwrap();
+        let tool = dir.join("qa-tool");
+        std::fs::write(&tool, "#!/bin/sh\necho ran\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}:/usr/bin:/bin",
+        shims.display(),
+        tools.path().display()
+    );
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        // The working directory is readable (and HOME, beside it, hidden).
+        .current_dir(tools.path())
+        .args(["run", "--backend", "landlock", "--", "sh", "-c"])
+        .arg("echo \"$PATH\"; command -v qa-tool")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("Landlock") && stderr.contains("not supported") {
+        skip(&format!("Landlock unavailable: {stderr}"));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let visible = tools.path().join("qa-tool");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}:/usr/bin:/bin\n{}\n",
+            tools.path().display(),
+            visible.display()
+        )
+    );
+}

@@ -61,8 +61,9 @@ pub struct Expansion {
 /// Temporary directories that stand in for a private tmpfs (shared instead).
 const SHARED_TMP: &[&str] = &["/tmp", "/var/tmp"];
 
-/// Device files a process expects (what bwrap's `--dev` provides).
-const DEVICES: &[&str] = &[
+/// Device files a process expects (what bwrap's `--dev` provides), present
+/// inside on both backends whatever the policy.
+pub const DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",
     "/dev/full",

@@ -97,6 +97,14 @@ fn check(plan: &Plan, label: &str, path: &Path, home: Option<&Path>) -> Option<S
 /// hidden, and not under a private tmpfs that replaces the host's content
 /// (the tmpfs's own directory is there, empty).
 fn seen(plan: &Plan, path: &Path) -> bool {
+    // The usual devices (`/dev/null` as an output file) are there on both
+    // backends without any grant; the plan does not list them.
+    if sandspawn_linux::expand::DEVICES
+        .iter()
+        .any(|d| is_within(path, Path::new(d)))
+    {
+        return true;
+    }
     match plan.fs.decide(path).map(|e| (&e.access, &e.path)) {
         Some((Access::Read | Access::Write | Access::Link { .. }, _)) => true,
         Some((Access::Tmpfs, root)) => root == path,

@@ -5,7 +5,10 @@
 //! directories the trust variables name (as `ca`; the sanitiser reads them
 //! at each spawn, so nothing raw is copied), the proxy URL and the no-proxy
 //! list. A trust variable naming the system store records nothing: the
-//! system roots are always merged.
+//! system roots are always merged. Except an additive one
+//! (NODE_EXTRA_CA_CERTS…): its program's own roots are Mozilla's, so the
+//! store's admin-installed CAs (an agent firewall's) reached Node only
+//! through it, and a recorded `ca` gives them to Node again.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -48,7 +51,7 @@ pub fn record(
                 || system_store
                     .and_then(Path::parent)
                     .is_some_and(|d| same_file(&path, d));
-            if is_system || config.ca.contains(&path) {
+            if (is_system && var.role != TrustRole::Add) || config.ca.contains(&path) {
                 continue;
             }
             added.push(format!("ca {} (from {})", path.display(), var.name));
@@ -139,6 +142,25 @@ mod tests {
         let again = record(&e, Path::new("/w"), &r.config, Some(&store));
         assert!(again.added.is_empty(), "{:?}", again.added);
         assert_eq!(again.config, r.config);
+    }
+
+    #[test]
+    fn an_additive_variable_naming_the_system_store_is_recorded() {
+        // This host's shape: the firewall's CA is in the system store, and
+        // NODE_EXTRA_CA_CERTS names the store so that Node trusts it.
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("etc/ssl/certs/ca-certificates.crt");
+        std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+        std::fs::write(&store, "x").unwrap();
+        let s = store.to_str().unwrap();
+        let e = env(&[
+            ("SSL_CERT_FILE", s),
+            ("SSL_CERT_DIR", store.parent().unwrap().to_str().unwrap()),
+            ("NODE_EXTRA_CA_CERTS", s),
+        ]);
+        let r = record(&e, Path::new("/w"), &UserConfig::default(), Some(&store));
+        assert_eq!(r.config.ca, vec![store.clone()]);
+        assert_eq!(r.added, vec![format!("ca {s} (from NODE_EXTRA_CA_CERTS)")]);
     }
 
     #[test]

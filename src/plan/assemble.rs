@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::fs::{Access, FsView, PathKind};
@@ -306,6 +307,7 @@ pub fn assemble(
                         "landlock: HOME (no private HOME without a mount namespace)",
                     );
                     home_override = Some(dirs.home.clone().into_os_string());
+                    warnings.extend(roots_left_under_home(&policy, home, &dirs.home));
                 }
             }
         }
@@ -394,6 +396,48 @@ pub fn assemble(
         violations: Vec::new(),
         warnings,
     }
+}
+
+/// Landlock moves HOME to a directory of its own, so a dot-directory the
+/// user granted under the real HOME (`--read ~/.rustup`) is there by its
+/// own path only: programs that look for it under $HOME do not find it,
+/// where under bwrap it appears inside the private HOME. A project
+/// (`~/proj`) is found by its path and is no concern. Said once per root;
+/// presets and the MCP profile's roots are sandspawn's own and documented.
+fn roots_left_under_home(policy: &Policy, home: &Path, private: &Path) -> Vec<String> {
+    policy
+        .read
+        .iter()
+        .chain(&policy.write)
+        .filter(|r| !r.origin.starts_with("preset ") && !r.origin.starts_with("mcp profile"))
+        .filter(|r| {
+            r.path
+                .strip_prefix(home)
+                .ok()
+                .and_then(|rel| rel.components().next())
+                .is_some_and(|c| c.as_os_str().as_bytes().starts_with(b"."))
+        })
+        .filter(|r| !is_within(&r.path, private))
+        // Already pointed at by a variable the user set (RUSTUP_HOME, an
+        // entry of PATH): nothing left to say.
+        .filter(|r| {
+            !policy.env.set.iter().any(|(_, v)| {
+                v.as_bytes()
+                    .split(|&b| b == b':')
+                    .any(|e| same_path(Path::new(OsStr::from_bytes(e)), &r.path))
+            })
+        })
+        .map(|r| {
+            format!(
+                "landlock: HOME is {} (no private HOME without a mount namespace), so {} \
+                 is reached by its own path only: a program that looks for it under $HOME \
+                 does not find it; point the program at it (RUSTUP_HOME, CARGO_HOME, \
+                 npm_config_cache… with --set), or use the bwrap backend",
+                private.display(),
+                r.path.display()
+            )
+        })
+        .collect()
 }
 
 fn bundle_reason(role: TrustRole) -> String {

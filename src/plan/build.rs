@@ -211,6 +211,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     );
     plan.backend = backend;
     plan.backend_why = backend_why;
+    if backend == Backend::Landlock {
+        hide_search_path_entries(&mut plan);
+    }
     if backend == Backend::Bwrap {
         // bwrap binds none of them (see `sandspawn_linux::bwrap`): say so
         // rather than let explain promise the host's.
@@ -478,4 +481,24 @@ fn alias_of(path: &Path, resolver: &MemoResolver) -> Option<super::Alias> {
         .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))?
         .to_path_buf();
     Some(super::Alias { link, resolved })
+}
+
+/// Landlock: the parent's PATH loses the directories the sandbox hides (see
+/// `search_path`); a PATH the user set is theirs and stays as written.
+fn hide_search_path_entries(plan: &mut Plan) {
+    let fs = &plan.fs;
+    let Some(var) = plan
+        .env
+        .vars
+        .iter_mut()
+        .find(|v| v.name == "PATH" && v.source == crate::env::Source::Base)
+    else {
+        return;
+    };
+    if let Some(value) =
+        super::search_path::visible_entries(&var.value, fs, |p| std::fs::canonicalize(p).ok())
+    {
+        var.value = value;
+        var.source = crate::env::Source::Sandbox;
+    }
 }

@@ -15,6 +15,7 @@ mod fs;
 mod json;
 mod lower;
 pub mod protect;
+mod search_path;
 pub mod upstream;
 mod verify;
 
@@ -88,3 +89,6 @@ mod tests_checks;
 
 #[cfg(test)]
 mod tests_links;
+
+#[cfg(test)]
+mod tests_landlock;

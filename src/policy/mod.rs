@@ -61,12 +61,15 @@ pub enum PolicyError {
         raw: String,
     },
     /// A path starting with `~` while the parent has no HOME.
-    #[error("{rule}: `{path}` starts with `~` but HOME is not set; write an absolute path", path = .path.display())]
+    #[error("{rule}: `{path}` starts with `~` but HOME is not set; {fix}", path = .path.display())]
     NoHome {
         /// The rule.
         rule: String,
         /// The path.
         path: PathBuf,
+        /// What to do: a preset's path is sandspawn's, not the user's to
+        /// rewrite, so only HOME fixes it.
+        fix: &'static str,
     },
     /// An empty path.
     #[error("{rule}: an empty path is not allowed; write `.` for the working directory")]
@@ -253,6 +256,11 @@ fn resolve_path(
     let path = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
         rule: label(),
         path: raw.to_path_buf(),
+        fix: if origin.starts_with("preset ") {
+            "set HOME to an absolute path (the preset's paths are under it)"
+        } else {
+            "write an absolute path, or set HOME"
+        },
     })?;
     Ok(PathRule {
         path,

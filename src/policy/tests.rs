@@ -143,9 +143,23 @@ fn unknown_preset_and_tilde_without_home_are_errors() {
         home: None,
     };
     let err = Policy::resolve(&[layer], &no_home).unwrap_err().to_string();
-    assert!(
-        err.contains("HOME is not set") && err.contains("~/x"),
-        "{err}"
+    assert_eq!(
+        err,
+        "read (from --read): `~/x` starts with `~` but HOME is not set; \
+         write an absolute path, or set HOME"
+    );
+    // A preset's `~` path is not the user's to rewrite (an MCP client that
+    // starts sandspawn without HOME): only HOME fixes it.
+    let layer = Layer {
+        origin: "flags".into(),
+        presets: vec!["mcp".into()],
+        ..Layer::default()
+    };
+    let err = Policy::resolve(&[layer], &no_home).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "write (from preset mcp): `~/.npm` starts with `~` but HOME is not set; \
+         set HOME to an absolute path (the preset's paths are under it)"
     );
     let layer = Layer {
         origin: "--read".into(),

@@ -177,7 +177,11 @@ pub(crate) fn assemble(
     // system store, which also holds the CAs an admin or an agent firewall
     // installed there (update-ca-certificates). A parent that pointed
     // NODE_EXTRA_CA_CERTS at the system bundle trusted those in Node; the
-    // child must too.
+    // child must too. A `--ca` / policy `ca` file counts as additive for
+    // the same reason: it names the CA the user wants trusted, and when
+    // that CA was installed into the system store too, leaving it out of
+    // the extras would leave Node without it (Troubleshooting's remedy
+    // would do nothing for Node).
     let mut seen = DerSet::new();
     let mut extras: Vec<&[u8]> = Vec::new();
     let mut own: Vec<&[u8]> = Vec::new();
@@ -186,7 +190,8 @@ pub(crate) fn assemble(
             continue;
         }
         // With --no-system-roots the system roots stay out of both.
-        let adds = req.merge_system_roots && names_additive(&inp.origin);
+        let adds = req.merge_system_roots
+            && (inp.origin == Origin::PolicyCa || names_additive(&inp.origin));
         for c in certs {
             let in_system = system_set.contains(c.as_slice());
             if (adds || !in_system) && seen.insert(c) {

@@ -33,7 +33,7 @@ use super::input::open_nofollow;
 use super::{TrustOutcome, TrustRequest};
 
 /// Bump when the meaning of a memo changes.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 
 /// What identifies the content of a file or the entry list of a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -167,6 +167,23 @@ fn an_additive_variable_naming_the_system_bundle_gives_node_the_system_roots() {
 }
 
 #[test]
+fn a_ca_file_already_in_the_system_store_still_reaches_node() {
+    // This host's shape from a stripped environment: the agent firewall's
+    // CA was installed into the system store, no variable names anything,
+    // and the user passes that CA with --ca as Troubleshooting says. Node
+    // reads only NODE_EXTRA_CA_CERTS on top of Mozilla's roots, so the CA
+    // must be in the extras bundle even though the system store has it.
+    let fx = Fx::new();
+    let firewall = fx.write("firewall.pem", pem_block("CERTIFICATE", &fx.sys[1]));
+    let out = prepare(&fx.req(vec![policy(&firewall)])).unwrap();
+    assert_eq!(certs_in(&out.extras_bundle), vec![fx.sys[1].clone()]);
+    assert_eq!(certs_in(&out.bundle), fx.sys.to_vec());
+    // The same file named by a replacing variable adds nothing to Node.
+    let out = prepare(&fx.req(vec![var("SSL_CERT_FILE", &firewall, Expect::File)])).unwrap();
+    assert_eq!(out.extras_bundle, None);
+}
+
+#[test]
 fn a_utf8_byte_order_mark_before_the_first_block_is_skipped() {
     let (c, _) = ca("bom");
     for nl in ["\n", "\r\n"] {
