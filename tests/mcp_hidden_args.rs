@@ -168,4 +168,27 @@ fn a_tilde_path_argument_is_checked_as_the_path_it_expands_to() {
     );
     let all = explain(&host, &["--read", &n, "--", "sh", "-c", "true", "~/notes"]);
     assert!(!all.contains("outside the sandbox's view"), "{all}");
+    // On Landlock the server's HOME is sandspawn's own directory: `~` there
+    // is not the host's, and no grant changes that; the absolute path does.
+    let all = explain(
+        &host,
+        &[
+            "--backend",
+            "landlock",
+            "--read",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            "true",
+            "~/notes",
+        ],
+    );
+    let inside = host.home().join(".cache/sandspawn/home");
+    let line = format!(
+        "  argument ~/notes: the server's HOME is sandspawn's own {} on the landlock backend, so it names {}/notes there, not {n}; write {n} instead",
+        inside.display(),
+        inside.display()
+    );
+    assert!(all.contains(&line), "missing {line:?} in\n{all}");
 }

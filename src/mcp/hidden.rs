@@ -42,7 +42,27 @@ pub fn data_paths(plan: &Plan, env: &[(OsString, OsString)], home: Option<&Path>
         // `~/…` reaches the server as written (a config file has no shell);
         // a server that expands it gets the same HOME path as the host.
         let path = match (value.strip_prefix(b"~/"), home) {
-            (Some(rest), Some(home)) => home.join(OsStr::from_bytes(rest)),
+            (Some(rest), Some(home)) => {
+                let path = home.join(OsStr::from_bytes(rest));
+                // Landlock's HOME is sandspawn's own directory: `~` inside
+                // is not the host's, and no grant changes that.
+                let inside = plan.env.get("HOME").map(Path::new);
+                if let Some(inside) = inside.filter(|h| *h != home) {
+                    let warning = format!(
+                        "{label}: the server's HOME is sandspawn's own {} on the {} backend, so it names {} there, not {}; write {} instead",
+                        inside.display(),
+                        plan.backend,
+                        inside.join(OsStr::from_bytes(rest)).display(),
+                        path.display(),
+                        path.display()
+                    );
+                    if !out.contains(&warning) {
+                        out.push(warning);
+                    }
+                    continue;
+                }
+                path
+            }
             _ if value.starts_with(b"/") => Path::new(OsStr::from_bytes(value)).to_path_buf(),
             _ => continue,
         };
