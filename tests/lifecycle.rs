@@ -247,3 +247,22 @@ fn seccomp_denials_are_eperm_not_sigsys() {
         );
     }
 }
+
+/// A command that cannot be executed is 126 and one not found 127 for
+/// every errno, as the README promises: a path through a file (ENOTDIR)
+/// and a symlink loop (ELOOP) read as 125, sandspawn's own failure.
+#[test]
+fn exec_failures_are_126_or_127_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("loop-b", dir.path().join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", dir.path().join("loop-b")).unwrap();
+    for backend in backends(dir.path()) {
+        for (cmd, want) in [("/etc/passwd/x", 127), ("./loop-a", 126)] {
+            let mut child = sandspawn(dir.path(), &["run", "--backend", backend, "--", cmd])
+                .spawn()
+                .expect("spawn");
+            let status = wait_bounded(&mut child, Duration::from_secs(10));
+            assert_eq!(status.code(), Some(want), "{backend}: {cmd}");
+        }
+    }
+}
