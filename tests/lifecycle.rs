@@ -266,3 +266,32 @@ fn exec_failures_are_126_or_127_on_both_backends() {
         }
     }
 }
+
+/// A warning on a stderr nobody reads any more (a host that closed its end)
+/// panicked (`eprintln!`), and the command never ran: exit 101.
+#[test]
+fn a_warning_on_a_closed_stderr_does_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in backends(dir.path()) {
+        // A socket pair (std::io::pipe is past the MSRV): a write to one
+        // whose peer is gone fails with EPIPE, as on a pipe.
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(reader);
+        let missing = dir.path().join("no-such-root");
+        let status = sandspawn(
+            dir.path(),
+            &[
+                "run",
+                "--backend",
+                backend,
+                "--read",
+                missing.to_str().unwrap(),
+            ],
+        )
+        .args(["--", "sh", "-c", "exit 4"])
+        .stderr(std::os::fd::OwnedFd::from(writer))
+        .status()
+        .unwrap();
+        assert_eq!(status.code(), Some(4), "{backend}: {status:?}");
+    }
+}

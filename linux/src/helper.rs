@@ -94,7 +94,7 @@ pub fn helper_main(args: Vec<OsString>) -> ExitCode {
     match run_helper(&args) {
         Ok(never) => match never {},
         Err(e) => {
-            eprintln!("sandspawn: {e}");
+            crate::say(format_args!("sandspawn: {e}"));
             ExitCode::from(e.exit_code())
         }
     }
@@ -184,10 +184,10 @@ fn warn_missing(policy: &HelperPolicy) {
                 crate::policy::Level::Write => "--write",
                 crate::policy::Level::None => continue,
             };
-            eprintln!(
+            crate::say(format_args!(
                 "sandspawn: warning: {flag} {}: no such path on this host; it grants nothing",
                 path.display()
-            );
+            ));
         }
     }
 }
@@ -317,9 +317,12 @@ pub fn exec(command: &[OsString], env: Option<&[(OsString, OsString)]>) -> Helpe
         cmd.env_clear();
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
     }
+    let source = cmd.exec();
+    // Best effort: the failure is reported either way.
+    let _ = sys::ignore_sigpipe();
     HelperError::Exec {
         program: PathBuf::from(program),
-        source: cmd.exec(),
+        source,
     }
 }
 

@@ -191,3 +191,41 @@ fn a_missing_rule_path_is_one_warning_and_an_empty_one_an_error() {
         "sandspawn: helper arguments: helper flag \"--read\" does not accept \"\"\n"
     );
 }
+
+/// Exit status of the helper with `args` whose stderr is a pipe nobody
+/// reads any more (a host that closed its end).
+fn with_stderr_gone(args: &[&str]) -> std::process::ExitStatus {
+    // A socket pair (std::io::pipe is past the MSRV): a write to one
+    // whose peer is gone fails with EPIPE, as on a pipe.
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    Command::new(HELPER)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::os::fd::OwnedFd::from(writer))
+        .status()
+        .unwrap()
+}
+
+/// `eprintln!` panics when stderr cannot be written: a warning made the
+/// command's run exit 101 and an error report a panic; after a failed exec
+/// SIGPIPE (reset to default for the exec) killed the report instead.
+#[test]
+fn a_stderr_nobody_reads_changes_no_exit_status() {
+    use std::os::unix::process::ExitStatusExt;
+    let status = with_stderr_gone(&[
+        "--read",
+        "/",
+        "--read",
+        "/no-such-qa-path",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let status = with_stderr_gone(&["--read", "/", "--", "/nonexistent/cmd"]);
+    assert_eq!((status.code(), status.signal()), (Some(127), None));
+    let status = with_stderr_gone(&["--bogus"]);
+    assert_eq!(status.code(), Some(125), "{status:?}");
+}
