@@ -192,3 +192,40 @@ fn verify_and_json_do_not_mix() {
         "{stderr}"
     );
 }
+
+/// The reader of stdout gone once the plan is read (`explain --verify |
+/// head`): the check lines printed inside panicked (exit 101 and a panic
+/// message) where the plan's own lines end quietly with 141.
+#[test]
+fn a_reader_gone_before_the_checks_ends_quietly_with_141() {
+    use std::io::BufRead;
+    let root = layout();
+    let r = root.path();
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let mut child = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", r.join("home"))
+            .env("XDG_CACHE_HOME", r.join("cache"))
+            .current_dir(r.join("ws"))
+            .args(["explain", "--verify", "--backend", backend, "--", "true"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("verify (") {
+            line.clear();
+        }
+        assert!(line.starts_with("verify ("), "{backend}: no verify header");
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{backend}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{backend}: {stderr}");
+    }
+}

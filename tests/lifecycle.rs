@@ -247,3 +247,51 @@ fn seccomp_denials_are_eperm_not_sigsys() {
         );
     }
 }
+
+/// A command that cannot be executed is 126 and one not found 127 for
+/// every errno, as the README promises: a path through a file (ENOTDIR)
+/// and a symlink loop (ELOOP) read as 125, sandspawn's own failure.
+#[test]
+fn exec_failures_are_126_or_127_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("loop-b", dir.path().join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", dir.path().join("loop-b")).unwrap();
+    for backend in backends(dir.path()) {
+        for (cmd, want) in [("/etc/passwd/x", 127), ("./loop-a", 126)] {
+            let mut child = sandspawn(dir.path(), &["run", "--backend", backend, "--", cmd])
+                .spawn()
+                .expect("spawn");
+            let status = wait_bounded(&mut child, Duration::from_secs(10));
+            assert_eq!(status.code(), Some(want), "{backend}: {cmd}");
+        }
+    }
+}
+
+/// A warning on a stderr nobody reads any more (a host that closed its end)
+/// panicked (`eprintln!`), and the command never ran: exit 101.
+#[test]
+fn a_warning_on_a_closed_stderr_does_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in backends(dir.path()) {
+        // A socket pair (std::io::pipe is past the MSRV): a write to one
+        // whose peer is gone fails with EPIPE, as on a pipe.
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(reader);
+        let missing = dir.path().join("no-such-root");
+        let status = sandspawn(
+            dir.path(),
+            &[
+                "run",
+                "--backend",
+                backend,
+                "--read",
+                missing.to_str().unwrap(),
+            ],
+        )
+        .args(["--", "sh", "-c", "exit 4"])
+        .stderr(std::os::fd::OwnedFd::from(writer))
+        .status()
+        .unwrap();
+        assert_eq!(status.code(), Some(4), "{backend}: {status:?}");
+    }
+}

@@ -285,7 +285,7 @@ pub fn bridge_main(args: &[OsString]) -> ExitCode {
     match run_bridge(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sandspawn: {e}");
+            crate::say(format_args!("sandspawn: {e}"));
             ExitCode::from(crate::helper::EXIT_SETUP_FAILED)
         }
     }

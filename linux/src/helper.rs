@@ -36,6 +36,12 @@ pub enum HelperError {
     /// The helper's own command line is malformed.
     #[error("helper arguments: {0}")]
     Args(#[from] ArgsError),
+    /// prctl(PR_SET_PDEATHSIG) failed.
+    #[error("setting the parent-death signal: {0}")]
+    Lifetime(#[source] std::io::Error),
+    /// The process that started the helper exited before it was confined.
+    #[error("the parent process exited before the sandbox started")]
+    ParentGone,
     /// prctl(PR_SET_NO_NEW_PRIVS) failed.
     #[error("setting no_new_privs: {0}")]
     NoNewPrivs(#[source] std::io::Error),
@@ -88,7 +94,7 @@ pub fn helper_main(args: Vec<OsString>) -> ExitCode {
     match run_helper(&args) {
         Ok(never) => match never {},
         Err(e) => {
-            eprintln!("sandspawn: {e}");
+            crate::say(format_args!("sandspawn: {e}"));
             ExitCode::from(e.exit_code())
         }
     }
@@ -96,14 +102,16 @@ pub fn helper_main(args: Vec<OsString>) -> ExitCode {
 
 impl HelperError {
     /// The exit status that reports this failure, following the shell's
-    /// convention for the target itself: 127 not found, 126 not executable;
-    /// everything else is sandspawn's own failure.
+    /// convention for the target itself: 127 not found (a missing file, or
+    /// a path through a non-directory), 126 found but not executable (a
+    /// refused permission, a symlink loop, a bad format…); everything else
+    /// is sandspawn's own failure. A failed exec is always the target's, so
+    /// it never reads as 125.
     pub fn exit_code(&self) -> u8 {
         match self {
-            HelperError::Exec { source, .. } => match source.kind() {
-                std::io::ErrorKind::NotFound => 127,
-                std::io::ErrorKind::PermissionDenied => 126,
-                _ => EXIT_SETUP_FAILED,
+            HelperError::Exec { source, .. } => match source.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => 127,
+                _ => 126,
             },
             _ => EXIT_SETUP_FAILED,
         }
@@ -139,6 +147,11 @@ pub fn dispatch(argv: &[OsString]) -> Option<ExitCode> {
 
 fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     let (policy, command) = HelperPolicy::from_args(args)?;
+    // Exec'd by a host (or by bwrap's pid 1), the target is that process's
+    // child: without the parent-death signal it would outlive a host killed
+    // by SIGKILL, still running with the host's grants.
+    arm_parent_death()?;
+    warn_missing(&policy);
     if let Some(fd) = policy.stdout_fd {
         let fd = sys::take_inherited_fd(fd).map_err(HelperError::Fds)?;
         sys::move_to_stdout(fd).map_err(HelperError::Fds)?;
@@ -156,6 +169,39 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
         std::process::exit(if all_held { 0 } else { 1 });
     }
     Err(exec(&command, None))
+}
+
+/// One warning per rule whose path does not exist: Landlock skips it (it
+/// grants nothing, fail closed), and a host's typo would otherwise surface
+/// only as the command's EACCES. Inside bwrap every rule is a mount point,
+/// so this says nothing there.
+fn warn_missing(policy: &HelperPolicy) {
+    for (path, level) in &policy.rules {
+        if std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            let flag = match level {
+                crate::policy::Level::List => "--list",
+                crate::policy::Level::Read => "--read",
+                crate::policy::Level::Write => "--write",
+                crate::policy::Level::None => continue,
+            };
+            crate::say(format_args!(
+                "sandspawn: warning: {flag} {}: no such path on this host; it grants nothing",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// Set the parent-death signal (SIGKILL; it survives the exec, no set-ID
+/// transition under no_new_privs), reading the parent before and after so
+/// that one already gone is caught: its signal would never come.
+fn arm_parent_death() -> Result<(), HelperError> {
+    let parent = std::os::unix::process::parent_id();
+    sys::kill_with_parent().map_err(HelperError::Lifetime)?;
+    if std::os::unix::process::parent_id() != parent {
+        return Err(HelperError::ParentGone);
+    }
+    Ok(())
 }
 
 /// Confine the calling thread (and what it execs) by `policy`. Irreversible.
@@ -271,9 +317,12 @@ pub fn exec(command: &[OsString], env: Option<&[(OsString, OsString)]>) -> Helpe
         cmd.env_clear();
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
     }
+    let source = cmd.exec();
+    // Best effort: the failure is reported either way.
+    let _ = sys::ignore_sigpipe();
     HelperError::Exec {
         program: PathBuf::from(program),
-        source: cmd.exec(),
+        source,
     }
 }
 

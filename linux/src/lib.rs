@@ -53,6 +53,18 @@ pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec, SocksLogin
 use bwrap::BwrapProbeError;
 use policy::{HelperPolicy, Requirement};
 
+/// Write one line to stderr in one write, and carry on if it cannot be
+/// written: `eprintln!` panics on a closed or full stderr (a host that
+/// stopped reading it), which would turn a warning into exit 101 and a
+/// refusal into a panic message. One write, because the child shares this
+/// stderr and its own words must not land between the text and its newline.
+pub fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut text = line.to_string();
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Errors of [`run`], the enforcement entry point. One line each.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -347,10 +359,10 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
     }
     let expansion = expand::expand(spec, &expand::RealFs);
     for line in &expansion.unexpressed {
-        eprintln!("sandspawn: landlock backend: {line}");
+        say(format_args!("sandspawn: landlock backend: {line}"));
     }
     if sys::effective_uid() == 0 {
-        eprintln!("sandspawn: landlock backend: {ROOT_METADATA}");
+        say(format_args!("sandspawn: landlock backend: {ROOT_METADATA}"));
     }
     if let Err(source) = std::env::set_current_dir(&spec.cwd) {
         return RunError::Cwd {

@@ -139,7 +139,20 @@ impl HelperPolicy {
                 if command.is_empty() {
                     return Err(ArgsError::NoCommand);
                 }
+                // `proxy` allows inet sockets and leaves TCP to the network
+                // namespace bwrap makes, whose only way out is the inside
+                // listener: without that listener the helper runs outside
+                // bwrap, and the command would have the host's network.
+                if policy.network == NetworkMode::Proxy && policy.proxy_port.is_none() {
+                    return Err(ArgsError::ProxyOutsideBwrap);
+                }
                 return Ok((policy, command));
+            }
+            // The flag is named before its value is looked for: a word that
+            // is no flag (a command without `--` before it) or a last
+            // `--help` is unknown, not a flag missing its value.
+            if !KNOWN_FLAGS.contains(&flag.to_str().unwrap_or("")) {
+                return Err(ArgsError::UnknownFlag(flag.clone()));
             }
             let value = it
                 .next()
@@ -158,6 +171,11 @@ impl HelperPolicy {
                     path: path.into(),
                 });
                 continue;
+            }
+            let is_rule = matches!(flag.to_str(), Some("--list" | "--read" | "--write"));
+            if is_rule && value.is_empty() {
+                // It would open nothing and grant nothing, silently.
+                return Err(ArgsError::BadValue(flag.clone(), value.clone()));
             }
             match flag.to_str() {
                 Some("--list") => policy.rules.push((value.into(), Level::List)),
@@ -189,6 +207,18 @@ impl HelperPolicy {
     }
 }
 
+/// Every flag [`HelperPolicy::from_args`] accepts (each takes a value).
+const KNOWN_FLAGS: &[&str] = &[
+    "--list",
+    "--read",
+    "--write",
+    "--net",
+    "--proxy-port",
+    "--check",
+    "--stdout-fd",
+    "--landlock",
+];
+
 fn parse_net(value: &OsStr) -> Result<NetworkMode, ArgsError> {
     match value.to_str() {
         Some("none") => Ok(NetworkMode::None),
@@ -213,6 +243,9 @@ pub enum ArgsError {
     /// No `-- COMMAND` after the policy.
     #[error("no command after `--`")]
     NoCommand,
+    /// `--net proxy` without the bwrap backend's inside listener.
+    #[error("`--net proxy` works only inside the bwrap backend's network namespace (with --proxy-port); called directly, the command would reach the host's network: use `--net none` or `--net full`")]
+    ProxyOutsideBwrap,
 }
 
 #[cfg(test)]
@@ -330,5 +363,43 @@ mod tests {
             HelperPolicy::from_args(&[os("--bogus"), os("1")]),
             Err(ArgsError::UnknownFlag(_))
         ));
+    }
+
+    /// A last unknown word was reported as a flag missing its value
+    /// (`--help`: "needs a value"; `--read / true`, the `--` forgotten:
+    /// "flag \"true\" needs a value").
+    #[test]
+    fn an_unknown_word_is_unknown_even_without_a_value_after_it() {
+        for args in [&["--help"][..], &["--read", "/", "true"][..]] {
+            let args: Vec<OsString> = args.iter().map(|a| os(a)).collect();
+            let e = HelperPolicy::from_args(&args).unwrap_err();
+            assert_eq!(e, ArgsError::UnknownFlag(args.last().unwrap().clone()));
+        }
+    }
+
+    #[test]
+    fn an_empty_rule_path_is_refused() {
+        let e = HelperPolicy::from_args(&[os("--read"), os(""), os("--"), os("true")]);
+        assert_eq!(e, Err(ArgsError::BadValue(os("--read"), os(""))));
+    }
+
+    /// `--net proxy` from a host (no `--proxy-port`, no bwrap) allowed inet
+    /// sockets with nothing else in the way: the host's whole network.
+    #[test]
+    fn net_proxy_without_the_inside_listener_is_refused() {
+        let e =
+            HelperPolicy::from_args(&[os("--net"), os("proxy"), os("--"), os("true")]).unwrap_err();
+        assert_eq!(e, ArgsError::ProxyOutsideBwrap);
+        assert!(e.to_string().contains("use `--net none` or `--net full`"));
+        let args = [
+            os("--net"),
+            os("proxy"),
+            os("--proxy-port"),
+            os("3128"),
+            os("--"),
+            os("true"),
+        ];
+        let (policy, _) = HelperPolicy::from_args(&args).unwrap();
+        assert_eq!(policy.proxy_port, Some(3128));
     }
 }

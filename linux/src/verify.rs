@@ -113,6 +113,25 @@ pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)])
     }
 }
 
+/// Exit status when stdout's reader has gone: 128 + SIGPIPE, as `explain`
+/// ends outside the sandbox (a filter killed by SIGPIPE).
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// One check's line to stdout. `println!` panicked when the reader had
+/// gone (`explain --verify | head`): end quietly instead, like the plan's
+/// own lines; any other failure is sandspawn's, one line and 125.
+fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        crate::say(format_args!("sandspawn: verify: writing to stdout: {e}"));
+        std::process::exit(crate::helper::EXIT_SETUP_FAILED.into());
+    }
+}
+
 /// Run every check, print one line each to stdout, and tell whether all
 /// held. `split` are directories the Landlock backend could only grant
 /// entry by entry (to keep a path inside them hidden or read-only): that
@@ -143,11 +162,11 @@ pub fn run_all(
             outcome.seen.push_str(&format!(
                 "; Landlock granted its entries one by one, the directory itself {limit}"
             ));
-            println!("{}", line_with(check, &outcome, "warn"));
+            print_line(&line_with(check, &outcome, "warn"));
             continue;
         }
         all &= outcome.ok;
-        println!("{}", line(check, &outcome));
+        print_line(&line(check, &outcome));
     }
     all
 }

@@ -66,3 +66,166 @@ fn a_malformed_policy_is_one_line_and_125() {
         "sandspawn: helper arguments: no command after `--`\n"
     );
 }
+
+/// `--net proxy` is the bwrap stage's mode (a network namespace whose only
+/// way out is the inside listener). Called directly it allowed inet sockets
+/// and nothing stood in the way: the host's whole network.
+#[test]
+fn net_proxy_from_a_host_is_refused_not_left_open() {
+    let out = helper(&["--net", "proxy", "--", "sh", "-c", "echo ran"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the command ran");
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: helper arguments: `--net proxy` works only inside the bwrap backend's \
+         network namespace (with --proxy-port); called directly, the command would reach \
+         the host's network: use `--net none` or `--net full`\n"
+    );
+}
+
+/// A command left without `--` (or a last `--help`) read as a flag missing
+/// its value.
+#[test]
+fn a_forgotten_double_dash_names_the_word_as_unknown() {
+    let out = helper(&["true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: helper arguments: unknown helper flag \"true\"\n"
+    );
+}
+
+/// A command that cannot be executed is 126 and one not found 127, whatever
+/// the errno: a symlink loop (ELOOP) and a path through a file (ENOTDIR)
+/// read as 125, sandspawn's own failure.
+#[test]
+fn every_exec_failure_is_126_or_127_never_125() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("loop-a");
+    let b = dir.path().join("loop-b");
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let out = helper(&["--", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "sandspawn: executing {}: Too many levels of symbolic links (os error 40)\n",
+            a.display()
+        )
+    );
+    let out = helper(&["--", "/etc/passwd/x"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: executing /etc/passwd/x: Not a directory (os error 20)\n"
+    );
+}
+
+/// Pids of processes whose argv is exactly `sleep MARKER`.
+fn sleeps(marker: &str) -> Vec<i32> {
+    let want = format!("sleep\0{marker}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
+        })
+        .collect()
+}
+
+/// The command is the host's child: a host killed by SIGKILL left it
+/// running, confined but orphaned, for good.
+#[test]
+fn the_command_dies_with_the_host() {
+    let marker = "27.1828";
+    let host = format!(
+        "'{HELPER}' --read / --landlock best-effort -- sleep {marker} & sleep 0.5; kill -9 $$"
+    );
+    let status = Command::new("/bin/sh")
+        .args(["-c", &host])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "the host");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut left = sleeps(marker);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        left = sleeps(marker);
+    }
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "the command outlived its host: {left:?}");
+}
+
+/// A rule path that does not exist grants nothing (Landlock skips it), and
+/// nothing said so: a typo surfaced only as the command's EACCES. An empty
+/// path was taken the same way.
+#[test]
+fn a_missing_rule_path_is_one_warning_and_an_empty_one_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let out = helper(&[
+        "--write",
+        missing.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "sandspawn: warning: --write {}: no such path on this host; it grants nothing\n",
+            missing.display()
+        )
+    );
+    let out = helper(&["--read", "", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: helper arguments: helper flag \"--read\" does not accept \"\"\n"
+    );
+}
+
+/// Exit status of the helper with `args` whose stderr is a pipe nobody
+/// reads any more (a host that closed its end).
+fn with_stderr_gone(args: &[&str]) -> std::process::ExitStatus {
+    // A socket pair (std::io::pipe is past the MSRV): a write to one
+    // whose peer is gone fails with EPIPE, as on a pipe.
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    Command::new(HELPER)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::os::fd::OwnedFd::from(writer))
+        .status()
+        .unwrap()
+}
+
+/// `eprintln!` panics when stderr cannot be written: a warning made the
+/// command's run exit 101 and an error report a panic; after a failed exec
+/// SIGPIPE (reset to default for the exec) killed the report instead.
+#[test]
+fn a_stderr_nobody_reads_changes_no_exit_status() {
+    use std::os::unix::process::ExitStatusExt;
+    let status = with_stderr_gone(&[
+        "--read",
+        "/",
+        "--read",
+        "/no-such-qa-path",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let status = with_stderr_gone(&["--read", "/", "--", "/nonexistent/cmd"]);
+    assert_eq!((status.code(), status.signal()), (Some(127), None));
+    let status = with_stderr_gone(&["--bogus"]);
+    assert_eq!(status.code(), Some(125), "{status:?}");
+}

@@ -50,7 +50,7 @@ pub fn spec_exec() -> ExitCode {
         }
         Err(e) => (e.to_string(), super::EXIT_SANDSPAWN_FAILED),
     };
-    eprintln!("sandspawn: {err}");
+    sandspawn_linux::say(format_args!("sandspawn: {err}"));
     ExitCode::from(code)
 }
 
@@ -158,7 +158,7 @@ fn plan_or_fail_once(
     let built = plan_server(launch, ctx)?;
     for w in &built.plan.warnings {
         if printed.insert(w.clone()) {
-            eprintln!("sandspawn: warning: {w}");
+            sandspawn_linux::say(format_args!("sandspawn: warning: {w}"));
         }
     }
     if let Some(first) = built.plan.violations.first() {
@@ -200,10 +200,10 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
                 // Degraded, and said so on every run: no parent-death
                 // signal (it could kill a healthy server with a thread).
                 spec.die_with_parent = false;
-                eprintln!(
+                sandspawn_linux::say(format_args!(
                     "sandspawn: lifetime: the client cannot be watched (pidfd_open: {e}); \
                      the server ends only when its stdin closes"
-                );
+                ));
                 None
             }
         },
@@ -214,12 +214,12 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
         // The plan resolved `auto`; say why, not "requested".
         report.why = built.plan.backend_why.clone();
         for line in report.to_string().lines() {
-            eprintln!("sandspawn: {line}");
+            sandspawn_linux::say(format_args!("sandspawn: {line}"));
         }
-        eprintln!(
+        sandspawn_linux::say(format_args!(
             "sandspawn: lifetime: {}",
             lifetime_text(&forker, watch.is_some())
-        );
+        ));
     }
     let Some(watch) = watch else {
         return Err(sandspawn_linux::run(&spec).into());
@@ -268,10 +268,10 @@ fn lifetime_text(forker: &Forker, watched: bool) -> String {
 
 fn report_recovered(built: &McpPlan) {
     if let Some(text) = recovered_text(built) {
-        eprintln!("sandspawn: {text}");
+        sandspawn_linux::say(format_args!("sandspawn: {text}"));
     }
     if let Some(path) = &built.user_config {
-        eprintln!("sandspawn: user config: {}", path.display());
+        sandspawn_linux::say(format_args!("sandspawn: user config: {}", path.display()));
     }
 }
 
@@ -498,7 +498,7 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         install,
     )?;
     for (name, cmd) in &rewrite.skipped {
-        eprintln!("sandspawn: server `{name}` left as it is: its command `{cmd}` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there");
+        sandspawn_linux::say(format_args!("sandspawn: server `{name}` left as it is: its command `{cmd}` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there"));
     }
     let mut out = std::io::stdout().lock();
     let verb = if install { "wrapped" } else { "unwrapped" };
@@ -567,11 +567,11 @@ fn record_env(
                 let _ = std::io::stdin().read_line(&mut answer);
                 answer.trim().eq_ignore_ascii_case("y")
             } else {
-                eprintln!(
+                sandspawn_linux::say(format_args!(
                 "sandspawn: this shell has trust/proxy settings the client will not pass ({}); add --record-env to keep them in {}",
                 recorded.added.join("; "),
                 config_path.display()
-            );
+            ));
                 false
             }
         };

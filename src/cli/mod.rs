@@ -86,7 +86,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_BROKEN_PIPE)
         }
         Err(e) => {
-            eprintln!("sandspawn: {e}");
+            sandspawn_linux::say(format_args!("sandspawn: {e}"));
             ExitCode::from(e.exit_code())
         }
     }
@@ -134,7 +134,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 // The plan resolved `auto`; say why, not "requested".
                 report.why = plan.backend_why.clone();
                 for line in report.to_string().lines() {
-                    eprintln!("sandspawn: {line}");
+                    sandspawn_linux::say(format_args!("sandspawn: {line}"));
                 }
             }
             Err(sandspawn_linux::run(&spec).into())
@@ -250,6 +250,6 @@ fn build_plan(args: &PolicyArgs, cmd: Vec<OsString>) -> Result<Plan, CliError> {
 
 fn print_warnings(plan: &Plan) {
     for w in &plan.warnings {
-        eprintln!("sandspawn: warning: {w}");
+        sandspawn_linux::say(format_args!("sandspawn: warning: {w}"));
     }
 }

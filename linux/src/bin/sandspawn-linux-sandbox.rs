@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         _ => Err("usage: sandspawn-linux-sandbox run|probe [SPEC FLAGS] -- CMD...".to_string()),
     };
     match result {
-        Ok(e) | Err(e) => eprintln!("sandspawn: {e}"),
+        Ok(e) | Err(e) => sandspawn_linux::say(format_args!("sandspawn: {e}")),
     }
     ExitCode::from(125)
 }

@@ -64,6 +64,20 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// Ignore SIGPIPE again, as the Rust runtime does at start: std's
+/// `Command::exec` restores the default disposition in this very process
+/// before execve, and when the exec fails the report of it would be killed
+/// by the signal on a stderr nobody reads (a death by SIGPIPE, not 127).
+pub fn ignore_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_IGN installs no handler, so no code runs asynchronously;
+    // integer arguments only, no memory is passed.
+    let ret = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    if ret == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Clear close-on-exec on `fd`, so that it survives an exec (used to hand
 /// the helper binary to bwrap as `/proc/self/fd/N`).
 pub fn inherit_fd(fd: BorrowedFd<'_>) -> io::Result<()> {
