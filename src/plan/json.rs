@@ -32,8 +32,13 @@ impl Plan {
     /// The plan as one JSON object.
     pub fn to_json(&self) -> Value {
         let entries = |pred: fn(&Access) -> bool| -> Vec<Value> {
+            // A grant that loses the tie at its own path is not what the
+            // sandbox gets there: `writable` must not name a denied path. A
+            // deny replaced by a private tmpfs stays listed: the host's
+            // content is hidden all the same.
             self.fs
                 .with(pred)
+                .filter(|e| e.access == Access::Deny || !self.fs.overridden(e))
                 .map(|e| {
                     let access = match &e.access {
                         Access::Read => "read",
