@@ -61,7 +61,7 @@ pub enum PolicyError {
         raw: String,
     },
     /// A path starting with `~` while the parent has no HOME.
-    #[error("{rule}: `{path}` starts with `~` but HOME is not set; write an absolute path", path = .path.display())]
+    #[error("{rule}: `{path}` starts with `~` but HOME is not set to an absolute path; write an absolute path", path = .path.display())]
     NoHome {
         /// The rule.
         rule: String,
@@ -73,6 +73,28 @@ pub enum PolicyError {
     EmptyPath {
         /// The rule.
         rule: String,
+    },
+    /// A `set` value holding a NUL byte, which no environment variable can
+    /// carry (the exec failed with "nul byte found in provided data",
+    /// naming neither the variable nor the rule).
+    #[error("{rule}: the value of `{name}` contains a NUL byte, which no environment variable can hold; remove it")]
+    NulInValue {
+        /// The rule.
+        rule: String,
+        /// The variable.
+        name: String,
+    },
+    /// A path holding a NUL byte (`"x\u0000"` in TOML), which no file can
+    /// have: as a deny it would hide nothing.
+    #[error(
+        "{rule}: `{path}` contains a NUL byte (shown as \\0), which no path can hold; remove it"
+    )]
+    NulInPath {
+        /// The rule.
+        rule: String,
+        /// The path as written, the NUL shown as `\0` (a raw one would
+        /// end the line on some terminals and in C hosts' logs).
+        path: String,
     },
 }
 
@@ -220,6 +242,12 @@ impl Policy {
             }
             for (name, value) in &layer.set {
                 NamePattern::parse(name, "set")?;
+                if value.as_encoded_bytes().contains(&0) {
+                    return Err(PolicyError::NulInValue {
+                        rule: format!("set (from {origin})"),
+                        name: name.to_string_lossy().into_owned(),
+                    });
+                }
                 policy.env.set.retain(|(n, _)| n != name);
                 policy.env.set.push((name.clone(), value.clone()));
             }
@@ -249,6 +277,14 @@ fn resolve_path(
     let label = || format!("{rule} (from {origin})");
     if raw.as_os_str().is_empty() {
         return Err(PolicyError::EmptyPath { rule: label() });
+    }
+    // TOML's `\u0000` makes one; the kernel would cut the path there (or
+    // refuse it), so `deny = ["secret\u0000"]` silently hid nothing.
+    if raw.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(PolicyError::NulInPath {
+            rule: label(),
+            path: raw.to_string_lossy().replace('\0', "\\0"),
+        });
     }
     let path = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
         rule: label(),
