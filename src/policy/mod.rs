@@ -241,7 +241,16 @@ impl Policy {
                 policy.env.deny.push(NamePattern::parse(raw, "deny_env")?);
             }
             for (name, value) in &layer.set {
-                NamePattern::parse(name, "set")?;
+                // A pattern sets nothing it matches: `[set] "AB*" = "x"`
+                // exported a variable literally named `AB*` (`--set` refused
+                // the same name).
+                if let NamePattern::Prefix(_) = NamePattern::parse(name, "set")? {
+                    return Err(PolicyError::BadName {
+                        rule: format!("set (from {origin})"),
+                        name: name.to_string_lossy().into_owned(),
+                        why: "a set variable needs a plain name (letters, digits, `_`)".into(),
+                    });
+                }
                 if value.as_encoded_bytes().contains(&0) {
                     return Err(PolicyError::NulInValue {
                         rule: format!("set (from {origin})"),

@@ -230,3 +230,15 @@ fn a_set_value_with_a_nul_byte_is_an_error_naming_the_variable() {
         "set (from /p.toml): the value of `A` contains a NUL byte, which no environment variable can hold; remove it"
     );
 }
+
+#[test]
+fn a_set_name_that_is_a_pattern_is_refused_as_the_flag_refuses_it() {
+    let file = parse_policy_toml("[set]\n\"AB*\" = \"x\"\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "set (from /p.toml): `AB*` is not a valid variable name or pattern: a set variable needs a plain name (letters, digits, `_`)"
+    );
+}
