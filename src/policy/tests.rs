@@ -242,3 +242,33 @@ fn a_set_name_that_is_a_pattern_is_refused_as_the_flag_refuses_it() {
         "set (from /p.toml): `AB*` is not a valid variable name or pattern: a set variable needs a plain name (letters, digits, `_`)"
     );
 }
+
+#[test]
+fn too_many_paths_are_refused_before_any_planning() {
+    let many = |n: usize, prefix: &str| -> Vec<PathBuf> {
+        (0..n).map(|i| format!("/{prefix}{i}").into()).collect()
+    };
+    let file = Layer {
+        origin: "/p.toml".into(),
+        read: many(MAX_PATH_RULES - 1, "r"),
+        ..Layer::default()
+    };
+    let flags = Layer {
+        origin: "flags".into(),
+        deny: many(2, "d"),
+        ..Layer::default()
+    };
+    let err = Policy::resolve(&[file.clone(), flags], &ctx())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "read, write and deny name 4097 paths in all (/p.toml: 4095, flags: 2); at most 4096 are accepted: grant or deny a common parent directory instead of each path"
+    );
+    let one = Layer {
+        origin: "flags".into(),
+        write: many(1, "w"),
+        ..Layer::default()
+    };
+    assert!(Policy::resolve(&[file, one], &ctx()).is_ok());
+}
