@@ -105,7 +105,7 @@ pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)])
         Expect::Certs => certs(path),
         Expect::Readable => readable(path),
         Expect::Writable => writable(path),
-        Expect::Hidden => hidden(path),
+        Expect::Hidden => hidden(path, &[]),
         Expect::ReadOnly => read_only(path),
         Expect::NoInet => no_inet(),
         Expect::ProxyListener => proxy_listener(proxy_port),
@@ -118,11 +118,15 @@ pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)])
 /// entry by entry (to keep a path inside them hidden or read-only): that
 /// they cannot be listed, or that nothing new can be made directly in
 /// them, is a known degradation (reported when planning), printed as
-/// `warn` rather than failing.
+/// `warn` rather than failing. `granted` are the sandbox's grants (its
+/// mounts, its Landlock rules): a hidden directory holding one shows the
+/// way to it (bwrap makes the mount points in its mask), which is the
+/// plan's own content, not the host's.
 pub fn run_all(
     checks: &[Check],
     proxy_port: Option<u16>,
     split: &[PathBuf],
+    granted: &[PathBuf],
     env: &[(OsString, OsString)],
 ) -> bool {
     // A directory granted through a link is split under its real path
@@ -132,7 +136,10 @@ pub fn run_all(
     };
     let mut all = true;
     for check in checks {
-        let mut outcome = run(check, proxy_port, env);
+        let mut outcome = match check.expect {
+            Expect::Hidden => hidden(&check.path, granted),
+            _ => run(check, proxy_port, env),
+        };
         let known = match check.expect {
             Expect::Readable => Some("cannot be listed"),
             Expect::Writable => Some("gets nothing new directly in it"),
@@ -292,14 +299,35 @@ fn writable(path: &Path) -> Outcome {
     }
 }
 
-fn hidden(path: &Path) -> Outcome {
+/// Nothing of the host's content shows at `path`. Entries on the way to a
+/// path in `granted` are the sandbox's own (`--deny ~/.cache` with the
+/// trust bundle granted inside it shows `sandspawn/trust/…`): each is
+/// either that grant or, below it, hidden in turn but for such entries.
+fn hidden(path: &Path, granted: &[PathBuf]) -> Outcome {
     match std::fs::read_dir(path) {
         Ok(entries) => {
-            let visible = entries.take(MAX_COUNT).count();
-            return if visible == 0 {
-                pass("empty")
-            } else {
-                fail(format!("{visible} entries visible"))
+            let (mut visible, mut own) = (0, 0);
+            for entry in entries.take(MAX_COUNT) {
+                let inner = match entry {
+                    Ok(e) => e.path(),
+                    Err(_) => {
+                        visible += 1;
+                        continue;
+                    }
+                };
+                let is_grant = granted.iter().any(|g| g == &inner);
+                let on_the_way =
+                    || granted.iter().any(|g| g.starts_with(&inner)) && hidden(&inner, granted).ok;
+                if is_grant || on_the_way() {
+                    own += 1;
+                } else {
+                    visible += 1;
+                }
+            }
+            return match (visible, own) {
+                (0, 0) => pass("empty"),
+                (0, own) => pass(format!("{own} entries, only the way to grants inside it")),
+                (visible, _) => fail(format!("{visible} entries visible")),
             };
         }
         Err(e) if e.raw_os_error() != Some(libc::ENOTDIR) => return pass(errno(&e)),

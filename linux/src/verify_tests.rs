@@ -68,6 +68,30 @@ fn hidden_passes_for_empty_or_refused_and_fails_for_visible_content() {
     );
 }
 
+/// `--preset read-all --deny ~/.cache` with the trust bundle granted in
+/// it: bwrap's mask shows the way to the bundle (`sandspawn/trust/…`),
+/// and `--verify` failed "1 entries visible" where the plan held.
+#[test]
+fn a_hidden_directory_may_show_the_way_to_grants_inside_it_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let hidden_dir = dir.path().join("cache");
+    let bundle = hidden_dir.join("sandspawn/trust/b.pem");
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::write(&bundle, CERT).unwrap();
+    let granted = vec![bundle.clone(), dir.path().join("elsewhere")];
+    assert_eq!(
+        hidden(&hidden_dir, &granted),
+        pass("1 entries, only the way to grants inside it")
+    );
+    // Anything else on the way, or beside it, is the host's content.
+    std::fs::write(hidden_dir.join("sandspawn/trust/other.pem"), CERT).unwrap();
+    assert_eq!(hidden(&hidden_dir, &granted), fail("1 entries visible"));
+    std::fs::remove_file(hidden_dir.join("sandspawn/trust/other.pem")).unwrap();
+    std::fs::write(hidden_dir.join("history"), "x").unwrap();
+    assert_eq!(hidden(&hidden_dir, &granted), fail("1 entries visible"));
+    assert_eq!(hidden(&hidden_dir, &[]), fail("2 entries visible"));
+}
+
 #[test]
 fn writable_leaves_no_trace_and_read_only_fails_on_a_writable_dir() {
     let dir = tempfile::tempdir().unwrap();
