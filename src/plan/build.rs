@@ -429,14 +429,29 @@ fn probe_host(policy: &Policy, resolver: &MemoResolver, warnings: &mut Vec<Strin
         .map(|r| (r, "--read"))
         .chain(policy.write.iter().map(|r| (r, "--write")))
     {
-        if std::fs::symlink_metadata(&rule.path).is_err() {
-            facts.kinds.insert(rule.path.clone(), PathKind::Missing);
-            warnings.push(format!(
-                "{what} {} (from {}): no such path on this host; it will not be visible in the sandbox",
-                rule.path.display(),
-                rule.origin
-            ));
+        // Followed, not lstat'ed: a link that leads nowhere (dangling, or a
+        // loop) cannot be bound either, and bwrap failed on its target
+        // ("Can't find source path", exit 1) after explain listed it as a
+        // plain grant.
+        let Err(e) = std::fs::metadata(&rule.path) else {
+            continue;
+        };
+        facts.kinds.insert(rule.path.clone(), PathKind::Missing);
+        if let Some(alias) = facts.aliases.get(&rule.path) {
+            facts
+                .kinds
+                .insert(alias.resolved.clone(), PathKind::Missing);
         }
+        let why = if std::fs::symlink_metadata(&rule.path).is_ok() {
+            format!("a symlink that leads nowhere ({e})")
+        } else {
+            "no such path on this host".to_string()
+        };
+        warnings.push(format!(
+            "{what} {} (from {}): {why}; it will not be visible in the sandbox",
+            rule.path.display(),
+            rule.origin
+        ));
     }
     facts
 }

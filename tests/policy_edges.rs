@@ -1,0 +1,118 @@
+//! Policy paths at the edges, through the real binary on both backends:
+//! what `explain` lists must be what `run` then enforces. The parent's
+//! environment is scrubbed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+#[path = "../linux/tests/common/fixture.rs"]
+#[allow(dead_code)]
+mod fixture;
+#[path = "../linux/tests/common/probes.rs"]
+#[allow(dead_code)]
+mod probes;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+
+fn sandspawn(r: &Path, args: &[&str]) -> Output {
+    Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", r.join("home"))
+        .env("XDG_CACHE_HOME", r.join("cache"))
+        .current_dir(r.join("ws"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Whether `backend` runs here; prints the skip reason if not.
+fn usable(backend: &str) -> bool {
+    let home = tempfile::tempdir().unwrap();
+    let probe = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .args(["run", "--backend", backend, "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        fixture::skip(&format!(
+            "`sandspawn run --backend {backend}` does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    probe.status.success()
+}
+
+/// A root that is a symlink leading nowhere (dangling, or a loop) is a
+/// missing root: listed with a warning, not mounted. bwrap was asked to
+/// bind its target and failed ("Can't find source path …", exit 1), while
+/// explain showed a plain grant and Landlock ran.
+#[test]
+fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for dir in ["home", "ws", "cache"] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        std::os::unix::fs::symlink(r.join("gone"), r.join("ws/dangling")).unwrap();
+        std::os::unix::fs::symlink("loop2", r.join("ws/loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", r.join("ws/loop2")).unwrap();
+        let args = [
+            "--backend",
+            backend,
+            "--write",
+            "dangling",
+            "--read",
+            "loop1",
+        ];
+        let warning = |path: &str, what: &str, why: &str| {
+            format!(
+                "sandspawn: warning: {what} {} (from flags): a symlink that leads nowhere ({why}); it will not be visible in the sandbox",
+                r.join("ws").join(path).display()
+            )
+        };
+        let want = [
+            warning(
+                "dangling",
+                "--write",
+                "No such file or directory (os error 2)",
+            ),
+            warning(
+                "loop1",
+                "--read",
+                "Too many levels of symbolic links (os error 40)",
+            ),
+        ];
+        let mut run_args = vec!["run"];
+        run_args.extend(args);
+        run_args.extend(["--", "/bin/sh", "-c", "echo started"]);
+        let out = sandspawn(r, &run_args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
+        for line in &want {
+            assert!(
+                stderr.lines().any(|l| l == line),
+                "{backend}: {line}\n{stderr}"
+            );
+        }
+        assert!(
+            !r.join("gone").exists(),
+            "{backend}: the target was created"
+        );
+
+        let mut verify_args = vec!["explain", "--verify"];
+        verify_args.extend(args);
+        verify_args.extend(["--", "true"]);
+        let out = sandspawn(r, &verify_args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {stdout}");
+        assert!(!stdout.contains("FAIL"), "{backend}: {stdout}");
+    }
+}
