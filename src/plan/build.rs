@@ -165,7 +165,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let mut facts = probe_host(&policy, &resolver, &mut warnings);
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
-            policy.proxy.as_deref(),
+            policy
+                .proxy
+                .as_deref()
+                .map(|p| (p, policy.proxy_origin.as_str())),
             &policy.env.set,
             &req.parent_env,
         )?);

@@ -167,6 +167,9 @@ pub struct Policy {
     pub network: NetworkMode,
     /// Upstream proxy URL, if configured.
     pub proxy: Option<OsString>,
+    /// Where [`Policy::proxy`] came from, as messages name it: `--proxy`
+    /// for the flag, `proxy (from FILE)` for a policy file's key.
+    pub proxy_origin: String,
     /// Env rules.
     pub env: EnvRules,
     /// Trust settings.
@@ -241,6 +244,7 @@ impl Policy {
             deny: Vec::new(),
             network: NetworkMode::None,
             proxy: None,
+            proxy_origin: String::new(),
             env: EnvRules::default(),
             trust: TrustRules {
                 ca: Vec::new(),
@@ -290,6 +294,11 @@ impl Policy {
             }
             if let Some(proxy) = &layer.proxy {
                 policy.proxy = Some(proxy.clone());
+                // A bad URL in a policy file was blamed on `--proxy`.
+                policy.proxy_origin = match origin {
+                    "flags" | "command line" => "--proxy".to_string(),
+                    file => format!("proxy (from {file})"),
+                };
             }
             if let Some(merge) = layer.merge_system_roots {
                 policy.trust.merge_system_roots = merge;

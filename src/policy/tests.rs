@@ -272,3 +272,19 @@ fn too_many_paths_are_refused_before_any_planning() {
     };
     assert!(Policy::resolve(&[file, one], &ctx()).is_ok());
 }
+
+#[test]
+fn the_proxy_is_named_by_where_it_was_written() {
+    let file = parse_policy_toml("proxy = \"ftp://x:1\"\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let p = Policy::resolve(std::slice::from_ref(&file), &ctx()).unwrap();
+    assert_eq!(p.proxy_origin, "proxy (from /p.toml)");
+    let flags = Layer {
+        origin: "flags".into(),
+        proxy: Some("http://f:4".into()),
+        ..Layer::default()
+    };
+    let p = Policy::resolve(&[file, flags], &ctx()).unwrap();
+    assert_eq!(p.proxy_origin, "--proxy");
+}
