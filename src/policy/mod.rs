@@ -264,10 +264,16 @@ impl Policy {
                 }
             }
             for raw in &layer.pass {
-                policy.env.pass.push(NamePattern::parse(raw, "pass")?);
+                policy
+                    .env
+                    .pass
+                    .push(NamePattern::parse(raw, &format!("pass (from {origin})"))?);
             }
             for raw in &layer.deny_env {
-                policy.env.deny.push(NamePattern::parse(raw, "deny_env")?);
+                policy.env.deny.push(NamePattern::parse(
+                    raw,
+                    &format!("deny_env (from {origin})"),
+                )?);
             }
             for (name, value) in &layer.set {
                 // A pattern sets nothing it matches: `[set] "AB*" = "x"`

@@ -288,3 +288,20 @@ fn the_proxy_is_named_by_where_it_was_written() {
     let p = Policy::resolve(&[file, flags], &ctx()).unwrap();
     assert_eq!(p.proxy_origin, "--proxy");
 }
+
+#[test]
+fn a_bad_pass_or_deny_env_names_the_file_it_came_from() {
+    let file = parse_policy_toml("pass = [\"BAD NAME\"]\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "pass (from /p.toml): `BAD NAME` is not a valid variable name or pattern: byte ' ' is not allowed in a variable name (letters, digits, `_`)"
+    );
+    let file = parse_policy_toml("deny_env = [\"*\"]\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert!(err.starts_with("deny_env (from /p.toml): `*` "), "{err}");
+}
