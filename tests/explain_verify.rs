@@ -221,7 +221,7 @@ fn a_deny_over_a_grant_and_grants_inside_a_hidden_dir_verify_clean() {
             "{backend}:\n{all}"
         );
         let want_cache = if backend == "bwrap" {
-            "1 entries, only the way to grants inside it"
+            "1 entries, only the way to what the plan puts inside it"
         } else {
             "EACCES"
         };

@@ -116,3 +116,44 @@ fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
         assert!(!stdout.contains("FAIL"), "{backend}: {stdout}");
     }
 }
+
+/// `explain --verify` on paths bwrap must show the way through: a working
+/// directory inside a hidden directory (the command starts there), and a
+/// hidden link whose target holds a granted file. Both failed "1 entries
+/// visible" (exit 1) on bwrap where the plan held.
+#[test]
+fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for dir in ["home", "ws/deep/cwd", "cache", "outside"] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        std::fs::write(r.join("ws/deep/host.txt"), "host\n").unwrap();
+        std::fs::write(r.join("outside/o.txt"), "o\n").unwrap();
+        std::fs::write(r.join("outside/p.txt"), "p\n").unwrap();
+        std::os::unix::fs::symlink(r.join("outside"), r.join("ws/link")).unwrap();
+        let cases: [&[&str]; 2] = [
+            // Relative paths are the command's: `..` is ws/deep.
+            &["--cwd", "deep/cwd", "--preset", "read-all", "--deny", ".."],
+            &["--read", ".", "--deny", "link", "--read", "link/o.txt"],
+        ];
+        for case in cases {
+            let mut args = vec!["explain", "--verify", "--backend", backend];
+            args.extend(case);
+            args.extend(["--", "true"]);
+            let out = sandspawn(r, &args);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let report: Vec<&str> = stdout
+                .lines()
+                .skip_while(|l| !l.starts_with("verify (inside"))
+                .collect();
+            let report = report.join("\n");
+            assert_eq!(out.status.code(), Some(0), "{backend} {case:?}:\n{report}");
+            assert!(!report.contains("FAIL"), "{backend} {case:?}:\n{report}");
+        }
+    }
+}

@@ -105,7 +105,13 @@ pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)])
         Expect::Certs => certs(path),
         Expect::Readable => readable(path),
         Expect::Writable => writable(path),
-        Expect::Hidden => hidden(path, &[]),
+        Expect::Hidden => hidden(
+            path,
+            &WayTo {
+                granted: &[],
+                cwd: None,
+            },
+        ),
         Expect::ReadOnly => read_only(path),
         Expect::NoInet => no_inet(),
         Expect::ProxyListener => proxy_listener(proxy_port),
@@ -135,9 +141,15 @@ pub fn run_all(
         split.contains(p) || std::fs::canonicalize(p).is_ok_and(|real| split.contains(&real))
     };
     let mut all = true;
+    // A working directory inside a hidden path starts the command there
+    // (README): bwrap makes the way to it in the mask, as for a grant.
+    let ways = WayTo {
+        granted,
+        cwd: std::env::current_dir().ok(),
+    };
     for check in checks {
         let mut outcome = match check.expect {
-            Expect::Hidden => hidden(&check.path, granted),
+            Expect::Hidden => hidden(&check.path, &ways),
             _ => run(check, proxy_port, env),
         };
         let known = match check.expect {
@@ -299,25 +311,41 @@ fn writable(path: &Path) -> Outcome {
     }
 }
 
+/// What a hidden directory may show of the sandbox's own: the way to each
+/// grant inside it, and to the working directory.
+pub(crate) struct WayTo<'a> {
+    /// Paths granted something (the mounts bound into a mask).
+    pub granted: &'a [PathBuf],
+    /// The working directory (itself hidden: an empty mask).
+    pub cwd: Option<PathBuf>,
+}
+
 /// Nothing of the host's content shows at `path`. Entries on the way to a
-/// path in `granted` are the sandbox's own (`--deny ~/.cache` with the
-/// trust bundle granted inside it shows `sandspawn/trust/…`): each is
-/// either that grant or, below it, hidden in turn but for such entries.
-fn hidden(path: &Path, granted: &[PathBuf]) -> Outcome {
+/// grant are the sandbox's own (`--deny ~/.cache` with the trust bundle
+/// granted inside it shows `sandspawn/trust/…`): each is either that grant
+/// or, below it, hidden in turn but for such entries; so is the way to the
+/// working directory, and the working directory itself when hidden.
+pub(crate) fn hidden(path: &Path, ways: &WayTo<'_>) -> Outcome {
     match std::fs::read_dir(path) {
         Ok(entries) => {
+            // Grants are named by their real paths: a hidden path that is a
+            // link lists its target's entries.
+            let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
             let (mut visible, mut own) = (0, 0);
             for entry in entries.take(MAX_COUNT) {
                 let inner = match entry {
-                    Ok(e) => e.path(),
+                    Ok(e) => base.join(e.file_name()),
                     Err(_) => {
                         visible += 1;
                         continue;
                     }
                 };
-                let is_grant = granted.iter().any(|g| g == &inner);
-                let on_the_way =
-                    || granted.iter().any(|g| g.starts_with(&inner)) && hidden(&inner, granted).ok;
+                let is_grant = ways.granted.iter().any(|g| g == &inner);
+                let on_the_way = || {
+                    (ways.granted.iter().any(|g| g.starts_with(&inner))
+                        || ways.cwd.as_ref().is_some_and(|c| c.starts_with(&inner)))
+                        && hidden(&inner, ways).ok
+                };
                 if is_grant || on_the_way() {
                     own += 1;
                 } else {
@@ -326,7 +354,9 @@ fn hidden(path: &Path, granted: &[PathBuf]) -> Outcome {
             }
             return match (visible, own) {
                 (0, 0) => pass("empty"),
-                (0, own) => pass(format!("{own} entries, only the way to grants inside it")),
+                (0, own) => pass(format!(
+                    "{own} entries, only the way to what the plan puts inside it"
+                )),
                 (visible, _) => fail(format!("{visible} entries visible")),
             };
         }
