@@ -120,7 +120,9 @@ fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
 /// `explain --verify` on paths bwrap must show the way through: a working
 /// directory inside a hidden directory (the command starts there), and a
 /// hidden link whose target holds a granted file. Both failed "1 entries
-/// visible" (exit 1) on bwrap where the plan held.
+/// visible" (exit 1) on bwrap where the plan held; and a cwd inside a
+/// hidden /tmp (the private /tmp replaces the deny) did not exist at all
+/// ("Can't chdir").
 #[test]
 fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
     for backend in ["bwrap", "landlock"] {
@@ -136,10 +138,14 @@ fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
         std::fs::write(r.join("outside/o.txt"), "o\n").unwrap();
         std::fs::write(r.join("outside/p.txt"), "p\n").unwrap();
         std::os::unix::fs::symlink(r.join("outside"), r.join("ws/link")).unwrap();
-        let cases: [&[&str]; 2] = [
+        // The temporary directory holding it all (/tmp: replaced by the
+        // private /tmp on bwrap, which then hid the cwd too).
+        let temp = r.parent().unwrap().to_str().unwrap();
+        let cases: [&[&str]; 3] = [
             // Relative paths are the command's: `..` is ws/deep.
             &["--cwd", "deep/cwd", "--preset", "read-all", "--deny", ".."],
             &["--read", ".", "--deny", "link", "--read", "link/o.txt"],
+            &["--preset", "read-all", "--deny", temp],
         ];
         for case in cases {
             let mut args = vec!["explain", "--verify", "--backend", backend];

@@ -82,6 +82,40 @@ fn a_hidden_cwd_inside_the_private_tmp_is_made_to_start_in() {
 }
 
 #[test]
+fn a_cwd_hidden_by_a_deny_the_private_tmp_or_home_replaces_is_made_to_start_in() {
+    // `--deny /tmp` run from /tmp/ws, `--deny ~` run from ~/proj (read-all):
+    // the tmpfs replacing the deny hid the cwd too, and bwrap failed
+    // "Can't chdir".
+    for (deny, cwd) in [("/tmp", "/tmp/ws"), ("/home/u", "/home/u/proj")] {
+        let layer = Layer {
+            origin: "flags".into(),
+            presets: vec!["read-all".into()],
+            deny: vec![deny.into()],
+            ..Layer::default()
+        };
+        let plan = plan_in(cwd, layer);
+        assert!(
+            plan.warnings.iter().any(|w| w
+                == &format!(
+                    "the working directory {cwd} is inside the hidden {deny}: the command \
+                     starts there but sees none of it; grant it (--read .) or run from \
+                     another directory"
+                )),
+            "{:?}",
+            plan.warnings
+        );
+        let mounts = plan.lower().mounts;
+        let at = |m: &Mount| mounts.iter().position(|x| x == m);
+        let tmpfs = at(&Mount::Tmpfs { path: deny.into() });
+        let mask = at(&Mount::Mask {
+            path: cwd.into(),
+            is_dir: true,
+        });
+        assert!(tmpfs.is_some() && mask > tmpfs, "{cwd}: {mounts:?}");
+    }
+}
+
+#[test]
 fn a_cwd_that_is_the_private_tmp_itself_is_warned_about() {
     // `cd /tmp && sandspawn run -- ls` lists an empty private /tmp under
     // bwrap (the host's under Landlock): say so instead of silently.
