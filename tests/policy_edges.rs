@@ -163,3 +163,46 @@ fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
         }
     }
 }
+
+/// A grant of /dev or of a node the private /dev has (`--read /dev/null`,
+/// an agent host's defensive habit) left /dev/null refusing every open on
+/// bwrap (EACCES: the host's node bound without device access) while
+/// explain listed it as readable. The sandbox's own /dev answers it now.
+#[test]
+fn granting_dev_nodes_keeps_them_working_on_both_backends() {
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for dir in ["home", "ws", "cache"] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        let grants = [
+            "--read",
+            "/dev",
+            "--read",
+            "/dev/null",
+            "--write",
+            "/dev/urandom",
+        ];
+        let mut args = vec!["run", "--backend", backend];
+        args.extend(grants);
+        let script =
+            "cat /dev/null && echo x > /dev/null && head -c1 /dev/urandom >/dev/null && echo ok";
+        args.extend(["--", "/bin/sh", "-c", script]);
+        let out = sandspawn(r, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "ok\n",
+            "{backend}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{backend}: {stderr}");
+        if backend == "bwrap" {
+            let line = "sandspawn: warning: /dev/null: the sandbox's own /dev stands in for the host's (bwrap backend)";
+            assert!(stderr.lines().any(|l| l == line), "{stderr}");
+        }
+    }
+}

@@ -212,6 +212,18 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
                 e.path.display()
             ));
         }
+        for e in plan.fs.entries.iter().filter(|e| {
+            matches!(e.access, Access::Read | Access::Write)
+                && e.kind != Some(PathKind::Missing)
+                && sandspawn_linux::bwrap::binds_private_dev(&sandspawn_linux::Mount::ReadOnly {
+                    path: e.path.clone(),
+                })
+        }) {
+            warnings.push(format!(
+                "{}: the sandbox's own /dev stands in for the host's (bwrap backend)",
+                e.path.display()
+            ));
+        }
     }
     warnings.append(&mut plan.env.warnings.clone());
     warnings.append(&mut plan.warnings);
