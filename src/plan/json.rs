@@ -32,13 +32,8 @@ impl Plan {
     /// The plan as one JSON object.
     pub fn to_json(&self) -> Value {
         let entries = |pred: fn(&Access) -> bool| -> Vec<Value> {
-            // A grant that loses the tie at its own path is not what the
-            // sandbox gets there: `writable` must not name a denied path. A
-            // deny replaced by a private tmpfs stays listed: the host's
-            // content is hidden all the same.
             self.fs
                 .with(pred)
-                .filter(|e| e.access == Access::Deny || !self.fs.overridden(e))
                 .map(|e| {
                     let access = match &e.access {
                         Access::Read => "read",
@@ -51,6 +46,13 @@ impl Plan {
                         json!({ "path": path_json(&e.path), "access": access, "reason": e.reason });
                     if let Access::Link { target } = &e.access {
                         v["link_to"] = path_json(target);
+                    }
+                    // A grant that loses the tie at its own path is not what
+                    // the sandbox gets there (`--write x --deny x`: x is
+                    // hidden). Still listed, as bwrap still mounts it under
+                    // the mask, but marked so no reader takes it for a grant.
+                    if self.fs.overridden(e) {
+                        v["overridden"] = json!(true);
                     }
                     v
                 })
