@@ -177,6 +177,64 @@ fn a_promise_that_does_not_hold_fails_with_its_errno() {
     }
 }
 
+/// Promises the plan does not make are not checked, and the plan's own
+/// grants inside a hidden directory are not "visible content": a grant
+/// with a deny at the same path (the deny wins) failed `writable`, and a
+/// hidden cache holding the trust bundles failed `hidden` on bwrap (its
+/// mask shows the way to each bundle).
+#[test]
+fn a_deny_over_a_grant_and_grants_inside_a_hidden_dir_verify_clean() {
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let root = layout();
+        let r = root.path();
+        std::fs::create_dir(r.join("ws/src")).unwrap();
+        std::fs::write(r.join("cache/history"), "host content\n").unwrap();
+        let (src, cache) = (r.join("ws/src"), r.join("cache"));
+        let (src, cache) = (src.to_str().unwrap(), cache.to_str().unwrap());
+        let out = verify(
+            r,
+            backend,
+            &["--write", src, "--deny", src, "--deny", cache],
+        );
+        let lines = report(&out);
+        let all = lines.join("\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{backend}:\n{all}\n{stderr}");
+        assert!(!all.contains("FAIL"), "{backend}:\n{all}");
+        let on = |path: &str| -> Vec<&String> {
+            lines
+                .iter()
+                .filter(|l| l.contains(&format!("  {path}  (")))
+                .collect()
+        };
+        let want_src = if backend == "bwrap" {
+            "empty"
+        } else {
+            "EACCES"
+        };
+        assert_eq!(
+            on(src),
+            vec![&format!("  ok    hidden     flags  {src}  ({want_src})")],
+            "{backend}:\n{all}"
+        );
+        let want_cache = if backend == "bwrap" {
+            "1 entries, only the way to what the plan puts inside it"
+        } else {
+            "EACCES"
+        };
+        assert_eq!(
+            on(cache),
+            vec![&format!(
+                "  ok    hidden     flags  {cache}  ({want_cache})"
+            )],
+            "{backend}:\n{all}"
+        );
+    }
+}
+
 #[test]
 fn verify_and_json_do_not_mix() {
     let out = Command::new(SANDSPAWN)

@@ -122,7 +122,7 @@ pub fn bwrap_argv_with(
     for mount in spec
         .mounts
         .iter()
-        .filter(|m| !is_root(m) && !binds_host_proc(m))
+        .filter(|m| !is_root(m) && !binds_host_proc(m) && !binds_private_dev(m))
     {
         argv.mount(mount);
     }
@@ -171,6 +171,38 @@ pub fn bwrap_argv_with(
 pub fn binds_host_proc(mount: &Mount) -> bool {
     matches!(mount, Mount::ReadOnly { .. } | Mount::ReadWrite { .. })
         && crate::pathcmp::starts_with(mount.path(), Path::new("/proc"))
+}
+
+/// What `--dev /dev` makes itself: the directory and its device nodes.
+pub const PRIVATE_DEV: &[&str] = &[
+    "/dev",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+    "/dev/pts",
+];
+
+/// A bind of the host's `/dev` or of a node the private `/dev` has
+/// (`--read /dev/null`): bwrap binds without device access (`nodev`), so
+/// the host's node would cover the working one with one every open
+/// refuses (EACCES), and `--read /dev` would do so for all of them. The
+/// sandbox's own `/dev` already answers such a grant.
+pub fn binds_private_dev(mount: &Mount) -> bool {
+    let path = mount.path();
+    matches!(mount, Mount::ReadOnly { .. } | Mount::ReadWrite { .. })
+        && PRIVATE_DEV.iter().any(|d| {
+            // /dev itself exactly; each node or /dev/pts with what is under it.
+            let d = Path::new(d);
+            if d == Path::new("/dev") {
+                crate::pathcmp::same_path(path, d)
+            } else {
+                crate::pathcmp::starts_with(path, d)
+            }
+        })
 }
 
 struct Argv(Vec<OsString>);

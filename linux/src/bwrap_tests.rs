@@ -294,3 +294,30 @@ fn grants_under_proc_never_bind_the_hosts_proc() {
     );
     assert_eq!(render(&s), words(&want));
 }
+
+/// `--read /dev/null` (or `--write`, or `--read /dev`) bound the host's
+/// node over the private one without device access: every open of
+/// /dev/null then failed with EACCES. The private /dev answers those
+/// grants; other paths under /dev (a host /dev/shm) are still bound.
+#[test]
+fn grants_of_the_private_dev_nodes_never_bind_the_hosts() {
+    let s = spec(
+        vec![
+            ro("/dev"),
+            ro("/dev/null"),
+            rw("/dev/urandom"),
+            rw("/dev/pts/0"),
+            rw("/dev/shm"),
+            ro("/devices"),
+        ],
+        NetworkMode::Full,
+    );
+    let want = format!(
+        "{HEAD} {HARDEN} --proc /proc --ro-bind /proc/sys /proc/sys --dev /dev \
+         --bind /dev/shm /dev/shm --ro-bind /devices /devices {TAIL_ENV} \
+         {HELPER} --read /dev --read /dev/null --write /dev/urandom --write /dev/pts/0 \
+         --write /dev/shm --read /devices --write /dev \
+         --read /proc --net full --landlock best-effort {CMD}"
+    );
+    assert_eq!(render(&s), words(&want));
+}

@@ -165,7 +165,13 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     if !policy.checks.is_empty() {
         // bwrap set this process's environment to the command's.
         let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-        let all_held = crate::verify::run_all(&policy.checks, policy.proxy_port, &[], &env);
+        let all_held = crate::verify::run_all(
+            &policy.checks,
+            policy.proxy_port,
+            &[],
+            &policy.granted(),
+            &env,
+        );
         std::process::exit(if all_held { 0 } else { 1 });
     }
     Err(exec(&command, None))

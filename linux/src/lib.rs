@@ -383,7 +383,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
         return e.into();
     }
     if !policy.checks.is_empty() {
-        let all_held = verify::run_all(&policy.checks, None, &split, &spec.env);
+        let all_held = verify::run_all(&policy.checks, None, &split, &policy.granted(), &spec.env);
         std::process::exit(if all_held { 0 } else { 1 });
     }
     let mut command = vec![spec.program.clone()];

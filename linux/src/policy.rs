@@ -82,6 +82,16 @@ impl HelperPolicy {
         }
     }
 
+    /// The paths granted something to read or write (not the bwrap root's
+    /// listing): what `explain --verify` may see inside a hidden directory.
+    pub fn granted(&self) -> Vec<PathBuf> {
+        self.rules
+            .iter()
+            .filter(|(_, level)| matches!(level, Level::Read | Level::Write))
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
     /// Render as helper arguments (without the trailing `-- COMMAND`).
     pub fn to_args(&self) -> Vec<OsString> {
         let mut out = Vec::with_capacity(self.rules.len() * 2 + 4);

@@ -105,7 +105,13 @@ pub fn run(check: &Check, proxy_port: Option<u16>, env: &[(OsString, OsString)])
         Expect::Certs => certs(path),
         Expect::Readable => readable(path),
         Expect::Writable => writable(path),
-        Expect::Hidden => hidden(path),
+        Expect::Hidden => hidden(
+            path,
+            &WayTo {
+                granted: &[],
+                cwd: None,
+            },
+        ),
         Expect::ReadOnly => read_only(path),
         Expect::NoInet => no_inet(),
         Expect::ProxyListener => proxy_listener(proxy_port),
@@ -137,11 +143,15 @@ fn print_line(text: &str) {
 /// entry by entry (to keep a path inside them hidden or read-only): that
 /// they cannot be listed, or that nothing new can be made directly in
 /// them, is a known degradation (reported when planning), printed as
-/// `warn` rather than failing.
+/// `warn` rather than failing. `granted` are the sandbox's grants (its
+/// mounts, its Landlock rules): a hidden directory holding one shows the
+/// way to it (bwrap makes the mount points in its mask), which is the
+/// plan's own content, not the host's.
 pub fn run_all(
     checks: &[Check],
     proxy_port: Option<u16>,
     split: &[PathBuf],
+    granted: &[PathBuf],
     env: &[(OsString, OsString)],
 ) -> bool {
     // A directory granted through a link is split under its real path
@@ -150,8 +160,17 @@ pub fn run_all(
         split.contains(p) || std::fs::canonicalize(p).is_ok_and(|real| split.contains(&real))
     };
     let mut all = true;
+    // A working directory inside a hidden path starts the command there
+    // (README): bwrap makes the way to it in the mask, as for a grant.
+    let ways = WayTo {
+        granted,
+        cwd: std::env::current_dir().ok(),
+    };
     for check in checks {
-        let mut outcome = run(check, proxy_port, env);
+        let mut outcome = match check.expect {
+            Expect::Hidden => hidden(&check.path, &ways),
+            _ => run(check, proxy_port, env),
+        };
         let known = match check.expect {
             Expect::Readable => Some("cannot be listed"),
             Expect::Writable => Some("gets nothing new directly in it"),
@@ -311,14 +330,53 @@ fn writable(path: &Path) -> Outcome {
     }
 }
 
-fn hidden(path: &Path) -> Outcome {
+/// What a hidden directory may show of the sandbox's own: the way to each
+/// grant inside it, and to the working directory.
+pub(crate) struct WayTo<'a> {
+    /// Paths granted something (the mounts bound into a mask).
+    pub granted: &'a [PathBuf],
+    /// The working directory (itself hidden: an empty mask).
+    pub cwd: Option<PathBuf>,
+}
+
+/// Nothing of the host's content shows at `path`. Entries on the way to a
+/// grant are the sandbox's own (`--deny ~/.cache` with the trust bundle
+/// granted inside it shows `sandspawn/trust/…`): each is either that grant
+/// or, below it, hidden in turn but for such entries; so is the way to the
+/// working directory, and the working directory itself when hidden.
+pub(crate) fn hidden(path: &Path, ways: &WayTo<'_>) -> Outcome {
     match std::fs::read_dir(path) {
         Ok(entries) => {
-            let visible = entries.take(MAX_COUNT).count();
-            return if visible == 0 {
-                pass("empty")
-            } else {
-                fail(format!("{visible} entries visible"))
+            // Grants are named by their real paths: a hidden path that is a
+            // link lists its target's entries.
+            let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let (mut visible, mut own) = (0, 0);
+            for entry in entries.take(MAX_COUNT) {
+                let inner = match entry {
+                    Ok(e) => base.join(e.file_name()),
+                    Err(_) => {
+                        visible += 1;
+                        continue;
+                    }
+                };
+                let is_grant = ways.granted.iter().any(|g| g == &inner);
+                let on_the_way = || {
+                    (ways.granted.iter().any(|g| g.starts_with(&inner))
+                        || ways.cwd.as_ref().is_some_and(|c| c.starts_with(&inner)))
+                        && hidden(&inner, ways).ok
+                };
+                if is_grant || on_the_way() {
+                    own += 1;
+                } else {
+                    visible += 1;
+                }
+            }
+            return match (visible, own) {
+                (0, 0) => pass("empty"),
+                (0, own) => pass(format!(
+                    "{own} entries, only the way to what the plan puts inside it"
+                )),
+                (visible, _) => fail(format!("{visible} entries visible")),
             };
         }
         Err(e) if e.raw_os_error() != Some(libc::ENOTDIR) => return pass(errno(&e)),

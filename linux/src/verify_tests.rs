@@ -68,6 +68,73 @@ fn hidden_passes_for_empty_or_refused_and_fails_for_visible_content() {
     );
 }
 
+/// `--preset read-all --deny ~/.cache` with the trust bundle granted in
+/// it: bwrap's mask shows the way to the bundle (`sandspawn/trust/…`),
+/// and `--verify` failed "1 entries visible" where the plan held.
+#[test]
+fn a_hidden_directory_may_show_the_way_to_grants_inside_it_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let hidden_dir = dir.path().join("cache");
+    let bundle = hidden_dir.join("sandspawn/trust/b.pem");
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::write(&bundle, CERT).unwrap();
+    let granted = vec![bundle.clone(), dir.path().join("elsewhere")];
+    let granted = WayTo {
+        granted: &granted,
+        cwd: None,
+    };
+    assert_eq!(
+        hidden(&hidden_dir, &granted),
+        pass("1 entries, only the way to what the plan puts inside it")
+    );
+    // Anything else on the way, or beside it, is the host's content.
+    std::fs::write(hidden_dir.join("sandspawn/trust/other.pem"), CERT).unwrap();
+    assert_eq!(hidden(&hidden_dir, &granted), fail("1 entries visible"));
+    std::fs::remove_file(hidden_dir.join("sandspawn/trust/other.pem")).unwrap();
+    std::fs::write(hidden_dir.join("history"), "x").unwrap();
+    assert_eq!(hidden(&hidden_dir, &granted), fail("1 entries visible"));
+    let nothing = WayTo {
+        granted: &[],
+        cwd: None,
+    };
+    assert_eq!(hidden(&hidden_dir, &nothing), fail("2 entries visible"));
+}
+
+/// `--deny /var/tmp` run from /var/tmp/qa/ws: the command starts in its
+/// (empty) working directory, whose way bwrap makes in the mask; and a
+/// hidden path that is a link lists its target, where grants are named.
+#[test]
+fn a_hidden_directory_may_show_the_way_to_the_working_directory_and_follows_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let cwd = root.join("tmp/qa/ws");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let ways = WayTo {
+        granted: &[],
+        cwd: Some(cwd.clone()),
+    };
+    assert_eq!(
+        hidden(&root.join("tmp"), &ways),
+        pass("1 entries, only the way to what the plan puts inside it")
+    );
+    // The working directory itself must show nothing either.
+    std::fs::write(cwd.join("notes"), "x").unwrap();
+    assert_eq!(hidden(&root.join("tmp"), &ways), fail("1 entries visible"));
+
+    let granted = vec![root.join("outside/o.txt")];
+    std::fs::create_dir(root.join("outside")).unwrap();
+    std::fs::write(root.join("outside/o.txt"), "o").unwrap();
+    std::os::unix::fs::symlink(root.join("outside"), root.join("link")).unwrap();
+    let ways = WayTo {
+        granted: &granted,
+        cwd: None,
+    };
+    assert_eq!(
+        hidden(&root.join("link"), &ways),
+        pass("1 entries, only the way to what the plan puts inside it")
+    );
+}
+
 #[test]
 fn writable_leaves_no_trace_and_read_only_fails_on_a_writable_dir() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,7 +49,22 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             Access::Link { target } => format!("link -> {}", target.display()),
             Access::Deny => "deny ".to_string(),
         };
-        writeln!(out, "  {access}  {}  [{}]", e.path.display(), e.reason)?;
+        // Listed, so the rule is not lost from sight, but marked: the
+        // entry at the same path that wins is what the sandbox gets.
+        let overridden = if plan.fs.overridden(e) {
+            match e.access {
+                Access::Deny => "; replaced by the private directory at the same path",
+                _ => "; overridden: the deny at the same path wins",
+            }
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {access}  {}  [{}{overridden}]",
+            e.path.display(),
+            e.reason
+        )?;
     }
 
     writeln!(out, "\ntrust:")?;

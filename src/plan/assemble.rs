@@ -243,6 +243,13 @@ pub fn assemble(
     // (a read-only or hidden /tmp would leave TMPDIR nowhere to write).
     // Without a mount namespace the host's /tmp is never exposed: TMPDIR
     // goes to a sandspawn-owned directory instead.
+    // Whether the policy hides the working directory, judged before the
+    // sandbox's own private directories: a deny at /tmp or HOME is replaced
+    // by the tmpfs there, which hides the cwd just the same (see below).
+    let hidden_above = fs
+        .decide(&cwd)
+        .filter(|e| e.access == Access::Deny && !same_path(&e.path, &cwd))
+        .map(|e| e.path.clone());
     let tmp = Path::new("/tmp");
     let mut default_tmpdir = OsString::from("/tmp");
     let host_tmp_writable = fs.writable(tmp) && policy.write.iter().any(|r| r.path == tmp);
@@ -317,10 +324,6 @@ pub fn assemble(
     // ws` run from ws/src) is hidden with it, but the command must start
     // somewhere: as with `--deny .`, it starts in an empty, read-only
     // directory (bwrap could not chdir into a path its mask removed).
-    let hidden_above = fs
-        .decide(&cwd)
-        .filter(|e| e.access == Access::Deny && !same_path(&e.path, &cwd))
-        .map(|e| e.path.clone());
     if let Some(hidden) = hidden_above {
         warnings.push(format!(
             "the working directory {} is inside the hidden {}: the command starts \

@@ -178,7 +178,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let mut facts = probe_host(&policy, &resolver, &mut warnings);
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
-            policy.proxy.as_deref(),
+            policy
+                .proxy
+                .as_deref()
+                .map(|p| (p, policy.proxy_origin.as_str())),
             &policy.env.set,
             &req.parent_env,
         )?);
@@ -222,6 +225,18 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         }) {
             warnings.push(format!(
                 "{}: the sandbox's own /proc stands in for the host's (bwrap backend)",
+                e.path.display()
+            ));
+        }
+        for e in plan.fs.entries.iter().filter(|e| {
+            matches!(e.access, Access::Read | Access::Write)
+                && e.kind != Some(PathKind::Missing)
+                && sandspawn_linux::bwrap::binds_private_dev(&sandspawn_linux::Mount::ReadOnly {
+                    path: e.path.clone(),
+                })
+        }) {
+            warnings.push(format!(
+                "{}: the sandbox's own /dev stands in for the host's (bwrap backend)",
                 e.path.display()
             ));
         }
@@ -457,14 +472,29 @@ fn probe_host(policy: &Policy, resolver: &MemoResolver, warnings: &mut Vec<Strin
         .map(|r| (r, "--read"))
         .chain(policy.write.iter().map(|r| (r, "--write")))
     {
-        if std::fs::symlink_metadata(&rule.path).is_err() {
-            facts.kinds.insert(rule.path.clone(), PathKind::Missing);
-            warnings.push(format!(
-                "{what} {} (from {}): no such path on this host; it will not be visible in the sandbox",
-                rule.path.display(),
-                rule.origin
-            ));
+        // Followed, not lstat'ed: a link that leads nowhere (dangling, or a
+        // loop) cannot be bound either, and bwrap failed on its target
+        // ("Can't find source path", exit 1) after explain listed it as a
+        // plain grant.
+        let Err(e) = std::fs::metadata(&rule.path) else {
+            continue;
+        };
+        facts.kinds.insert(rule.path.clone(), PathKind::Missing);
+        if let Some(alias) = facts.aliases.get(&rule.path) {
+            facts
+                .kinds
+                .insert(alias.resolved.clone(), PathKind::Missing);
         }
+        let why = if std::fs::symlink_metadata(&rule.path).is_ok() {
+            format!("a symlink that leads nowhere ({e})")
+        } else {
+            "no such path on this host".to_string()
+        };
+        warnings.push(format!(
+            "{what} {} (from {}): {why}; it will not be visible in the sandbox",
+            rule.path.display(),
+            rule.origin
+        ));
     }
     facts
 }

@@ -129,6 +129,17 @@ impl FsView {
             .max_by_key(|e| (depth(&e.path), tie_rank(&e.access)))
     }
 
+    /// Whether `entry` loses the tie at its own path: a deny there hides a
+    /// grant (`--write x --deny x`, a protected `.git` also denied), a
+    /// private tmpfs replaces a deny. Such an entry promises nothing, so
+    /// `explain` must not list it as granted nor `--verify` check it.
+    pub fn overridden(&self, entry: &FsEntry) -> bool {
+        let rank = tie_rank(&entry.access);
+        self.entries
+            .iter()
+            .any(|e| tie_rank(&e.access) > rank && same_path(&e.path, &entry.path))
+    }
+
     /// Whether `path` can be read (or, for a link entry, followed).
     pub fn readable(&self, path: &Path) -> bool {
         matches!(
@@ -186,6 +197,32 @@ mod tests {
             v.writable(Path::new("/home/u")),
             "tmpfs beats deny at the same path"
         );
+    }
+
+    #[test]
+    fn an_entry_losing_the_tie_at_its_own_path_is_overridden() {
+        let mut v = FsView::default();
+        v.add("/work".into(), Access::Write, "write");
+        v.add("/work/src".into(), Access::Write, "write");
+        v.add("/work/src".into(), Access::Deny, "deny same path");
+        v.add("/home/u".into(), Access::Deny, "deny home");
+        v.add("/home/u".into(), Access::Tmpfs, "private home");
+        let is = |path: &str, access: Access| {
+            let e = v
+                .entries
+                .iter()
+                .find(|e| e.path == Path::new(path) && e.access == access)
+                .unwrap();
+            v.overridden(e)
+        };
+        assert!(is("/work/src", Access::Write));
+        assert!(!is("/work/src", Access::Deny));
+        assert!(
+            !is("/work", Access::Write),
+            "a deeper deny does not override"
+        );
+        assert!(is("/home/u", Access::Deny));
+        assert!(!is("/home/u", Access::Tmpfs));
     }
 
     #[test]

@@ -47,6 +47,13 @@ impl Plan {
                     if let Access::Link { target } = &e.access {
                         v["link_to"] = path_json(target);
                     }
+                    // A grant that loses the tie at its own path is not what
+                    // the sandbox gets there (`--write x --deny x`: x is
+                    // hidden). Still listed, as bwrap still mounts it under
+                    // the mask, but marked so no reader takes it for a grant.
+                    if self.fs.overridden(e) {
+                        v["overridden"] = json!(true);
+                    }
                     v
                 })
                 .collect()

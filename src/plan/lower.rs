@@ -89,7 +89,10 @@ impl Plan {
                 let Some(exposer) =
                     exposer.filter(|g| matches!(g.access, Access::Read | Access::Write))
                 else {
-                    return false;
+                    // Nothing of the host shows here, but a hidden working
+                    // directory must exist to start in (inside the private
+                    // /tmp, bwrap failed "Can't chdir"): an empty mask.
+                    return same_path(&entry.path, &self.cwd);
                 };
                 // Behind a link the grant shows as a link, the sandbox
                 // follows it to the resolved path, which has its own deny;

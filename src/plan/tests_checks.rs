@@ -64,3 +64,105 @@ fn checks_follow_the_plan_env_first_then_mounts_then_network() {
         ]
     );
 }
+
+/// A deny at the very path of a grant wins (README), so neither `--verify`
+/// nor `explain --json` may present that grant as a promise: `--write x
+/// --deny x` checked "writable x" and failed with EROFS/EACCES, and `--json`
+/// listed x under `writable` as any grant.
+#[test]
+fn a_grant_denied_at_its_own_path_is_neither_checked_nor_listed() {
+    use sandspawn_linux::verify::Expect;
+    let layers = [Layer {
+        origin: "flags".into(),
+        write: vec!["/work/proj".into(), "/work/proj/src".into()],
+        deny: vec!["/work/proj/src".into(), "/work/proj/.git".into()],
+        ..Layer::default()
+    }];
+    let cwd = Path::new("/work/proj");
+    let parent = boundary_parent();
+    let home = Some(Path::new("/home/u"));
+    let policy = Policy::resolve(&layers, &ResolveContext { cwd, home }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/work/proj/src".into(), PathKind::Dir);
+    f.kinds.insert("/work/proj/.git".into(), PathKind::Dir);
+    f.protected = vec!["/work/proj/.git".into()];
+    let plan = assemble(
+        vec!["true".into()],
+        cwd.into(),
+        policy,
+        &parent,
+        outcome(true, true),
+        &f,
+    );
+    let got: Vec<(Expect, String)> = plan
+        .checks()
+        .iter()
+        .filter(|c| c.path.starts_with("/work/proj/"))
+        .map(|c| (c.expect, c.path.display().to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Expect::Writable, "/work/proj".to_string()),
+            (Expect::Hidden, "/work/proj/src".to_string()),
+            (Expect::Hidden, "/work/proj/.git".to_string()),
+        ]
+    );
+    let json = plan.to_json();
+    // Each grant of the list, and whether it is marked overridden.
+    let grants = |key: &str| -> Vec<(String, bool)> {
+        json[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let overridden = e.get("overridden") == Some(&serde_json::json!(true));
+                (e["path"].as_str().unwrap().to_string(), overridden)
+            })
+            .filter(|(p, _)| p.starts_with("/work/proj"))
+            .collect()
+    };
+    assert_eq!(
+        grants("writable"),
+        vec![
+            ("/work/proj".to_string(), false),
+            ("/work/proj/src".to_string(), true)
+        ]
+    );
+    assert!(grants("readable").contains(&("/work/proj/.git".to_string(), true)));
+    assert!(!grants("denied").iter().any(|(_, o)| *o), "{json}");
+}
+
+/// The private HOME replaces a deny of HOME (`--deny ~`); the deny's
+/// "hidden" check then failed on the bundle's mount point inside it.
+#[test]
+fn a_deny_replaced_by_the_private_home_is_not_checked_as_hidden() {
+    use sandspawn_linux::verify::Expect;
+    let layers = [Layer {
+        origin: "flags".into(),
+        deny: vec!["/home/u".into()],
+        ..Layer::default()
+    }];
+    let cwd = Path::new("/work/proj");
+    let parent = boundary_parent();
+    let home = Some(Path::new("/home/u"));
+    let policy = Policy::resolve(&layers, &ResolveContext { cwd, home }).unwrap();
+    let mut f = facts();
+    f.kinds.insert("/home/u".into(), PathKind::Dir);
+    let plan = assemble(
+        vec!["true".into()],
+        cwd.into(),
+        policy,
+        &parent,
+        outcome(true, true),
+        &f,
+    );
+    let home_checks: Vec<Expect> = plan
+        .checks()
+        .iter()
+        .filter(|c| c.path == Path::new("/home/u"))
+        .map(|c| c.expect)
+        .collect();
+    assert!(!home_checks.contains(&Expect::Hidden), "{home_checks:?}");
+    assert!(home_checks.contains(&Expect::Writable), "{home_checks:?}");
+}

@@ -49,6 +49,73 @@ fn a_cwd_inside_the_private_tmp_granted_by_a_broader_root_is_bound_back() {
 }
 
 #[test]
+fn a_hidden_cwd_inside_the_private_tmp_is_made_to_start_in() {
+    // `cd /tmp/t/ws/deep/cwd && sandspawn run --preset read-all --deny ..`
+    // failed in bwrap: "Can't chdir to /tmp/t/ws/deep/cwd", the deny inside
+    // the tmpfs was not mounted, so the path did not exist.
+    let layer = Layer {
+        origin: "flags".into(),
+        presets: vec!["read-all".into()],
+        deny: vec!["/tmp/t/ws/deep".into()],
+        ..Layer::default()
+    };
+    let mounts = plan_in("/tmp/t/ws/deep/cwd", layer).lower().mounts;
+    let at = |m: &Mount| mounts.iter().position(|x| x == m);
+    let tmpfs = at(&Mount::Tmpfs {
+        path: "/tmp".into(),
+    });
+    let cwd = at(&Mount::Mask {
+        path: "/tmp/t/ws/deep/cwd".into(),
+        is_dir: true,
+    });
+    assert!(
+        tmpfs.is_some() && cwd > tmpfs,
+        "the cwd must be an empty mask after the private /tmp: {mounts:?}"
+    );
+    // Nothing else of the hidden path is mounted: the tmpfs hides it.
+    assert!(
+        !mounts
+            .iter()
+            .any(|m| matches!(m, Mount::Mask { path, .. } if path == Path::new("/tmp/t/ws/deep"))),
+        "{mounts:?}"
+    );
+}
+
+#[test]
+fn a_cwd_hidden_by_a_deny_the_private_tmp_or_home_replaces_is_made_to_start_in() {
+    // `--deny /tmp` run from /tmp/ws, `--deny ~` run from ~/proj (read-all):
+    // the tmpfs replacing the deny hid the cwd too, and bwrap failed
+    // "Can't chdir".
+    for (deny, cwd) in [("/tmp", "/tmp/ws"), ("/home/u", "/home/u/proj")] {
+        let layer = Layer {
+            origin: "flags".into(),
+            presets: vec!["read-all".into()],
+            deny: vec![deny.into()],
+            ..Layer::default()
+        };
+        let plan = plan_in(cwd, layer);
+        assert!(
+            plan.warnings.iter().any(|w| w
+                == &format!(
+                    "the working directory {cwd} is inside the hidden {deny}: the command \
+                     starts there but sees none of it; grant it (--read .) or run from \
+                     another directory"
+                )),
+            "{:?}",
+            plan.warnings
+        );
+        let mounts = plan.lower().mounts;
+        let at = |m: &Mount| mounts.iter().position(|x| x == m);
+        let tmpfs = at(&Mount::Tmpfs { path: deny.into() });
+        let mask = at(&Mount::Mask {
+            path: cwd.into(),
+            is_dir: true,
+        });
+        assert!(tmpfs.is_some() && mask > tmpfs, "{cwd}: {mounts:?}");
+    }
+}
+
+#[test]
 fn a_cwd_that_is_the_private_tmp_itself_is_warned_about() {
     // `cd /tmp && sandspawn run -- ls` lists an empty private /tmp under
     // bwrap (the host's under Landlock): say so instead of silently.

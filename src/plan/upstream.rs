@@ -132,19 +132,20 @@ pub enum ProxyError {
     },
 }
 
-/// The upstream for `proxy` mode: `configured` (`--proxy` / policy) first,
+/// The upstream for `proxy` mode: `configured` (`--proxy` / policy, with
+/// the origin messages name) first,
 /// then the first non-empty [`UPSTREAM_VARS`] the user set (`--set`, the
 /// policy's `[set]`, an MCP config's `env`; the last `set` of a name
 /// wins), else the parent's. A set value is the user's choice for this
 /// command, so it beats what was inherited; its origin reads
 /// `HTTPS_PROXY (set)`.
 pub fn choose(
-    configured: Option<&OsStr>,
+    configured: Option<(&OsStr, &str)>,
     set: &[(OsString, OsString)],
     parent_env: &[(OsString, OsString)],
 ) -> Result<Upstream, ProxyError> {
-    if let Some(value) = configured {
-        return parse(value, "--proxy");
+    if let Some((value, origin)) = configured {
+        return parse(value, origin);
     }
     for name in UPSTREAM_VARS {
         let value = set.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
@@ -321,7 +322,7 @@ mod tests {
         assert_eq!(choose(None, &[], &e).unwrap().origin, "HTTP_PROXY");
         let e = env(&[("https_proxy", "http://c:3"), ("HTTP_PROXY", "http://b:2")]);
         assert_eq!(choose(None, &[], &e).unwrap().host, "c");
-        let flag = choose(Some(OsStr::new("http://f:4")), &[], &e).unwrap();
+        let flag = choose(Some((OsStr::new("http://f:4"), "--proxy")), &[], &e).unwrap();
         assert_eq!((flag.origin.as_str(), flag.port), ("--proxy", 4));
         assert_eq!(choose(None, &[], &[]), Err(ProxyError::NoUpstream));
         // Both spellings, differing: the lower case one, as clients read it.
@@ -355,7 +356,7 @@ mod tests {
         let got = choose(None, &set, &parent).unwrap();
         assert_eq!(got.origin, "ALL_PROXY (set)");
         assert!(got.socks_login.is_some());
-        let flag = choose(Some(OsStr::new("http://f:4")), &set, &parent).unwrap();
+        let flag = choose(Some((OsStr::new("http://f:4"), "--proxy")), &set, &parent).unwrap();
         assert_eq!(flag.origin, "--proxy");
         // An empty set value names nothing.
         let got = choose(None, &env(&[("HTTPS_PROXY", "")]), &parent).unwrap();

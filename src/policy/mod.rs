@@ -61,7 +61,7 @@ pub enum PolicyError {
         raw: String,
     },
     /// A path starting with `~` while the parent has no HOME.
-    #[error("{rule}: `{path}` starts with `~` but HOME is not set; {fix}", path = .path.display())]
+    #[error("{rule}: `{path}` starts with `~` but HOME is not set to an absolute path; {fix}", path = .path.display())]
     NoHome {
         /// The rule.
         rule: String,
@@ -77,7 +77,43 @@ pub enum PolicyError {
         /// The rule.
         rule: String,
     },
+    /// More filesystem paths than a plan can handle in reasonable time.
+    #[error("read, write and deny name {count} paths in all ({by_origin}); at most {MAX_PATH_RULES} are accepted: grant or deny a common parent directory instead of each path")]
+    TooManyPaths {
+        /// How many were given.
+        count: usize,
+        /// Where they came from, `ORIGIN: N` joined by `, `.
+        by_origin: String,
+    },
+    /// A `set` value holding a NUL byte, which no environment variable can
+    /// carry (the exec failed with "nul byte found in provided data",
+    /// naming neither the variable nor the rule).
+    #[error("{rule}: the value of `{name}` contains a NUL byte, which no environment variable can hold; remove it")]
+    NulInValue {
+        /// The rule.
+        rule: String,
+        /// The variable.
+        name: String,
+    },
+    /// A path holding a NUL byte (`"x\u0000"` in TOML), which no file can
+    /// have: as a deny it would hide nothing.
+    #[error(
+        "{rule}: `{path}` contains a NUL byte (shown as \\0), which no path can hold; remove it"
+    )]
+    NulInPath {
+        /// The rule.
+        rule: String,
+        /// The path as written, the NUL shown as `\0` (a raw one would
+        /// end the line on some terminals and in C hosts' logs).
+        path: String,
+    },
 }
+
+/// The most `read`, `write` and `deny` paths a policy may name, over all
+/// its layers. Planning compares paths pairwise: 60,000 of them (a 600 KB
+/// file, under the file size bound) took minutes to explain, and bwrap's
+/// argument bound refuses far fewer mounts at run time anyway.
+pub const MAX_PATH_RULES: usize = 4096;
 
 /// One source of policy settings, before resolution. Lists append across
 /// layers; scalars (`net`, `backend`, `merge_system_roots`, `proxy`) are
@@ -134,6 +170,9 @@ pub struct Policy {
     pub network: NetworkMode,
     /// Upstream proxy URL, if configured.
     pub proxy: Option<OsString>,
+    /// Where [`Policy::proxy`] came from, as messages name it: `--proxy`
+    /// for the flag, `proxy (from FILE)` for a policy file's key.
+    pub proxy_origin: String,
     /// Env rules.
     pub env: EnvRules,
     /// Trust settings.
@@ -178,6 +217,17 @@ impl Policy {
     /// restricted reads with the working directory readable and nothing
     /// writable but the sandbox's private /tmp.
     pub fn resolve(layers: &[Layer], ctx: &ResolveContext<'_>) -> Result<Policy, PolicyError> {
+        let count_of = |l: &Layer| l.read.len() + l.write.len() + l.deny.len();
+        let count: usize = layers.iter().map(count_of).sum();
+        if count > MAX_PATH_RULES {
+            let by_origin = layers
+                .iter()
+                .filter(|l| count_of(l) > 0)
+                .map(|l| format!("{}: {}", l.origin, count_of(l)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(PolicyError::TooManyPaths { count, by_origin });
+        }
         let mut expanded = Vec::new();
         let any_preset = layers.iter().any(|l| !l.presets.is_empty());
         if !any_preset {
@@ -197,6 +247,7 @@ impl Policy {
             deny: Vec::new(),
             network: NetworkMode::None,
             proxy: None,
+            proxy_origin: String::new(),
             env: EnvRules::default(),
             trust: TrustRules {
                 ca: Vec::new(),
@@ -216,13 +267,34 @@ impl Policy {
                 }
             }
             for raw in &layer.pass {
-                policy.env.pass.push(NamePattern::parse(raw, "pass")?);
+                policy
+                    .env
+                    .pass
+                    .push(NamePattern::parse(raw, &format!("pass (from {origin})"))?);
             }
             for raw in &layer.deny_env {
-                policy.env.deny.push(NamePattern::parse(raw, "deny_env")?);
+                policy.env.deny.push(NamePattern::parse(
+                    raw,
+                    &format!("deny_env (from {origin})"),
+                )?);
             }
             for (name, value) in &layer.set {
-                NamePattern::parse(name, "set")?;
+                // A pattern sets nothing it matches: `[set] "AB*" = "x"`
+                // exported a variable literally named `AB*` (`--set` refused
+                // the same name).
+                if let NamePattern::Prefix(_) = NamePattern::parse(name, "set")? {
+                    return Err(PolicyError::BadName {
+                        rule: format!("set (from {origin})"),
+                        name: name.to_string_lossy().into_owned(),
+                        why: "a set variable needs a plain name (letters, digits, `_`)".into(),
+                    });
+                }
+                if value.as_encoded_bytes().contains(&0) {
+                    return Err(PolicyError::NulInValue {
+                        rule: format!("set (from {origin})"),
+                        name: name.to_string_lossy().into_owned(),
+                    });
+                }
                 policy.env.set.retain(|(n, _)| n != name);
                 policy.env.set.push((name.clone(), value.clone()));
             }
@@ -231,6 +303,11 @@ impl Policy {
             }
             if let Some(proxy) = &layer.proxy {
                 policy.proxy = Some(proxy.clone());
+                // A bad URL in a policy file was blamed on `--proxy`.
+                policy.proxy_origin = match origin {
+                    "flags" | "command line" => "--proxy".to_string(),
+                    file => format!("proxy (from {file})"),
+                };
             }
             if let Some(merge) = layer.merge_system_roots {
                 policy.trust.merge_system_roots = merge;
@@ -252,6 +329,14 @@ fn resolve_path(
     let label = || format!("{rule} (from {origin})");
     if raw.as_os_str().is_empty() {
         return Err(PolicyError::EmptyPath { rule: label() });
+    }
+    // TOML's `\u0000` makes one; the kernel would cut the path there (or
+    // refuse it), so `deny = ["secret\u0000"]` silently hid nothing.
+    if raw.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(PolicyError::NulInPath {
+            rule: label(),
+            path: raw.to_string_lossy().replace('\0', "\\0"),
+        });
     }
     let path = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
         rule: label(),
@@ -275,14 +360,13 @@ fn push_paths(
     rule: &str,
     ctx: &ResolveContext<'_>,
 ) -> Result<(), PolicyError> {
+    // Both sides are normalised: equal bytes are the same path, so a set
+    // of them deduplicates without comparing each path with every other.
+    let mut seen: std::collections::HashSet<OsString> =
+        into.iter().map(|r| r.path.as_os_str().to_owned()).collect();
     for raw in raws {
         let resolved = resolve_path(raw, origin, rule, ctx)?;
-        // Both sides are normalised: compare bytes, not parsed components
-        // (the default denies alone make this a few hundred comparisons).
-        if !into
-            .iter()
-            .any(|r| crate::paths::same_path(&r.path, &resolved.path))
-        {
+        if seen.insert(resolved.path.as_os_str().to_owned()) {
             into.push(resolved);
         }
     }

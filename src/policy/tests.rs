@@ -143,9 +143,11 @@ fn unknown_preset_and_tilde_without_home_are_errors() {
         home: None,
     };
     let err = Policy::resolve(&[layer], &no_home).unwrap_err().to_string();
+    // A relative HOME reaches here as no HOME (the plan ignores it): the
+    // message said "HOME is not set" to a caller whose HOME was set.
     assert_eq!(
         err,
-        "read (from --read): `~/x` starts with `~` but HOME is not set; \
+        "read (from --read): `~/x` starts with `~` but HOME is not set to an absolute path; \
          write an absolute path, or set HOME"
     );
     // A preset's `~` path is not the user's to rewrite (an MCP client that
@@ -158,7 +160,7 @@ fn unknown_preset_and_tilde_without_home_are_errors() {
     let err = Policy::resolve(&[layer], &no_home).unwrap_err().to_string();
     assert_eq!(
         err,
-        "write (from preset mcp): `~/.npm` starts with `~` but HOME is not set; \
+        "write (from preset mcp): `~/.npm` starts with `~` but HOME is not set to an absolute path; \
          set HOME to an absolute path (the preset's paths are under it)"
     );
     let layer = Layer {
@@ -207,4 +209,113 @@ fn a_mode_of_the_wrong_type_names_its_type_and_the_words_are_listed() {
     let ok = parse_policy_toml("net = \"full\"\nbackend = \"landlock\"\n", Path::new("p")).unwrap();
     assert_eq!(ok.net, Some(NetworkMode::Full));
     assert_eq!(ok.backend, Some(Backend::Landlock));
+}
+
+#[test]
+fn a_path_with_a_nul_byte_is_an_error_naming_the_rule() {
+    let file = parse_policy_toml("deny = [\"./secret\\u0000\"]\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "deny (from /p.toml): `./secret\\0` contains a NUL byte (shown as \\0), which no path can hold; remove it"
+    );
+    let layer = Layer {
+        origin: "flags".into(),
+        ca: vec!["a\0b.pem".into()],
+        ..Layer::default()
+    };
+    let err = Policy::resolve(&[layer], &ctx()).unwrap_err().to_string();
+    assert!(
+        err.starts_with("ca (from flags): `a\\0b.pem` contains a NUL byte"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_set_value_with_a_nul_byte_is_an_error_naming_the_variable() {
+    let file = parse_policy_toml("[set]\nA = \"x\\u0000y\"\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "set (from /p.toml): the value of `A` contains a NUL byte, which no environment variable can hold; remove it"
+    );
+}
+
+#[test]
+fn a_set_name_that_is_a_pattern_is_refused_as_the_flag_refuses_it() {
+    let file = parse_policy_toml("[set]\n\"AB*\" = \"x\"\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "set (from /p.toml): `AB*` is not a valid variable name or pattern: a set variable needs a plain name (letters, digits, `_`)"
+    );
+}
+
+#[test]
+fn too_many_paths_are_refused_before_any_planning() {
+    let many = |n: usize, prefix: &str| -> Vec<PathBuf> {
+        (0..n).map(|i| format!("/{prefix}{i}").into()).collect()
+    };
+    let file = Layer {
+        origin: "/p.toml".into(),
+        read: many(MAX_PATH_RULES - 1, "r"),
+        ..Layer::default()
+    };
+    let flags = Layer {
+        origin: "flags".into(),
+        deny: many(2, "d"),
+        ..Layer::default()
+    };
+    let err = Policy::resolve(&[file.clone(), flags], &ctx())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "read, write and deny name 4097 paths in all (/p.toml: 4095, flags: 2); at most 4096 are accepted: grant or deny a common parent directory instead of each path"
+    );
+    let one = Layer {
+        origin: "flags".into(),
+        write: many(1, "w"),
+        ..Layer::default()
+    };
+    assert!(Policy::resolve(&[file, one], &ctx()).is_ok());
+}
+
+#[test]
+fn the_proxy_is_named_by_where_it_was_written() {
+    let file = parse_policy_toml("proxy = \"ftp://x:1\"\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let p = Policy::resolve(std::slice::from_ref(&file), &ctx()).unwrap();
+    assert_eq!(p.proxy_origin, "proxy (from /p.toml)");
+    let flags = Layer {
+        origin: "flags".into(),
+        proxy: Some("http://f:4".into()),
+        ..Layer::default()
+    };
+    let p = Policy::resolve(&[file, flags], &ctx()).unwrap();
+    assert_eq!(p.proxy_origin, "--proxy");
+}
+
+#[test]
+fn a_bad_pass_or_deny_env_names_the_file_it_came_from() {
+    let file = parse_policy_toml("pass = [\"BAD NAME\"]\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "pass (from /p.toml): `BAD NAME` is not a valid variable name or pattern: byte ' ' is not allowed in a variable name (letters, digits, `_`)"
+    );
+    let file = parse_policy_toml("deny_env = [\"*\"]\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
+    assert!(err.starts_with("deny_env (from /p.toml): `*` "), "{err}");
 }
