@@ -239,6 +239,13 @@ fn sigterm_is_passed_on(backend: &str, want: i32) {
     )
     .unwrap();
     let status = wrapper.wait().unwrap();
+    // bwrap's exit sets off the rest (the parent-death signal of its pid 1,
+    // then the kernel's teardown of the pid namespace): it takes a moment
+    // after the wait returns, as for a killed client above.
+    let exited = Instant::now();
+    while !tagged_processes(&tag).is_empty() && exited.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let left = tagged_processes(&tag);
     for pid in &left {
         let _ = nix::sys::signal::kill(
