@@ -204,6 +204,21 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         })
         .collect();
     facts.protected = super::protect::probe(&writable)?;
+    let own = [
+        Some(cache_root(&outcome_cache)?),
+        crate::mcp::hostenv::user_config_path(&req.parent_env)
+            .and_then(|c| c.parent().map(Path::to_path_buf)),
+    ];
+    let sources: Vec<PathBuf> = (req.layers.iter())
+        .filter_map(|l| l.source.as_deref())
+        .map(|s| paths::normalize(&req.parent_cwd.join(s)))
+        .collect();
+    let own_dirs: Vec<PathBuf> = own.into_iter().flatten().collect();
+    for p in super::protect::own_state(&own_dirs, &sources, &writable)? {
+        if !facts.protected.contains(&p) {
+            facts.protected.push(p);
+        }
+    }
     let mut plan = assemble(
         req.command.clone(),
         cwd,
