@@ -421,3 +421,50 @@ fn an_mcp_client_config_inside_a_writable_root_stays_read_only() {
         assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
     }
 }
+
+/// A deny of a writable root hides all of it, its protected `.git`
+/// included (whose config may hold a remote's token), also when the root
+/// is written through a link to the denied path: before, the protected
+/// path's read-only grant showed `.git` inside the hidden root.
+#[test]
+fn a_denied_writable_root_hides_its_git_too() {
+    for backend in ["bwrap", "landlock"] {
+        if let Some(reason) = unusable(backend) {
+            skip(&reason);
+            continue;
+        }
+        let fx = fixture(&format!("denied-root-git-{backend}"));
+        let ws = fx.root.join("ws");
+        let link = fx.root.join("wslink");
+        std::os::unix::fs::symlink(&ws, &link).unwrap();
+        let script = "import errno, os, sys\n\
+                      def t(p):\n    try:\n        os.listdir(p)\n        return 'OK'\n    \
+                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                      print(*[t(p) for p in sys.argv[1:]])";
+        for root in [&ws, &link] {
+            let out = command(&fx, backend)
+                .current_dir(&fx.root)
+                .arg("--write")
+                .arg(root)
+                .arg("--deny")
+                .arg(&ws)
+                .args(["--", PYTHON, "-c", script])
+                .arg(ws.join(".git"))
+                .arg(link.join(".git"))
+                .output()
+                .unwrap();
+            let want = if backend == "bwrap" {
+                "ENOENT ENOENT"
+            } else {
+                "EACCES EACCES"
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                want,
+                "{backend} --write {}: {}",
+                root.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
