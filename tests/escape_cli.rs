@@ -468,3 +468,61 @@ fn a_denied_writable_root_hides_its_git_too() {
         }
     }
 }
+
+/// Another terminal of the same user (a pseudo-terminal on the host) is
+/// out of reach: opened by its name it would read what is typed there.
+/// On Landlock the terminal the command was given on stays usable by its
+/// name. Under
+/// bwrap the sandbox has a devpts of its own; on Landlock the host's
+/// /dev/pts was granted whole before, and the probe read the keystrokes.
+#[test]
+fn another_terminal_of_the_user_is_out_of_reach() {
+    // On the host: make a terminal, type into it, start sandspawn with a
+    // second terminal on its stdin; inside, open both by name.
+    let host = "import os, pty, subprocess, sys\n\
+                m, s = pty.openpty()\n\
+                os.write(m, b'typed-password\\n')\n\
+                m2, s2 = pty.openpty()\n\
+                inner = ('import errno, os, sys\\n'\n\
+                  'def t(p):\\n'\n\
+                  '    try:\\n'\n\
+                  '        fd = os.open(p, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)\\n'\n\
+                  '        return \"OK\" if p == own else repr(os.read(fd, 64))\\n'\n\
+                  '    except OSError as e:\\n'\n\
+                  '        return errno.errorcode[e.errno]\\n'\n\
+                  'own = os.readlink(\"/proc/self/fd/0\")\\n'\n\
+                  'print(t(sys.argv[1]), t(own))')\n\
+                cmd = sys.argv[1:] + [sys.executable, '-c', inner, os.ttyname(s)]\n\
+                r = subprocess.run(cmd, stdin=s2, capture_output=True, text=True)\n\
+                print(r.stdout.strip() or r.stderr.strip())";
+    for backend in ["bwrap", "landlock"] {
+        if let Some(reason) = unusable(backend) {
+            skip(&reason);
+            continue;
+        }
+        let fx = fixture(&format!("other-pty-{backend}"));
+        let inner = command(&fx, backend);
+        let out = Command::new(PYTHON)
+            .args(["-c", host, SANDSPAWN])
+            .args(inner.get_args())
+            .arg("--")
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .current_dir(fx.root.join("ws"))
+            .output()
+            .unwrap();
+        // bwrap's devpts is its own: the host's terminals, the one on
+        // stdin included, have no name there.
+        let want = if backend == "bwrap" {
+            "ENOENT ENOENT"
+        } else {
+            "EACCES OK"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
