@@ -74,6 +74,25 @@ pub const DEVICES: &[&str] = &[
     "/dev/pts",
 ];
 
+/// The host's pseudo-terminals (see [`own_terminals`]).
+const HOST_PTS: &str = "/dev/pts";
+
+/// The pseudo-terminals this process has on its standard descriptors,
+/// which the command inherits and may reopen by name (`/dev/pts/3`).
+fn own_terminals() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for fd in 0..=2 {
+        let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        let under_pts = target.parent() == Some(Path::new(HOST_PTS));
+        if under_pts && !out.contains(&target) {
+            out.push(target);
+        }
+    }
+    out
+}
+
 /// What each path should allow, in spec order (later wins at equal path).
 fn wanted(spec: &SandboxSpec, fs: &dyn HostFs, notes: &mut Vec<String>) -> Vec<(PathBuf, Level)> {
     let mut nodes: Vec<(PathBuf, Level)> = Vec::new();
@@ -131,7 +150,16 @@ fn wanted(spec: &SandboxSpec, fs: &dyn HostFs, notes: &mut Vec<String>) -> Vec<(
     // The host's /dev is not private: only the usual devices, never disks.
     nodes.retain(|(p, _)| !p.starts_with("/dev") && !p.starts_with("/proc"));
     nodes.push(("/dev".into(), Level::None));
-    nodes.extend(DEVICES.iter().map(|d| (PathBuf::from(d), Level::Write)));
+    // Not the host's /dev/pts: it holds every terminal of this user, and
+    // one opened by its name reads what is typed there (a password in
+    // another window). bwrap gives the sandbox a devpts of its own; here
+    // only the terminals the command was given on 0, 1 and 2 are granted.
+    nodes.extend(
+        (DEVICES.iter())
+            .filter(|d| **d != HOST_PTS)
+            .map(|d| (PathBuf::from(d), Level::Write)),
+    );
+    nodes.extend(own_terminals().into_iter().map(|t| (t, Level::Write)));
     nodes.push(("/proc".into(), Level::Read));
     nodes
 }

@@ -325,6 +325,7 @@ impl PolicyArgs {
                 BackendArg::Bwrap => Backend::Bwrap,
                 BackendArg::Landlock => Backend::Landlock,
             }),
+            source: None,
         })
     }
 }

@@ -91,6 +91,7 @@ fn launch_from(
         sandbox: server.sandbox.clone(),
         origin: format!("server {} in {}", server.name, file.path.display()),
         notes,
+        config: Some(file.path.clone()),
     })
 }
 

@@ -192,6 +192,7 @@ impl UserConfig {
     pub fn layer(&self, origin: &Path) -> Layer {
         Layer {
             origin: origin.display().to_string(),
+            source: Some(origin.to_path_buf()),
             ca: self.ca.clone(),
             pass: self.pass.iter().map(OsString::from).collect(),
             set: self

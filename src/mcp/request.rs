@@ -39,6 +39,9 @@ pub struct ServerLaunch {
     pub origin: String,
     /// Warnings about the entry itself, printed before the plan's own.
     pub notes: Vec<String>,
+    /// The client config the entry came from: it is this server's policy,
+    /// so it stays read-only when a writable root holds it.
+    pub config: Option<PathBuf>,
 }
 
 /// Where the server is started from.
@@ -164,6 +167,7 @@ pub fn plan_with_recovered(
     });
     layers.push(Layer {
         origin: format!("{}: env, env_vars", launch.origin),
+        source: launch.config.clone(),
         pass: launch.env_vars.clone(),
         set: launch.env.clone(),
         ..Layer::default()

@@ -203,7 +203,51 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             std::iter::once(r.path.clone()).chain(resolved)
         })
         .collect();
+    // A deny at or below the writable root hides what it covers: a
+    // protected path there must stay hidden, not come back read-only
+    // (`--write ws --deny ws` showed ws/.git).
+    let denied: Vec<PathBuf> = (policy.deny.iter())
+        .flat_map(|r| {
+            let resolved = facts.aliases.get(&r.path).map(|a| a.resolved.clone());
+            std::iter::once(r.path.clone()).chain(resolved)
+        })
+        .collect();
+    let deepest = |list: &[PathBuf], p: &Path| {
+        (list.iter())
+            .filter(|r| paths::is_within(p, r))
+            .map(|r| paths::depth(r))
+            .max()
+    };
+    let decided_writable = |p: &Path| match (deepest(&writable, p), deepest(&denied, p)) {
+        (Some(w), Some(d)) => w > d,
+        (w, _) => w.is_some(),
+    };
+    // By its real path too: under a root written through a link, a deny
+    // of the link's target hides it there.
+    let shown_writable = |p: &Path| {
+        decided_writable(p)
+            && std::fs::canonicalize(p).map_or(true, |real| real == p || decided_writable(&real))
+    };
     facts.protected = super::protect::probe(&writable)?;
+    facts.protected.retain(|p| shown_writable(p));
+    let own = [
+        Some(cache_root(&outcome_cache)?),
+        crate::mcp::hostenv::user_config_path(&req.parent_env)
+            .and_then(|c| c.parent().map(Path::to_path_buf)),
+    ];
+    let sources: Vec<PathBuf> = (req.layers.iter())
+        .filter_map(|l| l.source.as_deref())
+        .map(|s| paths::normalize(&req.parent_cwd.join(s)))
+        .filter(|s| shown_writable(s))
+        .collect();
+    let own_dirs: Vec<PathBuf> = (own.into_iter().flatten())
+        .filter(|d| shown_writable(d))
+        .collect();
+    for p in super::protect::own_state(&own_dirs, &sources, &writable)? {
+        if !facts.protected.contains(&p) {
+            facts.protected.push(p);
+        }
+    }
     let mut plan = assemble(
         req.command.clone(),
         cwd,

@@ -15,7 +15,12 @@ impl Plan {
     /// The spec for enforcement. Call [`Plan::verify`] first: lowering does
     /// not re-check the invariant.
     pub fn lower(&self) -> SandboxSpec {
-        let mounts = self.lower_order().into_iter().map(to_mount).collect();
+        let pins = self.pinned_ancestors();
+        let mut order = self.lower_order();
+        order.extend(pins.iter());
+        // Stable: the pins fall in among the entries at their depth.
+        order.sort_by_cached_key(|e| (depth(&e.path), mount_rank(&e.access)));
+        let mounts = order.into_iter().map(to_mount).collect();
         let (program, args) = match self.command.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
             None => (Default::default(), Vec::new()),
@@ -144,6 +149,56 @@ impl Plan {
 }
 
 impl Plan {
+    /// Under bwrap, a read-only bind protects the protected path's content
+    /// but not its name: a directory between it and the writable root it
+    /// sits in can be renamed away, mount and all, and a fresh one made in
+    /// its place (`mv ~/.config ~/x`, then a new `~/.config/sandspawn`).
+    /// Binding each such directory onto itself, writable as it already
+    /// is, makes it a mount point, which rename and rmdir refuse (EBUSY).
+    /// Landlock needs none: the writable root's compensation already
+    /// withholds removal from those directories.
+    fn pinned_ancestors(&self) -> Vec<FsEntry> {
+        if self.backend != sandspawn_linux::Backend::Bwrap {
+            return Vec::new();
+        }
+        let mut pins: Vec<FsEntry> = Vec::new();
+        let protected = self
+            .fs
+            .entries
+            .iter()
+            .filter(|e| e.protected && e.via_link.is_none() && self.needs_mount(e));
+        for entry in protected {
+            for dir in entry.path.ancestors().skip(1) {
+                if self.fs.entries.iter().any(|e| same_path(&e.path, dir)) {
+                    break;
+                }
+                let above = self
+                    .fs
+                    .entries
+                    .iter()
+                    .filter(|e| is_within(dir, &e.path))
+                    .max_by_key(|e| (depth(&e.path), super::fs::tie_rank(&e.access)));
+                let writable = above.is_some_and(|e| {
+                    e.access == Access::Write && e.via_link.is_none() && self.needs_mount(e)
+                });
+                if !writable {
+                    break;
+                }
+                if !pins.iter().any(|p| same_path(&p.path, dir)) {
+                    pins.push(FsEntry {
+                        path: dir.to_path_buf(),
+                        access: Access::Write,
+                        reason: "kept in place: holds a protected path".into(),
+                        kind: Some(PathKind::Dir),
+                        via_link: None,
+                        protected: false,
+                    });
+                }
+            }
+        }
+        pins
+    }
+
     /// Whether the entry deciding what contains `link` (not `link` itself)
     /// is a host grant, so the sandbox sees `link` as the link it is.
     fn shown_by_grant(&self, link: &std::path::Path) -> bool {

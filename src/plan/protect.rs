@@ -1,7 +1,8 @@
 //! Protected subpaths: inside a writable root, the repository metadata
 //! (`.git`, and the gitdir a `.git` file points at) and sandspawn's own
 //! `.sandspawn` stay read-only, so a sandboxed tool cannot plant hooks or
-//! rewrite its own policy. Only these fixed names are looked at: the
+//! rewrite its own policy; so do sandspawn's cache and user config
+//! directories when a writable root (such as HOME) holds them. Only these fixed names are looked at: the
 //! workspace is never scanned.
 
 use std::io::Read;
@@ -50,6 +51,55 @@ pub fn probe(writable: &[PathBuf]) -> Result<Vec<PathBuf>, ProtectError> {
             }
             if !out.contains(&path) {
                 out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// sandspawn's own state when a writable root holds it: the cache root
+/// (trust bundles, their memo files, the bwrap probe, the Landlock private
+/// HOME and tmp) and the user config directory in `dirs`, and the policy
+/// files this run was built from in `files`. All read-only, so a sandboxed
+/// tool cannot poison the bundles later sandboxes trust or widen the
+/// policy of later runs. A missing directory is created (0700) first,
+/// since the child could otherwise create it and fill it; a missing file
+/// was not read, so there is nothing to keep.
+pub fn own_state(
+    dirs: &[PathBuf],
+    files: &[PathBuf],
+    writable: &[PathBuf],
+) -> Result<Vec<PathBuf>, ProtectError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut out: Vec<PathBuf> = Vec::new();
+    let held = |p: &Path| writable.iter().any(|w| is_within(p, w));
+    let wanted = (dirs.iter().map(|d| (d, true))).chain(files.iter().map(|f| (f, false)));
+    for (path, is_dir) in wanted.filter(|(p, _)| held(p)) {
+        let fail = |problem: String| ProtectError {
+            path: path.clone(),
+            problem,
+        };
+        if is_dir {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(|e| fail(format!("cannot be created to protect it ({e})")))?;
+        }
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if !is_dir && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(fail("is a symlink inside a writable root".into()));
+        }
+        // Written through a symlinked parent (HOME), it is writable by its
+        // real path too: protect both.
+        let real = std::fs::canonicalize(path).map_err(|e| fail(e.to_string()))?;
+        for p in [path.clone(), real] {
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
     }
@@ -132,5 +182,37 @@ mod tests {
         std::fs::write(root2.join(".git"), "gitdir: link\n").unwrap();
         let err = probe(std::slice::from_ref(&root2)).unwrap_err().to_string();
         assert!(err.contains("resolves through a symlink"), "{err}");
+    }
+
+    #[test]
+    fn own_state_under_a_writable_root_is_created_and_a_symlink_fails_closed() {
+        let ws = tempfile::tempdir().unwrap();
+        let home = std::fs::canonicalize(ws.path()).unwrap();
+        let config = home.join(".config/sandspawn");
+        let outside = tempfile::tempdir().unwrap();
+        let elsewhere = std::fs::canonicalize(outside.path())
+            .unwrap()
+            .join("sandspawn");
+        let found = own_state(
+            &[config.clone(), elsewhere.clone()],
+            &[home.join("gone.toml")],
+            std::slice::from_ref(&home),
+        );
+        assert_eq!(found.unwrap(), vec![config.clone()]);
+        assert!(config.is_dir(), "created so that it can be bound read-only");
+        assert!(
+            !elsewhere.exists(),
+            "outside every writable root: left alone"
+        );
+
+        let cache = home.join(".cache/sandspawn");
+        std::fs::create_dir_all(home.join(".cache")).unwrap();
+        std::fs::create_dir(home.join("real")).unwrap();
+        std::os::unix::fs::symlink(home.join("real"), &cache).unwrap();
+        let err = own_state(&[cache], &[], &[home]).unwrap_err().to_string();
+        assert!(
+            err.contains(".cache/sandspawn: is a symlink inside a writable root"),
+            "{err}"
+        );
     }
 }

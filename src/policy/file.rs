@@ -100,6 +100,7 @@ impl PolicyFile {
             ca: self.ca,
             merge_system_roots: self.merge_system_roots,
             backend: self.backend,
+            source: None,
         }
     }
 }
@@ -146,7 +147,9 @@ pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
             e.utf8_error().valid_up_to()
         ),
     })?;
-    Ok(parse_policy_toml(&text, path)?.into_layer(path.display().to_string()))
+    let mut layer = parse_policy_toml(&text, path)?.into_layer(path.display().to_string());
+    layer.source = Some(path.to_path_buf());
+    Ok(layer)
 }
 
 /// The toml crate renders a multi-line snippet; keep the reason and its

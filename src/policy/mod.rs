@@ -146,6 +146,10 @@ pub struct Layer {
     pub merge_system_roots: Option<bool>,
     /// Backend choice.
     pub backend: Option<Backend>,
+    /// The file these settings were read from (a policy file, the user
+    /// config, an MCP client config): kept read-only when a writable root
+    /// holds it, so the child cannot rewrite the policy of later runs.
+    pub source: Option<PathBuf>,
 }
 
 /// Why a path is in the policy: the layer that put it there.

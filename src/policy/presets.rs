@@ -112,6 +112,18 @@ pub(crate) fn default_denies(with_home: bool) -> Layer {
         "/run/dbus/system_bus_socket",
         "/run/systemd/private",
         "/run/user",
+        // Likewise root-equivalent: docker's own runtime directory (its
+        // containerd and plugin sockets), CRI-O, k3s/RKE2's containerd,
+        // BuildKit, libvirt, Incus and LXD (snap and non-snap).
+        "/run/docker",
+        "/run/crio",
+        "/run/k3s",
+        "/run/buildkit",
+        "/run/libvirt",
+        "/run/incus",
+        "/var/lib/incus/unix.socket",
+        "/var/snap/lxd/common/lxd/unix.socket",
+        "/var/lib/lxd/unix.socket",
     ];
     Layer {
         origin: "default deny (credential stores)".into(),
@@ -170,6 +182,15 @@ mod tests {
             "/run/dbus/system_bus_socket",
             "/run/systemd/private",
             "/run/user",
+            "/run/docker",
+            "/run/crio",
+            "/run/k3s",
+            "/run/buildkit",
+            "/run/libvirt",
+            "/run/incus",
+            "/var/lib/incus/unix.socket",
+            "/var/snap/lxd/common/lxd/unix.socket",
+            "/var/lib/lxd/unix.socket",
         ] {
             assert!(denied.contains(&PathBuf::from(sock)), "{sock}: {denied:?}");
         }
