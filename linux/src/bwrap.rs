@@ -173,19 +173,6 @@ pub fn binds_host_proc(mount: &Mount) -> bool {
         && crate::pathcmp::starts_with(mount.path(), Path::new("/proc"))
 }
 
-/// What `--dev /dev` makes itself: the directory and its device nodes.
-pub const PRIVATE_DEV: &[&str] = &[
-    "/dev",
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-    "/dev/ptmx",
-    "/dev/pts",
-];
-
 /// A bind of the host's `/dev` or of a node the private `/dev` has
 /// (`--read /dev/null`): bwrap binds without device access (`nodev`), so
 /// the host's node would cover the working one with one every open
@@ -194,15 +181,12 @@ pub const PRIVATE_DEV: &[&str] = &[
 pub fn binds_private_dev(mount: &Mount) -> bool {
     let path = mount.path();
     matches!(mount, Mount::ReadOnly { .. } | Mount::ReadWrite { .. })
-        && PRIVATE_DEV.iter().any(|d| {
-            // /dev itself exactly; each node or /dev/pts with what is under it.
-            let d = Path::new(d);
-            if d == Path::new("/dev") {
-                crate::pathcmp::same_path(path, d)
-            } else {
-                crate::pathcmp::starts_with(path, d)
-            }
-        })
+        // What `--dev /dev` makes itself: /dev exactly, and each of its
+        // nodes (or /dev/pts) with what is under it.
+        && (crate::pathcmp::same_path(path, Path::new("/dev"))
+            || crate::expand::DEVICES
+                .iter()
+                .any(|d| crate::pathcmp::starts_with(path, Path::new(d))))
 }
 
 struct Argv(Vec<OsString>);
