@@ -42,6 +42,12 @@ pub enum HelperError {
     /// The process that started the helper exited before it was confined.
     #[error("the parent process exited before the sandbox started")]
     ParentGone,
+    /// `--net proxy`'s namespace could not be read.
+    #[error("network proxy: reading /proc/self/net/dev: {0}")]
+    NetNamespace(#[source] std::io::Error),
+    /// `--net proxy` outside bwrap's network namespace.
+    #[error("network proxy: this network namespace has interfaces besides lo ({0}): the helper is not inside the bwrap backend's namespace, and the command would reach the host's network")]
+    NotInNetNamespace(String),
     /// prctl(PR_SET_NO_NEW_PRIVS) failed.
     #[error("setting no_new_privs: {0}")]
     NoNewPrivs(#[source] std::io::Error),
@@ -157,6 +163,13 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
         sys::move_to_stdout(fd).map_err(HelperError::Fds)?;
     }
     if let Some(port) = policy.proxy_port {
+        // `proxy` lets inet sockets through seccomp: only bwrap's network
+        // namespace, where `lo` is all there is, keeps them in. The port
+        // flag is no proof of that namespace; what it holds is.
+        let others = outside_interfaces().map_err(HelperError::NetNamespace)?;
+        if !others.is_empty() {
+            return Err(HelperError::NotInNetNamespace(others.join(", ")));
+        }
         // Before this process is confined: the listener goes to the host
         // bridge, nothing of the bridge stays inside.
         crate::bridge::start_inside(port)?;
@@ -175,6 +188,21 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
         std::process::exit(if all_held { 0 } else { 1 });
     }
     Err(exec(&command, None))
+}
+
+/// The network interfaces of this process's namespace other than `lo`
+/// (`/proc/self/net/dev`: one `NAME: counters` line each after two header
+/// lines).
+fn outside_interfaces() -> std::io::Result<Vec<String>> {
+    let table = std::fs::read_to_string("/proc/self/net/dev")?;
+    Ok(table
+        .lines()
+        .skip(2)
+        .filter_map(|line| line.split(':').next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && *name != "lo")
+        .map(str::to_string)
+        .collect())
 }
 
 /// One warning per rule whose path does not exist: Landlock skips it (it

@@ -83,6 +83,35 @@ fn net_proxy_from_a_host_is_refused_not_left_open() {
     );
 }
 
+/// The port flag alone does not make a network namespace: a host that
+/// passes bwrap's internal `--proxy-port` too is still outside one, and is
+/// refused by what the namespace holds (interfaces besides `lo`), before
+/// any listener or socket is made.
+#[test]
+fn net_proxy_with_the_port_flag_outside_a_namespace_is_refused() {
+    let out = helper(&[
+        "--net",
+        "proxy",
+        "--proxy-port",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the command ran");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "sandspawn: network proxy: this network namespace has interfaces besides lo ("
+        ) && err.ends_with(
+            "): the helper is not inside the bwrap backend's namespace, and the command would reach the host's network\n"
+        ),
+        "{err}"
+    );
+}
+
 /// A command left without `--` (or a last `--help`) read as a flag missing
 /// its value.
 #[test]

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use super::{Access, FsView};
 use crate::paths::is_within;
 
-/// PATH without its absolute entries that are not readable in `fs`, by
-/// their own name or by the real path `resolve` gives (a link to a granted
-/// directory opens under Landlock, which follows files, not names), and
+/// PATH without its absolute entries that are not readable in `fs` at the
+/// real path `resolve` gives (their own name when it gives none: Landlock
+/// follows files, not names, so a link to a granted directory opens and a
+/// readable link to a hidden one does not), and
 /// that hold no grant of their own (the MCP profile grants `~/.local/bin/uvx`
 /// alone, and a search finds it there). None when every entry stays.
 /// Relative and empty entries (the working directory) are the child's
@@ -32,12 +33,17 @@ pub(super) fn visible_entries(
     let entries: Vec<&[u8]> = value.as_bytes().split(|&b| b == b':').collect();
     let keep = |e: &&[u8]| {
         let path = Path::new(OsStr::from_bytes(e));
-        !path.is_absolute()
-            || fs.readable(path)
-            || resolve(path).is_some_and(|r| fs.readable(&r))
+        if !path.is_absolute() {
+            return true;
+        }
+        // Landlock follows links: what a search through a link reaches is
+        // decided at its real path alone, whatever its name's tree allows.
+        let real = resolve(path).filter(|r| r != path);
+        let at = real.as_deref().unwrap_or(path);
+        fs.readable(at)
             || fs
                 .with(|a| matches!(a, Access::Read | Access::Write | Access::Link { .. }))
-                .any(|e| is_within(&e.path, path))
+                .any(|e| is_within(&e.path, at))
     };
     let kept: Vec<&[u8]> = entries.iter().copied().filter(keep).collect();
     if kept.len() == entries.len() {
@@ -81,6 +87,20 @@ mod tests {
         assert_eq!(
             visible_entries(OsStr::new("/usr/bin:/opt/x"), &fs, |_| None),
             None
+        );
+        // A readable name whose real path is hidden (~/bin a link to the
+        // hidden shims, under a readable HOME) goes: Landlock follows the
+        // link, and a search there stops at EACCES.
+        let mut under_home = FsView::default();
+        under_home.add("/home/u".into(), Access::Read, "--read");
+        under_home.add("/home/u/.pyenv".into(), Access::Deny, "--deny");
+        under_home.add("/usr".into(), Access::Read, "system");
+        let to_shims = |p: &Path| {
+            (p == Path::new("/home/u/bin")).then(|| PathBuf::from("/home/u/.pyenv/shims"))
+        };
+        assert_eq!(
+            visible_entries(OsStr::new("/home/u/bin:/usr/bin"), &under_home, to_shims).as_deref(),
+            Some(OsStr::new("/usr/bin"))
         );
         // Non-UTF-8 entries are compared as bytes, never altered.
         let odd = OsStr::from_bytes(b"/usr/\xffbin:/home/u/.cargo/bin");
