@@ -199,7 +199,13 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
     if !head.ends_with(b"\r\n\r\n") {
         return Err(bad("the request head's lines end in LF alone, not CRLF"));
     }
-    let text = std::str::from_utf8(head).map_err(|_| bad("the request head is not UTF-8"))?;
+    // RFC 9112 §2.2: empty lines before the request line are skipped.
+    let lead = head
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let text =
+        std::str::from_utf8(&head[lead..]).map_err(|_| bad("the request head is not UTF-8"))?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or_default();
     let mut parts = first.split(' ');

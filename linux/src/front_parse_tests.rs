@@ -292,3 +292,22 @@ fn the_blank_line_is_found_in_crlf_and_in_bare_lf() {
         )
     );
 }
+
+/// RFC 9112: a server skips empty lines before the request line; the
+/// first byte already counted them as HTTP, and so does the parser.
+#[test]
+fn empty_lines_before_the_request_line_are_skipped() {
+    for head in [
+        &b"\r\nCONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n"[..],
+        b"\nCONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    ] {
+        assert_eq!(
+            parse_request(head).unwrap(),
+            Request::Connect {
+                host: Host::Name("a.test".into()),
+                port: 443
+            },
+            "{head:?}"
+        );
+    }
+}
