@@ -526,3 +526,31 @@ fn another_terminal_of_the_user_is_out_of_reach() {
         );
     }
 }
+
+/// On Landlock there is no new session: `/dev/tty` is the caller's
+/// controlling terminal, and a command started with no terminal on 0, 1
+/// or 2 (in the background, output to a log) could open it and read what
+/// is typed next. It is granted only when one of them is a terminal.
+#[test]
+fn the_controlling_terminal_is_out_of_reach_without_one_on_stdio() {
+    if let Some(reason) = unusable("landlock") {
+        skip(&reason);
+        return;
+    }
+    let fx = fixture("dev-tty-landlock");
+    let probe = "import errno, os\n\
+                 try:\n    os.open('/dev/tty', os.O_RDWR | os.O_NOCTTY); print('OK')\n\
+                 except OSError as e:\n    print(errno.errorcode[e.errno])";
+    let out = command(&fx, "landlock")
+        .args(["--", PYTHON, "-c", probe])
+        .stdin(std::process::Stdio::null())
+        .current_dir(fx.root.join("ws"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "EACCES",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -77,6 +77,18 @@ pub const DEVICES: &[&str] = &[
 /// The host's pseudo-terminals (see [`own_terminals`]).
 const HOST_PTS: &str = "/dev/pts";
 
+/// The controlling terminal's alias (see [`stdio_is_terminal`]).
+const CONTROLLING_TTY: &str = "/dev/tty";
+
+/// Whether any of 0, 1 and 2 is a terminal: a command run in the
+/// foreground of one, which may reach it as `/dev/tty` too.
+fn stdio_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+        || std::io::stdout().is_terminal()
+        || std::io::stderr().is_terminal()
+}
+
 /// The pseudo-terminals this process has on its standard descriptors,
 /// which the command inherits and may reopen by name (`/dev/pts/3`).
 fn own_terminals() -> Vec<PathBuf> {
@@ -154,9 +166,13 @@ fn wanted(spec: &SandboxSpec, fs: &dyn HostFs, notes: &mut Vec<String>) -> Vec<(
     // one opened by its name reads what is typed there (a password in
     // another window). bwrap gives the sandbox a devpts of its own; here
     // only the terminals the command was given on 0, 1 and 2 are granted.
+    // `/dev/tty` likewise: without a new session (bwrap makes one) it is
+    // the caller's controlling terminal, which a command started with no
+    // terminal on 0, 1 or 2 (in the background) could take over.
+    let on_stdio = stdio_is_terminal();
     nodes.extend(
         (DEVICES.iter())
-            .filter(|d| **d != HOST_PTS)
+            .filter(|d| **d != HOST_PTS && (**d != CONTROLLING_TTY || on_stdio))
             .map(|d| (PathBuf::from(d), Level::Write)),
     );
     nodes.extend(own_terminals().into_iter().map(|t| (t, Level::Write)));

@@ -118,10 +118,12 @@ fn check(plan: &Plan, label: &str, path: &Path, home: Option<&Path>) -> Option<S
 /// (the tmpfs's own directory is there, empty).
 fn seen(plan: &Plan, path: &Path) -> bool {
     // The usual devices (`/dev/null` as an output file) are there on both
-    // backends without any grant; the plan does not list them.
+    // backends without any grant; the plan does not list them. Not what is
+    // under /dev/pts: the host's terminals are not there (bwrap's devpts is
+    // its own, Landlock grants only the command's own).
     if sandspawn_linux::expand::DEVICES
         .iter()
-        .any(|d| is_within(path, Path::new(d)))
+        .any(|d| path == Path::new(d))
     {
         return true;
     }
