@@ -43,7 +43,7 @@ pub(super) fn visible_entries(
         fs.readable(at)
             || fs
                 .with(|a| matches!(a, Access::Read | Access::Write | Access::Link { .. }))
-                .any(|e| is_within(&e.path, at))
+                .any(|e| is_within(&e.path, at) || is_within(&e.path, path))
     };
     let kept: Vec<&[u8]> = entries.iter().copied().filter(keep).collect();
     if kept.len() == entries.len() {
