@@ -6,6 +6,7 @@ mod mcp_support;
 
 use mcp_support::*;
 use sandspawn::mcp::process::{spawn, SpawnError, SpawnOptions};
+use sandspawn::plan::Plan;
 use sandspawn::policy::Layer;
 
 /// This process's children (zombies included), from /proc.
@@ -18,6 +19,17 @@ fn children() -> Vec<String> {
         .flat_map(|c| c.split_whitespace().map(String::from).collect::<Vec<_>>())
         .filter(|pid| *pid != me)
         .collect()
+}
+
+/// `true` planned for bwrap, and the options that find this sandspawn.
+fn true_under_bwrap() -> (Host, Plan, SpawnOptions) {
+    let host = Host::new();
+    let plan = host.plan(vec!["true".into()], "bwrap", Layer::default());
+    let opts = SpawnOptions {
+        sandspawn_exe: Some(SANDSPAWN.into()),
+        ..SpawnOptions::default()
+    };
+    (host, plan, opts)
 }
 
 #[test]
@@ -34,12 +46,7 @@ fn a_runtime_without_io_gets_an_error_and_later_spawns_still_work() {
     let Some(_) = ready("bwrap") else {
         return;
     };
-    let host = Host::new();
-    let plan = host.plan(vec!["true".into()], "bwrap", Layer::default());
-    let opts = SpawnOptions {
-        sandspawn_exe: Some(SANDSPAWN.into()),
-        ..SpawnOptions::default()
-    };
+    let (_host, plan, opts) = true_under_bwrap();
     let no_io = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -74,12 +81,7 @@ fn a_shut_down_runtime_forks_nothing() {
     let Some(_) = ready("bwrap") else {
         return;
     };
-    let host = Host::new();
-    let plan = host.plan(vec!["true".into()], "bwrap", Layer::default());
-    let opts = SpawnOptions {
-        sandspawn_exe: Some(SANDSPAWN.into()),
-        ..SpawnOptions::default()
-    };
+    let (_host, plan, opts) = true_under_bwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -41,38 +41,36 @@ pub fn data_paths(plan: &Plan, env: &[(OsString, OsString)], home: Option<&Path>
     for (label, value) in args.chain(vars) {
         // `~/…` reaches the server as written (a config file has no shell);
         // a server that expands it gets the same HOME path as the host.
-        let path = match (value.strip_prefix(b"~/"), home) {
-            (Some(rest), Some(home)) => {
-                let path = home.join(OsStr::from_bytes(rest));
-                // Landlock's HOME is sandspawn's own directory: `~` inside
-                // is not the host's, and no grant changes that.
-                let inside = plan.env.get("HOME").map(Path::new);
-                if let Some(inside) = inside.filter(|h| *h != home) {
-                    let warning = format!(
-                        "{label}: the server's HOME is sandspawn's own {} on the {} backend, so it names {} there, not {}; write {} instead",
-                        inside.display(),
-                        plan.backend,
-                        inside.join(OsStr::from_bytes(rest)).display(),
-                        path.display(),
-                        path.display()
-                    );
-                    if !out.contains(&warning) {
-                        out.push(warning);
-                    }
-                    continue;
-                }
-                path
+        let warning = match (value.strip_prefix(b"~/"), home) {
+            (Some(rest), Some(home)) => tilde(plan, &label, OsStr::from_bytes(rest), home),
+            _ if value.starts_with(b"/") => {
+                check(plan, &label, Path::new(OsStr::from_bytes(value)), home)
             }
-            _ if value.starts_with(b"/") => Path::new(OsStr::from_bytes(value)).to_path_buf(),
-            _ => continue,
+            _ => None,
         };
-        if let Some(warning) = check(plan, &label, &path, home) {
-            if !out.contains(&warning) {
-                out.push(warning);
-            }
+        if let Some(warning) = warning.filter(|w| !out.contains(w)) {
+            out.push(warning);
         }
     }
     out
+}
+
+/// `~/rest`: checked as the host's HOME path it names, except on Landlock,
+/// where the server's HOME is sandspawn's own directory: `~` inside is not
+/// the host's, and no grant changes that.
+fn tilde(plan: &Plan, label: &str, rest: &OsStr, home: &Path) -> Option<String> {
+    let path = home.join(rest);
+    match plan.env.get("HOME").map(Path::new).filter(|h| *h != home) {
+        Some(inside) => Some(format!(
+            "{label}: the server's HOME is sandspawn's own {} on the {} backend, so it names {} there, not {}; write {} instead",
+            inside.display(),
+            plan.backend,
+            inside.join(rest).display(),
+            path.display(),
+            path.display()
+        )),
+        None => check(plan, label, &path, Some(home)),
+    }
 }
 
 fn check(plan: &Plan, label: &str, path: &Path, home: Option<&Path>) -> Option<String> {

@@ -2,15 +2,7 @@ use super::*;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
-pub(crate) fn ca(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    (params.self_signed(&key).unwrap(), key)
-}
+use crate::trust::tests::ca;
 
 fn block(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
