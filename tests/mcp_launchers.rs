@@ -1,8 +1,9 @@
 //! The launchers MCP configs use, end to end from an empty HOME: `npx -y`
-//! and `uvx` fetch their package from the registry (npm, PyPI) into their
-//! cache under the sandbox's writable cache directories, then the server
-//! answers initialize and tools/list — on both backends, through
-//! `sandspawn mcp check`.
+//! and `uvx` fetch their package from the registry (npm, PyPI) into the
+//! server's own caches (`~/.cache/sandspawn/mcp/NAME/…`, never the host's
+//! `~/.npm` or `~/.cache/uv`), then the server answers initialize and
+//! tools/list — on both backends, through `sandspawn mcp check`; and again
+//! with `--net none`, from those caches alone.
 //!
 //! uvx is installed as uv's own installer does, in `~/.local/bin`.
 //!
@@ -64,13 +65,38 @@ fn npx_and_uvx_servers_start_from_an_empty_home_on_both_backends() {
         std::fs::copy(uv.join(name), local_bin.join(name)).unwrap();
     }
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", local_bin.display());
+    check(home.path(), &path, &config, &[]);
+    // Each server's packages went into its own caches, none into the
+    // host's (which the host's own npx and uvx would run next).
+    let root = home.path().join("home/.cache/sandspawn/mcp");
+    for backend in ["bwrap", "landlock"] {
+        let npx = root.join(format!("npx-{backend}/npm/_npx"));
+        assert!(npx.is_dir(), "{}", npx.display());
+        let uv = root.join(format!("uvx-{backend}/uv-cache"));
+        assert!(
+            std::fs::read_dir(&uv).unwrap().next().is_some(),
+            "{}",
+            uv.display()
+        );
+    }
+    for host_cache in [".npm", ".cache/uv", ".local/share/uv"] {
+        let p = home.path().join("home").join(host_cache);
+        assert!(!p.exists(), "{}", p.display());
+    }
+    // Offline, each starts at once from what its first run cached.
+    check(home.path(), &path, &config, &["--net", "none"]);
+}
+
+fn check(dir: &std::path::Path, path: &str, config: &std::path::Path, flags: &[&str]) {
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", path)
-        .env("HOME", home.path().join("home"))
-        .current_dir(home.path())
-        .args(["mcp", "check", "--no-host-env", "--config"])
-        .arg(&config)
+        .env("HOME", dir.join("home"))
+        .current_dir(dir)
+        .args(["mcp", "check", "--no-host-env"])
+        .args(flags)
+        .arg("--config")
+        .arg(config)
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
@@ -91,7 +117,7 @@ fn npx_and_uvx_servers_start_from_an_empty_home_on_both_backends() {
         assert_eq!(
             (cols[1], cols[3], cols[4]),
             (backend, tools, "ok"),
-            "{line}\n{err}"
+            "{flags:?} {line}\n{err}"
         );
     }
 }

@@ -75,3 +75,45 @@ fn network_none_keeps_npx_and_uvx_offline_and_the_entry_can_say_otherwise() {
         pairs(&[("UV_OFFLINE", "1"), ("npm_config_offline", "false")])
     );
 }
+
+/// Offline, npx and uvx start from the server's own caches: the same ones
+/// its runs with the network filled (same key, same directories), not the
+/// host's `~/.npm` or `~/.cache/uv`.
+#[test]
+fn network_none_points_the_launchers_at_the_caches_the_online_runs_filled() {
+    let host = Host::new();
+    let caches = |args: &[&str]| -> Vec<(String, String)> {
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .envs(host.env.iter().cloned())
+            .current_dir(host.work())
+            .args(["mcp", "explain", "--json", "--no-host-env"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let names = ["npm_config_cache", "UV_CACHE_DIR", "UV_TOOL_DIR"];
+        plan["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| names.iter().any(|n| v["name"] == *n))
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                (s("name"), s("value"))
+            })
+            .collect()
+    };
+    let online = caches(&["--", "uvx", "mcp-server-time"]);
+    let offline = caches(&["--net", "none", "--", "uvx", "mcp-server-time"]);
+    assert_eq!(online, offline);
+    assert_eq!(online.len(), 3, "{online:?}");
+    let own = host.home().join(".cache/sandspawn/mcp");
+    for (name, value) in &online {
+        assert!(
+            std::path::Path::new(value).starts_with(&own),
+            "{name}={value}"
+        );
+    }
+}

@@ -136,4 +136,35 @@ fn the_vscode_example_passes_its_env_file_to_the_server() {
         .iter()
         .any(|v| v["name"] == "TIME_API_KEY");
     assert!(passed, "{}", plan["env_dropped"]);
+    // Wrapped with `--server time`, the server's launcher caches are keyed
+    // by that name, under sandspawn's cache directory, not the host's.
+    let npm = plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "npm_config_cache")
+        .map(|v| v["value"].as_str().unwrap().to_string());
+    let want = std::fs::canonicalize(&home)
+        .unwrap()
+        .join(".cache/sandspawn/mcp/time/npm");
+    assert_eq!(npm.as_deref(), want.to_str());
+}
+
+/// The MCP profile's paragraph names each launcher cache variable and the
+/// directory it points at, as the profile sets them.
+#[test]
+fn the_mcp_profile_names_each_launcher_cache() {
+    let text = readme();
+    let start = text
+        .find("The launcher caches are never the host's")
+        .unwrap();
+    let para = &text[start..start + text[start..].find("\n\n").unwrap()];
+    for (var, dir) in sandspawn::mcp::caches::CACHE_VARS {
+        assert!(para.contains(&format!("`{var}`")), "{var}");
+        assert!(
+            para.contains(&format!("`{dir}`")) || para.contains(&format!("/{dir}`")),
+            "{dir}"
+        );
+    }
+    assert!(para.contains(sandspawn::mcp::caches::ORIGIN.trim_start_matches("mcp profile: ")));
 }

@@ -92,8 +92,10 @@ pub enum Command {
     /// check / install client configs.
     ///
     /// Default MCP profile: network `full`, the working directory readable,
-    /// npm's and uv's caches writable, the resolved executable's
-    /// installation prefix readable; nothing else of HOME.
+    /// npm and uv pointed at caches of the server's own (under sandspawn's
+    /// cache directory, `mcp/<server name>`) and those writable, the
+    /// resolved executable's installation prefix readable; nothing else of
+    /// HOME.
     Mcp(Box<McpArgs>),
 }
 

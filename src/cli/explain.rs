@@ -146,6 +146,7 @@ fn source_text(s: &Source) -> String {
         Source::ProxyDerived => "proxy: derived".into(),
         Source::ProxyBridge => "proxy: the sandbox's bridge to the upstream".into(),
         Source::Set => "set".into(),
+        Source::McpProfile => "mcp profile".into(),
         Source::Pass { rule } => format!("pass {rule}"),
     }
 }

@@ -84,6 +84,9 @@ fn launch_from(
         .clone()
         .filter(|c| cmd.is_empty() || c.is_absolute());
     Ok(ServerLaunch {
+        // With its project: Claude Code's servers of one name in two
+        // projects are two servers, and get two caches.
+        name: Some(server.label()),
         command,
         cwd,
         env: server.env.clone(),

@@ -48,6 +48,8 @@ pub enum Source {
     ProxyBridge,
     /// An explicit `set` rule.
     Set,
+    /// Set by the default MCP profile (the server's own launcher caches).
+    McpProfile,
     /// A `pass` rule.
     Pass {
         /// The rule that matched.
@@ -157,6 +159,18 @@ impl EnvPlan {
         for d in &mut self.dropped {
             if recovered(&d.name) {
                 d.from_host = Some(pid);
+            }
+        }
+    }
+
+    /// Mark `set` as the default MCP profile's: each variable that still
+    /// carries the profile's value as a `set` one (a later `set` of the
+    /// user's would have replaced it).
+    pub fn mark_profile(&mut self, set: &[(OsString, OsString)]) {
+        for v in &mut self.vars {
+            if v.source == Source::Set && set.iter().any(|(n, val)| *n == v.name && *val == v.value)
+            {
+                v.source = Source::McpProfile;
             }
         }
     }

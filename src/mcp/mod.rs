@@ -1,7 +1,8 @@
 //! MCP stdio servers under the sandbox.
 //!
 //! - [`request`]: the default MCP profile and the plan for one server
-//!   (launcher prefixes from [`profile`], host variables from [`hostenv`]).
+//!   (launcher prefixes from [`profile`], the server's own npm and uv
+//!   caches from [`caches`], host variables from [`hostenv`]).
 //! - [`config`]: Codex `config.toml` and `mcpServers` JSON, with per-server
 //!   `sandbox` tables.
 //! - [`process`]: spawn a plan as a sandboxed stdio server (tokio), with a
@@ -36,6 +37,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod caches;
 pub mod config;
 pub mod hidden;
 pub mod hostenv;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::hostenv::{self, Recovered};
 use super::profile::{launcher_paths, HostProbe};
 use crate::plan::{self, lookup, BuildError, Plan, Request};
-use crate::policy::{Layer, PolicyError, PolicyFile, MCP_CACHES};
+use crate::policy::{Layer, PolicyError, PolicyFile};
 
 /// Errors of [`plan_server`].
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,10 @@ pub enum McpPlanError {
 /// One server to start, in the client-neutral shape.
 #[derive(Debug, Clone, Default)]
 pub struct ServerLaunch {
+    /// The server's name (the client config's key, `--server NAME`): it
+    /// keys the server's own launcher caches; without one, the command
+    /// line does (see [`super::caches::cache_key`]).
+    pub name: Option<String>,
     /// Program and arguments.
     pub command: Vec<OsString>,
     /// Working directory (relative to the host's).
@@ -63,7 +67,8 @@ pub struct HostContext {
     /// Highest-priority layers (command-line flags).
     pub layers: Vec<Layer>,
     /// Bundle cache directory, absolute (default from XDG_CACHE_HOME or
-    /// HOME).
+    /// HOME). Its parent holds the servers' own launcher caches too
+    /// (`mcp/<key>`, see [`super::caches`]).
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -128,7 +133,6 @@ pub fn plan_with_recovered(
     let home = lookup(&env, "HOME")
         .map(PathBuf::from)
         .filter(|h| h.is_absolute());
-    make_caches(home.as_deref());
     let cwd = match &launch.cwd {
         Some(c) => crate::paths::normalize(&ctx.parent_cwd.join(c)),
         None => ctx.parent_cwd.clone(),
@@ -180,6 +184,7 @@ pub fn plan_with_recovered(
         );
     }
     layers.extend(ctx.layers.iter().cloned());
+    let profile_set = launcher_caches(launch, ctx, &env, &mut layers, launcher_at, &cwd)?;
     offline_launchers(&mut layers, launcher_at, &cwd, home.as_deref());
 
     let mut plan = plan::build(&Request {
@@ -204,6 +209,7 @@ pub fn plan_with_recovered(
     );
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
+    plan.env.mark_profile(&profile_set);
     if let Some(pid) = recovered.pid {
         let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
         plan.env.mark_from_host(pid, &names);
@@ -244,19 +250,95 @@ fn offline_launchers(layers: &mut Vec<Layer>, after: usize, cwd: &Path, home: Op
 /// What keeps npm (npx) and uv (uvx) off the network.
 pub const OFFLINE_VARS: &[(&str, &str)] = &[("npm_config_offline", "true"), ("UV_OFFLINE", "1")];
 
-/// Create the launcher caches the profile makes writable, so they can be
-/// bound (npm and uv would create them on first use anyway).
-fn make_caches(home: Option<&Path>) {
-    let Some(home) = home else { return };
-    for cache in MCP_CACHES {
-        let rel = cache.trim_start_matches("~/");
-        let _ = std::fs::create_dir_all(home.join(rel));
+/// The server's own launcher caches (see [`super::caches`]), as a layer
+/// right after the launcher's. A variable the other layers give a value
+/// (the entry's `env`, `--set`, the user config, a `pass`) is theirs: that
+/// cache is neither created nor granted. Returns the variables the layer
+/// sets, to mark them as the profile's.
+fn launcher_caches(
+    launch: &ServerLaunch,
+    ctx: &HostContext,
+    env: &[(OsString, OsString)],
+    layers: &mut Vec<Layer>,
+    after: usize,
+    cwd: &Path,
+) -> Result<Vec<(OsString, OsString)>, McpPlanError> {
+    let home = lookup(env, "HOME")
+        .map(Path::new)
+        .filter(|h| h.is_absolute());
+    let rctx = crate::policy::ResolveContext { cwd, home };
+    // An invalid policy fails the build itself, with its own message.
+    let Ok(policy) = crate::policy::Policy::resolve(layers, &rctx) else {
+        return Ok(Vec::new());
+    };
+    let wanted: Vec<&(&str, &str)> = (super::caches::CACHE_VARS.iter())
+        .filter(|(var, _)| !super::caches::given(&policy, env, var))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
     }
+    // Beside the trust cache, as the build will place it.
+    let trust_cache = match &ctx.cache_dir {
+        Some(d) => d.clone(),
+        None => crate::trust::default_cache_dir(env).ok_or(BuildError::NoCacheDir)?,
+    };
+    if !trust_cache.is_absolute() {
+        return Err(BuildError::RelativeCacheDir(trust_cache).into());
+    }
+    let root = trust_cache.parent().ok_or(BuildError::NoCacheDir)?;
+    let key = super::caches::cache_key(launch.name.as_deref(), &launch.command);
+    let layer = super::caches::layer(root, &key, &wanted)?;
+    let set = layer.set.clone();
+    layers.insert((after + 1).min(layers.len()), layer);
+    Ok(set)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A library host names its server: the caches are keyed by the name,
+    /// beside the trust cache it chose, and marked as the profile's.
+    #[test]
+    fn a_library_host_s_server_name_keys_its_caches_beside_its_cache_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(base.join("home")).unwrap();
+        let ctx = HostContext {
+            parent_env: vec![
+                ("HOME".into(), base.join("home").into()),
+                ("PATH".into(), "/usr/bin:/bin".into()),
+            ],
+            parent_cwd: base.clone(),
+            cache_dir: Some(base.join("state/sandspawn/trust")),
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            name: Some("notes".into()),
+            command: vec!["true".into()],
+            ..ServerLaunch::default()
+        };
+        let plan = plan_server(&launch, &ctx).unwrap().plan;
+        let dir = base.join("state/sandspawn/mcp/notes");
+        for (var, sub) in super::super::caches::CACHE_VARS {
+            let v = plan.env.vars.iter().find(|v| v.name == *var).unwrap();
+            assert_eq!(v.value, dir.join(sub).into_os_string(), "{var}");
+            assert_eq!(v.source, crate::env::Source::McpProfile, "{var}");
+            let e = plan.fs.entries.iter().find(|e| e.path == dir.join(sub));
+            assert_eq!(
+                e.map(|e| (&e.access, e.reason.as_str())),
+                Some((&crate::plan::Access::Write, super::super::caches::ORIGIN)),
+                "{sub}"
+            );
+        }
+        // Nothing of the host's HOME is writable.
+        let home = base.join("home");
+        assert!(!plan
+            .fs
+            .entries
+            .iter()
+            .any(|e| e.access == crate::plan::Access::Write && e.path.starts_with(&home)));
+    }
 
     #[test]
     fn a_host_context_without_an_absolute_cwd_is_refused() {

@@ -59,7 +59,8 @@ pub fn probe(writable: &[PathBuf]) -> Result<Vec<PathBuf>, ProtectError> {
 
 /// sandspawn's own state when a writable root holds it: the cache root
 /// (trust bundles, their memo files, the bwrap probe, the Landlock private
-/// HOME and tmp) and the user config directory in `dirs`, and the policy
+/// HOME and tmp, the MCP servers' launcher caches, of which a server's own
+/// are granted deeper and so stay writable to it) and the user config directory in `dirs`, and the policy
 /// files this run was built from in `files`. All read-only, so a sandboxed
 /// tool cannot poison the bundles later sandboxes trust or widen the
 /// policy of later runs. A missing directory is created (0700) first,

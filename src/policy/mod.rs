@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use file::{parse_policy_toml, read_policy_file, PolicyFile};
 pub use names::{os_from_bytes, parse_assignment, NamePattern};
-pub use presets::{preset, MCP_CACHES, MCP_NO_CWD, PRESETS};
+pub use presets::{preset, MCP_NO_CWD, PRESETS};
 pub use sandspawn_linux::{Backend, NetworkMode};
 
 use crate::paths;

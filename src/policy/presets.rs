@@ -31,11 +31,13 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
             read: vec![PathBuf::from("/")],
             ..Layer::default()
         },
-        // An MCP stdio server: the working directory readable, the host
-        // network (servers call APIs; trust and proxy variables curated),
-        // and the package caches launchers write to: npm's (`npx -y`) and
-        // uv's (`uvx`, `uv run`). The installation prefix of the resolved
-        // executable is added per command by `mcp::profile`, not here.
+        // An MCP stdio server: the working directory readable and the host
+        // network (servers call APIs; trust and proxy variables curated).
+        // Nothing of HOME is writable: the launcher caches npx and uvx
+        // write to are the server's own, made per server by
+        // `mcp::caches` (the host's `~/.npm` would hand what a server
+        // writes to the host's own npx). The installation prefix of the
+        // resolved executable is added per command by `mcp::profile`.
         "mcp" | MCP_NO_CWD => Layer {
             read: if name == "mcp" {
                 vec![PathBuf::from(".")]
@@ -43,7 +45,6 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
                 Vec::new()
             },
             origin,
-            write: MCP_CACHES.iter().map(PathBuf::from).collect(),
             net: Some(super::NetworkMode::Full),
             ..Layer::default()
         },
@@ -56,9 +57,6 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
 /// HOME, which are no project (see `mcp::request`). Not listed in
 /// [`PRESETS`]: sandspawn picks it, users pick `mcp`.
 pub const MCP_NO_CWD: &str = "mcp-no-cwd";
-
-/// Package caches of MCP launchers, writable under the `mcp` preset.
-pub const MCP_CACHES: &[&str] = &["~/.npm", "~/.cache/uv", "~/.local/share/uv"];
 
 /// Credential stores hidden even when a broader root (e.g. `read = ["/"]`,
 /// `~`, or the system root /etc) would make them readable. Explicit deeper

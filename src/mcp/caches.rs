@@ -1,0 +1,197 @@
+//! The launcher caches of the default MCP profile: npm's and uv's caches of
+//! the server's own, under sandspawn's cache directory.
+//!
+//! Not the host's `~/.npm`, `~/.cache/uv` or `~/.local/share/uv`: what a
+//! server writes there (a package under `~/.npm/_npx`, a tool under
+//! `~/.local/share/uv/tools`) is what the host's own, unsandboxed `npx` and
+//! `uvx`, and every other server, run next. Each server gets
+//! `<cache root>/mcp/<key>/{npm,uv-cache,uv-tools,uv-python}` instead, the
+//! variables that point npm and uv there, and exactly those directories
+//! writable; they persist across runs of the same server (so `--net none`
+//! starts from them) and are never another server's.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::plan::BuildError;
+use crate::policy::Layer;
+
+/// Each variable and the directory it names under the server's own.
+pub const CACHE_VARS: &[(&str, &str)] = &[
+    ("npm_config_cache", "npm"),
+    ("UV_CACHE_DIR", "uv-cache"),
+    ("UV_TOOL_DIR", "uv-tools"),
+    ("UV_PYTHON_INSTALL_DIR", "uv-python"),
+];
+
+/// The layer's origin: how explain names the grants.
+pub const ORIGIN: &str = "mcp profile: the server's own launcher caches";
+
+/// Longest server name used as the key as it is.
+pub const MAX_NAME: usize = 64;
+
+/// The key of a server's caches: its name when it is a safe directory name
+/// (`[A-Za-z0-9._-]`, 1–64 characters, not `.` or `..`); `name@HASH` for
+/// any other name; `cmd@HASH` of the command line (program and arguments,
+/// as given) without a name. HASH is 16 hex digits of SHA-256. A name
+/// never holds `@`, so a name and a hash never meet.
+pub fn cache_key(name: Option<&str>, command: &[OsString]) -> String {
+    match name {
+        Some(n) if is_safe_name(n) => n.to_string(),
+        Some(n) => format!("name@{}", short_hash("name", [n.as_bytes()])),
+        None => format!(
+            "cmd@{}",
+            short_hash("cmd", command.iter().map(|a| a.as_bytes()))
+        ),
+    }
+}
+
+fn is_safe_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Each part length-prefixed: `["a b"]` and `["a", "b"]` differ.
+fn short_hash<'a>(domain: &str, parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut h = Sha256::new();
+    h.update(domain.as_bytes());
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `<cache root>/mcp/<key>`, where the key's caches live (`cache_root` is
+/// the parent of the trust cache, `~/.cache/sandspawn` by default).
+pub fn server_dir(cache_root: &Path, key: &str) -> PathBuf {
+    cache_root.join("mcp").join(key)
+}
+
+/// Whether the layers already give `name` a value: an entry's `env`, a
+/// `--set`, the user config or a sandbox table sets it, or a `pass` rule
+/// passes the parent's. npm reads its variables in either case.
+pub(crate) fn given(
+    policy: &crate::policy::Policy,
+    env: &[(OsString, OsString)],
+    name: &str,
+) -> bool {
+    let same = |n: &OsStr| {
+        if name.starts_with("npm_config_") {
+            n.as_bytes().eq_ignore_ascii_case(name.as_bytes())
+        } else {
+            n == name
+        }
+    };
+    policy.env.set.iter().any(|(n, _)| same(n))
+        || env
+            .iter()
+            .filter(|(n, _)| same(n))
+            .any(|(n, _)| policy.env.pass.iter().any(|r| r.matches(n)))
+}
+
+/// The layer of the caches `wanted` names (a subset of [`CACHE_VARS`]):
+/// each directory created (0700) and checked to be ours, its variable set
+/// to its real path and the directory writable.
+pub(crate) fn layer(
+    cache_root: &Path,
+    key: &str,
+    wanted: &[&(&str, &str)],
+) -> Result<Layer, BuildError> {
+    let mut layer = Layer {
+        origin: ORIGIN.into(),
+        ..Layer::default()
+    };
+    if wanted.is_empty() {
+        return Ok(layer);
+    }
+    let dir = server_dir(cache_root, key);
+    // The cache root is ours to make, not what it sits in: a HOME that does
+    // not exist is not created as a side effect (as for the trust cache).
+    if let Some(base) = cache_root.ancestors().nth(2).filter(|b| !b.is_dir()) {
+        return Err(BuildError::PrivateDir {
+            path: dir,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not a directory", base.display()),
+            ),
+        });
+    }
+    for (var, sub) in wanted {
+        let path = dir.join(sub);
+        create(&path)?;
+        let real = std::fs::canonicalize(&path).map_err(|source| BuildError::PrivateDir {
+            path: path.clone(),
+            source,
+        })?;
+        layer
+            .set
+            .push((OsString::from(var), real.clone().into_os_string()));
+        layer.write.push(real);
+    }
+    // Created before they are checked: none of them is trusted because it
+    // existed. The root may be root's or sticky (as for the trust cache);
+    // everything below it is ours alone.
+    check(cache_root, &crate::trust::CACHE_ROOT, false)?;
+    check(&cache_root.join("mcp"), &crate::trust::PRIVATE_DIR, true)?;
+    check(&dir, &crate::trust::PRIVATE_DIR, true)?;
+    for (_, sub) in wanted {
+        check(&dir.join(sub), &crate::trust::PRIVATE_DIR, true)?;
+    }
+    Ok(layer)
+}
+
+fn create(path: &Path) -> Result<(), BuildError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| BuildError::PrivateDir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// `path` must be a directory that `rule` accepts, and with `no_link` not
+/// a symlink: another user's directory or a link planted in a shared cache
+/// would hand the server's packages, and what it runs next, to them.
+fn check(path: &Path, rule: &crate::trust::DirRule, no_link: bool) -> Result<(), BuildError> {
+    let meta = if no_link {
+        std::fs::symlink_metadata(path)
+    } else {
+        std::fs::metadata(path)
+    }
+    .map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symlink".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else {
+        crate::trust::not_ours(&meta, rule)
+    };
+    match problem {
+        Some(problem) => Err(BuildError::UnsafePrivateDir {
+            path: path.to_path_buf(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+#[path = "caches_tests.rs"]
+mod tests;

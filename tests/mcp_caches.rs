@@ -1,0 +1,382 @@
+//! The launcher caches of the default MCP profile are the server's own:
+//! `<cache root>/mcp/<key>/{npm,uv-cache,uv-tools,uv-python}`, never the
+//! host's `~/.npm`, `~/.cache/uv` or `~/.local/share/uv` (what a server
+//! wrote there, the host's own npx and uvx ran next). From inside a server
+//! started as `sandspawn mcp` starts it, on both backends: its own caches
+//! are writable, the host's `~/.npm`, another server's cache and the trust
+//! cache are not.
+
+mod mcp_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mcp_support::*;
+
+/// Tries to create each labelled path (`$VAR` expanded inside) and prints
+/// `label OK` or `label ERRNO`.
+const PROBE: &str = r#"
+import errno, os, sys
+for arg in sys.argv[1:]:
+    label, path = arg.split("=", 1)
+    try:
+        with open(os.path.expandvars(path), "w") as f:
+            f.write("planted")
+        print(label, "OK")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+"#;
+
+const VARS: [(&str, &str); 4] = [
+    ("npm_config_cache", "npm"),
+    ("UV_CACHE_DIR", "uv-cache"),
+    ("UV_TOOL_DIR", "uv-tools"),
+    ("UV_PYTHON_INSTALL_DIR", "uv-python"),
+];
+
+fn cache_root(host: &Host) -> PathBuf {
+    host.home().join(".cache/sandspawn")
+}
+
+fn explain(host: &Host, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .args(["mcp", "explain", "--json", "--no-host-env"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `(value, source kind)` of the child's variable `name`.
+fn var(plan: &serde_json::Value, name: &str) -> Option<(String, String)> {
+    let v = plan["env"].as_array()?.iter().find(|v| v["name"] == name)?;
+    Some((
+        v["value"].as_str()?.to_string(),
+        v["source"]["kind"].as_str()?.to_string(),
+    ))
+}
+
+fn writable(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["writable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            (s("path"), s("reason"))
+        })
+        .collect()
+}
+
+fn config(host: &Host, servers: &[&str]) -> PathBuf {
+    let path = host.work().join("config.toml");
+    let mut text = String::new();
+    for s in servers {
+        text.push_str(&format!(
+            "[mcp_servers.{s}]\ncommand = \"python3\"\nargs = [\"-c\", \"pass\"]\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn each_server_gets_the_four_variables_and_grants_of_its_own() {
+    let host = Host::new();
+    let cfg = config(&host, &["memory", "time"]);
+    let cfg = cfg.to_str().unwrap();
+    let root = cache_root(&host);
+    let plan = explain(&host, &["--config", cfg, "--server", "memory"]);
+    let mut want_writes = Vec::new();
+    for (name, dir) in VARS {
+        let path = root.join("mcp/memory").join(dir);
+        let path = path.to_str().unwrap().to_string();
+        assert_eq!(
+            var(&plan, name),
+            Some((path.clone(), "mcp_profile".into())),
+            "{name}"
+        );
+        want_writes.push((
+            path,
+            "mcp profile: the server's own launcher caches".to_string(),
+        ));
+    }
+    // Exactly these are writable (besides the private /tmp and HOME):
+    // nothing of the host's ~/.npm, ~/.cache/uv or ~/.local/share/uv.
+    let writes: Vec<_> = writable(&plan)
+        .into_iter()
+        .filter(|(_, r)| !r.starts_with("sandbox"))
+        .collect();
+    assert_eq!(writes, want_writes, "{:#}", plan["writable"]);
+    // Another server, another cache.
+    let time = explain(&host, &["--config", cfg, "--server", "time"]);
+    assert_eq!(
+        var(&time, "npm_config_cache").unwrap().0,
+        root.join("mcp/time/npm").to_str().unwrap()
+    );
+    // Without a name, the command line keys the cache: two commands, two.
+    let a = explain(&host, &["--", "npx", "-y", "a"]);
+    let b = explain(&host, &["--", "npx", "-y", "b"]);
+    let (a, b) = (
+        var(&a, "UV_CACHE_DIR").unwrap().0,
+        var(&b, "UV_CACHE_DIR").unwrap().0,
+    );
+    let under = root.join("mcp");
+    for v in [&a, &b] {
+        let key = Path::new(v).strip_prefix(&under).unwrap();
+        let key = key.iter().next().unwrap().to_str().unwrap();
+        assert!(key.starts_with("cmd@") && key.len() == 20, "{v}");
+    }
+    assert_ne!(a, b);
+    // Stable across runs: the same command line, the same cache.
+    let again = explain(&host, &["--", "npx", "-y", "a"]);
+    assert_eq!(var(&again, "UV_CACHE_DIR").unwrap().0, a);
+}
+
+#[test]
+fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
+    let host = Host::new();
+    let cfg = config(&host, &["memory"]);
+    let cfg = cfg.to_str().unwrap();
+    let root = cache_root(&host);
+    let plan = explain(
+        &host,
+        &[
+            "--config",
+            cfg,
+            "--server",
+            "memory",
+            "--set",
+            "npm_config_cache=/srv/npm-cache",
+        ],
+    );
+    assert_eq!(
+        var(&plan, "npm_config_cache"),
+        Some(("/srv/npm-cache".into(), "set".into()))
+    );
+    let writes: Vec<String> = writable(&plan).into_iter().map(|(p, _)| p).collect();
+    let npm = root.join("mcp/memory/npm");
+    assert!(
+        !writes.contains(&npm.to_str().unwrap().to_string()),
+        "{writes:?}"
+    );
+    assert!(!npm.exists(), "not created either");
+    // The others stay the profile's.
+    assert_eq!(
+        var(&plan, "UV_CACHE_DIR"),
+        Some((
+            root.join("mcp/memory/uv-cache").to_str().unwrap().into(),
+            "mcp_profile".into()
+        ))
+    );
+    // npm reads its variables in either case: an upper-case one is the
+    // user's value too, and the profile does not set a second spelling.
+    let plan = explain(
+        &host,
+        &["--set", "NPM_CONFIG_CACHE=/srv/npm-cache", "--", "npx", "x"],
+    );
+    assert_eq!(var(&plan, "npm_config_cache"), None);
+    // A `pass` of the parent's value is the user's too.
+    let mut host = host;
+    host.env
+        .push(("UV_TOOL_DIR".into(), "/srv/uv-tools".into()));
+    let plan = explain(&host, &["--pass", "UV_*", "--", "uvx", "x"]);
+    assert_eq!(
+        var(&plan, "UV_TOOL_DIR"),
+        Some(("/srv/uv-tools".into(), "pass".into()))
+    );
+    let writes: Vec<String> = writable(&plan).into_iter().map(|(p, _)| p).collect();
+    assert!(
+        !writes.iter().any(|w| w.ends_with("/uv-tools")),
+        "{writes:?}"
+    );
+    assert!(
+        writes.iter().any(|w| w.ends_with("/uv-cache")),
+        "{writes:?}"
+    );
+}
+
+fn probe_in_sandbox(host: &Host, backend: &str) -> (Vec<String>, PathBuf) {
+    let script = host.work().join("probe.py");
+    std::fs::write(&script, PROBE).unwrap();
+    let root = cache_root(host);
+    // Another server's cache, made as sandspawn makes it.
+    let cfg = config(host, &["mine", "other"]);
+    let cfg = cfg.to_str().unwrap().to_string();
+    explain(host, &["--config", &cfg, "--server", "other"]);
+    let other = root.join("mcp/other/npm");
+    assert!(other.is_dir());
+    // The host's ~/.npm, as any npm user has it.
+    std::fs::create_dir_all(host.home().join(".npm/_npx")).unwrap();
+    let targets = [
+        format!("host-npm={}/.npm/_npx/planted", host.home().display()),
+        "own-npm=$npm_config_cache/planted".to_string(),
+        "own-uv-cache=$UV_CACHE_DIR/planted".to_string(),
+        "own-uv-tools=$UV_TOOL_DIR/planted".to_string(),
+        "own-uv-python=$UV_PYTHON_INSTALL_DIR/planted".to_string(),
+        format!("other={}/planted", other.display()),
+        // The bundle every later sandbox trusts.
+        "bundle=$SSL_CERT_FILE".to_string(),
+        format!("trust-dir={}/trust/planted", root.display()),
+    ];
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .args([
+            "mcp",
+            "--no-host-env",
+            "--backend",
+            backend,
+            "--config",
+            &cfg,
+        ])
+        .args(["--server", "mine", "--", "python3"])
+        .arg(&script)
+        .args(&targets)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (lines, root)
+}
+
+fn lines(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// What the server wrote reached only its own caches on the host.
+fn only_own_caches_written(host: &Host, root: &Path) {
+    for (_, dir) in VARS {
+        let own = root.join("mcp/mine").join(dir).join("planted");
+        assert!(own.is_file(), "{}", own.display());
+    }
+    for planted in [
+        host.home().join(".npm/_npx/planted"),
+        root.join("mcp/other/npm/planted"),
+        root.join("trust/planted"),
+    ] {
+        assert!(!planted.exists(), "{}", planted.display());
+    }
+    for pem in std::fs::read_dir(root.join("trust")).unwrap().flatten() {
+        let bytes = std::fs::read(pem.path()).unwrap();
+        assert!(!bytes.starts_with(b"planted"), "{}", pem.path().display());
+    }
+}
+
+#[test]
+fn bwrap_a_server_writes_its_own_caches_and_nothing_shared() {
+    if !usable("bwrap") {
+        return;
+    }
+    let host = Host::new();
+    let (got, root) = probe_in_sandbox(&host, "bwrap");
+    // HOME is the sandbox's own: the host's ~/.npm and the other server's
+    // cache are not there at all; the bundle is bound read-only; a new
+    // name in the trust directory lands in the private HOME, not the host.
+    assert_eq!(
+        got,
+        lines(&[
+            "host-npm ENOENT",
+            "own-npm OK",
+            "own-uv-cache OK",
+            "own-uv-tools OK",
+            "own-uv-python OK",
+            "other ENOENT",
+            "bundle EROFS",
+            "trust-dir OK",
+        ])
+    );
+    only_own_caches_written(&host, &root);
+}
+
+#[test]
+fn landlock_a_server_writes_its_own_caches_and_nothing_shared() {
+    if !usable("landlock") {
+        return;
+    }
+    let host = Host::new();
+    let (got, root) = probe_in_sandbox(&host, "landlock");
+    assert_eq!(
+        got,
+        lines(&[
+            "host-npm EACCES",
+            "own-npm OK",
+            "own-uv-cache OK",
+            "own-uv-tools OK",
+            "own-uv-python OK",
+            "other EACCES",
+            "bundle EACCES",
+            "trust-dir EACCES",
+        ])
+    );
+    only_own_caches_written(&host, &root);
+}
+
+/// `--write ~` makes HOME writable, sandspawn's cache root stays read-only
+/// inside it (a protected own-state path), and the server's own caches,
+/// deeper, stay writable: on both backends.
+#[test]
+fn under_a_writable_home_the_cache_root_stays_protected_but_the_own_caches_do_not() {
+    for backend in ["bwrap", "landlock"] {
+        if !usable(backend) {
+            continue;
+        }
+        let host = Host::new();
+        let script = host.work().join("probe.py");
+        std::fs::write(&script, PROBE).unwrap();
+        let cfg = config(&host, &["mine", "other"]);
+        let cfg = cfg.to_str().unwrap().to_string();
+        explain(&host, &["--config", &cfg, "--server", "other"]);
+        let root = cache_root(&host);
+        let home = host.home();
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .envs(host.env.iter().cloned())
+            .current_dir(host.work())
+            .args([
+                "mcp",
+                "--no-host-env",
+                "--backend",
+                backend,
+                "--config",
+                &cfg,
+            ])
+            .args(["--server", "mine", "--write"])
+            .arg(&home)
+            .args(["--", "python3"])
+            .arg(&script)
+            .arg("own=$npm_config_cache/planted")
+            .arg(format!("other={}/mcp/other/npm/planted", root.display()))
+            .arg(format!("mcp={}/mcp/planted", root.display()))
+            .arg(format!("trust={}/trust/planted", root.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let denied = if backend == "bwrap" {
+            "EROFS"
+        } else {
+            "EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .collect::<Vec<_>>(),
+            [
+                "own OK".to_string(),
+                format!("other {denied}"),
+                format!("mcp {denied}"),
+                format!("trust {denied}"),
+            ],
+            "{backend}"
+        );
+        assert!(root.join("mcp/mine/npm/planted").is_file(), "{backend}");
+    }
+}
