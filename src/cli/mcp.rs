@@ -219,7 +219,7 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
         }
         sandspawn_linux::say(format_args!(
             "sandspawn: lifetime: {}",
-            lifetime_text(&forker, watch.is_some())
+            lifetime_text(&forker, watch.is_some(), report.backend)
         ));
     }
     let Some(watch) = watch else {
@@ -247,21 +247,24 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
 /// Exit code when the client died before the server started (128 + SIGKILL).
 const EXIT_CLIENT_GONE: u8 = 137;
 
-/// How the sandbox ends with the client, for `--report`.
-fn lifetime_text(forker: &Forker, watched: bool) -> String {
+/// How the sandbox ends with the client, for `--report`, naming what
+/// enforces it on `backend` (bwrap's flag is no part of a Landlock run).
+fn lifetime_text(forker: &Forker, watched: bool, backend: sandspawn_linux::Backend) -> String {
+    let signal = sandspawn_linux::report::parent_death(backend);
     match (forker, watched) {
-        (Forker::Leader, _) => {
-            "dies with the client (forked by its main thread: --die-with-parent, \
-             nothing of sandspawn resident)"
-                .into()
-        }
+        (Forker::Leader, _) => format!(
+            "dies with the client (forked by its main thread, nothing of sandspawn resident): \
+             {signal}"
+        ),
         (Forker::Thread(tid), true) => format!(
             "dies with the client (forked by its thread {tid}, which may exit first: \
-             a sandspawn watcher stays resident and holds a pidfd of the client)"
+             a sandspawn watcher stays resident, holds a pidfd of the client and kills the \
+             sandbox when it exits; with the watcher: {signal})"
         ),
         (Forker::Unknown(why), true) => format!(
             "dies with the client (forking thread unknown: {why}; \
-             a sandspawn watcher stays resident and holds a pidfd of the client)"
+             a sandspawn watcher stays resident, holds a pidfd of the client and kills the \
+             sandbox when it exits; with the watcher: {signal})"
         ),
         (_, false) => "ends when its stdin closes (no parent-death signal, no watcher)".into(),
     }

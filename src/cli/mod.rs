@@ -136,6 +136,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 for line in report.to_string().lines() {
                     sandspawn_linux::say(format_args!("sandspawn: {line}"));
                 }
+                // sandspawn execs: the sandbox is tied to whoever ran it.
+                if spec.die_with_parent {
+                    sandspawn_linux::say(format_args!(
+                        "sandspawn: lifetime: dies with the process that ran sandspawn: {}",
+                        sandspawn_linux::report::parent_death(report.backend)
+                    ));
+                }
             }
             Err(sandspawn_linux::run(&spec).into())
         }
