@@ -15,6 +15,7 @@ mod fs;
 mod json;
 mod lower;
 pub mod protect;
+mod protect_ca;
 mod search_path;
 pub mod upstream;
 mod verify;
