@@ -188,6 +188,9 @@ pub(super) fn server_request(
 fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
+    if let Some(why) = &built.plan.hidden_command {
+        return Err(CliError::HiddenCommand(why.clone()));
+    }
     let mut spec = built.plan.lower();
     let forker = lifetime::forking_thread();
     spec.die_with_parent = true;

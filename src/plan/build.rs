@@ -281,6 +281,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     plan.backend = backend;
     plan.backend_why = backend_why;
     super::protect_ca::keep_masks_in_place(&mut plan, &hidden_ca);
+    // Before Landlock drops hidden PATH entries: a program found only in
+    // one of them is named the same way on both backends.
+    plan.hidden_command = super::reach::hidden_command(&plan);
     if backend == Backend::Landlock {
         hide_search_path_entries(&mut plan);
     }
