@@ -207,6 +207,23 @@ fn trial(f: &BwrapFeatures) -> Result<(), String> {
         .clone()
 }
 
+/// What ends a sandbox of `backend` with the process it is tied to, for
+/// the `lifetime:` line of `run --report` and `mcp --report`. The Landlock
+/// backend has no bwrap: the parent-death signal is set on sandspawn
+/// itself before it execs the command, so only that process gets it.
+pub fn parent_death(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Landlock => {
+            "a parent-death signal (SIGKILL, set before the exec) reaches the command itself, \
+             not processes it starts (no pid namespace on the landlock backend)"
+        }
+        _ => {
+            "bwrap's --die-with-parent (a parent-death signal, set before bwrap starts too); \
+             the pid namespace's init takes every process with it"
+        }
+    }
+}
+
 /// Pick the backend for `spec` on this host.
 pub fn choose_backend(spec: &SandboxSpec) -> Choice {
     let writable = crate::bwrap::untrusted_dirs(spec);

@@ -32,7 +32,7 @@ pub enum Command {
     ///
     /// Exit status: the child's; 125 when sandspawn itself fails (bad policy,
     /// unreadable CA file, sandbox not available), 126/127 when CMD cannot be
-    /// executed or found.
+    /// executed or found (126 when the policy hides it, on either backend).
     Run {
         /// Policy options.
         #[command(flatten)]

@@ -119,9 +119,9 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "  {v}")?;
         }
     }
-    if !plan.warnings.is_empty() {
+    if !plan.warnings.is_empty() || plan.hidden_command.is_some() {
         writeln!(out, "\nwarnings:")?;
-        for w in &plan.warnings {
+        for w in plan.warnings.iter().chain(&plan.hidden_command) {
             writeln!(out, "  {w}")?;
         }
     }

@@ -191,6 +191,9 @@ pub(super) fn server_request(
 fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
+    if let Some(why) = &built.plan.hidden_command {
+        return Err(CliError::HiddenCommand(why.clone()));
+    }
     let mut spec = built.plan.lower();
     let forker = lifetime::forking_thread();
     spec.die_with_parent = true;
@@ -222,7 +225,7 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
         }
         sandspawn_linux::say(format_args!(
             "sandspawn: lifetime: {}",
-            lifetime_text(&forker, watch.is_some())
+            lifetime_text(&forker, watch.is_some(), report.backend)
         ));
     }
     let Some(watch) = watch else {
@@ -250,21 +253,24 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
 /// Exit code when the client died before the server started (128 + SIGKILL).
 const EXIT_CLIENT_GONE: u8 = 137;
 
-/// How the sandbox ends with the client, for `--report`.
-fn lifetime_text(forker: &Forker, watched: bool) -> String {
+/// How the sandbox ends with the client, for `--report`, naming what
+/// enforces it on `backend` (bwrap's flag is no part of a Landlock run).
+fn lifetime_text(forker: &Forker, watched: bool, backend: sandspawn_linux::Backend) -> String {
+    let signal = sandspawn_linux::report::parent_death(backend);
     match (forker, watched) {
-        (Forker::Leader, _) => {
-            "dies with the client (forked by its main thread: --die-with-parent, \
-             nothing of sandspawn resident)"
-                .into()
-        }
+        (Forker::Leader, _) => format!(
+            "dies with the client (forked by its main thread, nothing of sandspawn resident): \
+             {signal}"
+        ),
         (Forker::Thread(tid), true) => format!(
             "dies with the client (forked by its thread {tid}, which may exit first: \
-             a sandspawn watcher stays resident and holds a pidfd of the client)"
+             a sandspawn watcher stays resident, holds a pidfd of the client and kills the \
+             sandbox when it exits; with the watcher: {signal})"
         ),
         (Forker::Unknown(why), true) => format!(
             "dies with the client (forking thread unknown: {why}; \
-             a sandspawn watcher stays resident and holds a pidfd of the client)"
+             a sandspawn watcher stays resident, holds a pidfd of the client and kills the \
+             sandbox when it exits; with the watcher: {signal})"
         ),
         (_, false) => "ends when its stdin closes (no parent-death signal, no watcher)".into(),
     }

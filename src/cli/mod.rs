@@ -28,6 +28,9 @@ use crate::policy::{read_policy_file, PolicyError};
 /// Exit status when sandspawn itself fails (not the child).
 pub const EXIT_SANDSPAWN_FAILED: u8 = 125;
 
+/// Exit status when the policy hides the command's program (the shell's
+/// "found but cannot be executed").
+pub const EXIT_HIDDEN_COMMAND: u8 = 126;
 /// Exit status when stdout's reader has gone (128 + SIGPIPE, as the shell
 /// reports a filter the signal killed).
 pub const EXIT_BROKEN_PIPE: u8 = 141;
@@ -59,6 +62,9 @@ enum CliError {
     Usage(String),
     #[error("lifetime: {0}")]
     Lifetime(String),
+    /// The policy hides the program (see `Plan::hidden_command`).
+    #[error("{0}")]
+    HiddenCommand(String),
 }
 
 /// Run the CLI with the process's arguments and environment.
@@ -96,6 +102,9 @@ impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Run(e) => run_exit_code(e),
+            // The program is there; the policy keeps it from being run,
+            // as a refused exec would (126), on either backend.
+            CliError::HiddenCommand(_) => EXIT_HIDDEN_COMMAND,
             _ => EXIT_SANDSPAWN_FAILED,
         }
     }
@@ -128,6 +137,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     first: first.to_string(),
                 });
             }
+            if let Some(why) = &plan.hidden_command {
+                return Err(CliError::HiddenCommand(why.clone()));
+            }
             let spec = plan.lower();
             if report {
                 let mut report = sandspawn_linux::probe().enforcement(&spec);
@@ -135,6 +147,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 report.why = plan.backend_why.clone();
                 for line in report.to_string().lines() {
                     sandspawn_linux::say(format_args!("sandspawn: {line}"));
+                }
+                // sandspawn execs: the sandbox is tied to whoever ran it.
+                if spec.die_with_parent {
+                    sandspawn_linux::say(format_args!(
+                        "sandspawn: lifetime: dies with the process that ran sandspawn: {}",
+                        sandspawn_linux::report::parent_death(report.backend)
+                    ));
                 }
             }
             Err(sandspawn_linux::run(&spec).into())

@@ -54,6 +54,10 @@ pub enum SpawnError {
     /// Called outside a tokio runtime, or in one without its IO driver.
     #[error("spawn needs a tokio runtime with IO enabled: {0}")]
     NoRuntime(String),
+    /// The host has the program but the plan's view hides it (see
+    /// `Plan::hidden_command`): the line naming it and the grant.
+    #[error("{0}")]
+    HiddenCommand(String),
 }
 
 /// How to spawn.
@@ -140,6 +144,11 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
             count: plan.violations.len(),
             first: first.to_string(),
         });
+    }
+    // Refused here as `run` and `mcp` refuse it: inside, bwrap would report
+    // "not found" (127) and Landlock "not executable" (126), neither why.
+    if let Some(why) = &plan.hidden_command {
+        return Err(SpawnError::HiddenCommand(why.clone()));
     }
     let exe = find_sandspawn(opts.sandspawn_exe.as_deref())?;
     let mut spec = plan.lower();

@@ -397,6 +397,7 @@ pub fn assemble(
         trust,
         fs,
         violations: Vec::new(),
+        hidden_command: None,
         warnings,
     }
 }

@@ -243,7 +243,29 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let own_dirs: Vec<PathBuf> = (own.into_iter().flatten())
         .filter(|d| shown_writable(d))
         .collect();
-    for p in super::protect::own_state(&own_dirs, &sources, &writable)? {
+    let ca_inputs = super::protect_ca::inputs_of(&outcome);
+    // Deny or not: a hidden input is still read for the bundle (see
+    // `hidden_ca` below). The system roots stay read-only binds under a
+    // shallower writable root (`--write /`): the system store and the
+    // hashed links of /etc/ssl/certs need nothing more there.
+    let system: Vec<PathBuf> = (facts.system_roots.iter())
+        .map(|r| r.path().to_path_buf())
+        .collect();
+    let under_writable = |p: &Path| match (deepest(&writable, p), deepest(&system, p)) {
+        (Some(w), Some(s)) => w >= s,
+        (w, _) => w.is_some(),
+    };
+    let (ca_paths, hidden_ca): (Vec<PathBuf>, Vec<PathBuf>) = super::protect_ca::ca_inputs(
+        &ca_inputs,
+        &writable,
+        &under_writable,
+        &resolver,
+        &mut warnings,
+    )?
+    .into_iter()
+    .partition(|p| shown_writable(p));
+    let own_protected = super::protect::own_state(&own_dirs, &sources, &writable)?;
+    for p in own_protected.into_iter().chain(ca_paths) {
         if !facts.protected.contains(&p) {
             facts.protected.push(p);
         }
@@ -258,6 +280,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     );
     plan.backend = backend;
     plan.backend_why = backend_why;
+    super::protect_ca::keep_masks_in_place(&mut plan, &hidden_ca);
+    // Before Landlock drops hidden PATH entries: a program found only in
+    // one of them is named the same way on both backends.
+    plan.hidden_command = super::reach::hidden_command(&plan);
     if backend == Backend::Landlock {
         hide_search_path_entries(&mut plan);
     }

@@ -63,7 +63,9 @@ pub struct FsEntry {
     /// would sit behind the link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via_link: Option<PathBuf>,
-    /// A protected path (.git, .sandspawn) inside a writable root: read-only.
+    /// A protected path (.git, .sandspawn, own state, a CA input) inside a
+    /// writable root: read-only. On a deny (a CA input that holds a key):
+    /// hidden, with the directories above it kept in place all the same.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
 }

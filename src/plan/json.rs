@@ -141,6 +141,7 @@ impl Plan {
                 "problem": v.problem,
             })).collect::<Vec<_>>(),
             "warnings": self.warnings,
+            "hidden_command": self.hidden_command,
         })
     }
 }

@@ -15,6 +15,8 @@ mod fs;
 mod json;
 mod lower;
 pub mod protect;
+mod protect_ca;
+mod reach;
 mod search_path;
 pub mod upstream;
 mod verify;
@@ -61,6 +63,10 @@ pub struct Plan {
     pub violations: Vec<Violation>,
     /// What the user should know: dropped inputs, weakened settings.
     pub warnings: Vec<String>,
+    /// The program is there on the host but the view hides it: why, and
+    /// the grant that shows it (one line). `run` and `mcp` refuse to start
+    /// it (status 126 on both backends); `explain` lists it.
+    pub hidden_command: Option<String>,
 }
 
 /// Network `proxy`, decided: where the child connects inside, and where
