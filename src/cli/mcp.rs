@@ -188,6 +188,10 @@ pub(super) fn server_request(
 fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     let (launch, ctx) = server_request(&args.server)?;
     let built = plan_or_fail(&launch, &ctx)?;
+    // Landlock: owned by this process, which becomes the server or stays
+    // to watch it; removed on return (the watcher's) or by a later sweep
+    // once the exec'd server has ended.
+    let _private = built.plan.create_private_dirs()?;
     let mut spec = built.plan.lower();
     let forker = lifetime::forking_thread();
     spec.die_with_parent = true;

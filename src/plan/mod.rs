@@ -14,6 +14,7 @@ mod checks;
 mod fs;
 mod json;
 mod lower;
+mod private_run;
 pub mod protect;
 mod search_path;
 pub mod upstream;
@@ -27,6 +28,7 @@ pub(crate) use build::check_parent_cwd;
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use json::os_json;
+pub use private_run::{remove_tree, PrivateRun};
 pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;
 
@@ -61,6 +63,10 @@ pub struct Plan {
     pub violations: Vec<Violation>,
     /// What the user should know: dropped inputs, weakened settings.
     pub warnings: Vec<String>,
+    /// Landlock: the sandbox's own HOME and TMPDIR directories, named but
+    /// not yet created ([`Plan::create_private_dirs`],
+    /// [`Plan::with_fresh_private_dirs`]).
+    pub private_dirs: Option<PrivateDirs>,
 }
 
 /// Network `proxy`, decided: where the child connects inside, and where
