@@ -1,13 +1,14 @@
 //! Landlock's stand-ins for a private HOME and /tmp: a fresh directory per
-//! sandbox, `<cache root>/run/<pid>-<start>-<seq>` holding `home/` and
+//! sandbox, `<cache root>/run/<boot>-<pid>-<start>-<seq>` holding `home/` and
 //! `tmp/`, so nothing one sandbox leaves there (a `~/.gitconfig` with
 //! `core.fsmonitor`, a `~/.bashrc`, files in tmp) reaches the next one.
 //!
 //! Landlock has no mount namespace, so nothing removes them when the
 //! sandbox ends: `sandspawn run` execs the command in place and nothing of
 //! sandspawn stays behind to clean up. Instead the name says who owns the
-//! directory — `<pid>-<start>` is the process that plans it (field 22 of
-//! /proc/PID/stat, so a recycled pid is told apart): with `run` that
+//! directory — `<boot>-<pid>-<start>` is the process that plans it (field
+//! 22 of /proc/PID/stat tells a recycled pid apart; the boot id, a
+//! directory left from before a reboot): with `run` that
 //! process becomes the command; with the library it is the host, which
 //! also removes it when it reaps the child. Every later planning of a
 //! Landlock sandbox sweeps the directories whose owner is gone.
@@ -55,50 +56,86 @@ fn start_time_of(stat: &[u8]) -> Option<u64> {
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
-/// This process: pid and start time. The start time is read once per pid
-/// (a forked copy of a library host reads its own).
-fn own_identity() -> (u32, u64) {
+/// Who owns a sandbox's directory: a process, told apart from a later one
+/// with its pid by its start time, and from one of an earlier boot (the
+/// directory outlived a reboot) by the boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    /// The first 8 hex digits of /proc/sys/kernel/random/boot_id.
+    boot: String,
+    pid: u32,
+    start: u64,
+}
+
+/// This boot, as the first 8 hex digits of its random id ("0" without
+/// /proc: then only pid and start time tell owners apart).
+fn this_boot() -> &'static str {
+    static BOOT: OnceLock<String> = OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|id| id.chars().filter(char::is_ascii_hexdigit).take(8).collect())
+            .filter(|id: &String| id.len() == 8)
+            .unwrap_or_else(|| "0".into())
+    })
+}
+
+/// This process. The start time is read once per pid (a forked copy of a
+/// library host reads its own).
+fn own_identity() -> Owner {
     static OWN: OnceLock<(u32, u64)> = OnceLock::new();
     let pid = std::process::id();
-    match OWN.get() {
-        Some(&(p, start)) if p == pid => (p, start),
+    let start = match OWN.get() {
+        Some(&(p, start)) if p == pid => start,
         _ => {
-            // No /proc: 0, which no live process matches, so the sweep
-            // (which cannot tell either) leaves every directory alone.
+            // No /proc: 0; the sweep cannot tell owners apart then and
+            // leaves every directory alone (`owner_alive`).
             let start = start_time(pid).unwrap_or(0);
             let _ = OWN.set((pid, start));
-            (pid, start)
+            start
         }
+    };
+    Owner {
+        boot: this_boot().to_string(),
+        pid,
+        start,
     }
 }
 
 /// Whether the owner a directory's name gives is still running. Without
 /// /proc to tell, it is taken as alive: a live sandbox's directory is
 /// never swept.
-fn owner_alive(pid: u32, start: u64) -> bool {
+fn owner_alive(owner: &Owner) -> bool {
     if !Path::new("/proc/self/stat").exists() {
         return true;
     }
-    start_time(pid) == Some(start)
+    owner.boot == this_boot() && start_time(owner.pid) == Some(owner.start)
 }
 
-/// `<pid>-<start>-<seq>`, parsed.
-fn owner_of(name: &OsStr) -> Option<(u32, u64)> {
+/// `<boot>-<pid>-<start>-<seq>`, parsed.
+fn owner_of(name: &OsStr) -> Option<Owner> {
     let name = std::str::from_utf8(name.as_bytes()).ok()?;
-    let mut parts = name.splitn(3, '-');
+    let mut parts = name.splitn(4, '-');
+    let boot = parts
+        .next()
+        .filter(|b| b.chars().all(|c| c.is_ascii_hexdigit()))?;
     let pid = parts.next()?.parse().ok()?;
     let start = parts.next()?.parse().ok()?;
     parts.next()?.parse::<u64>().ok()?;
-    Some((pid, start))
+    Some(Owner {
+        boot: boot.to_string(),
+        pid,
+        start,
+    })
 }
 
 /// Names a fresh directory under `run` owned by this process; nothing is
 /// created (`explain` plans without leaving one behind): see [`create`].
 pub(crate) fn name_fresh(run: &Path) -> PrivateDirs {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let (pid, start) = own_identity();
+    let Owner { boot, pid, start } = own_identity();
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let dir = run.join(format!("{pid}-{start}-{seq}"));
+    let dir = run.join(format!("{boot}-{pid}-{start}-{seq}"));
     PrivateDirs {
         home: dir.join("home"),
         tmp: dir.join("tmp"),
@@ -177,7 +214,7 @@ pub(crate) fn create(dirs: &PrivateDirs) -> Result<PrivateRun, BuildError> {
 
 /// Remove the directories under `run` whose owner is gone; one line about
 /// what could not be removed, if anything. Only names of the
-/// `<pid>-<start>-<seq>` shape are touched.
+/// `<boot>-<pid>-<start>-<seq>` shape are touched.
 pub(crate) fn sweep(run: &Path) -> Option<String> {
     let entries = match std::fs::read_dir(run) {
         Ok(e) => e,
@@ -191,10 +228,10 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
     let mut failed: Vec<(PathBuf, io::Error)> = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some((pid, start)) = owner_of(&name) else {
+        let Some(owner) = owner_of(&name) else {
             continue;
         };
-        if owner_alive(pid, start) {
+        if owner_alive(&owner) {
             continue;
         }
         let path = run.join(&name);

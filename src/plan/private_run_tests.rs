@@ -24,7 +24,9 @@ fn start_time_is_field_22_even_with_parentheses_in_the_name() {
     assert_eq!(start_time_of(&line), Some(987654));
     assert_eq!(start_time_of(b"42 (x) S 1 2"), None);
     let me = std::process::id();
-    assert_eq!(own_identity(), (me, start_time(me).unwrap()));
+    let own = own_identity();
+    assert_eq!((own.pid, own.start), (me, start_time(me).unwrap()));
+    assert_eq!(own.boot.len(), 8, "{own:?}");
 }
 
 #[test]
@@ -33,8 +35,7 @@ fn names_are_fresh_owned_by_this_process_and_created_once() {
     let a = name_fresh(&run);
     let b = name_fresh(&run);
     assert_ne!(a.dir, b.dir);
-    let (pid, start) = owner_of(a.dir.file_name().unwrap()).unwrap();
-    assert_eq!((pid, start), own_identity());
+    assert_eq!(owner_of(a.dir.file_name().unwrap()), Some(own_identity()));
     assert!(!a.dir.exists(), "named, not made: explain leaves nothing");
     let guard = create(&a).unwrap();
     for d in [&a.dir, &a.home, &a.tmp] {
@@ -53,17 +54,29 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
     // Live: this process (and any seq of it).
     let live = name_fresh(&run);
     let _live = create(&live).unwrap();
-    // Gone: pid 1 with a start time it never had; a pid that cannot exist.
-    let recycled = run.join(format!("1-{}-0", start_time(1).unwrap_or(0) + 1));
-    let gone = run.join("4194305-5-0");
+    // Gone: pid 1 with a start time it never had; a pid that cannot exist;
+    // this very process, but in an earlier boot.
+    let boot = this_boot();
+    let pid1 = start_time(1).unwrap_or(0);
+    let recycled = run.join(format!("{boot}-1-{}-0", pid1 + 1));
+    let gone = run.join(format!("{boot}-4194305-5-0"));
+    let me = own_identity();
+    let other = if boot == "00000000" {
+        "ffffffff"
+    } else {
+        "00000000"
+    };
+    let rebooted = run.join(format!("{other}-{}-{}-0", me.pid, me.start));
     let odd = run.join("not-a-sandbox");
-    for d in [&recycled, &gone, &odd] {
+    let live_pid1 = run.join(format!("{boot}-1-{pid1}-0"));
+    for d in [&recycled, &gone, &rebooted, &odd, &live_pid1] {
         std::fs::create_dir_all(d.join("home/.config")).unwrap();
     }
     assert_eq!(sweep(&run), None);
     assert!(live.home.is_dir());
     assert!(odd.is_dir(), "only sandspawn's names are touched");
-    assert!(!recycled.exists() && !gone.exists());
+    assert_eq!(live_pid1.is_dir(), start_time(1).is_some(), "pid 1 lives");
+    assert!(!recycled.exists() && !gone.exists() && !rebooted.exists());
 }
 
 #[test]
@@ -72,7 +85,7 @@ fn the_sweep_removes_unreadable_trees_and_never_follows_a_link() {
     let outside = t.path().join("precious");
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("keep"), "x").unwrap();
-    let left = run.join("4194305-5-1");
+    let left = run.join(format!("{}-4194305-5-1", this_boot()));
     let home = left.join("home");
     std::fs::create_dir_all(home.join("locked/deeper")).unwrap();
     std::fs::write(home.join("locked/deeper/f"), "x").unwrap();
@@ -99,7 +112,7 @@ fn the_sweep_removes_unreadable_trees_and_never_follows_a_link() {
 #[test]
 fn a_tree_too_deep_is_reported_in_one_line_naming_it() {
     let (_t, run) = run_dir();
-    let left = run.join("4194305-5-2");
+    let left = run.join(format!("{}-4194305-5-2", this_boot()));
     let mut deep = left.clone();
     for _ in 0..(MAX_DEPTH + 2) {
         deep = deep.join("d");
