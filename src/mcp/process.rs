@@ -139,6 +139,12 @@ pub struct ServerProcess {
 }
 
 /// Spawn the server `plan` describes. Call inside a tokio runtime.
+///
+/// On Landlock each spawn gets a new HOME and TMPDIR (a plan may be
+/// spawned any number of times), owned by this process: they are removed
+/// once the server is reaped (`wait`, `try_status`, `settle`, `shutdown`,
+/// or dropping the handle), and if this process is killed first, by the
+/// next Landlock plan built on this host by the same user.
 pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, SpawnError> {
     if let Some(first) = plan.violations.first() {
         return Err(SpawnError::Violations {
