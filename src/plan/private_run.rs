@@ -35,6 +35,11 @@ use super::BuildError;
 /// The directory under the cache root that holds one directory per sandbox.
 pub(crate) const RUN_DIR: &str = "run";
 
+/// At most this many entries are removed by one sweep: a sandbox that left
+/// a million files in its tmp must not stall the next spawn; the next
+/// sweeps go on where this one stopped.
+const SWEEP_BUDGET: usize = 5_000;
+
 /// Deeper than this, a leftover tree is reported rather than followed (a
 /// child can nest directories without bound; recursion and open
 /// descriptors cannot).
@@ -234,7 +239,8 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
             ))
         }
     };
-    let mut failed: Vec<(PathBuf, io::Error)> = Vec::new();
+    let mut failed: Vec<(PathBuf, TreeError)> = Vec::new();
+    let mut budget = SWEEP_BUDGET;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(owner) = owner_of(&name) else {
@@ -244,8 +250,12 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
             continue;
         }
         let path = run.join(&name);
-        if let Err(e) = remove_tree(&path) {
-            failed.push((path, e));
+        match remove_within(&path, &mut budget) {
+            Ok(()) => {}
+            // The rest waits for the next sweeps: unused and hidden from
+            // every sandbox meanwhile.
+            Err(_) if budget == 0 => break,
+            Err(e) => failed.push((path, e)),
         }
     }
     let (first, err) = failed.first()?;
@@ -263,11 +273,23 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
 /// link the child planted is removed, never its target. Directories the
 /// child made unreadable or unwritable are ours: made 0700 first.
 pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let mut unbounded = usize::MAX;
+    remove_within(path, &mut unbounded).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// [`remove_tree`], unlinking at most `budget` entries (counted down).
+fn remove_within(path: &Path, budget: &mut usize) -> Result<(), TreeError> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(io::Error::other("not a removable path"));
+        return Err(TreeError {
+            path: path.to_path_buf(),
+            errno: Errno::EINVAL,
+        });
     };
-    let parent = open_dir(None, parent.as_os_str())?;
-    remove_at(&parent, name, 0).map_err(|e| io::Error::other(format!("{e}")))
+    let parent = open_dir(None, parent.as_os_str()).map_err(|e| TreeError {
+        path: parent.to_path_buf(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    remove_at(&parent, name, 0, budget)
 }
 
 /// Why a tree could not be removed, naming the entry.
@@ -291,7 +313,12 @@ fn open_dir(at: Option<&OwnedFd>, name: &OsStr) -> io::Result<OwnedFd> {
     fd.map_err(io::Error::from)
 }
 
-fn remove_at(parent: &OwnedFd, name: &OsStr, depth: usize) -> Result<(), TreeError> {
+fn remove_at(
+    parent: &OwnedFd,
+    name: &OsStr,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<(), TreeError> {
     let fail = |errno| TreeError {
         path: PathBuf::from(name),
         errno,
@@ -300,6 +327,7 @@ fn remove_at(parent: &OwnedFd, name: &OsStr, depth: usize) -> Result<(), TreeErr
         path: Path::new(name).join(e.path),
         errno: e.errno,
     };
+    *budget = budget.checked_sub(1).ok_or_else(|| fail(Errno::EAGAIN))?;
     let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(fail)?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
         return unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(fail);
@@ -328,7 +356,7 @@ fn remove_at(parent: &OwnedFd, name: &OsStr, depth: usize) -> Result<(), TreeErr
     for entry in listing {
         let entry =
             entry.map_err(|e| fail(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
-        remove_at(&dir, &entry.file_name(), depth + 1).map_err(within)?;
+        remove_at(&dir, &entry.file_name(), depth + 1, budget).map_err(within)?;
     }
     drop(dir);
     unlinkat(parent, name, UnlinkatFlags::RemoveDir).map_err(fail)

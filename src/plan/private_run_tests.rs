@@ -171,3 +171,20 @@ fn landlock_plan(dirs: PrivateDirs) -> crate::plan::Plan {
     assert!(plan.env.get("HOME").is_some_and(|h| h != "/home/u"));
     plan
 }
+
+#[test]
+fn a_huge_leftover_is_removed_over_several_sweeps_without_a_warning() {
+    let (_t, run) = run_dir();
+    let left = run.join(format!("{}-4194305-5-3", this_boot()));
+    let tmp = left.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let files = SWEEP_BUDGET + SWEEP_BUDGET / 2;
+    for i in 0..files {
+        std::fs::write(tmp.join(i.to_string()), "").unwrap();
+    }
+    assert_eq!(sweep(&run), None, "deferred, not failed");
+    let left_over = std::fs::read_dir(&tmp).unwrap().count();
+    assert!(left_over > 0 && left_over < files, "{left_over}");
+    assert_eq!(sweep(&run), None);
+    assert!(!left.exists(), "the second sweep finished it");
+}
