@@ -28,7 +28,7 @@ pub(crate) use build::check_parent_cwd;
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use json::os_json;
-pub use private_run::{remove_tree, PrivateRun};
+pub use private_run::PrivateRun;
 pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;
 

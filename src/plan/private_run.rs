@@ -272,7 +272,7 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
 /// Remove `path` and everything under it without following a symlink: a
 /// link the child planted is removed, never its target. Directories the
 /// child made unreadable or unwritable are ours: made 0700 first.
-pub fn remove_tree(path: &Path) -> io::Result<()> {
+fn remove_tree(path: &Path) -> io::Result<()> {
     let mut unbounded = usize::MAX;
     remove_within(path, &mut unbounded).map_err(|e| io::Error::other(e.to_string()))
 }
