@@ -191,7 +191,17 @@ fn a_tilde_path_argument_is_checked_as_the_path_it_expands_to() {
             "~/notes",
         ],
     );
-    let inside = host.home().join(".cache/sandspawn/home");
+    // Each sandbox's own: `<cache>/sandspawn/run/<pid>-<start>-<seq>/home`.
+    let said = all
+        .split("the server's HOME is sandspawn's own ")
+        .nth(1)
+        .and_then(|rest| rest.split(" on the landlock backend").next())
+        .unwrap_or_else(|| panic!("no HOME named in\n{all}"));
+    let inside = std::path::PathBuf::from(said);
+    assert!(
+        inside.starts_with(host.home().join(".cache/sandspawn/run")) && inside.ends_with("home"),
+        "{said}"
+    );
     let line = format!(
         "  argument ~/notes: the server's HOME is sandspawn's own {} on the landlock backend, so it names {}/notes there, not {n}; write {n} instead",
         inside.display(),

@@ -112,7 +112,7 @@ fn an_unwritable_landlock_home_names_the_remedy() {
     let base = home.path().join("cache/sandspawn");
     std::fs::create_dir_all(&base).unwrap();
     // A file where the directory goes: mkdir fails as it would read-only.
-    std::fs::write(base.join("home"), "").unwrap();
+    std::fs::write(base.join("run"), "").unwrap();
     let out = run(
         home.path(),
         home.path(),
@@ -125,7 +125,7 @@ fn an_unwritable_landlock_home_names_the_remedy() {
         format!(
             "sandspawn: creating {}: File exists (os error 17); \
              set XDG_CACHE_HOME to a directory you own\n",
-            base.join("home").display()
+            base.join("run").display()
         )
     );
 }
@@ -196,7 +196,7 @@ fn planted_shared_cache_directories_are_refused() {
     use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();
     let root = home.path().join("cache/sandspawn");
-    let tmp = root.join("tmp");
+    let tmp = root.join("run");
     std::fs::create_dir_all(&tmp).unwrap();
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = run(

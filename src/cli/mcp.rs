@@ -194,6 +194,10 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
     if let Some(why) = &built.plan.hidden_command {
         return Err(CliError::HiddenCommand(why.clone()));
     }
+    // Landlock: owned by this process, which becomes the server or stays
+    // to watch it; removed on return (the watcher's) or by a later sweep
+    // once the exec'd server has ended.
+    let _private = built.plan.create_private_dirs()?;
     let mut spec = built.plan.lower();
     let forker = lifetime::forking_thread();
     spec.die_with_parent = true;

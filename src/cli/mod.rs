@@ -140,6 +140,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             if let Some(why) = &plan.hidden_command {
                 return Err(CliError::HiddenCommand(why.clone()));
             }
+            // Landlock: made here, and left for a later sweep once the
+            // command (this process after the exec) has ended.
+            let _private = plan.create_private_dirs()?;
             let spec = plan.lower();
             if report {
                 let mut report = sandspawn_linux::probe().enforcement(&spec);
@@ -237,6 +240,9 @@ fn verify_inside(
             first: first.to_string(),
         });
     }
+    // As `run` does: the checks look at the very directories the command
+    // would get.
+    let _private = plan.create_private_dirs()?;
     spec.checks = plan.checks();
     spec.checks.extend(plan.probe_checks(probes));
     writeln!(

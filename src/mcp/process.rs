@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use super::stderr::{self, Ring, SharedRing, StderrLimits, StderrLine};
 use super::tree;
 use super::wire;
-use crate::plan::Plan;
+use crate::plan::{Plan, PrivateRun};
 
 /// Errors of [`spawn`].
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,9 @@ pub enum SpawnError {
     /// `Plan::hidden_command`): the line naming it and the grant.
     #[error("{0}")]
     HiddenCommand(String),
+    /// Landlock: the sandbox's own HOME and TMPDIR could not be made.
+    #[error(transparent)]
+    PrivateDirs(crate::plan::BuildError),
 }
 
 /// How to spawn.
@@ -135,9 +138,17 @@ pub struct ServerProcess {
     backend: Backend,
     started: Instant,
     status: Option<ExitStatus>,
+    /// Landlock: the server's HOME and TMPDIR, removed once it is reaped.
+    private: Option<PrivateRun>,
 }
 
 /// Spawn the server `plan` describes. Call inside a tokio runtime.
+///
+/// On Landlock each spawn gets a new HOME and TMPDIR (a plan may be
+/// spawned any number of times), owned by this process: they are removed
+/// once the server is reaped (`wait`, `try_status`, `settle`, `shutdown`,
+/// or dropping the handle), and if this process is killed first, by the
+/// next Landlock plan built on this host by the same user.
 pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, SpawnError> {
     if let Some(first) = plan.violations.first() {
         return Err(SpawnError::Violations {
@@ -151,6 +162,12 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         return Err(SpawnError::HiddenCommand(why.clone()));
     }
     let exe = find_sandspawn(opts.sandspawn_exe.as_deref())?;
+    // Landlock: a new HOME and TMPDIR for each spawn, however often the
+    // plan is spawned. This process owns them: they go when the child is
+    // reaped, or with a later sweep if this process is killed first.
+    let (plan, private) = plan
+        .with_fresh_private_dirs()
+        .map_err(SpawnError::PrivateDirs)?;
     let mut spec = plan.lower();
     spec.die_with_parent = true;
     let mut cmd = Command::new(&exe);
@@ -218,6 +235,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         backend: plan.backend,
         started,
         status: None,
+        private,
     })
 }
 
@@ -259,7 +277,8 @@ impl ServerProcess {
     /// The exit status, if it has exited.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
-            self.status = self.child.try_wait().ok().flatten();
+            let status = self.child.try_wait().ok().flatten();
+            self.set_status(status);
         }
         self.status
     }
@@ -270,8 +289,24 @@ impl ServerProcess {
             return Ok(s);
         }
         let s = self.child.wait().await?;
-        self.status = Some(s);
+        self.set_status(Some(s));
         Ok(s)
+    }
+
+    /// Landlock: the server's HOME and TMPDIR directory while it runs
+    /// (`None` once it is reaped, and on bwrap).
+    pub fn private_dir(&self) -> Option<&Path> {
+        self.private.as_ref().and_then(PrivateRun::dir)
+    }
+
+    /// Record the status; once reaped, the server's own directories go
+    /// (what it left running in the background goes with
+    /// `kill_leftovers`, or loses them: see `plan::private_run`).
+    fn set_status(&mut self, status: Option<ExitStatus>) {
+        self.status = status;
+        if status.is_some() {
+            self.private = None;
+        }
     }
 
     /// Wait (bounded) for exit and for stderr to reach EOF, so a failure
@@ -325,8 +360,8 @@ impl ServerProcess {
                     })??
             }
         };
-        self.status = Some(status);
         self.kill_leftovers(&procs);
+        self.set_status(Some(status));
         Ok(status)
     }
 

@@ -73,10 +73,13 @@ pub struct Alias {
 }
 
 /// Directories that stand in for a private HOME and /tmp when the backend
-/// cannot mount them (created 0700 by the driver, shared by that user's
-/// Landlock sandboxes).
+/// cannot mount them: one fresh pair per sandbox, in a directory of its own
+/// (named by the driver, created 0700 when the sandbox starts; see
+/// `private_run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateDirs {
+    /// The sandbox's own directory, holding `home` and `tmp`.
+    pub dir: PathBuf,
     /// Stands in for HOME when the policy hides it.
     pub home: PathBuf,
     /// Stands in for /tmp.
@@ -283,7 +286,7 @@ pub fn assemble(
                 fs.add(
                     dirs.tmp.clone(),
                     Access::Write,
-                    "landlock: TMPDIR (no private /tmp without a mount namespace)",
+                    "landlock: TMPDIR, new for this sandbox (no private /tmp without a mount namespace)",
                 );
                 default_tmpdir = dirs.tmp.clone().into_os_string();
             }
@@ -311,7 +314,7 @@ pub fn assemble(
                     fs.add(
                         dirs.home.clone(),
                         Access::Write,
-                        "landlock: HOME (no private HOME without a mount namespace)",
+                        "landlock: HOME, new and empty for this sandbox (no private HOME without a mount namespace)",
                     );
                     home_override = Some(dirs.home.clone().into_os_string());
                     warnings.extend(roots_left_under_home(&policy, home, &dirs.home));
@@ -399,6 +402,7 @@ pub fn assemble(
         violations: Vec::new(),
         hidden_command: None,
         warnings,
+        private_dirs: facts.no_private_mounts.clone(),
     }
 }
 

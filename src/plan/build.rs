@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{assemble, lookup, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
+use super::assemble::{assemble, lookup, HostFacts, SystemRoot, SYSTEM_ROOTS};
 use super::fs::{Access, PathKind};
+use super::private_run;
 use super::Plan;
 use crate::env::{families, TrustRole};
 use crate::paths::{self, MemoResolver};
@@ -171,11 +172,28 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             ));
         }
     }
+    // Landlock: each sandbox gets a HOME and TMPDIR of its own, named here
+    // and made when it starts; those whose owner is gone are removed first
+    // (see `private_run`). The others' stay hidden from this one, as
+    // bwrap's private mounts are, whatever grant covers the cache.
+    let private = match backend {
+        Backend::Landlock => {
+            let run = make_private_dir(&cache_root(&outcome_cache)?.join(private_run::RUN_DIR))?;
+            warnings.extend(private_run::sweep(&run));
+            policy.deny.push(crate::policy::PathRule {
+                path: run.clone(),
+                origin: "landlock: other sandboxes' HOME and TMPDIR".into(),
+            });
+            Some(private_run::name_fresh(&run))
+        }
+        _ => None,
+    };
     // One memo for every symlink walk of this build: the deny list's paths
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
     let resolver = MemoResolver::default();
     let mut facts = probe_host(&policy, &resolver, &mut warnings);
+    facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
             policy
@@ -185,13 +203,6 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             &policy.env.set,
             &req.parent_env,
         )?);
-    }
-    if backend == Backend::Landlock {
-        let root = cache_root(&outcome_cache)?;
-        facts.no_private_mounts = Some(PrivateDirs {
-            home: make_private_dir(&root.join("home"))?,
-            tmp: make_private_dir(&root.join("tmp"))?,
-        });
     }
     // A root written through a symlink is writable by its real path too
     // (see `assemble`): protect under both.
@@ -326,8 +337,9 @@ fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
         .ok_or(BuildError::NoCacheDir)
 }
 
-/// Create `path` (0700) if needed; it stands in for a private mount, so
-/// one that is not ours alone (planted in a shared cache) is refused.
+/// Create `path` (0700) if needed; it holds what stands in for a private
+/// mount, so one that is not ours alone (planted in a shared cache) is
+/// refused.
 fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
     use std::os::unix::fs::DirBuilderExt;
     let io_err = |source| BuildError::PrivateDir {

@@ -135,6 +135,15 @@ impl Plan {
                 "system_store": self.trust.system_store.as_deref().map(path_json),
                 "inputs": inputs,
             },
+            // Landlock: named, not made (a plan may never run); each
+            // sandbox started from it gets new ones, so a run's paths
+            // differ from these.
+            "private_dirs": self.private_dirs.as_ref().map(|d| json!({
+                "dir": path_json(&d.dir),
+                "home": path_json(&d.home),
+                "tmp": path_json(&d.tmp),
+                "per_sandbox": true,
+            })),
             "violations": self.violations.iter().map(|v| json!({
                 "variable": v.variable,
                 "path": path_json(&v.path),

@@ -14,6 +14,7 @@ mod checks;
 mod fs;
 mod json;
 mod lower;
+mod private_run;
 pub mod protect;
 mod protect_ca;
 mod reach;
@@ -29,6 +30,7 @@ pub(crate) use build::check_parent_cwd;
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use json::os_json;
+pub use private_run::PrivateRun;
 pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;
 
@@ -67,6 +69,10 @@ pub struct Plan {
     /// the grant that shows it (one line). `run` and `mcp` refuse to start
     /// it (status 126 on both backends); `explain` lists it.
     pub hidden_command: Option<String>,
+    /// Landlock: the sandbox's own HOME and TMPDIR directories, named but
+    /// not yet created ([`Plan::create_private_dirs`],
+    /// [`Plan::with_fresh_private_dirs`]).
+    pub private_dirs: Option<PrivateDirs>,
 }
 
 /// Network `proxy`, decided: where the child connects inside, and where

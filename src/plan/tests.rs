@@ -450,8 +450,9 @@ fn protected_paths_are_read_only_inside_a_writable_root() {
 fn without_private_mounts_home_and_tmpdir_use_sandspawn_dirs_and_host_tmp_stays_hidden() {
     let mut f = facts();
     f.no_private_mounts = Some(PrivateDirs {
-        home: "/home/u/.cache/sandspawn/home".into(),
-        tmp: "/home/u/.cache/sandspawn/tmp".into(),
+        dir: "/home/u/.cache/sandspawn/run/7-9-0".into(),
+        home: "/home/u/.cache/sandspawn/run/7-9-0/home".into(),
+        tmp: "/home/u/.cache/sandspawn/run/7-9-0/tmp".into(),
     });
     let cwd = Path::new("/work/proj");
     let policy = Policy::resolve(
@@ -477,11 +478,11 @@ fn without_private_mounts_home_and_tmpdir_use_sandspawn_dirs_and_host_tmp_stays_
     );
     assert_eq!(
         plan.env.get("HOME"),
-        Some(OsStr::new("/home/u/.cache/sandspawn/home"))
+        Some(OsStr::new("/home/u/.cache/sandspawn/run/7-9-0/home"))
     );
     assert_eq!(
         plan.env.get("TMPDIR"),
-        Some(OsStr::new("/home/u/.cache/sandspawn/tmp"))
+        Some(OsStr::new("/home/u/.cache/sandspawn/run/7-9-0/tmp"))
     );
     assert!(
         !plan.fs.readable(Path::new("/tmp/boundary/ca-key.pem")),

@@ -10,8 +10,9 @@ use crate::policy::{Layer, Policy, ResolveContext};
 fn landlock_plan(layer: Layer) -> Plan {
     let mut f = facts();
     f.no_private_mounts = Some(PrivateDirs {
-        home: "/home/u/.cache/sandspawn/home".into(),
-        tmp: "/home/u/.cache/sandspawn/tmp".into(),
+        dir: "/home/u/.cache/sandspawn/run/7-9-0".into(),
+        home: "/home/u/.cache/sandspawn/run/7-9-0/home".into(),
+        tmp: "/home/u/.cache/sandspawn/run/7-9-0/tmp".into(),
     });
     let cwd = Path::new("/home/u/proj");
     let home = Some(Path::new("/home/u"));
@@ -46,12 +47,12 @@ fn a_dot_directory_granted_under_the_moved_home_is_named() {
     assert_eq!(
         named,
         [
-            "landlock: HOME is /home/u/.cache/sandspawn/home (no private HOME without a mount \
-             namespace), so /home/u/.rustup is reached by its own path only: a program that \
+            "landlock: HOME is /home/u/.cache/sandspawn/run/7-9-0/home (no private HOME without a \
+             mount namespace), so /home/u/.rustup is reached by its own path only: a program that \
              looks for it under $HOME does not find it; point the program at it (RUSTUP_HOME, \
              CARGO_HOME, npm_config_cache… with --set), or use the bwrap backend",
-            "landlock: HOME is /home/u/.cache/sandspawn/home (no private HOME without a mount \
-             namespace), so /home/u/.cargo/bin is reached by its own path only: a program that \
+            "landlock: HOME is /home/u/.cache/sandspawn/run/7-9-0/home (no private HOME without a \
+             mount namespace), so /home/u/.cargo/bin is reached by its own path only: a program that \
              looks for it under $HOME does not find it; point the program at it (RUSTUP_HOME, \
              CARGO_HOME, npm_config_cache… with --set), or use the bwrap backend",
         ]
