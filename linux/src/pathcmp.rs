@@ -82,6 +82,28 @@ impl<'a> Keyed<'a> {
         }
     }
 
+    /// `self == q`, as [`same`](Self::same), reading all of `q` only when
+    /// that can change the answer. Any spelling of a plain path's
+    /// components other than the plain one is the plain one with `/` and
+    /// `.` bytes added (a doubled `/`, a `.` component, a trailing `/`):
+    /// so when `self` is plain, a `q` no longer than it is equal only byte
+    /// for byte, and a longer one only if where it first departs from
+    /// `self` it has a `/` or a `.`. Planning compares each new entry with
+    /// every entry so far; scanning each of theirs was most of that cost.
+    pub fn same_as(self, q: &Path) -> bool {
+        let (a, b) = (self.bytes(), q.as_os_str().as_bytes());
+        if self.plain {
+            if b.len() <= a.len() {
+                return a == b;
+            }
+            let departs = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            if !matches!(b[departs], b'/' | b'.') {
+                return false;
+            }
+        }
+        self.same(Keyed::new(q))
+    }
+
     /// `self` lies strictly below `q`, as [`strictly_under`].
     pub fn strictly_under(self, q: Keyed<'_>) -> bool {
         !self.same(q) && self.starts_with(q)
@@ -150,6 +172,7 @@ mod tests {
                 let (kp, kq) = (Keyed::new(pp), Keyed::new(qp));
                 assert_eq!(kp.starts_with(kq), pp.starts_with(qp), "{p:?} keyed {q:?}");
                 assert_eq!(kp.same(kq), pp == qp, "{p:?} keyed == {q:?}");
+                assert_eq!(kp.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
                 assert_eq!(
                     kp.strictly_under(kq),
                     pp != qp && pp.starts_with(qp),
@@ -161,6 +184,32 @@ mod tests {
                 .filter(|c| matches!(c, std::path::Component::Normal(_)))
                 .count();
             assert_eq!(depth(Path::new(p)), normal, "depth of {p:?}");
+        }
+    }
+
+    /// [`Keyed::same_as`] against `Path`'s own `==` on every spelling of up
+    /// to four pieces from empty, `.`, `..` and names, with or without a
+    /// root: the length shortcut must never decide a pair wrongly.
+    #[test]
+    fn same_as_agrees_with_path_on_every_short_spelling() {
+        let pieces = ["", ".", "..", "a", "ab"];
+        let mut spellings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = spellings
+                .iter()
+                .flat_map(|s| pieces.iter().map(move |p| format!("{s}/{p}")))
+                .collect();
+            spellings.extend(longer);
+        }
+        spellings.extend(["a", "a/b", ".", "./a", "a/", "/"].map(String::from));
+        spellings.sort();
+        spellings.dedup();
+        for p in &spellings {
+            let key = Keyed::new(Path::new(p));
+            for q in &spellings {
+                let (pp, qp) = (Path::new(p), Path::new(q));
+                assert_eq!(key.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
+            }
         }
     }
 }
