@@ -104,6 +104,31 @@ impl<'a> Keyed<'a> {
         self.same(Keyed::new(q))
     }
 
+    /// `self.starts_with(q)`, as [`starts_with`](Self::starts_with),
+    /// reading all of `q` only when that can change the answer (as in
+    /// [`same_as`](Self::same_as)): when `self` is plain, a `q` that is a
+    /// byte prefix of it ending where a component does is a plain prefix;
+    /// any other spelling of a prefix departs from `self` at a `/` or `.`
+    /// it adds, or ends in one. Planning asks this of every entry for each
+    /// path it decides.
+    pub fn starts_with_path(self, q: &Path) -> bool {
+        let (a, b) = (self.bytes(), q.as_os_str().as_bytes());
+        if self.plain {
+            let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            if common == b.len() {
+                if b.len() <= 1 || a.len() == b.len() || a[b.len()] == b'/' {
+                    return true;
+                }
+                if !matches!(b.last(), Some(b'/' | b'.')) {
+                    return false;
+                }
+            } else if !matches!(b[common], b'/' | b'.') {
+                return false;
+            }
+        }
+        self.starts_with(Keyed::new(q))
+    }
+
     /// `self` lies strictly below `q`, as [`strictly_under`].
     pub fn strictly_under(self, q: Keyed<'_>) -> bool {
         !self.same(q) && self.starts_with(q)
@@ -174,6 +199,11 @@ mod tests {
                 assert_eq!(kp.same(kq), pp == qp, "{p:?} keyed == {q:?}");
                 assert_eq!(kp.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
                 assert_eq!(
+                    kp.starts_with_path(qp),
+                    pp.starts_with(qp),
+                    "{p:?} starts_with_path {q:?}"
+                );
+                assert_eq!(
                     kp.strictly_under(kq),
                     pp != qp && pp.starts_with(qp),
                     "{p:?} keyed under {q:?}"
@@ -187,12 +217,13 @@ mod tests {
         }
     }
 
-    /// [`Keyed::same_as`] against `Path`'s own `==` on every spelling of up
-    /// to four pieces from empty, `.`, `..` and names, with or without a
-    /// root: the length shortcut must never decide a pair wrongly.
+    /// [`Keyed::same_as`] and [`Keyed::starts_with_path`] against `Path`'s
+    /// own `==` and `starts_with` on every spelling of up to four pieces
+    /// from empty, `.`, `..` and names, with or without a root: the byte
+    /// shortcuts must never decide a pair wrongly.
     #[test]
-    fn same_as_agrees_with_path_on_every_short_spelling() {
-        let pieces = ["", ".", "..", "a", "ab"];
+    fn shortcuts_agree_with_path_on_every_short_spelling() {
+        let pieces = ["", ".", "..", "a", "ab", ".a"];
         let mut spellings = vec![String::new()];
         for _ in 0..4 {
             let longer: Vec<String> = spellings
@@ -209,6 +240,11 @@ mod tests {
             for q in &spellings {
                 let (pp, qp) = (Path::new(p), Path::new(q));
                 assert_eq!(key.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
+                assert_eq!(
+                    key.starts_with_path(qp),
+                    pp.starts_with(qp),
+                    "{p:?} starts_with_path {q:?}"
+                );
             }
         }
     }

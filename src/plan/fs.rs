@@ -133,7 +133,7 @@ impl FsView {
         let key = Keyed::new(path);
         self.entries
             .iter()
-            .filter(|e| key.starts_with(Keyed::new(&e.path)))
+            .filter(|e| key.starts_with_path(&e.path))
             .max_by_key(|e| (depth(&e.path), tie_rank(&e.access)))
     }
 

@@ -94,7 +94,7 @@ impl Plan {
                     .entries
                     .iter()
                     .filter(|g| g.access != Access::Deny)
-                    .filter(|g| key.starts_with(Keyed::new(&g.path)))
+                    .filter(|g| key.starts_with_path(&g.path))
                     .max_by_key(|g| depth(&g.path));
                 let Some(exposer) =
                     exposer.filter(|g| matches!(g.access, Access::Read | Access::Write))
@@ -130,7 +130,7 @@ impl Plan {
                         .entries
                         .iter()
                         .filter(|d| d.access == Access::Deny)
-                        .filter(|d| key.strictly_under(Keyed::new(&d.path)))
+                        .filter(|d| !key.same_as(&d.path) && key.starts_with_path(&d.path))
                         .filter(|d| depth(&d.path) >= depth(&exposer.path))
                         .any(|d| self.needs_mount(d));
                 !inside_mask
