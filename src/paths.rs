@@ -126,11 +126,21 @@ fn host_readlink(p: &Path) -> Result<Step, String> {
 /// `$HOME/.aws`, … each re-reading `/`, `/home`, `$HOME`); this walks each
 /// prefix once. Meant for one plan build: a link changed in between is a
 /// race the plan has with or without it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoResolver {
     // Keyed by bytes: `Path`'s own hash walks components, and cost more
     // than the `readlink` it saves.
     seen: RefCell<HashMap<OsString, Result<Step, String>>>,
+}
+
+impl Default for MemoResolver {
+    fn default() -> Self {
+        // A default plan reads about a hundred prefixes: room for them up
+        // front, so that growing the map does not hash every key again.
+        MemoResolver {
+            seen: RefCell::new(HashMap::with_capacity(128)),
+        }
+    }
 }
 
 impl Resolver for MemoResolver {
