@@ -100,12 +100,23 @@ impl Resolver for HostResolver {
     }
 }
 
-/// One `readlink`: the target, `None` for anything that is not a link.
-fn host_readlink(p: &Path) -> Result<Option<PathBuf>, String> {
+/// What one `readlink` of a path prefix found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// A symlink, with its target as stored.
+    Link(PathBuf),
+    /// Something that is not a link.
+    NotLink,
+    /// Nothing: no path below it exists either, so none is a link.
+    Missing,
+}
+
+/// One `readlink`.
+fn host_readlink(p: &Path) -> Result<Step, String> {
     match std::fs::read_link(p) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(t) => Ok(Step::Link(t)),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(Step::NotLink),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Step::Missing),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -115,11 +126,21 @@ fn host_readlink(p: &Path) -> Result<Option<PathBuf>, String> {
 /// `$HOME/.aws`, … each re-reading `/`, `/home`, `$HOME`); this walks each
 /// prefix once. Meant for one plan build: a link changed in between is a
 /// race the plan has with or without it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoResolver {
     // Keyed by bytes: `Path`'s own hash walks components, and cost more
     // than the `readlink` it saves.
-    seen: RefCell<HashMap<OsString, Result<Option<PathBuf>, String>>>,
+    seen: RefCell<HashMap<OsString, Result<Step, String>>>,
+}
+
+impl Default for MemoResolver {
+    fn default() -> Self {
+        // A default plan reads about a hundred prefixes: room for them up
+        // front, so that growing the map does not hash every key again.
+        MemoResolver {
+            seen: RefCell::new(HashMap::with_capacity(128)),
+        }
+    }
 }
 
 impl Resolver for MemoResolver {
@@ -146,7 +167,12 @@ pub struct MapResolver {
 
 impl Resolver for MapResolver {
     fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        walk_hops(path, |p| Ok(self.links.get(p).cloned()))
+        walk_hops(path, |p| {
+            Ok(match self.links.get(p) {
+                Some(target) => Step::Link(target.clone()),
+                None => Step::NotLink,
+            })
+        })
     }
 }
 
@@ -154,7 +180,7 @@ impl Resolver for MapResolver {
 /// intermediate full path that differs from the previous one.
 fn walk_hops(
     path: &Path,
-    readlink: impl Fn(&Path) -> Result<Option<PathBuf>, String>,
+    readlink: impl Fn(&Path) -> Result<Step, String>,
 ) -> Result<Vec<PathBuf>, HopError> {
     let start = normalize(path);
     let mut hops = vec![start.clone()];
@@ -171,25 +197,30 @@ fn walk_hops(
             .collect();
         for (i, comp) in comps.iter().enumerate() {
             prefix.push(comp);
-            let target = readlink(&prefix).map_err(|m| HopError::Io(prefix.clone(), m))?;
-            if let Some(target) = target {
-                followed += 1;
-                if followed > MAX_HOPS {
-                    return Err(HopError::Loop(path.to_path_buf()));
-                }
-                let parent = prefix.parent().unwrap_or(Path::new("/"));
-                let mut next = if target.is_absolute() {
-                    target
-                } else {
-                    parent.join(target)
-                };
-                for rest in &comps[i + 1..] {
-                    next.push(rest);
-                }
-                current = normalize(&next);
-                hops.push(current.clone());
-                continue 'restart;
+            let target = match readlink(&prefix).map_err(|m| HopError::Io(prefix.clone(), m))? {
+                Step::Link(target) => target,
+                Step::NotLink => continue,
+                // Every deeper prefix would read ENOENT too (a plan probes
+                // a score of absent `~/.config/…`, `/var/snap/…` paths):
+                // the chain ends here, as it would have at the last one.
+                Step::Missing => return Ok(hops),
+            };
+            followed += 1;
+            if followed > MAX_HOPS {
+                return Err(HopError::Loop(path.to_path_buf()));
             }
+            let parent = prefix.parent().unwrap_or(Path::new("/"));
+            let mut next = if target.is_absolute() {
+                target
+            } else {
+                parent.join(target)
+            };
+            for rest in &comps[i + 1..] {
+                next.push(rest);
+            }
+            current = normalize(&next);
+            hops.push(current.clone());
+            continue 'restart;
         }
         return Ok(hops);
     }
@@ -301,5 +332,36 @@ mod tests {
         std::fs::create_dir(dir.path().join("link")).unwrap();
         let hops = memo.hops(&dir.path().join("link/e")).unwrap();
         assert_eq!(hops.last().unwrap(), &normalize(&sub.join("e")));
+    }
+
+    /// Below a missing prefix nothing exists, so nothing is read: the walk
+    /// ends there with the same hops as before (one `readlink` for
+    /// `~/.local/share/keyrings` when `~/.local` is absent, not three).
+    #[test]
+    fn a_missing_prefix_ends_the_walk() {
+        let read = RefCell::new(Vec::new());
+        let hops = walk_hops(Path::new("/home/u/.local/share/keyrings"), |p| {
+            read.borrow_mut().push(p.to_path_buf());
+            Ok(if p == Path::new("/home/u/.local") {
+                Step::Missing
+            } else {
+                Step::NotLink
+            })
+        })
+        .unwrap();
+        assert_eq!(hops, vec![PathBuf::from("/home/u/.local/share/keyrings")]);
+        assert_eq!(
+            read.into_inner(),
+            ["/home", "/home/u", "/home/u/.local"].map(PathBuf::from)
+        );
+        // On the host: the memo holds the missing prefix and nothing below.
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("missing/a/b");
+        let memo = MemoResolver::default();
+        assert_eq!(memo.hops(&deep), Ok(vec![normalize(&deep)]));
+        let missing = dir.path().join("missing");
+        let seen = memo.seen.borrow();
+        assert_eq!(seen.get(missing.as_os_str()), Some(&Ok(Step::Missing)));
+        assert!(!seen.contains_key(dir.path().join("missing/a").as_os_str()));
     }
 }

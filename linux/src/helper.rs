@@ -249,7 +249,7 @@ pub fn confine(policy: &HelperPolicy) -> Result<Confined, HelperError> {
     let bounding_empty = drop_capabilities()?;
     let landlock = ruleset::apply(policy)?;
     // Compile before the filter is in place; install last.
-    let programs = seccomp::compile(&seccomp::build_rules(policy.network)?)?;
+    let programs = seccomp::compile(seccomp::build_rules(policy.network)?)?;
     sys::cloexec_from(3).map_err(HelperError::Fds)?;
     seccomp::install(&programs)?;
     Ok(Confined {

@@ -82,6 +82,53 @@ impl<'a> Keyed<'a> {
         }
     }
 
+    /// `self == q`, as [`same`](Self::same), reading all of `q` only when
+    /// that can change the answer. Any spelling of a plain path's
+    /// components other than the plain one is the plain one with `/` and
+    /// `.` bytes added (a doubled `/`, a `.` component, a trailing `/`):
+    /// so when `self` is plain, a `q` no longer than it is equal only byte
+    /// for byte, and a longer one only if where it first departs from
+    /// `self` it has a `/` or a `.`. Planning compares each new entry with
+    /// every entry so far; scanning each of theirs was most of that cost.
+    pub fn same_as(self, q: &Path) -> bool {
+        let (a, b) = (self.bytes(), q.as_os_str().as_bytes());
+        if self.plain {
+            if b.len() <= a.len() {
+                return a == b;
+            }
+            let departs = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            if !matches!(b[departs], b'/' | b'.') {
+                return false;
+            }
+        }
+        self.same(Keyed::new(q))
+    }
+
+    /// `self.starts_with(q)`, as [`starts_with`](Self::starts_with),
+    /// reading all of `q` only when that can change the answer (as in
+    /// [`same_as`](Self::same_as)): when `self` is plain, a `q` that is a
+    /// byte prefix of it ending where a component does is a plain prefix;
+    /// any other spelling of a prefix departs from `self` at a `/` or `.`
+    /// it adds, or ends in one. Planning asks this of every entry for each
+    /// path it decides.
+    pub fn starts_with_path(self, q: &Path) -> bool {
+        let (a, b) = (self.bytes(), q.as_os_str().as_bytes());
+        if self.plain {
+            let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            if common == b.len() {
+                if b.len() <= 1 || a.len() == b.len() || a[b.len()] == b'/' {
+                    return true;
+                }
+                if !matches!(b.last(), Some(b'/' | b'.')) {
+                    return false;
+                }
+            } else if !matches!(b[common], b'/' | b'.') {
+                return false;
+            }
+        }
+        self.starts_with(Keyed::new(q))
+    }
+
     /// `self` lies strictly below `q`, as [`strictly_under`].
     pub fn strictly_under(self, q: Keyed<'_>) -> bool {
         !self.same(q) && self.starts_with(q)
@@ -150,6 +197,12 @@ mod tests {
                 let (kp, kq) = (Keyed::new(pp), Keyed::new(qp));
                 assert_eq!(kp.starts_with(kq), pp.starts_with(qp), "{p:?} keyed {q:?}");
                 assert_eq!(kp.same(kq), pp == qp, "{p:?} keyed == {q:?}");
+                assert_eq!(kp.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
+                assert_eq!(
+                    kp.starts_with_path(qp),
+                    pp.starts_with(qp),
+                    "{p:?} starts_with_path {q:?}"
+                );
                 assert_eq!(
                     kp.strictly_under(kq),
                     pp != qp && pp.starts_with(qp),
@@ -161,6 +214,38 @@ mod tests {
                 .filter(|c| matches!(c, std::path::Component::Normal(_)))
                 .count();
             assert_eq!(depth(Path::new(p)), normal, "depth of {p:?}");
+        }
+    }
+
+    /// [`Keyed::same_as`] and [`Keyed::starts_with_path`] against `Path`'s
+    /// own `==` and `starts_with` on every spelling of up to four pieces
+    /// from empty, `.`, `..` and names, with or without a root: the byte
+    /// shortcuts must never decide a pair wrongly.
+    #[test]
+    fn shortcuts_agree_with_path_on_every_short_spelling() {
+        let pieces = ["", ".", "..", "a", "ab", ".a"];
+        let mut spellings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = spellings
+                .iter()
+                .flat_map(|s| pieces.iter().map(move |p| format!("{s}/{p}")))
+                .collect();
+            spellings.extend(longer);
+        }
+        spellings.extend(["a", "a/b", ".", "./a", "a/", "/"].map(String::from));
+        spellings.sort();
+        spellings.dedup();
+        for p in &spellings {
+            let key = Keyed::new(Path::new(p));
+            for q in &spellings {
+                let (pp, qp) = (Path::new(p), Path::new(q));
+                assert_eq!(key.same_as(qp), pp == qp, "{p:?} same_as {q:?}");
+                assert_eq!(
+                    key.starts_with_path(qp),
+                    pp.starts_with(qp),
+                    "{p:?} starts_with_path {q:?}"
+                );
+            }
         }
     }
 }

@@ -27,6 +27,13 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+// Only the subcommand given is built: `run` is on every spawn's path, and
+// building every subcommand's arguments (mcp's tree most of all) cost more
+// instructions than parsing. Names and descriptions stay eager for help.
+// A deferred variant's arguments are added after its own description, so
+// the `Args` structs and `McpAction` below carry no doc comment (clap would
+// take it as the command's description and replace the variant's).
+#[command(defer = true)]
 pub enum Command {
     /// Run CMD in the sandbox (exec: stdin, stdout and stderr are the child's).
     ///
@@ -99,7 +106,8 @@ pub enum Command {
     Mcp(Box<McpArgs>),
 }
 
-/// `sandspawn mcp`.
+// `sandspawn mcp`.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct McpArgs {
@@ -114,7 +122,8 @@ pub struct McpArgs {
     pub report: bool,
 }
 
-/// The server `sandspawn mcp` runs (or `mcp explain` shows) and its policy.
+// The server `sandspawn mcp` runs (or `mcp explain` shows) and its policy.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
 pub struct McpServerArgs {
     /// Policy options (over the default MCP profile).
@@ -138,8 +147,11 @@ pub struct McpServerArgs {
     pub cmd: Vec<OsString>,
 }
 
-/// `sandspawn mcp` subcommands.
+// `sandspawn mcp` subcommands.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Subcommand)]
+// As for [`Command`]: `sandspawn mcp -- SERVER` starts servers and needs none.
+#[command(defer = true)]
 pub enum McpAction {
     /// Start each server sandboxed, run initialize + tools/list, print a table.
     Check {
@@ -170,7 +182,8 @@ pub enum McpAction {
     Uninstall(InstallArgs),
 }
 
-/// Options of `mcp explain`: those of `sandspawn mcp`, and `--json`.
+// Options of `mcp explain`: those of `sandspawn mcp`, and `--json`.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
 pub struct McpExplainArgs {
     /// Which server, and how to sandbox it.
@@ -192,7 +205,8 @@ pub struct McpExplainArgs {
     pub probe: Vec<String>,
 }
 
-/// Options of install and uninstall.
+// Options of install and uninstall.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// Which client's config format and default path.
@@ -250,7 +264,8 @@ pub enum BackendArg {
     Landlock,
 }
 
-/// Options shared by every subcommand that builds a plan.
+// Options shared by every subcommand that builds a plan.
+// (Not a doc comment: see `Command`.)
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
     /// Policy file (TOML; unknown keys are errors).
@@ -329,5 +344,49 @@ impl PolicyArgs {
             }),
             source: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand's (name path, about, long_about), as far as `cmd`
+    /// has built its tree.
+    fn descriptions(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, String)>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name());
+            let text = |s: Option<&clap::builder::StyledStr>| s.map(|s| s.to_string());
+            out.push((
+                name.clone(),
+                text(sub.get_about()).unwrap_or_default(),
+                text(sub.get_long_about()).unwrap_or_default(),
+            ));
+            descriptions(sub, &name, out);
+        }
+    }
+
+    /// Subcommands are built only when given (`defer`): a description
+    /// must read the same in the parent's list (before the build) as in
+    /// the subcommand's own `--help` (after it). An `Args` struct with a
+    /// doc comment replaced it (`run --help` said "Options shared by every
+    /// subcommand that builds a plan").
+    #[test]
+    fn deferred_subcommands_keep_their_descriptions() {
+        let mut eager = Vec::new();
+        descriptions(&Cli::command(), "", &mut eager);
+        let mut built = Cli::command();
+        built.build();
+        let mut after = Vec::new();
+        descriptions(&built, "", &mut after);
+        for entry in &eager {
+            let now = after.iter().find(|a| a.0 == entry.0).expect("still there");
+            assert_eq!(now, entry);
+        }
+        let about = |name: &str| after.iter().find(|a| a.0 == name).unwrap().1.clone();
+        assert!(about(" run").starts_with("Run CMD in the sandbox"));
+        assert!(about(" mcp").starts_with("Run an MCP stdio server"));
+        assert!(about(" mcp install").starts_with("Rewrite a client config"));
     }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::paths::{depth, is_within, same_path};
+use sandspawn_linux::pathcmp::Keyed;
+
+use crate::paths::depth;
 
 /// What an entry grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,22 +90,27 @@ impl FsView {
         access: Access,
         reason: impl Into<String>,
     ) -> Option<&mut FsEntry> {
+        // The new path is compared with every entry (up to three passes):
+        // its spelling is scanned once, an entry's only when the bytes
+        // cannot decide (`Keyed::same_as`).
+        let key = Keyed::new(&path);
+        let same = |e: &FsEntry| key.same_as(&e.path);
         if access == Access::Read
             && self
                 .entries
                 .iter()
-                .any(|e| e.access == Access::Write && same_path(&e.path, &path))
+                .any(|e| e.access == Access::Write && same(e))
         {
             return None;
         }
         if access == Access::Write {
             self.entries
-                .retain(|e| !(e.access == Access::Read && same_path(&e.path, &path)));
+                .retain(|e| !(e.access == Access::Read && same(e)));
         }
         let at = match self
             .entries
             .iter()
-            .position(|e| e.access == access && same_path(&e.path, &path))
+            .position(|e| e.access == access && same(e))
         {
             Some(at) => at,
             None => {
@@ -125,9 +132,10 @@ impl FsView {
     /// depth a deny beats a host grant (fail closed), and a private tmpfs
     /// beats a deny: it shows none of the host's content either.
     pub fn decide(&self, path: &Path) -> Option<&FsEntry> {
+        let key = Keyed::new(path);
         self.entries
             .iter()
-            .filter(|e| is_within(path, &e.path))
+            .filter(|e| key.starts_with_path(&e.path))
             .max_by_key(|e| (depth(&e.path), tie_rank(&e.access)))
     }
 
@@ -137,9 +145,10 @@ impl FsView {
     /// `explain` must not list it as granted nor `--verify` check it.
     pub fn overridden(&self, entry: &FsEntry) -> bool {
         let rank = tie_rank(&entry.access);
+        let key = Keyed::new(&entry.path);
         self.entries
             .iter()
-            .any(|e| tie_rank(&e.access) > rank && same_path(&e.path, &entry.path))
+            .any(|e| tie_rank(&e.access) > rank && key.same_as(&e.path))
     }
 
     /// Whether `path` can be read (or, for a link entry, followed).

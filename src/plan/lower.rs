@@ -9,6 +9,8 @@ use sandspawn_linux::{Mount, ProxyBridge, SandboxSpec};
 
 use super::fs::{Access, FsEntry, PathKind};
 use super::Plan;
+use sandspawn_linux::pathcmp::Keyed;
+
 use crate::paths::{depth, is_within, same_path};
 
 impl Plan {
@@ -74,11 +76,14 @@ impl Plan {
                 if matches!(entry.kind, Some(PathKind::Missing | PathKind::Unreadable)) {
                     return false;
                 }
+                // Compared with every entry in up to three passes: its
+                // spelling is scanned once here, not per comparison.
+                let key = Keyed::new(&entry.path);
                 let replaced = self
                     .fs
                     .entries
                     .iter()
-                    .any(|g| g.access == Access::Tmpfs && same_path(&g.path, &entry.path));
+                    .any(|g| g.access == Access::Tmpfs && key.same_as(&g.path));
                 if replaced {
                     return false;
                 }
@@ -89,7 +94,7 @@ impl Plan {
                     .entries
                     .iter()
                     .filter(|g| g.access != Access::Deny)
-                    .filter(|g| is_within(&entry.path, &g.path))
+                    .filter(|g| key.starts_with_path(&g.path))
                     .max_by_key(|g| depth(&g.path));
                 let Some(exposer) =
                     exposer.filter(|g| matches!(g.access, Access::Read | Access::Write))
@@ -124,8 +129,8 @@ impl Plan {
                         .fs
                         .entries
                         .iter()
-                        .filter(|d| d.access == Access::Deny && !same_path(&d.path, &entry.path))
-                        .filter(|d| is_within(&entry.path, &d.path))
+                        .filter(|d| d.access == Access::Deny)
+                        .filter(|d| !key.same_as(&d.path) && key.starts_with_path(&d.path))
                         .filter(|d| depth(&d.path) >= depth(&exposer.path))
                         .any(|d| self.needs_mount(d));
                 !inside_mask

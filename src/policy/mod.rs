@@ -366,8 +366,10 @@ fn push_paths(
 ) -> Result<(), PolicyError> {
     // Both sides are normalised: equal bytes are the same path, so a set
     // of them deduplicates without comparing each path with every other.
-    let mut seen: std::collections::HashSet<OsString> =
-        into.iter().map(|r| r.path.as_os_str().to_owned()).collect();
+    // Sized for all of them at once: growing it step by step rehashed
+    // every key again at each step (SipHash over each path's bytes).
+    let mut seen = std::collections::HashSet::with_capacity(into.len() + raws.len());
+    seen.extend(into.iter().map(|r| r.path.as_os_str().to_owned()));
     for raw in raws {
         let resolved = resolve_path(raw, origin, rule, ctx)?;
         if seen.insert(resolved.path.as_os_str().to_owned()) {
