@@ -196,6 +196,8 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    // Before the caches' check, which tells the profile's own from others.
+    plan.env.mark_profile(&profile_set);
     // `mcp check` prints the warnings of all a config's servers together:
     // a data path's warning says whose it is.
     let whose = match launch.origin.as_str() {
@@ -207,9 +209,10 @@ pub fn plan_with_recovered(
             .into_iter()
             .map(|w| format!("{whose}{w}")),
     );
+    let caches = super::caches::unwritable(&plan, &warnings);
+    warnings.extend(caches.into_iter().map(|w| format!("{whose}{w}")));
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
-    plan.env.mark_profile(&profile_set);
     if let Some(pid) = recovered.pid {
         let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
         plan.env.mark_from_host(pid, &names);
@@ -361,5 +364,76 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// A cache variable the entry gives a directory the server may read
+    /// but not write: no cache of the profile's, and npm and uv failed
+    /// inside with EROFS/ENOENT alone. Named before start; none once the
+    /// directory is granted writable.
+    #[test]
+    fn an_entry_s_cache_variable_the_server_cannot_write_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(base.join("home")).unwrap();
+        std::fs::create_dir_all(base.join("proj/.npmc")).unwrap();
+        let proj = base.join("proj");
+        let ctx = |layers: Vec<Layer>| HostContext {
+            parent_env: vec![
+                ("HOME".into(), base.join("home").into()),
+                ("PATH".into(), "/usr/bin:/bin".into()),
+            ],
+            parent_cwd: proj.clone(),
+            cache_dir: Some(base.join("state/sandspawn/trust")),
+            layers,
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            name: Some("notes".into()),
+            command: vec!["true".into()],
+            env: vec![
+                ("NPM_CONFIG_CACHE".into(), proj.join(".npmc").into()),
+                ("UV_CACHE_DIR".into(), ".uvc".into()),
+            ],
+            ..ServerLaunch::default()
+        };
+        let plan = plan_server(&launch, &ctx(Vec::new())).unwrap().plan;
+        let cache_lines: Vec<&String> = (plan.warnings.iter())
+            .filter(|w| w.contains("not writable in the sandbox"))
+            .collect();
+        let npmc = proj.join(".npmc");
+        let uvc = proj.join(".uvc");
+        assert_eq!(
+            cache_lines,
+            [
+                &format!(
+                    "NPM_CONFIG_CACHE={} is not writable in the sandbox, and as it is given, \
+                     the server's own cache is not used: npm cannot write its cache there and \
+                     the server may fail to start; grant it with `--write {}` (`write` in the \
+                     server's sandbox table), or drop the variable",
+                    npmc.display(),
+                    npmc.display()
+                ),
+                &format!(
+                    "UV_CACHE_DIR=.uvc is not writable in the sandbox, and as it is given, \
+                     the server's own cache is not used: uv cannot write its cache there and \
+                     the server may fail to start; grant it with `--write {}` (`write` in the \
+                     server's sandbox table), or drop the variable",
+                    uvc.display()
+                ),
+            ]
+        );
+        // The profile's own caches are writable: never named.
+        assert!(!plan.warnings.iter().any(|w| w.contains("UV_TOOL_DIR")));
+        let granted = Layer {
+            origin: "test".into(),
+            write: vec![proj.clone()],
+            ..Layer::default()
+        };
+        let plan = plan_server(&launch, &ctx(vec![granted])).unwrap().plan;
+        assert!(
+            !plan.warnings.iter().any(|w| w.contains("not writable")),
+            "{:?}",
+            plan.warnings
+        );
     }
 }
