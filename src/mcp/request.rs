@@ -2,7 +2,7 @@
 //! the user config and recovered host variables, folded into one plan
 //! request and built by [`crate::plan::build`].
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use super::hostenv::{self, Recovered};
@@ -154,21 +154,7 @@ pub fn plan_with_recovered(
             cwd.display()
         ));
     }
-    let path_var = launch
-        .env
-        .iter()
-        .rev()
-        .find(|(n, _)| n == "PATH")
-        .map(|(_, v)| v.as_os_str())
-        .or_else(|| lookup(&env, "PATH"));
-    let launcher = launcher_paths(&launch.command, path_var, &cwd, home.as_deref(), &HostProbe);
     let launcher_at = layers.len();
-    layers.push(Layer {
-        origin: "mcp profile: the server's launcher".into(),
-        read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
-        set: launcher.set.clone(),
-        ..Layer::default()
-    });
     layers.push(Layer {
         origin: format!("{}: env, env_vars", launch.origin),
         source: launch.config.clone(),
@@ -184,6 +170,30 @@ pub fn plan_with_recovered(
         );
     }
     layers.extend(ctx.layers.iter().cloned());
+    // The PATH the child gets: the last layer that sets it (the entry's
+    // `env`, its sandbox table, `--set`, the user config), else the
+    // parent's. Resolving on another PATH granted one program while the
+    // child ran another: a later one on PATH that the view shows.
+    let path_var: Option<OsString> = (layers.iter().rev())
+        .find_map(|l| l.set.iter().rev().find(|(n, _)| n == "PATH"))
+        .map(|(_, v)| v.clone())
+        .or_else(|| lookup(&env, "PATH").map(OsStr::to_os_string));
+    let launcher = launcher_paths(
+        &launch.command,
+        path_var.as_deref(),
+        &cwd,
+        home.as_deref(),
+        &HostProbe,
+    );
+    layers.insert(
+        launcher_at,
+        Layer {
+            origin: "mcp profile: the server's launcher".into(),
+            read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
+            set: launcher.set.clone(),
+            ..Layer::default()
+        },
+    );
     let profile_set = launcher_caches(launch, ctx, &env, &mut layers, launcher_at, &cwd)?;
     offline_launchers(&mut layers, launcher_at, &cwd, home.as_deref());
 
@@ -435,5 +445,52 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    /// `--set PATH=…` (or a sandbox table's) puts nvm's node first: the
+    /// launcher is resolved on that PATH, as the child searches it. It was
+    /// resolved on the parent's, which granted /usr/bin's node while the
+    /// child's search skipped the hidden nvm one and ran that instead.
+    #[test]
+    fn the_launcher_is_resolved_on_the_path_the_child_gets() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        let home = base.join("home");
+        let nvm = home.join(".nvm/versions/node/v20.0.0");
+        std::fs::create_dir_all(nvm.join("bin")).unwrap();
+        std::fs::create_dir_all(base.join("proj")).unwrap();
+        std::fs::create_dir_all(base.join("usr/bin")).unwrap();
+        for node in [nvm.join("bin/node"), base.join("usr/bin/node")] {
+            std::fs::write(&node, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let child_path = format!("{}:/usr/bin:/bin", nvm.join("bin").display());
+        let ctx = HostContext {
+            parent_env: vec![
+                ("HOME".into(), home.clone().into()),
+                ("PATH".into(), base.join("usr/bin").into()),
+            ],
+            parent_cwd: base.join("proj"),
+            cache_dir: Some(base.join("state/sandspawn/trust")),
+            layers: vec![Layer {
+                origin: "--set".into(),
+                set: vec![("PATH".into(), child_path.into())],
+                ..Layer::default()
+            }],
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            name: Some("n".into()),
+            command: vec!["node".into()],
+            ..ServerLaunch::default()
+        };
+        let plan = plan_server(&launch, &ctx).unwrap().plan;
+        // Granted from the host (not just inside the private /tmp the
+        // test's directory sits under).
+        let nvm_node = nvm.join("bin/node");
+        let decided = plan.fs.decide(&nvm_node).map(|e| &e.access);
+        assert_eq!(decided, Some(&crate::plan::Access::Read), "{:?}", plan.fs);
+        assert_eq!(plan.hidden_command, None);
     }
 }
