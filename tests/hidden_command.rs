@@ -142,6 +142,28 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
             (Some(0), "ran\n".to_string()),
             "{backend}"
         );
+        // A hidden one earlier on PATH: the search skips it inside (on
+        // both backends) and the later one runs; said, not silent.
+        let search = format!(
+            "{}:{}:/usr/bin:/bin",
+            r.join("home/.ssh").display(),
+            r.join("home/bin").display()
+        );
+        assert_eq!(
+            host.run(backend, &search, Path::new("tool")),
+            (
+                Some(0),
+                format!(
+                    "sandspawn: warning: tool: {d} comes first on PATH, but hidden by the \
+                     policy (deny {}: default deny (credential stores)), so the sandbox runs \
+                     {} instead; grant it with `--read {d}` to run that oneran\n",
+                    r.join("home/.ssh").display(),
+                    r.join("home/bin/tool").display(),
+                    d = denied.display()
+                )
+            ),
+            "{backend}"
+        );
         // A program under no root: the view differs (bwrap replaces /tmp
         // with its own, Landlock grants nothing there), the status not.
         let outside = r.join("outside/tool");

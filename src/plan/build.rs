@@ -284,6 +284,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // Before Landlock drops hidden PATH entries: a program found only in
     // one of them is named the same way on both backends.
     plan.hidden_command = super::reach::hidden_command(&plan);
+    plan.warnings.extend(super::reach::shadowed_command(&plan));
     if backend == Backend::Landlock {
         hide_search_path_entries(&mut plan);
     }

@@ -30,21 +30,9 @@ pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
         }
         (path.clone(), hides(plan, &path)?)
     } else {
-        // As execvp searches the child's PATH: the first visible program
-        // wins; a hidden one earlier on PATH is skipped inside as missing.
-        let search = plan.env.get("PATH")?;
-        let mut hidden = None;
-        for dir in std::env::split_paths(search).filter(|d| !d.as_os_str().is_empty()) {
-            let path = paths::normalize(&plan.cwd.join(dir).join(program));
-            if !is_program(&path) {
-                continue;
-            }
-            match hides(plan, &path) {
-                None => return None,
-                Some(view) => {
-                    hidden.get_or_insert((path, view));
-                }
-            }
+        let (hidden, shown) = search_path(plan, program)?;
+        if shown.is_some() {
+            return None;
         }
         hidden?
     };
@@ -59,6 +47,54 @@ pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
          (`read` in a policy file)",
         hidden.display()
     ))
+}
+
+/// The line that says the child's PATH search skips a program the view
+/// hides for a later one it shows (pyenv's shim before /usr/bin's python):
+/// the command runs, but not the program the host would run.
+pub(super) fn shadowed_command(plan: &Plan) -> Option<String> {
+    let program = plan.command.first()?;
+    if program.as_bytes().contains(&b'/') {
+        return None;
+    }
+    let (Some((first, (grant, view))), Some(runs)) = search_path(plan, program)? else {
+        return None;
+    };
+    Some(format!(
+        "{}: {} comes first on PATH, but {view}, so the sandbox runs {} instead; \
+         grant it with `--read {}` to run that one",
+        program.to_string_lossy(),
+        first.display(),
+        runs.display(),
+        grant.display()
+    ))
+}
+
+/// A hidden program on PATH: where found, and what `hides` says of it.
+type Hidden = (PathBuf, (PathBuf, String));
+
+/// As execvp searches the child's PATH: the first program the view hides
+/// before the first it shows (skipped inside as missing), and that one.
+/// `None` without a PATH.
+fn search_path(
+    plan: &Plan,
+    program: &std::ffi::OsStr,
+) -> Option<(Option<Hidden>, Option<PathBuf>)> {
+    let search = plan.env.get("PATH")?;
+    let mut hidden = None;
+    for dir in std::env::split_paths(search).filter(|d| !d.as_os_str().is_empty()) {
+        let path = paths::normalize(&plan.cwd.join(dir).join(program));
+        if !is_program(&path) {
+            continue;
+        }
+        match hides(plan, &path) {
+            None => return Some((hidden, Some(path))),
+            Some(view) => {
+                hidden.get_or_insert((path, view));
+            }
+        }
+    }
+    Some((hidden, None))
 }
 
 /// A regular file with an execute bit on the host (what exec would try).
