@@ -183,6 +183,25 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
             ),
             "{backend}"
         );
+        // A shown script whose `#!` interpreter is hidden: bwrap said
+        // ENOENT (127) and Landlock EACCES (126), both of the script.
+        let script = r.join("home/bin/script");
+        std::fs::write(&script, format!("#!{}\n", outside.display())).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&script, mode).unwrap();
+        assert_eq!(
+            host.run(backend, "/usr/bin:/bin", &script),
+            (
+                Some(126),
+                format!(
+                    "sandspawn: {s}: its `#!` interpreter {o}: {view}, {REFUSED} `--read {o}` \
+                     (`read` in a policy file)",
+                    s = script.display(),
+                    o = outside.display()
+                )
+            ),
+            "{backend}"
+        );
         // Missing on the host too: "not found", as before, on both.
         let (code, text) = host.run(backend, "/usr/bin:/bin", &r.join("home/nope"));
         assert_eq!(code, Some(127), "{backend}: {text}");

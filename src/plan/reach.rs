@@ -23,30 +23,94 @@ use crate::paths::{self, is_within};
 /// "not found" on both backends, as for any missing command).
 pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
     let program = plan.command.first()?;
-    let (path, (hidden, view)) = if program.as_bytes().contains(&b'/') {
+    let found = if program.as_bytes().contains(&b'/') {
         let path = paths::normalize(&plan.cwd.join(program));
         if !is_program(&path) {
             return None;
         }
-        (path.clone(), hides(plan, &path)?)
-    } else {
-        let (hidden, shown) = search_path(plan, program)?;
-        if shown.is_some() {
-            return None;
+        match hides(plan, &path) {
+            Some(view) => Err((path, view)),
+            None => Ok(path),
         }
-        hidden?
+    } else {
+        match search_path(plan, program)? {
+            (_, Some(shown)) => Ok(shown),
+            (hidden, None) => Err(hidden?),
+        }
     };
     let shown = program.to_string_lossy();
-    let at = if Path::new(program) == path {
-        String::new()
-    } else {
-        format!(" ({})", path.display())
+    let at = |path: &Path| {
+        if Path::new(program) == path {
+            String::new()
+        } else {
+            format!(" ({})", path.display())
+        }
+    };
+    let (path, (hidden, view)) = match found {
+        Err(hidden) => hidden,
+        // The program is shown; the interpreter its `#!` line names may
+        // not be (bwrap then says ENOENT, Landlock EACCES, both of the
+        // script).
+        Ok(path) => {
+            let (interp, (hidden, view)) = hidden_interpreter(plan, &path)?;
+            let view = format!("its `#!` interpreter {}: {view}", interp.display());
+            (path, (hidden, view))
+        }
     };
     Some(format!(
-        "{shown}{at}: {view}, so the sandbox cannot run it; grant it with `--read {}` \
+        "{shown}{}: {view}, so the sandbox cannot run it; grant it with `--read {}` \
          (`read` in a policy file)",
+        at(&path),
         hidden.display()
     ))
+}
+
+/// The interpreter a script's `#!` line names (as the kernel reads it: up
+/// to 4 levels, a script's interpreter may be one), or the program
+/// `#!/usr/bin/env NAME` searches PATH for, when the view hides it.
+fn hidden_interpreter(plan: &Plan, script: &Path) -> Option<(PathBuf, (PathBuf, String))> {
+    let mut script = script.to_path_buf();
+    for _ in 0..4 {
+        let (interp, arg) = shebang(&script)?;
+        let interp = paths::normalize(&plan.cwd.join(interp));
+        if !is_program(&interp) {
+            return None;
+        }
+        if let Some(view) = hides(plan, &interp) {
+            return Some((interp, view));
+        }
+        // `env NAME`: the kernel passes the rest of the line as one
+        // argument; only a bare name is a program env searches for.
+        let is_env = interp.file_name().is_some_and(|n| n == "env");
+        if let Some(name) = arg.filter(|a| is_env && !a.starts_with('-') && !a.contains(' ')) {
+            if name.contains('/') {
+                return None;
+            }
+            return match search_path(plan, std::ffi::OsStr::new(&name))? {
+                (Some((path, view)), None) => Some((path, view)),
+                _ => None,
+            };
+        }
+        script = interp;
+    }
+    None
+}
+
+/// The interpreter and its one argument of a `#!` line, within the 256
+/// bytes the kernel reads.
+fn shebang(path: &Path) -> Option<(PathBuf, Option<String>)> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let file = std::fs::File::open(path).ok()?;
+    let n = file.take(256).read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    let line = std::str::from_utf8(line).ok()?.trim_matches([' ', '\t']);
+    let (interp, arg) = match line.split_once([' ', '\t']) {
+        Some((i, a)) => (i, Some(a.trim_matches([' ', '\t']).to_string())),
+        None => (line, None),
+    };
+    (!interp.is_empty()).then(|| (PathBuf::from(interp), arg.filter(|a| !a.is_empty())))
 }
 
 /// The line that says the child's PATH search skips a program the view
