@@ -164,6 +164,21 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
             ),
             "{backend}"
         );
+        // The hidden one is a link to the one that runs: the same program
+        // runs, nothing to say.
+        let linked = r.join("home/.ssh/same");
+        std::os::unix::fs::symlink(r.join("home/bin/tool"), &linked).unwrap();
+        let search = format!(
+            "{}:{}:/usr/bin:/bin",
+            r.join("home/.ssh").display(),
+            r.join("home/bin").display()
+        );
+        std::os::unix::fs::symlink(r.join("home/bin/tool"), r.join("home/bin/same")).unwrap();
+        assert_eq!(
+            host.run(backend, &search, Path::new("same")),
+            (Some(0), "ran\n".to_string()),
+            "{backend}"
+        );
         // A program under no root: the view differs (bwrap replaces /tmp
         // with its own, Landlock grants nothing there), the status not.
         let outside = r.join("outside/tool");

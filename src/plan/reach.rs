@@ -124,6 +124,12 @@ pub(super) fn shadowed_command(plan: &Plan) -> Option<String> {
     let (Some((first, (grant, view))), Some(runs)) = search_path(plan, program)? else {
         return None;
     };
+    // The same file by another way (`~/bin/python3` a link to the
+    // `/usr/bin/python3` that runs): nothing else runs.
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    if real(&first).is_some_and(|f| Some(f) == real(&runs)) {
+        return None;
+    }
     Some(format!(
         "{}: {} comes first on PATH, but {view}, so the sandbox runs {} instead; \
          grant it with `--read {}` to run that one",
