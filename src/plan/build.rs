@@ -264,6 +264,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     )?
     .into_iter()
     .partition(|p| shown_writable(p));
+    warnings.extend(super::protect_ca::roots_kept(&ca_paths, &writable));
     let own_protected = super::protect::own_state(&own_dirs, &sources, &writable)?;
     for p in own_protected.into_iter().chain(ca_paths) {
         if !facts.protected.contains(&p) {
