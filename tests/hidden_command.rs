@@ -179,6 +179,17 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
             (Some(0), "ran\n".to_string()),
             "{backend}"
         );
+        // An empty PATH entry is the working directory (home here): its
+        // tool runs before the hidden one; it was refused as hidden.
+        let own = r.join("home/tool");
+        std::fs::copy(r.join("home/bin/tool"), &own).unwrap();
+        let search = format!("/usr/bin::{}", r.join("home/.ssh").display());
+        assert_eq!(
+            host.run(backend, &search, Path::new("tool")),
+            (Some(0), "ran\n".to_string()),
+            "{backend}"
+        );
+        std::fs::remove_file(&own).unwrap();
         // A program under no root: the view differs (bwrap replaces /tmp
         // with its own, Landlock grants nothing there), the status not.
         let outside = r.join("outside/tool");

@@ -152,7 +152,8 @@ fn search_path(
 ) -> Option<(Option<Hidden>, Option<PathBuf>)> {
     let search = plan.env.get("PATH")?;
     let mut hidden = None;
-    for dir in std::env::split_paths(search).filter(|d| !d.as_os_str().is_empty()) {
+    // An empty entry is the working directory, to execvp as to the shell.
+    for dir in std::env::split_paths(search) {
         let path = paths::normalize(&plan.cwd.join(dir).join(program));
         if !is_program(&path) {
             continue;
