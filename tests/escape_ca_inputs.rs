@@ -346,3 +346,40 @@ fn system_ca_inputs_under_a_root_writable_root_add_nothing() {
         .collect();
     assert!(protected.is_empty(), "{protected:?}");
 }
+
+/// A writable root that is itself a CA input stays read-only: `--write
+/// pki` with SSL_CERT_DIR=pki (or `--write .` with SSL_CERT_DIR=.). Before,
+/// the grant asked for was silently read-only.
+#[test]
+fn a_writable_root_that_is_a_ca_input_is_warned_about() {
+    let ws = Ws::new();
+    std::fs::create_dir_all(ws.ws().join("pki/sub")).unwrap();
+    std::fs::write(ws.ws().join("pki/corp.pem"), ca_pem("corp")).unwrap();
+    let pki = ws.ws().join("pki");
+    let explain = |roots: &[&str]| {
+        let mut args = vec!["explain"];
+        for r in roots {
+            args.extend(["--write", r]);
+        }
+        args.extend(["--", "true"]);
+        let out = ws
+            .sandspawn(&[("SSL_CERT_DIR", Path::new("pki"))], &args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let line = format!(
+        "--write {}: stays read-only: it is a CA input, which the trust bundle of later \
+         runs is built from; name a CA outside the --write roots to write there",
+        pki.display()
+    );
+    let text = explain(&["pki"]);
+    assert_eq!(text.matches(&line).count(), 1, "{text}");
+    // A root holding the input, or one deeper inside it (the deeper grant
+    // decides there), is writable: nothing to say.
+    for roots in [&["."][..], &[".", "pki/sub"]] {
+        let text = explain(roots);
+        assert!(!text.contains("stays read-only:"), "{roots:?}: {text}");
+    }
+}

@@ -142,6 +142,54 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
             (Some(0), "ran\n".to_string()),
             "{backend}"
         );
+        // A hidden one earlier on PATH: the search skips it inside (on
+        // both backends) and the later one runs; said, not silent.
+        let search = format!(
+            "{}:{}:/usr/bin:/bin",
+            r.join("home/.ssh").display(),
+            r.join("home/bin").display()
+        );
+        assert_eq!(
+            host.run(backend, &search, Path::new("tool")),
+            (
+                Some(0),
+                format!(
+                    "sandspawn: warning: tool: {d} comes first on PATH, but hidden by the \
+                     policy (deny {}: default deny (credential stores)), so the sandbox runs \
+                     {} instead; grant it with `--read {d}` to run that oneran\n",
+                    r.join("home/.ssh").display(),
+                    r.join("home/bin/tool").display(),
+                    d = denied.display()
+                )
+            ),
+            "{backend}"
+        );
+        // The hidden one is a link to the one that runs: the same program
+        // runs, nothing to say.
+        let linked = r.join("home/.ssh/same");
+        std::os::unix::fs::symlink(r.join("home/bin/tool"), &linked).unwrap();
+        let search = format!(
+            "{}:{}:/usr/bin:/bin",
+            r.join("home/.ssh").display(),
+            r.join("home/bin").display()
+        );
+        std::os::unix::fs::symlink(r.join("home/bin/tool"), r.join("home/bin/same")).unwrap();
+        assert_eq!(
+            host.run(backend, &search, Path::new("same")),
+            (Some(0), "ran\n".to_string()),
+            "{backend}"
+        );
+        // An empty PATH entry is the working directory (home here): its
+        // tool runs before the hidden one; it was refused as hidden.
+        let own = r.join("home/tool");
+        std::fs::copy(r.join("home/bin/tool"), &own).unwrap();
+        let search = format!("/usr/bin::{}", r.join("home/.ssh").display());
+        assert_eq!(
+            host.run(backend, &search, Path::new("tool")),
+            (Some(0), "ran\n".to_string()),
+            "{backend}"
+        );
+        std::fs::remove_file(&own).unwrap();
         // A program under no root: the view differs (bwrap replaces /tmp
         // with its own, Landlock grants nothing there), the status not.
         let outside = r.join("outside/tool");
@@ -156,6 +204,25 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
                 Some(126),
                 format!(
                     "sandspawn: {o}: {view}, {REFUSED} `--read {o}` (`read` in a policy file)",
+                    o = outside.display()
+                )
+            ),
+            "{backend}"
+        );
+        // A shown script whose `#!` interpreter is hidden: bwrap said
+        // ENOENT (127) and Landlock EACCES (126), both of the script.
+        let script = r.join("home/bin/script");
+        std::fs::write(&script, format!("#!{}\n", outside.display())).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&script, mode).unwrap();
+        assert_eq!(
+            host.run(backend, "/usr/bin:/bin", &script),
+            (
+                Some(126),
+                format!(
+                    "sandspawn: {s}: its `#!` interpreter {o}: {view}, {REFUSED} `--read {o}` \
+                     (`read` in a policy file)",
+                    s = script.display(),
                     o = outside.display()
                 )
             ),

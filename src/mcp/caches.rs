@@ -100,6 +100,54 @@ pub(crate) fn given(
             .any(|(n, _)| policy.env.pass.iter().any(|r| r.matches(n)))
 }
 
+/// Warnings for a cache variable another layer gives (the entry's `env`,
+/// `--set`, the user config, a `pass`) that names a directory the server
+/// cannot write: the profile then neither makes nor grants that cache, and
+/// npm or uv fails inside with only EROFS or ENOENT to say why. Those
+/// `said` already names (a data path's warning) are not repeated.
+pub(crate) fn unwritable(plan: &crate::plan::Plan, said: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &plan.env.vars {
+        if v.source == crate::env::Source::McpProfile {
+            continue;
+        }
+        let name = v.name.as_bytes();
+        let Some((var, _)) = CACHE_VARS.iter().find(|(var, _)| {
+            if var.starts_with("npm_config_") {
+                name.eq_ignore_ascii_case(var.as_bytes())
+            } else {
+                name == var.as_bytes()
+            }
+        }) else {
+            continue;
+        };
+        // `~/…` is for the launcher to expand, if it does: not judged here.
+        if v.value.is_empty() || v.value.as_bytes().starts_with(b"~") {
+            continue;
+        }
+        // Relative values are taken from the server's working directory,
+        // as npm and uv take them.
+        let path = crate::paths::normalize(&plan.cwd.join(&v.value));
+        let through_link = || std::fs::canonicalize(&path).is_ok_and(|r| plan.fs.writable(&r));
+        if plan.fs.writable(&path) || through_link() {
+            continue;
+        }
+        let label = format!("{}={}", v.name.to_string_lossy(), v.value.to_string_lossy());
+        if said.iter().any(|w| w.contains(&label)) {
+            continue;
+        }
+        let tool = if var.starts_with("npm_") { "npm" } else { "uv" };
+        out.push(format!(
+            "{label} is not writable in the sandbox, and as it is given, the server's own \
+             cache is not used: {tool} cannot write its cache there and the server may fail \
+             to start; grant it with `--write {}` (`write` in the server's sandbox table), \
+             or drop the variable",
+            path.display()
+        ));
+    }
+    out
+}
+
 /// The layer of the caches `wanted` names (a subset of [`CACHE_VARS`]):
 /// each directory created (0700) and checked to be ours, its variable set
 /// to its real path and the directory writable.

@@ -84,7 +84,7 @@ pub fn launcher_paths(
         return out;
     };
     out.program = Some(first.clone());
-    let resolved = follow(&first, home, probe, &mut out, 0);
+    let resolved = follow(&first, home, probe, &mut out, (0, path_var));
     // An interpreter with a script argument: the script's package root.
     let interp = resolved
         .as_deref()
@@ -142,13 +142,16 @@ pub fn which(
 
 /// Follow every symlink hop of `path`, adding each hop's prefix, then the
 /// `#!` interpreter of the final file. Returns the final file.
+/// `at` is the depth and the child's PATH, which `#!/usr/bin/env NAME`
+/// searches inside.
 fn follow(
     path: &Path,
     home: Option<&Path>,
     probe: &dyn Probe,
     out: &mut LauncherPaths,
-    depth: u8,
+    at: (u8, Option<&OsStr>),
 ) -> Option<PathBuf> {
+    let (depth, search) = at;
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         add_prefix(out, &current, home, probe);
@@ -171,12 +174,19 @@ fn follow(
                     words
                         .find(|w| !w.starts_with(b"-") && !w.contains(&b'='))
                         .map(|w| OsStr::from_bytes(w).to_os_string())
-                        .and_then(|name| which(&name, path_env(out), Path::new("/"), probe))
+                        .and_then(|name| {
+                            which(
+                                &name,
+                                search.or(Some(OsStr::new(DEFAULT_PATH))),
+                                Path::new("/"),
+                                probe,
+                            )
+                        })
                 } else {
                     Some(interp)
                 };
                 if let Some(target) = target {
-                    follow(&target, home, probe, out, depth + 1);
+                    follow(&target, home, probe, out, (depth + 1, search));
                 }
             }
         }
@@ -184,12 +194,8 @@ fn follow(
     Some(current)
 }
 
-/// The PATH used for `#!/usr/bin/env NAME`; the system directories, since
-/// the child's PATH is not kept here (a shebang naming a tool under HOME by
-/// env lookup is resolved by its absolute form in practice).
-fn path_env(_out: &LauncherPaths) -> Option<&'static OsStr> {
-    Some(OsStr::new("/usr/local/bin:/usr/bin:/bin"))
-}
+/// The PATH `#!/usr/bin/env NAME` searches when the child has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Launchers that exec a program installed beside them, found by their own
 /// path (not PATH): granted file by file when only the launcher's file is.
@@ -450,5 +456,29 @@ mod tests {
             "/root/.nvm/versions/node/v20.1.0/bin",
         );
         assert_eq!(reads(&l), ["/root/.nvm/versions/node/v20.1.0"]);
+    }
+
+    /// `#!/usr/bin/env node` finds node on the child's PATH, as env does
+    /// inside: nvm's node, not /usr/bin's (which was granted while the
+    /// child's env skipped the hidden nvm one and ran /usr/bin's).
+    #[test]
+    fn env_in_a_shebang_searches_the_child_s_path() {
+        let mut f = Fake::default();
+        f.files.insert("/work/proj/start.js".into());
+        f.shebangs
+            .insert("/work/proj/start.js".into(), b"/usr/bin/env node".to_vec());
+        f.files
+            .insert("/root/.nvm/versions/node/v20.1.0/bin/node".into());
+        f.files.insert("/usr/bin/node".into());
+        let l = run(
+            &f,
+            &["./start.js"],
+            "/root/.nvm/versions/node/v20.1.0/bin:/usr/bin",
+        );
+        assert!(
+            reads(&l).contains(&"/root/.nvm/versions/node/v20.1.0"),
+            "{:?}",
+            reads(&l)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! the user config and recovered host variables, folded into one plan
 //! request and built by [`crate::plan::build`].
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use super::hostenv::{self, Recovered};
@@ -154,21 +154,7 @@ pub fn plan_with_recovered(
             cwd.display()
         ));
     }
-    let path_var = launch
-        .env
-        .iter()
-        .rev()
-        .find(|(n, _)| n == "PATH")
-        .map(|(_, v)| v.as_os_str())
-        .or_else(|| lookup(&env, "PATH"));
-    let launcher = launcher_paths(&launch.command, path_var, &cwd, home.as_deref(), &HostProbe);
     let launcher_at = layers.len();
-    layers.push(Layer {
-        origin: "mcp profile: the server's launcher".into(),
-        read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
-        set: launcher.set.clone(),
-        ..Layer::default()
-    });
     layers.push(Layer {
         origin: format!("{}: env, env_vars", launch.origin),
         source: launch.config.clone(),
@@ -184,6 +170,30 @@ pub fn plan_with_recovered(
         );
     }
     layers.extend(ctx.layers.iter().cloned());
+    // The PATH the child gets: the last layer that sets it (the entry's
+    // `env`, its sandbox table, `--set`, the user config), else the
+    // parent's. Resolving on another PATH granted one program while the
+    // child ran another: a later one on PATH that the view shows.
+    let path_var: Option<OsString> = (layers.iter().rev())
+        .find_map(|l| l.set.iter().rev().find(|(n, _)| n == "PATH"))
+        .map(|(_, v)| v.clone())
+        .or_else(|| lookup(&env, "PATH").map(OsStr::to_os_string));
+    let launcher = launcher_paths(
+        &launch.command,
+        path_var.as_deref(),
+        &cwd,
+        home.as_deref(),
+        &HostProbe,
+    );
+    layers.insert(
+        launcher_at,
+        Layer {
+            origin: "mcp profile: the server's launcher".into(),
+            read: launcher.read.iter().map(|(p, _)| p.clone()).collect(),
+            set: launcher.set.clone(),
+            ..Layer::default()
+        },
+    );
     let profile_set = launcher_caches(launch, ctx, &env, &mut layers, launcher_at, &cwd)?;
     offline_launchers(&mut layers, launcher_at, &cwd, home.as_deref());
 
@@ -196,6 +206,8 @@ pub fn plan_with_recovered(
         cache_dir: ctx.cache_dir.clone(),
         system_root: PathBuf::from("/"),
     })?;
+    // Before the caches' check, which tells the profile's own from others.
+    plan.env.mark_profile(&profile_set);
     // `mcp check` prints the warnings of all a config's servers together:
     // a data path's warning says whose it is.
     let whose = match launch.origin.as_str() {
@@ -207,9 +219,10 @@ pub fn plan_with_recovered(
             .into_iter()
             .map(|w| format!("{whose}{w}")),
     );
+    let caches = super::caches::unwritable(&plan, &warnings);
+    warnings.extend(caches.into_iter().map(|w| format!("{whose}{w}")));
     plan.warnings
         .splice(0..0, launch.notes.iter().cloned().chain(warnings));
-    plan.env.mark_profile(&profile_set);
     if let Some(pid) = recovered.pid {
         let names: Vec<OsString> = recovered.vars.iter().map(|(n, _)| n.clone()).collect();
         plan.env.mark_from_host(pid, &names);
@@ -361,5 +374,123 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// A cache variable the entry gives a directory the server may read
+    /// but not write: no cache of the profile's, and npm and uv failed
+    /// inside with EROFS/ENOENT alone. Named before start; none once the
+    /// directory is granted writable.
+    #[test]
+    fn an_entry_s_cache_variable_the_server_cannot_write_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(base.join("home")).unwrap();
+        std::fs::create_dir_all(base.join("proj/.npmc")).unwrap();
+        let proj = base.join("proj");
+        let ctx = |layers: Vec<Layer>| HostContext {
+            parent_env: vec![
+                ("HOME".into(), base.join("home").into()),
+                ("PATH".into(), "/usr/bin:/bin".into()),
+            ],
+            parent_cwd: proj.clone(),
+            cache_dir: Some(base.join("state/sandspawn/trust")),
+            layers,
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            name: Some("notes".into()),
+            command: vec!["true".into()],
+            env: vec![
+                ("NPM_CONFIG_CACHE".into(), proj.join(".npmc").into()),
+                ("UV_CACHE_DIR".into(), ".uvc".into()),
+            ],
+            ..ServerLaunch::default()
+        };
+        let plan = plan_server(&launch, &ctx(Vec::new())).unwrap().plan;
+        let cache_lines: Vec<&String> = (plan.warnings.iter())
+            .filter(|w| w.contains("not writable in the sandbox"))
+            .collect();
+        let npmc = proj.join(".npmc");
+        let uvc = proj.join(".uvc");
+        assert_eq!(
+            cache_lines,
+            [
+                &format!(
+                    "NPM_CONFIG_CACHE={} is not writable in the sandbox, and as it is given, \
+                     the server's own cache is not used: npm cannot write its cache there and \
+                     the server may fail to start; grant it with `--write {}` (`write` in the \
+                     server's sandbox table), or drop the variable",
+                    npmc.display(),
+                    npmc.display()
+                ),
+                &format!(
+                    "UV_CACHE_DIR=.uvc is not writable in the sandbox, and as it is given, \
+                     the server's own cache is not used: uv cannot write its cache there and \
+                     the server may fail to start; grant it with `--write {}` (`write` in the \
+                     server's sandbox table), or drop the variable",
+                    uvc.display()
+                ),
+            ]
+        );
+        // The profile's own caches are writable: never named.
+        assert!(!plan.warnings.iter().any(|w| w.contains("UV_TOOL_DIR")));
+        let granted = Layer {
+            origin: "test".into(),
+            write: vec![proj.clone()],
+            ..Layer::default()
+        };
+        let plan = plan_server(&launch, &ctx(vec![granted])).unwrap().plan;
+        assert!(
+            !plan.warnings.iter().any(|w| w.contains("not writable")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    /// `--set PATH=…` (or a sandbox table's) puts nvm's node first: the
+    /// launcher is resolved on that PATH, as the child searches it. It was
+    /// resolved on the parent's, which granted /usr/bin's node while the
+    /// child's search skipped the hidden nvm one and ran that instead.
+    #[test]
+    fn the_launcher_is_resolved_on_the_path_the_child_gets() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        let home = base.join("home");
+        let nvm = home.join(".nvm/versions/node/v20.0.0");
+        std::fs::create_dir_all(nvm.join("bin")).unwrap();
+        std::fs::create_dir_all(base.join("proj")).unwrap();
+        std::fs::create_dir_all(base.join("usr/bin")).unwrap();
+        for node in [nvm.join("bin/node"), base.join("usr/bin/node")] {
+            std::fs::write(&node, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let child_path = format!("{}:/usr/bin:/bin", nvm.join("bin").display());
+        let ctx = HostContext {
+            parent_env: vec![
+                ("HOME".into(), home.clone().into()),
+                ("PATH".into(), base.join("usr/bin").into()),
+            ],
+            parent_cwd: base.join("proj"),
+            cache_dir: Some(base.join("state/sandspawn/trust")),
+            layers: vec![Layer {
+                origin: "--set".into(),
+                set: vec![("PATH".into(), child_path.into())],
+                ..Layer::default()
+            }],
+            ..HostContext::default()
+        };
+        let launch = ServerLaunch {
+            name: Some("n".into()),
+            command: vec!["node".into()],
+            ..ServerLaunch::default()
+        };
+        let plan = plan_server(&launch, &ctx).unwrap().plan;
+        // Granted from the host (not just inside the private /tmp the
+        // test's directory sits under).
+        let nvm_node = nvm.join("bin/node");
+        let decided = plan.fs.decide(&nvm_node).map(|e| &e.access);
+        assert_eq!(decided, Some(&crate::plan::Access::Read), "{:?}", plan.fs);
+        assert_eq!(plan.hidden_command, None);
     }
 }

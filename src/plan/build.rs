@@ -275,6 +275,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     )?
     .into_iter()
     .partition(|p| shown_writable(p));
+    warnings.extend(super::protect_ca::roots_kept(&ca_paths, &writable));
     let own_protected = super::protect::own_state(&own_dirs, &sources, &writable)?;
     for p in own_protected.into_iter().chain(ca_paths) {
         if !facts.protected.contains(&p) {
@@ -295,6 +296,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // Before Landlock drops hidden PATH entries: a program found only in
     // one of them is named the same way on both backends.
     plan.hidden_command = super::reach::hidden_command(&plan);
+    plan.warnings.extend(super::reach::shadowed_command(&plan));
     if backend == Backend::Landlock {
         hide_search_path_entries(&mut plan);
     }

@@ -125,6 +125,24 @@ pub fn ca_inputs(
     Ok(out)
 }
 
+/// One warning per writable root that is itself a protected CA input
+/// (`--write certs` with SSL_CERT_DIR naming certs): the grant asked for
+/// is read-only, and without this nothing says why the child's writes
+/// there fail. (A root deeper inside a protected directory stays
+/// writable: the deeper entry decides.)
+pub fn roots_kept(protected: &[PathBuf], roots: &[PathBuf]) -> Vec<String> {
+    (roots.iter())
+        .filter(|root| protected.contains(root))
+        .map(|root| {
+            format!(
+                "--write {}: stays read-only: it is a CA input, which the trust bundle of \
+                 later runs is built from; name a CA outside the --write roots to write there",
+                root.display()
+            )
+        })
+        .collect()
+}
+
 /// Where `path` leads (`None` when it cannot be followed: the trust step
 /// skipped it too), after checking that no link on the way could be
 /// replaced by the child.

@@ -23,42 +23,149 @@ use crate::paths::{self, is_within};
 /// "not found" on both backends, as for any missing command).
 pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
     let program = plan.command.first()?;
-    let (path, (hidden, view)) = if program.as_bytes().contains(&b'/') {
+    let found = if program.as_bytes().contains(&b'/') {
         let path = paths::normalize(&plan.cwd.join(program));
         if !is_program(&path) {
             return None;
         }
-        (path.clone(), hides(plan, &path)?)
-    } else {
-        // As execvp searches the child's PATH: the first visible program
-        // wins; a hidden one earlier on PATH is skipped inside as missing.
-        let search = plan.env.get("PATH")?;
-        let mut hidden = None;
-        for dir in std::env::split_paths(search).filter(|d| !d.as_os_str().is_empty()) {
-            let path = paths::normalize(&plan.cwd.join(dir).join(program));
-            if !is_program(&path) {
-                continue;
-            }
-            match hides(plan, &path) {
-                None => return None,
-                Some(view) => {
-                    hidden.get_or_insert((path, view));
-                }
-            }
+        match hides(plan, &path) {
+            Some(view) => Err((path, view)),
+            None => Ok(path),
         }
-        hidden?
+    } else {
+        match search_path(plan, program)? {
+            (_, Some(shown)) => Ok(shown),
+            (hidden, None) => Err(hidden?),
+        }
     };
     let shown = program.to_string_lossy();
-    let at = if Path::new(program) == path {
-        String::new()
-    } else {
-        format!(" ({})", path.display())
+    let at = |path: &Path| {
+        if Path::new(program) == path {
+            String::new()
+        } else {
+            format!(" ({})", path.display())
+        }
+    };
+    let (path, (hidden, view)) = match found {
+        Err(hidden) => hidden,
+        // The program is shown; the interpreter its `#!` line names may
+        // not be (bwrap then says ENOENT, Landlock EACCES, both of the
+        // script).
+        Ok(path) => {
+            let (interp, (hidden, view)) = hidden_interpreter(plan, &path)?;
+            let view = format!("its `#!` interpreter {}: {view}", interp.display());
+            (path, (hidden, view))
+        }
     };
     Some(format!(
-        "{shown}{at}: {view}, so the sandbox cannot run it; grant it with `--read {}` \
+        "{shown}{}: {view}, so the sandbox cannot run it; grant it with `--read {}` \
          (`read` in a policy file)",
+        at(&path),
         hidden.display()
     ))
+}
+
+/// The interpreter a script's `#!` line names (as the kernel reads it: up
+/// to 4 levels, a script's interpreter may be one), or the program
+/// `#!/usr/bin/env NAME` searches PATH for, when the view hides it.
+fn hidden_interpreter(plan: &Plan, script: &Path) -> Option<(PathBuf, (PathBuf, String))> {
+    let mut script = script.to_path_buf();
+    for _ in 0..4 {
+        let (interp, arg) = shebang(&script)?;
+        let interp = paths::normalize(&plan.cwd.join(interp));
+        if !is_program(&interp) {
+            return None;
+        }
+        if let Some(view) = hides(plan, &interp) {
+            return Some((interp, view));
+        }
+        // `env NAME`: the kernel passes the rest of the line as one
+        // argument; only a bare name is a program env searches for.
+        let is_env = interp.file_name().is_some_and(|n| n == "env");
+        if let Some(name) = arg.filter(|a| is_env && !a.starts_with('-') && !a.contains(' ')) {
+            if name.contains('/') {
+                return None;
+            }
+            return match search_path(plan, std::ffi::OsStr::new(&name))? {
+                (Some((path, view)), None) => Some((path, view)),
+                _ => None,
+            };
+        }
+        script = interp;
+    }
+    None
+}
+
+/// The interpreter and its one argument of a `#!` line, within the 256
+/// bytes the kernel reads.
+fn shebang(path: &Path) -> Option<(PathBuf, Option<String>)> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let file = std::fs::File::open(path).ok()?;
+    let n = file.take(256).read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    let line = std::str::from_utf8(line).ok()?.trim_matches([' ', '\t']);
+    let (interp, arg) = match line.split_once([' ', '\t']) {
+        Some((i, a)) => (i, Some(a.trim_matches([' ', '\t']).to_string())),
+        None => (line, None),
+    };
+    (!interp.is_empty()).then(|| (PathBuf::from(interp), arg.filter(|a| !a.is_empty())))
+}
+
+/// The line that says the child's PATH search skips a program the view
+/// hides for a later one it shows (pyenv's shim before /usr/bin's python):
+/// the command runs, but not the program the host would run.
+pub(super) fn shadowed_command(plan: &Plan) -> Option<String> {
+    let program = plan.command.first()?;
+    if program.as_bytes().contains(&b'/') {
+        return None;
+    }
+    let (Some((first, (grant, view))), Some(runs)) = search_path(plan, program)? else {
+        return None;
+    };
+    // The same file by another way (`~/bin/python3` a link to the
+    // `/usr/bin/python3` that runs): nothing else runs.
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    if real(&first).is_some_and(|f| Some(f) == real(&runs)) {
+        return None;
+    }
+    Some(format!(
+        "{}: {} comes first on PATH, but {view}, so the sandbox runs {} instead; \
+         grant it with `--read {}` to run that one",
+        program.to_string_lossy(),
+        first.display(),
+        runs.display(),
+        grant.display()
+    ))
+}
+
+/// A hidden program on PATH: where found, and what `hides` says of it.
+type Hidden = (PathBuf, (PathBuf, String));
+
+/// As execvp searches the child's PATH: the first program the view hides
+/// before the first it shows (skipped inside as missing), and that one.
+/// `None` without a PATH.
+fn search_path(
+    plan: &Plan,
+    program: &std::ffi::OsStr,
+) -> Option<(Option<Hidden>, Option<PathBuf>)> {
+    let search = plan.env.get("PATH")?;
+    let mut hidden = None;
+    // An empty entry is the working directory, to execvp as to the shell.
+    for dir in std::env::split_paths(search) {
+        let path = paths::normalize(&plan.cwd.join(dir).join(program));
+        if !is_program(&path) {
+            continue;
+        }
+        match hides(plan, &path) {
+            None => return Some((hidden, Some(path))),
+            Some(view) => {
+                hidden.get_or_insert((path, view));
+            }
+        }
+    }
+    Some((hidden, None))
 }
 
 /// A regular file with an execute bit on the host (what exec would try).
