@@ -19,6 +19,7 @@ pub mod protect;
 mod protect_ca;
 mod reach;
 mod search_path;
+mod trust_inputs;
 pub mod upstream;
 mod verify;
 
