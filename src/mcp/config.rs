@@ -175,12 +175,19 @@ impl ClientConfig {
         project: Option<&str>,
     ) -> Result<&ServerConfig, ConfigError> {
         self.not_empty()?;
+        // A directory named with a trailing slash (a shell completion's) is
+        // the one Claude Code keys without it.
+        let dir = |d: &str| match d.trim_end_matches('/') {
+            "" if d.starts_with('/') => "/".to_string(),
+            trimmed => trimmed.to_string(),
+        };
+        let project = project.map(dir);
         self.servers
             .iter()
-            .find(|s| s.name == name && s.project.as_deref() == project)
+            .find(|s| s.name == name && s.project.as_deref().map(dir) == project)
             .ok_or_else(|| ConfigError::UnknownServer {
                 path: self.path.clone(),
-                name: match project {
+                name: match &project {
                     Some(dir) => format!("{name}` in project `{dir}"),
                     None => name.to_string(),
                 },

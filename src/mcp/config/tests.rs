@@ -238,3 +238,17 @@ fn jsonc_files_are_json() {
     }
     assert_eq!(format_of(Path::new("config.toml")), Format::Codex);
 }
+
+#[test]
+fn a_project_named_with_a_trailing_slash_is_the_same_project() {
+    // `--project "$PWD/"` (a shell completion's slash) found no server,
+    // although Claude Code keys its projects without one.
+    let text = r#"{"projects": {"/home/u/app": {"mcpServers": {"db": {"command": "db-mcp"}}}}}"#;
+    let c = parse_config(text, Path::new(".claude.json"), Format::Json).unwrap();
+    for dir in ["/home/u/app", "/home/u/app/", "/home/u/app//"] {
+        let s = c.server_in("db", Some(dir)).unwrap();
+        assert_eq!(s.project.as_deref(), Some("/home/u/app"), "{dir}");
+    }
+    assert!(c.server_in("db", Some("/home/u/ap")).is_err());
+    assert!(c.server_in("db", None).is_err());
+}
