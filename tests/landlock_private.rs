@@ -194,6 +194,24 @@ fn concurrent_sandboxes_have_their_own_and_the_live_one_survives_a_sweep() {
         "A\n"
     );
 
+    // A bwrap sandbox with the same grant does not see them either (the
+    // run directory was hidden only from Landlock plans: a bwrap
+    // `--read ~` read a live Landlock sandbox's HOME).
+    let bwrap = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", host.root.join("home"))
+        .env("XDG_CACHE_HOME", host.root.join("cache"))
+        .current_dir(host.root.join("ws"))
+        .args(["run", "--backend", "bwrap", "--read", root, "--", "sh", "-c"])
+        .arg(format!(
+            "for f in {a_home}/secret {a_tmp}/secret; do cat \"$f\" 2>/dev/null && echo \"READ $f\"; done; \
+             ls {a_home} 2>/dev/null && echo LISTED; echo done"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(lines(&bwrap), ["done"], "a bwrap sandbox reached A's files");
+
     a.stdin.take().unwrap().write_all(b"\n").unwrap();
     assert!(a.wait().unwrap().success());
     // A has ended: the next planning sweeps its directory (and B's).

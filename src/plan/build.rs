@@ -173,20 +173,25 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     }
     // Landlock: each sandbox gets a HOME and TMPDIR of its own, named here
     // and made when it starts; those whose owner is gone are removed first
-    // (see `private_run`). The others' stay hidden from this one, as
-    // bwrap's private mounts are, whatever grant covers the cache.
+    // (see `private_run`). Landlock sandboxes' directories stay hidden from
+    // every sandbox, on either backend, whatever grant covers the cache (a
+    // bwrap `--read ~` would otherwise read a live Landlock sandbox's HOME).
+    let run = cache_root(&outcome_cache)?.join(private_run::RUN_DIR);
     let private = match backend {
         Backend::Landlock => {
-            let run = make_private_dir(&cache_root(&outcome_cache)?.join(private_run::RUN_DIR))?;
+            let run = make_private_dir(&run)?;
             warnings.extend(private_run::sweep(&run));
-            policy.deny.push(crate::policy::PathRule {
-                path: run.clone(),
-                origin: "landlock: other sandboxes' HOME and TMPDIR".into(),
-            });
             Some(private_run::name_fresh(&run))
         }
         _ => None,
     };
+    policy.deny.push(crate::policy::PathRule {
+        path: private
+            .as_ref()
+            .and_then(|p| p.dir.parent())
+            .map_or(run, Path::to_path_buf),
+        origin: "landlock sandboxes' HOME and TMPDIR".into(),
+    });
     // One memo for every symlink walk of this build: the deny list's paths
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
