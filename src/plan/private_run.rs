@@ -1,14 +1,15 @@
 //! Landlock's stand-ins for a private HOME and /tmp: a fresh directory per
-//! sandbox, `<cache root>/run/<boot>-<pid>-<start>-<seq>` holding `home/` and
+//! sandbox, `<cache root>/run/<boot>-<ns>-<pid>-<start>-<seq>` holding `home/` and
 //! `tmp/`, so nothing one sandbox leaves there (a `~/.gitconfig` with
 //! `core.fsmonitor`, a `~/.bashrc`, files in tmp) reaches the next one.
 //!
 //! Landlock has no mount namespace, so nothing removes them when the
 //! sandbox ends: `sandspawn run` execs the command in place and nothing of
 //! sandspawn stays behind to clean up. Instead the name says who owns the
-//! directory — `<boot>-<pid>-<start>` is the process that plans it (field
-//! 22 of /proc/PID/stat tells a recycled pid apart; the boot id, a
-//! directory left from before a reboot): with `run` that
+//! directory — `<boot>-<ns>-<pid>-<start>` is the process that plans it
+//! (field 22 of /proc/PID/stat tells a recycled pid apart; the boot id, a
+//! directory left from before a reboot; the pid namespace, whose pids
+//! these are: one of another namespace is never swept): with `run` that
 //! process becomes the command; with the library it is the host, which
 //! also removes it when it reaps the child. Every later planning of a
 //! Landlock sandbox sweeps the directories whose owner is gone.
@@ -63,13 +64,24 @@ fn start_time_of(stat: &[u8]) -> Option<u64> {
 
 /// Who owns a sandbox's directory: a process, told apart from a later one
 /// with its pid by its start time, and from one of an earlier boot (the
-/// directory outlived a reboot) by the boot.
+/// directory outlived a reboot) by the boot. Its pid namespace says whose
+/// pids these are: a container (toolbox, distrobox) sharing the cache with
+/// its host numbers its processes apart, and cannot see the host's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Owner {
     /// The first 8 hex digits of /proc/sys/kernel/random/boot_id.
     boot: String,
+    /// The inode of /proc/self/ns/pid (0 without /proc).
+    ns: u64,
     pid: u32,
     start: u64,
+}
+
+/// This process's pid namespace, as the inode of /proc/self/ns/pid.
+fn this_pid_ns() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    static NS: OnceLock<u64> = OnceLock::new();
+    *NS.get_or_init(|| std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino()))
 }
 
 /// This boot, as the first 8 hex digits of its random id ("0" without
@@ -102,33 +114,40 @@ fn own_identity() -> Owner {
     };
     Owner {
         boot: this_boot().to_string(),
+        ns: this_pid_ns(),
         pid,
         start,
     }
 }
 
 /// Whether the owner a directory's name gives is still running. Without
-/// /proc to tell, it is taken as alive: a live sandbox's directory is
-/// never swept.
+/// /proc to tell, or from another pid namespace of this boot (whose pids
+/// this one cannot look up), it is taken as alive: a live sandbox's
+/// directory is never swept. Of an earlier boot, nothing is alive.
 fn owner_alive(owner: &Owner) -> bool {
     if !Path::new("/proc/self/stat").exists() {
         return true;
     }
-    owner.boot == this_boot() && start_time(owner.pid) == Some(owner.start)
+    if owner.boot != this_boot() {
+        return false;
+    }
+    owner.ns != this_pid_ns() || start_time(owner.pid) == Some(owner.start)
 }
 
-/// `<boot>-<pid>-<start>-<seq>`, parsed.
+/// `<boot>-<ns>-<pid>-<start>-<seq>`, parsed.
 fn owner_of(name: &OsStr) -> Option<Owner> {
     let name = std::str::from_utf8(name.as_bytes()).ok()?;
-    let mut parts = name.splitn(4, '-');
+    let mut parts = name.splitn(5, '-');
     let boot = parts
         .next()
         .filter(|b| b.chars().all(|c| c.is_ascii_hexdigit()))?;
+    let ns = parts.next()?.parse().ok()?;
     let pid = parts.next()?.parse().ok()?;
     let start = parts.next()?.parse().ok()?;
     parts.next()?.parse::<u64>().ok()?;
     Some(Owner {
         boot: boot.to_string(),
+        ns,
         pid,
         start,
     })
@@ -138,9 +157,14 @@ fn owner_of(name: &OsStr) -> Option<Owner> {
 /// created (`explain` plans without leaving one behind): see [`create`].
 pub(crate) fn name_fresh(run: &Path) -> PrivateDirs {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let Owner { boot, pid, start } = own_identity();
+    let Owner {
+        boot,
+        ns,
+        pid,
+        start,
+    } = own_identity();
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let dir = run.join(format!("{boot}-{pid}-{start}-{seq}"));
+    let dir = run.join(format!("{boot}-{ns}-{pid}-{start}-{seq}"));
     PrivateDirs {
         home: dir.join("home"),
         tmp: dir.join("tmp"),
@@ -172,9 +196,13 @@ impl PrivateRun {
 
 impl Drop for PrivateRun {
     fn drop(&mut self) {
-        // Best effort: what stays is swept once the owner is gone.
+        // Best effort: what stays is swept once the owner is gone. Within
+        // the sweep's budget: a library host drops this on a runtime's
+        // worker thread, which a sandbox that left a million files in its
+        // tmp must not stall.
         if let Some(dir) = self.dir.take() {
-            let _ = remove_tree(&dir);
+            let mut budget = SWEEP_BUDGET;
+            let _ = remove_within(&dir, &mut budget);
         }
     }
 }
@@ -228,7 +256,7 @@ fn owner_only(path: &Path) -> io::Result<()> {
 
 /// Remove the directories under `run` whose owner is gone; one line about
 /// what could not be removed, if anything. Only names of the
-/// `<boot>-<pid>-<start>-<seq>` shape are touched.
+/// `<boot>-<ns>-<pid>-<start>-<seq>` shape are touched.
 pub(crate) fn sweep(run: &Path) -> Option<String> {
     let entries = match std::fs::read_dir(run) {
         Ok(e) => e,
@@ -258,13 +286,15 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
             Err(e) => failed.push((path, e)),
         }
     }
-    let (first, err) = failed.first()?;
+    let (_, err) = failed.first()?;
+    // The error's path starts at the directory's own name, under `run`.
     Some(format!(
-        "{} old Landlock HOME/TMPDIR director{} could not be removed (first: {}: {err}); \
+        "{} old Landlock HOME/TMPDIR director{} could not be removed (first: {}: {}); \
          remove {} by hand",
         failed.len(),
         if failed.len() == 1 { "y" } else { "ies" },
-        first.display(),
+        run.join(&err.path).display(),
+        err.errno.desc(),
         if failed.len() == 1 { "it" } else { "them" },
     ))
 }
@@ -328,9 +358,14 @@ fn remove_at(
         errno: e.errno,
     };
     *budget = budget.checked_sub(1).ok_or_else(|| fail(Errno::EAGAIN))?;
-    let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(fail)?;
+    // ENOENT anywhere: another sweep (MCP clients start servers in
+    // parallel, each planning sweeps) removed it first, which is the goal.
+    let st = match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => return Ok(()),
+        st => st.map_err(fail)?,
+    };
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
-        return unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(fail);
+        return gone_is_fine(unlinkat(parent, name, UnlinkatFlags::NoRemoveDir)).map_err(fail);
     }
     if depth >= MAX_DEPTH {
         return Err(fail(Errno::ELOOP));
@@ -338,6 +373,7 @@ fn remove_at(
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let dir = match openat(parent, name, flags, Mode::empty()) {
         Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
         // A directory the child made 0000: ours, so made ours to read.
         Err(Errno::EACCES) => {
             chmod_dir_at(parent, name).map_err(fail)?;
@@ -359,7 +395,15 @@ fn remove_at(
         remove_at(&dir, &entry.file_name(), depth + 1, budget).map_err(within)?;
     }
     drop(dir);
-    unlinkat(parent, name, UnlinkatFlags::RemoveDir).map_err(fail)
+    gone_is_fine(unlinkat(parent, name, UnlinkatFlags::RemoveDir)).map_err(fail)
+}
+
+/// An unlink that found nothing: removed already (by a concurrent sweep).
+fn gone_is_fine(unlinked: nix::Result<()>) -> nix::Result<()> {
+    match unlinked {
+        Err(Errno::ENOENT) => Ok(()),
+        other => other,
+    }
 }
 
 /// chmod 0700 the directory `name` in `parent` without following a link

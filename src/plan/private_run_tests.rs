@@ -57,19 +57,33 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
     // Gone: pid 1 with a start time it never had; a pid that cannot exist;
     // this very process, but in an earlier boot.
     let boot = this_boot();
+    let ns = this_pid_ns();
     let pid1 = start_time(1).unwrap_or(0);
-    let recycled = run.join(format!("{boot}-1-{}-0", pid1 + 1));
-    let gone = run.join(format!("{boot}-4194305-5-0"));
+    let recycled = run.join(format!("{boot}-{ns}-1-{}-0", pid1 + 1));
+    let gone = run.join(format!("{boot}-{ns}-4194305-5-0"));
     let me = own_identity();
     let other = if boot == "00000000" {
         "ffffffff"
     } else {
         "00000000"
     };
-    let rebooted = run.join(format!("{other}-{}-{}-0", me.pid, me.start));
+    let rebooted = run.join(format!("{other}-{ns}-{}-{}-0", me.pid, me.start));
+    // Another pid namespace of this boot (a container sharing the cache):
+    // its pids are not ours to look up, so it is never taken for gone;
+    // of an earlier boot, it is.
+    let elsewhere = run.join(format!("{boot}-{}-4194305-5-0", ns + 1));
+    let elsewhere_rebooted = run.join(format!("{other}-{}-4194305-5-0", ns + 1));
     let odd = run.join("not-a-sandbox");
-    let live_pid1 = run.join(format!("{boot}-1-{pid1}-0"));
-    for d in [&recycled, &gone, &rebooted, &odd, &live_pid1] {
+    let live_pid1 = run.join(format!("{boot}-{ns}-1-{pid1}-0"));
+    for d in [
+        &recycled,
+        &gone,
+        &rebooted,
+        &odd,
+        &live_pid1,
+        &elsewhere,
+        &elsewhere_rebooted,
+    ] {
         std::fs::create_dir_all(d.join("home/.config")).unwrap();
     }
     assert_eq!(sweep(&run), None);
@@ -77,6 +91,8 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
     assert!(odd.is_dir(), "only sandspawn's names are touched");
     assert_eq!(live_pid1.is_dir(), start_time(1).is_some(), "pid 1 lives");
     assert!(!recycled.exists() && !gone.exists() && !rebooted.exists());
+    assert!(elsewhere.is_dir(), "another pid namespace's is kept");
+    assert!(!elsewhere_rebooted.exists());
 }
 
 #[test]
@@ -85,7 +101,7 @@ fn the_sweep_removes_unreadable_trees_and_never_follows_a_link() {
     let outside = t.path().join("precious");
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("keep"), "x").unwrap();
-    let left = run.join(format!("{}-4194305-5-1", this_boot()));
+    let left = run.join(format!("{}-{}-4194305-5-1", this_boot(), this_pid_ns()));
     let home = left.join("home");
     std::fs::create_dir_all(home.join("locked/deeper")).unwrap();
     std::fs::write(home.join("locked/deeper/f"), "x").unwrap();
@@ -112,7 +128,7 @@ fn the_sweep_removes_unreadable_trees_and_never_follows_a_link() {
 #[test]
 fn a_tree_too_deep_is_reported_in_one_line_naming_it() {
     let (_t, run) = run_dir();
-    let left = run.join(format!("{}-4194305-5-2", this_boot()));
+    let left = run.join(format!("{}-{}-4194305-5-2", this_boot(), this_pid_ns()));
     let mut deep = left.clone();
     for _ in 0..(MAX_DEPTH + 2) {
         deep = deep.join("d");
@@ -126,6 +142,27 @@ fn a_tree_too_deep_is_reported_in_one_line_naming_it() {
         "{warning}"
     );
     assert!(!warning.contains('\n'));
+    // The path once, from `run` down to the entry, then the error.
+    let name = left.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(warning.matches(name.as_str()).count(), 1, "{warning}");
+    assert!(warning.contains("/d/d/d: "), "{warning}");
+}
+
+#[test]
+fn what_a_concurrent_sweep_removed_first_is_no_failure() {
+    // Parallel plannings (an MCP client starting its servers at once)
+    // sweep the same leftovers: one finds entries the other just removed,
+    // and said "could not be removed (…: No such file or directory)".
+    let (_t, run) = run_dir();
+    let gone = run.join(format!("{}-{}-4194305-5-3", this_boot(), this_pid_ns()));
+    let mut budget = 10;
+    assert!(remove_within(&gone, &mut budget).is_ok());
+    std::fs::create_dir_all(gone.join("home")).unwrap();
+    let parent = open_dir(None, gone.as_os_str()).unwrap();
+    std::fs::remove_dir(gone.join("home")).unwrap();
+    assert!(remove_at(&parent, "home".as_ref(), 1, &mut budget).is_ok());
+    assert!(remove_within(&gone, &mut budget).is_ok());
+    assert!(!gone.exists());
 }
 
 #[test]
@@ -175,7 +212,7 @@ fn landlock_plan(dirs: PrivateDirs) -> crate::plan::Plan {
 #[test]
 fn a_huge_leftover_is_removed_over_several_sweeps_without_a_warning() {
     let (_t, run) = run_dir();
-    let left = run.join(format!("{}-4194305-5-3", this_boot()));
+    let left = run.join(format!("{}-{}-4194305-5-3", this_boot(), this_pid_ns()));
     let tmp = left.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let files = SWEEP_BUDGET + SWEEP_BUDGET / 2;
