@@ -8,6 +8,13 @@
 //! anything starts: one line naming the path, what hides it and the grant
 //! that shows it, and one status (126: the program is there, the policy
 //! keeps it from being run) on both backends.
+//!
+//! Judged by the path as named, on both backends: a symlink the view
+//! hides that leads to a program it shows (`~/bin/tool` → `/usr/bin/id`
+//! with HOME hidden) is refused on Landlock too, although Landlock, which
+//! does not check the walk through a link, would run it. bwrap cannot
+//! (its view has no `~/bin`), and one command must not start on one
+//! backend and not on the other; naming the target runs it on both.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
