@@ -304,7 +304,8 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
 /// child made unreadable or unwritable are ours: made 0700 first.
 fn remove_tree(path: &Path) -> io::Result<()> {
     let mut unbounded = usize::MAX;
-    remove_within(path, &mut unbounded).map_err(|e| io::Error::other(e.to_string()))
+    remove_within(path, &mut unbounded)
+        .map_err(|e| io::Error::new(io::Error::from(e.errno).kind(), e))
 }
 
 /// [`remove_tree`], unlinking at most `budget` entries (counted down).
@@ -315,32 +316,32 @@ fn remove_within(path: &Path, budget: &mut usize) -> Result<(), TreeError> {
             errno: Errno::EINVAL,
         });
     };
-    let parent = open_dir(None, parent.as_os_str()).map_err(|e| TreeError {
+    let parent = open_dir(None, parent.as_os_str()).map_err(|errno| TreeError {
         path: parent.to_path_buf(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        errno,
     })?;
     remove_at(&parent, name, 0, budget)
 }
 
 /// Why a tree could not be removed, naming the entry.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", path.display(), errno.desc())]
 struct TreeError {
     path: PathBuf,
     errno: Errno,
 }
 
-impl std::fmt::Display for TreeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.errno.desc())
-    }
+/// The errno of an I/O error of std's (EIO when it carries none).
+fn errno_of(e: &io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-fn open_dir(at: Option<&OwnedFd>, name: &OsStr) -> io::Result<OwnedFd> {
+fn open_dir(at: Option<&OwnedFd>, name: &OsStr) -> nix::Result<OwnedFd> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = match at {
+    match at {
         Some(dir) => openat(dir, name, flags, Mode::empty()),
         None => nix::fcntl::open(name, flags, Mode::empty()),
-    };
-    fd.map_err(io::Error::from)
+    }
 }
 
 fn remove_at(
@@ -388,10 +389,9 @@ fn remove_at(
     // Listed through the descriptor, not the name: what the name leads to
     // may have changed since it was opened.
     let listing = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
-        .map_err(|e| fail(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+        .map_err(|e| fail(errno_of(&e)))?;
     for entry in listing {
-        let entry =
-            entry.map_err(|e| fail(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+        let entry = entry.map_err(|e| fail(errno_of(&e)))?;
         remove_at(&dir, &entry.file_name(), depth + 1, budget).map_err(within)?;
     }
     drop(dir);
@@ -417,7 +417,7 @@ fn chmod_dir_at(parent: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
         format!("/proc/self/fd/{}", fd.as_raw_fd()),
         std::fs::Permissions::from_mode(0o700),
     )
-    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    .map_err(|e| errno_of(&e))
 }
 
 impl super::Plan {
