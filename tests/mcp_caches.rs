@@ -38,6 +38,20 @@ fn cache_root(host: &Host) -> PathBuf {
     host.home().join(".cache/sandspawn")
 }
 
+/// Where the server `name` of `cfg` keeps its caches: the key covers the
+/// config file's real path (pinned in the unit tests).
+fn own_in(host: &Host, name: &str, cfg: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(cfg).unwrap();
+    let key = sandspawn::mcp::caches::cache_key(Some(name), Some(&real), &[]);
+    assert!(key.starts_with(&format!("{name}@")), "{key}");
+    cache_root(host).join("mcp").join(key)
+}
+
+/// The caches of the server `name` of [`config`]'s file.
+fn own(host: &Host, name: &str) -> PathBuf {
+    own_in(host, name, &host.work().join("config.toml"))
+}
+
 fn explain(host: &Host, args: &[&str]) -> serde_json::Value {
     let out = Command::new(SANDSPAWN)
         .env_clear()
@@ -93,7 +107,7 @@ fn each_server_gets_the_four_variables_and_grants_of_its_own() {
     let plan = explain(&host, &["--config", cfg, "--server", "memory"]);
     let mut want_writes = Vec::new();
     for (name, dir) in VARS {
-        let path = root.join("mcp/memory").join(dir);
+        let path = own(&host, "memory").join(dir);
         let path = path.to_str().unwrap().to_string();
         assert_eq!(
             var(&plan, name),
@@ -116,7 +130,7 @@ fn each_server_gets_the_four_variables_and_grants_of_its_own() {
     let time = explain(&host, &["--config", cfg, "--server", "time"]);
     assert_eq!(
         var(&time, "npm_config_cache").unwrap().0,
-        root.join("mcp/time/npm").to_str().unwrap()
+        own(&host, "time").join("npm").to_str().unwrap()
     );
     // Without a name, the command line keys the cache: two commands, two.
     let a = explain(&host, &["--", "npx", "-y", "a"]);
@@ -142,7 +156,6 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
     let host = Host::new();
     let cfg = config(&host, &["memory"]);
     let cfg = cfg.to_str().unwrap();
-    let root = cache_root(&host);
     let plan = explain(
         &host,
         &[
@@ -159,7 +172,7 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
         Some(("/srv/npm-cache".into(), "set".into()))
     );
     let writes: Vec<String> = writable(&plan).into_iter().map(|(p, _)| p).collect();
-    let npm = root.join("mcp/memory/npm");
+    let npm = own(&host, "memory").join("npm");
     assert!(
         !writes.contains(&npm.to_str().unwrap().to_string()),
         "{writes:?}"
@@ -169,7 +182,11 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
     assert_eq!(
         var(&plan, "UV_CACHE_DIR"),
         Some((
-            root.join("mcp/memory/uv-cache").to_str().unwrap().into(),
+            own(&host, "memory")
+                .join("uv-cache")
+                .to_str()
+                .unwrap()
+                .into(),
             "mcp_profile".into()
         ))
     );
@@ -208,7 +225,7 @@ fn probe_in_sandbox(host: &Host, backend: &str) -> (Vec<String>, PathBuf) {
     let cfg = config(host, &["mine", "other"]);
     let cfg = cfg.to_str().unwrap().to_string();
     explain(host, &["--config", &cfg, "--server", "other"]);
-    let other = root.join("mcp/other/npm");
+    let other = own(host, "other").join("npm");
     assert!(other.is_dir());
     // The host's ~/.npm, as any npm user has it.
     std::fs::create_dir_all(host.home().join(".npm/_npx")).unwrap();
@@ -255,12 +272,12 @@ fn lines(list: &[&str]) -> Vec<String> {
 /// What the server wrote reached only its own caches on the host.
 fn only_own_caches_written(host: &Host, root: &Path) {
     for (_, dir) in VARS {
-        let own = root.join("mcp/mine").join(dir).join("planted");
+        let own = own(host, "mine").join(dir).join("planted");
         assert!(own.is_file(), "{}", own.display());
     }
     for planted in [
         host.home().join(".npm/_npx/planted"),
-        root.join("mcp/other/npm/planted"),
+        own(host, "other").join("npm/planted"),
         root.join("trust/planted"),
     ] {
         assert!(!planted.exists(), "{}", planted.display());
@@ -354,7 +371,10 @@ fn under_a_writable_home_the_cache_root_stays_protected_but_the_own_caches_do_no
             .args(["--", "python3"])
             .arg(&script)
             .arg("own=$npm_config_cache/planted")
-            .arg(format!("other={}/mcp/other/npm/planted", root.display()))
+            .arg(format!(
+                "other={}/npm/planted",
+                own(&host, "other").display()
+            ))
             .arg(format!("mcp={}/mcp/planted", root.display()))
             .arg(format!("trust={}/trust/planted", root.display()))
             .output()
@@ -377,6 +397,73 @@ fn under_a_writable_home_the_cache_root_stays_protected_but_the_own_caches_do_no
             ],
             "{backend}"
         );
-        assert!(root.join("mcp/mine/npm/planted").is_file(), "{backend}");
+        assert!(
+            own(&host, "mine").join("npm/planted").is_file(),
+            "{backend}"
+        );
     }
+}
+
+/// Plants `$npm_config_cache/_npx/ARG` and prints the cache and what
+/// `_npx` held before.
+const NPX_PROBE: &str = r#"
+import os, sys
+cache = os.environ["npm_config_cache"]
+npx = os.path.join(cache, "_npx")
+os.makedirs(npx, exist_ok=True)
+seen = sorted(os.listdir(npx))
+with open(os.path.join(npx, sys.argv[1]), "w") as f:
+    f.write("planted")
+print(cache, ",".join(seen))
+"#;
+
+/// A repository's `.mcp.json` that names its server `github`, as the
+/// user's own config does: one name, two servers, two caches. Keyed by the
+/// name alone, what the repository's server planted under `npm/_npx` was
+/// what the user's `github` ran next. The same entry started twice keeps
+/// its cache.
+#[test]
+fn one_name_in_two_config_files_never_shares_a_cache() {
+    let Some(backend) = ["bwrap", "landlock"].into_iter().find(|b| usable(b)) else {
+        return;
+    };
+    let host = Host::new();
+    let user = config(&host, &["github"]);
+    let repo = host.work().join("repo/.mcp.json");
+    std::fs::create_dir_all(repo.parent().unwrap()).unwrap();
+    std::fs::write(
+        &repo,
+        r#"{"mcpServers": {"github": {"command": "python3", "args": ["-c", "pass"]}}}"#,
+    )
+    .unwrap();
+    let run = |cfg: &Path, mark: &str| -> String {
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .envs(host.env.iter().cloned())
+            .current_dir(host.work())
+            .args(["mcp", "--no-host-env", "--backend", backend, "--config"])
+            .arg(cfg)
+            .args(["--server", "github", "--", "python3", "-c", NPX_PROBE, mark])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string()
+    };
+    let theirs = own_in(&host, "github", &repo).join("npm");
+    let mine = own_in(&host, "github", &user).join("npm");
+    assert_ne!(theirs, mine);
+    assert_eq!(run(&repo, "repo"), format!("{} ", theirs.display()));
+    // The user's server does not see what the repository's planted.
+    assert_eq!(run(&user, "first"), format!("{} ", mine.display()));
+    // Started again (and by a relative path to the same file): the same
+    // cache, with what its first run left.
+    assert_eq!(
+        run(Path::new("config.toml"), "second"),
+        format!("{} first", mine.display())
+    );
+    assert!(theirs.join("_npx/repo").is_file());
+    assert!(!mine.join("_npx/repo").exists());
 }

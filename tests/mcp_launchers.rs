@@ -1,6 +1,6 @@
 //! The launchers MCP configs use, end to end from an empty HOME: `npx -y`
 //! and `uvx` fetch their package from the registry (npm, PyPI) into the
-//! server's own caches (`~/.cache/sandspawn/mcp/NAME/…`, never the host's
+//! server's own caches (`~/.cache/sandspawn/mcp/NAME@HASH/…`, never the host's
 //! `~/.npm` or `~/.cache/uv`), then the server answers initialize and
 //! tools/list — on both backends, through `sandspawn mcp check`; and again
 //! with `--net none`, from those caches alone.
@@ -69,10 +69,18 @@ fn npx_and_uvx_servers_start_from_an_empty_home_on_both_backends() {
     // Each server's packages went into its own caches, none into the
     // host's (which the host's own npx and uvx would run next).
     let root = home.path().join("home/.cache/sandspawn/mcp");
+    let real = std::fs::canonicalize(&config).unwrap();
+    let own = |name: &str| {
+        root.join(sandspawn::mcp::caches::cache_key(
+            Some(name),
+            Some(&real),
+            &[],
+        ))
+    };
     for backend in ["bwrap", "landlock"] {
-        let npx = root.join(format!("npx-{backend}/npm/_npx"));
+        let npx = own(&format!("npx-{backend}")).join("npm/_npx");
         assert!(npx.is_dir(), "{}", npx.display());
-        let uv = root.join(format!("uvx-{backend}/uv-cache"));
+        let uv = own(&format!("uvx-{backend}")).join("uv-cache");
         assert!(
             std::fs::read_dir(&uv).unwrap().next().is_some(),
             "{}",

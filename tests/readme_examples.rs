@@ -137,16 +137,22 @@ fn the_vscode_example_passes_its_env_file_to_the_server() {
         .any(|v| v["name"] == "TIME_API_KEY");
     assert!(passed, "{}", plan["env_dropped"]);
     // Wrapped with `--server time`, the server's launcher caches are keyed
-    // by that name, under sandspawn's cache directory, not the host's.
+    // by that name and the file's real path, under sandspawn's cache
+    // directory, not the host's.
     let npm = plan["env"]
         .as_array()
         .unwrap()
         .iter()
         .find(|v| v["name"] == "npm_config_cache")
         .map(|v| v["value"].as_str().unwrap().to_string());
+    let config = std::fs::canonicalize(ws.path().join(".vscode/mcp.json")).unwrap();
+    let key = sandspawn::mcp::caches::cache_key(Some("time"), Some(&config), &[]);
+    assert!(key.starts_with("time@"), "{key}");
     let want = std::fs::canonicalize(&home)
         .unwrap()
-        .join(".cache/sandspawn/mcp/time/npm");
+        .join(".cache/sandspawn/mcp")
+        .join(key)
+        .join("npm");
     assert_eq!(npm.as_deref(), want.to_str());
 }
 

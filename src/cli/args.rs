@@ -100,7 +100,9 @@ pub enum Command {
     ///
     /// Default MCP profile: network `full`, the working directory readable,
     /// npm and uv pointed at caches of the server's own (under sandspawn's
-    /// cache directory, `mcp/<server name>`) and those writable, the
+    /// cache directory, `mcp/NAME@HASH`, HASH of the name and the config
+    /// file's real path; `mcp/cmd@HASH` of the command line without
+    /// `--server`) and those writable, the
     /// resolved executable's installation prefix readable; nothing else of
     /// HOME.
     Mcp(Box<McpArgs>),

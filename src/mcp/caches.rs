@@ -9,6 +9,12 @@
 //! variables that point npm and uv there, and exactly those directories
 //! writable; they persist across runs of the same server (so `--net none`
 //! starts from them) and are never another server's.
+//!
+//! "The same server" is one entry of one client config file: the key
+//! covers the file's real path (see [`cache_key`]). A name alone was not
+//! enough: a repository's `.mcp.json` that defines its own `github` wrote
+//! the packages that the user's `github` of `~/.codex/config.toml` ran
+//! next.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -33,20 +39,55 @@ pub const ORIGIN: &str = "mcp profile: the server's own launcher caches";
 /// Longest server name used as the key as it is.
 pub const MAX_NAME: usize = 64;
 
-/// The key of a server's caches: its name when it is a safe directory name
-/// (`[A-Za-z0-9._-]`, 1–64 characters, not `.` or `..`); `name@HASH` for
-/// any other name; `cmd@HASH` of the command line (program and arguments,
-/// as given) without a name. HASH is 16 hex digits of SHA-256. A name
-/// never holds `@`, so a name and a hash never meet.
-pub fn cache_key(name: Option<&str>, command: &[OsString]) -> String {
-    match name {
-        Some(n) if is_safe_name(n) => n.to_string(),
-        Some(n) => format!("name@{}", short_hash("name", [n.as_bytes()])),
-        None => format!(
+/// The key of a server's caches (HASH is 16 hex digits of SHA-256):
+///
+/// - an entry of a client config file: `NAME@HASH`, HASH of the name and
+///   the file's real path ([`config_identity`]), so that one name in two
+///   files never shares a cache; `name@HASH` when the name is not a safe
+///   directory name (`[A-Za-z0-9._-]`, 1–64 characters, not `.` or `..`),
+///   as Claude Code's project-scoped `NAME (project DIR)` is not;
+/// - a name without a config file (a library host's own [`ServerLaunch`]
+///   naming its server): the name as it is when safe, else `name@HASH` of
+///   it. The host owns the namespace: two servers it gives one name share
+///   their caches;
+/// - no name (`sandspawn mcp -- CMD`): `cmd@HASH` of the command line
+///   (program and arguments, as given).
+///
+/// Each is stable across runs: the same entry, the same directory. A
+/// safe name never holds `@`, so a bare name never meets a hashed key,
+/// and the three hashes have domains of their own.
+///
+/// [`ServerLaunch`]: super::request::ServerLaunch
+pub fn cache_key(name: Option<&str>, config: Option<&Path>, command: &[OsString]) -> String {
+    let readable = |n: &str| {
+        if is_safe_name(n) {
+            n.to_string()
+        } else {
+            "name".to_string()
+        }
+    };
+    match (name, config) {
+        (Some(n), Some(c)) => format!(
+            "{}@{}",
+            readable(n),
+            short_hash("server", [n.as_bytes(), c.as_os_str().as_bytes()])
+        ),
+        (Some(n), None) if is_safe_name(n) => n.to_string(),
+        (Some(n), None) => format!("name@{}", short_hash("name", [n.as_bytes()])),
+        (None, _) => format!(
             "cmd@{}",
             short_hash("cmd", command.iter().map(|a| a.as_bytes()))
         ),
     }
+}
+
+/// The config file as [`cache_key`] takes it: its real path (relative to
+/// `cwd`), so that `./.mcp.json` and its absolute or symlinked spelling
+/// are one file; a file that cannot be resolved (a library host's path
+/// that does not exist) by its normalized absolute path.
+pub fn config_identity(config: &Path, cwd: &Path) -> PathBuf {
+    let abs = crate::paths::normalize(&cwd.join(config));
+    std::fs::canonicalize(&abs).unwrap_or(abs)
 }
 
 fn is_safe_name(name: &str) -> bool {

@@ -25,9 +25,11 @@ pub enum McpPlanError {
 /// One server to start, in the client-neutral shape.
 #[derive(Debug, Clone, Default)]
 pub struct ServerLaunch {
-    /// The server's name (the client config's key, `--server NAME`): it
-    /// keys the server's own launcher caches; without one, the command
-    /// line does (see [`super::caches::cache_key`]).
+    /// The server's name (the client config's key, `--server NAME`): with
+    /// [`ServerLaunch::config`] it keys the server's own launcher caches;
+    /// without a config, the name alone does (a library host's names are
+    /// its own namespace); without a name, the command line does (see
+    /// [`super::caches::cache_key`]).
     pub name: Option<String>,
     /// Program and arguments.
     pub command: Vec<OsString>,
@@ -44,7 +46,8 @@ pub struct ServerLaunch {
     /// Warnings about the entry itself, printed before the plan's own.
     pub notes: Vec<String>,
     /// The client config the entry came from: it is this server's policy,
-    /// so it stays read-only when a writable root holds it.
+    /// so it stays read-only when a writable root holds it; its real path
+    /// is part of the key of the server's launcher caches.
     pub config: Option<PathBuf>,
 }
 
@@ -299,7 +302,11 @@ fn launcher_caches(
         return Err(BuildError::RelativeCacheDir(trust_cache).into());
     }
     let root = trust_cache.parent().ok_or(BuildError::NoCacheDir)?;
-    let key = super::caches::cache_key(launch.name.as_deref(), &launch.command);
+    // Keyed by the file the entry came from too: a repository's
+    // `.mcp.json` naming its server as the user's own is another server.
+    let config =
+        (launch.config.as_deref()).map(|c| super::caches::config_identity(c, &ctx.parent_cwd));
+    let key = super::caches::cache_key(launch.name.as_deref(), config.as_deref(), &launch.command);
     let layer = super::caches::layer(root, &key, &wanted)?;
     let set = layer.set.clone();
     layers.insert((after + 1).min(layers.len()), layer);
@@ -351,6 +358,20 @@ mod tests {
             .entries
             .iter()
             .any(|e| e.access == crate::plan::Access::Write && e.path.starts_with(&home)));
+        // With the config file it came from, relative to the host's cwd:
+        // keyed by the name and the file's real path.
+        std::fs::write(base.join("servers.toml"), "").unwrap();
+        let launch = ServerLaunch {
+            config: Some("servers.toml".into()),
+            ..launch
+        };
+        let plan = plan_server(&launch, &ctx).unwrap().plan;
+        let key =
+            super::super::caches::cache_key(Some("notes"), Some(&base.join("servers.toml")), &[]);
+        assert!(key.starts_with("notes@"), "{key}");
+        let v = (plan.env.vars.iter()).find(|v| v.name == "UV_TOOL_DIR");
+        let want = base.join("state/sandspawn/mcp").join(key).join("uv-tools");
+        assert_eq!(v.map(|v| &v.value), Some(&want.into_os_string()));
     }
 
     #[test]
