@@ -73,7 +73,14 @@ pub trait Resolver {
     /// itself first, then each symlink target in turn, ending at the path that
     /// is not a symlink. Components are resolved left to right, like the
     /// kernel does, so a symlinked parent directory is a hop too.
-    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError>;
+    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
+        let mut hops = Vec::new();
+        self.walk(path, &mut hops).map(|()| hops)
+    }
+
+    /// [`Resolver::hops`], leaving in `hops` the chain walked so far when
+    /// it fails: a caller that must fail closed checks those hops too.
+    fn walk(&self, path: &Path, hops: &mut Vec<PathBuf>) -> Result<(), HopError>;
 }
 
 /// Why a path could not be followed.
@@ -95,8 +102,8 @@ pub const MAX_HOPS: usize = 40;
 pub struct HostResolver;
 
 impl Resolver for HostResolver {
-    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        walk_hops(path, host_readlink)
+    fn walk(&self, path: &Path, hops: &mut Vec<PathBuf>) -> Result<(), HopError> {
+        walk_into(path, host_readlink, hops)
     }
 }
 
@@ -144,17 +151,21 @@ impl Default for MemoResolver {
 }
 
 impl Resolver for MemoResolver {
-    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        walk_hops(path, |p| {
-            if let Some(known) = self.seen.borrow().get(p.as_os_str()) {
-                return known.clone();
-            }
-            let found = host_readlink(p);
-            self.seen
-                .borrow_mut()
-                .insert(p.as_os_str().to_os_string(), found.clone());
-            found
-        })
+    fn walk(&self, path: &Path, hops: &mut Vec<PathBuf>) -> Result<(), HopError> {
+        walk_into(
+            path,
+            |p| {
+                if let Some(known) = self.seen.borrow().get(p.as_os_str()) {
+                    return known.clone();
+                }
+                let found = host_readlink(p);
+                self.seen
+                    .borrow_mut()
+                    .insert(p.as_os_str().to_os_string(), found.clone());
+                found
+            },
+            hops,
+        )
     }
 }
 
@@ -166,24 +177,41 @@ pub struct MapResolver {
 }
 
 impl Resolver for MapResolver {
-    fn hops(&self, path: &Path) -> Result<Vec<PathBuf>, HopError> {
-        walk_hops(path, |p| {
-            Ok(match self.links.get(p) {
-                Some(target) => Step::Link(target.clone()),
-                None => Step::NotLink,
-            })
-        })
+    fn walk(&self, path: &Path, hops: &mut Vec<PathBuf>) -> Result<(), HopError> {
+        walk_into(
+            path,
+            |p| {
+                Ok(match self.links.get(p) {
+                    Some(target) => Step::Link(target.clone()),
+                    None => Step::NotLink,
+                })
+            },
+            hops,
+        )
     }
 }
 
-/// Resolve `path` component by component with `readlink`, recording every
-/// intermediate full path that differs from the previous one.
+/// [`walk_into`] into a new chain.
+#[cfg(test)]
 fn walk_hops(
     path: &Path,
     readlink: impl Fn(&Path) -> Result<Step, String>,
 ) -> Result<Vec<PathBuf>, HopError> {
+    let mut hops = Vec::new();
+    walk_into(path, readlink, &mut hops).map(|()| hops)
+}
+
+/// Resolve `path` component by component with `readlink`, recording every
+/// intermediate full path that differs from the previous one.
+/// `hops` holds the chain walked so far when it fails.
+fn walk_into(
+    path: &Path,
+    readlink: impl Fn(&Path) -> Result<Step, String>,
+    hops: &mut Vec<PathBuf>,
+) -> Result<(), HopError> {
     let start = normalize(path);
-    let mut hops = vec![start.clone()];
+    hops.clear();
+    hops.push(start.clone());
     let mut current = start;
     let mut followed = 0usize;
     'restart: loop {
@@ -203,7 +231,7 @@ fn walk_hops(
                 // Every deeper prefix would read ENOENT too (a plan probes
                 // a score of absent `~/.config/…`, `/var/snap/…` paths):
                 // the chain ends here, as it would have at the last one.
-                Step::Missing => return Ok(hops),
+                Step::Missing => return Ok(()),
             };
             followed += 1;
             if followed > MAX_HOPS {
@@ -222,7 +250,7 @@ fn walk_hops(
             hops.push(current.clone());
             continue 'restart;
         }
-        return Ok(hops);
+        return Ok(());
     }
 }
 

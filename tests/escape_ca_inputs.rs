@@ -383,3 +383,90 @@ fn a_writable_root_that_is_a_ca_input_is_warned_about() {
         assert!(!text.contains("stays read-only:"), "{roots:?}: {text}");
     }
 }
+
+/// `sandspawn run --write .` in `ws` on `backend`, the child trying
+/// `what`: (exit status, stderr, the child's answer).
+fn run_attempt(
+    ws: &Ws,
+    backend: &str,
+    env: &[(&str, &Path)],
+    what: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = ws
+        .sandspawn(
+            env,
+            &["run", "--backend", backend, "--net", "none", "--write", "."],
+        )
+        .env("EVIL", ca_pem("evil"))
+        .args(["--pass", "EVIL", "--", PYTHON, "-c", ATTEMPTS])
+        .args(what)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.code(), stderr(&out).trim().to_string(), said)
+}
+
+/// A link outside the writable root (so no one inside can point it
+/// elsewhere) to a missing file inside it: the child could create that
+/// file and the next run would trust it. Before, the plan only said
+/// "dangling symlink; ignored" and the child's file was trusted next time.
+#[test]
+fn a_ca_link_to_a_missing_file_inside_a_writable_root_is_refused() {
+    for backend in backends() {
+        let ws = Ws::new();
+        let link = ws.root.join("home/corp.pem");
+        std::os::unix::fs::symlink(ws.ws().join("proxy.pem"), &link).unwrap();
+        let env = [("SSL_CERT_FILE", link.as_path())];
+        let (code, err, said) = run_attempt(&ws, backend, &env, &["c:proxy.pem"]);
+        assert_eq!(code, Some(125), "{backend}: {err} / {said}");
+        assert_eq!(
+            err,
+            format!(
+                "sandspawn: protected path {w}/proxy.pem: missing inside a writable root, \
+                 where the CA input {l} (SSL_CERT_FILE) leads; the sandbox could create it \
+                 and later runs would trust what it holds: create it, or name a CA outside \
+                 the --write roots; refusing to start (a writable root must not redirect it)",
+                w = ws.ws().display(),
+                l = link.display()
+            ),
+            "{backend}"
+        );
+        assert_eq!(said, "", "{backend}");
+        assert!(!ws.ws().join("proxy.pem").exists(), "{backend}");
+        // Created, it is an input like any other, and read-only.
+        std::fs::write(ws.ws().join("proxy.pem"), ca_pem("corp")).unwrap();
+        let (code, err, said) = run_attempt(&ws, backend, &env, &["w:proxy.pem"]);
+        assert_eq!(code, Some(0), "{backend}: {err}");
+        assert_eq!(said, refused(backend, 1), "{backend}");
+    }
+}
+
+/// A link loop through the writable root: the link there could be
+/// replaced by a file the next run trusts. Before, the failed walk skipped
+/// the check on its links.
+#[test]
+fn a_ca_link_loop_through_a_writable_root_is_refused() {
+    for backend in backends() {
+        let ws = Ws::new();
+        let link = ws.root.join("home/corp.pem");
+        std::os::unix::fs::symlink(ws.ws().join("b"), &link).unwrap();
+        std::os::unix::fs::symlink(&link, ws.ws().join("b")).unwrap();
+        let env = [("SSL_CERT_FILE", link.as_path())];
+        let (code, err, said) = run_attempt(&ws, backend, &env, &["m:b"]);
+        assert_eq!(code, Some(125), "{backend}: {err} / {said}");
+        assert_eq!(
+            err,
+            format!(
+                "sandspawn: protected path {w}/b: a symlink inside a writable root on the way \
+                 to the CA input {l} (SSL_CERT_FILE), which the sandbox could point elsewhere \
+                 for later runs to trust; name a CA outside the --write roots instead; \
+                 refusing to start (a writable root must not redirect it)",
+                w = ws.ws().display(),
+                l = link.display()
+            ),
+            "{backend}"
+        );
+        assert_eq!(said, "", "{backend}");
+        assert!(ws.ws().join("b").is_symlink(), "{backend}");
+    }
+}

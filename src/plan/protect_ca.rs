@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::fs::Access;
 use super::protect::ProtectError;
 use super::Plan;
-use crate::paths::{depth, is_within, Resolver};
+use crate::paths::{depth, is_within, HopError, Resolver};
 use crate::trust::{Origin, TrustOutcome};
 
 /// One CA input as the trust step saw it.
@@ -86,7 +86,10 @@ pub fn ca_inputs(
                 && !inside.is_some_and(|d| is_within(a, d))
                 && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
         };
-        let Some(real) = follow(input, input.named, None, &replaceable, resolver)? else {
+        let follow = |path: &Path, inside: Option<&Path>| {
+            follow(input, path, inside, writable_at, &replaceable, resolver)
+        };
+        let Some(real) = follow(input.named, None)? else {
             if std::fs::symlink_metadata(input.named).is_err() && writable_at(input.named) {
                 warnings.push(format!(
                     "{} {}: missing inside a writable root; the sandbox could create it \
@@ -114,7 +117,7 @@ pub fn ca_inputs(
         };
         for entry in entries.flatten() {
             let path = real.join(entry.file_name());
-            let Some(target) = follow(input, &path, Some(&real), &replaceable, resolver)? else {
+            let Some(target) = follow(&path, Some(&real))? else {
                 continue;
             };
             if !is_within(&target, &real) && writable_at(&target) && target.is_file() {
@@ -145,21 +148,28 @@ pub fn roots_kept(protected: &[PathBuf], roots: &[PathBuf]) -> Vec<String> {
 
 /// Where `path` leads (`None` when it cannot be followed: the trust step
 /// skipped it too), after checking that no link on the way could be
-/// replaced by the child.
+/// replaced by the child. A chain that ends badly inside a writable root
+/// fails closed too: a link (outside) to a missing file there is a CA the
+/// child can create for the next run, and a path that cannot be inspected
+/// there may hide a link it can point elsewhere. (A missing `path` itself
+/// is only warned about by the caller: the user named that path.)
 fn follow(
     input: &CaInput<'_>,
     path: &Path,
     inside: Option<&Path>,
+    writable_at: &dyn Fn(&Path) -> bool,
     replaceable: &dyn Fn(&Path, Option<&Path>) -> bool,
     resolver: &dyn Resolver,
 ) -> Result<Option<PathBuf>, ProtectError> {
-    let Ok(hops) = resolver.hops(path) else {
-        return Ok(None);
-    };
+    let mut hops = Vec::new();
+    // Checked even when the walk fails: the hops of a loop, or those
+    // before a prefix that cannot be read, are links all the same.
+    let walked = resolver.walk(path, &mut hops);
     for hop in &hops {
         if let Some(link) = hop.ancestors().find(|a| replaceable(a, inside)) {
+            // A loop leads nowhere: name something that is not a link.
             let real = std::fs::canonicalize(path).map_or_else(
-                |_| "the file it leads to".to_string(),
+                |_| "a CA outside the --write roots".to_string(),
                 |r| r.display().to_string(),
             );
             return Err(ProtectError {
@@ -175,5 +185,132 @@ fn follow(
         }
     }
     let last = hops.last().cloned();
-    Ok(last.filter(|p| std::fs::symlink_metadata(p).is_ok()))
+    let exists = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+    let bad_end = match &walked {
+        Err(HopError::Io(at, msg)) => Some((
+            at.clone(),
+            format!(
+                "cannot be inspected ({msg}) inside a writable root on the way to the CA \
+                 input {} ({}), so a link there the sandbox could point elsewhere, or a file \
+                 it could create, would go unseen; make it readable, or name a CA outside \
+                 the --write roots",
+                input.named.display(),
+                input.origin
+            ),
+        )),
+        // Every link on the loop was checked above: none can change.
+        Err(HopError::Loop(_)) => None,
+        Ok(()) => last
+            .clone()
+            .filter(|l| hops.len() > 1 && !exists(l))
+            .map(|l| {
+                let problem = format!(
+                    "missing inside a writable root, where the CA input {} ({}) leads; the \
+                 sandbox could create it and later runs would trust what it holds: create \
+                 it, or name a CA outside the --write roots",
+                    input.named.display(),
+                    input.origin
+                );
+                (l, problem)
+            }),
+    };
+    if let Some((at, problem)) = bad_end {
+        if writable_at(&at) && !inside.is_some_and(|d| is_within(&at, d)) {
+            return Err(ProtectError { path: at, problem });
+        }
+    }
+    Ok(last.filter(|l| walked.is_ok() && exists(l)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::{normalize, HostResolver};
+
+    /// A host where everything under `.0` cannot be read (EACCES as the
+    /// unprivileged user sees a mode 000 directory).
+    struct Unreadable(PathBuf);
+
+    impl Resolver for Unreadable {
+        fn walk(&self, path: &Path, hops: &mut Vec<PathBuf>) -> Result<(), HopError> {
+            hops.clear();
+            hops.push(normalize(path));
+            if is_within(path, &self.0) {
+                let msg = "Permission denied (os error 13)".to_string();
+                return Err(HopError::Io(self.0.clone(), msg));
+            }
+            Ok(())
+        }
+    }
+
+    fn check(named: &Path, root: &Path, resolver: &dyn Resolver) -> Result<Vec<String>, String> {
+        let input = CaInput {
+            named,
+            origin: "SSL_CERT_FILE".to_string(),
+        };
+        let mut warnings = Vec::new();
+        let writable_at = |p: &Path| is_within(p, root);
+        ca_inputs(
+            &[input],
+            &[root.to_path_buf()],
+            &writable_at,
+            resolver,
+            &mut warnings,
+        )
+        .map(|_| warnings)
+        .map_err(|e| e.to_string())
+    }
+
+    /// A prefix that cannot be read inside a writable root may hide a link
+    /// the child can retarget: refused, naming it. Before, it was taken
+    /// for a missing file and only warned about.
+    #[test]
+    fn an_uninspectable_prefix_inside_a_writable_root_is_refused() {
+        let r = Unreadable(PathBuf::from("/nonexistent-ws/secret"));
+        let got = check(
+            Path::new("/nonexistent-ws/secret/ca.pem"),
+            Path::new("/nonexistent-ws"),
+            &r,
+        );
+        assert_eq!(
+            got,
+            Err(
+                "protected path /nonexistent-ws/secret: cannot be inspected (Permission \
+                 denied (os error 13)) inside a writable root on the way to the CA input \
+                 /nonexistent-ws/secret/ca.pem (SSL_CERT_FILE), so a link there the sandbox \
+                 could point elsewhere, or a file it could create, would go unseen; make it \
+                 readable, or name a CA outside the --write roots; refusing to start (a \
+                 writable root must not redirect it)"
+                    .to_string()
+            )
+        );
+        // Outside every writable root the child can change nothing there.
+        let got = check(
+            Path::new("/nonexistent-ws/secret/ca.pem"),
+            Path::new("/nonexistent-other"),
+            &r,
+        );
+        assert_eq!(got, Ok(vec![]));
+    }
+
+    /// A hashed CA directory outside the writable root whose link leads to
+    /// a missing file inside it: the child could create that file and the
+    /// next run would read it through the link.
+    #[test]
+    fn a_hashed_link_to_a_missing_file_inside_a_writable_root_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = std::fs::canonicalize(tmp.path()).unwrap();
+        let (certs, ws) = (top.join("certs"), top.join("ws"));
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::create_dir(&ws).unwrap();
+        std::os::unix::fs::symlink(ws.join("corp.pem"), certs.join("1a2b3c4d.0")).unwrap();
+        let got = check(&certs, &ws, &HostResolver).unwrap_err();
+        let want = format!(
+            "protected path {}: missing inside a writable root, where the CA input {} \
+             (SSL_CERT_FILE) leads;",
+            ws.join("corp.pem").display(),
+            certs.display()
+        );
+        assert!(got.starts_with(&want), "{got}");
+    }
 }
