@@ -231,11 +231,11 @@ pub(crate) fn layer(
     // Created before they are checked: none of them is trusted because it
     // existed. The root may be root's or sticky (as for the trust cache);
     // everything below it is ours alone.
-    check(cache_root, &crate::trust::CACHE_ROOT, false)?;
-    check(&cache_root.join("mcp"), &crate::trust::PRIVATE_DIR, true)?;
-    check(&dir, &crate::trust::PRIVATE_DIR, true)?;
+    crate::plan::check_own_dir(cache_root, &crate::trust::CACHE_ROOT, false)?;
+    crate::plan::check_own_dir(&cache_root.join("mcp"), &crate::trust::PRIVATE_DIR, true)?;
+    crate::plan::check_own_dir(&dir, &crate::trust::PRIVATE_DIR, true)?;
     for (_, sub) in wanted {
-        check(&dir.join(sub), &crate::trust::PRIVATE_DIR, true)?;
+        crate::plan::check_own_dir(&dir.join(sub), &crate::trust::PRIVATE_DIR, true)?;
     }
     Ok(layer)
 }
@@ -250,35 +250,6 @@ fn create(path: &Path) -> Result<(), BuildError> {
             path: path.to_path_buf(),
             source,
         })
-}
-
-/// `path` must be a directory that `rule` accepts, and with `no_link` not
-/// a symlink: another user's directory or a link planted in a shared cache
-/// would hand the server's packages, and what it runs next, to them.
-fn check(path: &Path, rule: &crate::trust::DirRule, no_link: bool) -> Result<(), BuildError> {
-    let meta = if no_link {
-        std::fs::symlink_metadata(path)
-    } else {
-        std::fs::metadata(path)
-    }
-    .map_err(|source| BuildError::PrivateDir {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let problem = if meta.file_type().is_symlink() {
-        Some("is a symlink".to_string())
-    } else if !meta.is_dir() {
-        Some("is not a directory".to_string())
-    } else {
-        crate::trust::not_ours(&meta, rule)
-    };
-    match problem {
-        Some(problem) => Err(BuildError::UnsafePrivateDir {
-            path: path.to_path_buf(),
-            problem,
-        }),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -357,24 +357,47 @@ fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
         .mode(0o700)
         .create(path)
         .map_err(io_err)?;
-    let meta = std::fs::symlink_metadata(path).map_err(io_err)?;
-    let problem = if meta.file_type().is_symlink() {
-        Some("is a symlink".to_string())
-    } else {
-        crate::trust::not_ours(&meta, &crate::trust::PRIVATE_DIR)
-    };
-    if let Some(problem) = problem {
-        return Err(BuildError::UnsafePrivateDir {
-            path: path.to_path_buf(),
-            problem,
-        });
-    }
+    check_own_dir(path, &crate::trust::PRIVATE_DIR, true)?;
     // By its real path: under a symlinked HOME the written one has a link
     // hop the plan would have to grant, and Landlock holds the inode anyway.
     std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// `path` must be a directory that `rule` accepts, and with `no_link` not
+/// a symlink: another user's directory or a link planted in a shared cache
+/// would hand what the sandbox keeps there (a server's packages, a
+/// sandbox's HOME) to them.
+pub(crate) fn check_own_dir(
+    path: &Path,
+    rule: &crate::trust::DirRule,
+    no_link: bool,
+) -> Result<(), BuildError> {
+    let meta = if no_link {
+        std::fs::symlink_metadata(path)
+    } else {
+        std::fs::metadata(path)
+    }
+    .map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symlink".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else {
+        crate::trust::not_ours(&meta, rule)
+    };
+    match problem {
+        Some(problem) => Err(BuildError::UnsafePrivateDir {
+            path: path.to_path_buf(),
+            problem,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The mode of a directory that bwrap's sandbox (our uid, no capabilities,
