@@ -90,7 +90,15 @@ pub fn ca_inputs(
             follow(input, path, inside, writable_at, &replaceable, resolver)
         };
         let Some(real) = follow(input.named, None)? else {
-            if std::fs::symlink_metadata(input.named).is_err() && writable_at(input.named) {
+            // Where the child would create it: through a linked directory
+            // on the way, that is the link's target.
+            let created_at = (input.named.parent())
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .zip(input.named.file_name())
+                .map(|(d, name)| d.join(name));
+            if std::fs::symlink_metadata(input.named).is_err()
+                && (writable_at(input.named) || created_at.is_some_and(|c| writable_at(&c)))
+            {
                 warnings.push(format!(
                     "{} {}: missing inside a writable root; the sandbox could create it \
                      and later runs would trust what it holds: create it, or name a CA \
@@ -186,6 +194,7 @@ fn follow(
     }
     let last = hops.last().cloned();
     let exists = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
     let bad_end = match &walked {
         Err(HopError::Io(at, msg)) => Some((
             at.clone(),
@@ -200,9 +209,12 @@ fn follow(
         )),
         // Every link on the loop was checked above: none can change.
         Err(HopError::Loop(_)) => None,
+        // Only when `path` itself is a link: a missing `path` reached
+        // through a linked directory is the user's missing file, which the
+        // caller warns about.
         Ok(()) => last
             .clone()
-            .filter(|l| hops.len() > 1 && !exists(l))
+            .filter(|l| hops.len() > 1 && !exists(l) && is_link(path))
             .map(|l| {
                 let problem = format!(
                     "missing inside a writable root, where the CA input {} ({}) leads; the \
@@ -312,5 +324,30 @@ mod tests {
             certs.display()
         );
         assert!(got.starts_with(&want), "{got}");
+    }
+
+    /// A missing CA named through a linked directory (`~/proj` a link to
+    /// the writable `/data/proj`, as a `/home -> var/home` host has for all
+    /// of HOME): the user named a file that is simply not there yet, which
+    /// is warned about, not refused; the warning looks where the child
+    /// could create it, through the link.
+    #[test]
+    fn a_missing_ca_named_through_a_linked_directory_is_warned_about_not_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = std::fs::canonicalize(tmp.path()).unwrap();
+        let (ws, link) = (top.join("ws"), top.join("proj"));
+        std::fs::create_dir_all(ws.join("certs")).unwrap();
+        std::os::unix::fs::symlink(&ws, &link).unwrap();
+        let named = link.join("certs/dev.pem");
+        let warnings = check(&named, &ws, &HostResolver).unwrap();
+        assert_eq!(
+            warnings,
+            [format!(
+                "SSL_CERT_FILE {}: missing inside a writable root; the sandbox could create \
+                 it and later runs would trust what it holds: create it, or name a CA \
+                 outside the --write roots",
+                named.display()
+            )]
+        );
     }
 }
