@@ -294,3 +294,64 @@ fn explain_names_a_home_but_leaves_no_directory_behind() {
         assert_eq!(host.leftovers(), Vec::<String>::new(), "json: {json}");
     }
 }
+
+/// A bwrap sandbox started before the host's first Landlock run: the run
+/// directory did not exist yet, so its deny mounted nothing, and the
+/// sandbox's live bind of the cache showed the Landlock sandboxes made
+/// after it.
+#[test]
+fn a_bwrap_sandbox_started_before_any_landlock_run_does_not_see_theirs() {
+    let host = Host::new();
+    assert!(!host.run_dir().exists());
+    let root = host.root.to_str().unwrap();
+    let mut b = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", host.root.join("home"))
+        .env("XDG_CACHE_HOME", host.root.join("cache"))
+        .current_dir(host.root.join("ws"))
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--read",
+            root,
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg("echo up; read p; cat \"$p/secret\" 2>/dev/null && echo READ; echo done")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(b.stdout.take().unwrap());
+    let mut up = String::new();
+    out.read_line(&mut up).unwrap();
+    if up.trim() != "up" {
+        let _ = b.kill();
+        let status = b.wait().unwrap();
+        return skip(&format!("the bwrap sandbox did not start: {status}"));
+    }
+    if !usable(&host) {
+        let _ = b.kill();
+        let _ = b.wait();
+        return;
+    }
+    let a = lines(&host.sh("echo A > ~/secret && echo \"$HOME\""));
+    let a_home = a.last().unwrap();
+    assert!(Path::new(a_home).join("secret").is_file());
+    b.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{a_home}\n").as_bytes())
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(b.wait().unwrap().success());
+    assert_eq!(
+        rest, "done\n",
+        "the bwrap sandbox read a Landlock sandbox's HOME"
+    );
+}

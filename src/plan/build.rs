@@ -183,7 +183,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             warnings.extend(private_run::sweep(&run));
             Some(private_run::name_fresh(&run))
         }
-        _ => None,
+        // Made here too when it can be: a deny of a missing path mounts
+        // nothing, and a bwrap `--read ~` started before the first
+        // Landlock run would see, through its live bind, the directories
+        // Landlock sandboxes make later. (One that cannot be made cannot
+        // be made by a Landlock plan either.)
+        _ => {
+            let _ = make_private_dir(&run);
+            None
+        }
     };
     policy.deny.push(crate::policy::PathRule {
         path: private

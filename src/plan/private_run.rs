@@ -131,7 +131,9 @@ fn owner_alive(owner: &Owner) -> bool {
     if owner.boot != this_boot() {
         return false;
     }
-    owner.ns != this_pid_ns() || start_time(owner.pid) == Some(owner.start)
+    // 0: the namespace could not be read, by the owner or by us; two such
+    // namespaces would take each other's live owners for gone.
+    owner.ns == 0 || owner.ns != this_pid_ns() || start_time(owner.pid) == Some(owner.start)
 }
 
 /// `<boot>-<ns>-<pid>-<start>-<seq>`, parsed.

@@ -73,6 +73,8 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
     // of an earlier boot, it is.
     let elsewhere = run.join(format!("{boot}-{}-4194305-5-0", ns + 1));
     let elsewhere_rebooted = run.join(format!("{other}-{}-4194305-5-0", ns + 1));
+    // An owner that could not read its namespace: never taken for gone.
+    let unknown_ns = run.join(format!("{boot}-0-4194305-5-0"));
     let odd = run.join("not-a-sandbox");
     let live_pid1 = run.join(format!("{boot}-{ns}-1-{pid1}-0"));
     for d in [
@@ -83,6 +85,7 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
         &live_pid1,
         &elsewhere,
         &elsewhere_rebooted,
+        &unknown_ns,
     ] {
         std::fs::create_dir_all(d.join("home/.config")).unwrap();
     }
@@ -92,6 +95,7 @@ fn the_sweep_keeps_live_owners_and_odd_names_and_removes_the_rest() {
     assert_eq!(live_pid1.is_dir(), start_time(1).is_some(), "pid 1 lives");
     assert!(!recycled.exists() && !gone.exists() && !rebooted.exists());
     assert!(elsewhere.is_dir(), "another pid namespace's is kept");
+    assert!(unknown_ns.is_dir(), "an unknown namespace's is kept");
     assert!(!elsewhere_rebooted.exists());
 }
 
