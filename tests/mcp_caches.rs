@@ -52,19 +52,6 @@ fn own(host: &Host, name: &str) -> PathBuf {
     own_in(host, name, &host.work().join("config.toml"))
 }
 
-fn explain(host: &Host, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .envs(host.env.iter().cloned())
-        .current_dir(host.work())
-        .args(["mcp", "explain", "--json", "--no-host-env"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// `(value, source kind)` of the child's variable `name`.
 fn var(plan: &serde_json::Value, name: &str) -> Option<(String, String)> {
     let v = plan["env"].as_array()?.iter().find(|v| v["name"] == name)?;
@@ -104,7 +91,7 @@ fn each_server_gets_the_four_variables_and_grants_of_its_own() {
     let cfg = config(&host, &["memory", "time"]);
     let cfg = cfg.to_str().unwrap();
     let root = cache_root(&host);
-    let plan = explain(&host, &["--config", cfg, "--server", "memory"]);
+    let plan = mcp_explain_json(&host, &["--config", cfg, "--server", "memory"]);
     let mut want_writes = Vec::new();
     for (name, dir) in VARS {
         let path = own(&host, "memory").join(dir);
@@ -127,14 +114,14 @@ fn each_server_gets_the_four_variables_and_grants_of_its_own() {
         .collect();
     assert_eq!(writes, want_writes, "{:#}", plan["writable"]);
     // Another server, another cache.
-    let time = explain(&host, &["--config", cfg, "--server", "time"]);
+    let time = mcp_explain_json(&host, &["--config", cfg, "--server", "time"]);
     assert_eq!(
         var(&time, "npm_config_cache").unwrap().0,
         own(&host, "time").join("npm").to_str().unwrap()
     );
     // Without a name, the command line keys the cache: two commands, two.
-    let a = explain(&host, &["--", "npx", "-y", "a"]);
-    let b = explain(&host, &["--", "npx", "-y", "b"]);
+    let a = mcp_explain_json(&host, &["--", "npx", "-y", "a"]);
+    let b = mcp_explain_json(&host, &["--", "npx", "-y", "b"]);
     let (a, b) = (
         var(&a, "UV_CACHE_DIR").unwrap().0,
         var(&b, "UV_CACHE_DIR").unwrap().0,
@@ -147,7 +134,7 @@ fn each_server_gets_the_four_variables_and_grants_of_its_own() {
     }
     assert_ne!(a, b);
     // Stable across runs: the same command line, the same cache.
-    let again = explain(&host, &["--", "npx", "-y", "a"]);
+    let again = mcp_explain_json(&host, &["--", "npx", "-y", "a"]);
     assert_eq!(var(&again, "UV_CACHE_DIR").unwrap().0, a);
 }
 
@@ -156,7 +143,7 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
     let host = Host::new();
     let cfg = config(&host, &["memory"]);
     let cfg = cfg.to_str().unwrap();
-    let plan = explain(
+    let plan = mcp_explain_json(
         &host,
         &[
             "--config",
@@ -192,7 +179,7 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
     );
     // npm reads its variables in either case: an upper-case one is the
     // user's value too, and the profile does not set a second spelling.
-    let plan = explain(
+    let plan = mcp_explain_json(
         &host,
         &["--set", "NPM_CONFIG_CACHE=/srv/npm-cache", "--", "npx", "x"],
     );
@@ -201,7 +188,7 @@ fn a_value_given_for_a_cache_variable_wins_and_its_cache_is_not_granted() {
     let mut host = host;
     host.env
         .push(("UV_TOOL_DIR".into(), "/srv/uv-tools".into()));
-    let plan = explain(&host, &["--pass", "UV_*", "--", "uvx", "x"]);
+    let plan = mcp_explain_json(&host, &["--pass", "UV_*", "--", "uvx", "x"]);
     assert_eq!(
         var(&plan, "UV_TOOL_DIR"),
         Some(("/srv/uv-tools".into(), "pass".into()))
@@ -224,7 +211,7 @@ fn probe_in_sandbox(host: &Host, backend: &str) -> (Vec<String>, PathBuf) {
     // Another server's cache, made as sandspawn makes it.
     let cfg = config(host, &["mine", "other"]);
     let cfg = cfg.to_str().unwrap().to_string();
-    explain(host, &["--config", &cfg, "--server", "other"]);
+    mcp_explain_json(host, &["--config", &cfg, "--server", "other"]);
     let other = own(host, "other").join("npm");
     assert!(other.is_dir());
     // The host's ~/.npm, as any npm user has it.
@@ -351,7 +338,7 @@ fn under_a_writable_home_the_cache_root_stays_protected_but_the_own_caches_do_no
         std::fs::write(&script, PROBE).unwrap();
         let cfg = config(&host, &["mine", "other"]);
         let cfg = cfg.to_str().unwrap().to_string();
-        explain(&host, &["--config", &cfg, "--server", "other"]);
+        mcp_explain_json(&host, &["--config", &cfg, "--server", "other"]);
         let root = cache_root(&host);
         let home = host.home();
         let out = Command::new(SANDSPAWN)

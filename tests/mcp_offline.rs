@@ -6,33 +6,12 @@
 
 mod mcp_support;
 
-use std::process::Command;
-
 use mcp_support::*;
 
 fn child_env(host: &Host, args: &[&str]) -> Vec<(String, String)> {
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .envs(host.env.iter().cloned())
-        .current_dir(host.work())
-        .args(["mcp", "explain", "--json", "--no-host-env"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    plan["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| {
-            Some((
-                v["name"].as_str()?.to_string(),
-                v["value"].as_str()?.to_string(),
-            ))
-        })
-        .filter(|(n, _)| n == "UV_OFFLINE" || n.eq_ignore_ascii_case("npm_config_offline"))
-        .collect()
+    plan_env(&mcp_explain_json(host, args), |n| {
+        n == "UV_OFFLINE" || n.eq_ignore_ascii_case("npm_config_offline")
+    })
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -82,28 +61,9 @@ fn network_none_keeps_npx_and_uvx_offline_and_the_entry_can_say_otherwise() {
 #[test]
 fn network_none_points_the_launchers_at_the_caches_the_online_runs_filled() {
     let host = Host::new();
-    let caches = |args: &[&str]| -> Vec<(String, String)> {
-        let out = Command::new(SANDSPAWN)
-            .env_clear()
-            .envs(host.env.iter().cloned())
-            .current_dir(host.work())
-            .args(["mcp", "explain", "--json", "--no-host-env"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let caches = |args: &[&str]| {
         let names = ["npm_config_cache", "UV_CACHE_DIR", "UV_TOOL_DIR"];
-        plan["env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|v| names.iter().any(|n| v["name"] == *n))
-            .map(|v| {
-                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                (s("name"), s("value"))
-            })
-            .collect()
+        plan_env(&mcp_explain_json(&host, args), |n| names.contains(&n))
     };
     let online = caches(&["--", "uvx", "mcp-server-time"]);
     let offline = caches(&["--net", "none", "--", "uvx", "mcp-server-time"]);

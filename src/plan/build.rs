@@ -177,27 +177,22 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // every sandbox, on either backend, whatever grant covers the cache (a
     // bwrap `--read ~` would otherwise read a live Landlock sandbox's HOME).
     let run = cache_root(&outcome_cache)?.join(private_run::RUN_DIR);
-    let private = match backend {
+    let (run, private) = match backend {
         Backend::Landlock => {
             let run = make_private_dir(&run)?;
             warnings.extend(private_run::sweep(&run));
-            Some(private_run::name_fresh(&run))
+            let private = private_run::name_fresh(&run);
+            (run, Some(private))
         }
         // Made here too when it can be: a deny of a missing path mounts
         // nothing, and a bwrap `--read ~` started before the first
         // Landlock run would see, through its live bind, the directories
         // Landlock sandboxes make later. (One that cannot be made cannot
         // be made by a Landlock plan either.)
-        _ => {
-            let _ = make_private_dir(&run);
-            None
-        }
+        _ => (make_private_dir(&run).unwrap_or(run), None),
     };
     policy.deny.push(crate::policy::PathRule {
-        path: private
-            .as_ref()
-            .and_then(|p| p.dir.parent())
-            .map_or(run, Path::to_path_buf),
+        path: run,
         origin: "landlock sandboxes' HOME and TMPDIR".into(),
     });
     // One memo for every symlink walk of this build: the deny list's paths
@@ -307,8 +302,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     super::protect_ca::keep_masks_in_place(&mut plan, &hidden_ca);
     // Before Landlock drops hidden PATH entries: a program found only in
     // one of them is named the same way on both backends.
-    plan.hidden_command = super::reach::hidden_command(&plan);
-    plan.warnings.extend(super::reach::shadowed_command(&plan));
+    let (hidden, shadowed) = super::reach::command(&plan);
+    plan.hidden_command = hidden;
+    plan.warnings.extend(shadowed);
     if backend == Backend::Landlock {
         hide_search_path_entries(&mut plan);
     }

@@ -16,6 +16,7 @@
 //! (its view has no `~/bin`), and one command must not start on one
 //! backend and not on the other; naming the target runs it on both.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -24,12 +25,30 @@ use super::fs::Access;
 use super::Plan;
 use crate::paths::{self, is_within};
 
-/// The line that explains why the program of `plan.command` cannot be run
-/// inside, when the host has it but the view hides it; `None` when it is
-/// visible, or when the host has no such program (the exec then reports
-/// "not found" on both backends, as for any missing command).
-pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
-    let program = plan.command.first()?;
+/// What the view makes of `plan.command`: why it cannot run (refused
+/// before start), and which hidden program a PATH search skips for the one
+/// that runs (a warning). One PATH search serves both.
+pub(super) fn command(plan: &Plan) -> (Option<String>, Option<String>) {
+    let Some(program) = plan.command.first() else {
+        return (None, None);
+    };
+    let searched = if program.as_bytes().contains(&b'/') {
+        None
+    } else {
+        search_path(plan, program)
+    };
+    (
+        hidden_command(plan, program, searched.clone()),
+        shadowed_command(program, searched),
+    )
+}
+
+/// The line that explains why `program` cannot be run inside, when the
+/// host has it but the view hides it; `None` when it is visible, or when
+/// the host has no such program (the exec then reports "not found" on both
+/// backends, as for any missing command). `searched`: its PATH search,
+/// for a bare name.
+fn hidden_command(plan: &Plan, program: &OsStr, searched: Option<Searched>) -> Option<String> {
     let found = if program.as_bytes().contains(&b'/') {
         let path = paths::normalize(&plan.cwd.join(program));
         if !is_program(&path) {
@@ -40,7 +59,7 @@ pub(super) fn hidden_command(plan: &Plan) -> Option<String> {
             None => Ok(path),
         }
     } else {
-        match search_path(plan, program)? {
+        match searched? {
             (_, Some(shown)) => Ok(shown),
             (hidden, None) => Err(hidden?),
         }
@@ -93,7 +112,7 @@ fn hidden_interpreter(plan: &Plan, script: &Path) -> Option<(PathBuf, (PathBuf, 
             if name.contains('/') {
                 return None;
             }
-            return match search_path(plan, std::ffi::OsStr::new(&name))? {
+            return match search_path(plan, OsStr::new(&name))? {
                 (Some((path, view)), None) => Some((path, view)),
                 _ => None,
             };
@@ -123,12 +142,8 @@ fn shebang(path: &Path) -> Option<(PathBuf, Option<String>)> {
 /// The line that says the child's PATH search skips a program the view
 /// hides for a later one it shows (pyenv's shim before /usr/bin's python):
 /// the command runs, but not the program the host would run.
-pub(super) fn shadowed_command(plan: &Plan) -> Option<String> {
-    let program = plan.command.first()?;
-    if program.as_bytes().contains(&b'/') {
-        return None;
-    }
-    let (Some((first, (grant, view))), Some(runs)) = search_path(plan, program)? else {
+fn shadowed_command(program: &OsStr, searched: Option<Searched>) -> Option<String> {
+    let (Some((first, (grant, view))), Some(runs)) = searched? else {
         return None;
     };
     // The same file by another way (`~/bin/python3` a link to the
@@ -150,13 +165,14 @@ pub(super) fn shadowed_command(plan: &Plan) -> Option<String> {
 /// A hidden program on PATH: where found, and what `hides` says of it.
 type Hidden = (PathBuf, (PathBuf, String));
 
+/// A PATH search: the first hidden program before the first shown one,
+/// and that one.
+type Searched = (Option<Hidden>, Option<PathBuf>);
+
 /// As execvp searches the child's PATH: the first program the view hides
 /// before the first it shows (skipped inside as missing), and that one.
 /// `None` without a PATH.
-fn search_path(
-    plan: &Plan,
-    program: &std::ffi::OsStr,
-) -> Option<(Option<Hidden>, Option<PathBuf>)> {
+fn search_path(plan: &Plan, program: &OsStr) -> Option<Searched> {
     let search = plan.env.get("PATH")?;
     let mut hidden = None;
     // An empty entry is the working directory, to execvp as to the shell.

@@ -211,3 +211,31 @@ pub fn text_of(result: &serde_json::Value) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// `sandspawn mcp explain --json --no-host-env ARGS` from the host's work
+/// directory: the plan it prints, asserting success.
+pub fn mcp_explain_json(host: &Host, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(SANDSPAWN)
+        .env_clear()
+        .envs(host.env.iter().cloned())
+        .current_dir(host.work())
+        .args(["mcp", "explain", "--json", "--no-host-env"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The plan's child variables whose name `keep` accepts, as
+/// `(name, value)` in the plan's order.
+pub fn plan_env(plan: &serde_json::Value, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    plan["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| Some((v["name"].as_str()?, v["value"].as_str()?)))
+        .filter(|(n, _)| keep(n))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
