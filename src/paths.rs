@@ -6,8 +6,8 @@
 //! makes the plan testable without a filesystem).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -201,9 +201,14 @@ fn walk_hops(
     walk_into(path, readlink, &mut hops).map(|()| hops)
 }
 
-/// Resolve `path` component by component with `readlink`, recording every
-/// intermediate full path that differs from the previous one.
-/// `hops` holds the chain walked so far when it fails.
+/// Resolve `path` component by component with `readlink`, like the kernel:
+/// a link's target replaces it, and a `..` in a target climbs out of the
+/// directory the walk has *reached*, not out of the path as written (with
+/// `/ws/sub` a link to `/ws/a/b`, `/ws/sub/../x` is `/ws/a/x`). `hops`
+/// gets the path, then, after each link, where the walk now points; while
+/// a `..` is still to come that is not known yet, so the link itself is
+/// recorded instead (a caller checking who could replace a link on the way
+/// sees it). `hops` holds the chain walked so far when it fails.
 fn walk_into(
     path: &Path,
     readlink: impl Fn(&Path) -> Result<Step, String>,
@@ -212,46 +217,74 @@ fn walk_into(
     let start = normalize(path);
     hops.clear();
     hops.push(start.clone());
-    let mut current = start;
+    // `reached` is walked and holds no link and no `..`; `rest` is to come.
+    let mut reached = PathBuf::from("/");
+    let mut rest: VecDeque<OsString> = parts(&start).collect();
     let mut followed = 0usize;
-    'restart: loop {
-        let mut prefix = PathBuf::from("/");
-        let comps: Vec<&OsStr> = current
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s),
-                _ => None,
-            })
-            .collect();
-        for (i, comp) in comps.iter().enumerate() {
-            prefix.push(comp);
-            let target = match readlink(&prefix).map_err(|m| HopError::Io(prefix.clone(), m))? {
-                Step::Link(target) => target,
-                Step::NotLink => continue,
-                // Every deeper prefix would read ENOENT too (a plan probes
-                // a score of absent `~/.config/…`, `/var/snap/…` paths):
-                // the chain ends here, as it would have at the last one.
-                Step::Missing => return Ok(()),
-            };
-            followed += 1;
-            if followed > MAX_HOPS {
-                return Err(HopError::Loop(path.to_path_buf()));
-            }
-            let parent = prefix.parent().unwrap_or(Path::new("/"));
-            let mut next = if target.is_absolute() {
-                target
-            } else {
-                parent.join(target)
-            };
-            for rest in &comps[i + 1..] {
-                next.push(rest);
-            }
-            current = normalize(&next);
-            hops.push(current.clone());
-            continue 'restart;
+    let record = |hops: &mut Vec<PathBuf>, p: PathBuf| {
+        if hops.last() != Some(&p) {
+            hops.push(p);
         }
-        return Ok(());
+    };
+    while let Some(part) = rest.pop_front() {
+        if part == ".." {
+            reached.pop();
+            if !rest.iter().any(|p| p == "..") {
+                record(hops, joined(&reached, &rest));
+            }
+            continue;
+        }
+        reached.push(&part);
+        let target = match readlink(&reached).map_err(|m| HopError::Io(reached.clone(), m))? {
+            Step::Link(target) => target,
+            Step::NotLink => continue,
+            // Every deeper prefix would read ENOENT too (a plan probes a
+            // score of absent `~/.config/…`, `/var/snap/…` paths): the
+            // chain ends here. A `..` still to come would climb out of
+            // what is missing: where it leads is then only a guess, the
+            // lexical one (what the child would get by creating it).
+            Step::Missing => {
+                if rest.iter().any(|p| p == "..") {
+                    record(hops, normalize(&joined(&reached, &rest)));
+                }
+                return Ok(());
+            }
+        };
+        followed += 1;
+        if followed > MAX_HOPS {
+            return Err(HopError::Loop(path.to_path_buf()));
+        }
+        let link = reached.clone();
+        reached.pop();
+        if target.is_absolute() {
+            reached = PathBuf::from("/");
+        }
+        for part in parts(&target).collect::<Vec<_>>().into_iter().rev() {
+            rest.push_front(part);
+        }
+        if rest.iter().any(|p| p == "..") {
+            record(hops, link);
+        } else {
+            record(hops, joined(&reached, &rest));
+        }
     }
+    Ok(())
+}
+
+/// The names and `..`s of `path` (no root, no `.`).
+fn parts(path: &Path) -> impl Iterator<Item = OsString> + '_ {
+    path.components().filter_map(|c| match c {
+        Component::Normal(s) => Some(s.to_os_string()),
+        Component::ParentDir => Some(OsString::from("..")),
+        _ => None,
+    })
+}
+
+/// `base` with `rest` appended, as written.
+fn joined(base: &Path, rest: &VecDeque<OsString>) -> PathBuf {
+    let mut out = base.to_path_buf();
+    out.extend(rest);
+    out
 }
 
 #[cfg(test)]
@@ -320,6 +353,53 @@ mod tests {
                 PathBuf::from("/opt/ca/ca.pem"),
             ]
         );
+    }
+
+    /// A `..` in a target climbs out of the directory reached, as the
+    /// kernel does: `/ws/sub` a link to `/ws/a/b` makes
+    /// `/ws/sub/../../etc/real.pem` `/ws/etc/real.pem`, not the
+    /// `/etc/real.pem` it reads as. The link on the way is a hop too.
+    /// Before, the target was normalised as written, so a CA link through
+    /// a writable `/ws` was taken for one into `/etc`.
+    #[test]
+    fn parent_dirs_in_a_target_climb_from_where_the_walk_is() {
+        let mut r = MapResolver::default();
+        r.links
+            .insert("/etc/corp.pem".into(), "/ws/sub/../../etc/real.pem".into());
+        r.links.insert("/ws/sub".into(), "/ws/a/b".into());
+        assert_eq!(
+            r.hops(Path::new("/etc/corp.pem")).unwrap(),
+            ["/etc/corp.pem", "/ws/sub", "/ws/etc/real.pem"].map(PathBuf::from)
+        );
+        // Relative, and past a missing directory (the lexical guess).
+        r.links.insert("/d/l".into(), "../gone/../x".into());
+        assert_eq!(
+            walk_hops(Path::new("/d/l"), |p| Ok(match r.links.get(p) {
+                Some(t) => Step::Link(t.clone()),
+                None if p == Path::new("/gone") => Step::Missing,
+                None => Step::NotLink,
+            }))
+            .unwrap(),
+            ["/d/l", "/x"].map(PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn host_resolver_ends_where_the_kernel_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("ws/a/b")).unwrap();
+        std::fs::create_dir_all(root.join("ws/etc")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("ws/etc/real.pem"), b"ws").unwrap();
+        std::fs::write(root.join("etc/real.pem"), b"etc").unwrap();
+        std::os::unix::fs::symlink(root.join("ws/a/b"), root.join("ws/sub")).unwrap();
+        let link = root.join("corp.pem");
+        std::os::unix::fs::symlink(root.join("ws/sub/../../etc/real.pem"), &link).unwrap();
+        let hops = HostResolver.hops(&link).unwrap();
+        assert_eq!(std::fs::read(&link).unwrap(), b"ws");
+        assert_eq!(hops.last().unwrap(), &std::fs::canonicalize(&link).unwrap());
+        assert!(hops.contains(&root.join("ws/sub")), "{hops:?}");
     }
 
     #[test]

@@ -470,3 +470,39 @@ fn a_ca_link_loop_through_a_writable_root_is_refused() {
         assert!(ws.ws().join("b").is_symlink(), "{backend}");
     }
 }
+
+/// A CA link (outside) whose target climbs with `..` out of a link inside
+/// the writable root: `home/corp.pem -> ws/sub/../../home/real.pem` with
+/// `ws/sub -> ws/a/b` opens `ws/home/real.pem`, which the child could
+/// rewrite, and `ws/sub`, which it could point elsewhere. Before, the plan
+/// read the target as written, took it for `home/real.pem` and protected
+/// nothing; the child's certificate was trusted by the next run.
+#[test]
+fn a_ca_link_climbing_out_of_a_writable_link_is_refused() {
+    for backend in backends() {
+        let ws = Ws::new();
+        std::fs::create_dir_all(ws.ws().join("a/b")).unwrap();
+        std::fs::create_dir_all(ws.ws().join("home")).unwrap();
+        std::fs::write(ws.root.join("home/real.pem"), ca_pem("corp")).unwrap();
+        std::fs::write(ws.ws().join("home/real.pem"), ca_pem("ws")).unwrap();
+        std::os::unix::fs::symlink(ws.ws().join("a/b"), ws.ws().join("sub")).unwrap();
+        let link = ws.root.join("home/corp.pem");
+        std::os::unix::fs::symlink(ws.ws().join("sub/../../home/real.pem"), &link).unwrap();
+        let env = [("SSL_CERT_FILE", link.as_path())];
+        let (code, err, said) = run_attempt(&ws, backend, &env, &["w:home/real.pem"]);
+        assert_eq!(code, Some(125), "{backend}: {err} / {said}");
+        assert_eq!(
+            err,
+            format!(
+                "sandspawn: protected path {w}/sub: a symlink inside a writable root on the way \
+                 to the CA input {l} (SSL_CERT_FILE), which the sandbox could point elsewhere \
+                 for later runs to trust; name {w}/home/real.pem instead; \
+                 refusing to start (a writable root must not redirect it)",
+                w = ws.ws().display(),
+                l = link.display()
+            ),
+            "{backend}"
+        );
+        assert_eq!(said, "", "{backend}");
+    }
+}
