@@ -14,7 +14,8 @@
 //! A/B: `SANDSPAWN_BENCH_BASELINE=/path/to/older/sandspawn` also runs the
 //! bridged requests through that binary, interleaved with this build's
 //! (direct, bridged, baseline, in turn), so two bridges meet the same load.
-//! `SANDSPAWN_BENCH_ROUNDS=N` (default 1) repeats each row N times;
+//! `SANDSPAWN_BENCH_ROUNDS=N` (default 5) repeats each row N times and
+//! prints the median over the rounds;
 //! `SANDSPAWN_BENCH_ONLY=TEXT` runs only the rows whose label contains TEXT.
 
 use std::io::{BufRead, BufReader, Write};
@@ -231,7 +232,7 @@ fn main() {
     let rounds: usize = std::env::var("SANDSPAWN_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(5);
     let only = std::env::var("SANDSPAWN_BENCH_ONLY").unwrap_or_default();
     for (label, conc, n, path) in [
         ("latency  c=1  GET / (small)", 1, 300, "/"),
@@ -242,8 +243,9 @@ fn main() {
         if !label.contains(&only) {
             continue;
         }
+        let mut seen = Vec::new();
         for _ in 0..rounds {
-            row(
+            seen.extend(row(
                 &dir,
                 proxy,
                 origin,
@@ -252,9 +254,30 @@ fn main() {
                 conc,
                 n,
                 path,
-            );
+            ));
         }
+        summary(label, &mut seen);
     }
+}
+
+/// Over the rounds of a row: the median of each round's added latency and
+/// throughput share, with the range (each round measures direct and
+/// bridged back to back, so a round's difference is paired; the machine's
+/// load between rounds moves both).
+fn summary(label: &str, seen: &mut [(f64, f64)]) {
+    if seen.len() < 2 {
+        return;
+    }
+    let mid = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let (added, lo, hi) = mid(&mut seen.iter().map(|s| s.0).collect());
+    let (share, slo, shi) = mid(&mut seen.iter().map(|s| s.1).collect());
+    println!(
+        "{label:34} over {} rounds: added median {added:+.3} ms ({lo:+.3}..{hi:+.3}) | throughput {share:5.1} % ({slo:5.1}..{shi:5.1})",
+        seen.len()
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -267,7 +290,7 @@ fn row(
     conc: usize,
     n: usize,
     path: &str,
-) {
+) -> Option<(f64, f64)> {
     // Warm up both paths once, then measure direct and bridged back to back.
     let _ = direct(dir, proxy, origin, 1, 5, "/");
     let _ = bridged(dir, proxy, origin, 1, 5, "/");
@@ -276,7 +299,7 @@ fn row(
         bridged(dir, proxy, origin, conc, n, path),
     ) else {
         eprintln!("{label}: a run failed");
-        return;
+        return None;
     };
     println!(
         "{label:34} median direct {:7.3} ms  bridged {:7.3} ms  added {:+.3} ms | {:8.1} MB/s vs {:8.1} MB/s = {:5.1} % | ok {}/{} {}/{}",
@@ -319,4 +342,5 @@ fn row(
             "", f.median_ms, f.mb_per_s
         );
     }
+    Some((b.median_ms - d.median_ms, 100.0 * b.mb_per_s / d.mb_per_s))
 }
