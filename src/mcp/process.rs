@@ -350,7 +350,10 @@ impl ServerProcess {
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
         if let Some(s) = self.try_status() {
-            self.kill_leftovers(&tree::descendants(self.pid as i32));
+            // Reaped: its children were re-parented when it exited, and its
+            // pid number may belong to an unrelated process by now, so no
+            // tree is walked under it; only its group, guarded.
+            self.kill_leftovers(&[]);
             return Ok(s);
         }
         let procs = tree::descendants(self.pid as i32);
