@@ -90,6 +90,15 @@ pub enum BuildError {
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
     NoCommand,
+    /// Network `proxy` on the Landlock backend, which has no network
+    /// namespace to hold the child to the bridge.
+    #[error("the landlock backend cannot enforce network `proxy`: it needs a network namespace; \
+             use the bwrap backend (`--backend bwrap`) or `--net full`{}",
+            .auto_why.as_ref().map(|w| format!(" (--backend auto chose landlock: {w})")).unwrap_or_default())]
+    LandlockProxy {
+        /// Why `auto` fell back to Landlock, when it did.
+        auto_why: Option<String>,
+    },
 }
 
 /// Build and verify a plan.
@@ -140,6 +149,13 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
+    // Refused here, not only when run: `explain` and a library host would
+    // otherwise be shown a plan that no backend starts.
+    if backend == Backend::Landlock && policy.network == crate::policy::NetworkMode::Proxy {
+        return Err(BuildError::LandlockProxy {
+            auto_why: (policy.backend == Backend::Auto).then_some(backend_why),
+        });
+    }
     // Falling back is a degraded choice (no mount, pid or network
     // namespace), so it is said on every run, not only under --report;
     // choosing Landlock by name silences it.
