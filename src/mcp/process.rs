@@ -356,7 +356,7 @@ impl ServerProcess {
             self.kill_leftovers(&[]);
             return Ok(s);
         }
-        let procs = tree::descendants(self.pid as i32);
+        let procs = tree::without_bridge(tree::descendants(self.pid as i32));
         // bwrap's own processes die with the server; signalling them first
         // would SIGKILL the server through the namespace's pid 1.
         let servers: Vec<tree::Proc> = procs
@@ -395,7 +395,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if self.try_status().is_none() {
-            let procs = tree::descendants(self.pid as i32);
+            let procs = tree::without_bridge(tree::descendants(self.pid as i32));
             tree::signal_group(self.pid as i32, Signal::SIGKILL);
             tree::signal_all(&procs, Signal::SIGKILL);
         } else {
