@@ -356,7 +356,7 @@ impl ServerProcess {
             self.kill_leftovers(&[]);
             return Ok(s);
         }
-        let procs = tree::without_bridge(tree::descendants(self.pid as i32));
+        let procs = self.tree();
         // bwrap's own processes die with the server; signalling them first
         // would SIGKILL the server through the namespace's pid 1.
         let servers: Vec<tree::Proc> = procs
@@ -382,6 +382,18 @@ impl ServerProcess {
         Ok(status)
     }
 
+    /// The processes under the server, not yet reaped. On bwrap, without
+    /// the `--net proxy` bridge, which removes its directory and exits once
+    /// bwrap has (everything else there dies with the pid namespace); on
+    /// Landlock, where a server's child could name itself so, all of them.
+    fn tree(&self) -> Vec<tree::Proc> {
+        let procs = tree::descendants(self.pid as i32);
+        match self.backend {
+            Backend::Bwrap => tree::without_bridge(procs),
+            _ => procs,
+        }
+    }
+
     /// After the server was reaped: its group's members, and what is left
     /// of the tree it had.
     fn kill_leftovers(&self, procs: &[tree::Proc]) {
@@ -395,7 +407,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if self.try_status().is_none() {
-            let procs = tree::without_bridge(tree::descendants(self.pid as i32));
+            let procs = self.tree();
             tree::signal_group(self.pid as i32, Signal::SIGKILL);
             tree::signal_all(&procs, Signal::SIGKILL);
         } else {

@@ -75,8 +75,9 @@ pub fn tree_of(root: i32, all: &[Proc]) -> Vec<Proc> {
 
 /// `procs` without the `--net proxy` bridge (`sandspawn __proxy-bridge`,
 /// bwrap's child on the host): it removes its socket directory and exits
-/// once bwrap has exited, which a signal to it would prevent. A process in
-/// the sandbox that names itself so still dies with bwrap's pid namespace.
+/// once bwrap has exited, which a signal to it would prevent. For bwrap
+/// sandboxes only: there a process that names itself so still dies with
+/// the pid namespace.
 pub fn without_bridge(procs: Vec<Proc>) -> Vec<Proc> {
     procs
         .into_iter()
