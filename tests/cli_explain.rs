@@ -545,3 +545,34 @@ fn a_trust_input_holding_a_key_is_hidden_even_inside_a_granted_directory() {
         "{denied:?}"
     );
 }
+
+/// The Landlock backend has no network namespace for `proxy`: `run`
+/// refused it (125), but `explain` showed the plan, exit 0, no warning, and
+/// the library built it and started a server that exited 125 at once. Now
+/// the plan is refused where it is built, with run's line, for all three.
+#[test]
+fn landlock_with_network_proxy_is_refused_by_explain_as_by_run() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let want = "sandspawn: the landlock backend cannot enforce network `proxy`: it needs a \
+                network namespace; use the bwrap backend (`--backend bwrap`) or `--net full`";
+    let flags = [
+        "--backend",
+        "landlock",
+        "--net",
+        "proxy",
+        "--proxy",
+        "http://127.0.0.1:9",
+    ];
+    for sub in [&["explain", "--json"][..], &["explain"], &["run"]] {
+        let args: Vec<&str> = sub
+            .iter()
+            .chain(&flags)
+            .chain(&["--", "true"])
+            .copied()
+            .collect();
+        let out = sandspawn(h, &[], &args);
+        assert_eq!(stderr_line(&out), want, "{sub:?}");
+        assert!(out.stdout.is_empty(), "{sub:?}: nothing printed as a plan");
+    }
+}

@@ -95,3 +95,36 @@ async fn each_spawn_has_its_own_dirs_and_reaping_removes_them() {
     drop(c);
     assert!(!Path::new(&c_home).exists());
 }
+
+/// A server that left more in its TMPDIR than one bounded removal takes
+/// (5000 entries, so a worker thread is not stalled): the rest stayed
+/// until the host process ended and a later plan swept it, so a
+/// long-running host kept every such directory. Now the rest is removed
+/// off the caller's thread.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reaped_servers_many_files_are_all_removed() {
+    if !usable("landlock") {
+        return;
+    }
+    let host = Host::new();
+    let script = "cd \"$TMPDIR\" && i=0 && while [ $i -lt 6000 ]; do : > f$i; i=$((i+1)); done";
+    let cmd = vec!["sh".into(), "-c".into(), script.into()];
+    let plan = host.plan(cmd, "landlock", Layer::default());
+    let mut server = spawn(&plan, &opts()).await.unwrap();
+    let dir = server.private_dir().unwrap().to_path_buf();
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("the loop ends")
+        .unwrap();
+    assert!(status.success(), "{}", server.stderr_tail(5));
+    for _ in 0..100 {
+        if !dir.exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = std::fs::read_dir(dir.join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    panic!("{} still holds {left} files", dir.display());
+}

@@ -68,6 +68,7 @@ fn start_client(
     backend: &str,
     mode: &str,
     tag: &str,
+    flags: &[&str],
     server: &[&str],
 ) -> (std::process::Child, i32, std::path::PathBuf) {
     let log = host.work().join("wrapper.log");
@@ -84,6 +85,7 @@ fn start_client(
             "--backend",
             backend,
         ])
+        .args(flags)
         .args(["--set", tag, "--"])
         .args(server)
         .env_clear()
@@ -114,7 +116,7 @@ fn lifetime_of(backend: &str, mode: &str, server: &[&str]) {
         server.len(),
         std::process::id()
     );
-    let (mut client, wrapper, log) = start_client(&host, backend, mode, &tag, server);
+    let (mut client, wrapper, log) = start_client(&host, backend, mode, &tag, &[], server);
     let started = Instant::now();
     let mut alive = Vec::new();
     while alive.is_empty() && started.elapsed() < Duration::from_secs(10) {
@@ -294,7 +296,8 @@ fn a_client_ignoring_sigchld_still_gets_a_watched_server() {
         "import time, sys; time.sleep(1); sys.exit(3)",
     ];
     let args = ["--backend", "landlock"];
-    let (mut client, wrapper, log) = start_client(&host, args[1], "thread-ignchld", &tag, &server);
+    let (mut client, wrapper, log) =
+        start_client(&host, args[1], "thread-ignchld", &tag, &[], &server);
     let started = Instant::now();
     while !gone(wrapper) && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
@@ -305,4 +308,62 @@ fn a_client_ignoring_sigchld_still_gets_a_watched_server() {
     assert!(gone(wrapper), "the watcher outlived its server: {report}");
     assert!(report.contains("watcher stays resident"), "{report}");
     assert!(!report.contains("No child processes"), "{report}");
+}
+
+/// `--net proxy` under the watcher: the client's death ended the sandbox,
+/// and then every process reparented to the watcher, the host-side bridge
+/// among them, was SIGKILLed before it removed its socket directory:
+/// one `/tmp/sandspawn-proxy-*` was left per server. The bridge is now
+/// left to exit by itself once bwrap has, and reaped.
+#[test]
+fn the_proxy_bridge_directory_goes_with_a_killed_client() {
+    if !usable("bwrap") {
+        return;
+    }
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = upstream.local_addr().unwrap().port().to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let host = Host::new();
+    let tag = format!("SANDSPAWN_TEST_TAG=bridge-{}", std::process::id());
+    let flags = ["--net", "proxy", "--proxy", &url];
+    let server = ["sleep", "300"];
+    let (mut client, wrapper, log) = start_client(&host, "bwrap", "thread", &tag, &flags, &server);
+    // The bridge: `sandspawn __proxy-bridge FD PID DIR HOST PORT …`.
+    let bridge_dir = || {
+        std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            (args.get(1) == Some(&&b"__proxy-bridge"[..]) && args.get(6) == Some(&port.as_bytes()))
+                .then(|| std::path::PathBuf::from(String::from_utf8_lossy(args[4]).into_owned()))
+        })
+    };
+    let started = Instant::now();
+    let mut dir = None;
+    while dir.is_none() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        dir = bridge_dir();
+    }
+    let dir = dir.unwrap_or_else(|| panic!("no bridge: {}", read(&log)));
+    assert!(dir.is_dir(), "{}", dir.display());
+    // The forking thread has exited: the watcher is the one keeping it.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        read(&log).contains("watcher stays resident"),
+        "{}",
+        read(&log)
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(client.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = client.wait();
+    let killed = Instant::now();
+    while killed.elapsed() < Duration::from_secs(3) && (dir.exists() || !gone(wrapper)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = dir.exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(gone(wrapper), "sandspawn outlived its SIGKILLed client");
+    assert!(!left, "{} outlived the sandbox", dir.display());
 }

@@ -36,6 +36,7 @@ fn true_under_bwrap() -> (Host, Plan, SpawnOptions) {
 fn runtimes_that_cannot_spawn() {
     a_runtime_without_io_gets_an_error_and_later_spawns_still_work();
     a_shut_down_runtime_forks_nothing();
+    a_runtime_without_timers_gets_an_error();
 }
 
 /// tokio panics in `Command::spawn` without the IO driver, after the fork:
@@ -57,8 +58,8 @@ fn a_runtime_without_io_gets_an_error_and_later_spawns_still_work() {
     assert!(matches!(err, SpawnError::NoRuntime(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "spawn needs a tokio runtime with IO enabled: this one has none; \
-         build it with enable_io() or enable_all()"
+        "spawn needs a tokio runtime with IO and time enabled: this one has no IO driver; \
+         build it with enable_all()"
     );
     assert_eq!(children(), Vec::<String>::new(), "nothing was forked");
     assert_eq!(fds(), before, "the probe closed what it opened");
@@ -91,6 +92,31 @@ fn a_shut_down_runtime_forks_nothing() {
     let err = handle.block_on(spawn(&plan, &opts)).unwrap_err();
     assert!(matches!(err, SpawnError::Start { .. }), "{err:?}");
     assert!(err.to_string().contains("shut"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(children(), Vec::<String>::new(), "nothing was forked");
+}
+
+/// The README promised that a runtime with IO was enough, but every
+/// handshake, `settle` and `shutdown` is bounded by a tokio timer: with
+/// `enable_io()` alone the spawn succeeded and `initialize` then panicked
+/// ("timers are disabled"). Now the spawn is refused before any fork.
+fn a_runtime_without_timers_gets_an_error() {
+    let Some(_) = ready("bwrap") else {
+        return;
+    };
+    let (_host, plan, opts) = true_under_bwrap();
+    let no_time = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()
+        .unwrap();
+    let err = no_time.block_on(spawn(&plan, &opts)).unwrap_err();
+    assert!(matches!(err, SpawnError::NoRuntime(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "spawn needs a tokio runtime with IO and time enabled: this one has no timers; \
+         build it with enable_all()"
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(children(), Vec::<String>::new(), "nothing was forked");
 }

@@ -31,6 +31,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -261,6 +262,10 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         }))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        // A group of its own: what ends bwrap's group (a library host's
+        // SIGKILL to it) would end the bridge before it removed its
+        // directory. It goes by itself once bwrap has exited.
+        .process_group(0)
         // Ours: a connection it cannot serve is reported there (once per
         // reason and interval), beside the child's own diagnostics.
         .stderr(Stdio::inherit())

@@ -80,6 +80,7 @@ const FORWARDED: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 #[derive(Debug)]
 pub struct ParentWatch {
     parent: std::os::fd::OwnedFd,
+    spare_bridge: bool,
 }
 
 impl ParentWatch {
@@ -92,7 +93,24 @@ impl ParentWatch {
         let parent = sys::pidfd_open(ppid as libc::pid_t)?;
         // The pid could have been reused between the two calls only if our
         // parent had died, which would have changed parent_id().
-        Ok((std::os::unix::process::parent_id() == ppid).then_some(ParentWatch { parent }))
+        Ok(
+            (std::os::unix::process::parent_id() == ppid).then_some(ParentWatch {
+                parent,
+                spare_bridge: false,
+            }),
+        )
+    }
+
+    /// The sandbox is bwrap's with network `proxy`: once bwrap is gone,
+    /// the one process of it outside the pid namespace that reaches us is
+    /// the host-side bridge, which removes its socket directory and exits
+    /// by itself when bwrap has exited. Ending the sandbox then waits for
+    /// it (within the same bound) instead of SIGKILLing it, which left the
+    /// directory behind. Not for Landlock, where anything the server
+    /// started could name itself so.
+    pub fn sparing_the_proxy_bridge(mut self) -> Self {
+        self.spare_bridge = true;
+        self
     }
 
     /// Run `cmd` (which must set its own parent-death signal, tied to this
@@ -123,7 +141,7 @@ impl ParentWatch {
             .and_then(|signals| self.wait(&mut child, signals.as_fd()));
         if outcome.is_err() {
             // Fail closed: no sandbox left unwatched.
-            end_all(&mut child);
+            end_all(&mut child, self.spare_bridge);
         }
         outcome
     }
@@ -151,7 +169,7 @@ impl ParentWatch {
             if gone != 0 {
                 // The child's parent-death signal follows our exit anyway;
                 // killing first does not depend on it having been set.
-                end_all(child);
+                end_all(child, self.spare_bridge);
                 return Ok(CLIENT_GONE);
             }
             if got == 0 {
@@ -174,11 +192,14 @@ const END_ALL_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 /// is a grandchild), reaping as they go, until none is left or
 /// [`END_ALL_FOR`] has passed. Only our own unreaped children are
 /// signalled, so no pid can have been reused for another process.
-fn end_all(child: &mut std::process::Child) {
+fn end_all(child: &mut std::process::Child, spare_bridge: bool) {
     let _ = child.kill();
     let deadline = std::time::Instant::now() + END_ALL_FOR;
     loop {
         for pid in own_children() {
+            if spare_bridge && is_bridge(pid) {
+                continue;
+            }
             let _ = sys::send_signal(pid, libc::SIGKILL);
         }
         loop {
@@ -194,6 +215,12 @@ fn end_all(child: &mut std::process::Child) {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Whether `pid` runs `sandspawn __proxy-bridge …`.
+fn is_bridge(pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline.split(|b| *b == 0).nth(1) == Some(crate::bridge::BRIDGE_TOKEN.as_bytes())
 }
 
 /// This process's children, from `/proc/self/task/*/children`.

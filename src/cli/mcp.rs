@@ -232,9 +232,14 @@ fn run(args: &McpArgs) -> Result<ExitCode, CliError> {
             lifetime_text(&forker, watch.is_some(), report.backend)
         ));
     }
-    let Some(watch) = watch else {
+    let Some(mut watch) = watch else {
         return Err(sandspawn_linux::run(&spec).into());
     };
+    if spec.network == sandspawn_linux::NetworkMode::Proxy
+        && spec.backend == sandspawn_linux::Backend::Bwrap
+    {
+        watch = watch.sparing_the_proxy_bridge();
+    }
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Lifetime(format!("finding our own binary: {e}")))?;
     let mut cmd = std::process::Command::new(exe);

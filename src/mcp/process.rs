@@ -51,8 +51,10 @@ pub enum SpawnError {
     /// The spawner thread is gone or was never started.
     #[error("the sandspawn spawner thread is not running")]
     Spawner,
-    /// Called outside a tokio runtime, or in one without its IO driver.
-    #[error("spawn needs a tokio runtime with IO enabled: {0}")]
+    /// Called outside a tokio runtime, or in one without its IO driver or
+    /// its timers (the handshake, `settle` and `shutdown` are bounded by
+    /// tokio timers).
+    #[error("spawn needs a tokio runtime with IO and time enabled: {0}")]
     NoRuntime(String),
     /// The host has the program but the plan's view hides it (see
     /// `Plan::hidden_command`): the line naming it and the grant.
@@ -80,6 +82,9 @@ enum SpawnFailure {
     Io(io::Error),
     /// The caller's runtime has no IO driver (tokio would panic).
     NoIo,
+    /// The caller's runtime has no timers: the spawn would work, and then
+    /// the handshake or `shutdown` would panic in the host.
+    NoTime,
 }
 
 fn spawner() -> Result<mpsc::Sender<Job>, SpawnError> {
@@ -142,7 +147,9 @@ pub struct ServerProcess {
     private: Option<PrivateRun>,
 }
 
-/// Spawn the server `plan` describes. Call inside a tokio runtime.
+/// Spawn the server `plan` describes. Call inside a tokio runtime with IO
+/// and time enabled (`enable_all()`); without either it is
+/// [`SpawnError::NoRuntime`], and nothing is forked.
 ///
 /// On Landlock each spawn gets a new HOME and TMPDIR (a plan may be
 /// spawned any number of times), owned by this process: they are removed
@@ -196,10 +203,12 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         // and either way the child is dropped unkillable and unreaped.
         // Probe the driver first, before anything is forked.
         let probe = std::panic::catch_unwind(|| tokio::net::UnixStream::pair().map(drop));
-        let result = match probe {
-            Ok(Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
-            Ok(Err(e)) => Err(SpawnFailure::Io(e)),
-            Err(_) => Err(SpawnFailure::NoIo),
+        let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
+        let result = match (probe, timers) {
+            (Err(_), _) => Err(SpawnFailure::NoIo),
+            (_, Err(_)) => Err(SpawnFailure::NoTime),
+            (Ok(Ok(())), Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
+            (Ok(Err(e)), Ok(())) => Err(SpawnFailure::Io(e)),
         };
         let _ = tx.send(result);
     });
@@ -215,7 +224,12 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         }
         Err(SpawnFailure::NoIo) => {
             return Err(SpawnError::NoRuntime(
-                "this one has none; build it with enable_io() or enable_all()".into(),
+                "this one has no IO driver; build it with enable_all()".into(),
+            ))
+        }
+        Err(SpawnFailure::NoTime) => {
+            return Err(SpawnError::NoRuntime(
+                "this one has no timers; build it with enable_all()".into(),
             ))
         }
     };
@@ -336,10 +350,13 @@ impl ServerProcess {
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
         if let Some(s) = self.try_status() {
-            self.kill_leftovers(&tree::descendants(self.pid as i32));
+            // Reaped: its children were re-parented when it exited, and its
+            // pid number may belong to an unrelated process by now, so no
+            // tree is walked under it; only its group, guarded.
+            self.kill_leftovers(&[]);
             return Ok(s);
         }
-        let procs = tree::descendants(self.pid as i32);
+        let procs = self.tree();
         // bwrap's own processes die with the server; signalling them first
         // would SIGKILL the server through the namespace's pid 1.
         let servers: Vec<tree::Proc> = procs
@@ -365,6 +382,18 @@ impl ServerProcess {
         Ok(status)
     }
 
+    /// The processes under the server, not yet reaped. On bwrap, without
+    /// the `--net proxy` bridge, which removes its directory and exits once
+    /// bwrap has (everything else there dies with the pid namespace); on
+    /// Landlock, where a server's child could name itself so, all of them.
+    fn tree(&self) -> Vec<tree::Proc> {
+        let procs = tree::descendants(self.pid as i32);
+        match self.backend {
+            Backend::Bwrap => tree::without_bridge(procs),
+            _ => procs,
+        }
+    }
+
     /// After the server was reaped: its group's members, and what is left
     /// of the tree it had.
     fn kill_leftovers(&self, procs: &[tree::Proc]) {
@@ -378,7 +407,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if self.try_status().is_none() {
-            let procs = tree::descendants(self.pid as i32);
+            let procs = self.tree();
             tree::signal_group(self.pid as i32, Signal::SIGKILL);
             tree::signal_all(&procs, Signal::SIGKILL);
         } else {

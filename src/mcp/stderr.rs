@@ -11,7 +11,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Bounds of the ring.
 #[derive(Debug, Clone, Copy)]
 pub struct StderrLimits {
-    /// Total bytes kept (the newest lines).
+    /// Total bytes kept (the newest lines), each line's newline included:
+    /// an empty line is not free, so a flood of them stays bounded too.
     pub total: usize,
     /// Bytes kept of one line; the rest is cut and marked.
     pub line: usize,
@@ -115,13 +116,13 @@ impl Ring {
             text,
             truncated,
         };
-        self.bytes += line.text.len();
+        self.bytes += line.text.len() + 1;
         self.lines.push_back(line);
         let total = self.limits().total;
         while self.bytes > total {
             match self.lines.pop_front() {
                 Some(old) => {
-                    self.bytes -= old.text.len();
+                    self.bytes -= old.text.len() + 1;
                     self.dropped += 1;
                 }
                 None => break,
@@ -237,6 +238,17 @@ mod tests {
         r.feed(&vec![b'x'; 100_000], t);
         r.flush(t);
         assert_eq!(r.lines().last().unwrap().text, "xxxxx");
+    }
+
+    /// Empty lines counted nothing against the total, so a server writing
+    /// only newlines (`yes '' >&2`) grew the ring without bound: the host
+    /// took on hundreds of MB a second. Each line now counts its newline.
+    #[test]
+    fn empty_lines_count_against_the_total() {
+        let mut r = Ring::new(StderrLimits::default());
+        r.feed(&vec![b'\n'; 1_000_000], Duration::ZERO);
+        assert_eq!(r.lines().len(), 64 * 1024);
+        assert_eq!(r.dropped(), 1_000_000 - 64 * 1024);
     }
 
     #[test]

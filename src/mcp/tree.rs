@@ -73,6 +73,22 @@ pub fn tree_of(root: i32, all: &[Proc]) -> Vec<Proc> {
     out
 }
 
+/// `procs` without the `--net proxy` bridge (`sandspawn __proxy-bridge`,
+/// bwrap's child on the host): it removes its socket directory and exits
+/// once bwrap has exited, which a signal to it would prevent. For bwrap
+/// sandboxes only: there a process that names itself so still dies with
+/// the pid namespace.
+pub fn without_bridge(procs: Vec<Proc>) -> Vec<Proc> {
+    procs
+        .into_iter()
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            cmdline.split(|b| *b == 0).nth(1)
+                != Some(sandspawn_linux::bridge::BRIDGE_TOKEN.as_bytes())
+        })
+        .collect()
+}
+
 /// Send `sig` to each process still alive with the same start time.
 pub fn signal_all(procs: &[Proc], sig: Signal) {
     for p in procs {

@@ -90,12 +90,39 @@ pub enum BuildError {
     /// No command given.
     #[error("no command given; write it after `--`, as in `sandspawn run -- CMD ARGS`")]
     NoCommand,
+    /// A NUL byte in the command line (a config's `"\u0000"`): exec
+    /// cannot pass one, and it failed only inside the sandbox stage,
+    /// naming neither the argument nor the server.
+    #[error("command argument {index} (`{shown}`) contains a NUL byte (shown as \\0), which no program argument can hold; remove it")]
+    NulInCommand {
+        /// Its position (0: the program).
+        index: usize,
+        /// The argument, the NUL shown as `\0`.
+        shown: String,
+    },
+    /// Network `proxy` on the Landlock backend, which has no network
+    /// namespace to hold the child to the bridge.
+    #[error("the landlock backend cannot enforce network `proxy`: it needs a network namespace; \
+             use the bwrap backend (`--backend bwrap`) or `--net full`{}",
+            .auto_why.as_ref().map(|w| format!(" (--backend auto chose landlock: {w})")).unwrap_or_default())]
+    LandlockProxy {
+        /// Why `auto` fell back to Landlock, when it did.
+        auto_why: Option<String>,
+    },
 }
 
 /// Build and verify a plan.
 pub fn build(req: &Request) -> Result<Plan, BuildError> {
     if req.command.is_empty() {
         return Err(BuildError::NoCommand);
+    }
+    if let Some((index, arg)) =
+        (req.command.iter().enumerate()).find(|(_, a)| a.as_encoded_bytes().contains(&0))
+    {
+        return Err(BuildError::NulInCommand {
+            index,
+            shown: arg.to_string_lossy().replace('\0', "\\0"),
+        });
     }
     check_parent_cwd(&req.parent_cwd)?;
     // A relative one was created under this process's cwd, then failed
@@ -140,6 +167,13 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         Backend::Auto => sandspawn_linux::report::auto_choice(),
         requested => (requested, "requested".to_string()),
     };
+    // Refused here, not only when run: `explain` and a library host would
+    // otherwise be shown a plan that no backend starts.
+    if backend == Backend::Landlock && policy.network == crate::policy::NetworkMode::Proxy {
+        return Err(BuildError::LandlockProxy {
+            auto_why: (policy.backend == Backend::Auto).then_some(backend_why),
+        });
+    }
     // Falling back is a degraded choice (no mount, pid or network
     // namespace), so it is said on every run, not only under --report;
     // choosing Landlock by name silences it.

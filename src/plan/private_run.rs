@@ -204,7 +204,24 @@ impl Drop for PrivateRun {
         // tmp must not stall.
         if let Some(dir) = self.dir.take() {
             let mut budget = SWEEP_BUDGET;
-            let _ = remove_within(&dir, &mut budget);
+            if remove_within(&dir, &mut budget).is_ok() || !dir.exists() {
+                return;
+            }
+            // Past the budget, or a file made by a server killed a moment
+            // ago (SIGKILL lands after its current call): the sweep takes
+            // only what a gone owner left, and the owner is this process,
+            // which may run for weeks. So the rest goes now, on a thread
+            // of its own, once more after a pause for a dying server.
+            let _ = std::thread::Builder::new()
+                .name("sandspawn-private-cleanup".into())
+                .spawn(move || {
+                    for pause in [100, 1000] {
+                        std::thread::sleep(std::time::Duration::from_millis(pause));
+                        if remove_tree(&dir).is_ok() || !dir.exists() {
+                            return;
+                        }
+                    }
+                });
         }
     }
 }

@@ -1,0 +1,87 @@
+//! `shutdown` of a server that was already reaped must not signal whatever
+//! holds its pid number now. Its own test binary: it steers the kernel's
+//! next pid (`/proc/sys/kernel/ns_last_pid`, root only) so that an unrelated
+//! process gets the reaped server's pid, as a long-running host on a
+//! machine with the common pid_max of 32768 sees sooner or later.
+
+mod mcp_support;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mcp_support::*;
+use sandspawn::mcp::process::{spawn, SpawnOptions};
+use sandspawn::policy::Layer;
+
+/// A process of its own (a shell with a child, in a group it leads) that
+/// gets `pid`, or `None` when other processes on the machine keep taking
+/// that number first, or when this user may not steer pids.
+fn unrelated_process_with_pid(pid: u32) -> Option<Child> {
+    for _ in 0..200 {
+        if std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+            return None;
+        }
+        let child = Command::new("sh")
+            .args(["-c", "sleep 60 & wait"])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        if child.id() == pid {
+            return Some(child);
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+}
+
+/// The server exited and `wait` reaped it; later its pid went to another
+/// process, which has a child of its own. `shutdown` (a host's cleanup
+/// path calls it whatever happened before) walked the process tree under
+/// that pid and SIGKILLed the unrelated process and its child.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_after_wait_leaves_a_recycled_pid_alone() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: steering pids through ns_last_pid needs root");
+        return;
+    }
+    let Some(_) = ready("bwrap") else {
+        return;
+    };
+    let host = Host::new();
+    let plan = host.plan(vec!["true".into()], "bwrap", Layer::default());
+    let opts = SpawnOptions {
+        sandspawn_exe: Some(SANDSPAWN.into()),
+        ..SpawnOptions::default()
+    };
+    let mut server = spawn(&plan, &opts).await.unwrap();
+    let pid = server.pid();
+    assert!(server.wait().await.unwrap().success());
+    let Some(mut other) = unrelated_process_with_pid(pid) else {
+        eprintln!("skipped: could not give pid {pid} to another process");
+        return;
+    };
+    // Its child is started: the tree under the pid has two processes.
+    std::thread::sleep(Duration::from_millis(200));
+    let status = server.shutdown(Duration::from_secs(1)).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let survived = alive(other.id());
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(other.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = other.wait();
+    assert!(
+        survived,
+        "shutdown killed pid {pid}, which is no longer the server"
+    );
+}
