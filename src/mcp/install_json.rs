@@ -42,6 +42,7 @@ pub(super) fn rewrite(
     // serde_json first: its error names the line and column.
     serde_json::from_str::<serde_json::Value>(&stripped).map_err(|e| e.to_string())?;
     let root = jsonc::tree(&stripped).ok_or("not a JSON value (nested too deeply?)")?;
+    refuse_duplicates(&root, text)?;
     let mut edits = Vec::new();
     let mut changed = Vec::new();
     // VS Code's settings.json keeps them under "mcp": {"servers": …}.
@@ -101,6 +102,66 @@ pub(super) fn rewrite(
     }
     out.push_str(&text[at..]);
     Ok((out, changed))
+}
+
+/// The keys install reads, on the way to each server and in it.
+const SCOPES: &[&str] = &["mcpServers", "servers", "mcp", "projects"];
+const ENTRY: &[&str] = &["command", "args"];
+
+/// Err when a key install reads appears twice in one object: the client
+/// (JSON.parse, VS Code's parser) takes the last, the edit would take the
+/// first, and a server it runs would stay bare. Keys install does not
+/// read (a settings.json's own, an `env`) may repeat as before.
+fn refuse_duplicates(root: &Node, text: &str) -> Result<(), String> {
+    // (object, the keys that matter in it; None: all of them)
+    let mut objects: Vec<(&Node, Option<&[&str]>)> = vec![(root, Some(SCOPES))];
+    if let Some(mcp) = root.get("mcp") {
+        objects.push((mcp, Some(&["servers"])));
+    }
+    if let Some(projects) = root.get("projects") {
+        objects.push((projects, None));
+        if let Kind::Object(members) = &projects.kind {
+            objects.extend(
+                members
+                    .iter()
+                    .map(|(_, _, p)| (p, Some(&["mcpServers"][..]))),
+            );
+        }
+    }
+    let mut maps = Vec::new();
+    for (node, _) in &objects {
+        for key in ["mcpServers", "servers"] {
+            maps.extend(node.get(key));
+        }
+    }
+    for map in maps {
+        objects.push((map, None));
+        if let Kind::Object(members) = &map.kind {
+            objects.extend(members.iter().map(|(_, _, s)| (s, Some(ENTRY))));
+        }
+    }
+    for (node, keys) in objects {
+        let Kind::Object(members) = &node.kind else {
+            continue;
+        };
+        for (i, (key, at, _)) in members.iter().enumerate() {
+            let read = keys.is_none_or(|k| k.contains(&key.as_str()));
+            if read && members[..i].iter().any(|(k, _, _)| k == key) {
+                let before = &text.as_bytes()[..*at];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let column = *at
+                    - before
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |n| n + 1)
+                    + 1;
+                return Err(format!(
+                    "duplicate key `{key}` at line {line} column {column}: the client reads the last one; remove the other"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn json(s: &str) -> String {

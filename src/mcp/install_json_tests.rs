@@ -156,3 +156,30 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn duplicate_keys_the_client_reads_are_refused() {
+    // Clients (JSON.parse, VS Code's JSONC parser) keep the last of two
+    // equal keys: wrapping the first would leave the server they run bare.
+    let dup_server =
+        "{\"mcpServers\": {\"a\": {\"command\": \"x\"},\n \"a\": {\"command\": \"y\"}}}";
+    let dup_scope = "{\"servers\": {\"a\": {\"command\": \"x\"}},\n \"servers\": {\"b\": {\"command\": \"y\"}}}";
+    let dup_command = "{\"servers\": {\"a\": {\"command\": \"x\",\n  \"command\": \"y\"}}}";
+    let dup_project = "{\"projects\": {\"/p\": {\"mcpServers\": {}},\n \"/p\": {}}}";
+    for (text, key, at) in [
+        (dup_server, "a", "line 2 column 2"),
+        (dup_scope, "servers", "line 2 column 2"),
+        (dup_command, "command", "line 2 column 3"),
+        (dup_project, "/p", "line 2 column 2"),
+    ] {
+        for install in [true, false] {
+            assert_eq!(
+                rewrite(text, CFG, EXE, install).unwrap_err(),
+                format!("duplicate key `{key}` at {at}: the client reads the last one; remove the other")
+            );
+        }
+    }
+    // Keys install does not read may repeat (VS Code's settings.json).
+    let other = "{\"editor.tabSize\": 2, \"editor.tabSize\": 4, \"servers\": {\"a\": {\"command\": \"x\", \"env\": {\"A\": \"1\", \"A\": \"2\"}}}}";
+    assert_eq!(install(other).1, ["a"]);
+}
