@@ -271,11 +271,38 @@ pub fn diff(old: &str, new: &str) -> String {
             .iter()
             .any(|(c, _)| *c != ' ')
     };
+    // Each run of shown lines is a hunk headed `@@ -OLD,N +NEW,M @@`, as
+    // in `diff -u`: the unchanged lines between two hunks are left out,
+    // and without the header the lines around the gap read as adjacent.
     let mut out = String::new();
-    for (k, (c, line)) in ops.iter().enumerate() {
-        if *c != ' ' || near(k) {
+    let (mut old_at, mut new_at) = (0, 0);
+    let mut k = 0;
+    while k < ops.len() {
+        if ops[k].0 == ' ' && !near(k) {
+            old_at += 1;
+            new_at += 1;
+            k += 1;
+            continue;
+        }
+        let end = (k..ops.len())
+            .find(|&e| ops[e].0 == ' ' && !near(e))
+            .unwrap_or(ops.len());
+        let hunk = &ops[k..end];
+        let olds = hunk.iter().filter(|(c, _)| *c != '+').count();
+        let news = hunk.iter().filter(|(c, _)| *c != '-').count();
+        // An empty side names the line before it, as `diff -u` does.
+        let first = |at: usize, n: usize| if n == 0 { at } else { at + 1 };
+        out.push_str(&format!(
+            "@@ -{},{olds} +{},{news} @@\n",
+            first(old_at, olds),
+            first(new_at, news)
+        ));
+        for (c, line) in hunk {
             out.push_str(&format!("{c} {line}\n"));
         }
+        old_at += olds;
+        new_at += news;
+        k = end;
     }
     out
 }
@@ -463,7 +490,28 @@ mod tests {
             claude(None),
             Path::new("/h/.config/Claude/claude_desktop_config.json")
         );
-        assert_eq!(diff("a\nb\nc\n", "a\nB\nc\n"), "  a\n- b\n+ B\n  c\n");
+        assert_eq!(
+            diff("a\nb\nc\n", "a\nB\nc\n"),
+            "@@ -1,3 +1,3 @@\n  a\n- b\n+ B\n  c\n"
+        );
+    }
+
+    /// Unchanged lines between two changes are left out: each hunk says
+    /// where it is, or the lines around a gap read as adjacent (a Codex
+    /// entry's `cwd` seemed gone from the dry run).
+    #[test]
+    fn diff_hunks_say_where_they_are() {
+        let old = "[s]\ncommand = \"x\"\nenv_vars = []\ncwd = \"/w\"\nenabled = false\n\n[t]\n";
+        let new = "[s]\ncommand = \"S\"\nenv_vars = []\ncwd = \"/w\"\nenabled = false\nargs = [\"x\"]\n\n[t]\n";
+        assert_eq!(
+            diff(old, new),
+            "@@ -1,3 +1,3 @@\n  [s]\n- command = \"x\"\n+ command = \"S\"\n  env_vars = []\n\
+             @@ -5,2 +5,3 @@\n  enabled = false\n+ args = [\"x\"]\n  \n"
+        );
+        // Only additions, at the very start, and only removals.
+        assert_eq!(diff("", "a\n"), "@@ -0,0 +1,1 @@\n+ a\n");
+        assert_eq!(diff("a\n", ""), "@@ -1,1 +0,0 @@\n- a\n");
+        assert_eq!(diff("a\n", "a\n"), "");
     }
 
     #[test]
