@@ -195,6 +195,28 @@ pub fn rewrite(
     })
 }
 
+/// The wrapper's own arguments, `mcp --config FILE [--project DIR]
+/// --server NAME --`. A value starting with `-` is attached (`--server=-x`):
+/// apart it would read as an option, and a server named `--` would end
+/// the options early, so the wrapped server would not start.
+pub(super) fn wrapper_args(config: &str, project: Option<&str>, name: &str) -> Vec<String> {
+    let mut out = vec!["mcp".to_string()];
+    let mut opt = |flag: &str, value: &str| {
+        if value.starts_with('-') {
+            out.push(format!("{flag}={value}"));
+        } else {
+            out.extend([flag.to_string(), value.to_string()]);
+        }
+    };
+    opt("--config", config);
+    if let Some(dir) = project {
+        opt("--project", dir);
+    }
+    opt("--server", name);
+    out.push("--".into());
+    out
+}
+
 /// The original command line of a wrapped server (`sandspawn mcp … --
 /// CMD ARGS` → `CMD ARGS`), or None when it is not wrapped.
 pub fn unwrap_command(

@@ -195,11 +195,7 @@ fn wrap(
     if is_sandspawn(cmd, exe) || super::install::windows_command(cmd) {
         return None;
     }
-    let mut own = vec!["mcp", "--config", config];
-    if let Some(dir) = project {
-        own.extend(["--project", dir]);
-    }
-    own.extend(["--server", name, "--"]);
+    let own = super::install::wrapper_args(config, project, name);
     let mut prefix: Vec<String> = own.iter().map(|s| json(s)).collect();
     prefix.push(text[command.span.clone()].to_string());
     let prefix = prefix.join(", ");
@@ -236,10 +232,27 @@ pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
     if args.first() != Some(&Some("mcp")) {
         return None;
     }
-    let end = args.iter().position(|a| *a == Some("--"))?;
-    let own = &args[..end];
-    let named = own.contains(&Some("--config")) && own.contains(&Some("--server"));
-    (named && end + 1 < args.len()).then_some(end)
+    // The options' values are skipped, so a value `--` (a server named so,
+    // wrapped by an older install) is not taken for the end.
+    let (mut config, mut server) = (false, false);
+    let mut i = 1;
+    let end = loop {
+        let arg = (*args.get(i)?)?;
+        match arg {
+            "--" => break i,
+            "--config" | "--server" | "--project" => {
+                config |= arg == "--config";
+                server |= arg == "--server";
+                i += 2;
+            }
+            _ => {
+                config |= arg.starts_with("--config=");
+                server |= arg.starts_with("--server=");
+                i += 1;
+            }
+        }
+    };
+    (config && server && end + 1 < args.len()).then_some(end)
 }
 
 fn unwrap(text: &str, server: &Node, exe: &str) -> Option<Vec<Edit>> {

@@ -183,3 +183,31 @@ fn duplicate_keys_the_client_reads_are_refused() {
     let other = "{\"editor.tabSize\": 2, \"editor.tabSize\": 4, \"servers\": {\"a\": {\"command\": \"x\", \"env\": {\"A\": \"1\", \"A\": \"2\"}}}}";
     assert_eq!(install(other).1, ["a"]);
 }
+
+#[test]
+fn a_server_name_starting_with_a_dash_is_passed_attached() {
+    // `--server -x` does not parse (`-x` reads as an option; a server named
+    // `--` took the `--` that ends the wrapper's options), so the wrapped
+    // server would not start: such a name is written `--server=NAME`.
+    let text =
+        r#"{"mcpServers": {"-x": {"command": "uvx"}, "--": {"command": "uvx", "args": ["a"]}}}"#;
+    let (once, changed) = install(text);
+    assert_eq!(changed, ["-x", "--"]);
+    assert_eq!(
+        once,
+        r#"{"mcpServers": {"-x": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=-x", "--", "uvx"]}, "--": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=--", "--", "uvx", "a"]}}}"#
+    );
+    assert_eq!(install(&once).1, Vec::<String>::new());
+    assert_eq!(uninstall(&once), (text.to_string(), changed));
+    // What install writes is what the client's start parses.
+    let p = std::path::Path::new(CFG);
+    let c = crate::mcp::config::parse_config(&once, p, crate::mcp::config::Format::Json).unwrap();
+    for s in &c.servers {
+        assert_eq!(
+            crate::mcp::install::hand_wrapped_note(s, p),
+            None,
+            "{}",
+            s.name
+        );
+    }
+}

@@ -16,17 +16,29 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
     unwrap_command(cmd, &server.args)?;
     let at = server.args.iter().position(|a| a == "--")?;
     let opts = &server.args[1..at];
-    let names =
-        |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
+    // `--flag VALUE` or `--flag=VALUE` (install attaches a value that
+    // starts with `-`).
+    let values = |flag: &str| -> Vec<&std::ffi::OsStr> {
+        let eq = format!("{flag}=");
+        let mut out = Vec::new();
+        for (i, o) in opts.iter().enumerate() {
+            if o == flag {
+                out.extend(opts.get(i + 1).map(|v| v.as_os_str()));
+            } else if let Some(v) = o.to_str().and_then(|o| o.strip_prefix(&eq)) {
+                out.push(std::ffi::OsStr::new(v));
+            }
+        }
+        out
+    };
     // By real path when both exist, else as written (made absolute).
     let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
     };
-    let this_file = opts
-        .windows(2)
-        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
-    if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
+    let this_file = values("--config")
+        .iter()
+        .any(|v| same(Path::new(v), config));
+    if this_file && values("--server").contains(&std::ffi::OsStr::new(&server.name)) {
         return None;
     }
     let lost = lost_env(server, opts);

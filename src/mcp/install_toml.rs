@@ -65,9 +65,9 @@ pub(super) fn rewrite(
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
                 continue;
             }
-            let mut prefix: Vec<V> = ["mcp", "--config", config, "--server", name.get(), "--"]
+            let mut prefix: Vec<V> = super::install::wrapper_args(config, None, name.get())
                 .iter()
-                .map(|s| V::from(*s))
+                .map(|s| V::from(s.as_str()))
                 .collect();
             prefix.push(cmd_value);
             set_command(table, V::from(sandspawn));
@@ -224,5 +224,20 @@ mod tests {
             err.to_string(),
             "/h/c.toml: line 2, column 11: extra `=`, expected nothing"
         );
+    }
+
+    #[test]
+    fn a_codex_name_starting_with_a_dash_is_passed_attached() {
+        // Codex allows `-` first in a server's name; `--server -x` does not
+        // parse, `--server=-x` does.
+        let text = "[mcp_servers.-x]\ncommand = \"uvx\"\n";
+        let p = Path::new("/h/c.toml");
+        let once = rewrite(text, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(
+            once.text,
+            "[mcp_servers.-x]\ncommand = \"/s/sandspawn\"\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server=-x\", \"--\", \"uvx\"]\n"
+        );
+        let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+        assert_eq!((back.text.as_str(), back.changed.len()), (text, 1));
     }
 }
