@@ -142,6 +142,15 @@ pub(super) fn rewrite(
     if body.contains("\r\n") && body.matches('\n').count() == body.matches("\r\n").count() {
         out = out.replace('\n', "\r\n");
     }
+    // toml_edit ends every key/value line with a newline; a file that had
+    // none at its end (VS Code's default) keeps it so, or uninstall would
+    // not give the bytes back.
+    if !body.is_empty() && !body.ends_with('\n') {
+        if let Some(rest) = out.strip_suffix('\n') {
+            let rest = rest.strip_suffix('\r').unwrap_or(rest);
+            out.truncate(rest.len());
+        }
+    }
     Ok((out, changed))
 }
 
@@ -239,5 +248,35 @@ mod tests {
         );
         let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
         assert_eq!((back.text.as_str(), back.changed.len()), (text, 1));
+    }
+
+    #[test]
+    fn a_file_without_a_final_newline_gets_none() {
+        // Editors that do not end a file with a newline (VS Code's
+        // default): toml_edit ends every key/value line with one, and
+        // uninstall gave back the file with a newline it never had.
+        let p = Path::new("/h/c.toml");
+        for text in [
+            "[mcp_servers.b]\ncommand = \"uvx\"",
+            "[mcp_servers.b]\r\ncommand = \"uvx\"\r\nargs = [\"x\"]",
+            "[mcp_servers.b]\ncommand = \"uvx\"\n[x]\ny = 1",
+            "[mcp_servers.b]\ncommand = \"uvx\"\n# end",
+        ] {
+            let once = rewrite(text, p, "/s/sandspawn", true).unwrap();
+            assert!(!once.text.ends_with('\n'), "{:?}", once.text);
+            let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+            assert_eq!(back.text, text);
+        }
+        let once = rewrite(
+            "[mcp_servers.b]\ncommand = \"uvx\"",
+            p,
+            "/s/sandspawn",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            once.text,
+            "[mcp_servers.b]\ncommand = \"/s/sandspawn\"\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server\", \"b\", \"--\", \"uvx\"]"
+        );
     }
 }
