@@ -404,24 +404,39 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     backup_name.push(".sandspawn-backup");
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
-    let owner = if existed {
-        check_writable(path)?;
-        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
-        std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
-        let owner = (meta.uid(), meta.gid());
-        keep_owner(
-            &std::fs::File::open(&backup).map_err(io("backing up to", &backup))?,
-            &backup,
-            owner,
-        )?;
-        Some(owner)
-    } else {
-        None
-    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Both files are written through a new temporary file renamed over
+    // their name, and its mode and owner set through its descriptor: a
+    // link or another file the directory's owner put at the backup's name
+    // (or swapped in for the temporary one) is replaced, never written
+    // through. Root running install on a user's config otherwise copied
+    // the user's text over the file the link named and gave it to them.
+    let owner = if existed {
+        check_writable(path)?;
+        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
+        let owner = (meta.uid(), meta.gid());
+        let mut old = tempfile::NamedTempFile::new_in(dir).map_err(io("backing up to", &backup))?;
+        std::io::copy(
+            &mut std::fs::File::open(path).map_err(io("reading", path))?,
+            old.as_file_mut(),
+        )
+        .map_err(io("backing up to", &backup))?;
+        old.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(io("backing up to", &backup))?;
+        keep_owner(old.as_file(), &backup, owner)?;
+        old.persist(&backup).map_err(|e| InstallError::Io {
+            step: "backing up to",
+            path: backup.clone(),
+            source: e.error,
+        })?;
+        Some(owner)
+    } else {
+        None
+    };
     std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("writing", path))?;
     tmp.write_all(text.as_bytes())
@@ -431,7 +446,9 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
         let perms = std::fs::metadata(path)
             .map_err(io("reading", path))?
             .permissions();
-        std::fs::set_permissions(tmp.path(), perms).map_err(io("writing", path))?;
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(io("writing", path))?;
     }
     if let Some(owner) = owner {
         keep_owner(tmp.as_file(), path, owner)?;
