@@ -72,6 +72,7 @@ fn launch_from(
     let mut notes = Vec::new();
     let command = if cmd.is_empty() {
         notes.extend(crate::mcp::install::hand_wrapped_note(&server, &file.path));
+        notes.extend(crate::mcp::install::stale_wrapper_note(&server));
         server.command_line(&file.path)?
     } else {
         cmd.to_vec()

@@ -192,7 +192,17 @@ fn wrap(
 ) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
     let cmd = command.as_str()?;
-    if is_sandspawn(cmd, exe) || super::install::windows_command(cmd) {
+    if is_sandspawn(cmd, exe) {
+        let args = server.get("args").and_then(items).unwrap_or_default();
+        let args: Vec<Option<&str>> = args.iter().map(Node::as_str).collect();
+        return stale_wrapper(cmd, exe, &args).then(|| {
+            vec![Edit {
+                range: command.span.clone(),
+                text: json(exe),
+            }]
+        });
+    }
+    if super::install::windows_command(cmd) {
         return None;
     }
     let own = super::install::wrapper_args(config, project, name);
@@ -253,6 +263,16 @@ pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
         }
     };
     (config && server && end + 1 < args.len()).then_some(end)
+}
+
+/// Whether `cmd`, the sandspawn of an entry install wrapped (`args` as
+/// it writes them), is an absolute path that no longer exists (moved,
+/// removed, an old build): the client cannot start the server, so install
+/// points the entry at `exe`. A bare name (looked up on the client's PATH)
+/// and a hand-wrapped entry are the user's.
+pub(super) fn stale_wrapper(cmd: &str, exe: &str, args: &[Option<&str>]) -> bool {
+    let path = Path::new(cmd);
+    cmd != exe && path.is_absolute() && !path.exists() && wrapper_end(args).is_some()
 }
 
 fn unwrap(text: &str, server: &Node, exe: &str) -> Option<Vec<Edit>> {

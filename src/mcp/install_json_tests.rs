@@ -211,3 +211,40 @@ fn a_server_name_starting_with_a_dash_is_passed_attached() {
         );
     }
 }
+
+#[test]
+fn a_wrapper_whose_sandspawn_is_gone_is_pointed_at_this_one() {
+    // Installed by a sandspawn since moved or removed: the client cannot
+    // start the server, and install said "nothing to change". Only the
+    // command moves; what the wrapper runs stays, and uninstall still
+    // gives the original back.
+    let original = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["x"]}}}"#;
+    let (old, _) = rewrite(original, CFG, "/nonexistent/old/sandspawn", true).unwrap();
+    let (once, changed) = install(&old);
+    assert_eq!(changed, ["t"]);
+    assert_eq!(once, old.replace("/nonexistent/old/sandspawn", EXE));
+    assert_eq!(install(&once).1, Vec::<String>::new());
+    assert_eq!(uninstall(&once).0, original);
+    // A hand-wrapped entry, or a bare `sandspawn` looked up on PATH, is
+    // the user's: left as it is.
+    for text in [
+        r#"{"mcpServers": {"t": {"command": "/nonexistent/old/sandspawn", "args": ["mcp", "--net", "none", "--", "uvx"]}}}"#,
+        r#"{"mcpServers": {"t": {"command": "sandspawn", "args": ["mcp", "--config", "/c", "--server", "t", "--", "uvx"]}}}"#,
+    ] {
+        assert_eq!(install(text), (text.to_string(), vec![]));
+    }
+}
+
+#[test]
+fn check_names_a_wrapper_whose_sandspawn_is_gone() {
+    // `mcp check` runs the wrapped command itself, so it showed `ok` for a
+    // server the client cannot start at all.
+    let p = std::path::Path::new(CFG);
+    let text = r#"{"mcpServers": {"t": {"command": "/nonexistent/old/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "t", "--", "uvx"]}, "u": {"command": "uvx"}}}"#;
+    let c = crate::mcp::config::parse_config(text, p, crate::mcp::config::Format::Json).unwrap();
+    assert_eq!(
+        crate::mcp::install::stale_wrapper_note(&c.servers[0]).as_deref(),
+        Some("server `t`: the client starts /nonexistent/old/sandspawn, which does not exist (moved or removed?), so this server does not start; run `sandspawn mcp install` again to point it at this sandspawn")
+    );
+    assert_eq!(crate::mcp::install::stale_wrapper_note(&c.servers[1]), None);
+}

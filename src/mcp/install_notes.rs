@@ -77,6 +77,23 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
     ))
 }
 
+/// For `mcp check` and `mcp explain --config`: an entry whose sandspawn
+/// is an absolute path that is gone (moved, removed, an old build). Both
+/// show the plan of the command after `--`, which starts; the client's
+/// start of the wrapper does not.
+pub fn stale_wrapper_note(server: &super::config::ServerConfig) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    let path = Path::new(cmd);
+    let named = path.file_name().is_some_and(|n| n == "sandspawn");
+    (named && path.is_absolute() && !path.exists()).then(|| {
+        format!(
+            "server `{}`: the client starts {}, which does not exist (moved or removed?), so this server does not start; run `sandspawn mcp install` again to point it at this sandspawn",
+            server.name,
+            path.display()
+        )
+    })
+}
+
 /// The entry's `env` names a hand-wrapped start loses: the client sets
 /// them in sandspawn's environment, where a name outside the trust, proxy
 /// and base families reaches the server only through `--pass` (here among

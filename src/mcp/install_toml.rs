@@ -57,9 +57,19 @@ pub(super) fn rewrite(
             }
         };
         if install {
-            if super::install_json::is_sandspawn(&cmd, sandspawn)
-                || super::install::windows_command(&cmd)
-            {
+            if super::install_json::is_sandspawn(&cmd, sandspawn) {
+                let args: Vec<Option<&str>> = table
+                    .get("args")
+                    .and_then(|a| a.as_array())
+                    .map(|a| a.iter().map(V::as_str).collect())
+                    .unwrap_or_default();
+                if super::install_json::stale_wrapper(&cmd, sandspawn, &args) {
+                    set_command(table, V::from(sandspawn));
+                    changed.push(name.get().to_string());
+                }
+                continue;
+            }
+            if super::install::windows_command(&cmd) {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
@@ -278,5 +288,21 @@ mod tests {
             once.text,
             "[mcp_servers.b]\ncommand = \"/s/sandspawn\"\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server\", \"b\", \"--\", \"uvx\"]"
         );
+    }
+
+    #[test]
+    fn a_codex_wrapper_whose_sandspawn_is_gone_is_pointed_at_this_one() {
+        let p = Path::new("/h/c.toml");
+        let original = "[mcp_servers.t]\ncommand = \"uvx\" # runner\nargs = [\"x\"]\n";
+        let old = rewrite(original, p, "/nonexistent/old/sandspawn", true).unwrap();
+        let once = rewrite(&old.text, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["t"]);
+        assert_eq!(
+            once.text,
+            old.text
+                .replace("/nonexistent/old/sandspawn", "/s/sandspawn")
+        );
+        let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+        assert_eq!(back.text, original);
     }
 }
