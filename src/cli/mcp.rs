@@ -71,7 +71,12 @@ fn launch_from(
     let server = file.resolve(server, vars, cmd.is_empty())?;
     let mut notes = Vec::new();
     let command = if cmd.is_empty() {
-        notes.extend(crate::mcp::install::hand_wrapped_note(&server, &file.path));
+        // A wrapper naming no server of this file fails outright: that
+        // says more than what its options would change.
+        notes.extend(
+            crate::mcp::install::missing_server_note(&server, file)
+                .or_else(|| crate::mcp::install::hand_wrapped_note(&server, &file.path)),
+        );
         notes.extend(crate::mcp::install::stale_wrapper_note(&server));
         server.command_line(&file.path)?
     } else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::Format;
 pub use super::install_diff::diff;
-pub use super::install_notes::{hand_wrapped_note, stale_wrapper_note};
+pub use super::install_notes::{hand_wrapped_note, missing_server_note, stale_wrapper_note};
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]

@@ -248,3 +248,22 @@ fn check_names_a_wrapper_whose_sandspawn_is_gone() {
     );
     assert_eq!(crate::mcp::install::stale_wrapper_note(&c.servers[1]), None);
 }
+
+#[test]
+fn check_names_a_wrapper_that_names_no_server_of_its_file() {
+    // A server renamed after install (`time` → `clock`): the client starts
+    // `sandspawn mcp --config THIS --server time`, which fails (no server
+    // `time`), while check said the options would merely apply.
+    let p = std::path::Path::new(CFG);
+    let text = r#"{"mcpServers": {"clock": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "time", "--", "uvx"]}, "other": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=clock", "--", "uvx"]}}}"#;
+    let c = crate::mcp::config::parse_config(text, p, crate::mcp::config::Format::Json).unwrap();
+    assert_eq!(
+        crate::mcp::install::missing_server_note(&c.servers[0], &c).as_deref(),
+        Some("server `clock`: the client starts it as `sandspawn mcp --config /h/.cursor/mcp.json --server time -- …`, and /h/.cursor/mcp.json has no server `time` (renamed?), so that start fails; run `sandspawn mcp uninstall` and `install` again, or write `--server clock`")
+    );
+    // Naming another server of the file is the hand-wrapped note's case.
+    assert_eq!(
+        crate::mcp::install::missing_server_note(&c.servers[1], &c),
+        None
+    );
+}

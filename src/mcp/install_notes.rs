@@ -16,28 +16,10 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
     unwrap_command(cmd, &server.args)?;
     let at = server.args.iter().position(|a| a == "--")?;
     let opts = &server.args[1..at];
-    // `--flag VALUE` or `--flag=VALUE` (install attaches a value that
-    // starts with `-`).
-    let values = |flag: &str| -> Vec<&std::ffi::OsStr> {
-        let eq = format!("{flag}=");
-        let mut out = Vec::new();
-        for (i, o) in opts.iter().enumerate() {
-            if o == flag {
-                out.extend(opts.get(i + 1).map(|v| v.as_os_str()));
-            } else if let Some(v) = o.to_str().and_then(|o| o.strip_prefix(&eq)) {
-                out.push(std::ffi::OsStr::new(v));
-            }
-        }
-        out
-    };
-    // By real path when both exist, else as written (made absolute).
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    };
+    let values = |flag: &str| option_values(opts, flag);
     let this_file = values("--config")
         .iter()
-        .any(|v| same(Path::new(v), config));
+        .any(|v| same_file(Path::new(v), config));
     if this_file && values("--server").contains(&std::ffi::OsStr::new(&server.name)) {
         return None;
     }
@@ -74,6 +56,63 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
         "server `{name}`: the client starts it as `sandspawn mcp {opts_text}-- …`, without `--config {cfg} --server {name}`: {applies}, so the plan shown here is not the one it gets; add those options before `--` (as `sandspawn mcp install` writes them)",
         name = server.name,
         cfg = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf()).display(),
+    ))
+}
+
+/// `--flag VALUE` or `--flag=VALUE` among the wrapper's options `opts`
+/// (install attaches a value that starts with `-`).
+fn option_values<'a>(opts: &'a [std::ffi::OsString], flag: &str) -> Vec<&'a std::ffi::OsStr> {
+    let eq = format!("{flag}=");
+    let mut out = Vec::new();
+    for (i, o) in opts.iter().enumerate() {
+        if o == flag {
+            out.extend(opts.get(i + 1).map(|v| v.as_os_str()));
+        } else if let Some(v) = o.to_str().and_then(|o| o.strip_prefix(&eq)) {
+            out.push(std::ffi::OsStr::new(v));
+        }
+    }
+    out
+}
+
+/// By real path when both exist, else as written (made absolute).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
+/// For `mcp check` and `mcp explain --config`: an entry wrapped for this
+/// file that names a server the file does not have (renamed after
+/// install): the client's start fails, whatever the plan shown here.
+pub fn missing_server_note(
+    server: &super::config::ServerConfig,
+    file: &super::config::ClientConfig,
+) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    unwrap_command(cmd, &server.args)?;
+    let at = server.args.iter().position(|a| a == "--")?;
+    let opts = &server.args[1..at];
+    let config = *option_values(opts, "--config").last()?;
+    if !same_file(Path::new(config), &file.path) {
+        return None;
+    }
+    let named = option_values(opts, "--server").last()?.to_str()?;
+    let project = option_values(opts, "--project")
+        .last()
+        .and_then(|p| p.to_str());
+    if file.server_in(named, project).is_ok() {
+        return None;
+    }
+    let shown: Vec<String> = opts
+        .iter()
+        .map(|o| o.to_string_lossy().into_owned())
+        .collect();
+    Some(format!(
+        "server `{name}`: the client starts it as `sandspawn mcp {opts} -- …`, and {cfg} has no server `{named}` (renamed?), so that start fails; run `sandspawn mcp uninstall` and `install` again, or write `--server {name}`",
+        name = server.name,
+        opts = shown.join(" "),
+        cfg = file.path.display(),
     ))
 }
 
