@@ -596,9 +596,15 @@ fn record_env(
             }
         };
     if wanted {
-        install::write_atomically(&config_path, &crate::mcp::record::to_toml(&recorded.config))?;
+        // The user's file: edited in place, as a client config is.
+        let text = std::fs::read_to_string(&config_path).unwrap_or_default();
+        let new = crate::mcp::record::to_toml_in(&text, &recorded.config);
+        let backup = install::write_atomically(&config_path, &new)?;
         for line in &recorded.added {
             writeln!(out, "recorded: {line}").map_err(CliError::Output)?;
+        }
+        if let Some(backup) = backup {
+            writeln!(out, "backup: {}", backup.display()).map_err(CliError::Output)?;
         }
     }
     Ok(())
