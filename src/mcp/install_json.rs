@@ -272,7 +272,10 @@ pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
 /// and a hand-wrapped entry are the user's.
 pub(super) fn stale_wrapper(cmd: &str, exe: &str, args: &[Option<&str>]) -> bool {
     let path = Path::new(cmd);
-    cmd != exe && path.is_absolute() && !path.exists() && wrapper_end(args).is_some()
+    cmd != exe
+        && path.is_absolute()
+        && super::install_notes::gone(path)
+        && wrapper_end(args).is_some()
 }
 
 fn unwrap(text: &str, server: &Node, exe: &str) -> Option<Vec<Edit>> {

@@ -124,13 +124,20 @@ pub fn stale_wrapper_note(server: &super::config::ServerConfig) -> Option<String
     let cmd = server.command.as_deref()?;
     let path = Path::new(cmd);
     let named = path.file_name().is_some_and(|n| n == "sandspawn");
-    (named && path.is_absolute() && !path.exists()).then(|| {
+    (named && path.is_absolute() && gone(path)).then(|| {
         format!(
             "server `{}`: the client starts {}, which does not exist (moved or removed?), so this server does not start; run `sandspawn mcp install` again to point it at this sandspawn",
             server.name,
             path.display()
         )
     })
+}
+
+/// Whether nothing is at `path`: not found, rather than unreadable here
+/// (another user's home, to the user running install or check).
+pub(super) fn gone(path: &Path) -> bool {
+    // Followed: a link to a removed build is gone too.
+    matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// The entry's `env` names a hand-wrapped start loses: the client sets
