@@ -343,16 +343,23 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     // (or swapped in for the temporary one) is replaced, never written
     // through. Root running install on a user's config otherwise copied
     // the user's text over the file the link named and gave it to them.
-    let owner = if existed {
+    let kept = if existed {
         check_writable(path)?;
-        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
+        // `path` is no link (resolved above): one put there since is not
+        // followed, and the owner and mode given to the backup are those
+        // of the file whose bytes it gets.
+        let mut current = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(io("reading", path))?
+        };
+        let meta = current.metadata().map_err(io("reading", path))?;
         let owner = (meta.uid(), meta.gid());
         let mut old = tempfile::NamedTempFile::new_in(dir).map_err(io("backing up to", &backup))?;
-        std::io::copy(
-            &mut std::fs::File::open(path).map_err(io("reading", path))?,
-            old.as_file_mut(),
-        )
-        .map_err(io("backing up to", &backup))?;
+        std::io::copy(&mut current, old.as_file_mut()).map_err(io("backing up to", &backup))?;
         old.as_file()
             .set_permissions(meta.permissions())
             .map_err(io("backing up to", &backup))?;
@@ -362,7 +369,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
             path: backup.clone(),
             source: e.error,
         })?;
-        Some(owner)
+        Some((owner, meta.permissions()))
     } else {
         None
     };
@@ -371,15 +378,10 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     tmp.write_all(text.as_bytes())
         .map_err(io("writing", path))?;
     tmp.as_file().sync_all().map_err(io("writing", path))?;
-    if existed {
-        let perms = std::fs::metadata(path)
-            .map_err(io("reading", path))?
-            .permissions();
+    if let Some((owner, perms)) = kept {
         tmp.as_file()
             .set_permissions(perms)
             .map_err(io("writing", path))?;
-    }
-    if let Some(owner) = owner {
         keep_owner(tmp.as_file(), path, owner)?;
     }
     tmp.persist(path).map_err(|e| InstallError::Io {
