@@ -370,3 +370,49 @@ fn a_server_with_a_windows_command_is_left_as_it_is() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 }
+
+/// `sudo sandspawn mcp install --config /home/u/…` (as the README
+/// suggests): a `FILE.sandspawn-backup` the user made a link was written
+/// through, so root copied the user's text over the file it named and gave
+/// that file to the user (any root-owned file: a privilege escalation).
+/// The backup is now a file of its own that replaces whatever was there;
+/// without root, the link's target keeps its text all the same.
+#[test]
+fn a_backup_path_planted_as_a_link_is_replaced_not_written_through() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let host = Host::new();
+    let root = nix::unistd::Uid::effective().is_root();
+    let victim = host.work().join("victim");
+    std::fs::write(&victim, "root's own\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = host.work().join("user");
+    std::fs::create_dir(&dir).unwrap();
+    let config = dir.join("mcp.json");
+    let original = r#"{"mcpServers": {"t": {"command": "uvx"}}}"#;
+    std::fs::write(&config, original).unwrap();
+    let backup = dir.join("mcp.json.sandspawn-backup");
+    std::os::unix::fs::symlink(&victim, &backup).unwrap();
+    if root {
+        for p in [&dir, &config] {
+            nix::unistd::chown(p, Some(65534.into()), Some(65534.into())).unwrap();
+        }
+        std::os::unix::fs::lchown(&backup, Some(65534), Some(65534)).unwrap();
+    }
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's own\n");
+    let v = std::fs::metadata(&victim).unwrap();
+    assert_eq!(v.mode() & 0o7777, 0o600);
+    assert_eq!(v.uid(), nix::unistd::Uid::effective().as_raw());
+    let b = std::fs::symlink_metadata(&backup).unwrap();
+    assert!(b.file_type().is_file(), "{b:?}");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+    if root {
+        assert_eq!((b.uid(), b.gid()), (65534, 65534));
+    }
+}

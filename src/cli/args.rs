@@ -273,7 +273,8 @@ pub struct PolicyArgs {
     /// Policy file (TOML; unknown keys are errors).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Apply a preset: readonly (default), workspace, read-all, mcp.
+    /// Apply a preset: readonly (default), workspace, read-all, mcp (always
+    /// under `sandspawn mcp`).
     #[arg(long, value_name = "NAME")]
     pub preset: Vec<String>,
     /// Make PATH readable (repeatable; `~` and relative paths allowed).
@@ -285,7 +286,7 @@ pub struct PolicyArgs {
     /// Hide PATH even inside a readable or writable root.
     #[arg(long, value_name = "PATH")]
     pub deny: Vec<PathBuf>,
-    /// Network mode (default none).
+    /// Network mode (default none; full under `sandspawn mcp`).
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
     /// Upstream proxy URL for `--net proxy`.
@@ -390,5 +391,40 @@ mod tests {
         assert!(about(" run").starts_with("Run CMD in the sandbox"));
         assert!(about(" mcp").starts_with("Run an MCP stdio server"));
         assert!(about(" mcp install").starts_with("Rewrite a client config"));
+    }
+
+    /// `sandspawn mcp` shares the policy options with `run`, but its
+    /// defaults are the MCP profile's: its help said `--net` defaulted to
+    /// none while a server got the host network.
+    #[test]
+    fn mcp_help_states_the_mcp_profile_defaults() {
+        let mut cli = Cli::command();
+        cli.build();
+        let help = |path: &[&str], long: &str| {
+            let mut cmd = &cli;
+            for p in path {
+                cmd = cmd.find_subcommand(p).unwrap();
+            }
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        for path in [
+            &["mcp"][..],
+            &["mcp", "check"],
+            &["mcp", "explain"],
+            &["run"],
+        ] {
+            assert_eq!(
+                help(path, "net"),
+                "Network mode (default none; full under `sandspawn mcp`)"
+            );
+            assert_eq!(
+                help(path, "preset"),
+                "Apply a preset: readonly (default), workspace, read-all, mcp (always under `sandspawn mcp`)"
+            );
+        }
     }
 }

@@ -71,7 +71,13 @@ fn launch_from(
     let server = file.resolve(server, vars, cmd.is_empty())?;
     let mut notes = Vec::new();
     let command = if cmd.is_empty() {
-        notes.extend(crate::mcp::install::hand_wrapped_note(&server, &file.path));
+        // A wrapper naming no server of this file fails outright: that
+        // says more than what its options would change.
+        notes.extend(
+            crate::mcp::install::missing_server_note(&server, file)
+                .or_else(|| crate::mcp::install::hand_wrapped_note(&server, &file.path)),
+        );
+        notes.extend(crate::mcp::install::stale_wrapper_note(&server));
         server.command_line(&file.path)?
     } else {
         cmd.to_vec()
@@ -595,9 +601,15 @@ fn record_env(
             }
         };
     if wanted {
-        install::write_atomically(&config_path, &crate::mcp::record::to_toml(&recorded.config))?;
+        // The user's file: edited in place, as a client config is.
+        let text = std::fs::read_to_string(&config_path).unwrap_or_default();
+        let new = crate::mcp::record::to_toml_in(&text, &recorded.config);
+        let backup = install::write_atomically(&config_path, &new)?;
         for line in &recorded.added {
             writeln!(out, "recorded: {line}").map_err(CliError::Output)?;
+        }
+        if let Some(backup) = backup {
+            writeln!(out, "backup: {}", backup.display()).map_err(CliError::Output)?;
         }
     }
     Ok(())

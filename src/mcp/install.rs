@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use super::config::Format;
-pub use super::install_notes::hand_wrapped_note;
+pub use super::install_diff::diff;
+pub use super::install_notes::{hand_wrapped_note, missing_server_note, stale_wrapper_note};
 
 /// Errors of a rewrite.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +196,28 @@ pub fn rewrite(
     })
 }
 
+/// The wrapper's own arguments, `mcp --config FILE [--project DIR]
+/// --server NAME --`. A value starting with `-` is attached (`--server=-x`):
+/// apart it would read as an option, and a server named `--` would end
+/// the options early, so the wrapped server would not start.
+pub(super) fn wrapper_args(config: &str, project: Option<&str>, name: &str) -> Vec<String> {
+    let mut out = vec!["mcp".to_string()];
+    let mut opt = |flag: &str, value: &str| {
+        if value.starts_with('-') {
+            out.push(format!("{flag}={value}"));
+        } else {
+            out.extend([flag.to_string(), value.to_string()]);
+        }
+    };
+    opt("--config", config);
+    if let Some(dir) = project {
+        opt("--project", dir);
+    }
+    opt("--server", name);
+    out.push("--".into());
+    out
+}
+
 /// The original command line of a wrapped server (`sandspawn mcp … --
 /// CMD ARGS` → `CMD ARGS`), or None when it is not wrapped.
 pub fn unwrap_command(
@@ -233,51 +256,6 @@ pub fn names_sandspawn(cmd: &std::ffi::OsStr, exe: Option<&Path>) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
-}
-
-/// A unified-style line diff (`-`/`+` lines with one line of context).
-pub fn diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let mut ops: Vec<(char, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            ops.push((' ', a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            // Removals before additions, as `diff -u` prints them.
-            ops.push(('-', a[i]));
-            i += 1;
-        } else {
-            ops.push(('+', b[j]));
-            j += 1;
-        }
-    }
-    let near = |k: usize| {
-        ops[k.saturating_sub(1)..(k + 2).min(ops.len())]
-            .iter()
-            .any(|(c, _)| *c != ' ')
-    };
-    let mut out = String::new();
-    for (k, (c, line)) in ops.iter().enumerate() {
-        if *c != ' ' || near(k) {
-            out.push_str(&format!("{c} {line}\n"));
-        }
-    }
-    out
 }
 
 /// Refuse a config that cannot, or should not, be written: a rename
@@ -355,36 +333,55 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<Option<PathBuf>, Inst
     backup_name.push(".sandspawn-backup");
     let backup = PathBuf::from(backup_name);
     let existed = path.exists();
-    let owner = if existed {
-        check_writable(path)?;
-        let meta = std::fs::metadata(path).map_err(io("reading", path))?;
-        std::fs::copy(path, &backup).map_err(io("backing up to", &backup))?;
-        let owner = (meta.uid(), meta.gid());
-        keep_owner(
-            &std::fs::File::open(&backup).map_err(io("backing up to", &backup))?,
-            &backup,
-            owner,
-        )?;
-        Some(owner)
-    } else {
-        None
-    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Both files are written through a new temporary file renamed over
+    // their name, and its mode and owner set through its descriptor: a
+    // link or another file the directory's owner put at the backup's name
+    // (or swapped in for the temporary one) is replaced, never written
+    // through. Root running install on a user's config otherwise copied
+    // the user's text over the file the link named and gave it to them.
+    let kept = if existed {
+        check_writable(path)?;
+        // `path` is no link (resolved above): one put there since is not
+        // followed, and the owner and mode given to the backup are those
+        // of the file whose bytes it gets.
+        let mut current = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(io("reading", path))?
+        };
+        let meta = current.metadata().map_err(io("reading", path))?;
+        let owner = (meta.uid(), meta.gid());
+        let mut old = tempfile::NamedTempFile::new_in(dir).map_err(io("backing up to", &backup))?;
+        std::io::copy(&mut current, old.as_file_mut()).map_err(io("backing up to", &backup))?;
+        old.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(io("backing up to", &backup))?;
+        keep_owner(old.as_file(), &backup, owner)?;
+        old.persist(&backup).map_err(|e| InstallError::Io {
+            step: "backing up to",
+            path: backup.clone(),
+            source: e.error,
+        })?;
+        Some((owner, meta.permissions()))
+    } else {
+        None
+    };
     std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("writing", path))?;
     tmp.write_all(text.as_bytes())
         .map_err(io("writing", path))?;
     tmp.as_file().sync_all().map_err(io("writing", path))?;
-    if existed {
-        let perms = std::fs::metadata(path)
-            .map_err(io("reading", path))?
-            .permissions();
-        std::fs::set_permissions(tmp.path(), perms).map_err(io("writing", path))?;
-    }
-    if let Some(owner) = owner {
+    if let Some((owner, perms)) = kept {
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(io("writing", path))?;
         keep_owner(tmp.as_file(), path, owner)?;
     }
     tmp.persist(path).map_err(|e| InstallError::Io {
@@ -463,7 +460,28 @@ mod tests {
             claude(None),
             Path::new("/h/.config/Claude/claude_desktop_config.json")
         );
-        assert_eq!(diff("a\nb\nc\n", "a\nB\nc\n"), "  a\n- b\n+ B\n  c\n");
+        assert_eq!(
+            diff("a\nb\nc\n", "a\nB\nc\n"),
+            "@@ -1,3 +1,3 @@\n  a\n- b\n+ B\n  c\n"
+        );
+    }
+
+    /// Unchanged lines between two changes are left out: each hunk says
+    /// where it is, or the lines around a gap read as adjacent (a Codex
+    /// entry's `cwd` seemed gone from the dry run).
+    #[test]
+    fn diff_hunks_say_where_they_are() {
+        let old = "[s]\ncommand = \"x\"\nenv_vars = []\ncwd = \"/w\"\nenabled = false\n\n[t]\n";
+        let new = "[s]\ncommand = \"S\"\nenv_vars = []\ncwd = \"/w\"\nenabled = false\nargs = [\"x\"]\n\n[t]\n";
+        assert_eq!(
+            diff(old, new),
+            "@@ -1,3 +1,3 @@\n  [s]\n- command = \"x\"\n+ command = \"S\"\n  env_vars = []\n\
+             @@ -5,2 +5,3 @@\n  enabled = false\n+ args = [\"x\"]\n  \n"
+        );
+        // Only additions, at the very start, and only removals.
+        assert_eq!(diff("", "a\n"), "@@ -0,0 +1,1 @@\n+ a\n");
+        assert_eq!(diff("a\n", ""), "@@ -1,1 +0,0 @@\n- a\n");
+        assert_eq!(diff("a\n", "a\n"), "");
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub(super) fn rewrite(
     // serde_json first: its error names the line and column.
     serde_json::from_str::<serde_json::Value>(&stripped).map_err(|e| e.to_string())?;
     let root = jsonc::tree(&stripped).ok_or("not a JSON value (nested too deeply?)")?;
+    refuse_duplicates(&root, text)?;
     let mut edits = Vec::new();
     let mut changed = Vec::new();
     // VS Code's settings.json keeps them under "mcp": {"servers": …}.
@@ -103,6 +104,66 @@ pub(super) fn rewrite(
     Ok((out, changed))
 }
 
+/// The keys install reads, on the way to each server and in it.
+const SCOPES: &[&str] = &["mcpServers", "servers", "mcp", "projects"];
+const ENTRY: &[&str] = &["command", "args"];
+
+/// Err when a key install reads appears twice in one object: the client
+/// (JSON.parse, VS Code's parser) takes the last, the edit would take the
+/// first, and a server it runs would stay bare. Keys install does not
+/// read (a settings.json's own, an `env`) may repeat as before.
+fn refuse_duplicates(root: &Node, text: &str) -> Result<(), String> {
+    // (object, the keys that matter in it; None: all of them)
+    let mut objects: Vec<(&Node, Option<&[&str]>)> = vec![(root, Some(SCOPES))];
+    if let Some(mcp) = root.get("mcp") {
+        objects.push((mcp, Some(&["servers"])));
+    }
+    if let Some(projects) = root.get("projects") {
+        objects.push((projects, None));
+        if let Kind::Object(members) = &projects.kind {
+            objects.extend(
+                members
+                    .iter()
+                    .map(|(_, _, p)| (p, Some(&["mcpServers"][..]))),
+            );
+        }
+    }
+    let mut maps = Vec::new();
+    for (node, _) in &objects {
+        for key in ["mcpServers", "servers"] {
+            maps.extend(node.get(key));
+        }
+    }
+    for map in maps {
+        objects.push((map, None));
+        if let Kind::Object(members) = &map.kind {
+            objects.extend(members.iter().map(|(_, _, s)| (s, Some(ENTRY))));
+        }
+    }
+    for (node, keys) in objects {
+        let Kind::Object(members) = &node.kind else {
+            continue;
+        };
+        for (i, (key, at, _)) in members.iter().enumerate() {
+            let read = keys.is_none_or(|k| k.contains(&key.as_str()));
+            if read && members[..i].iter().any(|(k, _, _)| k == key) {
+                let before = &text.as_bytes()[..*at];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let column = *at
+                    - before
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |n| n + 1)
+                    + 1;
+                return Err(format!(
+                    "duplicate key `{key}` at line {line} column {column}: the client reads the last one; remove the other"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn json(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
@@ -131,14 +192,20 @@ fn wrap(
 ) -> Option<Vec<Edit>> {
     let command = server.get("command")?;
     let cmd = command.as_str()?;
-    if is_sandspawn(cmd, exe) || super::install::windows_command(cmd) {
+    if is_sandspawn(cmd, exe) {
+        let args = server.get("args").and_then(items).unwrap_or_default();
+        let args: Vec<Option<&str>> = args.iter().map(Node::as_str).collect();
+        return stale_wrapper(cmd, exe, &args).then(|| {
+            vec![Edit {
+                range: command.span.clone(),
+                text: json(exe),
+            }]
+        });
+    }
+    if super::install::windows_command(cmd) {
         return None;
     }
-    let mut own = vec!["mcp", "--config", config];
-    if let Some(dir) = project {
-        own.extend(["--project", dir]);
-    }
-    own.extend(["--server", name, "--"]);
+    let own = super::install::wrapper_args(config, project, name);
     let mut prefix: Vec<String> = own.iter().map(|s| json(s)).collect();
     prefix.push(text[command.span.clone()].to_string());
     let prefix = prefix.join(", ");
@@ -175,10 +242,40 @@ pub(super) fn wrapper_end(args: &[Option<&str>]) -> Option<usize> {
     if args.first() != Some(&Some("mcp")) {
         return None;
     }
-    let end = args.iter().position(|a| *a == Some("--"))?;
-    let own = &args[..end];
-    let named = own.contains(&Some("--config")) && own.contains(&Some("--server"));
-    (named && end + 1 < args.len()).then_some(end)
+    // The options' values are skipped, so a value `--` (a server named so,
+    // wrapped by an older install) is not taken for the end.
+    let (mut config, mut server) = (false, false);
+    let mut i = 1;
+    let end = loop {
+        let arg = (*args.get(i)?)?;
+        match arg {
+            "--" => break i,
+            "--config" | "--server" | "--project" => {
+                config |= arg == "--config";
+                server |= arg == "--server";
+                i += 2;
+            }
+            _ => {
+                config |= arg.starts_with("--config=");
+                server |= arg.starts_with("--server=");
+                i += 1;
+            }
+        }
+    };
+    (config && server && end + 1 < args.len()).then_some(end)
+}
+
+/// Whether `cmd`, the sandspawn of an entry install wrapped (`args` as
+/// it writes them), is an absolute path that no longer exists (moved,
+/// removed, an old build): the client cannot start the server, so install
+/// points the entry at `exe`. A bare name (looked up on the client's PATH)
+/// and a hand-wrapped entry are the user's.
+pub(super) fn stale_wrapper(cmd: &str, exe: &str, args: &[Option<&str>]) -> bool {
+    let path = Path::new(cmd);
+    cmd != exe
+        && path.is_absolute()
+        && super::install_notes::gone(path)
+        && wrapper_end(args).is_some()
 }
 
 fn unwrap(text: &str, server: &Node, exe: &str) -> Option<Vec<Edit>> {

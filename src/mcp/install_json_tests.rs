@@ -156,3 +156,114 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn duplicate_keys_the_client_reads_are_refused() {
+    // Clients (JSON.parse, VS Code's JSONC parser) keep the last of two
+    // equal keys: wrapping the first would leave the server they run bare.
+    let dup_server =
+        "{\"mcpServers\": {\"a\": {\"command\": \"x\"},\n \"a\": {\"command\": \"y\"}}}";
+    let dup_scope = "{\"servers\": {\"a\": {\"command\": \"x\"}},\n \"servers\": {\"b\": {\"command\": \"y\"}}}";
+    let dup_command = "{\"servers\": {\"a\": {\"command\": \"x\",\n  \"command\": \"y\"}}}";
+    let dup_project = "{\"projects\": {\"/p\": {\"mcpServers\": {}},\n \"/p\": {}}}";
+    for (text, key, at) in [
+        (dup_server, "a", "line 2 column 2"),
+        (dup_scope, "servers", "line 2 column 2"),
+        (dup_command, "command", "line 2 column 3"),
+        (dup_project, "/p", "line 2 column 2"),
+    ] {
+        for install in [true, false] {
+            assert_eq!(
+                rewrite(text, CFG, EXE, install).unwrap_err(),
+                format!("duplicate key `{key}` at {at}: the client reads the last one; remove the other")
+            );
+        }
+    }
+    // Keys install does not read may repeat (VS Code's settings.json).
+    let other = "{\"editor.tabSize\": 2, \"editor.tabSize\": 4, \"servers\": {\"a\": {\"command\": \"x\", \"env\": {\"A\": \"1\", \"A\": \"2\"}}}}";
+    assert_eq!(install(other).1, ["a"]);
+}
+
+#[test]
+fn a_server_name_starting_with_a_dash_is_passed_attached() {
+    // `--server -x` does not parse (`-x` reads as an option; a server named
+    // `--` took the `--` that ends the wrapper's options), so the wrapped
+    // server would not start: such a name is written `--server=NAME`.
+    let text =
+        r#"{"mcpServers": {"-x": {"command": "uvx"}, "--": {"command": "uvx", "args": ["a"]}}}"#;
+    let (once, changed) = install(text);
+    assert_eq!(changed, ["-x", "--"]);
+    assert_eq!(
+        once,
+        r#"{"mcpServers": {"-x": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=-x", "--", "uvx"]}, "--": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=--", "--", "uvx", "a"]}}}"#
+    );
+    assert_eq!(install(&once).1, Vec::<String>::new());
+    assert_eq!(uninstall(&once), (text.to_string(), changed));
+    // What install writes is what the client's start parses.
+    let p = std::path::Path::new(CFG);
+    let c = crate::mcp::config::parse_config(&once, p, crate::mcp::config::Format::Json).unwrap();
+    for s in &c.servers {
+        assert_eq!(
+            crate::mcp::install::hand_wrapped_note(s, p),
+            None,
+            "{}",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn a_wrapper_whose_sandspawn_is_gone_is_pointed_at_this_one() {
+    // Installed by a sandspawn since moved or removed: the client cannot
+    // start the server, and install said "nothing to change". Only the
+    // command moves; what the wrapper runs stays, and uninstall still
+    // gives the original back.
+    let original = r#"{"mcpServers": {"t": {"command": "uvx", "args": ["x"]}}}"#;
+    let (old, _) = rewrite(original, CFG, "/nonexistent/old/sandspawn", true).unwrap();
+    let (once, changed) = install(&old);
+    assert_eq!(changed, ["t"]);
+    assert_eq!(once, old.replace("/nonexistent/old/sandspawn", EXE));
+    assert_eq!(install(&once).1, Vec::<String>::new());
+    assert_eq!(uninstall(&once).0, original);
+    // A hand-wrapped entry, or a bare `sandspawn` looked up on PATH, is
+    // the user's: left as it is.
+    for text in [
+        r#"{"mcpServers": {"t": {"command": "/nonexistent/old/sandspawn", "args": ["mcp", "--net", "none", "--", "uvx"]}}}"#,
+        r#"{"mcpServers": {"t": {"command": "sandspawn", "args": ["mcp", "--config", "/c", "--server", "t", "--", "uvx"]}}}"#,
+    ] {
+        assert_eq!(install(text), (text.to_string(), vec![]));
+    }
+}
+
+#[test]
+fn check_names_a_wrapper_whose_sandspawn_is_gone() {
+    // `mcp check` runs the wrapped command itself, so it showed `ok` for a
+    // server the client cannot start at all.
+    let p = std::path::Path::new(CFG);
+    let text = r#"{"mcpServers": {"t": {"command": "/nonexistent/old/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "t", "--", "uvx"]}, "u": {"command": "uvx"}}}"#;
+    let c = crate::mcp::config::parse_config(text, p, crate::mcp::config::Format::Json).unwrap();
+    assert_eq!(
+        crate::mcp::install::stale_wrapper_note(&c.servers[0]).as_deref(),
+        Some("server `t`: the client starts /nonexistent/old/sandspawn, which does not exist (moved or removed?), so this server does not start; run `sandspawn mcp install` again to point it at this sandspawn")
+    );
+    assert_eq!(crate::mcp::install::stale_wrapper_note(&c.servers[1]), None);
+}
+
+#[test]
+fn check_names_a_wrapper_that_names_no_server_of_its_file() {
+    // A server renamed after install (`time` → `clock`): the client starts
+    // `sandspawn mcp --config THIS --server time`, which fails (no server
+    // `time`), while check said the options would merely apply.
+    let p = std::path::Path::new(CFG);
+    let text = r#"{"mcpServers": {"clock": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server", "time", "--", "uvx"]}, "other": {"command": "/usr/bin/sandspawn", "args": ["mcp", "--config", "/h/.cursor/mcp.json", "--server=clock", "--", "uvx"]}}}"#;
+    let c = crate::mcp::config::parse_config(text, p, crate::mcp::config::Format::Json).unwrap();
+    assert_eq!(
+        crate::mcp::install::missing_server_note(&c.servers[0], &c).as_deref(),
+        Some("server `clock`: the client starts it as `sandspawn mcp --config /h/.cursor/mcp.json --server time -- …`, and /h/.cursor/mcp.json has no server `time` (renamed?), so that start fails; run `sandspawn mcp uninstall` and `install` again, or write `--server clock`")
+    );
+    // Naming another server of the file is the hand-wrapped note's case.
+    assert_eq!(
+        crate::mcp::install::missing_server_note(&c.servers[1], &c),
+        None
+    );
+}

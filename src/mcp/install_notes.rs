@@ -16,17 +16,11 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
     unwrap_command(cmd, &server.args)?;
     let at = server.args.iter().position(|a| a == "--")?;
     let opts = &server.args[1..at];
-    let names =
-        |flag: &str, want: &std::ffi::OsStr| opts.windows(2).any(|w| w[0] == flag && w[1] == want);
-    // By real path when both exist, else as written (made absolute).
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    };
-    let this_file = opts
-        .windows(2)
-        .any(|w| w[0] == "--config" && same(Path::new(&w[1]), config));
-    if this_file && names("--server", std::ffi::OsStr::new(&server.name)) {
+    let values = |flag: &str| option_values(opts, flag);
+    let this_file = values("--config")
+        .iter()
+        .any(|v| same_file(Path::new(v), config));
+    if this_file && values("--server").contains(&std::ffi::OsStr::new(&server.name)) {
         return None;
     }
     let lost = lost_env(server, opts);
@@ -63,6 +57,87 @@ pub fn hand_wrapped_note(server: &super::config::ServerConfig, config: &Path) ->
         name = server.name,
         cfg = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf()).display(),
     ))
+}
+
+/// `--flag VALUE` or `--flag=VALUE` among the wrapper's options `opts`
+/// (install attaches a value that starts with `-`).
+fn option_values<'a>(opts: &'a [std::ffi::OsString], flag: &str) -> Vec<&'a std::ffi::OsStr> {
+    let eq = format!("{flag}=");
+    let mut out = Vec::new();
+    for (i, o) in opts.iter().enumerate() {
+        if o == flag {
+            out.extend(opts.get(i + 1).map(|v| v.as_os_str()));
+        } else if let Some(v) = o.to_str().and_then(|o| o.strip_prefix(&eq)) {
+            out.push(std::ffi::OsStr::new(v));
+        }
+    }
+    out
+}
+
+/// By real path when both exist, else as written (made absolute).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
+/// For `mcp check` and `mcp explain --config`: an entry wrapped for this
+/// file that names a server the file does not have (renamed after
+/// install): the client's start fails, whatever the plan shown here.
+pub fn missing_server_note(
+    server: &super::config::ServerConfig,
+    file: &super::config::ClientConfig,
+) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    unwrap_command(cmd, &server.args)?;
+    let at = server.args.iter().position(|a| a == "--")?;
+    let opts = &server.args[1..at];
+    let config = *option_values(opts, "--config").last()?;
+    if !same_file(Path::new(config), &file.path) {
+        return None;
+    }
+    let named = option_values(opts, "--server").last()?.to_str()?;
+    let project = option_values(opts, "--project")
+        .last()
+        .and_then(|p| p.to_str());
+    if file.server_in(named, project).is_ok() {
+        return None;
+    }
+    let shown: Vec<String> = opts
+        .iter()
+        .map(|o| o.to_string_lossy().into_owned())
+        .collect();
+    Some(format!(
+        "server `{name}`: the client starts it as `sandspawn mcp {opts} -- …`, and {cfg} has no server `{named}` (renamed?), so that start fails; run `sandspawn mcp uninstall` and `install` again, or write `--server {name}`",
+        name = server.name,
+        opts = shown.join(" "),
+        cfg = file.path.display(),
+    ))
+}
+
+/// For `mcp check` and `mcp explain --config`: an entry whose sandspawn
+/// is an absolute path that is gone (moved, removed, an old build). Both
+/// show the plan of the command after `--`, which starts; the client's
+/// start of the wrapper does not.
+pub fn stale_wrapper_note(server: &super::config::ServerConfig) -> Option<String> {
+    let cmd = server.command.as_deref()?;
+    let path = Path::new(cmd);
+    let named = path.file_name().is_some_and(|n| n == "sandspawn");
+    (named && path.is_absolute() && gone(path)).then(|| {
+        format!(
+            "server `{}`: the client starts {}, which does not exist (moved or removed?), so this server does not start; run `sandspawn mcp install` again to point it at this sandspawn",
+            server.name,
+            path.display()
+        )
+    })
+}
+
+/// Whether nothing is at `path`: not found, rather than unreadable here
+/// (another user's home, to the user running install or check).
+pub(super) fn gone(path: &Path) -> bool {
+    // Followed: a link to a removed build is gone too.
+    matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// The entry's `env` names a hand-wrapped start loses: the client sets

@@ -57,17 +57,27 @@ pub(super) fn rewrite(
             }
         };
         if install {
-            if super::install_json::is_sandspawn(&cmd, sandspawn)
-                || super::install::windows_command(&cmd)
-            {
+            if super::install_json::is_sandspawn(&cmd, sandspawn) {
+                let args: Vec<Option<&str>> = table
+                    .get("args")
+                    .and_then(|a| a.as_array())
+                    .map(|a| a.iter().map(V::as_str).collect())
+                    .unwrap_or_default();
+                if super::install_json::stale_wrapper(&cmd, sandspawn, &args) {
+                    set_command(table, V::from(sandspawn));
+                    changed.push(name.get().to_string());
+                }
+                continue;
+            }
+            if super::install::windows_command(&cmd) {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
                 continue;
             }
-            let mut prefix: Vec<V> = ["mcp", "--config", config, "--server", name.get(), "--"]
+            let mut prefix: Vec<V> = super::install::wrapper_args(config, None, name.get())
                 .iter()
-                .map(|s| V::from(*s))
+                .map(|s| V::from(s.as_str()))
                 .collect();
             prefix.push(cmd_value);
             set_command(table, V::from(sandspawn));
@@ -141,6 +151,15 @@ pub(super) fn rewrite(
     // synced dotfiles) keeps them.
     if body.contains("\r\n") && body.matches('\n').count() == body.matches("\r\n").count() {
         out = out.replace('\n', "\r\n");
+    }
+    // toml_edit ends every key/value line with a newline; a file that had
+    // none at its end (VS Code's default) keeps it so, or uninstall would
+    // not give the bytes back.
+    if !body.is_empty() && !body.ends_with('\n') {
+        if let Some(rest) = out.strip_suffix('\n') {
+            let rest = rest.strip_suffix('\r').unwrap_or(rest);
+            out.truncate(rest.len());
+        }
     }
     Ok((out, changed))
 }
@@ -224,5 +243,66 @@ mod tests {
             err.to_string(),
             "/h/c.toml: line 2, column 11: extra `=`, expected nothing"
         );
+    }
+
+    #[test]
+    fn a_codex_name_starting_with_a_dash_is_passed_attached() {
+        // Codex allows `-` first in a server's name; `--server -x` does not
+        // parse, `--server=-x` does.
+        let text = "[mcp_servers.-x]\ncommand = \"uvx\"\n";
+        let p = Path::new("/h/c.toml");
+        let once = rewrite(text, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(
+            once.text,
+            "[mcp_servers.-x]\ncommand = \"/s/sandspawn\"\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server=-x\", \"--\", \"uvx\"]\n"
+        );
+        let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+        assert_eq!((back.text.as_str(), back.changed.len()), (text, 1));
+    }
+
+    #[test]
+    fn a_file_without_a_final_newline_gets_none() {
+        // Editors that do not end a file with a newline (VS Code's
+        // default): toml_edit ends every key/value line with one, and
+        // uninstall gave back the file with a newline it never had.
+        let p = Path::new("/h/c.toml");
+        for text in [
+            "[mcp_servers.b]\ncommand = \"uvx\"",
+            "[mcp_servers.b]\r\ncommand = \"uvx\"\r\nargs = [\"x\"]",
+            "[mcp_servers.b]\ncommand = \"uvx\"\n[x]\ny = 1",
+            "[mcp_servers.b]\ncommand = \"uvx\"\n# end",
+        ] {
+            let once = rewrite(text, p, "/s/sandspawn", true).unwrap();
+            assert!(!once.text.ends_with('\n'), "{:?}", once.text);
+            let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+            assert_eq!(back.text, text);
+        }
+        let once = rewrite(
+            "[mcp_servers.b]\ncommand = \"uvx\"",
+            p,
+            "/s/sandspawn",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            once.text,
+            "[mcp_servers.b]\ncommand = \"/s/sandspawn\"\nargs = [\"mcp\", \"--config\", \"/h/c.toml\", \"--server\", \"b\", \"--\", \"uvx\"]"
+        );
+    }
+
+    #[test]
+    fn a_codex_wrapper_whose_sandspawn_is_gone_is_pointed_at_this_one() {
+        let p = Path::new("/h/c.toml");
+        let original = "[mcp_servers.t]\ncommand = \"uvx\" # runner\nargs = [\"x\"]\n";
+        let old = rewrite(original, p, "/nonexistent/old/sandspawn", true).unwrap();
+        let once = rewrite(&old.text, p, "/s/sandspawn", true).unwrap();
+        assert_eq!(once.changed, ["t"]);
+        assert_eq!(
+            once.text,
+            old.text
+                .replace("/nonexistent/old/sandspawn", "/s/sandspawn")
+        );
+        let back = rewrite(&once.text, p, "/s/sandspawn", false).unwrap();
+        assert_eq!(back.text, original);
     }
 }

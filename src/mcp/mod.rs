@@ -42,6 +42,7 @@ pub mod config;
 pub mod hidden;
 pub mod hostenv;
 pub mod install;
+mod install_diff;
 mod install_json;
 mod install_notes;
 mod install_toml;

@@ -133,7 +133,10 @@ pub fn which(
     if program.as_bytes().contains(&b'/') {
         return Some(normalize(&cwd.join(program)));
     }
-    let path_var = path_var?;
+    // Without PATH, glibc's execvp (the child's exec, bwrap's and the
+    // helper's) searches its default: so does the plan, or the program
+    // runs without what it needs.
+    let path_var = path_var.unwrap_or(OsStr::new(EXECVP_DEFAULT_PATH));
     std::env::split_paths(path_var)
         .filter(|d| d.is_absolute())
         .map(|d| d.join(program))
@@ -193,6 +196,9 @@ fn follow(
     }
     Some(current)
 }
+
+/// glibc's `_CS_PATH`: where execvp looks when PATH is unset.
+const EXECVP_DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// The PATH `#!/usr/bin/env NAME` searches when the child has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -407,6 +413,28 @@ mod tests {
             "/usr/bin",
         );
         assert_eq!(reads(&l), ["/cache/npm"]);
+    }
+
+    /// A client that starts sandspawn without PATH: execvp then searches
+    /// its default, `/bin:/usr/bin`, and so does the child's exec; the
+    /// plan looked nowhere, so `node …/dist/index.js` ran without its
+    /// package tree (works bare, "Cannot find module" sandboxed).
+    #[test]
+    fn without_path_the_program_is_found_where_execvp_looks() {
+        let mut f = Fake::default();
+        f.files.insert("/usr/bin/node".into());
+        f.files.insert("/usr/local/bin/node".into());
+        f.files.insert("/c/node_modules/@m/s/dist/index.js".into());
+        let cmd: Vec<OsString> = ["node", "/c/node_modules/@m/s/dist/index.js"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let l = launcher_paths(&cmd, None, Path::new("/w"), Some(Path::new("/root")), &f);
+        assert_eq!(l.program.as_deref(), Some(Path::new("/usr/bin/node")));
+        assert_eq!(reads(&l), ["/c"]);
+        f.files.insert("/bin/node".into());
+        let l = launcher_paths(&cmd, None, Path::new("/w"), Some(Path::new("/root")), &f);
+        assert_eq!(l.program.as_deref(), Some(Path::new("/bin/node")));
     }
 
     #[test]

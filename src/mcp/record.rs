@@ -98,6 +98,48 @@ pub fn to_toml(config: &UserConfig) -> String {
     toml::to_string(config).unwrap_or_default()
 }
 
+/// `existing`, the user config's text, with what recording added to it
+/// (`config`): new `ca` entries at the end of its list, `proxy` and
+/// `no_proxy` when it has none. The file is the user's: its comments,
+/// order and layout stay.
+pub fn to_toml_in(existing: &str, config: &UserConfig) -> String {
+    let Ok(mut doc) = existing.parse::<toml_edit::DocumentMut>() else {
+        return to_toml(config);
+    };
+    // Comments alone: they stay on top.
+    if doc.as_table().is_empty() {
+        let sep = if existing.is_empty() || existing.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        return format!("{existing}{sep}{}", to_toml(config));
+    }
+    let root = doc.as_table_mut();
+    // Paths that are not UTF-8 cannot be written in TOML (nor were they
+    // read from it).
+    let cas: Vec<&str> = config.ca.iter().filter_map(|p| p.to_str()).collect();
+    match root.get_mut("ca").and_then(|c| c.as_array_mut()) {
+        Some(list) => {
+            for ca in cas {
+                if !list.iter().any(|v| v.as_str() == Some(ca)) {
+                    list.push(ca);
+                }
+            }
+        }
+        None if !cas.is_empty() => {
+            root.insert("ca", toml_edit::value(toml_edit::Array::from_iter(cas)));
+        }
+        None => {}
+    }
+    for (key, value) in [("proxy", &config.proxy), ("no_proxy", &config.no_proxy)] {
+        if let Some(value) = value.as_deref().filter(|_| !root.contains_key(key)) {
+            root.insert(key, toml_edit::value(value));
+        }
+    }
+    doc.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +219,39 @@ mod tests {
         );
         assert_eq!(r.config.proxy.as_deref(), Some("http://mine:1"));
         assert!(r.added.is_empty());
+    }
+
+    /// The user config is the user's file: recording added to it and
+    /// wrote it anew, so its comments and layout were lost.
+    #[test]
+    fn recording_edits_the_user_config_in_place() {
+        let text =
+            "# mine\npass = [\"GITHUB_TOKEN\"]   # for github\n\n[set]\nFOO = \"bar\"  # x\n";
+        let existing: UserConfig = toml::from_str(text).unwrap();
+        let e = env(&[
+            ("SSL_CERT_FILE", "/corp/root.pem"),
+            ("HTTPS_PROXY", "http://p:1"),
+        ]);
+        let r = record(&e, Path::new("/"), &existing, None);
+        let out = to_toml_in(text, &r.config);
+        assert_eq!(
+            out,
+            "# mine\npass = [\"GITHUB_TOKEN\"]   # for github\nca = [\"/corp/root.pem\"]\nproxy = \"http://p:1\"\n\n[set]\nFOO = \"bar\"  # x\n"
+        );
+        assert_eq!(toml::from_str::<UserConfig>(&out).unwrap(), r.config);
+        // A `ca` list of the user's grows at its end; a file of comments
+        // alone keeps them.
+        let text = "ca = [\"/a.pem\"] # old\n";
+        let existing: UserConfig = toml::from_str(text).unwrap();
+        let r = record(&e, Path::new("/"), &existing, None);
+        assert_eq!(
+            to_toml_in(text, &r.config),
+            "ca = [\"/a.pem\", \"/corp/root.pem\"] # old\nproxy = \"http://p:1\"\n"
+        );
+        assert_eq!(to_toml_in("", &r.config), to_toml(&r.config));
+        assert_eq!(
+            to_toml_in("# later\n", &r.config),
+            format!("# later\n{}", to_toml(&r.config))
+        );
     }
 }
