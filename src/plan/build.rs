@@ -248,20 +248,6 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     };
     facts.protected = super::protect::probe(&writable)?;
     facts.protected.retain(|p| shown_writable(p));
-    let own = [
-        Some(cache_root(&outcome_cache)?),
-        crate::mcp::hostenv::user_config_path(&req.parent_env)
-            .and_then(|c| c.parent().map(Path::to_path_buf)),
-    ];
-    let sources: Vec<PathBuf> = (req.layers.iter())
-        .filter_map(|l| l.source.as_deref())
-        .map(|s| paths::normalize(&req.parent_cwd.join(s)))
-        .filter(|s| shown_writable(s))
-        .collect();
-    let own_dirs: Vec<PathBuf> = (own.into_iter().flatten())
-        .filter(|d| shown_writable(d))
-        .collect();
-    let ca_inputs = super::protect_ca::inputs_of(&outcome);
     // Deny or not: a hidden input is still read for the bundle (see
     // `hidden_ca` below). The system roots stay read-only binds under a
     // shallower writable root (`--write /`): the system store and the
@@ -273,6 +259,37 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         (Some(w), Some(s)) => w >= s,
         (w, _) => w.is_some(),
     };
+    // A link the child can retarget: inside a writable root it is shown,
+    // and not a root itself (whose parent it cannot write).
+    let replaceable = |a: &Path| {
+        decided_writable(a)
+            && under_writable(a)
+            && !writable.iter().any(|w| w.as_path() == a)
+            && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
+    };
+    // sandspawn's own state, as named and where it really is: a writable
+    // root may hold either (`~/.cache -> /data/cache` with `--write /data`).
+    let own_and_real = |named: PathBuf| -> Result<Vec<PathBuf>, BuildError> {
+        let real = super::protect::own_real_path(&named, &replaceable, &resolver)?;
+        Ok([named, real]
+            .into_iter()
+            .filter(|p| shown_writable(p))
+            .collect())
+    };
+    let own = [
+        Some(cache_root(&outcome_cache)?),
+        crate::mcp::hostenv::user_config_path(&req.parent_env)
+            .and_then(|c| c.parent().map(Path::to_path_buf)),
+    ];
+    let mut sources: Vec<PathBuf> = Vec::new();
+    for s in (req.layers.iter()).filter_map(|l| l.source.as_deref()) {
+        sources.extend(own_and_real(paths::normalize(&req.parent_cwd.join(s)))?);
+    }
+    let mut own_dirs: Vec<PathBuf> = Vec::new();
+    for d in own.into_iter().flatten() {
+        own_dirs.extend(own_and_real(d)?);
+    }
+    let ca_inputs = super::protect_ca::inputs_of(&outcome);
     let (ca_paths, hidden_ca): (Vec<PathBuf>, Vec<PathBuf>) = super::protect_ca::ca_inputs(
         &ca_inputs,
         &writable,

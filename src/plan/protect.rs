@@ -107,6 +107,57 @@ pub fn own_state(
     Ok(out)
 }
 
+/// Where one of sandspawn's own paths (`what`: its cache root, user config
+/// directory, a policy file of this run) really is: the last hop of its
+/// symlink walk (a missing tail as written, where it would be created).
+/// Protecting only the spelling through a link left the real directory
+/// writable when a writable root held it (`~/.cache -> /data/cache` with
+/// `--write /data`). A link on the way that `replaceable` says the child
+/// could change (it lies inside a writable root) fails closed: the next run
+/// would follow it to a directory of the child's and read its memos,
+/// caches or policy. The path itself being such a link is for
+/// [`own_state`] to name. A walk that fails (a loop, EACCES) leaves the
+/// path as named, after checking the hops it made.
+pub fn own_real_path(
+    path: &Path,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<PathBuf, ProtectError> {
+    let mut hops = Vec::new();
+    let walked = resolver.walk(path, &mut hops);
+    let start = paths::normalize(path);
+    for hop in &hops {
+        let link = (hop.ancestors())
+            .filter(|a| !(hop == &start && *a == start.as_path()))
+            .find(|a| replaceable(a));
+        if let Some(link) = link {
+            let real = std::fs::canonicalize(path)
+                .map(|r| r.display().to_string())
+                .or_else(|_| {
+                    hops.last()
+                        .filter(|_| walked.is_ok())
+                        .map(|l| l.display().to_string())
+                        .ok_or(())
+                })
+                .unwrap_or_else(|()| "a path outside the --write roots".into());
+            return Err(ProtectError {
+                path: link.to_path_buf(),
+                problem: format!(
+                    "a symlink inside a writable root on the way to sandspawn's own {}, \
+                     which the sandbox could point elsewhere for later runs to read; name \
+                     its real path {real} instead (XDG_CACHE_HOME, XDG_CONFIG_HOME, \
+                     --policy), or keep the link out of the --write roots",
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(match (walked, hops.pop()) {
+        (Ok(()), Some(real)) => real,
+        _ => start,
+    })
+}
+
 /// The directory a `.git` file names (`gitdir: PATH`, relative to the
 /// file's directory), checked to contain no symlink.
 fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
