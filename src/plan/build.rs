@@ -267,6 +267,21 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             && !writable.iter().any(|w| w.as_path() == a)
             && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
     };
+    // What git on the host runs or reads for a repository there, where
+    // it lies outside `.git` (a hooks path, an included config file).
+    let git = super::protect_git::targets(
+        &writable,
+        home,
+        &facts.protected,
+        &|p| shown_writable(p) && under_writable(p),
+        &replaceable,
+        &resolver,
+    )?;
+    for p in git {
+        if !facts.protected.contains(&p) {
+            facts.protected.push(p);
+        }
+    }
     // sandspawn's own state, as named and where it really is: a writable
     // root may hold either (`~/.cache -> /data/cache` with `--write /data`).
     let own_and_real = |named: PathBuf| -> Result<Vec<PathBuf>, BuildError> {

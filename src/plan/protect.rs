@@ -123,6 +123,27 @@ pub fn own_real_path(
     replaceable: &dyn Fn(&Path) -> bool,
     resolver: &dyn paths::Resolver,
 ) -> Result<PathBuf, ProtectError> {
+    walk_checked(path, replaceable, resolver).map_err(|(link, real)| ProtectError {
+        path: link,
+        problem: format!(
+            "a symlink inside a writable root on the way to sandspawn's own {}, \
+             which the sandbox could point elsewhere for later runs to read; name \
+             its real path {real} instead (XDG_CACHE_HOME, XDG_CONFIG_HOME, \
+             --policy), or keep the link out of the --write roots",
+            path.display()
+        ),
+    })
+}
+
+/// The last hop of `path`'s symlink walk (a missing tail as written; the
+/// path as named when the walk fails), or the first link on the way that
+/// `replaceable` says the child could change, with the real path to name
+/// instead. `path` itself being such a link is left to the caller.
+pub(crate) fn walk_checked(
+    path: &Path,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<PathBuf, (PathBuf, String)> {
     let mut hops = Vec::new();
     let walked = resolver.walk(path, &mut hops);
     let start = paths::normalize(path);
@@ -132,24 +153,13 @@ pub fn own_real_path(
             .find(|a| replaceable(a));
         if let Some(link) = link {
             let real = std::fs::canonicalize(path)
-                .map(|r| r.display().to_string())
-                .or_else(|_| {
-                    hops.last()
-                        .filter(|_| walked.is_ok())
-                        .map(|l| l.display().to_string())
-                        .ok_or(())
-                })
-                .unwrap_or_else(|()| "a path outside the --write roots".into());
-            return Err(ProtectError {
-                path: link.to_path_buf(),
-                problem: format!(
-                    "a symlink inside a writable root on the way to sandspawn's own {}, \
-                     which the sandbox could point elsewhere for later runs to read; name \
-                     its real path {real} instead (XDG_CACHE_HOME, XDG_CONFIG_HOME, \
-                     --policy), or keep the link out of the --write roots",
-                    path.display()
-                ),
-            });
+                .ok()
+                .or_else(|| hops.last().filter(|_| walked.is_ok()).cloned())
+                .map_or_else(
+                    || "a path outside the --write roots".to_string(),
+                    |r| r.display().to_string(),
+                );
+            return Err((link.to_path_buf(), real));
         }
     }
     Ok(match (walked, hops.pop()) {
@@ -160,7 +170,7 @@ pub fn own_real_path(
 
 /// The directory a `.git` file names (`gitdir: PATH`, relative to the
 /// file's directory), checked to contain no symlink.
-fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
+pub(super) fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
     let mut text = String::new();
     let read = std::fs::File::open(git_file).and_then(|f| f.take(4096).read_to_string(&mut text));
     if read.is_err() {
