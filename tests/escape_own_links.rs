@@ -186,3 +186,55 @@ fn a_link_to_the_cache_inside_a_writable_root_is_refused() {
         );
     }
 }
+
+/// A protected file with a second name (a hard link a earlier run, or
+/// anyone, left in the workspace): the read-only bind covers one name, and
+/// on Landlock the grant of the other covers the file itself. The CA input
+/// the next run's bundle is built from, and a file `.git/config` includes,
+/// were rewritten through it. Refused, naming the file.
+#[test]
+fn a_protected_file_with_another_hard_link_is_refused() {
+    for backend in backends() {
+        for (protected, args) in [
+            ("ca.pem", &["--ca", "ca.pem"][..]),
+            ("shared.gitconfig", &[][..]),
+        ] {
+            let d = Dirs::new();
+            let ws = d.path("ws");
+            std::fs::create_dir(ws.join(".git")).unwrap();
+            std::fs::write(
+                ws.join(".git/config"),
+                "[include]\n\tpath = ../shared.gitconfig\n",
+            )
+            .unwrap();
+            std::fs::write(ws.join("shared.gitconfig"), "").unwrap();
+            std::fs::copy("/etc/ssl/certs/ca-certificates.crt", ws.join("ca.pem")).unwrap();
+            std::fs::hard_link(ws.join(protected), ws.join(".planted")).unwrap();
+            let out = d
+                .run(backend, &["--preset", "workspace"])
+                .args(args)
+                .args(["--", "true"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{backend} {protected}: {stderr}"
+            );
+            let path = ws.join(protected);
+            let want = format!(
+                "sandspawn: protected path {}: has 2 hard links, and another name inside a \
+                 writable root would stay writable; remove the other links (`find / -xdev \
+                 -samefile {}` lists them), or keep the file out of the --write roots; \
+                 refusing to start (a writable root must not redirect it)",
+                path.display(),
+                path.display(),
+            );
+            assert!(
+                stderr.lines().any(|l| l == want),
+                "{backend} {protected}: want\n{want}\ngot\n{stderr}"
+            );
+        }
+    }
+}

@@ -321,6 +321,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             facts.protected.push(p);
         }
     }
+    super::protect::single_named(&facts.protected)?;
     let mut plan = assemble(
         req.command.clone(),
         cwd,

@@ -107,6 +107,32 @@ pub fn own_state(
     Ok(out)
 }
 
+/// Each protected regular file must have no other name: a hard link left
+/// elsewhere in a writable root (by an earlier run, before the file was
+/// protected) would stay writable, and on Landlock, whose rules follow
+/// inodes, its grant makes the protected name writable too.
+pub fn single_named(protected: &[PathBuf]) -> Result<(), ProtectError> {
+    use std::os::unix::fs::MetadataExt;
+    for path in protected {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            continue;
+        };
+        if meta.is_file() && meta.nlink() > 1 {
+            return Err(ProtectError {
+                path: path.clone(),
+                problem: format!(
+                    "has {} hard links, and another name inside a writable root would stay \
+                     writable; remove the other links (`find / -xdev -samefile {}` lists \
+                     them), or keep the file out of the --write roots",
+                    meta.nlink(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Where one of sandspawn's own paths (`what`: its cache root, user config
 /// directory, a policy file of this run) really is: the last hop of its
 /// symlink walk (a missing tail as written, where it would be created).
