@@ -198,6 +198,8 @@ fn a_protected_file_with_another_hard_link_is_refused() {
         for (protected, args) in [
             ("ca.pem", &["--ca", "ca.pem"][..]),
             ("shared.gitconfig", &[][..]),
+            // A file of a CA directory: the directory is what is protected.
+            ("certs/corp.pem", &["--ca", "certs"][..]),
         ] {
             let d = Dirs::new();
             let ws = d.path("ws");
@@ -209,6 +211,8 @@ fn a_protected_file_with_another_hard_link_is_refused() {
             .unwrap();
             std::fs::write(ws.join("shared.gitconfig"), "").unwrap();
             std::fs::copy("/etc/ssl/certs/ca-certificates.crt", ws.join("ca.pem")).unwrap();
+            std::fs::create_dir(ws.join("certs")).unwrap();
+            std::fs::copy(ws.join("ca.pem"), ws.join("certs/corp.pem")).unwrap();
             std::fs::hard_link(ws.join(protected), ws.join(".planted")).unwrap();
             let out = d
                 .run(backend, &["--preset", "workspace"])

@@ -316,12 +316,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     .partition(|p| shown_writable(p));
     warnings.extend(super::protect_ca::roots_kept(&ca_paths, &writable));
     let own_protected = super::protect::own_state(&own_dirs, &sources, &writable)?;
+    // A CA directory's files are inputs too, each under the directory's
+    // protection.
+    let ca_dirs: Vec<PathBuf> = ca_paths.iter().filter(|p| p.is_dir()).cloned().collect();
     for p in own_protected.into_iter().chain(ca_paths) {
         if !facts.protected.contains(&p) {
             facts.protected.push(p);
         }
     }
-    super::protect::single_named(&facts.protected)?;
+    super::protect::single_named(&facts.protected, &ca_dirs)?;
     let mut plan = assemble(
         req.command.clone(),
         cwd,

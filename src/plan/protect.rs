@@ -110,10 +110,16 @@ pub fn own_state(
 /// Each protected regular file must have no other name: a hard link left
 /// elsewhere in a writable root (by an earlier run, before the file was
 /// protected) would stay writable, and on Landlock, whose rules follow
-/// inodes, its grant makes the protected name writable too.
-pub fn single_named(protected: &[PathBuf]) -> Result<(), ProtectError> {
+/// inodes, its grant makes the protected name writable too. The regular
+/// files directly in each of `dirs` (CA directories, whose files are
+/// inputs) are checked as well.
+pub fn single_named(protected: &[PathBuf], dirs: &[PathBuf]) -> Result<(), ProtectError> {
     use std::os::unix::fs::MetadataExt;
-    for path in protected {
+    let entries = (dirs.iter())
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|list| list.flatten().map(|e| e.path()));
+    for path in protected.iter().cloned().chain(entries) {
+        let path = &path;
         let Ok(meta) = std::fs::symlink_metadata(path) else {
             continue;
         };
