@@ -189,3 +189,40 @@ fn a_link_inside_a_writable_root_on_the_way_to_the_hooks_is_refused() {
         );
     }
 }
+
+/// A writable root deeper in a repository (`--write scripts` under the
+/// repository's root): git run anywhere in that repository reads its
+/// config, whose `core.hooksPath` names a directory in that root.
+#[test]
+fn hooks_in_a_writable_root_below_the_repository_stay_read_only() {
+    for backend in backends() {
+        let repo = Repo::new("[core]\n\thooksPath = scripts/hooks\n");
+        let ws = repo.ws();
+        std::fs::create_dir_all(ws.join("scripts/hooks")).unwrap();
+        let scripts = ws.join("scripts");
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", repo.root.join("home"))
+            .env("XDG_CACHE_HOME", repo.root.join("home/.cache"))
+            .current_dir(&ws)
+            .args(["run", "--backend", backend, "--write"])
+            .arg(&scripts)
+            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(["c:scripts/hooks/pre-commit", "c:scripts/notes.txt"])
+            .output()
+            .unwrap();
+        let want = if backend == "bwrap" {
+            "EROFS OK"
+        } else {
+            "EACCES EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!ws.join("scripts/hooks/pre-commit").exists(), "{backend}");
+    }
+}

@@ -27,7 +27,7 @@ const MAX_CONFIGS: usize = 32;
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The paths to keep read-only, beyond the `protected` ones already, for
-/// the repositories directly under `roots`. `writable_at` says whether a
+/// the repositories `roots` are in (at their top, or deeper). `writable_at` says whether a
 /// path is shown writable; `replaceable` whether a link there could be
 /// changed by the child.
 pub fn targets(
@@ -42,7 +42,21 @@ pub fn targets(
     // A link inside a read-only `.git` cannot change.
     let changeable = |a: &Path| replaceable(a) && !kept(a);
     let mut out: Vec<PathBuf> = Vec::new();
+    // The repository each root is in, as git finds it: the nearest `.git`
+    // at or above it (`--write scripts` inside a repository whose
+    // `core.hooksPath` is `scripts/hooks`).
+    let mut tops: Vec<&Path> = Vec::new();
     for root in roots {
+        if let Some(top) = root
+            .ancestors()
+            .find(|a| std::fs::symlink_metadata(a.join(".git")).is_ok())
+        {
+            if !tops.contains(&top) {
+                tops.push(top);
+            }
+        }
+    }
+    for root in tops {
         let dotgit = root.join(".git");
         let Ok(meta) = std::fs::symlink_metadata(&dotgit) else {
             continue;
@@ -50,9 +64,14 @@ pub fn targets(
         let gitdir = if meta.is_dir() {
             dotgit
         } else if meta.is_file() {
-            match gitdir_of(&dotgit, root)? {
-                Some(g) => g,
-                None => continue,
+            // One above every root is not the child's to redirect: only
+            // what it leads to is judged.
+            let above = !roots.iter().any(|r| r.as_path() == root);
+            match gitdir_of(&dotgit, root) {
+                Ok(Some(g)) => g,
+                Ok(None) => continue,
+                Err(_) if above => continue,
+                Err(e) => return Err(e),
             }
         } else {
             continue;
