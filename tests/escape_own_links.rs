@@ -242,3 +242,46 @@ fn a_protected_file_with_another_hard_link_is_refused() {
         }
     }
 }
+
+/// `--policy sub/../team.toml` with `sub` a link into a writable root:
+/// the kernel reads the `team.toml` beside the link's target, not the one
+/// a lexical `..` names, and that is the file to keep.
+#[test]
+fn a_policy_named_with_dot_dot_after_a_link_stays_read_only() {
+    for backend in backends() {
+        let d = Dirs::new();
+        let data = d.path("data");
+        std::fs::create_dir_all(data.join("x")).unwrap();
+        std::fs::write(data.join("team.toml"), "net = \"none\"\n").unwrap();
+        symlink(data.join("x"), d.path("ws/sub")).unwrap();
+        let out = d
+            .run(
+                backend,
+                &[
+                    "--policy",
+                    "sub/../team.toml",
+                    "--write",
+                    data.to_str().unwrap(),
+                ],
+            )
+            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .arg(format!("w:{}", data.join("team.toml").display()))
+            .output()
+            .unwrap();
+        let want = if backend == "bwrap" {
+            "EROFS"
+        } else {
+            "EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(data.join("team.toml")).unwrap(),
+            "net = \"none\"\n"
+        );
+    }
+}

@@ -298,11 +298,24 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     ];
     let mut sources: Vec<PathBuf> = Vec::new();
     for s in (req.layers.iter()).filter_map(|l| l.source.as_deref()) {
-        sources.extend(own_and_real(paths::normalize(&req.parent_cwd.join(s)))?);
+        let raw = req.parent_cwd.join(s);
+        sources.extend(own_and_real(paths::normalize(&raw))?);
+        // What was opened: a `..` after a link (`sub/../team.toml`)
+        // climbs out of the link's target, not out of `sub` as written.
+        if let Ok(opened) = std::fs::canonicalize(&raw) {
+            if shown_writable(&opened) && !sources.contains(&opened) {
+                sources.push(opened);
+            }
+        }
     }
     let mut own_dirs: Vec<PathBuf> = Vec::new();
     for d in own.into_iter().flatten() {
-        own_dirs.extend(own_and_real(d)?);
+        // As opened, too (an XDG variable holding `link/..`).
+        let opened = std::fs::canonicalize(&d).ok();
+        own_dirs.extend(own_and_real(paths::normalize(&d))?);
+        if let Some(o) = opened.filter(|o| shown_writable(o) && !own_dirs.contains(o)) {
+            own_dirs.push(o);
+        }
     }
     let ca_inputs = super::protect_ca::inputs_of(&outcome);
     let (ca_paths, hidden_ca): (Vec<PathBuf>, Vec<PathBuf>) = super::protect_ca::ca_inputs(
