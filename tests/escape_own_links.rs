@@ -285,3 +285,42 @@ fn a_policy_named_with_dot_dot_after_a_link_stays_read_only() {
         );
     }
 }
+
+/// A writable root that is a link inside another (`--write ~ --write
+/// ~/ws`, `~/ws -> /data/ws`): bwrap's child, writing `~`, points `~/ws`
+/// at a directory of its own, and the next run reads the CA input named
+/// `~/ws/ca.pem` there. Refused, naming the link.
+#[test]
+fn a_linked_root_inside_another_on_the_way_to_a_ca_input_is_refused() {
+    for backend in backends() {
+        let d = Dirs::new();
+        std::fs::create_dir_all(d.path("data/ws")).unwrap();
+        std::fs::copy(
+            "/etc/ssl/certs/ca-certificates.crt",
+            d.path("data/ws/ca.pem"),
+        )
+        .unwrap();
+        let (home, link) = (d.path("home"), d.path("home/ws"));
+        symlink(d.path("data/ws"), &link).unwrap();
+        let out = d
+            .run(backend, &["--write", home.to_str().unwrap()])
+            .args(["--write", link.to_str().unwrap()])
+            .env("SSL_CERT_FILE", link.join("ca.pem"))
+            .env("XDG_CACHE_HOME", d.path("cache"))
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        let want = format!(
+            "sandspawn: protected path {}: a symlink inside a writable root on the way to \
+             the CA input {}",
+            link.display(),
+            link.join("ca.pem").display()
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&want)),
+            "{backend}: want\n{want}\ngot\n{stderr}"
+        );
+    }
+}

@@ -260,11 +260,11 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         (w, _) => w.is_some(),
     };
     // A link the child can retarget: inside a writable root it is shown,
-    // and not a root itself (whose parent it cannot write).
+    // and not a root itself unless its parent is writable too.
+    let writable_at = |a: &Path| decided_writable(a) && under_writable(a);
     let replaceable = |a: &Path| {
-        decided_writable(a)
-            && under_writable(a)
-            && !writable.iter().any(|w| w.as_path() == a)
+        writable_at(a)
+            && (!writable.iter().any(|w| w.as_path() == a) || a.parent().is_some_and(writable_at))
             && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
     };
     // What git on the host runs or reads for a repository there, where

@@ -39,8 +39,12 @@ pub fn targets(
     resolver: &dyn Resolver,
 ) -> Result<Vec<PathBuf>, ProtectError> {
     let kept = |p: &Path| protected.iter().any(|k| is_within(p, k));
-    // A link inside a read-only `.git` cannot change.
-    let changeable = |a: &Path| replaceable(a) && !kept(a);
+    // A link inside a read-only `.git` cannot change. A root that is a
+    // link the child can retarget is a repository of the child's making
+    // altogether, as one it creates in a writable root is (see README):
+    // not a redirection of this one's hooks.
+    let changeable =
+        |a: &Path| replaceable(a) && !kept(a) && !roots.iter().any(|r| r.as_path() == a);
     let mut out: Vec<PathBuf> = Vec::new();
     // The repository each root is in, as git finds it: the nearest `.git`
     // at or above it (`--write scripts` inside a repository whose
