@@ -196,11 +196,20 @@ fn expand(value: &str, base: &Path, home: Option<&Path>) -> PathBuf {
     paths::normalize(&path)
 }
 
+/// A regular file's first bytes. O_NONBLOCK: a FIFO at that name must not
+/// hang the plan (its open would wait for a writer).
 fn read_bounded(path: &Path) -> Option<String> {
-    let mut text = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CONFIG_BYTES).read_to_end(&mut text))
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
         .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = Vec::new();
+    file.take(MAX_CONFIG_BYTES).read_to_end(&mut text).ok()?;
     Some(String::from_utf8_lossy(&text).into_owned())
 }
 
@@ -310,6 +319,38 @@ fn unquote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::values;
+    use std::path::{Path, PathBuf};
+
+    /// An include naming a FIFO (made by anyone in the workspace) is kept
+    /// read-only but not read: opening it would wait for a writer, and
+    /// the plan hung.
+    #[test]
+    fn an_included_fifo_does_not_hang_the_plan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(ws.join(".git")).unwrap();
+        std::fs::write(ws.join(".git/config"), "[include]\n\tpath = ../fifo\n").unwrap();
+        nix::unistd::mkfifo(&ws.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root = ws.clone();
+        std::thread::spawn(move || {
+            let roots = [root.clone()];
+            let protected = [root.join(".git")];
+            let within = |p: &Path| crate::paths::is_within(p, &root);
+            let got = super::targets(
+                &roots,
+                None,
+                &protected,
+                &within,
+                &|_| false,
+                &crate::paths::HostResolver,
+            );
+            let _ = tx.send(got.map_err(|e| e.to_string()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+        let want: Vec<PathBuf> = vec![ws.join("fifo")];
+        assert_eq!(got, Ok(Ok(want)));
+    }
 
     fn get(text: &str) -> Vec<(String, String)> {
         values(text)
