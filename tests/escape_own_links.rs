@@ -324,3 +324,41 @@ fn a_linked_root_inside_another_on_the_way_to_a_ca_input_is_refused() {
         );
     }
 }
+
+/// A link on the way whose directory this user cannot write is no link
+/// the child can retarget: `--write /var` with the cache under the
+/// root-owned `/var/lock -> /run/lock`. Refused for root only (the child
+/// as root could replace it); before, refused for everyone.
+#[test]
+fn a_link_the_user_cannot_replace_is_not_refused() {
+    let var_lock = Path::new("/var/lock");
+    if !std::fs::symlink_metadata(var_lock).is_ok_and(|m| m.file_type().is_symlink()) {
+        return eprintln!("SKIP: /var/lock is not a link here");
+    }
+    let cache = var_lock.join(format!("sandspawn-own-links-{}", std::process::id()));
+    std::fs::create_dir(&cache).unwrap();
+    let d = Dirs::new();
+    let out = d
+        .run("bwrap", &[])
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["--write", "/var"])
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&cache);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(out.status.code(), Some(125), "{stderr}");
+        assert!(
+            stderr
+                .contains("sandspawn: protected path /var/lock: a symlink inside a writable root"),
+            "{stderr}"
+        );
+    } else {
+        assert!(
+            !stderr.contains("protected path /var/lock"),
+            "{:?}: {stderr}",
+            out.status
+        );
+    }
+}

@@ -260,12 +260,16 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         (w, _) => w.is_some(),
     };
     // A link the child can retarget: inside a writable root it is shown,
-    // and not a root itself unless its parent is writable too.
+    // and not a root itself unless its parent is writable too; and its
+    // directory is one this user may write (`--write /` does not let an
+    // unprivileged child replace the root-owned /home -> var/home).
     let writable_at = |a: &Path| decided_writable(a) && under_writable(a);
     let replaceable = |a: &Path| {
         writable_at(a)
             && (!writable.iter().any(|w| w.as_path() == a) || a.parent().is_some_and(writable_at))
             && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
+            && a.parent()
+                .is_some_and(|p| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok())
     };
     // What git on the host runs or reads for a repository there, where
     // it lies outside `.git` (a hooks path, an included config file).
