@@ -286,41 +286,22 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             facts.protected.push(p);
         }
     }
-    // sandspawn's own state, as named and where it really is: a writable
-    // root may hold either (`~/.cache -> /data/cache` with `--write /data`).
-    let own_and_real = |named: PathBuf| -> Result<Vec<PathBuf>, BuildError> {
-        let real = super::protect::own_real_path(&named, &replaceable, &resolver)?;
-        Ok([named, real]
-            .into_iter()
-            .filter(|p| shown_writable(p))
-            .collect())
-    };
+    // sandspawn's own state, as named, as opened and where it really is:
+    // a writable root may hold any of them.
     let own = [
         Some(cache_root(&outcome_cache)?),
         crate::mcp::hostenv::user_config_path(&req.parent_env)
             .and_then(|c| c.parent().map(Path::to_path_buf)),
     ];
-    let mut sources: Vec<PathBuf> = Vec::new();
-    for s in (req.layers.iter()).filter_map(|l| l.source.as_deref()) {
-        let raw = req.parent_cwd.join(s);
-        sources.extend(own_and_real(paths::normalize(&raw))?);
-        // What was opened: a `..` after a link (`sub/../team.toml`)
-        // climbs out of the link's target, not out of `sub` as written.
-        if let Ok(opened) = std::fs::canonicalize(&raw) {
-            if shown_writable(&opened) && !sources.contains(&opened) {
-                sources.push(opened);
-            }
-        }
-    }
-    let mut own_dirs: Vec<PathBuf> = Vec::new();
-    for d in own.into_iter().flatten() {
-        // As opened, too (an XDG variable holding `link/..`).
-        let opened = std::fs::canonicalize(&d).ok();
-        own_dirs.extend(own_and_real(paths::normalize(&d))?);
-        if let Some(o) = opened.filter(|o| shown_writable(o) && !own_dirs.contains(o)) {
-            own_dirs.push(o);
-        }
-    }
+    let own_at =
+        |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
+    let own_dirs = own_at(&own.into_iter().flatten().collect::<Vec<_>>())?;
+    let sources = own_at(
+        &(req.layers.iter())
+            .filter_map(|l| l.source.as_deref())
+            .map(|s| req.parent_cwd.join(s))
+            .collect::<Vec<_>>(),
+    )?;
     let ca_inputs = super::protect_ca::inputs_of(&outcome);
     let (ca_paths, hidden_ca): (Vec<PathBuf>, Vec<PathBuf>) = super::protect_ca::ca_inputs(
         &ca_inputs,

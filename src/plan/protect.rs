@@ -139,6 +139,30 @@ pub fn single_named(protected: &[PathBuf], dirs: &[PathBuf]) -> Result<(), Prote
     Ok(())
 }
 
+/// Each of sandspawn's own paths in `raw` (absolute, as given) that
+/// `shown_writable` holds: as named (normalized), where its links lead
+/// ([`own_real_path`]), and as the kernel opens it (a `..` after a link,
+/// `sub/../team.toml`, climbs out of the link's target, not out of `sub`).
+pub fn own_paths(
+    raw: &[PathBuf],
+    shown_writable: &dyn Fn(&Path) -> bool,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<Vec<PathBuf>, ProtectError> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for r in raw {
+        let named = paths::normalize(r);
+        let real = own_real_path(&named, replaceable, resolver)?;
+        let opened = std::fs::canonicalize(r).ok();
+        for p in [Some(named), Some(real), opened].into_iter().flatten() {
+            if shown_writable(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where one of sandspawn's own paths (`what`: its cache root, user config
 /// directory, a policy file of this run) really is: the last hop of its
 /// symlink walk (a missing tail as written, where it would be created).
