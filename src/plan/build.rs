@@ -282,20 +282,6 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     };
     facts.protected = super::protect::probe(&writable)?;
     facts.protected.retain(|p| shown_writable(p));
-    let own = [
-        Some(cache_root(&outcome_cache)?),
-        crate::mcp::hostenv::user_config_path(&req.parent_env)
-            .and_then(|c| c.parent().map(Path::to_path_buf)),
-    ];
-    let sources: Vec<PathBuf> = (req.layers.iter())
-        .filter_map(|l| l.source.as_deref())
-        .map(|s| paths::normalize(&req.parent_cwd.join(s)))
-        .filter(|s| shown_writable(s))
-        .collect();
-    let own_dirs: Vec<PathBuf> = (own.into_iter().flatten())
-        .filter(|d| shown_writable(d))
-        .collect();
-    let ca_inputs = super::protect_ca::inputs_of(&outcome);
     // Deny or not: a hidden input is still read for the bundle (see
     // `hidden_ca` below). The system roots stay read-only binds under a
     // shallower writable root (`--write /`): the system store and the
@@ -307,6 +293,50 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         (Some(w), Some(s)) => w >= s,
         (w, _) => w.is_some(),
     };
+    // A link the child can retarget: inside a writable root it is shown,
+    // and not a root itself unless its parent is writable too; and its
+    // directory is one this user may write (`--write /` does not let an
+    // unprivileged child replace the root-owned /home -> var/home).
+    let writable_at = |a: &Path| decided_writable(a) && under_writable(a);
+    let replaceable = |a: &Path| {
+        writable_at(a)
+            && (!writable.iter().any(|w| w.as_path() == a) || a.parent().is_some_and(writable_at))
+            && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
+            && a.parent()
+                .is_some_and(|p| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok())
+    };
+    // What git on the host runs or reads for a repository there, where
+    // it lies outside `.git` (a hooks path, an included config file).
+    let git = super::protect_git::targets(
+        &writable,
+        home,
+        &facts.protected,
+        &|p| shown_writable(p) && under_writable(p),
+        &replaceable,
+        &resolver,
+    )?;
+    for p in git {
+        if !facts.protected.contains(&p) {
+            facts.protected.push(p);
+        }
+    }
+    // sandspawn's own state, as named, as opened and where it really is:
+    // a writable root may hold any of them.
+    let own = [
+        Some(cache_root(&outcome_cache)?),
+        crate::mcp::hostenv::user_config_path(&req.parent_env)
+            .and_then(|c| c.parent().map(Path::to_path_buf)),
+    ];
+    let own_at =
+        |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
+    let own_dirs = own_at(&own.into_iter().flatten().collect::<Vec<_>>())?;
+    let sources = own_at(
+        &(req.layers.iter())
+            .filter_map(|l| l.source.as_deref())
+            .map(|s| req.parent_cwd.join(s))
+            .collect::<Vec<_>>(),
+    )?;
+    let ca_inputs = super::protect_ca::inputs_of(&outcome);
     let (ca_paths, hidden_ca): (Vec<PathBuf>, Vec<PathBuf>) = super::protect_ca::ca_inputs(
         &ca_inputs,
         &writable,
@@ -318,11 +348,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     .partition(|p| shown_writable(p));
     warnings.extend(super::protect_ca::roots_kept(&ca_paths, &writable));
     let own_protected = super::protect::own_state(&own_dirs, &sources, &writable)?;
+    // A CA directory's files are inputs too, each under the directory's
+    // protection.
+    let ca_dirs: Vec<PathBuf> = ca_paths.iter().filter(|p| p.is_dir()).cloned().collect();
     for p in own_protected.into_iter().chain(ca_paths) {
         if !facts.protected.contains(&p) {
             facts.protected.push(p);
         }
     }
+    super::protect::single_named(&facts.protected, &ca_dirs)?;
     let mut plan = assemble(
         req.command.clone(),
         cwd,

@@ -17,6 +17,7 @@ mod lower;
 mod private_run;
 pub mod protect;
 mod protect_ca;
+mod protect_git;
 mod reach;
 mod search_path;
 mod trust_inputs;

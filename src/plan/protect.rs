@@ -107,9 +107,126 @@ pub fn own_state(
     Ok(out)
 }
 
+/// Each protected regular file must have no other name: a hard link left
+/// elsewhere in a writable root (by an earlier run, before the file was
+/// protected) would stay writable, and on Landlock, whose rules follow
+/// inodes, its grant makes the protected name writable too. The regular
+/// files directly in each of `dirs` (CA directories, whose files are
+/// inputs) are checked as well.
+pub fn single_named(protected: &[PathBuf], dirs: &[PathBuf]) -> Result<(), ProtectError> {
+    use std::os::unix::fs::MetadataExt;
+    let entries = (dirs.iter())
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|list| list.flatten().map(|e| e.path()));
+    for path in protected.iter().cloned().chain(entries) {
+        let path = &path;
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            continue;
+        };
+        if meta.is_file() && meta.nlink() > 1 {
+            return Err(ProtectError {
+                path: path.clone(),
+                problem: format!(
+                    "has {} hard links, and another name inside a writable root would stay \
+                     writable; remove the other links (`find / -xdev -samefile {}` lists \
+                     them), or keep the file out of the --write roots",
+                    meta.nlink(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Each of sandspawn's own paths in `raw` (absolute, as given) that
+/// `shown_writable` holds: as named (normalized), where its links lead
+/// ([`own_real_path`]), and as the kernel opens it (a `..` after a link,
+/// `sub/../team.toml`, climbs out of the link's target, not out of `sub`).
+pub fn own_paths(
+    raw: &[PathBuf],
+    shown_writable: &dyn Fn(&Path) -> bool,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<Vec<PathBuf>, ProtectError> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for r in raw {
+        let named = paths::normalize(r);
+        let real = own_real_path(&named, replaceable, resolver)?;
+        let opened = std::fs::canonicalize(r).ok();
+        for p in [Some(named), Some(real), opened].into_iter().flatten() {
+            if shown_writable(&p) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where one of sandspawn's own paths (`what`: its cache root, user config
+/// directory, a policy file of this run) really is: the last hop of its
+/// symlink walk (a missing tail as written, where it would be created).
+/// Protecting only the spelling through a link left the real directory
+/// writable when a writable root held it (`~/.cache -> /data/cache` with
+/// `--write /data`). A link on the way that `replaceable` says the child
+/// could change (it lies inside a writable root) fails closed: the next run
+/// would follow it to a directory of the child's and read its memos,
+/// caches or policy. The path itself being such a link is for
+/// [`own_state`] to name. A walk that fails (a loop, EACCES) leaves the
+/// path as named, after checking the hops it made.
+pub fn own_real_path(
+    path: &Path,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<PathBuf, ProtectError> {
+    walk_checked(path, replaceable, resolver).map_err(|(link, real)| ProtectError {
+        path: link,
+        problem: format!(
+            "a symlink inside a writable root on the way to sandspawn's own {}, \
+             which the sandbox could point elsewhere for later runs to read; name \
+             its real path {real} instead (XDG_CACHE_HOME, XDG_CONFIG_HOME, \
+             --policy), or keep the link out of the --write roots",
+            path.display()
+        ),
+    })
+}
+
+/// The last hop of `path`'s symlink walk (a missing tail as written; the
+/// path as named when the walk fails), or the first link on the way that
+/// `replaceable` says the child could change, with the real path to name
+/// instead. `path` itself being such a link is left to the caller.
+pub(crate) fn walk_checked(
+    path: &Path,
+    replaceable: &dyn Fn(&Path) -> bool,
+    resolver: &dyn paths::Resolver,
+) -> Result<PathBuf, (PathBuf, String)> {
+    let mut hops = Vec::new();
+    let walked = resolver.walk(path, &mut hops);
+    let start = paths::normalize(path);
+    for hop in &hops {
+        let link = (hop.ancestors())
+            .filter(|a| !(hop == &start && *a == start.as_path()))
+            .find(|a| replaceable(a));
+        if let Some(link) = link {
+            let real = std::fs::canonicalize(path)
+                .ok()
+                .or_else(|| hops.last().filter(|_| walked.is_ok()).cloned())
+                .map_or_else(
+                    || "a path outside the --write roots".to_string(),
+                    |r| r.display().to_string(),
+                );
+            return Err((link.to_path_buf(), real));
+        }
+    }
+    Ok(match (walked, hops.pop()) {
+        (Ok(()), Some(real)) => real,
+        _ => start,
+    })
+}
+
 /// The directory a `.git` file names (`gitdir: PATH`, relative to the
 /// file's directory), checked to contain no symlink.
-fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
+pub(super) fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
     let mut text = String::new();
     let read = std::fs::File::open(git_file).and_then(|f| f.take(4096).read_to_string(&mut text));
     if read.is_err() {

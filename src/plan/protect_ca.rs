@@ -79,10 +79,11 @@ pub fn ca_inputs(
     };
     for input in inputs {
         // A link inside a protected directory cannot be changed; one
-        // inside a writable root can.
+        // inside a writable root can, and so can a root that is a link
+        // inside another (`--write ~ --write ~/ws`, `~/ws` a link).
         let replaceable = |a: &Path, inside: Option<&Path>| {
             writable_at(a)
-                && !roots.iter().any(|r| r.as_path() == a)
+                && (!roots.iter().any(|r| r.as_path() == a) || a.parent().is_some_and(writable_at))
                 && !inside.is_some_and(|d| is_within(a, d))
                 && std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
         };

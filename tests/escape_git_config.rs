@@ -1,0 +1,228 @@
+//! What git on the host runs or reads from a repository's `.git`, when it
+//! lies outside `.git` in a writable root: a hooks directory `.git/hooks`
+//! links to (`ln -s ../scripts/hooks .git/hooks`), the `core.hooksPath`
+//! husky and others set (`.husky/_`), a file `.git/config` includes
+//! (`include.path = ../shared.gitconfig`, where a `core.fsmonitor` is a
+//! command). `.git` itself is read-only, but before, the child wrote
+//! these: the next `git commit` or `git status` on the host ran its code.
+//!
+//! Runs as whoever runs the tests; `.ci/run` runs it again as an
+//! unprivileged user. Skips print their reason and fail under
+//! `SANDSPAWN_MUST_WORK=1`.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const PYTHON: &str = "/usr/bin/python3";
+
+/// The errno names of each attempt the child makes: `w:PATH` appends to
+/// PATH, `c:PATH` creates PATH.
+const ATTEMPTS: &str = "import errno, os, sys\n\
+                        def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
+                        if op == 'w': open(p, 'a').write('[core]\\n\\tfsmonitor = touch pwned\\n')\n        \
+                        else: open(p, 'x').write('#!/bin/sh\\ntouch pwned\\n')\n        \
+                        return 'OK'\n    \
+                        except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                        print(' '.join(t(a) for a in sys.argv[1:]))";
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// A repository `ws` (the cwd, writable under the workspace preset) with
+/// a hand-written `.git` (no git needed), and `home` beside it.
+struct Repo {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Repo {
+    fn new(config: &str) -> Repo {
+        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(root.join("ws/.git")).unwrap();
+        std::fs::create_dir(root.join("home")).unwrap();
+        std::fs::write(root.join("ws/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(root.join("ws/.git/config"), config).unwrap();
+        Repo { _tmp: tmp, root }
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.root.join("ws")
+    }
+
+    fn run(&self, backend: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(SANDSPAWN);
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.root.join("home"))
+            .env("XDG_CACHE_HOME", self.root.join("home/.cache"))
+            .current_dir(self.ws())
+            .args(["run", "--backend", backend, "--preset", "workspace"])
+            .args(args);
+        cmd
+    }
+}
+
+fn backends() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for backend in ["bwrap", "landlock"] {
+        if !Path::new(PYTHON).exists() {
+            skip(&format!("{PYTHON} is missing"));
+            continue;
+        }
+        let repo = Repo::new("");
+        match repo.run(backend, &["--", "true"]).output() {
+            Ok(o) if o.status.success() => out.push(backend),
+            Ok(o) => skip(&format!(
+                "`sandspawn run --backend {backend}` does not work here: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(e) => skip(&e.to_string()),
+        }
+    }
+    out
+}
+
+/// The hooks git runs and the config it reads, wherever `.git` sends it
+/// inside the workspace, stay read-only.
+#[test]
+fn hooks_and_included_config_outside_dot_git_stay_read_only() {
+    for backend in backends() {
+        let repo = Repo::new(
+            "[core]\n\trepositoryformatversion = 0\n\tHooksPath = \".husky/_\" ; husky\n\
+             [include]\n\tpath = ../shared.gitconfig\n\
+             [includeIf \"onbranch:main\"]\n\tpath = ../branch.gitconfig\n",
+        );
+        let ws = repo.ws();
+        std::fs::create_dir_all(ws.join("scripts/hooks")).unwrap();
+        std::fs::create_dir_all(ws.join(".husky/_")).unwrap();
+        std::fs::write(ws.join("shared.gitconfig"), "").unwrap();
+        std::fs::write(ws.join("branch.gitconfig"), "").unwrap();
+        symlink("../scripts/hooks", ws.join(".git/hooks")).unwrap();
+        let attempts = [
+            "c:scripts/hooks/pre-commit",
+            "c:.husky/_/pre-commit",
+            "w:shared.gitconfig",
+            "w:branch.gitconfig",
+            "c:notes.txt",
+        ];
+        let out = repo
+            .run(backend, &["--", PYTHON, "-c", ATTEMPTS])
+            .args(attempts)
+            .output()
+            .unwrap();
+        // Landlock: the workspace's own entries are read-only on
+        // themselves (a protected path inside), deeper ones writable.
+        let want = if backend == "bwrap" {
+            "EROFS EROFS EROFS EROFS OK"
+        } else {
+            "EACCES EACCES EACCES EACCES EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.join("shared.gitconfig")).unwrap(),
+            ""
+        );
+        assert!(!ws.join("scripts/hooks/pre-commit").exists(), "{backend}");
+        assert!(!ws.join(".husky/_/pre-commit").exists(), "{backend}");
+    }
+}
+
+/// A hooks directory the config names but that is missing in the
+/// workspace: the child could create it, hooks and all. Refused.
+#[test]
+fn a_missing_hooks_path_inside_a_writable_root_is_refused() {
+    for backend in backends() {
+        let repo = Repo::new("[core]\n\thooksPath = githooks\n");
+        let out = repo.run(backend, &["--", "true"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        let want = format!(
+            "sandspawn: protected path {}: missing inside a writable root, where core.hooksPath \
+             of {} leads; the sandbox could create it and git on the host would run or read \
+             what it holds: create it, or change the setting; refusing to start (a writable \
+             root must not redirect it)",
+            repo.ws().join("githooks").display(),
+            repo.ws().join(".git/config").display(),
+        );
+        assert!(
+            stderr.lines().any(|l| l == want),
+            "{backend}: want\n{want}\ngot\n{stderr}"
+        );
+    }
+}
+
+/// A link inside the workspace on the way to the hooks: the child could
+/// point it elsewhere. Refused, naming the link.
+#[test]
+fn a_link_inside_a_writable_root_on_the_way_to_the_hooks_is_refused() {
+    for backend in backends() {
+        let repo = Repo::new("[core]\n\thooksPath = tools/hooks\n");
+        std::fs::create_dir_all(repo.root.join("shared/hooks")).unwrap();
+        symlink(repo.root.join("shared"), repo.ws().join("tools")).unwrap();
+        let out = repo.run(backend, &["--", "true"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        let want = format!(
+            "sandspawn: protected path {}: a symlink inside a writable root on the way to \
+             core.hooksPath of {}, which the sandbox could point elsewhere for git on the \
+             host to run or read; name its real path {} instead; refusing to start (a \
+             writable root must not redirect it)",
+            repo.ws().join("tools").display(),
+            repo.ws().join(".git/config").display(),
+            repo.root.join("shared/hooks").display(),
+        );
+        assert!(
+            stderr.lines().any(|l| l == want),
+            "{backend}: want\n{want}\ngot\n{stderr}"
+        );
+    }
+}
+
+/// A writable root deeper in a repository (`--write scripts` under the
+/// repository's root): git run anywhere in that repository reads its
+/// config, whose `core.hooksPath` names a directory in that root.
+#[test]
+fn hooks_in_a_writable_root_below_the_repository_stay_read_only() {
+    for backend in backends() {
+        let repo = Repo::new("[core]\n\thooksPath = scripts/hooks\n");
+        let ws = repo.ws();
+        std::fs::create_dir_all(ws.join("scripts/hooks")).unwrap();
+        let scripts = ws.join("scripts");
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", repo.root.join("home"))
+            .env("XDG_CACHE_HOME", repo.root.join("home/.cache"))
+            .current_dir(&ws)
+            .args(["run", "--backend", backend, "--write"])
+            .arg(&scripts)
+            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(["c:scripts/hooks/pre-commit", "c:scripts/notes.txt"])
+            .output()
+            .unwrap();
+        let want = if backend == "bwrap" {
+            "EROFS OK"
+        } else {
+            "EACCES EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!ws.join("scripts/hooks/pre-commit").exists(), "{backend}");
+    }
+}

@@ -1,0 +1,364 @@
+//! sandspawn's own state (its cache root: trust bundles, their memos, the
+//! MCP servers' launcher caches; its user config; the policy files of this
+//! run) reached through a symlink: `~/.cache -> /data/cache` with `--write
+//! /data`, `~/.config` linked into a dotfiles checkout that is granted,
+//! `--policy ~/team.toml` linking into the workspace. What the next run
+//! reads must stay read-only by its real path, and a link on the way that
+//! lies inside a writable root (the child could point it at a directory of
+//! its own, which the next run would take for the cache) is refused.
+//! Before, only the spelling through the link was compared with the
+//! writable roots: the real directories were writable, and the links
+//! could be retargeted.
+//!
+//! Runs as whoever runs the tests; `.ci/run` runs it again as an
+//! unprivileged user. Skips print their reason and fail under
+//! `SANDSPAWN_MUST_WORK=1`.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const PYTHON: &str = "/usr/bin/python3";
+
+/// The errno names of each attempt the child makes: `w:PATH` appends to
+/// PATH, `c:PATH` creates PATH, `m:PATH` renames PATH away.
+const ATTEMPTS: &str = "import errno, os, sys\n\
+                        def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
+                        if op == 'w': open(p, 'a').write('write = [\"/\"]')\n        \
+                        elif op == 'c': open(p, 'x').write('x')\n        \
+                        else: os.rename(p, p + '.moved')\n        return 'OK'\n    \
+                        except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                        print(' '.join(t(a) for a in sys.argv[1:]))";
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// `home` and a workspace `ws` (the cwd) side by side.
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Dirs {
+        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        for d in ["ws", "home"] {
+            std::fs::create_dir(root.join(d)).unwrap();
+        }
+        Dirs { _tmp: tmp, root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// `sandspawn run --backend BACKEND ARGS` in `ws`, HOME `home`, no XDG
+    /// variable: the cache and config are found through HOME.
+    fn run(&self, backend: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(SANDSPAWN);
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.path("home"))
+            .current_dir(self.path("ws"))
+            .args(["run", "--backend", backend])
+            .args(args);
+        cmd
+    }
+}
+
+fn unusable(backend: &str) -> Option<String> {
+    if !Path::new(PYTHON).exists() {
+        return Some(format!("{PYTHON} is missing"));
+    }
+    let d = Dirs::new();
+    let out = d.run(backend, &["--", "true"]).output().ok()?;
+    (!out.status.success()).then(|| {
+        format!(
+            "`sandspawn run --backend {backend}` does not work here: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn backends() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for backend in ["bwrap", "landlock"] {
+        match unusable(backend) {
+            Some(reason) => skip(&reason),
+            None => out.push(backend),
+        }
+    }
+    out
+}
+
+/// `~/.cache` and `~/.config` link into the workspace, and the policy file
+/// named under HOME is a link to one there: the child must not write the
+/// trust cache, the user config or the policy by their real paths, nor
+/// rename their directories away and plant new ones.
+#[test]
+fn own_state_linked_into_a_writable_root_stays_read_only() {
+    for backend in backends() {
+        let d = Dirs::new();
+        let ws = d.path("ws");
+        std::fs::create_dir_all(ws.join("dot-cache")).unwrap();
+        std::fs::create_dir_all(ws.join("dot-config/sandspawn")).unwrap();
+        std::fs::write(ws.join("dot-config/sandspawn/config.toml"), "").unwrap();
+        std::fs::write(ws.join("team.toml"), "net = \"none\"\n").unwrap();
+        symlink(ws.join("dot-cache"), d.path("home/.cache")).unwrap();
+        symlink(ws.join("dot-config"), d.path("home/.config")).unwrap();
+        symlink(ws.join("team.toml"), d.path("home/team.toml")).unwrap();
+        let attempts = [
+            "w:dot-config/sandspawn/config.toml",
+            "c:dot-cache/sandspawn/trust/planted.pem",
+            "m:dot-cache/sandspawn",
+            "m:dot-config/sandspawn",
+            "w:team.toml",
+        ];
+        let policy = d.path("home/team.toml");
+        let out = d
+            .run(
+                backend,
+                &[
+                    "--preset",
+                    "workspace",
+                    "--policy",
+                    policy.to_str().unwrap(),
+                ],
+            )
+            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(attempts)
+            .output()
+            .unwrap();
+        let want = if backend == "bwrap" {
+            "EROFS EROFS EBUSY EBUSY EROFS"
+        } else {
+            "EACCES EACCES EACCES EACCES EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |p: &str| std::fs::read_to_string(ws.join(p)).unwrap();
+        assert_eq!(read("dot-config/sandspawn/config.toml"), "", "{backend}");
+        assert_eq!(read("team.toml"), "net = \"none\"\n", "{backend}");
+        assert!(ws.join("dot-cache/sandspawn/trust").is_dir(), "{backend}");
+    }
+}
+
+/// `--write ~` with `~/.cache` a link elsewhere: the child could point the
+/// link at a directory of its own, and the next run would take that for
+/// its cache (trust memos naming a bundle of the child's, another server's
+/// launcher cache). Refused before anything starts, naming the link.
+#[test]
+fn a_link_to_the_cache_inside_a_writable_root_is_refused() {
+    for backend in backends() {
+        let d = Dirs::new();
+        std::fs::create_dir(d.path("cache-out")).unwrap();
+        symlink(d.path("cache-out"), d.path("home/.cache")).unwrap();
+        let home = d.path("home");
+        let out = d
+            .run(backend, &["--write", home.to_str().unwrap(), "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        let want = format!(
+            "sandspawn: protected path {}: a symlink inside a writable root on the way to \
+             sandspawn's own {}, which the sandbox could point elsewhere for later runs to \
+             read; name its real path {} instead (XDG_CACHE_HOME, XDG_CONFIG_HOME, --policy), \
+             or keep the link out of the --write roots; refusing to start (a writable root \
+             must not redirect it)",
+            home.join(".cache").display(),
+            home.join(".cache/sandspawn").display(),
+            d.path("cache-out/sandspawn").display(),
+        );
+        assert!(
+            stderr.lines().any(|l| l == want),
+            "{backend}: want\n{want}\ngot\n{stderr}"
+        );
+    }
+}
+
+/// A protected file with a second name (a hard link a earlier run, or
+/// anyone, left in the workspace): the read-only bind covers one name, and
+/// on Landlock the grant of the other covers the file itself. The CA input
+/// the next run's bundle is built from, and a file `.git/config` includes,
+/// were rewritten through it. Refused, naming the file.
+#[test]
+fn a_protected_file_with_another_hard_link_is_refused() {
+    for backend in backends() {
+        for (protected, args) in [
+            ("ca.pem", &["--ca", "ca.pem"][..]),
+            ("shared.gitconfig", &[][..]),
+            // A file of a CA directory: the directory is what is protected.
+            ("certs/corp.pem", &["--ca", "certs"][..]),
+        ] {
+            let d = Dirs::new();
+            let ws = d.path("ws");
+            std::fs::create_dir(ws.join(".git")).unwrap();
+            std::fs::write(
+                ws.join(".git/config"),
+                "[include]\n\tpath = ../shared.gitconfig\n",
+            )
+            .unwrap();
+            std::fs::write(ws.join("shared.gitconfig"), "").unwrap();
+            std::fs::copy("/etc/ssl/certs/ca-certificates.crt", ws.join("ca.pem")).unwrap();
+            std::fs::create_dir(ws.join("certs")).unwrap();
+            std::fs::copy(ws.join("ca.pem"), ws.join("certs/corp.pem")).unwrap();
+            std::fs::hard_link(ws.join(protected), ws.join(".planted")).unwrap();
+            let out = d
+                .run(backend, &["--preset", "workspace"])
+                .args(args)
+                .args(["--", "true"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{backend} {protected}: {stderr}"
+            );
+            let path = ws.join(protected);
+            let want = format!(
+                "sandspawn: protected path {}: has 2 hard links, and another name inside a \
+                 writable root would stay writable; remove the other links (`find / -xdev \
+                 -samefile {}` lists them), or keep the file out of the --write roots; \
+                 refusing to start (a writable root must not redirect it)",
+                path.display(),
+                path.display(),
+            );
+            assert!(
+                stderr.lines().any(|l| l == want),
+                "{backend} {protected}: want\n{want}\ngot\n{stderr}"
+            );
+        }
+    }
+}
+
+/// `--policy sub/../team.toml` with `sub` a link into a writable root:
+/// the kernel reads the `team.toml` beside the link's target, not the one
+/// a lexical `..` names, and that is the file to keep.
+#[test]
+fn a_policy_named_with_dot_dot_after_a_link_stays_read_only() {
+    for backend in backends() {
+        let d = Dirs::new();
+        let data = d.path("data");
+        std::fs::create_dir_all(data.join("x")).unwrap();
+        std::fs::write(data.join("team.toml"), "net = \"none\"\n").unwrap();
+        symlink(data.join("x"), d.path("ws/sub")).unwrap();
+        let out = d
+            .run(
+                backend,
+                &[
+                    "--policy",
+                    "sub/../team.toml",
+                    "--write",
+                    data.to_str().unwrap(),
+                ],
+            )
+            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .arg(format!("w:{}", data.join("team.toml").display()))
+            .output()
+            .unwrap();
+        let want = if backend == "bwrap" {
+            "EROFS"
+        } else {
+            "EACCES"
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(data.join("team.toml")).unwrap(),
+            "net = \"none\"\n"
+        );
+    }
+}
+
+/// A writable root that is a link inside another (`--write ~ --write
+/// ~/ws`, `~/ws -> /data/ws`): bwrap's child, writing `~`, points `~/ws`
+/// at a directory of its own, and the next run reads the CA input named
+/// `~/ws/ca.pem` there. Refused, naming the link.
+#[test]
+fn a_linked_root_inside_another_on_the_way_to_a_ca_input_is_refused() {
+    for backend in backends() {
+        let d = Dirs::new();
+        std::fs::create_dir_all(d.path("data/ws")).unwrap();
+        std::fs::copy(
+            "/etc/ssl/certs/ca-certificates.crt",
+            d.path("data/ws/ca.pem"),
+        )
+        .unwrap();
+        let (home, link) = (d.path("home"), d.path("home/ws"));
+        symlink(d.path("data/ws"), &link).unwrap();
+        let out = d
+            .run(backend, &["--write", home.to_str().unwrap()])
+            .args(["--write", link.to_str().unwrap()])
+            .env("SSL_CERT_FILE", link.join("ca.pem"))
+            .env("XDG_CACHE_HOME", d.path("cache"))
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+        let want = format!(
+            "sandspawn: protected path {}: a symlink inside a writable root on the way to \
+             the CA input {}",
+            link.display(),
+            link.join("ca.pem").display()
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&want)),
+            "{backend}: want\n{want}\ngot\n{stderr}"
+        );
+    }
+}
+
+/// A link on the way whose directory this user cannot write is no link
+/// the child can retarget: `--write /var` with the cache under the
+/// root-owned `/var/lock -> /run/lock`. Refused for root only (the child
+/// as root could replace it); before, refused for everyone.
+#[test]
+fn a_link_the_user_cannot_replace_is_not_refused() {
+    let var_lock = Path::new("/var/lock");
+    if !std::fs::symlink_metadata(var_lock).is_ok_and(|m| m.file_type().is_symlink()) {
+        return eprintln!("SKIP: /var/lock is not a link here");
+    }
+    let cache = var_lock.join(format!("sandspawn-own-links-{}", std::process::id()));
+    std::fs::create_dir(&cache).unwrap();
+    let d = Dirs::new();
+    let out = d
+        .run("bwrap", &[])
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["--write", "/var"])
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&cache);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(out.status.code(), Some(125), "{stderr}");
+        assert!(
+            stderr
+                .contains("sandspawn: protected path /var/lock: a symlink inside a writable root"),
+            "{stderr}"
+        );
+    } else {
+        assert!(
+            !stderr.contains("protected path /var/lock"),
+            "{:?}: {stderr}",
+            out.status
+        );
+    }
+}
