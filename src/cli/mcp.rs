@@ -517,7 +517,7 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
     let exe: OsString = exe.into_os_string();
     let rewrite = install::rewrite(
         &text,
-        format_of(&path),
+        format_of(&path, &text),
         &path,
         &exe.to_string_lossy(),
         install,

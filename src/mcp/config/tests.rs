@@ -234,9 +234,37 @@ fn a_file_without_servers_says_so() {
 #[test]
 fn jsonc_files_are_json() {
     for name in ["a.json", "a.jsonc", "A.JSON"] {
-        assert_eq!(format_of(Path::new(name)), Format::Json, "{name}");
+        assert_eq!(format_of(Path::new(name), ""), Format::Json, "{name}");
     }
-    assert_eq!(format_of(Path::new("config.toml")), Format::Codex);
+    assert_eq!(format_of(Path::new("config.toml"), "{"), Format::Codex);
+}
+
+/// A config named otherwise (`mcp.conf`, no extension) is told by its
+/// text. Before, anything not `.json` was read as TOML: a JSON file gave
+/// a TOML syntax error.
+#[test]
+fn a_config_of_another_name_is_told_by_its_text() {
+    for text in ["{\"mcpServers\": {}}", "\u{feff}  // c\n/* d */\n{}"] {
+        assert_eq!(
+            format_of(Path::new("mcp.conf"), text),
+            Format::Json,
+            "{text}"
+        );
+        assert_eq!(format_of(Path::new("mcp"), text), Format::Json, "{text}");
+    }
+    for text in ["[mcp_servers.a]\ncommand = \"x\"", "# {\n", ""] {
+        assert_eq!(
+            format_of(Path::new("mcp.conf"), text),
+            Format::Codex,
+            "{text}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mcp.conf");
+    std::fs::write(&path, "{\"mcpServers\": {\"t\": {\"command\": \"true\"}}}").unwrap();
+    let c = read_config(&path).unwrap();
+    assert_eq!(c.format, Format::Json);
+    assert_eq!(c.servers.len(), 1);
 }
 
 #[test]
