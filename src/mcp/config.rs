@@ -502,10 +502,7 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
             let tree = super::jsonc::tree(&stripped);
             let read = |keys: &'static [&'static str]| {
                 let tree = &tree;
-                move |(name, value): (String, serde_json::Value)| match serde_json::from_value::<
-                    JsonServer,
-                >(value)
-                {
+                move |(name, value): (String, serde_json::Value)| match json_entry(value) {
                     Ok(s) => json_server(name, s),
                     Err(e) => {
                         let node = tree.as_ref().and_then(|t| {
@@ -535,7 +532,7 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
                     continue;
                 };
                 for (name, value) in entries {
-                    let mut server = match serde_json::from_value::<JsonServer>(value) {
+                    let mut server = match json_entry(value) {
                         Ok(s) => json_server(name, s),
                         Err(e) => invalid_entry(name, &format!("entry in project {dir}: {e}")),
                     };
@@ -551,6 +548,23 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
         format,
         servers,
     })
+}
+
+/// One server's entry. An entry that is not an object is named for what
+/// it is (serde's own words for `[]` speak of its struct's field count).
+fn json_entry(value: serde_json::Value) -> Result<JsonServer, String> {
+    use serde_json::Value;
+    let found = match &value {
+        Value::Object(_) => return serde_json::from_value(value).map_err(|e| e.to_string()),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+    };
+    Err(format!(
+        "expected an object with \"command\" and \"args\" (or \"url\"), found {found}"
+    ))
 }
 
 /// `NAME=VALUE` lines; `#` comments, `export `, and matching quotes allowed.

@@ -280,3 +280,28 @@ fn a_project_named_with_a_trailing_slash_is_the_same_project() {
     assert!(c.server_in("db", Some("/home/u/ap")).is_err());
     assert!(c.server_in("db", None).is_err());
 }
+
+/// An entry that is not an object says what it is. Before, `[]` read
+/// "invalid length 0, expected struct JsonServer with 9 elements".
+#[test]
+fn an_entry_that_is_not_an_object_is_named_for_what_it_is() {
+    let c = parse_config(
+        "{\"mcpServers\": {\"t\": [], \"u\": \"x\", \"v\": {\"command\": \"true\"}}}",
+        Path::new("c.json"),
+        Format::Json,
+    )
+    .unwrap();
+    let errors: Vec<String> = c
+        .servers
+        .iter()
+        .map(|s| format!("{:?}", s.invalid))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "Some(\"entry at line 1, column 22: expected an object with \\\"command\\\" and \\\"args\\\" (or \\\"url\\\"), found an array\")",
+            "Some(\"entry at line 1, column 31: expected an object with \\\"command\\\" and \\\"args\\\" (or \\\"url\\\"), found a string\")",
+            "None",
+        ]
+    );
+}
