@@ -416,3 +416,42 @@ fn a_backup_path_planted_as_a_link_is_replaced_not_written_through() {
         assert_eq!((b.uid(), b.gid()), (65534, 65534));
     }
 }
+
+/// Entries install cannot wrap are said, never a silent "wrapped: c": one
+/// whose `args` is not a list (the client runs it bare, or not at all) and
+/// one with an empty command (wrapped, it failed one step later, as
+/// sandspawn's "command not found"). Before, the first was skipped without
+/// a word and the second was wrapped.
+#[test]
+fn entries_install_cannot_wrap_are_said() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = r#"{"mcpServers": {
+  "a": {"command": "node", "args": "x.js"},
+  "b": {"command": ""},
+  "c": {"command": "uvx", "args": ["mcp-server-time"]}
+}}"#;
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &["mcp", "install", "--client", "cursor", "--config", c],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wrapped: c\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: server `a` left as it is: its entry does not read as a server (entry at line 2, column 8: invalid type: string \"x.js\", expected a sequence); fix it and run install again\n\
+         sandspawn: server `b` left as it is: its command is empty, so the client cannot start it; fix the entry\n"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(r#""b": {"command": ""}"#), "{text}");
+    assert!(
+        text.contains(r#""a": {"command": "node", "args": "x.js"}"#),
+        "{text}"
+    );
+}

@@ -522,8 +522,10 @@ fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> 
         &exe.to_string_lossy(),
         install,
     )?;
-    for (name, cmd) in &rewrite.skipped {
-        sandspawn_linux::say(format_args!("sandspawn: server `{name}` left as it is: its command `{cmd}` is a Windows path (a config shared with Windows?); it does not start here, and wrapped it would no longer start there"));
+    for (name, why) in &rewrite.skipped {
+        sandspawn_linux::say(format_args!(
+            "sandspawn: server `{name}` left as it is: {why}"
+        ));
     }
     let mut out = std::io::stdout().lock();
     let verb = if install { "wrapped" } else { "unwrapped" };

@@ -138,9 +138,25 @@ pub struct Rewrite {
     pub text: String,
     /// Servers changed.
     pub changed: Vec<String>,
-    /// Servers `install` left alone because their command is a Windows
-    /// path (see [`windows_command`]): name and command.
+    /// Stdio servers `install` left alone, and why (see [`left_alone`];
+    /// and an entry that does not parse): name and reason.
     pub skipped: Vec<(String, String)>,
+}
+
+/// Why `install` leaves a server with command `cmd` as it is, if it does:
+/// a Windows path (see [`windows_command`]), or an empty command, which
+/// the client cannot start either (wrapped, it would fail one step later
+/// and further from its cause).
+pub fn left_alone(cmd: &str) -> Option<String> {
+    if cmd.trim().is_empty() {
+        return Some("its command is empty, so the client cannot start it; fix the entry".into());
+    }
+    windows_command(cmd).then(|| {
+        format!(
+            "its command `{cmd}` is a Windows path (a config shared with Windows?); it does \
+             not start here, and wrapped it would no longer start there"
+        )
+    })
 }
 
 /// Whether `cmd` names a program by a Windows path (`C:\…`, `C:/…`,
@@ -178,13 +194,22 @@ pub fn rewrite(
             Format::Json => super::install_json::rewrite(text, &config, sandspawn, install)
                 .map_err(parse_err)?,
         };
+    // Said, so that a server the client runs bare is never a silent
+    // "wrapped b, c" (remote servers have no command and are not said).
     let skipped = match super::config::parse_config(text_in, path, format) {
         Ok(config) if install => config
             .servers
             .iter()
+            .filter(|s| !changed.iter().any(|c| c == &s.name))
             .filter_map(|s| {
+                if let Some(why) = &s.invalid {
+                    return Some((
+                        s.name.clone(),
+                        format!("its entry does not read as a server ({why}); fix it and run install again"),
+                    ));
+                }
                 let cmd = s.command.as_deref()?.to_str()?;
-                windows_command(cmd).then(|| (s.name.clone(), cmd.to_string()))
+                left_alone(cmd).map(|why| (s.name.clone(), why))
             })
             .collect(),
         _ => Vec::new(),

@@ -202,7 +202,7 @@ fn wrap(
             }]
         });
     }
-    if super::install::windows_command(cmd) {
+    if super::install::left_alone(cmd).is_some() {
         return None;
     }
     let own = super::install::wrapper_args(config, project, name);

@@ -69,7 +69,7 @@ pub(super) fn rewrite(
                 }
                 continue;
             }
-            if super::install::windows_command(&cmd) {
+            if super::install::left_alone(&cmd).is_some() {
                 continue;
             }
             if table.get("args").is_some_and(|a| a.as_array().is_none()) {
@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(once.changed, ["l"]);
         assert_eq!(
             once.skipped,
-            [("w".to_string(), "C:\\tools\\srv.exe".to_string())]
+            [(
+                "w".to_string(),
+                crate::mcp::install::left_alone("C:\\tools\\srv.exe").unwrap()
+            )]
         );
         assert!(once
             .text
