@@ -355,3 +355,47 @@ fn a_bwrap_sandbox_started_before_any_landlock_run_does_not_see_theirs() {
         "the bwrap sandbox read a Landlock sandbox's HOME"
     );
 }
+
+/// The layout before per-sandbox directories left `<cache>/home` and
+/// `tmp`, shared by every Landlock sandbox and kept: what one saved there
+/// (a tool's token) was readable by any later sandbox granted the cache
+/// (`--read ~`, here `--read` of the cache's parent). The next plan, of
+/// either backend, removes them, without following a link out of them.
+#[test]
+fn an_older_layouts_shared_home_and_tmp_are_removed() {
+    let host = Host::new();
+    if !usable(&host) {
+        return;
+    }
+    let cache = host.root.join("cache/sandspawn");
+    std::fs::create_dir_all(cache.join("home/.config/gh")).unwrap();
+    std::fs::write(cache.join("home/.config/gh/hosts.yml"), "token: x\n").unwrap();
+    std::fs::create_dir_all(cache.join("tmp")).unwrap();
+    let outside = host.root.join("home/keep.txt");
+    std::fs::write(&outside, "mine").unwrap();
+    std::os::unix::fs::symlink(&outside, cache.join("tmp/link")).unwrap();
+    let token = cache.join("home/.config/gh/hosts.yml");
+    let script = format!("cat {} 2>&1; true", token.display());
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", host.root.join("home"))
+        .env("XDG_CACHE_HOME", host.root.join("cache"))
+        .current_dir(host.root.join("ws"))
+        .args(["run", "--backend", "bwrap", "--read"])
+        .arg(host.root.join("cache"))
+        .args(["--", "sh", "-c"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(
+        lines(&out),
+        [format!(
+            "cat: {}: No such file or directory",
+            token.display()
+        )]
+    );
+    assert!(!cache.join("home").exists());
+    assert!(!cache.join("tmp").exists());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine");
+}

@@ -229,6 +229,14 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         path: run,
         origin: "landlock sandboxes' HOME and TMPDIR".into(),
     });
+    let (legacy, said) = private_run::sweep_legacy(&cache_root(&outcome_cache)?);
+    warnings.extend(said);
+    policy
+        .deny
+        .extend(legacy.into_iter().map(|path| crate::policy::PathRule {
+            path,
+            origin: "an older sandspawn's shared Landlock HOME and TMPDIR".into(),
+        }));
     // One memo for every symlink walk of this build: the deny list's paths
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.

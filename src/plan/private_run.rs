@@ -318,6 +318,46 @@ pub(crate) fn sweep(run: &Path) -> Option<String> {
     ))
 }
 
+/// The Landlock backend's HOME and TMPDIR before each sandbox got its
+/// own: `<cache root>/home` and `tmp`, shared by every sandbox and kept.
+/// Nothing uses them now, but what they hold came from sandboxes (a token
+/// a tool saved in HOME, files left in tmp) and a grant of the cache
+/// (`--read ~`) would show it to the next one.
+const LEGACY_DIRS: [&str; 2] = ["home", "tmp"];
+
+/// Remove what is left of [`LEGACY_DIRS`] under `cache_root` (never
+/// following a link, within the sweep's budget): the paths still there,
+/// for the plan to hide, and one line if one could not be removed.
+pub(crate) fn sweep_legacy(cache_root: &Path) -> (Vec<PathBuf>, Option<String>) {
+    let mut left = Vec::new();
+    let mut said = None;
+    let mut budget = SWEEP_BUDGET;
+    for name in LEGACY_DIRS {
+        let path = cache_root.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        match remove_within(&path, &mut budget) {
+            Ok(()) => {}
+            Err(e) => {
+                if budget > 0 {
+                    said.get_or_insert_with(|| {
+                        format!(
+                            "{}: an older sandspawn's shared Landlock HOME/TMPDIR could not be \
+                             removed ({}: {}); it stays hidden from every sandbox: remove it by hand",
+                            path.display(),
+                            cache_root.join(&e.path).display(),
+                            e.errno.desc()
+                        )
+                    });
+                }
+                left.push(path);
+            }
+        }
+    }
+    (left, said)
+}
+
 /// Remove `path` and everything under it without following a symlink: a
 /// link the child planted is removed, never its target. Directories the
 /// child made unreadable or unwritable are ours: made 0700 first.

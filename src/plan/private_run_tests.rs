@@ -229,3 +229,20 @@ fn a_huge_leftover_is_removed_over_several_sweeps_without_a_warning() {
     assert_eq!(sweep(&run), None);
     assert!(!left.exists(), "the second sweep finished it");
 }
+
+#[test]
+fn the_older_shared_home_and_tmp_are_swept_and_what_stays_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(t.path()).unwrap();
+    let cache = root.join("sandspawn");
+    std::fs::create_dir_all(cache.join("home/.ssh")).unwrap();
+    std::fs::write(cache.join("home/.ssh/id"), "k").unwrap();
+    std::fs::create_dir_all(cache.join("tmp")).unwrap();
+    std::fs::write(root.join("keep"), "mine").unwrap();
+    symlink(root.join("keep"), cache.join("tmp/out")).unwrap();
+    assert_eq!(sweep_legacy(&cache), (Vec::new(), None));
+    assert!(!cache.join("home").exists() && !cache.join("tmp").exists());
+    assert_eq!(std::fs::read_to_string(root.join("keep")).unwrap(), "mine");
+    // Nothing there: nothing done, nothing said.
+    assert_eq!(sweep_legacy(&cache), (Vec::new(), None));
+}
