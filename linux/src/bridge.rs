@@ -11,7 +11,11 @@
 //! and passes its descriptor (`SCM_RIGHTS`) over a Unix socket bind-mounted
 //! into the sandbox ([`INSIDE_SOCKET`]); the host bridge accepts the child's
 //! connections on it directly and stops listening on the Unix socket. No
-//! process of the bridge runs inside the sandbox.
+//! process of the bridge runs inside the sandbox. It takes the listener
+//! only from a process of the sandbox it serves, and only one bound outside
+//! the host's network namespace (`crate::bridge_peer`): another process
+//! that reaches the socket first is refused, so it cannot have its own
+//! connections carried to the upstream with the bridge's credentials.
 //!
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
 //! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
@@ -27,9 +31,9 @@
 //! exits, removing its private socket directory, as soon as bwrap exits.
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::accept_pool::serve;
+use crate::bridge_peer::{take_listener, Gate};
 use crate::front::{self, SocksUpstream};
 use crate::front_parse::Spoken;
 use crate::refusal::{self, Diagnostics, Protocol};
@@ -356,7 +361,8 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         })
         .map_err(sock_err)?;
 
-    let inside = take_listener(&listener).map_err(sock_err)?;
+    let gate = Gate::new(pid, listener.as_fd());
+    let inside = take_listener(&listener, &gate).map_err(sock_err)?;
     drop(listener);
     let relay = Relay::start(STACK_SIZE).map_err(sock_err)?;
     let tunnels = Arc::clone(&relay);
@@ -527,33 +533,6 @@ fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay, deadline: Ins
     }
 }
 
-/// Wait for the helper to hand over the inside listener: accept on the
-/// bridge socket until a connection brings exactly one descriptor that is
-/// a listening TCP socket, acknowledge it with one byte, and return it.
-/// Anything else is dropped. Only the helper can connect before the target
-/// runs; once this returns, the caller closes the bridge socket.
-fn take_listener(bridge: &UnixListener) -> io::Result<TcpListener> {
-    loop {
-        let (mut conn, _) = bridge.accept()?;
-        conn.set_read_timeout(Some(HANDOVER_TIMEOUT))?;
-        let Ok(Some(fd)) = sys::recv_fd(conn.as_fd()) else {
-            continue;
-        };
-        if !is_tcp_listener(&fd) {
-            continue;
-        }
-        conn.write_all(b"\x01")?;
-        return Ok(TcpListener::from(fd));
-    }
-}
-
-fn is_tcp_listener(fd: &OwnedFd) -> bool {
-    let opt = |name| sys::socket_option(fd.as_fd(), name).ok();
-    opt(libc::SO_ACCEPTCONN) == Some(1)
-        && opt(libc::SO_TYPE) == Some(libc::SOCK_STREAM)
-        && matches!(opt(libc::SO_DOMAIN), Some(libc::AF_INET | libc::AF_INET6))
-}
-
 /// The inside end: bind 127.0.0.1:`port` in the sandbox's network
 /// namespace (so the target can connect from its first instruction) and
 /// hand the listener to the host bridge over [`INSIDE_SOCKET`], waiting at
@@ -565,17 +544,22 @@ pub fn start_inside(port: u16) -> Result<(), BridgeError> {
     hand_over(&listener, Path::new(INSIDE_SOCKET)).map_err(err)
 }
 
-fn hand_over(listener: &TcpListener, socket: &Path) -> io::Result<()> {
+pub(crate) fn hand_over(listener: &TcpListener, socket: &Path) -> io::Result<()> {
     let mut conn = UnixStream::connect(socket)
         .map_err(|e| io::Error::new(e.kind(), format!("connecting {}: {e}", socket.display())))?;
     sys::send_fd(conn.as_fd(), listener.as_fd())?;
     conn.set_read_timeout(Some(HANDOVER_TIMEOUT))?;
     let mut ack = [0u8; 1];
-    conn.read_exact(&mut ack).map_err(|e| {
-        io::Error::new(
+    conn.read_exact(&mut ack).map_err(|e| match e.kind() {
+        // Closed without the acknowledgement: the bridge named why.
+        io::ErrorKind::UnexpectedEof => io::Error::new(
+            e.kind(),
+            "the host bridge refused the listener (see its reason above)",
+        ),
+        _ => io::Error::new(
             e.kind(),
             format!("the host bridge did not take the listener: {e}"),
-        )
+        ),
     })
 }
 

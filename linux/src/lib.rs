@@ -13,6 +13,7 @@
 
 mod accept_pool;
 pub mod bridge;
+mod bridge_peer;
 pub mod bwrap;
 mod cache;
 pub mod doctor;

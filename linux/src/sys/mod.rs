@@ -1,4 +1,4 @@
-//! The only module (with its submodule `caps`) with `unsafe`: thin
+//! The only module (with its submodules `caps`, `peer`, `watch`) with `unsafe`: thin
 //! wrappers over single syscalls.
 //!
 //! Each wrapper makes one call, checks its return value and maps errno in
@@ -10,8 +10,10 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 mod caps;
+mod peer;
 mod watch;
 pub use caps::{ambient_clear_all, capbset_drop, capbset_read, capget, capset_clear};
+pub use peer::{has_exited, netns_cookie, peer_pid, peer_pidfd};
 pub use watch::{
     default_sigchld, null_stdin_stdout, read_signals, reap_one, send_signal, set_child_subreaper,
     signalfd_block,
