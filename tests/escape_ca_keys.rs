@@ -17,13 +17,16 @@ use serde_json::Value;
 const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const PYTHON: &str = "/usr/bin/python3";
 
-/// Per argument `r:PATH` (read), `w:PATH` (append) or `b:VAR` (does the
+/// Per argument `r:PATH` (read), `w:PATH` (append), `m:PATH` (rename
+/// away), `u:PATH` (unlink) or `b:VAR` (does the
 /// bundle VAR names hold the certificate whose DER is $CA_DER, in hex):
 /// OK, NO or the errno name.
 const PROBE: &str = "import errno, os, ssl, sys\n\
                      def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
                      if op == 'r': open(p).read()\n        \
                      elif op == 'w': open(p, 'a').write('x')\n        \
+                     elif op == 'm': os.rename(p, p + '.moved')\n        \
+                     elif op == 'u': os.unlink(p)\n        \
                      else:\n            \
                      text = open(os.environ[p]).read()\n            \
                      ders = [ssl.PEM_cert_to_DER_cert(b.strip() + '\\n-----END CERTIFICATE-----') \
@@ -186,23 +189,25 @@ fn a_key_beside_a_ca_file_is_hidden_and_the_ca_still_trusted() {
                     var
                 };
                 let bundle = format!("b:{bundle_var}");
-                let (got, err) = ws.probe(
-                    backend,
-                    &env,
-                    &all,
-                    &[
-                        "r:certs/ca-key.pem",
-                        "r:certs/notes.txt",
-                        "w:certs/notes.txt",
-                        &bundle,
-                    ],
-                );
-                let denied_write = match (writable, backend) {
-                    (true, _) => "OK",
-                    (false, "bwrap") => "EROFS",
-                    (false, _) => "EACCES",
+                let mut what = vec![
+                    "r:certs/ca-key.pem",
+                    "r:certs/notes.txt",
+                    "w:certs/notes.txt",
+                    &bundle,
+                ];
+                // Under a writable root the hide holds: the key cannot be
+                // renamed or removed from under its mask (bwrap), nor out
+                // of a directory granted entry by entry (Landlock).
+                if writable {
+                    what.extend(["m:certs/ca-key.pem", "u:certs/ca-key.pem"]);
+                }
+                let (got, err) = ws.probe(backend, &env, &all, &what);
+                let want = match (writable, backend) {
+                    (true, "bwrap") => "EACCES OK OK OK EBUSY EBUSY",
+                    (true, _) => "EACCES OK OK OK EACCES EACCES",
+                    (false, "bwrap") => "EACCES OK EROFS OK",
+                    (false, _) => "EACCES OK EACCES OK",
                 };
-                let want = format!("EACCES OK {denied_write} OK");
                 let case = format!("{backend} {flags:?} {var}");
                 assert_eq!(got, want, "{case}: {err}");
                 assert_eq!(
