@@ -37,6 +37,10 @@ pub(super) fn keys_beside(
     limits: &Limits,
     warnings: &mut Vec<String>,
 ) -> Vec<PathRule> {
+    let file_input = |i: &&trust::InputReport| i.resolved.as_deref().is_some_and(Path::is_file);
+    if !outcome.inputs.iter().any(|i| file_input(&i)) {
+        return Vec::new();
+    }
     // Each root as named and where it really is: a root named through a
     // link exposes its target.
     let with_real = |p: &Path| {
@@ -64,8 +68,8 @@ pub(super) fn keys_beside(
     let mut out: Vec<PathRule> = Vec::new();
     let mut scanned: Vec<PathBuf> = Vec::new();
     let mut budget = 0u64;
-    for input in &outcome.inputs {
-        let Some(real) = input.resolved.as_deref().filter(|r| r.is_file()) else {
+    for input in outcome.inputs.iter().filter(file_input) {
+        let Some(real) = input.resolved.as_deref() else {
             continue;
         };
         // Where the CA really is, and where the named path sits when that
