@@ -160,6 +160,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     })?;
     warnings.extend(outcome.warnings.iter().cloned());
     policy.deny.extend(key_holders(&outcome));
+    policy
+        .deny
+        .extend(super::beside_ca::for_plan(&outcome, &policy, &mut warnings));
 
     // `auto` is resolved here, before the plan is shaped: a private HOME
     // and /tmp need the mount namespace that only bwrap provides.

@@ -9,6 +9,7 @@
 //! the variable when it does not hold.
 
 mod assemble;
+mod beside_ca;
 mod build;
 mod checks;
 mod fs;

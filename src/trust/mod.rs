@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize, Serializer};
 
 pub(crate) use bundle::{not_ours, DirRule, CACHE_ROOT, PRIVATE_DIR};
+pub(crate) use pem::holds_private_key;
 pub use pem::{encode_bundle, sanitize_pem, DropReason, Sanitized};
 
 use bundle::{assemble, Assembly, Sanitised};

@@ -125,6 +125,44 @@ fn shape_len(der: &[u8]) -> Option<usize> {
     rest.is_empty().then_some(total)
 }
 
+/// Whether `bytes` hold private key material, judged as a CA directory's
+/// files are: a PEM block whose label names a private key (the same label
+/// test `keep_block` drops on), or a whole file that is one DER structure a
+/// key takes (PKCS#1, PKCS#8, SEC1 and PKCS#12 open their SEQUENCE with an
+/// INTEGER version; an encrypted PKCS#8 key is an algorithm SEQUENCE and an
+/// OCTET STRING). Used for the files beside a CA file input, where "not a
+/// certificate" alone would hide a workspace's every README.
+pub(crate) fn holds_private_key(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    // Most files beside a CA (a workspace's sources) are neither: one
+    // search rules them out before any framing.
+    if bytes.first() != Some(&0x30) && memchr::memmem::find(bytes, b"-----BEGIN ").is_none() {
+        return false;
+    }
+    let blocks = frame(bytes);
+    if !blocks.is_empty() {
+        return blocks.iter().any(|b| {
+            b.label
+                .to_ascii_uppercase()
+                .windows(11)
+                .any(|w| w == b"PRIVATE KEY")
+        });
+    }
+    let Some((0x30, body, total)) = tlv(bytes) else {
+        return false;
+    };
+    if total != bytes.len() {
+        return false;
+    }
+    match tlv(body) {
+        Some((0x02, _, _)) => true,
+        Some((0x30, _, first)) => {
+            matches!(tlv(&body[first..]), Some((0x04, _, n)) if first + n == body.len())
+        }
+        _ => false,
+    }
+}
+
 /// One definite-length DER TLV: (tag, contents, total length).
 fn tlv(b: &[u8]) -> Option<(u8, &[u8], usize)> {
     let tag = *b.first()?;

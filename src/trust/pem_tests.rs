@@ -300,3 +300,62 @@ proptest! {
         prop_assert!(again.dropped.is_empty());
     }
 }
+
+/// The files beside a CA file input: key material is found whatever form
+/// it takes (PEM of any key label, a bare DER key, PKCS#12), and nothing
+/// else is taken for a key, not even a file that is no certificate at all
+/// (a README beside `./ca.pem` must stay readable).
+#[test]
+fn private_keys_are_told_from_everything_else() {
+    let (cert, key) = ca("beside");
+    let der = key.serialize_der();
+    // EncryptedPrivateKeyInfo: SEQUENCE { SEQUENCE { OID }, OCTET STRING }.
+    let encrypted = [
+        0x30, 0x0b, 0x30, 0x05, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x04, 0x02, 0xaa, 0xbb,
+    ];
+    // A PKCS#12 file opens with its version: SEQUENCE { INTEGER 3, … }.
+    let pkcs12 = [0x30, 0x06, 0x02, 0x01, 0x03, 0x30, 0x01, 0x00];
+    let keys: Vec<(&str, Vec<u8>)> = vec![
+        ("PKCS#8 PEM", key.serialize_pem().into_bytes()),
+        ("EC PEM", block("EC PRIVATE KEY", &der).into_bytes()),
+        ("OpenSSH", block("OPENSSH PRIVATE KEY", b"x").into_bytes()),
+        (
+            "encrypted PEM",
+            block("ENCRYPTED PRIVATE KEY", b"x").into_bytes(),
+        ),
+        (
+            "lower-case label",
+            block("rsa private key", b"x").into_bytes(),
+        ),
+        (
+            "cert then key",
+            format!("{}{}", cert.pem(), key.serialize_pem()).into_bytes(),
+        ),
+        (
+            "BOM",
+            [b"\xef\xbb\xbf".as_slice(), key.serialize_pem().as_bytes()].concat(),
+        ),
+        ("DER PKCS#8", der.clone()),
+        ("DER encrypted PKCS#8", encrypted.to_vec()),
+        ("PKCS#12", pkcs12.to_vec()),
+    ];
+    for (what, bytes) in &keys {
+        assert!(holds_private_key(bytes), "{what}");
+    }
+    let others: Vec<(&str, Vec<u8>)> = vec![
+        ("PEM certificate", cert.pem().into_bytes()),
+        ("DER certificate", cert.der().to_vec()),
+        ("public key", block("PUBLIC KEY", &der).into_bytes()),
+        ("README", b"# certs\nca.pem is the proxy's CA\n".to_vec()),
+        ("empty", Vec::new()),
+        ("JSON", b"{\"ca\": \"ca.pem\"}".to_vec()),
+        (
+            "DER key with trailing bytes",
+            [der.as_slice(), b"x"].concat(),
+        ),
+        ("a SEQUENCE of one SEQUENCE", vec![0x30, 0x02, 0x30, 0x00]),
+    ];
+    for (what, bytes) in &others {
+        assert!(!holds_private_key(bytes), "{what}");
+    }
+}

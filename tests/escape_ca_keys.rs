@@ -1,0 +1,336 @@
+//! A private key beside a CA *file* input (a proxy's `ca-cert.pem` and
+//! `ca-key.pem` in one directory, SSL_CERT_FILE=./certs/ca-cert.pem under
+//! the workspace preset): the child reads the sanitised bundle, and the
+//! key stays hidden whatever root covers its directory, readable or
+//! writable; the other files there stay as the policy says. Before, the
+//! key was readable whenever a root covered the CA's directory.
+//!
+//! Runs as whoever runs the tests; `.ci/run` runs it again as an
+//! unprivileged user. Skips print their reason and fail under
+//! `SANDSPAWN_MUST_WORK=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Per argument `r:PATH` (read), `w:PATH` (append), `m:PATH` (rename
+/// away), `u:PATH` (unlink) or `b:VAR` (does the
+/// bundle VAR names hold the certificate whose DER is $CA_DER, in hex):
+/// OK, NO or the errno name.
+const PROBE: &str = "import errno, os, ssl, sys\n\
+                     def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
+                     if op == 'r': open(p).read()\n        \
+                     elif op == 'w': open(p, 'a').write('x')\n        \
+                     elif op == 'm': os.rename(p, p + '.moved')\n        \
+                     elif op == 'u': os.unlink(p)\n        \
+                     else:\n            \
+                     text = open(os.environ[p]).read()\n            \
+                     ders = [ssl.PEM_cert_to_DER_cert(b.strip() + '\\n-----END CERTIFICATE-----') \
+                     for b in text.split('-----END CERTIFICATE-----')[:-1]]\n            \
+                     return 'OK' if bytes.fromhex(os.environ['CA_DER']) in ders else 'NO'\n        \
+                     return 'OK'\n    \
+                     except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                     print(' '.join(t(a) for a in sys.argv[1:]))";
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// A workspace `top/ws` (the cwd) holding `certs/ca-cert.pem` (a CA),
+/// `certs/ca-key.pem` (its key) and `certs/notes.txt`, beside `home`.
+struct Ws {
+    _tmp: tempfile::TempDir,
+    top: PathBuf,
+    ca_der: String,
+}
+
+impl Ws {
+    fn new() -> Ws {
+        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let top = std::fs::canonicalize(tmp.path()).unwrap();
+        for d in ["ws/certs", "home"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "beside");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        let certs = top.join("ws/certs");
+        std::fs::write(certs.join("ca-cert.pem"), cert.pem()).unwrap();
+        std::fs::write(certs.join("ca-key.pem"), key.serialize_pem()).unwrap();
+        std::fs::write(certs.join("notes.txt"), "notes").unwrap();
+        let ca_der = cert.der().iter().map(|b| format!("{b:02x}")).collect();
+        Ws {
+            _tmp: tmp,
+            top,
+            ca_der,
+        }
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.top.join("ws")
+    }
+
+    fn sandspawn(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
+        let mut cmd = Command::new(SANDSPAWN);
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.top.join("home"))
+            .current_dir(self.ws())
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// The probe's verdicts inside, and sandspawn's stderr.
+    fn probe(
+        &self,
+        backend: &str,
+        env: &[(&str, &str)],
+        flags: &[&str],
+        what: &[&str],
+    ) -> (String, String) {
+        let out = self
+            .sandspawn(env, &["run", "--backend", backend, "--net", "none"])
+            .args(flags)
+            .env("CA_DER", &self.ca_der)
+            .args(["--pass", "CA_DER", "--", PYTHON, "-c", PROBE])
+            .args(what)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!stdout.is_empty(), "{backend}: {}", stderr(&out));
+        (stdout, stderr(&out))
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn backends() -> Vec<&'static str> {
+    let why = |backend: &str| {
+        if !Path::new(PYTHON).exists() {
+            return Some(format!("{PYTHON} is missing"));
+        }
+        let ws = Ws::new();
+        let out = (ws
+            .sandspawn(&[], &["run", "--backend", backend, "--", "true"])
+            .output())
+        .ok()?;
+        (!out.status.success()).then(|| {
+            format!(
+                "`sandspawn run --backend {backend}` does not work here: {}",
+                stderr(&out)
+            )
+        })
+    };
+    ["bwrap", "landlock"]
+        .into_iter()
+        .filter(|b| why(b).map(|r| skip(&r)).is_none())
+        .collect()
+}
+
+/// The warning for one hidden key.
+fn warning(key: &Path, ca: &Path, var: &str) -> String {
+    format!(
+        "sandspawn: warning: {}: private key beside CA input {} ({var}); hidden in the \
+         sandbox (move the key out of the CA's directory to silence this)",
+        key.display(),
+        ca.display()
+    )
+}
+
+fn warnings_beside(stderr: &str) -> Vec<&str> {
+    (stderr.lines())
+        .filter(|l| l.contains("private key beside"))
+        .collect()
+}
+
+/// The workspace preset (the cwd writable) and the readonly one (`--read
+/// .`), by SSL_CERT_FILE, NODE_EXTRA_CA_CERTS and `--ca`: the key is hidden
+/// (bwrap masks it, Landlock leaves it out of the grants: EACCES on both),
+/// the bundle holds the CA, and notes.txt beside it is readable, and
+/// writable only where the policy says so.
+#[test]
+fn a_key_beside_a_ca_file_is_hidden_and_the_ca_still_trusted() {
+    for backend in backends() {
+        for (flags, writable) in [
+            (&["--preset", "workspace"][..], true),
+            (&["--read", "."][..], false),
+            (&["--write", "certs"][..], true),
+        ] {
+            for (var, ca_flag) in [
+                ("SSL_CERT_FILE", false),
+                ("NODE_EXTRA_CA_CERTS", false),
+                ("--ca / policy `ca`", true),
+            ] {
+                let ws = Ws::new();
+                let ca = ws.ws().join("certs/ca-cert.pem");
+                let mut env = vec![];
+                let mut all: Vec<&str> = flags.to_vec();
+                let bundle_var = if ca_flag {
+                    all.extend(["--ca", "./certs/ca-cert.pem"]);
+                    "SSL_CERT_FILE"
+                } else {
+                    env.push((var, "./certs/ca-cert.pem"));
+                    var
+                };
+                let bundle = format!("b:{bundle_var}");
+                let mut what = vec![
+                    "r:certs/ca-key.pem",
+                    "r:certs/notes.txt",
+                    "w:certs/notes.txt",
+                    &bundle,
+                ];
+                // Under a writable root the hide holds: the key cannot be
+                // renamed or removed from under its mask (bwrap), nor out
+                // of a directory granted entry by entry (Landlock).
+                if writable {
+                    what.extend(["m:certs/ca-key.pem", "u:certs/ca-key.pem"]);
+                }
+                let (got, err) = ws.probe(backend, &env, &all, &what);
+                let want = match (writable, backend) {
+                    (true, "bwrap") => "EACCES OK OK OK EBUSY EBUSY",
+                    (true, _) => "EACCES OK OK OK EACCES EACCES",
+                    (false, "bwrap") => "EACCES OK EROFS OK",
+                    (false, _) => "EACCES OK EACCES OK",
+                };
+                let case = format!("{backend} {flags:?} {var}");
+                assert_eq!(got, want, "{case}: {err}");
+                // Landlock cannot hide a file under a granted directory but
+                // by granting the directory's other entries one by one: the
+                // directory itself is then not listable, and that is said.
+                if backend == "landlock" {
+                    let line = format!(
+                        "sandspawn: landlock backend: {}: {} granted on its entries one by \
+                         one; the directory itself gets None",
+                        ws.ws().join("certs").display(),
+                        if writable { "Write" } else { "Read" }
+                    );
+                    assert!(err.lines().any(|l| l == line), "{case}: {err}");
+                }
+                assert_eq!(
+                    warnings_beside(&err),
+                    [warning(&ws.ws().join("certs/ca-key.pem"), &ca, var)],
+                    "{case}"
+                );
+            }
+        }
+    }
+}
+
+/// `./ca.pem` a link to the proxy's directory outside the workspace: the
+/// keys where the CA really is and where the link sits are both hidden
+/// when a root covers them (`--read` of their common parent).
+#[test]
+fn a_linked_ca_input_hides_the_keys_on_both_sides_of_the_link() {
+    for backend in backends() {
+        let ws = Ws::new();
+        let proxy = ws.top.join("proxy");
+        std::fs::rename(ws.ws().join("certs"), &proxy).unwrap();
+        std::fs::copy(proxy.join("ca-key.pem"), ws.ws().join("dev-key.pem")).unwrap();
+        std::os::unix::fs::symlink(proxy.join("ca-cert.pem"), ws.ws().join("ca.pem")).unwrap();
+        let top = ws.top.to_str().unwrap();
+        let (got, err) = ws.probe(
+            backend,
+            &[("SSL_CERT_FILE", "./ca.pem")],
+            &["--read", top],
+            &[
+                "r:dev-key.pem",
+                &format!("r:{}", proxy.join("ca-key.pem").display()),
+                &format!("r:{}", proxy.join("notes.txt").display()),
+                "b:SSL_CERT_FILE",
+            ],
+        );
+        assert_eq!(got, "EACCES EACCES OK OK", "{backend}: {err}");
+        let ca = ws.ws().join("ca.pem");
+        assert_eq!(
+            warnings_beside(&err),
+            [
+                warning(&proxy.join("ca-key.pem"), &ca, "SSL_CERT_FILE"),
+                warning(&ws.ws().join("dev-key.pem"), &ca, "SSL_CERT_FILE"),
+            ],
+            "{backend}"
+        );
+    }
+}
+
+/// `explain` names each hidden key once with its reason, and `--json`
+/// lists it among the denied paths.
+#[test]
+fn explain_names_the_hidden_key_once() {
+    let ws = Ws::new();
+    let key = ws.ws().join("certs/ca-key.pem");
+    let env = [("SSL_CERT_FILE", "./certs/ca-cert.pem")];
+    let why = format!(
+        "private key beside CA input {} (SSL_CERT_FILE)",
+        ws.ws().join("certs/ca-cert.pem").display()
+    );
+    let out = ws
+        .sandspawn(&env, &["explain", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = format!("  deny   {}  [{why}]", key.display());
+    assert_eq!(text.lines().filter(|l| *l == line).count(), 1, "{text}");
+    let out = (ws
+        .sandspawn(&env, &["explain", "--json", "--", "true"])
+        .output())
+    .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denied: Vec<&Value> = (v["denied"].as_array().unwrap().iter())
+        .filter(|d| d["path"] == key.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        denied,
+        [&serde_json::json!({"path": key.to_str().unwrap(), "access": "deny", "reason": why})]
+    );
+}
+
+/// A key this user cannot read is passed over (the sandbox, the same user,
+/// cannot read it either) and not named; root reads it, so for root it is
+/// hidden and named. EACCES inside either way.
+#[test]
+fn an_unreadable_key_beside_a_ca_file_stays_unreadable() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = nix::unistd::geteuid().is_root();
+    for backend in backends() {
+        let ws = Ws::new();
+        let locked = ws.ws().join("certs/locked-key.pem");
+        std::fs::copy(ws.ws().join("certs/ca-key.pem"), &locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let (got, err) = ws.probe(
+            backend,
+            &[("SSL_CERT_FILE", "./certs/ca-cert.pem")],
+            &["--read", "."],
+            &[
+                "r:certs/locked-key.pem",
+                "r:certs/ca-key.pem",
+                "b:SSL_CERT_FILE",
+            ],
+        );
+        assert_eq!(got, "EACCES EACCES OK", "{backend}: {err}");
+        let ca = ws.ws().join("certs/ca-cert.pem");
+        let named = warning(&ws.ws().join("certs/ca-key.pem"), &ca, "SSL_CERT_FILE");
+        let want = if root {
+            vec![named, warning(&locked, &ca, "SSL_CERT_FILE")]
+        } else {
+            vec![named]
+        };
+        assert_eq!(warnings_beside(&err), want, "{backend}");
+    }
+}
