@@ -13,7 +13,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::paths;
+use crate::paths::{self, Resolver};
 use crate::policy::{PathRule, Policy};
 use crate::trust::{self, Limits, TrustOutcome};
 
@@ -21,10 +21,18 @@ use crate::trust::{self, Limits, TrustOutcome};
 pub(super) fn for_plan(
     outcome: &TrustOutcome,
     policy: &Policy,
+    resolver: &dyn Resolver,
     warnings: &mut Vec<String>,
 ) -> Vec<PathRule> {
     let limits = Limits::default();
-    keys_beside(outcome, policy, super::SYSTEM_ROOTS, &limits, warnings)
+    keys_beside(
+        outcome,
+        policy,
+        super::SYSTEM_ROOTS,
+        &limits,
+        resolver,
+        warnings,
+    )
 }
 
 /// Denies for the keys beside `outcome`'s CA file inputs that a root of
@@ -35,6 +43,7 @@ pub(super) fn keys_beside(
     policy: &Policy,
     system: &[&str],
     limits: &Limits,
+    resolver: &dyn Resolver,
     warnings: &mut Vec<String>,
 ) -> Vec<PathRule> {
     let file_input = |i: &&trust::InputReport| i.resolved.as_deref().is_some_and(Path::is_file);
@@ -42,9 +51,12 @@ pub(super) fn keys_beside(
         return Vec::new();
     }
     // Each root as named and where it really is: a root named through a
-    // link exposes its target.
+    // link exposes its target. Walked with the plan's memo: the same
+    // prefixes (/etc, HOME) are walked for the mounts anyway.
     let with_real = |p: &Path| {
-        let real = std::fs::canonicalize(p).ok().filter(|r| r != p);
+        let real = (resolver.hops(p).ok())
+            .and_then(|h| h.last().cloned())
+            .filter(|r| r != p);
         std::iter::once(p.to_path_buf()).chain(real)
     };
     let roots: Vec<PathBuf> = (policy.read.iter().chain(&policy.write))

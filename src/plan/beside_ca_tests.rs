@@ -45,7 +45,15 @@ fn policy(read: &[&Path], deny: &[&Path]) -> Policy {
 
 fn run(named: &Path, policy: &Policy, limits: &Limits) -> (Vec<(PathBuf, String)>, Vec<String>) {
     let mut warnings = Vec::new();
-    let rules = keys_beside(&outcome(named), policy, &[], limits, &mut warnings);
+    let resolver = crate::paths::HostResolver;
+    let rules = keys_beside(
+        &outcome(named),
+        policy,
+        &[],
+        limits,
+        &resolver,
+        &mut warnings,
+    );
     let rules = rules.into_iter().map(|r| (r.path, r.origin)).collect();
     (rules, warnings)
 }

@@ -160,9 +160,6 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     })?;
     warnings.extend(outcome.warnings.iter().cloned());
     policy.deny.extend(key_holders(&outcome));
-    policy
-        .deny
-        .extend(super::beside_ca::for_plan(&outcome, &policy, &mut warnings));
 
     // `auto` is resolved here, before the plan is shaped: a private HOME
     // and /tmp need the mount namespace that only bwrap provides.
@@ -244,6 +241,8 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
     let resolver = MemoResolver::default();
+    let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
+    policy.deny.extend(beside);
     let mut facts = probe_host(&policy, &resolver, &mut warnings);
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
