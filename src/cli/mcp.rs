@@ -2,14 +2,13 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::args::{ClientArg, InstallArgs, McpAction, McpArgs, McpServerArgs, PolicyArgs};
+use super::args::{McpAction, McpArgs, McpServerArgs, PolicyArgs};
 use super::CliError;
-use crate::mcp::config::{format_of, read_config, ClientConfig, ConfigError, ServerConfig};
-use crate::mcp::install::{self, Client};
+use crate::mcp::config::{read_config, ClientConfig, ConfigError, ServerConfig};
 use crate::mcp::process::{self, SpawnOptions};
 use crate::mcp::request::{plan_server, HostContext, McpPlan, ServerLaunch};
 use crate::mcp::session::{self, PageLimits, DEFAULT_STARTUP_TIMEOUT};
@@ -35,8 +34,8 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
             no_host_env,
         ),
         Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),
-        Some(McpAction::Install(a)) => install_cmd(&a, true),
-        Some(McpAction::Uninstall(a)) => install_cmd(&a, false),
+        Some(McpAction::Install(a)) => super::mcp_install::install_cmd(&a, true),
+        Some(McpAction::Uninstall(a)) => super::mcp_install::install_cmd(&a, false),
     }
 }
 
@@ -467,152 +466,4 @@ fn check(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> {
-    let client = match args.client {
-        ClientArg::Codex => Client::Codex,
-        ClientArg::Claude => Client::Claude,
-        ClientArg::ClaudeCode => Client::ClaudeCode,
-        ClientArg::Cursor => Client::Cursor,
-        ClientArg::Vscode => Client::Vscode,
-    };
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
-    let codex_home = std::env::var_os("CODEX_HOME").map(PathBuf::from);
-    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
-    let path = args.config.clone().unwrap_or_else(|| {
-        install::default_path(
-            client,
-            &home,
-            &cwd,
-            codex_home.as_deref(),
-            config_home.as_deref(),
-        )
-    });
-    // The wrapped server names this file; the client starts it from its
-    // own directory, so the name must not be relative to ours.
-    let path = crate::paths::normalize(&cwd.join(path));
-    let text = crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
-                Ok(target) => install::InstallError::DanglingLink {
-                    path: path.clone(),
-                    target,
-                },
-                Err(_) => install::InstallError::Missing { path: path.clone() },
-            },
-            _ => install::InstallError::Io {
-                step: "reading",
-                path: path.clone(),
-                source,
-            },
-        })?;
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.canonicalize().ok())
-        .unwrap_or_else(|| PathBuf::from("sandspawn"));
-    let exe: OsString = exe.into_os_string();
-    let rewrite = install::rewrite(
-        &text,
-        format_of(&path, &text),
-        &path,
-        &exe.to_string_lossy(),
-        install,
-    )?;
-    for (name, why) in &rewrite.skipped {
-        sandspawn_linux::say(format_args!(
-            "sandspawn: server `{name}` left as it is: {why}"
-        ));
-    }
-    let mut out = std::io::stdout().lock();
-    let verb = if install { "wrapped" } else { "unwrapped" };
-    if rewrite.changed.is_empty() {
-        writeln!(out, "{}: nothing to change", path.display()).map_err(CliError::Output)?;
-        // Installed before: recording the shell's settings is still asked for.
-        if install && !args.dry_run {
-            record_env(args, &cwd, &mut out)?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !args.dry_run {
-        // Before the diff: a config that cannot be written is one error.
-        install::check_writable(&path)?;
-    }
-    let diff = install::diff(&text, &rewrite.text);
-    write!(out, "--- {p}\n+++ {p}\n{diff}", p = path.display()).map_err(CliError::Output)?;
-    if args.dry_run {
-        writeln!(
-            out,
-            "dry run: would have {verb} {}",
-            rewrite.changed.join(", ")
-        )
-        .map_err(CliError::Output)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let backup = install::write_atomically(&path, &rewrite.text)?;
-    writeln!(out, "{verb}: {}", rewrite.changed.join(", ")).map_err(CliError::Output)?;
-    if let Some(b) = backup {
-        writeln!(out, "backup: {}", b.display()).map_err(CliError::Output)?;
-    }
-    if install {
-        record_env(args, &cwd, &mut out)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Offer (or, with `--record-env`, do) the recording of this shell's trust
-/// and proxy settings into the user config.
-fn record_env(
-    args: &InstallArgs,
-    cwd: &std::path::Path,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    use std::io::IsTerminal;
-    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let Some(config_path) = crate::mcp::hostenv::user_config_path(&env) else {
-        return Ok(());
-    };
-    let existing = crate::mcp::hostenv::read_user_config(&config_path)?;
-    let store = crate::trust::system_store(std::path::Path::new("/"));
-    let recorded = crate::mcp::record::record(&env, cwd, &existing, store.as_deref());
-    if recorded.added.is_empty() {
-        return Ok(());
-    }
-    let wanted = args.record_env
-        || {
-            let interactive = std::io::stdin().is_terminal();
-            if interactive {
-                eprint!(
-                    "sandspawn: record this shell's trust and proxy settings in {} ({})? [y/N] ",
-                    config_path.display(),
-                    recorded.added.join("; ")
-                );
-                let mut answer = String::new();
-                let _ = std::io::stdin().read_line(&mut answer);
-                answer.trim().eq_ignore_ascii_case("y")
-            } else {
-                sandspawn_linux::say(format_args!(
-                "sandspawn: this shell has trust/proxy settings the client will not pass ({}); add --record-env to keep them in {}",
-                recorded.added.join("; "),
-                config_path.display()
-            ));
-                false
-            }
-        };
-    if wanted {
-        // The user's file: edited in place, as a client config is.
-        let text = std::fs::read_to_string(&config_path).unwrap_or_default();
-        let new = crate::mcp::record::to_toml_in(&text, &recorded.config);
-        let backup = install::write_atomically(&config_path, &new)?;
-        for line in &recorded.added {
-            writeln!(out, "recorded: {line}").map_err(CliError::Output)?;
-        }
-        if let Some(backup) = backup {
-            writeln!(out, "backup: {}", backup.display()).map_err(CliError::Output)?;
-        }
-    }
-    Ok(())
 }

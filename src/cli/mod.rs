@@ -8,6 +8,7 @@ mod doctor;
 mod explain;
 mod mcp;
 mod mcp_explain;
+mod mcp_install;
 
 pub use mcp::spec_exec;
 

@@ -247,37 +247,6 @@ impl ServerConfig {
     }
 }
 
-/// The format of `path`, whose contents are `text`: `.json` or `.jsonc`
-/// (any case) is JSON, `.toml` TOML; with another name (`mcp.conf`, no
-/// extension) the text tells: a JSON config opens with `{` (after
-/// whitespace, a byte-order mark and JSONC comments), which no TOML
-/// document can.
-pub fn format_of(path: &Path, text: &str) -> Format {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext.eq_ignore_ascii_case("json") || ext.eq_ignore_ascii_case("jsonc") {
-        return Format::Json;
-    }
-    if ext.eq_ignore_ascii_case("toml") {
-        return Format::Codex;
-    }
-    let mut rest = text.trim_start_matches('\u{feff}');
-    loop {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, r)| r);
-        } else {
-            break;
-        }
-    }
-    if rest.starts_with('{') {
-        Format::Json
-    } else {
-        Format::Codex
-    }
-}
-
 /// Read and parse a client config (see [`ClientConfig::resolve`] for one
 /// server's variables and env file).
 pub fn read_config(path: &Path) -> Result<ClientConfig, ConfigError> {
@@ -550,23 +519,6 @@ pub fn parse_config(text: &str, path: &Path, format: Format) -> Result<ClientCon
     })
 }
 
-/// One server's entry. An entry that is not an object is named for what
-/// it is (serde's own words for `[]` speak of its struct's field count).
-fn json_entry(value: serde_json::Value) -> Result<JsonServer, String> {
-    use serde_json::Value;
-    let found = match &value {
-        Value::Object(_) => return serde_json::from_value(value).map_err(|e| e.to_string()),
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-    };
-    Err(format!(
-        "expected an object with \"command\" and \"args\" (or \"url\"), found {found}"
-    ))
-}
-
 /// `NAME=VALUE` lines; `#` comments, `export `, and matching quotes allowed.
 pub fn parse_env_file(text: &str) -> Vec<(OsString, OsString)> {
     let mut out = Vec::new();
@@ -616,7 +568,9 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
 }
 
 mod entries;
-use entries::{codex_entry_error, codex_server, invalid_entry, json_server};
+mod format;
+use entries::{codex_entry_error, codex_server, invalid_entry, json_entry, json_server};
+pub use format::format_of;
 
 #[cfg(test)]
 mod tests;

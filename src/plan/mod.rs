@@ -16,6 +16,7 @@ mod fs;
 mod json;
 mod lower;
 mod private_run;
+mod probe;
 pub mod protect;
 mod protect_ca;
 mod protect_git;

@@ -90,3 +90,20 @@ pub(super) fn json_server(name: String, s: JsonServer) -> ServerConfig {
         ..ServerConfig::default()
     }
 }
+
+/// One server's entry. An entry that is not an object is named for what
+/// it is (serde's own words for `[]` speak of its struct's field count).
+pub(super) fn json_entry(value: serde_json::Value) -> Result<JsonServer, String> {
+    use serde_json::Value;
+    let found = match &value {
+        Value::Object(_) => return serde_json::from_value(value).map_err(|e| e.to_string()),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+    };
+    Err(format!(
+        "expected an object with \"command\" and \"args\" (or \"url\"), found {found}"
+    ))
+}
