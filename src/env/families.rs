@@ -118,6 +118,11 @@ pub const PROXY_URL_PAIRS: &[(&str, &str)] = &[
     ("NPM_CONFIG_PROXY", "npm_config_proxy"),
 ];
 
+/// The npm pair no npm reads: npm's keys are `proxy` and `https-proxy`, and
+/// npm 11 warns `Unknown env config "http-proxy"` on every command while
+/// it is set. Network `proxy` sets it only when the parent or `set` had it.
+pub const NPM_HTTP_PROXY: (&str, &str) = ("NPM_CONFIG_HTTP_PROXY", "npm_config_http_proxy");
+
 /// Proxy URL variables that have one spelling only.
 pub const PROXY_URL_SINGLES: &[&str] = &[
     "YARN_HTTP_PROXY",

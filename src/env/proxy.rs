@@ -104,7 +104,8 @@ pub(super) fn add_node_env_proxy<'r>(
 
 /// Network `proxy`: every proxy URL variable (both spellings, the npm,
 /// yarn, bundler, pip and docker forms, WS/WSS) points at the bridge, set
-/// whether or not the parent had it (`urls`: http://, and with a SOCKS5
+/// whether or not the parent had it (but NPM_CONFIG_HTTP_PROXY, which no
+/// npm reads, only when the parent or `set` had it) (`urls`: http://, and with a SOCKS5
 /// upstream the socks5h:// that FTP_PROXY gets: curl sends `ftp://` through
 /// an HTTP proxy as a `GET ftp://…` the bridge's HTTP front does not serve,
 /// and through SOCKS5 as a tunnel); NODE_USE_ENV_PROXY=1; the no-proxy
@@ -125,11 +126,20 @@ pub(super) fn bridge_proxy_family<'r>(
             insert(vars, &name, value, source);
         }
     };
+    // npm reads its env config names case-insensitively.
+    let npm_http_given = parent
+        .iter()
+        .chain(user_set)
+        .filter_map(|(k, _)| k.to_str())
+        .any(|k| k.eq_ignore_ascii_case(families::NPM_HTTP_PROXY.0));
     for name in families::PROXY_URL_PAIRS
         .iter()
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::PROXY_URL_SINGLES.iter().copied())
     {
+        if name.eq_ignore_ascii_case(families::NPM_HTTP_PROXY.0) && !npm_http_given {
+            continue;
+        }
         let url = match socks {
             Some(socks) if name.eq_ignore_ascii_case("FTP_PROXY") => socks,
             _ => http,

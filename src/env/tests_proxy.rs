@@ -32,6 +32,9 @@ fn every_proxy_url_variable_points_at_the_bridge_even_if_the_parent_had_one() {
     ]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
     for (a, b) in families::PROXY_URL_PAIRS {
+        if (*a, *b) == families::NPM_HTTP_PROXY {
+            continue;
+        }
         assert_eq!(plan.get(a), Some(OsStr::new(INSIDE)), "{a}");
         assert_eq!(plan.get(b), Some(OsStr::new(INSIDE)), "{b}");
     }
@@ -346,6 +349,7 @@ fn a_socks5_upstream_gives_http_urls_and_a_socks5h_ftp_proxy() {
         .collect();
     let mut want: Vec<String> = families::PROXY_URL_PAIRS
         .iter()
+        .filter(|pair| **pair != families::NPM_HTTP_PROXY)
         .flat_map(|(a, b)| [*a, *b])
         .chain(families::PROXY_URL_SINGLES.iter().copied())
         .map(|n| {
@@ -391,4 +395,39 @@ fn a_spelling_copied_from_a_set_value_is_not_marked_as_the_hosts() {
     let mut plan = build(&p, &EnvRules::default(), &full_ctx());
     plan.mark_from_host(7, &[OsString::from("HTTPS_PROXY")]);
     assert_eq!(plan.from_host("https_proxy"), Some(7));
+}
+
+/// npm has no `http-proxy` setting (its keys are `proxy` and `https-proxy`):
+/// npm 11 warns `Unknown env config "http-proxy"` on every command when
+/// NPM_CONFIG_HTTP_PROXY is set, so every npx-launched server's stderr
+/// carried it. The bridge sets that pair only when the parent (or `set`)
+/// had it, then pointing at the bridge like the rest.
+#[test]
+fn npm_http_proxy_is_bridged_only_when_the_parent_had_it() {
+    let plan = build(
+        &parent(&[("HTTPS_PROXY", "http://corp:8080")]),
+        &EnvRules::default(),
+        &proxy_ctx(OsStr::new(INSIDE)),
+    );
+    assert_eq!(plan.get("NPM_CONFIG_HTTP_PROXY"), None);
+    assert_eq!(plan.get("npm_config_http_proxy"), None);
+    assert_eq!(plan.get("NPM_CONFIG_PROXY"), Some(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("npm_config_https_proxy"), Some(OsStr::new(INSIDE)));
+    let plan = build(
+        &parent(&[
+            ("HTTPS_PROXY", "http://corp:8080"),
+            ("npm_config_http_proxy", "http://u:pw@corp:8080"),
+        ]),
+        &EnvRules::default(),
+        &proxy_ctx(OsStr::new(INSIDE)),
+    );
+    assert_eq!(plan.get("NPM_CONFIG_HTTP_PROXY"), Some(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("npm_config_http_proxy"), Some(OsStr::new(INSIDE)));
+    let plan = build(
+        &parent(&[("HTTPS_PROXY", "http://corp:8080")]),
+        &set(&[("NPM_CONFIG_HTTP_PROXY", "http://corp:8080")]),
+        &proxy_ctx(OsStr::new(INSIDE)),
+    );
+    assert_eq!(plan.get("NPM_CONFIG_HTTP_PROXY"), Some(OsStr::new(INSIDE)));
+    assert_eq!(plan.get("npm_config_http_proxy"), Some(OsStr::new(INSIDE)));
 }
