@@ -334,3 +334,19 @@ fn an_unreadable_key_beside_a_ca_file_stays_unreadable() {
         assert_eq!(warnings_beside(&err), want, "{backend}");
     }
 }
+
+/// A key granted by its own path (a dev server's key beside the dev CA
+/// the parent trusts) is the user's choice: readable, and not warned
+/// about. Before, the hide won over the grant with no way to give the key
+/// back.
+#[test]
+fn a_key_granted_by_its_own_path_stays_readable() {
+    for backend in backends() {
+        let ws = Ws::new();
+        let env = [("SSL_CERT_FILE", "./certs/ca-cert.pem")];
+        let flags = ["--read", ".", "--read", "certs/ca-key.pem"];
+        let (got, err) = ws.probe(backend, &env, &flags, &["r:certs/ca-key.pem"]);
+        assert_eq!(got, "OK", "{backend}: {err}");
+        assert_eq!(warnings_beside(&err), Vec::<&str>::new(), "{backend}");
+    }
+}

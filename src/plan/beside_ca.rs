@@ -84,6 +84,12 @@ pub(super) fn keys_beside(
         let Some(real) = input.resolved.as_deref() else {
             continue;
         };
+        // The distribution's store: its keys live in /etc/ssl/private,
+        // hidden by default, and the variables a host exports point here
+        // (a listing of /etc/ssl/certs on every spawn, for nothing).
+        if outcome.system_store.as_deref() == Some(real) {
+            continue;
+        }
         // Where the CA really is, and where the named path sits when that
         // is a link elsewhere (`./ca.pem -> /srv/proxy/ca.pem`): both
         // directories are beside it for whoever reads them.
@@ -111,8 +117,12 @@ pub(super) fn keys_beside(
                 ));
             }
             for key in keys {
+                // A key granted by its own path (a dev server's key beside
+                // the dev CA) is the user's choice, left to that grant.
                 let taken = |p: &Path| {
-                    (policy.deny.iter()).any(|r| r.path == p) || out.iter().any(|r| r.path == p)
+                    (policy.deny.iter().chain(&policy.read).chain(&policy.write))
+                        .any(|r| r.path == p)
+                        || out.iter().any(|r| r.path == p)
                 };
                 if taken(&key) {
                     continue;

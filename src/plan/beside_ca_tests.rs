@@ -180,3 +180,39 @@ fn a_directory_past_the_bounds_is_reported_not_silently_skipped() {
     };
     assert_eq!(run(&ca, &p, &tiny).0, []);
 }
+
+/// The system store's directory is not listed: its keys live in
+/// /etc/ssl/private (hidden by default), and the variables a host exports
+/// name the store, so every spawn would list /etc/ssl/certs for nothing.
+#[test]
+fn the_system_stores_directory_is_not_listed() {
+    let (_t, top) = tmp();
+    let certs = top.join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::write(certs.join("store.pem"), "x").unwrap();
+    std::fs::write(certs.join("k.pem"), key_pem()).unwrap();
+    let mut o = outcome(&certs.join("store.pem"));
+    o.system_store = o.inputs[0].resolved.clone();
+    let mut warnings = Vec::new();
+    let resolver = crate::paths::HostResolver;
+    let rules = keys_beside(
+        &o,
+        &policy(&[&top], &[]),
+        &[],
+        &Limits::default(),
+        &resolver,
+        &mut warnings,
+    );
+    assert!(rules.is_empty() && warnings.is_empty(), "{warnings:?}");
+    // Named otherwise, the same directory is looked at.
+    assert_eq!(
+        run(
+            &certs.join("store.pem"),
+            &policy(&[&top], &[]),
+            &Limits::default()
+        )
+        .0
+        .len(),
+        1
+    );
+}
