@@ -62,6 +62,22 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
     sandspawn_linux::pathcmp::same_path(a, b)
 }
 
+/// Whether `path` is granted by one of `grants` more closely than any of
+/// `denies` hides it: the deepest grant containing it lies below the
+/// deepest deny containing it (at the same depth, the deny wins).
+pub fn granted_past_denies(grants: &[PathBuf], denies: &[PathBuf], path: &Path) -> bool {
+    let deepest = |list: &[PathBuf]| {
+        (list.iter())
+            .filter(|r| is_within(path, r))
+            .map(|r| depth(r))
+            .max()
+    };
+    match (deepest(grants), deepest(denies)) {
+        (Some(g), Some(d)) => g > d,
+        (g, _) => g.is_some(),
+    }
+}
+
 /// Number of normal components: `/` is 0, `/a/b` is 2.
 pub fn depth(path: &Path) -> usize {
     sandspawn_linux::pathcmp::depth(path)
@@ -326,6 +342,21 @@ mod tests {
             PathBuf::from("/etc/ssl")
         );
         assert_eq!(normalize(Path::new("/")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn the_deeper_of_grant_and_deny_decides_and_a_tie_hides() {
+        let v = |ps: &[&str]| ps.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let (g, d) = (v(&["/ws", "/ws/a/b"]), v(&["/ws/a"]));
+        assert!(granted_past_denies(&g, &d, Path::new("/ws/x")));
+        assert!(!granted_past_denies(&g, &d, Path::new("/ws/a/x")));
+        assert!(granted_past_denies(&g, &d, Path::new("/ws/a/b/x")));
+        assert!(!granted_past_denies(&g, &d, Path::new("/elsewhere")));
+        assert!(!granted_past_denies(
+            &v(&["/ws"]),
+            &v(&["/ws"]),
+            Path::new("/ws/x")
+        ));
     }
 
     #[test]

@@ -67,16 +67,7 @@ pub(super) fn keys_beside(
     let denied: Vec<PathBuf> = (policy.deny.iter())
         .flat_map(|r| with_real(&r.path))
         .collect();
-    let deepest = |list: &[PathBuf], p: &Path| {
-        (list.iter())
-            .filter(|r| paths::is_within(p, r))
-            .map(|r| paths::depth(r))
-            .max()
-    };
-    let covered = |dir: &Path| match (deepest(&roots, dir), deepest(&denied, dir)) {
-        (Some(r), Some(d)) => r > d,
-        (r, _) => r.is_some(),
-    };
+    let covered = |dir: &Path| paths::granted_past_denies(&roots, &denied, dir);
     let mut out: Vec<PathRule> = Vec::new();
     let mut scanned: Vec<PathBuf> = Vec::new();
     let mut budget = 0u64;

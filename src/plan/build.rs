@@ -274,16 +274,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             std::iter::once(r.path.clone()).chain(resolved)
         })
         .collect();
-    let deepest = |list: &[PathBuf], p: &Path| {
-        (list.iter())
-            .filter(|r| paths::is_within(p, r))
-            .map(|r| paths::depth(r))
-            .max()
-    };
-    let decided_writable = |p: &Path| match (deepest(&writable, p), deepest(&denied, p)) {
-        (Some(w), Some(d)) => w > d,
-        (w, _) => w.is_some(),
-    };
+    let decided_writable = |p: &Path| paths::granted_past_denies(&writable, &denied, p);
     // By its real path too: under a root written through a link, a deny
     // of the link's target hides it there.
     let shown_writable = |p: &Path| {
@@ -299,6 +290,13 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let system: Vec<PathBuf> = (facts.system_roots.iter())
         .map(|r| r.path().to_path_buf())
         .collect();
+    let deepest = |list: &[PathBuf], p: &Path| {
+        (list.iter())
+            .filter(|r| paths::is_within(p, r))
+            .map(|r| paths::depth(r))
+            .max()
+    };
+    // Here the writable root wins at equal depth (`--write /usr`).
     let under_writable = |p: &Path| match (deepest(&writable, p), deepest(&system, p)) {
         (Some(w), Some(s)) => w >= s,
         (w, _) => w.is_some(),
