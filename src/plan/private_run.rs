@@ -328,14 +328,24 @@ const LEGACY_DIRS: [&str; 2] = ["home", "tmp"];
 /// Remove what is left of [`LEGACY_DIRS`] under `cache_root` (never
 /// following a link, within the sweep's budget): the paths still there,
 /// for the plan to hide, and one line if one could not be removed.
+///
+/// Only under a cache root named `sandspawn` (the layout sandspawn makes:
+/// a library host's own `cache_dir` puts the root wherever its parent is,
+/// and `~/home` there is not ours), and only directories of this user.
 pub(crate) fn sweep_legacy(cache_root: &Path) -> (Vec<PathBuf>, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
     let mut left = Vec::new();
     let mut said = None;
     let mut budget = SWEEP_BUDGET;
+    if cache_root.file_name() != Some(OsStr::new("sandspawn")) {
+        return (left, said);
+    }
+    let me = nix::unistd::geteuid().as_raw();
     for name in LEGACY_DIRS {
         let path = cache_root.join(name);
-        if std::fs::symlink_metadata(&path).is_err() {
-            continue;
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() && m.uid() == me => {}
+            _ => continue,
         }
         match remove_within(&path, &mut budget) {
             Ok(()) => {}

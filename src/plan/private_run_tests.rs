@@ -236,12 +236,22 @@ fn the_older_shared_home_and_tmp_are_swept_and_what_stays_is_named() {
     let root = std::fs::canonicalize(t.path()).unwrap();
     let cache = root.join("sandspawn");
     std::fs::create_dir_all(cache.join("home/.ssh")).unwrap();
+    // A cache root of another name (a library host's `cache_dir` of
+    // `~/.cache/trust` makes it `~/.cache`) holds someone else's `home`:
+    // never touched.
+    let other = root.join("elsewhere");
+    std::fs::create_dir_all(other.join("home/keep")).unwrap();
+    std::fs::create_dir_all(other.join("tmp")).unwrap();
+    assert_eq!(sweep_legacy(&other), (Vec::new(), None));
+    assert!(other.join("home/keep").is_dir() && other.join("tmp").is_dir());
+    // A link there is not ours to follow or remove.
+    symlink(&other, cache.join("tmp")).unwrap();
     std::fs::write(cache.join("home/.ssh/id"), "k").unwrap();
-    std::fs::create_dir_all(cache.join("tmp")).unwrap();
     std::fs::write(root.join("keep"), "mine").unwrap();
-    symlink(root.join("keep"), cache.join("tmp/out")).unwrap();
+    symlink(root.join("keep"), cache.join("home/out")).unwrap();
     assert_eq!(sweep_legacy(&cache), (Vec::new(), None));
-    assert!(!cache.join("home").exists() && !cache.join("tmp").exists());
+    assert!(!cache.join("home").exists());
+    assert!(cache.join("tmp").is_symlink() && other.join("home/keep").is_dir());
     assert_eq!(std::fs::read_to_string(root.join("keep")).unwrap(), "mine");
     // Nothing there: nothing done, nothing said.
     assert_eq!(sweep_legacy(&cache), (Vec::new(), None));
