@@ -230,12 +230,14 @@ fn walk_into(
     readlink: impl Fn(&Path) -> Result<Step, String>,
     hops: &mut Vec<PathBuf>,
 ) -> Result<(), HopError> {
-    let start = normalize(path);
     hops.clear();
-    hops.push(start.clone());
-    // `reached` is walked and holds no link and no `..`; `rest` is to come.
+    hops.push(normalize(path));
+    // `reached` is walked and holds no link and no `..`; `rest` is to come:
+    // the path as written, whose `..`s climb from what the walk reaches
+    // (the kernel's order; a `..` after a link as written, git's
+    // `include.path = ../sub/../x`, is taken as the kernel takes it).
     let mut reached = PathBuf::from("/");
-    let mut rest: VecDeque<OsString> = parts(&start).collect();
+    let mut rest: VecDeque<OsString> = parts(path).collect();
     let mut followed = 0usize;
     let record = |hops: &mut Vec<PathBuf>, p: PathBuf| {
         if hops.last() != Some(&p) {
@@ -257,11 +259,12 @@ fn walk_into(
             // Every deeper prefix would read ENOENT too (a plan probes a
             // score of absent `~/.config/…`, `/var/snap/…` paths): the
             // chain ends here. A `..` still to come would climb out of
-            // what is missing: where it leads is then only a guess, the
-            // lexical one (what the child would get by creating it).
+            // what is missing, which whoever creates it decides (a link
+            // made there leads anywhere): the chain ends at the missing
+            // path itself, for a caller to treat as missing.
             Step::Missing => {
                 if rest.iter().any(|p| p == "..") {
-                    record(hops, normalize(&joined(&reached, &rest)));
+                    record(hops, reached);
                 }
                 return Ok(());
             }
@@ -402,7 +405,7 @@ mod tests {
             r.hops(Path::new("/etc/corp.pem")).unwrap(),
             ["/etc/corp.pem", "/ws/sub", "/ws/etc/real.pem"].map(PathBuf::from)
         );
-        // Relative, and past a missing directory (the lexical guess).
+        // Relative, and past a missing directory: the chain ends there.
         r.links.insert("/d/l".into(), "../gone/../x".into());
         assert_eq!(
             walk_hops(Path::new("/d/l"), |p| Ok(match r.links.get(p) {
@@ -411,7 +414,20 @@ mod tests {
                 None => Step::NotLink,
             }))
             .unwrap(),
-            ["/d/l", "/x"].map(PathBuf::from)
+            ["/d/l", "/gone"].map(PathBuf::from)
+        );
+    }
+
+    /// A `..` after a link in the path itself, as written (git passes
+    /// `include.path` to the kernel unchanged): `/ws/sub/../x` with
+    /// `/ws/sub` a link to `/ws/a/b` is `/ws/a/x`, through the link.
+    #[test]
+    fn a_parent_dir_after_a_link_in_the_path_climbs_from_its_target() {
+        let mut r = MapResolver::default();
+        r.links.insert("/ws/sub".into(), "/ws/a/b".into());
+        assert_eq!(
+            r.hops(Path::new("/ws/sub/../x")).unwrap(),
+            ["/ws/x", "/ws/sub", "/ws/a/x"].map(PathBuf::from)
         );
     }
 

@@ -152,7 +152,8 @@ pub fn own_paths(
     let mut out: Vec<PathBuf> = Vec::new();
     for r in raw {
         let named = paths::normalize(r);
-        let real = own_real_path(&named, replaceable, resolver)?;
+        // Walked as written: a `..` after a link climbs out of its target.
+        let real = own_real_path(r, replaceable, resolver)?;
         let opened = std::fs::canonicalize(r).ok();
         for p in [Some(named), Some(real), opened].into_iter().flatten() {
             if shown_writable(&p) && !out.contains(&p) {

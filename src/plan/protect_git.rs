@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::protect::{gitdir_of, walk_checked, ProtectError};
-use crate::paths::{self, is_within, Resolver};
+use crate::paths::{is_within, Resolver};
 
 /// At most this many config files are read per repository (includes can
 /// nest, and loop).
@@ -84,7 +84,7 @@ pub fn targets(
         let common = read_bounded(&gitdir.join("commondir"))
             .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
             .filter(|l| !l.is_empty())
-            .map_or_else(|| gitdir.clone(), |l| paths::normalize(&gitdir.join(l)));
+            .map_or_else(|| gitdir.clone(), |l| gitdir.join(l));
         let mut configs: Vec<(PathBuf, String)> = vec![
             (common.join("config"), "the repository's config".into()),
             (
@@ -193,7 +193,10 @@ fn expand(value: &str, base: &Path, home: Option<&Path>) -> PathBuf {
         _ if value == "~" && home.is_some() => home.unwrap_or(base).to_path_buf(),
         _ => base.join(value),
     };
-    paths::normalize(&path)
+    // Joined, not normalised: git hands the path to the kernel as it is,
+    // and a `..` after a link climbs out of the link's target (the
+    // symlink walk takes it so; `normalize` would skip the link).
+    path
 }
 
 /// A regular file's first bytes. O_NONBLOCK: a FIFO at that name must not
