@@ -226,3 +226,96 @@ fn hooks_in_a_writable_root_below_the_repository_stay_read_only() {
         assert!(!ws.join("scripts/hooks/pre-commit").exists(), "{backend}");
     }
 }
+
+/// Runs `true` in `repo` and asserts the refusal: exit 125 and `want` as
+/// one line of stderr.
+fn assert_refused(repo: &Repo, backend: &str, want: &str) {
+    let out = repo.run(backend, &["--", "true"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
+    assert!(
+        stderr.lines().any(|l| l == want),
+        "{backend}: want\n{want}\ngot\n{stderr}"
+    );
+}
+
+/// More config files than sandspawn reads: before, those past the cap
+/// were neither read nor kept read-only (inc31..inc40 stayed writable,
+/// and git on the host reads them). Refused, naming the first one.
+#[test]
+fn config_files_past_the_cap_are_refused() {
+    for backend in backends() {
+        let includes: String = (1..=40)
+            .map(|n| format!("[include]\n\tpath = ../inc{n}.gitconfig\n"))
+            .collect();
+        let repo = Repo::new(&includes);
+        for n in 1..=40 {
+            std::fs::write(repo.ws().join(format!("inc{n}.gitconfig")), "").unwrap();
+        }
+        // The repository's config and config.worktree, then inc1..inc30.
+        let want = format!(
+            "sandspawn: protected path {}: include.path of {}, a config file past the 32 \
+             sandspawn reads per repository, which git on the host would read too; merge \
+             the includes into fewer files, or keep the repository out of the --write \
+             roots; refusing to start (a writable root must not redirect it)",
+            repo.ws().join("inc31.gitconfig").display(),
+            repo.ws().join(".git/config").display(),
+        );
+        assert_refused(&repo, backend, &want);
+    }
+}
+
+/// A config longer than sandspawn reads: an include past the first MiB
+/// was not followed, and the file it names stayed writable. Refused.
+#[test]
+fn a_config_past_the_byte_bound_is_refused() {
+    for backend in backends() {
+        let mut config = String::from("[core]\n\tbare = false\n");
+        config.push_str(&"# padding padding padding padding\n".repeat(40_000));
+        config.push_str("[include]\n\tpath = ../late.gitconfig\n");
+        assert!(config.len() > 1 << 20);
+        let repo = Repo::new(&config);
+        std::fs::write(repo.ws().join("late.gitconfig"), "").unwrap();
+        let want = format!(
+            "sandspawn: protected path {}: the repository's config, a config file longer \
+             than the 1048576 bytes sandspawn reads, whose includes past them git on the \
+             host would follow; shorten it, or keep the repository out of the --write \
+             roots; refusing to start (a writable root must not redirect it)",
+            repo.ws().join(".git/config").display(),
+        );
+        assert_refused(&repo, backend, &want);
+    }
+}
+
+/// A hook in a protected hooks directory with another name in the
+/// workspace (`ln .husky/_/pre-commit x`): the child appended to `x` and
+/// the host's next commit ran it. Refused, naming the hook; likewise in
+/// a `.git/hooks` that links into the workspace.
+#[test]
+fn a_hook_with_another_name_in_a_writable_root_is_refused() {
+    for backend in backends() {
+        let repo = Repo::new("[core]\n\thooksPath = .husky/_\n");
+        let hook = repo.ws().join(".husky/_/pre-commit");
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        std::fs::hard_link(&hook, repo.ws().join("x")).unwrap();
+        let want = |hook: &Path| {
+            format!(
+                "sandspawn: protected path {p}: has 2 hard links, and another name inside a \
+                 writable root would stay writable; remove the other links (`find / -xdev \
+                 -samefile {p}` lists them), or keep the file out of the --write roots; \
+                 refusing to start (a writable root must not redirect it)",
+                p = hook.display()
+            )
+        };
+        assert_refused(&repo, backend, &want(&hook));
+
+        let repo = Repo::new("");
+        let hook = repo.ws().join("scripts/hooks/post-checkout");
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        std::fs::hard_link(&hook, repo.ws().join("x")).unwrap();
+        symlink("../scripts/hooks", repo.ws().join(".git/hooks")).unwrap();
+        assert_refused(&repo, backend, &want(&hook));
+    }
+}

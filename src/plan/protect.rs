@@ -114,27 +114,61 @@ pub fn own_state(
 /// files directly in each of `dirs` (CA directories, whose files are
 /// inputs) are checked as well.
 pub fn single_named(protected: &[PathBuf], dirs: &[PathBuf]) -> Result<(), ProtectError> {
-    use std::os::unix::fs::MetadataExt;
     let entries = (dirs.iter())
         .filter_map(|d| std::fs::read_dir(d).ok())
         .flat_map(|list| list.flatten().map(|e| e.path()));
     for path in protected.iter().cloned().chain(entries) {
-        let path = &path;
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            continue;
-        };
-        if meta.is_file() && meta.nlink() > 1 {
+        one_name(&path)?;
+    }
+    Ok(())
+}
+
+/// At most this many entries of a protected hooks directory are looked
+/// at; past them the plan is refused (a hooks directory holds a few).
+pub const MAX_HOOK_ENTRIES: usize = 1024;
+
+/// The regular files directly in a protected hooks directory `dir`, as
+/// [`single_named`] checks protected files: a hook with another name in a
+/// writable root (`ln .husky/_/pre-commit x`) stays writable through it,
+/// and git on the host runs what the child appends. `what` says whose
+/// hooks these are.
+pub fn hooks_single_named(dir: &Path, what: &str) -> Result<(), ProtectError> {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for (n, entry) in list.flatten().enumerate() {
+        if n >= MAX_HOOK_ENTRIES {
             return Err(ProtectError {
-                path: path.clone(),
+                path: dir.to_path_buf(),
                 problem: format!(
-                    "has {} hard links, and another name inside a writable root would stay \
-                     writable; remove the other links (`find / -xdev -samefile {}` lists \
-                     them), or keep the file out of the --write roots",
-                    meta.nlink(),
-                    path.display()
+                    "a hooks directory ({what}) with more than {MAX_HOOK_ENTRIES} entries, \
+                     past what sandspawn checks for hard links; remove the extra entries, or \
+                     keep the directory out of the --write roots"
                 ),
             });
         }
+        one_name(&entry.path())?;
+    }
+    Ok(())
+}
+
+/// A regular file at `path` with more than one name fails closed.
+fn one_name(path: &Path) -> Result<(), ProtectError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_file() && meta.nlink() > 1 {
+        return Err(ProtectError {
+            path: path.to_path_buf(),
+            problem: format!(
+                "has {} hard links, and another name inside a writable root would stay \
+                 writable; remove the other links (`find / -xdev -samefile {}` lists \
+                 them), or keep the file out of the --write roots",
+                meta.nlink(),
+                path.display()
+            ),
+        });
     }
     Ok(())
 }

@@ -16,7 +16,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::protect::{gitdir_of, walk_checked, ProtectError};
+use super::protect::{gitdir_of, hooks_single_named, walk_checked, ProtectError};
 use crate::paths::{is_within, Resolver};
 
 /// At most this many config files are read per repository (includes can
@@ -82,7 +82,7 @@ pub fn targets(
         };
         // A linked worktree's config and hooks are the main repository's.
         let common = read_bounded(&gitdir.join("commondir"))
-            .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+            .and_then(|(t, _)| t.lines().next().map(|l| l.trim().to_string()))
             .filter(|l| !l.is_empty())
             .map_or_else(|| gitdir.clone(), |l| gitdir.join(l));
         let mut configs: Vec<(PathBuf, String)> = vec![
@@ -97,19 +97,42 @@ pub fn targets(
             format!("the hooks of {}", common.display()),
         )];
         let mut i = 0;
-        while i < configs.len() && i < MAX_CONFIGS {
+        while i < configs.len() {
             let (named, what) = configs[i].clone();
             i += 1;
             let Some(real) = target(&named, &what, &changeable, resolver, writable_at, &kept)?
             else {
                 continue;
             };
+            // One not read is one whose includes are not followed: any of
+            // them could be a file in a writable root, left writable, that
+            // git on the host reads. Refused, wherever it lies.
+            if i > MAX_CONFIGS {
+                return Err(ProtectError {
+                    path: named,
+                    problem: format!(
+                        "{what}, a config file past the {MAX_CONFIGS} sandspawn reads per \
+                         repository, which git on the host would read too; merge the includes \
+                         into fewer files, or keep the repository out of the --write roots"
+                    ),
+                });
+            }
             if !out.contains(&real) && writable_at(&real) && !kept(&real) {
                 out.push(real.clone());
             }
-            let Some(text) = read_bounded(&real) else {
+            let Some((text, whole)) = read_bounded(&real) else {
                 continue;
             };
+            if !whole {
+                return Err(ProtectError {
+                    path: real,
+                    problem: format!(
+                        "{what}, a config file longer than the {MAX_CONFIG_BYTES} bytes \
+                         sandspawn reads, whose includes past them git on the host would \
+                         follow; shorten it, or keep the repository out of the --write roots"
+                    ),
+                });
+            }
             let dir = named.parent().unwrap_or(Path::new("/")).to_path_buf();
             for (key, value) in values(&text) {
                 let from = |setting: &str| format!("{setting} of {}", named.display());
@@ -132,6 +155,11 @@ pub fn targets(
         }
         for (named, what) in hooks {
             if let Some(real) = target(&named, &what, &changeable, resolver, writable_at, &kept)? {
+                // Inside `.git` too: a hook's other name elsewhere in the
+                // root would stay writable.
+                if writable_at(&real) {
+                    hooks_single_named(&real, &what)?;
+                }
                 if !out.contains(&real) && writable_at(&real) && !kept(&real) {
                     out.push(real);
                 }
@@ -199,9 +227,10 @@ fn expand(value: &str, base: &Path, home: Option<&Path>) -> PathBuf {
     path
 }
 
-/// A regular file's first bytes. O_NONBLOCK: a FIFO at that name must not
-/// hang the plan (its open would wait for a writer).
-fn read_bounded(path: &Path) -> Option<String> {
+/// A regular file's first bytes, and whether that is all of it. O_NONBLOCK:
+/// a FIFO at that name must not hang the plan (its open would wait for a
+/// writer).
+fn read_bounded(path: &Path) -> Option<(String, bool)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -212,8 +241,12 @@ fn read_bounded(path: &Path) -> Option<String> {
         return None;
     }
     let mut text = Vec::new();
-    file.take(MAX_CONFIG_BYTES).read_to_end(&mut text).ok()?;
-    Some(String::from_utf8_lossy(&text).into_owned())
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut text)
+        .ok()?;
+    let whole = text.len() as u64 <= MAX_CONFIG_BYTES;
+    text.truncate(MAX_CONFIG_BYTES as usize);
+    Some((String::from_utf8_lossy(&text).into_owned(), whole))
 }
 
 /// `section[.subsection].key` (section and key lowercased, the subsection
