@@ -455,3 +455,50 @@ fn entries_install_cannot_wrap_are_said() {
         "{text}"
     );
 }
+
+/// `--config sub/../mcp.json` with `sub` a link to `a/b` is `a/mcp.json`
+/// to the kernel. Before, `..` was dropped by hand, and the `mcp.json`
+/// beside `sub` was read, rewritten and named in the wrapper instead.
+#[test]
+fn a_config_named_through_a_link_and_dotdot_is_the_file_the_kernel_opens() {
+    let host = Host::new();
+    let work = host.work();
+    std::fs::create_dir_all(work.join("a/b")).unwrap();
+    std::os::unix::fs::symlink("a/b", work.join("sub")).unwrap();
+    let original = r#"{"mcpServers": {"t": {"command": "uvx"}}}"#;
+    let beside = r#"{"mcpServers": {"u": {"command": "npx"}}}"#;
+    std::fs::write(work.join("a/mcp.json"), original).unwrap();
+    std::fs::write(work.join("mcp.json"), beside).unwrap();
+    let out = run(
+        &host,
+        &work,
+        &[
+            "mcp",
+            "install",
+            "--client",
+            "cursor",
+            "--config",
+            "sub/../mcp.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let named = work.join("sub/../mcp.json");
+    let named = named.to_str().unwrap();
+    let exe = std::fs::canonicalize(SANDSPAWN).unwrap();
+    let exe = exe.to_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(work.join("a/mcp.json")).unwrap(),
+        format!(
+            r#"{{"mcpServers": {{"t": {{"command": "{exe}", "args": ["mcp", "--config", "{named}", "--server", "t", "--", "uvx"]}}}}}}"#
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("a/mcp.json.sandspawn-backup")).unwrap(),
+        original
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("mcp.json")).unwrap(),
+        beside
+    );
+    assert!(!work.join("mcp.json.sandspawn-backup").exists());
+}

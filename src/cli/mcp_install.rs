@@ -36,8 +36,12 @@ pub(super) fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode,
         )
     });
     // The wrapped server names this file; the client starts it from its
-    // own directory, so the name must not be relative to ours.
-    let path = crate::paths::normalize(&cwd.join(path));
+    // own directory, so the name must not be relative to ours. Joined
+    // only: dropping `..` by hand names another file than the kernel
+    // opens when the part before it is a link (`sub/../mcp.json` with
+    // `sub` -> `a/b` is `a/mcp.json`), and that other file would be the
+    // one read, rewritten and recorded in the wrapper.
+    let path = cwd.join(path);
     let text = crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
         .map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {

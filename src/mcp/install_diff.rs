@@ -1,10 +1,51 @@
 //! The diff `mcp install` and `uninstall` print before they write.
 
+/// Cells of the longest-common-subsequence table past which the changed
+/// middle is shown as one replacement: 4 Mi cells of u32 is 16 MiB. A
+/// client config may be 16 MiB (tens of thousands of lines once it holds
+/// a client's project history), and a table over the whole of it needed
+/// gigabytes and aborted the install before anything was written.
+const MAX_TABLE_CELLS: usize = 1 << 22;
+
 /// A unified-style line diff (`-`/`+` lines with one line of context).
 pub fn diff(old: &str, new: &str) -> String {
+    diff_within(old, new, MAX_TABLE_CELLS)
+}
+
+fn diff_within(old: &str, new: &str, max_cells: usize) -> String {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
+    // Install's edits are few and local: the lines before the first and
+    // after the last change are the same on both sides and need no table.
+    let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (mid_a, mid_b) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
+    // One unchanged line either side is all the context a hunk shows.
+    let lead = pre.min(1);
+    let mut ops: Vec<(char, &str)> = a[pre - lead..pre].iter().map(|l| (' ', *l)).collect();
+    middle(mid_a, mid_b, max_cells, &mut ops);
+    ops.extend(a[a.len() - suf..][..suf.min(1)].iter().map(|l| (' ', *l)));
+    hunks(&ops, pre - lead)
+}
+
+/// The edit script between the changed middles: a longest common
+/// subsequence while its table stays small, else every old line removed
+/// and every new one added (still exact, only less tight).
+fn middle<'t>(a: &[&'t str], b: &[&'t str], max_cells: usize, ops: &mut Vec<(char, &'t str)>) {
     let (n, m) = (a.len(), b.len());
+    let fits = (n + 1)
+        .checked_mul(m + 1)
+        .is_some_and(|cells| cells <= max_cells);
+    if !fits {
+        ops.extend(a.iter().map(|l| ('-', *l)));
+        ops.extend(b.iter().map(|l| ('+', *l)));
+        return;
+    }
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
@@ -15,7 +56,6 @@ pub fn diff(old: &str, new: &str) -> String {
             };
         }
     }
-    let mut ops: Vec<(char, &str)> = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < n || j < m {
         if i < n && j < m && a[i] == b[j] {
@@ -31,6 +71,11 @@ pub fn diff(old: &str, new: &str) -> String {
             j += 1;
         }
     }
+}
+
+/// `ops` printed as hunks; its first line is line `skipped + 1` of both
+/// texts (the lines before it are the same on both sides).
+fn hunks(ops: &[(char, &str)], skipped: usize) -> String {
     let near = |k: usize| {
         ops[k.saturating_sub(1)..(k + 2).min(ops.len())]
             .iter()
@@ -40,7 +85,7 @@ pub fn diff(old: &str, new: &str) -> String {
     // in `diff -u`: the unchanged lines between two hunks are left out,
     // and without the header the lines around the gap read as adjacent.
     let mut out = String::new();
-    let (mut old_at, mut new_at) = (0, 0);
+    let (mut old_at, mut new_at) = (skipped, skipped);
     let mut k = 0;
     while k < ops.len() {
         if ops[k].0 == ' ' && !near(k) {
@@ -70,4 +115,55 @@ pub fn diff(old: &str, new: &str) -> String {
         k = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("  \"line{i}\": {i},")).collect()
+    }
+
+    /// A 50,000-line config with a few nearby edits: before, the diff built
+    /// a 50,001 x 50,001 table of u32 (10 GB) and aborted the install.
+    #[test]
+    fn a_large_config_with_local_edits_diffs_without_a_table_over_it() {
+        let old = numbered(50_000);
+        let mut new = old.clone();
+        new[25_000] = "  \"line25001\": \"changed\",".into();
+        new.insert(25_002, "  \"added\": true,".into());
+        let (old, new) = (old.join("\n") + "\n", new.join("\n") + "\n");
+        assert_eq!(
+            diff(&old, &new),
+            "@@ -25000,4 +25000,5 @@\n    \"line25000\": 25000,\n-   \"line25001\": 25001,\n\
+             +   \"line25001\": \"changed\",\n    \"line25002\": 25002,\n+   \"added\": true,\n\
+             \x20   \"line25003\": 25003,\n"
+        );
+        // Edits at both ends leave the whole file as the middle: it is
+        // shown as one replacement, not diffed through a 10 GB table.
+        let mut far = numbered(50_000);
+        far[0] = "first".into();
+        far[49_999] = "last".into();
+        let out = diff(&old, &(far.join("\n") + "\n"));
+        assert!(out.starts_with("@@ -1,50000 +1,50000 @@\n-   \"line1\": 1,\n"));
+        assert_eq!(out.lines().count(), 1 + 2 * 50_000);
+        assert!(out.ends_with("+ last\n"), "{}", &out[out.len() - 40..]);
+    }
+
+    /// Past the bound the middle is one exact replacement, with the
+    /// common lines around it as context and the hunk numbered in place.
+    #[test]
+    fn a_middle_past_the_bound_is_one_replacement() {
+        let (old, new) = ("a\nb\nc\nd\ne\n", "a\nb\nX\nc\nY\ne\n");
+        assert_eq!(
+            diff_within(old, new, 4),
+            "@@ -2,4 +2,5 @@\n  b\n- c\n- d\n+ X\n+ c\n+ Y\n  e\n"
+        );
+        // Within the bound the same edit keeps `c` as common.
+        assert_eq!(
+            diff_within(old, new, usize::MAX),
+            "@@ -2,4 +2,5 @@\n  b\n+ X\n  c\n- d\n+ Y\n  e\n"
+        );
+    }
 }
