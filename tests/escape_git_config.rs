@@ -252,13 +252,14 @@ fn config_files_past_the_cap_are_refused() {
         for n in 1..=40 {
             std::fs::write(repo.ws().join(format!("inc{n}.gitconfig")), "").unwrap();
         }
-        // The repository's config and config.worktree, then inc1..inc30.
+        // The repository's config, then inc1..inc31 (config.worktree, missing,
+        // and a file included twice count nothing).
         let want = format!(
             "sandspawn: protected path {}: include.path of {}, a config file past the 32 \
              sandspawn reads per repository, which git on the host would read too; merge \
              the includes into fewer files, or keep the repository out of the --write \
              roots; refusing to start (a writable root must not redirect it)",
-            repo.ws().join("inc31.gitconfig").display(),
+            repo.ws().join("inc32.gitconfig").display(),
             repo.ws().join(".git/config").display(),
         );
         assert_refused(&repo, backend, &want);

@@ -97,6 +97,10 @@ pub fn targets(
             format!("the hooks of {}", common.display()),
         )];
         let mut i = 0;
+        // By where they lead: the same file included under two spellings
+        // (`./a`, `.git/../a`: paths are joined as git joins them, not
+        // normalised) is read once and counts once.
+        let mut read: Vec<PathBuf> = Vec::new();
         while i < configs.len() {
             let (named, what) = configs[i].clone();
             i += 1;
@@ -104,12 +108,16 @@ pub fn targets(
             else {
                 continue;
             };
+            if read.contains(&real) {
+                continue;
+            }
+            read.push(real.clone());
             // One not read is one whose includes are not followed: any of
             // them could be a file in a writable root, left writable, that
             // git on the host reads. Refused, wherever it lies.
-            if i > MAX_CONFIGS {
+            if read.len() > MAX_CONFIGS {
                 return Err(ProtectError {
-                    path: named,
+                    path: real.clone(),
                     problem: format!(
                         "{what}, a config file past the {MAX_CONFIGS} sandspawn reads per \
                          repository, which git on the host would read too; merge the includes \
