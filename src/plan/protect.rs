@@ -174,9 +174,9 @@ fn one_name(path: &Path) -> Result<(), ProtectError> {
 }
 
 /// Each of sandspawn's own paths in `raw` (absolute, as given) that
-/// `shown_writable` holds: as named (normalized), where its links lead
-/// ([`own_real_path`]), and as the kernel opens it (a `..` after a link,
-/// `sub/../team.toml`, climbs out of the link's target, not out of `sub`).
+/// `shown_writable` holds: as named (normalized), and where the kernel
+/// opens it ([`own_real_path`]: its links followed, a `..` after a link,
+/// `sub/../team.toml`, climbing out of the link's target, not out of `sub`).
 pub fn own_paths(
     raw: &[PathBuf],
     shown_writable: &dyn Fn(&Path) -> bool,
@@ -186,10 +186,10 @@ pub fn own_paths(
     let mut out: Vec<PathBuf> = Vec::new();
     for r in raw {
         let named = paths::normalize(r);
-        // Walked as written: a `..` after a link climbs out of its target.
+        // Walked as written: a `..` after a link climbs out of its target,
+        // so the walk's end is also where the kernel opens it.
         let real = own_real_path(r, replaceable, resolver)?;
-        let opened = std::fs::canonicalize(r).ok();
-        for p in [Some(named), Some(real), opened].into_iter().flatten() {
+        for p in [named, real] {
             if shown_writable(&p) && !out.contains(&p) {
                 out.push(p);
             }
