@@ -431,3 +431,52 @@ fn landlock_leaves_hidden_directories_out_of_path() {
         )
     );
 }
+
+/// A TMPDIR below the private /tmp (pam_tmpdir's /tmp/user/UID) exists on
+/// the host but not in the sandbox's fresh tmpfs: it is replaced, so
+/// mktemp works inside on both backends, and the host's directory stays
+/// untouched.
+#[test]
+fn a_tmpdir_below_the_private_tmp_is_replaced_so_mktemp_works() {
+    let home = tempfile::tempdir().unwrap();
+    if !bwrap_works(home.path()) {
+        return;
+    }
+    let host_tmp = tempfile::Builder::new()
+        .prefix("pam-tmpdir")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let tmpdir = host_tmp.path().join("user").join("1000");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    for (backend, want) in [("bwrap", Some("/tmp")), ("landlock", None)] {
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("TMPDIR", &tmpdir)
+            .current_dir(home.path())
+            .args(["run", "--backend", backend, "--"])
+            .args(["sh", "-c", "printf '%s\\n' \"$TMPDIR\" && mktemp"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{backend}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines = stdout.lines();
+        let inside = lines.next().unwrap_or_default();
+        assert_ne!(Path::new(inside), tmpdir, "{backend}");
+        if let Some(want) = want {
+            assert_eq!(inside, want, "{backend}");
+        }
+        let made = lines.next().unwrap_or_default();
+        assert!(
+            made.starts_with(&format!("{inside}/tmp.")),
+            "{backend}: {made}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+}

@@ -353,8 +353,20 @@ pub fn assemble(
         }
     }
 
+    // The parent's TMPDIR only where it exists inside: below a private
+    // tmpfs (pam_tmpdir's /tmp/user/1000, a TMPDIR under the hidden HOME)
+    // it is writable on paper, but the tmpfs starts empty and mktemp there
+    // fails with ENOENT.
     let tmpdir = lookup(parent_env, "TMPDIR")
-        .filter(|t| Path::new(t).is_absolute() && fs.writable(Path::new(t)))
+        .filter(|t| {
+            let t = Path::new(t);
+            t.is_absolute()
+                && fs.decide(t).is_some_and(|e| match e.access {
+                    Access::Write => true,
+                    Access::Tmpfs => same_path(&e.path, t),
+                    _ => false,
+                })
+        })
         .map(OsStr::to_os_string)
         .unwrap_or(default_tmpdir);
     let xdg_runtime_usable = lookup(parent_env, "XDG_RUNTIME_DIR")

@@ -163,6 +163,22 @@ fn tmpdir_is_private_tmp_unless_the_parents_is_writable() {
 }
 
 #[test]
+fn a_tmpdir_below_a_private_tmpfs_goes_to_the_private_tmp() {
+    // pam_tmpdir's /tmp/user/1000, or a TMPDIR under the hidden HOME: both
+    // are writable on paper (below a tmpfs) but do not exist inside, where
+    // each tmpfs starts empty; mktemp there fails with ENOENT.
+    for tmpdir in ["/tmp/user/1000", "/home/u/tmp"] {
+        let parent = env(&[("HOME", "/home/u"), ("TMPDIR", tmpdir)]);
+        let plan = plan_with(&[], &parent, outcome(false, false));
+        assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/tmp")), "{tmpdir}");
+    }
+    // The private /tmp itself, named as such, stays.
+    let parent = env(&[("HOME", "/home/u"), ("TMPDIR", "/tmp")]);
+    let plan = plan_with(&[], &parent, outcome(false, false));
+    assert_eq!(plan.env.get("TMPDIR"), Some(OsStr::new("/tmp")));
+}
+
+#[test]
 fn a_symlink_hop_out_of_the_view_is_a_violation_naming_the_variable() {
     let mut plan = plan_with(&[], &boundary_parent(), outcome(true, false));
     let mut resolver = MapResolver::default();
@@ -564,7 +580,13 @@ proptest! {
             let path = Path::new(&var.value);
             match (&var.source, var.name.to_str().unwrap_or("")) {
                 (Source::Trust { .. }, _) | (_, "HOME") | (_, "XDG_RUNTIME_DIR") => prop_assert!(plan.fs.readable(path), "{:?}", var),
-                (_, "TMPDIR") => prop_assert!(plan.fs.writable(path), "{:?}", var),
+                // Writable, and there: a tmpfs starts empty, so a TMPDIR
+                // below one would not exist inside.
+                (_, "TMPDIR") => prop_assert!(
+                    plan.fs.decide(path).is_some_and(|e| e.access == Access::Write
+                        || (e.access == Access::Tmpfs && e.path == path)),
+                    "{:?}", var
+                ),
                 _ => {}
             }
             if let Source::Trust { .. } = var.source {
