@@ -9,14 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{skip, SANDSPAWN};
 
 fn doctor(home: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(SANDSPAWN);

@@ -6,14 +6,8 @@
 
 use std::process::Command;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{skip, SANDSPAWN};
 
 fn sandspawn(home: &std::path::Path) -> Command {
     let mut cmd = Command::new(SANDSPAWN);

@@ -9,15 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-/// Print why a test is skipped; fail instead when the runner must have it.
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{skip, SANDSPAWN};
 
 /// root/real (the home directory), root/link -> real (HOME), root/dotfiles.
 struct Tree {
