@@ -88,6 +88,27 @@ pub fn backends(unusable: impl Fn(&str) -> Option<String>) -> Vec<&'static str> 
         .collect()
 }
 
+/// Whether `backend` runs here, for tests that need no Python (`sandspawn
+/// run -- true` with an empty HOME, from this process's cwd); prints the
+/// skip reason if not.
+pub fn backend_runs(backend: &str) -> bool {
+    let home = tempfile::tempdir().unwrap();
+    let probe = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .args(["run", "--backend", backend, "--", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        skip(&format!(
+            "`sandspawn run --backend {backend}` does not work here: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        ));
+    }
+    probe.status.success()
+}
+
 /// A Python program for the child that tries, per argument `OP:PATH`, the
 /// statement of `ops` for OP on `p` (the PATH), and prints the answers
 /// space-separated: OK, or the errno name of the OSError. An OP of ""
