@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod support;
-use support::{skip, SANDSPAWN};
+use support::{backend_runs_with, SANDSPAWN};
 
 /// root/real (the home directory), root/link -> real (HOME), root/dotfiles.
 struct Tree {
@@ -67,21 +67,8 @@ fn run(t: &Tree, backend: &str, read: &Path) -> Output {
 
 /// Whether `backend` runs here at all (skipping, with the reason, if not).
 fn usable(t: &Tree, backend: &str) -> bool {
-    let probe = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", t.root.join("real"))
-        .env("XDG_CACHE_HOME", t.root.join("cache"))
-        .args(["run", "--backend", backend, "--", "true"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        skip(&format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            String::from_utf8_lossy(&probe.stderr)
-        ));
-    }
-    probe.status.success()
+    let (home, cache) = (t.root.join("real"), t.root.join("cache"));
+    backend_runs_with(backend, &[("HOME", &home), ("XDG_CACHE_HOME", &cache)])
 }
 
 fn check(backend: &str) {

@@ -93,10 +93,16 @@ pub fn backends(unusable: impl Fn(&str) -> Option<String>) -> Vec<&'static str> 
 /// skip reason if not.
 pub fn backend_runs(backend: &str) -> bool {
     let home = tempfile::tempdir().unwrap();
+    backend_runs_with(backend, &[("HOME", home.path())])
+}
+
+/// `backend_runs` with `env` (HOME and the like) as the whole environment
+/// but PATH.
+pub fn backend_runs_with(backend: &str, env: &[(&str, &Path)]) -> bool {
     let probe = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
+        .envs(env.iter().copied())
         .args(["run", "--backend", backend, "--", "true"])
         .output()
         .unwrap();
