@@ -10,17 +10,11 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod support;
-use support::{skip, SANDSPAWN};
+use support::{scrubbed, skip, SANDSPAWN};
 
 fn doctor(home: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(SANDSPAWN);
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(home)
-        .arg("doctor")
-        .args(args);
+    let mut cmd = scrubbed(home, Some(&home.join("cache")), home);
+    cmd.arg("doctor").args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }

@@ -7,16 +7,10 @@
 use std::process::Command;
 
 mod support;
-use support::{skip, SANDSPAWN};
+use support::{scrubbed, skip, SANDSPAWN};
 
 fn sandspawn(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(SANDSPAWN);
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(home);
-    cmd
+    scrubbed(home, Some(&home.join("cache")), home)
 }
 
 /// bwrap refuses more than 9000 arguments in all ("Exceeded maximum number

@@ -23,7 +23,7 @@ use seccompiler::{
 use serde_json::Value;
 
 mod support;
-use support::{skip, SANDSPAWN};
+use support::{scrubbed, skip};
 
 fn arch() -> Option<TargetArch> {
     match std::env::consts::ARCH {
@@ -107,13 +107,9 @@ impl Host {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.path("home"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .current_dir(self.path("work"))
-            .args(args);
+        let (home, cache) = (self.path("home"), self.path("cache"));
+        let mut cmd = scrubbed(&home, Some(&cache), &self.path("work"));
+        cmd.args(args);
         cmd
     }
 
