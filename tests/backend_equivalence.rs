@@ -32,23 +32,15 @@ use std::time::{Duration, Instant};
 mod compare;
 #[path = "equivalence/shapes.rs"]
 mod shapes;
+mod support;
 
 use compare::{allowance, PathFacts, PlanRules, Rule, Verdicts, OPS};
 use shapes::{Rng, Shape, Tree, SECRET};
+use support::{skip, PYTHON, SANDSPAWN};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const PROBE: &str = include_str!("equivalence/probe.py");
-const PYTHON: &str = "/usr/bin/python3";
 const DEFAULT_SEED: u64 = 0x5EED_D1FF;
 const DEFAULT_CASES: usize = 120;
-
-/// Print why a test is skipped; fail instead when the runner must have it.
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 fn env_number(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;

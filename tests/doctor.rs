@@ -9,24 +9,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{scrubbed, skip, SANDSPAWN};
 
 fn doctor(home: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(SANDSPAWN);
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(home)
-        .arg("doctor")
-        .args(args);
+    let mut cmd = scrubbed(home, Some(&home.join("cache")), home);
+    cmd.arg("doctor").args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }

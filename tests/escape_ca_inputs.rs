@@ -9,69 +9,45 @@
 //! `SANDSPAWN_MUST_WORK=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::{ca_pem, scrubbed, skip, stderr, Scratch, PYTHON};
 
 /// The errno names of each attempt the child makes: `w:PATH` appends a
 /// certificate to PATH, `c:PATH` creates PATH, `m:PATH` renames PATH away.
-const ATTEMPTS: &str = "import errno, os, sys\n\
-                        def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
-                        if op == 'w': open(p, 'a').write(os.environ['EVIL'])\n        \
-                        elif op == 'c': open(p, 'x').write(os.environ['EVIL'])\n        \
-                        else: os.rename(p, p + '.moved')\n        return 'OK'\n    \
-                        except OSError as e:\n        return errno.errorcode[e.errno]\n\
-                        print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
-
-fn ca_pem(name: &str) -> String {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.self_signed(&key).unwrap().pem()
-}
+static ATTEMPTS: LazyLock<String> = LazyLock::new(|| {
+    support::attempts(&[
+        ("w", "open(p, 'a').write(os.environ['EVIL'])"),
+        ("c", "open(p, 'x').write(os.environ['EVIL'])"),
+        ("", "os.rename(p, p + '.moved')"),
+    ])
+});
 
 /// A workspace `ws` (the cwd, writable) beside `home` and `cache`.
 struct Ws {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
+    dirs: Scratch,
 }
 
 impl Ws {
     fn new() -> Ws {
-        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        for d in ["ws", "home", "cache"] {
-            std::fs::create_dir(root.join(d)).unwrap();
+        Ws {
+            dirs: Scratch::new(&["ws", "home", "cache"]),
         }
-        Ws { _tmp: tmp, root }
     }
 
     fn ws(&self) -> PathBuf {
-        self.root.join("ws")
+        self.dirs.path("ws")
     }
 
     /// `sandspawn SUB` in `ws` with a scrubbed environment plus `env`.
     fn sandspawn(&self, env: &[(&str, &Path)], args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.root.join("home"))
-            .env("XDG_CACHE_HOME", self.root.join("cache"))
-            .current_dir(self.ws())
-            .args(args);
+        let (home, cache) = (self.dirs.path("home"), self.dirs.path("cache"));
+        let mut cmd = scrubbed(&home, Some(&cache), &self.ws());
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -93,7 +69,7 @@ impl Ws {
             )
             .args(flags)
             .env("EVIL", ca_pem("evil"))
-            .args(["--pass", "EVIL", "--", PYTHON, "-c", ATTEMPTS])
+            .args(["--pass", "EVIL", "--", PYTHON, "-c", ATTEMPTS.as_str()])
             .args(what)
             .output()
             .unwrap();
@@ -119,33 +95,17 @@ impl Ws {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Why `backend` cannot run here, if it cannot.
 fn unusable(backend: &str) -> Option<String> {
-    if !Path::new(PYTHON).exists() {
-        return Some(format!("{PYTHON} is missing"));
-    }
     let ws = Ws::new();
-    let out = ws
-        .sandspawn(&[], &["run", "--backend", backend, "--", "true"])
-        .output()
-        .ok()?;
-    (!out.status.success()).then(|| {
-        format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            stderr(&out)
-        )
+    support::unusable(backend, || {
+        ws.sandspawn(&[], &["run", "--backend", backend, "--", "true"])
+            .output()
     })
 }
 
 fn backends() -> Vec<&'static str> {
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| unusable(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(unusable)
 }
 
 /// bwrap binds the input read-only (EROFS) and keeps each directory
@@ -398,7 +358,7 @@ fn run_attempt(
             &["run", "--backend", backend, "--net", "none", "--write", "."],
         )
         .env("EVIL", ca_pem("evil"))
-        .args(["--pass", "EVIL", "--", PYTHON, "-c", ATTEMPTS])
+        .args(["--pass", "EVIL", "--", PYTHON, "-c", ATTEMPTS.as_str()])
         .args(what)
         .output()
         .unwrap();
@@ -414,7 +374,7 @@ fn run_attempt(
 fn a_ca_link_to_a_missing_file_inside_a_writable_root_is_refused() {
     for backend in backends() {
         let ws = Ws::new();
-        let link = ws.root.join("home/corp.pem");
+        let link = ws.dirs.path("home/corp.pem");
         std::os::unix::fs::symlink(ws.ws().join("proxy.pem"), &link).unwrap();
         let env = [("SSL_CERT_FILE", link.as_path())];
         let (code, err, said) = run_attempt(&ws, backend, &env, &["c:proxy.pem"]);
@@ -448,7 +408,7 @@ fn a_ca_link_to_a_missing_file_inside_a_writable_root_is_refused() {
 fn a_ca_link_loop_through_a_writable_root_is_refused() {
     for backend in backends() {
         let ws = Ws::new();
-        let link = ws.root.join("home/corp.pem");
+        let link = ws.dirs.path("home/corp.pem");
         std::os::unix::fs::symlink(ws.ws().join("b"), &link).unwrap();
         std::os::unix::fs::symlink(&link, ws.ws().join("b")).unwrap();
         let env = [("SSL_CERT_FILE", link.as_path())];
@@ -483,10 +443,10 @@ fn a_ca_link_climbing_out_of_a_writable_link_is_refused() {
         let ws = Ws::new();
         std::fs::create_dir_all(ws.ws().join("a/b")).unwrap();
         std::fs::create_dir_all(ws.ws().join("home")).unwrap();
-        std::fs::write(ws.root.join("home/real.pem"), ca_pem("corp")).unwrap();
+        std::fs::write(ws.dirs.path("home/real.pem"), ca_pem("corp")).unwrap();
         std::fs::write(ws.ws().join("home/real.pem"), ca_pem("ws")).unwrap();
         std::os::unix::fs::symlink(ws.ws().join("a/b"), ws.ws().join("sub")).unwrap();
-        let link = ws.root.join("home/corp.pem");
+        let link = ws.dirs.path("home/corp.pem");
         std::os::unix::fs::symlink(ws.ws().join("sub/../../home/real.pem"), &link).unwrap();
         let env = [("SSL_CERT_FILE", link.as_path())];
         let (code, err, said) = run_attempt(&ws, backend, &env, &["w:home/real.pem"]);

@@ -10,54 +10,47 @@
 //! `SANDSPAWN_MUST_WORK=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::{scrubbed, stderr, Scratch, PYTHON};
 
 /// Per argument `r:PATH` (read), `w:PATH` (append), `m:PATH` (rename
 /// away), `u:PATH` (unlink) or `b:VAR` (does the
 /// bundle VAR names hold the certificate whose DER is $CA_DER, in hex):
 /// OK, NO or the errno name.
-const PROBE: &str = "import errno, os, ssl, sys\n\
-                     def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
-                     if op == 'r': open(p).read()\n        \
-                     elif op == 'w': open(p, 'a').write('x')\n        \
-                     elif op == 'm': os.rename(p, p + '.moved')\n        \
-                     elif op == 'u': os.unlink(p)\n        \
-                     else:\n            \
-                     text = open(os.environ[p]).read()\n            \
-                     ders = [ssl.PEM_cert_to_DER_cert(b.strip() + '\\n-----END CERTIFICATE-----') \
-                     for b in text.split('-----END CERTIFICATE-----')[:-1]]\n            \
-                     return 'OK' if bytes.fromhex(os.environ['CA_DER']) in ders else 'NO'\n        \
-                     return 'OK'\n    \
-                     except OSError as e:\n        return errno.errorcode[e.errno]\n\
-                     print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+static PROBE: LazyLock<String> = LazyLock::new(|| {
+    support::attempts(&[
+        ("r", "open(p).read()"),
+        ("w", "open(p, 'a').write('x')"),
+        ("m", "os.rename(p, p + '.moved')"),
+        ("u", "os.unlink(p)"),
+        (
+            "",
+            "import ssl\n\
+             text = open(os.environ[p]).read()\n\
+             ders = [ssl.PEM_cert_to_DER_cert(b.strip() + '\\n-----END CERTIFICATE-----') \
+             for b in text.split('-----END CERTIFICATE-----')[:-1]]\n\
+             return 'OK' if bytes.fromhex(os.environ['CA_DER']) in ders else 'NO'",
+        ),
+    ])
+});
 
 /// A workspace `top/ws` (the cwd) holding `certs/ca-cert.pem` (a CA),
 /// `certs/ca-key.pem` (its key) and `certs/notes.txt`, beside `home`.
 struct Ws {
-    _tmp: tempfile::TempDir,
+    _dirs: Scratch,
     top: PathBuf,
     ca_der: String,
 }
 
 impl Ws {
     fn new() -> Ws {
-        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-        let top = std::fs::canonicalize(tmp.path()).unwrap();
-        for d in ["ws/certs", "home"] {
-            std::fs::create_dir_all(top.join(d)).unwrap();
-        }
+        let dirs = Scratch::new(&["ws/certs", "home"]);
+        let top = dirs.root.clone();
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params
@@ -71,7 +64,7 @@ impl Ws {
         std::fs::write(certs.join("notes.txt"), "notes").unwrap();
         let ca_der = cert.der().iter().map(|b| format!("{b:02x}")).collect();
         Ws {
-            _tmp: tmp,
+            _dirs: dirs,
             top,
             ca_der,
         }
@@ -82,12 +75,8 @@ impl Ws {
     }
 
     fn sandspawn(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.top.join("home"))
-            .current_dir(self.ws())
-            .args(args);
+        let mut cmd = scrubbed(&self.top.join("home"), None, &self.ws());
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -106,7 +95,7 @@ impl Ws {
             .sandspawn(env, &["run", "--backend", backend, "--net", "none"])
             .args(flags)
             .env("CA_DER", &self.ca_der)
-            .args(["--pass", "CA_DER", "--", PYTHON, "-c", PROBE])
+            .args(["--pass", "CA_DER", "--", PYTHON, "-c", PROBE.as_str()])
             .args(what)
             .output()
             .unwrap();
@@ -116,31 +105,13 @@ impl Ws {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
-    let why = |backend: &str| {
-        if !Path::new(PYTHON).exists() {
-            return Some(format!("{PYTHON} is missing"));
-        }
+    support::backends(|backend| {
         let ws = Ws::new();
-        let out = (ws
-            .sandspawn(&[], &["run", "--backend", backend, "--", "true"])
-            .output())
-        .ok()?;
-        (!out.status.success()).then(|| {
-            format!(
-                "`sandspawn run --backend {backend}` does not work here: {}",
-                stderr(&out)
-            )
+        support::unusable(backend, || {
+            (ws.sandspawn(&[], &["run", "--backend", backend, "--", "true"])).output()
         })
-    };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    })
 }
 
 /// The warning for one hidden key.

@@ -13,10 +13,11 @@ use std::process::Command;
 mod fixture;
 #[path = "../linux/tests/common/probes.rs"]
 mod probes;
+mod support;
 use fixture::{skip, Fixture, PYTHON};
 use probes::Probe;
+use support::{assert_said, scrubbed, SANDSPAWN};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const PROBE: &str = include_str!("../linux/tests/probe.py");
 
 /// Under the system temp dir, so an unprivileged runner can create it.
@@ -30,23 +31,18 @@ fn fixture(tag: &str) -> Fixture {
 /// what the test sets.
 fn command(fx: &Fixture, backend: &str) -> Command {
     let r = &fx.root;
-    let mut cmd = Command::new(SANDSPAWN);
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", r.join("home"))
-        .env("XDG_CACHE_HOME", r.join("cache"))
-        .current_dir(r.join("ws"))
-        .args([
-            "run",
-            "--backend",
-            backend,
-            "--net",
-            "none",
-            "--preset",
-            "workspace",
-        ])
-        .arg("--read")
-        .arg(r.join("home"));
+    let mut cmd = scrubbed(&r.join("home"), Some(&r.join("cache")), &r.join("ws"));
+    cmd.args([
+        "run",
+        "--backend",
+        backend,
+        "--net",
+        "none",
+        "--preset",
+        "workspace",
+    ])
+    .arg("--read")
+    .arg(r.join("home"));
     cmd
 }
 
@@ -78,13 +74,13 @@ fn unusable(backend: &str) -> Option<String> {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fx = fixture(&format!("check-{backend}-{n}"));
-    let out = command(&fx, backend)
-        .args(["--report", "--", "true"])
-        .output()
-        .ok()?;
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (!out.status.success())
-        .then(|| format!("`sandspawn run --backend {backend}` does not work here: {stderr}"))
+    support::unusable(backend, || {
+        (command(&fx, backend).args(["--report", "--", "true"])).output()
+    })
+}
+
+fn backends() -> Vec<&'static str> {
+    support::backends(unusable)
 }
 
 fn run_suite(backend: &str, expect: impl Fn(&Probe) -> &'static str) {
@@ -142,11 +138,7 @@ fn bwrap_proc_sys_is_a_read_only_mount() {
 #[test]
 fn a_denied_write_only_file_is_hidden() {
     use std::os::unix::fs::PermissionsExt;
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("write-only-{backend}"));
         let log = fx.root.join("ws/src/audit.log");
         std::fs::write(&log, "").unwrap();
@@ -161,14 +153,8 @@ fn a_denied_write_only_file_is_hidden() {
             .arg(&log)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
         // bwrap masks it with /dev/null, which Landlock then refuses.
-        assert_eq!(
-            text.trim(),
-            "EACCES",
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, "EACCES", backend);
     }
 }
 
@@ -177,11 +163,7 @@ fn a_denied_write_only_file_is_hidden() {
 /// the key, on both backends.
 #[test]
 fn trust_variable_beside_a_key_exposes_no_key_byte() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("trust-{backend}"));
         let proxy = fx.root.join("outside");
         std::fs::write(proxy.join("ca-key.pem"), "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n").unwrap();
@@ -240,11 +222,7 @@ fn trust_variable_beside_a_key_exposes_no_key_byte() {
 /// still hold under the broad root.
 #[test]
 fn read_everything_shape_still_hides_credentials() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("read-all-{backend}"));
         let key = fx.root.join("home/.ssh/id_rsa");
         let script = "head -c 4 /etc/hostname >/dev/null && echo etc-ok; \
@@ -286,11 +264,7 @@ fn read_everything_shape_still_hides_credentials() {
 /// Before, the child rewrote both, and later sandboxes trusted the result.
 #[test]
 fn own_config_and_cache_under_a_writable_home_stay_read_only() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("own-state-{backend}"));
         let home = fx.root.join("home");
         let config = home.join(".config/sandspawn/config.toml");
@@ -313,18 +287,12 @@ fn own_config_and_cache_under_a_writable_home_stay_read_only() {
             .arg(&home)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
         let want = if backend == "bwrap" {
             "EROFS EROFS EBUSY EBUSY OK"
         } else {
             "EACCES EACCES EACCES EACCES OK"
         };
-        assert_eq!(
-            text.trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
         assert_eq!(std::fs::read_to_string(&config).unwrap(), "", "{backend}");
         assert!(home.join(".config/sandspawn").is_dir(), "{backend}");
     }
@@ -351,11 +319,7 @@ fn rewrite_refused(backend: &str) -> &'static str {
 /// too: the child must not widen it (before, `write = ["/"]` got in).
 #[test]
 fn a_policy_file_inside_a_writable_root_stays_read_only() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("policy-source-{backend}"));
         let policy = fx.root.join("ws/sandbox.toml");
         std::fs::write(&policy, "net = \"none\"\n").unwrap();
@@ -366,13 +330,7 @@ fn a_policy_file_inside_a_writable_root_stays_read_only() {
             .arg(&policy)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            text.trim(),
-            rewrite_refused(backend),
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, rewrite_refused(backend), backend);
         assert_eq!(
             std::fs::read_to_string(&policy).unwrap(),
             "net = \"none\"\n"
@@ -386,11 +344,7 @@ fn a_policy_file_inside_a_writable_root_stays_read_only() {
 /// table) for the client's next start.
 #[test]
 fn an_mcp_client_config_inside_a_writable_root_stays_read_only() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("mcp-source-{backend}"));
         let ws = fx.root.join("ws");
         let config = ws.join(".mcp.json");
@@ -401,23 +355,14 @@ fn an_mcp_client_config_inside_a_writable_root_stays_read_only() {
         }}});
         let text = serde_json::to_string(&entry).unwrap();
         std::fs::write(&config, &text).unwrap();
-        let out = Command::new(SANDSPAWN)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", fx.root.join("home"))
-            .env("XDG_CACHE_HOME", fx.root.join("cache"))
-            .current_dir(&ws)
+        let (home, cache) = (fx.root.join("home"), fx.root.join("cache"));
+        let out = scrubbed(&home, Some(&cache), &ws)
             .args(["mcp", "--backend", backend, "--config"])
             .arg(&config)
             .args(["--server", "evil"])
             .output()
             .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            rewrite_refused(backend),
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, rewrite_refused(backend), backend);
         assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
     }
 }
@@ -428,11 +373,7 @@ fn an_mcp_client_config_inside_a_writable_root_stays_read_only() {
 /// path's read-only grant showed `.git` inside the hidden root.
 #[test]
 fn a_denied_writable_root_hides_its_git_too() {
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("denied-root-git-{backend}"));
         let ws = fx.root.join("ws");
         let link = fx.root.join("wslink");
@@ -495,11 +436,7 @@ fn another_terminal_of_the_user_is_out_of_reach() {
                 cmd = sys.argv[1:] + [sys.executable, '-c', inner, os.ttyname(s)]\n\
                 r = subprocess.run(cmd, stdin=s2, capture_output=True, text=True)\n\
                 print(r.stdout.strip() or r.stderr.strip())";
-    for backend in ["bwrap", "landlock"] {
-        if let Some(reason) = unusable(backend) {
-            skip(&reason);
-            continue;
-        }
+    for backend in backends() {
         let fx = fixture(&format!("other-pty-{backend}"));
         let inner = command(&fx, backend);
         let out = Command::new(PYTHON)
@@ -518,12 +455,7 @@ fn another_terminal_of_the_user_is_out_of_reach() {
         } else {
             "EACCES OK"
         };
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
     }
 }
 

@@ -13,80 +13,62 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::LazyLock;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::{assert_refused, assert_said, scrubbed, Scratch, PYTHON};
 
 /// The errno names of each attempt the child makes: `w:PATH` appends to
 /// PATH, `c:PATH` creates PATH.
-const ATTEMPTS: &str = "import errno, os, sys\n\
-                        def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
-                        if op == 'w': open(p, 'a').write('[core]\\n\\tfsmonitor = touch pwned\\n')\n        \
-                        else: open(p, 'x').write('#!/bin/sh\\ntouch pwned\\n')\n        \
-                        return 'OK'\n    \
-                        except OSError as e:\n        return errno.errorcode[e.errno]\n\
-                        print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+static ATTEMPTS: LazyLock<String> = LazyLock::new(|| {
+    support::attempts(&[
+        (
+            "w",
+            "open(p, 'a').write('[core]\\n\\tfsmonitor = touch pwned\\n')",
+        ),
+        ("", "open(p, 'x').write('#!/bin/sh\\ntouch pwned\\n')"),
+    ])
+});
 
 /// A repository `ws` (the cwd, writable under the workspace preset) with
 /// a hand-written `.git` (no git needed), and `home` beside it.
 struct Repo {
-    _tmp: tempfile::TempDir,
+    _dirs: Scratch,
     root: PathBuf,
 }
 
 impl Repo {
     fn new(config: &str) -> Repo {
-        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        std::fs::create_dir_all(root.join("ws/.git")).unwrap();
-        std::fs::create_dir(root.join("home")).unwrap();
+        let dirs = Scratch::new(&["ws/.git", "home"]);
+        let root = dirs.root.clone();
         std::fs::write(root.join("ws/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
         std::fs::write(root.join("ws/.git/config"), config).unwrap();
-        Repo { _tmp: tmp, root }
+        Repo { _dirs: dirs, root }
     }
 
     fn ws(&self) -> PathBuf {
         self.root.join("ws")
     }
 
+    /// `sandspawn` in `ws`, HOME `home`, its cache below it.
+    fn sandspawn(&self) -> Command {
+        let home = self.root.join("home");
+        scrubbed(&home, Some(&home.join(".cache")), &self.ws())
+    }
+
     fn run(&self, backend: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.root.join("home"))
-            .env("XDG_CACHE_HOME", self.root.join("home/.cache"))
-            .current_dir(self.ws())
-            .args(["run", "--backend", backend, "--preset", "workspace"])
+        let mut cmd = self.sandspawn();
+        cmd.args(["run", "--backend", backend, "--preset", "workspace"])
             .args(args);
         cmd
     }
 }
 
 fn backends() -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for backend in ["bwrap", "landlock"] {
-        if !Path::new(PYTHON).exists() {
-            skip(&format!("{PYTHON} is missing"));
-            continue;
-        }
+    support::backends(|backend| {
         let repo = Repo::new("");
-        match repo.run(backend, &["--", "true"]).output() {
-            Ok(o) if o.status.success() => out.push(backend),
-            Ok(o) => skip(&format!(
-                "`sandspawn run --backend {backend}` does not work here: {}",
-                String::from_utf8_lossy(&o.stderr)
-            )),
-            Err(e) => skip(&e.to_string()),
-        }
-    }
-    out
+        support::unusable(backend, || repo.run(backend, &["--", "true"]).output())
+    })
 }
 
 /// The hooks git runs and the config it reads, wherever `.git` sends it
@@ -113,7 +95,7 @@ fn hooks_and_included_config_outside_dot_git_stay_read_only() {
             "c:notes.txt",
         ];
         let out = repo
-            .run(backend, &["--", PYTHON, "-c", ATTEMPTS])
+            .run(backend, &["--", PYTHON, "-c", ATTEMPTS.as_str()])
             .args(attempts)
             .output()
             .unwrap();
@@ -124,12 +106,7 @@ fn hooks_and_included_config_outside_dot_git_stay_read_only() {
         } else {
             "EACCES EACCES EACCES EACCES EACCES"
         };
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
         assert_eq!(
             std::fs::read_to_string(ws.join("shared.gitconfig")).unwrap(),
             ""
@@ -145,9 +122,6 @@ fn hooks_and_included_config_outside_dot_git_stay_read_only() {
 fn a_missing_hooks_path_inside_a_writable_root_is_refused() {
     for backend in backends() {
         let repo = Repo::new("[core]\n\thooksPath = githooks\n");
-        let out = repo.run(backend, &["--", "true"]).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
         let want = format!(
             "sandspawn: protected path {}: missing inside a writable root, where core.hooksPath \
              of {} leads; the sandbox could create it and git on the host would run or read \
@@ -156,10 +130,7 @@ fn a_missing_hooks_path_inside_a_writable_root_is_refused() {
             repo.ws().join("githooks").display(),
             repo.ws().join(".git/config").display(),
         );
-        assert!(
-            stderr.lines().any(|l| l == want),
-            "{backend}: want\n{want}\ngot\n{stderr}"
-        );
+        refuses(&repo, backend, &want);
     }
 }
 
@@ -171,9 +142,6 @@ fn a_link_inside_a_writable_root_on_the_way_to_the_hooks_is_refused() {
         let repo = Repo::new("[core]\n\thooksPath = tools/hooks\n");
         std::fs::create_dir_all(repo.root.join("shared/hooks")).unwrap();
         symlink(repo.root.join("shared"), repo.ws().join("tools")).unwrap();
-        let out = repo.run(backend, &["--", "true"]).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
         let want = format!(
             "sandspawn: protected path {}: a symlink inside a writable root on the way to \
              core.hooksPath of {}, which the sandbox could point elsewhere for git on the \
@@ -183,10 +151,7 @@ fn a_link_inside_a_writable_root_on_the_way_to_the_hooks_is_refused() {
             repo.ws().join(".git/config").display(),
             repo.root.join("shared/hooks").display(),
         );
-        assert!(
-            stderr.lines().any(|l| l == want),
-            "{backend}: want\n{want}\ngot\n{stderr}"
-        );
+        refuses(&repo, backend, &want);
     }
 }
 
@@ -200,15 +165,10 @@ fn hooks_in_a_writable_root_below_the_repository_stay_read_only() {
         let ws = repo.ws();
         std::fs::create_dir_all(ws.join("scripts/hooks")).unwrap();
         let scripts = ws.join("scripts");
-        let out = Command::new(SANDSPAWN)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", repo.root.join("home"))
-            .env("XDG_CACHE_HOME", repo.root.join("home/.cache"))
-            .current_dir(&ws)
+        let out = (repo.sandspawn())
             .args(["run", "--backend", backend, "--write"])
             .arg(&scripts)
-            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(["--", PYTHON, "-c", ATTEMPTS.as_str()])
             .args(["c:scripts/hooks/pre-commit", "c:scripts/notes.txt"])
             .output()
             .unwrap();
@@ -217,26 +177,16 @@ fn hooks_in_a_writable_root_below_the_repository_stay_read_only() {
         } else {
             "EACCES EACCES"
         };
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
         assert!(!ws.join("scripts/hooks/pre-commit").exists(), "{backend}");
     }
 }
 
 /// Runs `true` in `repo` and asserts the refusal: exit 125 and `want` as
 /// one line of stderr.
-fn assert_refused(repo: &Repo, backend: &str, want: &str) {
+fn refuses(repo: &Repo, backend: &str, want: &str) {
     let out = repo.run(backend, &["--", "true"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
-    assert!(
-        stderr.lines().any(|l| l == want),
-        "{backend}: want\n{want}\ngot\n{stderr}"
-    );
+    assert_refused(&out, backend, want);
 }
 
 /// More config files than sandspawn reads: before, those past the cap
@@ -262,7 +212,7 @@ fn config_files_past_the_cap_are_refused() {
             repo.ws().join("inc32.gitconfig").display(),
             repo.ws().join(".git/config").display(),
         );
-        assert_refused(&repo, backend, &want);
+        refuses(&repo, backend, &want);
     }
 }
 
@@ -284,7 +234,7 @@ fn a_config_past_the_byte_bound_is_refused() {
              roots; refusing to start (a writable root must not redirect it)",
             repo.ws().join(".git/config").display(),
         );
-        assert_refused(&repo, backend, &want);
+        refuses(&repo, backend, &want);
     }
 }
 
@@ -309,7 +259,7 @@ fn a_hook_with_another_name_in_a_writable_root_is_refused() {
                 p = hook.display()
             )
         };
-        assert_refused(&repo, backend, &want(&hook));
+        refuses(&repo, backend, &want(&hook));
 
         let repo = Repo::new("");
         let hook = repo.ws().join("scripts/hooks/post-checkout");
@@ -317,6 +267,6 @@ fn a_hook_with_another_name_in_a_writable_root_is_refused() {
         std::fs::write(&hook, "#!/bin/sh\n").unwrap();
         std::fs::hard_link(&hook, repo.ws().join("x")).unwrap();
         symlink("../scripts/hooks", repo.ws().join(".git/hooks")).unwrap();
-        assert_refused(&repo, backend, &want(&hook));
+        refuses(&repo, backend, &want(&hook));
     }
 }

@@ -15,86 +15,49 @@
 //! `SANDSPAWN_MUST_WORK=1`.
 
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+use std::sync::LazyLock;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::{assert_refused, assert_said, scrubbed, Scratch, PYTHON};
 
 /// The errno names of each attempt the child makes: `w:PATH` appends to
 /// PATH, `c:PATH` creates PATH, `m:PATH` renames PATH away.
-const ATTEMPTS: &str = "import errno, os, sys\n\
-                        def t(a):\n    op, p = a.split(':', 1)\n    try:\n        \
-                        if op == 'w': open(p, 'a').write('write = [\"/\"]')\n        \
-                        elif op == 'c': open(p, 'x').write('x')\n        \
-                        else: os.rename(p, p + '.moved')\n        return 'OK'\n    \
-                        except OSError as e:\n        return errno.errorcode[e.errno]\n\
-                        print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+static ATTEMPTS: LazyLock<String> = LazyLock::new(|| {
+    support::attempts(&[
+        ("w", "open(p, 'a').write('write = [\"/\"]')"),
+        ("c", "open(p, 'x').write('x')"),
+        ("", "os.rename(p, p + '.moved')"),
+    ])
+});
 
 /// `home` and a workspace `ws` (the cwd) side by side.
-struct Dirs {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-}
+struct Dirs(Scratch);
 
 impl Dirs {
     fn new() -> Dirs {
-        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        for d in ["ws", "home"] {
-            std::fs::create_dir(root.join(d)).unwrap();
-        }
-        Dirs { _tmp: tmp, root }
+        Dirs(Scratch::new(&["ws", "home"]))
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.join(rel)
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.0.path(rel)
     }
 
     /// `sandspawn run --backend BACKEND ARGS` in `ws`, HOME `home`, no XDG
     /// variable: the cache and config are found through HOME.
     fn run(&self, backend: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.path("home"))
-            .current_dir(self.path("ws"))
-            .args(["run", "--backend", backend])
-            .args(args);
+        let mut cmd = scrubbed(&self.path("home"), None, &self.path("ws"));
+        cmd.args(["run", "--backend", backend]).args(args);
         cmd
     }
 }
 
-fn unusable(backend: &str) -> Option<String> {
-    if !Path::new(PYTHON).exists() {
-        return Some(format!("{PYTHON} is missing"));
-    }
-    let d = Dirs::new();
-    let out = d.run(backend, &["--", "true"]).output().ok()?;
-    (!out.status.success()).then(|| {
-        format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn backends() -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for backend in ["bwrap", "landlock"] {
-        match unusable(backend) {
-            Some(reason) => skip(&reason),
-            None => out.push(backend),
-        }
-    }
-    out
+    support::backends(|backend| {
+        let d = Dirs::new();
+        support::unusable(backend, || d.run(backend, &["--", "true"]).output())
+    })
 }
 
 /// `~/.cache` and `~/.config` link into the workspace, and the policy file
@@ -131,7 +94,7 @@ fn own_state_linked_into_a_writable_root_stays_read_only() {
                     policy.to_str().unwrap(),
                 ],
             )
-            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(["--", PYTHON, "-c", ATTEMPTS.as_str()])
             .args(attempts)
             .output()
             .unwrap();
@@ -140,12 +103,7 @@ fn own_state_linked_into_a_writable_root_stays_read_only() {
         } else {
             "EACCES EACCES EACCES EACCES EACCES"
         };
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
         let read = |p: &str| std::fs::read_to_string(ws.join(p)).unwrap();
         assert_eq!(read("dot-config/sandspawn/config.toml"), "", "{backend}");
         assert_eq!(read("team.toml"), "net = \"none\"\n", "{backend}");
@@ -168,8 +126,6 @@ fn a_link_to_the_cache_inside_a_writable_root_is_refused() {
             .run(backend, &["--write", home.to_str().unwrap(), "--", "true"])
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{backend}: {stderr}");
         let want = format!(
             "sandspawn: protected path {}: a symlink inside a writable root on the way to \
              sandspawn's own {}, which the sandbox could point elsewhere for later runs to \
@@ -180,10 +136,7 @@ fn a_link_to_the_cache_inside_a_writable_root_is_refused() {
             home.join(".cache/sandspawn").display(),
             d.path("cache-out/sandspawn").display(),
         );
-        assert!(
-            stderr.lines().any(|l| l == want),
-            "{backend}: want\n{want}\ngot\n{stderr}"
-        );
+        assert_refused(&out, backend, &want);
     }
 }
 
@@ -220,12 +173,6 @@ fn a_protected_file_with_another_hard_link_is_refused() {
                 .args(["--", "true"])
                 .output()
                 .unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(125),
-                "{backend} {protected}: {stderr}"
-            );
             let path = ws.join(protected);
             let want = format!(
                 "sandspawn: protected path {}: has 2 hard links, and another name inside a \
@@ -235,10 +182,7 @@ fn a_protected_file_with_another_hard_link_is_refused() {
                 path.display(),
                 path.display(),
             );
-            assert!(
-                stderr.lines().any(|l| l == want),
-                "{backend} {protected}: want\n{want}\ngot\n{stderr}"
-            );
+            assert_refused(&out, &format!("{backend} {protected}"), &want);
         }
     }
 }
@@ -264,7 +208,7 @@ fn a_policy_named_with_dot_dot_after_a_link_stays_read_only() {
                     data.to_str().unwrap(),
                 ],
             )
-            .args(["--", PYTHON, "-c", ATTEMPTS])
+            .args(["--", PYTHON, "-c", ATTEMPTS.as_str()])
             .arg(format!("w:{}", data.join("team.toml").display()))
             .output()
             .unwrap();
@@ -273,12 +217,7 @@ fn a_policy_named_with_dot_dot_after_a_link_stays_read_only() {
         } else {
             "EACCES"
         };
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            want,
-            "{backend}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_said(&out, want, backend);
         assert_eq!(
             std::fs::read_to_string(data.join("team.toml")).unwrap(),
             "net = \"none\"\n"

@@ -7,14 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-#[path = "../linux/tests/common/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
-#[path = "../linux/tests/common/probes.rs"]
-#[allow(dead_code)]
-mod probes;
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+mod support;
+use support::{backend_runs, SANDSPAWN};
 
 /// home/.ssh (a secret), ws/.git (protected), outside/ (the proxy's CA and
 /// key), all under the system temp dir so an unprivileged runner can make it.
@@ -64,29 +58,10 @@ fn report(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Whether `backend` runs here; prints the skip reason if not.
-fn usable(backend: &str) -> bool {
-    let home = tempfile::tempdir().unwrap();
-    let probe = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .args(["run", "--backend", backend, "--", "true"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        fixture::skip(&format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            String::from_utf8_lossy(&probe.stderr)
-        ));
-    }
-    probe.status.success()
-}
-
 #[test]
 fn every_promise_holds_inside_on_both_backends() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = layout();
@@ -158,7 +133,7 @@ fn every_promise_holds_inside_on_both_backends() {
 #[test]
 fn a_promise_that_does_not_hold_fails_with_its_errno() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = layout();
@@ -185,7 +160,7 @@ fn a_promise_that_does_not_hold_fails_with_its_errno() {
 #[test]
 fn a_deny_over_a_grant_and_grants_inside_a_hidden_dir_verify_clean() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = layout();
@@ -260,7 +235,7 @@ fn a_reader_gone_before_the_checks_ends_quietly_with_141() {
     let root = layout();
     let r = root.path();
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let mut child = Command::new(SANDSPAWN)

@@ -10,14 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{skip, SANDSPAWN};
 
 /// `home` (readable, its `.ssh` denied by default) holding a program in
 /// `.ssh` and one in `bin`; `outside`, under no root.

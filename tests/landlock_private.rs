@@ -10,14 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{scrubbed, skip};
 
 /// A host HOME and cache of the test's own (scrubbed environment: no CA
 /// variables of the machine's).
@@ -43,15 +37,15 @@ impl Host {
         self.root.join("cache/sandspawn/run")
     }
 
+    /// `sandspawn` in `ws`, HOME `home`, its cache `cache`.
+    fn sandspawn(&self) -> Command {
+        let r = &self.root;
+        scrubbed(&r.join("home"), Some(&r.join("cache")), &r.join("ws"))
+    }
+
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.root.join("home"))
-            .env("XDG_CACHE_HOME", self.root.join("cache"))
-            .current_dir(self.root.join("ws"))
-            .args(["run", "--backend", "landlock"])
-            .args(args);
+        let mut cmd = self.sandspawn();
+        cmd.args(["run", "--backend", "landlock"]).args(args);
         cmd
     }
 
@@ -197,12 +191,8 @@ fn concurrent_sandboxes_have_their_own_and_the_live_one_survives_a_sweep() {
     // A bwrap sandbox with the same grant does not see them either (the
     // run directory was hidden only from Landlock plans: a bwrap
     // `--read ~` read a live Landlock sandbox's HOME).
-    let bwrap = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", host.root.join("home"))
-        .env("XDG_CACHE_HOME", host.root.join("cache"))
-        .current_dir(host.root.join("ws"))
+    let bwrap = host
+        .sandspawn()
         .args(["run", "--backend", "bwrap", "--read", root, "--", "sh", "-c"])
         .arg(format!(
             "for f in {a_home}/secret {a_tmp}/secret; do cat \"$f\" 2>/dev/null && echo \"READ $f\"; done; \
@@ -263,13 +253,8 @@ fn explain_names_a_home_but_leaves_no_directory_behind() {
     // The probe run's directory is swept by the next planning, explain's
     // own: afterwards nothing is left.
     for json in [false, true] {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", host.root.join("home"))
-            .env("XDG_CACHE_HOME", host.root.join("cache"))
-            .current_dir(host.root.join("ws"))
-            .args(["explain", "--backend", "landlock"]);
+        let mut cmd = host.sandspawn();
+        cmd.args(["explain", "--backend", "landlock"]);
         if json {
             cmd.arg("--json");
         }
@@ -304,12 +289,8 @@ fn a_bwrap_sandbox_started_before_any_landlock_run_does_not_see_theirs() {
     let host = Host::new();
     assert!(!host.run_dir().exists());
     let root = host.root.to_str().unwrap();
-    let mut b = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", host.root.join("home"))
-        .env("XDG_CACHE_HOME", host.root.join("cache"))
-        .current_dir(host.root.join("ws"))
+    let mut b = host
+        .sandspawn()
         .args([
             "run",
             "--backend",
@@ -376,12 +357,8 @@ fn an_older_layouts_shared_home_and_tmp_are_removed() {
     std::os::unix::fs::symlink(&outside, cache.join("tmp/link")).unwrap();
     let token = cache.join("home/.config/gh/hosts.yml");
     let script = format!("cat {} 2>&1; true", token.display());
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", host.root.join("home"))
-        .env("XDG_CACHE_HOME", host.root.join("cache"))
-        .current_dir(host.root.join("ws"))
+    let out = host
+        .sandspawn()
         .args(["run", "--backend", "bwrap", "--read"])
         .arg(host.root.join("cache"))
         .args(["--", "sh", "-c"])

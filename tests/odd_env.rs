@@ -8,22 +8,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{scrubbed, skip, SANDSPAWN};
 
 fn run(home: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(cwd)
+    scrubbed(home, Some(&home.join("cache")), cwd)
         .args(args)
         .output()
         .unwrap()
@@ -267,11 +256,7 @@ fn a_home_that_is_a_file_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("home-file");
     std::fs::write(&file, "").unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &file)
-        .current_dir(dir.path())
+    let out = scrubbed(&file, None, dir.path())
         .args(["run", "--", "true"])
         .output()
         .unwrap();
@@ -291,12 +276,7 @@ fn a_home_that_is_a_file_is_named_as_such() {
 /// Runs `args` and returns its output, or None when it is still running
 /// after `secs` (then it is killed).
 fn finishes_within(home: &Path, args: &[&str], secs: u64) -> Option<Output> {
-    let mut child = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(home)
+    let mut child = scrubbed(home, Some(&home.join("cache")), home)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -342,13 +322,9 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
     let config = home.path().join("xdg/sandspawn");
     std::fs::create_dir_all(&config).unwrap();
     std::os::unix::fs::symlink("/dev/zero", config.join("config.toml")).unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
+    let cache = home.path().join("cache");
+    let out = scrubbed(home.path(), Some(&cache), home.path())
         .env("XDG_CONFIG_HOME", home.path().join("xdg"))
-        .current_dir(home.path())
         .args(["mcp", "--no-host-env", "--", "true"])
         .output()
         .unwrap();

@@ -5,14 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-#[path = "../linux/tests/common/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
-#[path = "../linux/tests/common/probes.rs"]
-#[allow(dead_code)]
-mod probes;
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+mod support;
+use support::{backend_runs, SANDSPAWN};
 
 fn sandspawn(r: &Path, args: &[&str]) -> Output {
     Command::new(SANDSPAWN)
@@ -26,25 +20,6 @@ fn sandspawn(r: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Whether `backend` runs here; prints the skip reason if not.
-fn usable(backend: &str) -> bool {
-    let home = tempfile::tempdir().unwrap();
-    let probe = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .args(["run", "--backend", backend, "--", "true"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        fixture::skip(&format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            String::from_utf8_lossy(&probe.stderr)
-        ));
-    }
-    probe.status.success()
-}
-
 /// A root that is a symlink leading nowhere (dangling, or a loop) is a
 /// missing root: listed with a warning, not mounted. bwrap was asked to
 /// bind its target and failed ("Can't find source path …", exit 1), while
@@ -52,7 +27,7 @@ fn usable(backend: &str) -> bool {
 #[test]
 fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = tempfile::tempdir().unwrap();
@@ -126,7 +101,7 @@ fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
 #[test]
 fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = tempfile::tempdir().unwrap();
@@ -171,7 +146,7 @@ fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
 #[test]
 fn granting_dev_nodes_keeps_them_working_on_both_backends() {
     for backend in ["bwrap", "landlock"] {
-        if !usable(backend) {
+        if !backend_runs(backend) {
             continue;
         }
         let root = tempfile::tempdir().unwrap();

@@ -5,20 +5,14 @@
 
 use std::process::Command;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+mod support;
+use support::{skip, SANDSPAWN};
 
 const BWRAP: &str = "bwrap's --die-with-parent (a parent-death signal, set before bwrap \
                      starts too); the pid namespace's init takes every process with it";
 const LANDLOCK: &str = "a parent-death signal (SIGKILL, set before the exec) reaches the \
                         command itself, not processes it starts (no pid namespace on the \
                         landlock backend)";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// The `lifetime:` lines of `sandspawn ARGS`, started by a shell's main
 /// thread (as an MCP client's main thread would): the shell forks, so

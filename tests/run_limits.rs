@@ -6,23 +6,11 @@
 
 use std::process::Command;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{scrubbed, skip, SANDSPAWN};
 
 fn sandspawn(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(SANDSPAWN);
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .current_dir(home);
-    cmd
+    scrubbed(home, Some(&home.join("cache")), home)
 }
 
 /// bwrap refuses more than 9000 arguments in all ("Exceeded maximum number

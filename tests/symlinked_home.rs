@@ -9,15 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-/// Print why a test is skipped; fail instead when the runner must have it.
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{backend_runs_with, SANDSPAWN};
 
 /// root/real (the home directory), root/link -> real (HOME), root/dotfiles.
 struct Tree {
@@ -74,21 +67,8 @@ fn run(t: &Tree, backend: &str, read: &Path) -> Output {
 
 /// Whether `backend` runs here at all (skipping, with the reason, if not).
 fn usable(t: &Tree, backend: &str) -> bool {
-    let probe = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", t.root.join("real"))
-        .env("XDG_CACHE_HOME", t.root.join("cache"))
-        .args(["run", "--backend", backend, "--", "true"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        skip(&format!(
-            "`sandspawn run --backend {backend}` does not work here: {}",
-            String::from_utf8_lossy(&probe.stderr)
-        ));
-    }
-    probe.status.success()
+    let (home, cache) = (t.root.join("real"), t.root.join("cache"));
+    backend_runs_with(backend, &[("HOME", &home), ("XDG_CACHE_HOME", &cache)])
 }
 
 fn check(backend: &str) {

@@ -22,14 +22,8 @@ use seccompiler::{
 };
 use serde_json::Value;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
+mod support;
+use support::{scrubbed, skip};
 
 fn arch() -> Option<TargetArch> {
     match std::env::consts::ARCH {
@@ -113,13 +107,9 @@ impl Host {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(SANDSPAWN);
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.path("home"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .current_dir(self.path("work"))
-            .args(args);
+        let (home, cache) = (self.path("home"), self.path("cache"));
+        let mut cmd = scrubbed(&home, Some(&cache), &self.path("work"));
+        cmd.args(args);
         cmd
     }
 
