@@ -45,7 +45,7 @@ use crate::accept_pool::serve;
 use crate::bridge_peer::{take_listener, Gate};
 use crate::front::{self, SocksUpstream};
 use crate::front_parse::Spoken;
-use crate::refusal::{self, Diagnostics, Protocol};
+use crate::refusal::{self, Diagnostics, Protocol, Refused};
 use crate::relay_loop::Relay;
 use crate::spec::{ProxyBridge, SocksLogin};
 use crate::sys;
@@ -272,7 +272,8 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         // directory. It goes by itself once bwrap has exited.
         .process_group(0)
         // Ours: a connection it cannot serve is reported there (once per
-        // reason and interval), beside the child's own diagnostics.
+        // reason and interval, a few lines a second at most), beside the
+        // child's own diagnostics.
         .stderr(Stdio::inherit())
         .spawn();
     // Our copy goes now: bwrap must not inherit the listener.
@@ -316,6 +317,8 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     let pid = i32::try_from(num(1)?).map_err(|e| BridgeError::Args(e.to_string()))?;
     let dir = PathBuf::from(args.get(2).cloned().unwrap_or_default());
     let port = u16::try_from(num(4)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let diagnostics = Diagnostics::default();
+    let held = diagnostics.clone();
     let upstream = Upstream {
         host: arg(3)?.to_string(),
         port,
@@ -324,7 +327,7 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         display: arg(6)?.to_string(),
         origin: arg(7)?.to_string(),
         credentials: Credentials::from_env(),
-        diagnostics: Diagnostics::default(),
+        diagnostics,
         child_wait: upstream_auth::CHILD_TIMEOUT,
     };
     let sock_err = |source| BridgeError::Socket {
@@ -357,6 +360,9 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
                 }
             }
             let _ = std::fs::remove_dir_all(&cleanup_dir);
+            // Refusals held back by the rate limit are summed up before the
+            // bridge goes, however short the sandbox's life after them.
+            held.flush();
             std::process::exit(0);
         })
         .map_err(sock_err)?;
@@ -447,7 +453,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                 "a SOCKS5 client, but the upstream proxy {} (from {}) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)",
                 upstream.display, upstream.origin
             );
-            upstream.diagnostics.report(&reason);
+            upstream.diagnostics.report(Refused::WrongProtocol, &reason);
             return refusal::refuse(conn, Protocol::Socks5, &reason);
         }
     };
@@ -458,7 +464,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                 "the upstream proxy {} (from {}) is not reachable: {e}",
                 upstream.display, upstream.origin
             );
-            upstream.diagnostics.report(&reason);
+            upstream.diagnostics.report(Refused::Unreachable, &reason);
             return refusal::refuse(conn, spoken, &reason);
         }
     };
@@ -475,10 +481,13 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                         && upstream_auth::peek_status(&up, upstream_auth::HANDSHAKE_TIMEOUT)
                             == Some(upstream_auth::PROXY_AUTH_REQUIRED)
                     {
-                        upstream.diagnostics.report(&format!(
-                            "the HTTP upstream {} (from {}) refused the credentials (407)",
-                            upstream.display, upstream.origin
-                        ));
+                        upstream.diagnostics.report(
+                            Refused::Login,
+                            &format!(
+                                "the HTTP upstream {} (from {}) refused the credentials (407)",
+                                upstream.display, upstream.origin
+                            ),
+                        );
                     }
                     true
                 }
@@ -489,7 +498,7 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                         upstream_auth::MAX_HEAD / 1024,
                         upstream.display
                     );
-                    upstream.diagnostics.report(&reason);
+                    upstream.diagnostics.report(Refused::BadHead, &reason);
                     return refusal::refuse(conn, spoken, &reason);
                 }
                 Err(_) => false,
@@ -497,10 +506,13 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
         }
         Credentials::Socks(login) => {
             let refused = |e: &upstream_auth::SocksAuthError| {
-                upstream.diagnostics.report(&format!(
-                    "the SOCKS5 upstream {} (from {}) refused the login: {e}",
-                    upstream.display, upstream.origin
-                ));
+                upstream.diagnostics.report(
+                    Refused::Login,
+                    &format!(
+                        "the SOCKS5 upstream {} (from {}) refused the login: {e}",
+                        upstream.display, upstream.origin
+                    ),
+                );
             };
             upstream_auth::socks_front(&mut conn, &mut up, login, left(), refused).is_ok()
         }

@@ -21,7 +21,7 @@
 //!
 //! A request it cannot serve is answered with one status line and the
 //! reason as body (naming the upstream when the upstream is at fault), and
-//! the same reason goes to stderr (at most once per 30 s); nothing waits
+//! the same reason goes to stderr (rate-limited, `crate::diagnostics`); nothing waits
 //! unbounded.
 
 use std::io::{self, Write};
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
 use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
-use crate::refusal::{self, Diagnostics};
+use crate::refusal::{self, Diagnostics, Refused};
 use crate::socks_connect::{socks_connect, ConnectError};
 use crate::spec::SocksLogin;
 use crate::upstream_auth::{SocksAuthError, HANDSHAKE_TIMEOUT, MAX_HEAD};
@@ -96,13 +96,18 @@ pub fn http_front(
             return fail(
                 conn,
                 upstream,
-                "431 Request Header Fields Too Large",
+                (Refused::BadHead, "431 Request Header Fields Too Large"),
                 reason,
             );
         }
         Err(HeadError::TimedOut) => {
             let reason = format!("no complete request head within {} s", bound.as_secs_f32());
-            return fail(conn, upstream, "408 Request Timeout", reason);
+            return fail(
+                conn,
+                upstream,
+                (Refused::BadHead, "408 Request Timeout"),
+                reason,
+            );
         }
         Err(HeadError::Gone) => return None,
     };
@@ -123,7 +128,12 @@ pub fn http_front(
         Err(e) => {
             let reason =
                 format!("the upstream proxy {display} (from {origin}) is not reachable: {e}");
-            return fail(conn, upstream, "502 Bad Gateway", reason);
+            return fail(
+                conn,
+                upstream,
+                (Refused::Unreachable, "502 Bad Gateway"),
+                reason,
+            );
         }
     };
     if let Err(e) = socks_connect(
@@ -137,14 +147,14 @@ pub fn http_front(
         let upstream_is = format!("the SOCKS5 upstream {display} (from {origin})");
         let (status, reason) = match &e {
             _ if e.timed_out() => (
-                "504 Gateway Timeout",
+                (Refused::Tunnel, "504 Gateway Timeout"),
                 format!("{upstream_is} did not answer in time for {host}:{port}"),
             ),
             ConnectError::Login(SocksAuthError::MethodRejected { method })
                 if upstream.login.is_none() =>
             {
                 (
-                    "502 Bad Gateway",
+                    (Refused::Login, "502 Bad Gateway"),
                     format!("{upstream_is} wants a login (it chose method {method:#04x}); put the user and password in the proxy URL (socks5h://USER:PASSWORD@HOST:PORT)"),
                 )
             }
@@ -152,27 +162,27 @@ pub fn http_front(
                 e @ (SocksAuthError::MethodRejected { .. }
                 | SocksAuthError::BadCredentials { .. }),
             ) => (
-                "502 Bad Gateway",
+                (Refused::Login, "502 Bad Gateway"),
                 format!("{upstream_is} refused the login: {e}"),
             ),
             ConnectError::Refused { code: 2 } => (
-                "403 Forbidden",
+                (Refused::Tunnel, "403 Forbidden"),
                 format!("{upstream_is} refused a tunnel to {host}:{port}: {e}"),
             ),
             ConnectError::Refused { code: 6 } => (
-                "504 Gateway Timeout",
+                (Refused::Tunnel, "504 Gateway Timeout"),
                 format!("{upstream_is} could not connect to {host}:{port}: {e}"),
             ),
             ConnectError::Refused { .. } => (
-                "502 Bad Gateway",
+                (Refused::Tunnel, "502 Bad Gateway"),
                 format!("{upstream_is} could not connect to {host}:{port}: {e}"),
             ),
             _ if e.closed() => (
-                "502 Bad Gateway",
+                (Refused::Tunnel, "502 Bad Gateway"),
                 format!("{upstream_is} closed the connection during the handshake for {host}:{port}"),
             ),
             _ => (
-                "502 Bad Gateway",
+                (Refused::Tunnel, "502 Bad Gateway"),
                 format!("{upstream_is} failed during the handshake for {host}:{port}: {e}"),
             ),
         };
@@ -195,7 +205,9 @@ pub fn http_front(
                     one_way: true,
                 }),
                 Err(Failure::Gone) => None,
-                Err(Failure::Answer(status, reason)) => fail(conn, upstream, status, reason),
+                Err(Failure::Answer(status, reason)) => {
+                    fail(conn, upstream, (Refused::Origin, status), reason)
+                }
             };
         }
     };
@@ -206,15 +218,16 @@ pub fn http_front(
     })
 }
 
-/// Answer `status` with `reason`, say it on stderr, give up the connection.
+/// Answer `status` with `reason`, say it on stderr (counted as `kind`),
+/// give up the connection.
 fn fail(
     conn: TcpStream,
     upstream: &SocksUpstream<'_>,
-    status: &str,
+    (kind, status): (Refused, &str),
     reason: String,
 ) -> Option<Ready> {
     // Told before the child hears it, so the host's line comes first.
-    upstream.diagnostics.report(&reason);
+    upstream.diagnostics.report(kind, &reason);
     refusal::answer_http(conn, status, &reason);
     None
 }

@@ -16,6 +16,7 @@ pub mod bridge;
 mod bridge_peer;
 pub mod bwrap;
 mod cache;
+mod diagnostics;
 pub mod doctor;
 pub mod expand;
 mod front;

@@ -1,7 +1,7 @@
 //! When the host bridge cannot serve a connection (the upstream went away
 //! after start, or refused the login), the child gets an answer in the
 //! protocol it speaks instead of a bare close, and the user gets one line
-//! on stderr that names the upstream. (A connection past the tunnel limit
+//! on stderr that names the upstream (rate-limited: `crate::diagnostics`). (A connection past the tunnel limit
 //! is still closed at once: answering it would take the thread it lacks.)
 //!
 //! A bare close reads as "Proxy CONNECT aborted" or "no acceptable
@@ -9,12 +9,11 @@
 //! gets `502 Bad Gateway` with the reason as its body; a SOCKS5 child gets
 //! past the greeting and then reply code 1, "general SOCKS server failure".
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use crate::diagnostics::{Diagnostics, Refused};
 use crate::front_parse::Spoken;
 
 /// How long a refused child may take to send what we read before answering.
@@ -22,9 +21,6 @@ const READ_WAIT: Duration = Duration::from_secs(2);
 
 /// At most this much of a refused child's request is read.
 const MAX_READ: usize = 16 * 1024;
-
-/// The same stderr line is printed at most once per this interval.
-const REPEAT_AFTER: Duration = Duration::from_secs(30);
 
 /// The protocol the child speaks to the bridge (the upstream's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +115,7 @@ pub fn refuse_unspoken(conn: TcpStream, spoken: Spoken, diagnostics: &Diagnostic
         }
         Spoken::Http | Spoken::Socks5 => return,
     };
-    diagnostics.report(&reason);
+    diagnostics.report(Refused::NotSpoken, &reason);
     match spoken {
         Spoken::Socks4 => answer_bytes(conn, &SOCKS4_REJECTED),
         Spoken::Tls => answer_bytes(conn, b""),
@@ -204,59 +200,6 @@ fn read_until(
         buf.extend_from_slice(&chunk[..n]);
     }
     Ok(())
-}
-
-/// Lines for stderr, each distinct one at most once per [`REPEAT_AFTER`],
-/// with how many were held back in between.
-#[derive(Default)]
-pub struct Diagnostics {
-    seen: Mutex<HashMap<String, (Instant, u64)>>,
-}
-
-impl Diagnostics {
-    /// The line to print for `message` now, if any.
-    pub fn line(&self, message: &str, now: Instant) -> Option<String> {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match seen.get_mut(message) {
-            Some((last, held)) if now.duration_since(*last) < REPEAT_AFTER => {
-                *held += 1;
-                None
-            }
-            Some((last, held)) => {
-                let line = format!("sandspawn: proxy bridge: {message} ({held} more since)");
-                *last = now;
-                *held = 0;
-                Some(line)
-            }
-            None => {
-                seen.insert(message.to_owned(), (now, 0));
-                Some(format!("sandspawn: proxy bridge: {message}"))
-            }
-        }
-    }
-
-    /// Every distinct message reported so far, sorted.
-    #[cfg(test)]
-    pub fn reported(&self) -> Vec<String> {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let mut all: Vec<String> = seen.keys().cloned().collect();
-        all.sort();
-        all
-    }
-
-    /// Print `message` to stderr unless it was printed lately. The line
-    /// goes out in one write: the child shares this stderr, and
-    /// `eprintln!` writes the newline apart, so the child's own words
-    /// could land between them.
-    pub fn report(&self, message: &str) {
-        if let Some(mut line) = self.line(message, Instant::now()) {
-            line.push('\n');
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-    }
 }
 
 #[cfg(test)]

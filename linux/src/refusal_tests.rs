@@ -106,27 +106,6 @@ fn a_trickling_child_is_answered_within_the_read_bound() {
 }
 
 #[test]
-fn repeated_lines_are_held_back_and_counted() {
-    let d = Diagnostics::default();
-    let t = Instant::now();
-    assert_eq!(
-        d.line("upstream down", t).as_deref(),
-        Some("sandspawn: proxy bridge: upstream down")
-    );
-    assert_eq!(d.line("upstream down", t + Duration::from_secs(1)), None);
-    assert_eq!(d.line("upstream down", t + Duration::from_secs(2)), None);
-    assert_eq!(
-        d.line("other", t + Duration::from_secs(2)).as_deref(),
-        Some("sandspawn: proxy bridge: other")
-    );
-    assert_eq!(
-        d.line("upstream down", t + REPEAT_AFTER + Duration::from_secs(1))
-            .as_deref(),
-        Some("sandspawn: proxy bridge: upstream down (2 more since)")
-    );
-}
-
-#[test]
 fn the_protocol_follows_the_scheme() {
     assert_eq!(Protocol::from_scheme("socks5h"), Protocol::Socks5);
     assert_eq!(Protocol::from_scheme("socks5"), Protocol::Socks5);

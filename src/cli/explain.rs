@@ -145,6 +145,9 @@ fn source_text(s: &Source) -> String {
         Source::ProxySpelling { from } => format!("proxy: other spelling of {from}"),
         Source::ProxyDerived => "proxy: derived".into(),
         Source::ProxyBridge => "proxy: the sandbox's bridge to the upstream".into(),
+        Source::NoProxyLoopback { from } => {
+            format!("proxy: loopback entries of {from} (the others go through the bridge)")
+        }
         Source::Set => "set".into(),
         Source::McpProfile => "mcp profile".into(),
         Source::Pass { rule } => format!("pass {rule}"),

@@ -199,12 +199,18 @@ pub fn other_spelling(name: &[u8]) -> Option<&'static str> {
 
 /// The union of the parent's no-proxy lists (every spelling: each tool
 /// reads its own, so an entry in any of them was a direct route for some
-/// tool), without loopback entries (`localhost`, `.localhost`, `127.*`,
-/// `::1`, with or without a port or a CIDR suffix) and without `*`, each
-/// entry once (host names compare case-insensitively). In network `proxy`
-/// the proxy is the only way out: a direct connection to any loopback entry
-/// cannot leave the sandbox.
-pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -> String {
+/// tool), split in two, each entry once (host names compare
+/// case-insensitively): the loopback entries (`localhost`, `.localhost`,
+/// `127.*`, `::1`, `0.0.0.0`, with or without a port or a CIDR suffix),
+/// which stay direct routes inside, and the others, `*` among them.
+///
+/// In network `proxy` the sandbox's own loopback is the one place a child
+/// reaches directly: a server the child started there is reached only
+/// without the proxy (Go never proxies loopback whatever the list says; the
+/// others follow the list), so the loopback entries keep every client
+/// agreeing on it. Any other direct route has nowhere to go but fails, so
+/// those entries go through the proxy instead, which may reach them.
+pub fn split_no_proxy<'a>(lists: impl IntoIterator<Item = &'a str>) -> NoProxySplit<'a> {
     let host_of = |entry: &str| {
         let e = entry.trim_start_matches("*.").trim_start_matches('.');
         // `::1/128`, `127.0.0.0/8`: the address part decides.
@@ -228,8 +234,7 @@ pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -
         // `::ffff:127.0.0.1` the IPv4 loopback written as IPv6.
         let host = host.strip_suffix('.').unwrap_or(host);
         let host = host.strip_prefix("::ffff:").unwrap_or(host);
-        host == "*"
-            || host == "localhost"
+        host == "localhost"
             || host.ends_with(".localhost")
             || host.starts_with("127.")
             || host == "::1"
@@ -237,16 +242,27 @@ pub fn no_proxy_without_loopback<'a>(lists: impl IntoIterator<Item = &'a str>) -
             || host == "0.0.0.0"
     };
     let mut seen = std::collections::BTreeSet::new();
-    let mut kept = Vec::new();
+    let mut split = NoProxySplit::default();
     for entry in lists.into_iter().flat_map(|l| l.split(',')).map(str::trim) {
-        if entry.is_empty() || loopback(&host_of(entry)) {
+        if entry.is_empty() || !seen.insert(entry.to_ascii_lowercase()) {
             continue;
         }
-        if seen.insert(entry.to_ascii_lowercase()) {
-            kept.push(entry);
+        if entry != "*" && loopback(&host_of(entry)) {
+            split.loopback.push(entry);
+        } else {
+            split.other.push(entry);
         }
     }
-    kept.join(",")
+    split
+}
+
+/// The entries of the no-proxy lists, as [`split_no_proxy`] sorts them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NoProxySplit<'a> {
+    /// Loopback entries, in order.
+    pub loopback: Vec<&'a str>,
+    /// Every other entry (`*` too), in order.
+    pub other: Vec<&'a str>,
 }
 
 /// The default allow-list: what any program expects to find.

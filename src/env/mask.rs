@@ -34,16 +34,57 @@ fn looks_like_url(value: &[u8]) -> bool {
 /// hold an `@`, but its password may hold unescaped `@ / ? # ,` (which a
 /// URL parser reads as the end of the authority or of a list entry); cut
 /// there, part of the password was printed. Over-masking is the safe side.
+/// Without an `@`, a port that is not a number is taken for a password
+/// whose `user@host` part was forgotten (`http://user:s3cret`): it and
+/// all after it become `***`.
 pub fn mask_proxy_url(value: &[u8]) -> Option<Vec<u8>> {
-    let scheme_end = value
-        .windows(3)
-        .position(|w| w == b"://")
-        .map(|i| i + 3)
-        .unwrap_or(0);
-    let at = value[scheme_end..].iter().rposition(|&b| b == b'@')? + scheme_end;
+    let scheme_end = scheme_end(value);
+    let Some(at) = value[scheme_end..].iter().rposition(|&b| b == b'@') else {
+        return mask_bad_port(value, scheme_end);
+    };
+    let at = at + scheme_end;
     let mut out = value[..scheme_end].to_vec();
     out.extend_from_slice(b"***");
     out.extend_from_slice(&value[at..]);
+    Some(out)
+}
+
+/// Where the authority of `value` starts: past `scheme://`, or at 0.
+fn scheme_end(value: &[u8]) -> usize {
+    value
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
+        .unwrap_or(0)
+}
+
+/// `value` (a URL without userinfo, its authority starting at `start`)
+/// with the text after the host's `:` masked through the end when it is
+/// not a port number; `None` when it is one (or there is no `:`). The
+/// first `:` counts (a password may hold more), past `]` for an IPv6
+/// literal.
+fn mask_bad_port(value: &[u8], start: usize) -> Option<Vec<u8>> {
+    let rest = &value[start..];
+    let authority_end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let host_end = match rest.first() {
+        Some(b'[') => rest[..authority_end].iter().position(|&b| b == b']')? + 1,
+        _ => 0,
+    };
+    let colon = host_end
+        + rest[host_end..authority_end]
+            .iter()
+            .position(|&b| b == b':')?;
+    if rest[colon + 1..authority_end]
+        .iter()
+        .all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let mut out = value[..start + colon + 1].to_vec();
+    out.extend_from_slice(b"***");
     Some(out)
 }
 
@@ -69,18 +110,18 @@ pub fn mask_url_credentials(value: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn masked_part(part: &[u8]) -> Option<Vec<u8>> {
-    let scheme_end = part
-        .windows(3)
-        .position(|w| w == b"://")
-        .map(|i| i + 3)
-        .unwrap_or(0);
+    let scheme_end = scheme_end(part);
     let rest = &part[scheme_end..];
     let authority_end = rest
         .iter()
         .position(|&b| b == b'/' || b == b'?' || b == b'#')
         .unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let at = authority.iter().rposition(|&b| b == b'@')?;
+    let Some(at) = authority.iter().rposition(|&b| b == b'@') else {
+        // Only a URL's port can be a misplaced password: a no-proxy list
+        // holds bare `::1` and `host:port` entries.
+        return (scheme_end > 0).then(|| mask_bad_port(part, scheme_end))?;
+    };
     let mut out = part[..scheme_end].to_vec();
     out.extend_from_slice(b"***@");
     out.extend_from_slice(&rest[at + 1..]);
@@ -154,5 +195,42 @@ mod tests {
         let m = mask_url_credentials(b"http://a:b@x,http://y,https://c@z").unwrap();
         assert_eq!(m, b"http://***@x,http://y,https://***@z");
         assert_eq!(mask_url_credentials(b"http://x"), None);
+    }
+
+    #[test]
+    fn a_password_whose_host_was_forgotten_is_masked_from_the_colon() {
+        for (value, want) in [
+            ("http://user:s3cret", "http://user:***"),
+            ("user:s3cret", "user:***"),
+            ("socks5h://user:s3cret/x", "socks5h://user:***"),
+            ("http://user:pa:ss", "http://user:***"),
+            ("http://[::1]:s3cret", "http://[::1]:***"),
+            ("http://user:12ab/", "http://user:***"),
+        ] {
+            for name in ["HTTPS_PROXY", "https_proxy", "npm_config_proxy", "REGISTRY"] {
+                let got = mask_value(OsStr::new(name), OsStr::new(value));
+                if name == "REGISTRY" && !value.contains("://") {
+                    continue;
+                }
+                assert_eq!(got, want, "{name}={value}");
+            }
+        }
+        // A port that is a number is a port: nothing to mask.
+        for value in [
+            "http://proxy:3128",
+            "http://proxy:3128/",
+            "http://proxy:",
+            "http://[::1]:1",
+        ] {
+            assert_eq!(mask_proxy_url(value.as_bytes()), None, "{value}");
+        }
+        assert_eq!(
+            mask_url_credentials(b"http://a:b,http://y:1").unwrap(),
+            b"http://a:***,http://y:1"
+        );
+        for name in ["NO_PROXY", "no_proxy", "npm_config_noproxy"] {
+            let list = "localhost,::1,[::1]:80,h:1,0:0:0:0:0:0:0:1";
+            assert_eq!(mask_value(OsStr::new(name), OsStr::new(list)), list);
+        }
     }
 }

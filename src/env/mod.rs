@@ -46,6 +46,12 @@ pub enum Source {
     ProxyDerived,
     /// Network `proxy`: the sandbox's bridge to the upstream proxy.
     ProxyBridge,
+    /// Network `proxy`: the loopback entries of the no-proxy lists `from`
+    /// (their other entries go through the bridge).
+    NoProxyLoopback {
+        /// The lists that held them, comma-separated.
+        from: String,
+    },
     /// An explicit `set` rule.
     Set,
     /// Set by the default MCP profile (the server's own launcher caches).
@@ -344,7 +350,9 @@ pub fn build(parent: &[(OsString, OsString)], rules: &EnvRules, ctx: &EnvContext
     match bridge {
         Some(url) => {
             let urls = (url, ctx.proxy_socks_url);
-            proxy::bridge_proxy_family(&mut vars, urls, parent, &rules.set, &denied_by)
+            warnings.extend(proxy::bridge_proxy_family(
+                &mut vars, urls, parent, &rules.set, &denied_by,
+            ))
         }
         None => proxy::complete_proxy_family(&mut vars, &denied_by),
     }

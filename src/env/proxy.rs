@@ -109,17 +109,17 @@ pub(super) fn add_node_env_proxy<'r>(
 /// upstream the socks5h:// that FTP_PROXY gets: curl sends `ftp://` through
 /// an HTTP proxy as a `GET ftp://…` the bridge's HTTP front does not serve,
 /// and through SOCKS5 as a tunnel); NODE_USE_ENV_PROXY=1; the no-proxy
-/// lists keep the parent's entries of every spelling minus loopback and `*`
-/// (loopback is not a way out of the sandbox, and `*` would bypass the only
-/// way out). A no-proxy list the user set replaces the parent's of that
-/// name.
+/// lists, every spelling alike, keep the loopback entries of all of them
+/// (see [`families::split_no_proxy`]; a list the user set replaces the
+/// parent's of that name). The other entries, which could only fail direct
+/// where the bridge is the one way out, are named in the returned notice.
 pub(super) fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     (http, socks): (&OsStr, Option<&OsStr>),
     parent: &[(OsString, OsString)],
     user_set: &[(OsString, OsString)],
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
-) {
+) -> Option<String> {
     let set = |vars: &mut BTreeMap<OsString, EnvVar>, name: &str, value: &OsStr, source| {
         let name = OsString::from(name);
         if denied_by(&name).is_none() {
@@ -156,24 +156,44 @@ pub(super) fn bridge_proxy_family<'r>(
             Source::ProxyDerived,
         );
     }
-    let parent_lists = families::NO_PROXY_PAIRS
-        .iter()
-        .flat_map(|(a, b)| [*a, *b])
-        .chain(families::NO_PROXY_SINGLES.iter().copied())
+    let names = || {
+        families::NO_PROXY_PAIRS
+            .iter()
+            .flat_map(|(a, b)| [*a, *b])
+            .chain(families::NO_PROXY_SINGLES.iter().copied())
+    };
+    let lists: Vec<(&str, &str)> = names()
         .filter_map(|n| {
             let last_set = user_set.iter().rev().find(|(k, _)| k == n);
-            last_set.or_else(|| parent.iter().find(|(k, _)| k == n))
+            let (_, value) = last_set.or_else(|| parent.iter().find(|(k, _)| k == n))?;
+            Some((n, value.to_str()?))
         })
-        .filter_map(|(_, v)| v.to_str());
-    let kept = families::no_proxy_without_loopback(parent_lists);
-    if kept.is_empty() {
-        return;
+        .collect();
+    let split = families::split_no_proxy(lists.iter().map(|(_, v)| *v));
+    // Which lists held entries of each kind, for explain and the notice.
+    let holding = |kind: fn(&families::NoProxySplit<'_>) -> bool| {
+        lists
+            .iter()
+            .filter(|(_, v)| kind(&families::split_no_proxy([*v])))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !split.loopback.is_empty() {
+        let kept = split.loopback.join(",");
+        let from = holding(|s| !s.loopback.is_empty());
+        for name in names() {
+            let source = Source::NoProxyLoopback { from: from.clone() };
+            set(vars, name, OsStr::new(&kept), source);
+        }
     }
-    for name in families::NO_PROXY_PAIRS
-        .iter()
-        .flat_map(|(a, b)| [*a, *b])
-        .chain(families::NO_PROXY_SINGLES.iter().copied())
-    {
-        set(vars, name, OsStr::new(&kept), Source::ProxyDerived);
+    if split.other.is_empty() {
+        return None;
     }
+    Some(format!(
+        "{}: {} left out of the child's no-proxy lists: with network proxy the bridge is its only way out, \
+         so requests to them go through the proxy instead of failing direct",
+        holding(|s| !s.other.is_empty()),
+        split.other.join(",")
+    ))
 }

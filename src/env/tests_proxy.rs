@@ -52,30 +52,110 @@ fn every_proxy_url_variable_points_at_the_bridge_even_if_the_parent_had_one() {
         .all(|v| !v.value.to_string_lossy().contains("pw")));
 }
 
+/// Every name and value of the child's no-proxy lists, and the warnings.
+fn no_proxy_of(plan: &EnvPlan) -> (Vec<String>, Vec<String>) {
+    let lists = plan
+        .vars
+        .iter()
+        .filter(|v| families::is_no_proxy_var(v.name.as_encoded_bytes()))
+        .map(|v| format!("{}={}", v.name.to_string_lossy(), v.value.to_string_lossy()))
+        .collect();
+    (lists, plan.warnings.clone())
+}
+
+/// `NAME=VALUE` for every spelling of the no-proxy lists.
+fn every_list(value: &str) -> Vec<String> {
+    [
+        "BUNDLE_NO_PROXY",
+        "NO_PROXY",
+        "NPM_CONFIG_NOPROXY",
+        "YARN_NO_PROXY",
+        "no_proxy",
+        "npm_config_noproxy",
+    ]
+    .iter()
+    .map(|n| format!("{n}={value}"))
+    .collect()
+}
+
 #[test]
-fn no_proxy_loses_loopback_and_star_and_is_coherent_across_spellings() {
+fn no_proxy_keeps_loopback_only_and_is_coherent_across_spellings() {
+    // The sandbox's loopback is the one direct route inside: a server the
+    // child started there. Anything else (and `*`) could only fail direct.
     let p = parent(&[(
         "no_proxy",
         "localhost,127.0.0.1,::1,[::1]:8080,.localhost,*,intranet.corp,10.0.0.0/8,localhost.,::ffff:127.0.0.1,[::ffff:127.0.0.1]:80,corp.",
     )]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
-    let want = OsStr::new("intranet.corp,10.0.0.0/8,corp.");
-    for name in [
-        "NO_PROXY",
-        "no_proxy",
-        "NPM_CONFIG_NOPROXY",
-        "YARN_NO_PROXY",
-    ] {
-        assert_eq!(plan.get(name), Some(want), "{name}");
-    }
+    assert_eq!(
+        no_proxy_of(&plan),
+        (
+            every_list(
+                "localhost,127.0.0.1,::1,[::1]:8080,.localhost,localhost.,::ffff:127.0.0.1,[::ffff:127.0.0.1]:80"
+            ),
+            vec![
+                "no_proxy: *,intranet.corp,10.0.0.0/8,corp. left out of the child's no-proxy lists: \
+                 with network proxy the bridge is its only way out, so requests to them go through \
+                 the proxy instead of failing direct"
+                    .to_string()
+            ]
+        )
+    );
+    let source = plan.vars.iter().find(|v| v.name == "NO_PROXY").unwrap();
+    assert_eq!(
+        source.source,
+        Source::NoProxyLoopback {
+            from: "no_proxy".into()
+        }
+    );
     let only_loopback = parent(&[("NO_PROXY", "localhost,127.0.0.1")]);
     let plan = build(
         &only_loopback,
         &EnvRules::default(),
         &proxy_ctx(OsStr::new(INSIDE)),
     );
-    assert!(plan.get("NO_PROXY").is_none());
-    assert!(plan.get("no_proxy").is_none());
+    assert_eq!(
+        no_proxy_of(&plan),
+        (every_list("localhost,127.0.0.1"), vec![])
+    );
+}
+
+#[test]
+fn no_proxy_without_loopback_entries_leaves_no_list_and_says_so() {
+    let p = parent(&[
+        ("NO_PROXY", ".corp.example.com,10.0.0.0/8"),
+        ("no_proxy", "internal.host"),
+    ]);
+    let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
+    assert_eq!(
+        no_proxy_of(&plan),
+        (
+            vec![],
+            vec![
+                "NO_PROXY, no_proxy: .corp.example.com,10.0.0.0/8,internal.host left out of the \
+                 child's no-proxy lists: with network proxy the bridge is its only way out, so \
+                 requests to them go through the proxy instead of failing direct"
+                    .to_string()
+            ]
+        )
+    );
+    // Network `full`: the lists pass as they are, nothing said.
+    let full = EnvContext {
+        network: NetworkMode::Full,
+        proxy_url: None,
+        ..proxy_ctx(OsStr::new(INSIDE))
+    };
+    let plan = build(&p, &EnvRules::default(), &full);
+    assert_eq!(
+        no_proxy_of(&plan),
+        (
+            vec![
+                "NO_PROXY=.corp.example.com,10.0.0.0/8".to_string(),
+                "no_proxy=internal.host".to_string()
+            ],
+            vec![]
+        )
+    );
 }
 
 #[test]
@@ -94,35 +174,46 @@ fn deny_env_still_wins_over_the_bridge_family() {
 }
 
 #[test]
-fn no_proxy_keeps_the_entries_of_every_spelling_the_parent_had() {
+fn no_proxy_keeps_the_loopback_entries_of_every_spelling_the_parent_had() {
     // Each tool reads its own spelling (curl and Python lower-case first, Go
-    // upper-case, npm its own): an entry the parent had in any of them was
-    // a direct route for some tool, and must stay one inside.
+    // upper-case, npm its own): a loopback entry the parent had in any of
+    // them was a direct route for some tool, and stays one inside.
     let p = parent(&[
         ("NO_PROXY", ""),
         ("no_proxy", "a.corp,localhost"),
-        ("NPM_CONFIG_NOPROXY", "b.corp,A.corp"),
-        ("YARN_NO_PROXY", "a.corp,c.corp"),
+        ("NPM_CONFIG_NOPROXY", "127.0.0.1,A.corp"),
+        ("YARN_NO_PROXY", "LOCALHOST,::1"),
     ]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
-    let want = OsStr::new("a.corp,b.corp,c.corp");
-    for name in [
-        "NO_PROXY",
-        "no_proxy",
-        "NPM_CONFIG_NOPROXY",
-        "npm_config_noproxy",
-        "YARN_NO_PROXY",
-        "BUNDLE_NO_PROXY",
-    ] {
-        assert_eq!(plan.get(name), Some(want), "{name}");
-    }
+    assert_eq!(
+        no_proxy_of(&plan),
+        (
+            every_list("localhost,127.0.0.1,::1"),
+            vec![
+                "no_proxy, NPM_CONFIG_NOPROXY: a.corp left out of the child's no-proxy lists: \
+                 with network proxy the bridge is its only way out, so requests to them go \
+                 through the proxy instead of failing direct"
+                    .to_string()
+            ]
+        )
+    );
+    let source = plan.vars.iter().find(|v| v.name == "no_proxy").unwrap();
+    assert_eq!(
+        source.source,
+        Source::NoProxyLoopback {
+            from: "no_proxy, NPM_CONFIG_NOPROXY, YARN_NO_PROXY".into()
+        }
+    );
 }
 
 #[test]
-fn no_proxy_loses_loopback_written_as_a_cidr() {
+fn no_proxy_keeps_loopback_written_as_a_cidr() {
     let p = parent(&[("NO_PROXY", "::1/128,127.0.0.0/8,[::1]/128,10.0.0.0/8")]);
     let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
-    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("10.0.0.0/8")));
+    assert_eq!(
+        plan.get("NO_PROXY"),
+        Some(OsStr::new("::1/128,127.0.0.0/8,[::1]/128"))
+    );
 }
 
 /// Node (`NODE_USE_ENV_PROXY`) reads HTTP_PROXY and HTTPS_PROXY only, not
@@ -212,8 +303,16 @@ fn a_set_proxy_url_names_the_bridge_inside_and_its_credentials_stay_out() {
         .iter()
         .all(|v| !v.value.to_string_lossy().contains("s3cret")));
     // A set no-proxy list is filtered like the parent's, in every spelling.
-    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("intranet.corp")));
-    assert_eq!(plan.get("no_proxy"), Some(OsStr::new("intranet.corp")));
+    assert_eq!(plan.get("NO_PROXY"), Some(OsStr::new("localhost")));
+    assert_eq!(plan.get("no_proxy"), Some(OsStr::new("localhost")));
+    assert_eq!(
+        plan.warnings,
+        [
+            "NO_PROXY: intranet.corp,* left out of the child's no-proxy lists: with network proxy \
+          the bridge is its only way out, so requests to them go through the proxy instead of \
+          failing direct"
+        ]
+    );
 }
 
 fn full_ctx() -> EnvContext<'static> {
