@@ -64,7 +64,8 @@ fn run(port: u16, cmd: &[&str]) -> Option<Output> {
         .env("HOME", home.path())
         .env("NO_PROXY", NO_PROXY)
         .env("no_proxy", NO_PROXY_LOWER)
-        .current_dir(home.path())
+        // Not from HOME, which presets leave out with a warning line of its own.
+        .current_dir("/usr")
         .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
         .arg(format!("http://127.0.0.1:{port}"))
         .arg("--")

@@ -59,7 +59,8 @@ fn burst(after: &str) {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home.path())
-        .current_dir(home.path())
+        // Not from HOME, which presets leave out with a warning line of its own.
+        .current_dir("/usr")
         .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
         .arg(format!("http://127.0.0.1:{port}"))
         .args(["--", PYTHON, "-c", &format!("{BURST}{after}\n")])

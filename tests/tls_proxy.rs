@@ -289,9 +289,9 @@ fn bad_upstreams_are_one_line_errors_naming_the_variable() {
         ),
     ] {
         let mut c = Command::new(SANDSPAWN);
-        // Not from /tmp (where .ci/run starts the unprivileged run): that
-        // cwd adds a warning line of its own.
-        c.current_dir("/")
+        // Not from /tmp (where .ci/run starts the unprivileged run) nor
+        // from `/`: each cwd adds a warning line of its own.
+        c.current_dir("/usr")
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", "/nonexistent-home")

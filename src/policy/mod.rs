@@ -9,6 +9,7 @@ mod file;
 mod names;
 mod presets;
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -183,6 +184,10 @@ pub struct Policy {
     pub trust: TrustRules,
     /// Backend (default `auto`).
     pub backend: Backend,
+    /// The presets whose working directory was not granted because it
+    /// holds HOME or is `/` (see [`Policy::resolve_with`]), as
+    /// `(preset name, "read" | "write")`.
+    pub withheld_cwd: Vec<(String, &'static str)>,
 }
 
 /// Environment rules of a policy.
@@ -221,6 +226,24 @@ impl Policy {
     /// restricted reads with the working directory readable and nothing
     /// writable but the sandbox's private /tmp.
     pub fn resolve(layers: &[Layer], ctx: &ResolveContext<'_>) -> Result<Policy, PolicyError> {
+        let holds_home = ctx
+            .home
+            .is_some_and(|h| crate::paths::is_within(h, ctx.cwd));
+        Self::resolve_with(layers, ctx, holds_home || ctx.cwd == Path::new("/"))
+    }
+
+    /// [`Policy::resolve`], told whether the working directory holds HOME
+    /// or is `/` (the caller may know by real paths: HOME a link, a cwd
+    /// from getcwd). Such a directory is no project: a preset's `.` there
+    /// would grant all of HOME (a proxy's CA key in `~/.mitmproxy`, a
+    /// client's tokens, and with `workspace` write to `~/.bashrc`) or all
+    /// of the host, so presets leave it out ([`Policy::withheld_cwd`]); a
+    /// `.` the user wrote still grants it.
+    pub fn resolve_with(
+        layers: &[Layer],
+        ctx: &ResolveContext<'_>,
+        cwd_is_no_project: bool,
+    ) -> Result<Policy, PolicyError> {
         let count_of = |l: &Layer| l.read.len() + l.write.len() + l.deny.len();
         let count: usize = layers.iter().map(count_of).sum();
         if count > MAX_PATH_RULES {
@@ -258,11 +281,21 @@ impl Policy {
                 merge_system_roots: true,
             },
             backend: Backend::Auto,
+            withheld_cwd: Vec::new(),
         };
         for layer in &expanded {
             let origin = layer.origin.as_str();
-            push_paths(&mut policy.read, &layer.read, origin, "read", ctx)?;
-            push_paths(&mut policy.write, &layer.write, origin, "write", ctx)?;
+            let (mut read, mut write) = (Cow::from(&layer.read), Cow::from(&layer.write));
+            if let Some(name) = origin.strip_prefix("preset ").filter(|_| cwd_is_no_project) {
+                for (rule, paths) in [("read", &mut read), ("write", &mut write)] {
+                    if paths.iter().any(|p| p == Path::new(".")) {
+                        paths.to_mut().retain(|p| p != Path::new("."));
+                        policy.withheld_cwd.push((name.to_string(), rule));
+                    }
+                }
+            }
+            push_paths(&mut policy.read, &read, origin, "read", ctx)?;
+            push_paths(&mut policy.write, &write, origin, "write", ctx)?;
             push_paths(&mut policy.deny, &layer.deny, origin, "deny", ctx)?;
             for raw in &layer.ca {
                 let rule = resolve_path(raw, origin, "ca", ctx)?;

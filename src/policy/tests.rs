@@ -316,3 +316,46 @@ fn a_bad_pass_or_deny_env_names_the_file_it_came_from() {
     let err = Policy::resolve(&[file], &ctx()).unwrap_err().to_string();
     assert!(err.starts_with("deny_env (from /p.toml): `*` "), "{err}");
 }
+
+#[test]
+fn a_presets_working_directory_is_withheld_where_it_holds_home_or_is_root() {
+    let flags = |read: &[&str], presets: &[&str]| Layer {
+        origin: "flags".into(),
+        read: read.iter().map(PathBuf::from).collect(),
+        presets: presets.iter().map(|p| p.to_string()).collect(),
+        ..Layer::default()
+    };
+    for cwd in ["/home/u", "/home", "/"] {
+        let ctx = ResolveContext {
+            cwd: Path::new(cwd),
+            home: Some(Path::new("/home/u")),
+        };
+        // The default readonly: nothing of the cwd granted, and said.
+        let p = Policy::resolve(&[], &ctx).unwrap();
+        assert!(p.read.is_empty(), "{cwd}: {:?}", p.read);
+        assert_eq!(p.withheld_cwd, vec![("readonly".to_string(), "read")]);
+        // workspace: not writable either.
+        let p = Policy::resolve(&[flags(&[], &["workspace"])], &ctx).unwrap();
+        assert!(p.write.is_empty(), "{cwd}: {:?}", p.write);
+        assert_eq!(p.withheld_cwd, vec![("workspace".to_string(), "write")]);
+        // A `.` the user wrote grants it; read-all's `/` is not a `.`.
+        let p = Policy::resolve(&[flags(&["."], &["workspace"])], &ctx).unwrap();
+        assert_eq!(paths(&p.read), vec![Path::new(cwd)]);
+        assert_eq!(p.read[0].origin, "flags");
+        assert!(p.write.is_empty());
+        let p = Policy::resolve(&[flags(&[], &["read-all"])], &ctx).unwrap();
+        assert_eq!(paths(&p.read), vec![Path::new("/")]);
+        assert!(p.withheld_cwd.is_empty());
+    }
+    // A project directory, even inside HOME, is granted as before.
+    let ctx = ResolveContext {
+        cwd: Path::new("/home/u/proj"),
+        home: Some(Path::new("/home/u")),
+    };
+    let p = Policy::resolve(&[], &ctx).unwrap();
+    assert_eq!(paths(&p.read), vec![Path::new("/home/u/proj")]);
+    assert!(p.withheld_cwd.is_empty());
+    // The caller knows better (HOME reached through a link): it decides.
+    let p = Policy::resolve_with(&[], &ctx, true).unwrap();
+    assert!(p.read.is_empty());
+}

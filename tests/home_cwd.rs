@@ -1,0 +1,77 @@
+//! Run from HOME, the default preset's "working directory readable" would
+//! be all of HOME: a proxy's CA key in `~/.mitmproxy`, an MCP client's
+//! tokens. Such a directory is no project: presets leave it out, with one
+//! warning naming the remedy, on both backends; a `--read .` of the user's
+//! still grants it.
+//!
+//! Skips print their reason and fail under `SANDSPAWN_MUST_WORK=1`.
+
+mod support;
+
+use support::{backend_runs_with, scrubbed, stderr};
+
+const WARNING: &str = "sandspawn: warning: the working directory {HOME} holds HOME: preset \
+                       readonly does not make it readable (that would expose every file there \
+                       to the command); run from a project directory, or pass --read . to grant \
+                       it anyway\n";
+
+#[test]
+fn run_from_home_does_not_read_home_unless_asked() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let key = home.join(".mitmproxy/mitmproxy-ca.pem");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let warning = WARNING.replace("{HOME}", home.to_str().unwrap());
+    for (backend, errno) in [("bwrap", "ENOENT"), ("landlock", "EACCES")] {
+        if !backend_runs_with(
+            backend,
+            &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+        ) {
+            continue;
+        }
+        let read = |extra: &[&str]| {
+            scrubbed(&home, Some(cache.path()), &home)
+                .args(["run", "--backend", backend])
+                .args(extra)
+                .args(["--", "/usr/bin/python3", "-c"])
+                .arg(
+                    "import errno, sys\n\
+                     try:\n    open(sys.argv[1]).read(); print('OK')\n\
+                     except OSError as e: print(errno.errorcode[e.errno])",
+                )
+                .arg(&key)
+                .output()
+                .unwrap()
+        };
+        let out = read(&[]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{errno}\n"),
+            "{backend}"
+        );
+        assert!(
+            stderr(&out).contains(&warning),
+            "{backend}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            stderr(&out).matches("working directory").count(),
+            1,
+            "{backend}"
+        );
+        // The user's own `.` grants it, and nothing is said.
+        let out = read(&["--read", "."]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n", "{backend}");
+        assert!(
+            !stderr(&out).contains("working directory"),
+            "{backend}: {}",
+            stderr(&out)
+        );
+    }
+}
