@@ -122,6 +122,42 @@ fn default_paths_follow_the_clients_and_a_missing_one_says_what_to_do() {
     }
 }
 
+/// `--record-env` records this shell's settings on install; uninstall
+/// records nothing, so it refuses the flag instead of taking and ignoring
+/// it (its help does not offer it either).
+#[test]
+fn uninstall_has_no_record_env() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    std::fs::write(&config, r#"{"mcpServers": {"t": {"command": "uvx"}}}"#).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &[
+            "mcp",
+            "uninstall",
+            "--client",
+            "cursor",
+            "--config",
+            c,
+            "--record-env",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        stderr(&out).starts_with("error: unexpected argument '--record-env' found\n"),
+        "{}",
+        stderr(&out)
+    );
+    let help = run(&host, &host.work(), &["mcp", "uninstall", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--dry-run"), "{help}");
+    assert!(!help.contains("--record-env"), "{help}");
+    let help = run(&host, &host.work(), &["mcp", "install", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--record-env"));
+}
+
 #[test]
 fn an_empty_json_config_has_no_servers() {
     let host = Host::new();
