@@ -51,7 +51,11 @@ pub(super) fn install_cmd(args: &ConfigArgs, record: Option<bool>) -> Result<Exi
                     path: path.clone(),
                     target,
                 },
-                Err(_) => install::InstallError::Missing { path: path.clone() },
+                Err(_) => install::InstallError::Missing {
+                    path: path.clone(),
+                    verb: if install { "wrap" } else { "unwrap" },
+                    given: args.config.is_some(),
+                },
             },
             _ => install::InstallError::Io {
                 step: "reading",
