@@ -57,6 +57,7 @@ fn json_on_this_host_picks_bwrap_and_masks_proxy_credentials() {
         "bwrap_trial",
         "landlock_abi",
         "seccomp",
+        "inside_sandbox",
         "auto",
         "auto_why",
         "can_enforce",
