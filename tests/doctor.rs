@@ -45,6 +45,7 @@ fn json_on_this_host_picks_bwrap_and_masks_proxy_credentials() {
         "bwrap_trial",
         "landlock_abi",
         "seccomp",
+        "inside_sandbox",
         "auto",
         "auto_why",
         "can_enforce",
@@ -96,6 +97,30 @@ fn text_masks_proxy_credentials_and_names_the_backend() {
         stdout.contains("\nok: the default policy can be enforced"),
         "{stdout}"
     );
+}
+
+/// A host without AppArmor says so and nothing more: it printed
+/// "not present; bwrap profiles: unknown (/sys/kernel/security/apparmor/
+/// profiles: No such file or directory …)", an error for what is no
+/// problem there.
+#[test]
+fn apparmor_absent_is_one_plain_line() {
+    let home = tempfile::tempdir().unwrap();
+    let out = doctor(home.path(), &[], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("apparmor "))
+        .unwrap_or_else(|| panic!("no apparmor line: {stdout}"));
+    if Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        assert!(
+            line.starts_with("apparmor         enabled; bwrap profiles: ")
+                || line.starts_with("apparmor         disabled; bwrap profiles: "),
+            "{line}"
+        );
+    } else {
+        assert_eq!(line, "apparmor         not present");
+    }
 }
 
 #[test]

@@ -119,7 +119,74 @@ fn default_paths_follow_the_clients_and_a_missing_one_says_what_to_do() {
             stderr(&out),
             format!("sandspawn: {} does not exist: nothing to wrap (name the client's config with --config FILE)\n", path.display())
         );
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", "uninstall", "--client", client],
+        );
+        assert_eq!(out.status.code(), Some(125), "{client}");
+        assert_eq!(
+            stderr(&out),
+            format!("sandspawn: {} does not exist: nothing to unwrap (name the client's config with --config FILE)\n", path.display())
+        );
     }
+}
+
+/// A `--config` that names no file: the hint is about that path, not to
+/// pass the `--config` the user just passed.
+#[test]
+fn a_missing_config_given_by_flag_is_named_as_given() {
+    let host = Host::new();
+    let config = host.work().join("nope/mcp.json");
+    let c = config.to_str().unwrap();
+    for (verb, what) in [("install", "wrap"), ("uninstall", "unwrap")] {
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", verb, "--client", "cursor", "--config", c],
+        );
+        assert_eq!(out.status.code(), Some(125), "{verb}");
+        assert_eq!(
+            stderr(&out),
+            format!("sandspawn: {c} does not exist: nothing to {what} (check the path given to --config)\n")
+        );
+    }
+}
+
+/// `--record-env` records this shell's settings on install; uninstall
+/// records nothing, so it refuses the flag instead of taking and ignoring
+/// it (its help does not offer it either).
+#[test]
+fn uninstall_has_no_record_env() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    std::fs::write(&config, r#"{"mcpServers": {"t": {"command": "uvx"}}}"#).unwrap();
+    let c = config.to_str().unwrap();
+    let out = run(
+        &host,
+        &host.work(),
+        &[
+            "mcp",
+            "uninstall",
+            "--client",
+            "cursor",
+            "--config",
+            c,
+            "--record-env",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        stderr(&out).starts_with("error: unexpected argument '--record-env' found\n"),
+        "{}",
+        stderr(&out)
+    );
+    let help = run(&host, &host.work(), &["mcp", "uninstall", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--dry-run"), "{help}");
+    assert!(!help.contains("--record-env"), "{help}");
+    let help = run(&host, &host.work(), &["mcp", "install", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--record-env"));
 }
 
 #[test]

@@ -238,11 +238,17 @@ fn parse_net(value: &OsStr) -> Result<NetworkMode, ArgsError> {
     }
 }
 
-/// A malformed helper command line (a bug in the caller, not the user).
+/// The helper's public flags, for the errors a person calling
+/// `sandspawn-linux-sandbox` by hand meets first (`--help`, a missing `--`);
+/// the flags bwrap's stage adds are sandspawn's own and stay unlisted.
+const USAGE: &str = "usage: sandspawn-linux-sandbox [--read PATH]... [--write PATH]... [--net none|full] [--landlock required|best-effort] -- CMD [ARGS]";
+
+/// A malformed helper command line: from a host calling the helper itself
+/// (documented), or a bug in sandspawn's own call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgsError {
     /// An unknown flag.
-    #[error("unknown helper flag {0:?}")]
+    #[error("unknown helper flag {0:?}; {USAGE}")]
     UnknownFlag(OsString),
     /// A flag at the end without its value.
     #[error("helper flag {0:?} needs a value")]
@@ -251,7 +257,7 @@ pub enum ArgsError {
     #[error("helper flag {0:?} does not accept {1:?}")]
     BadValue(OsString, OsString),
     /// No `-- COMMAND` after the policy.
-    #[error("no command after `--`")]
+    #[error("no command after `--`; {USAGE}")]
     NoCommand,
     /// `--net proxy` without the bwrap backend's inside listener.
     #[error("`--net proxy` works only inside the bwrap backend's network namespace (with --proxy-port); called directly, the command would reach the host's network: use `--net none` or `--net full`")]

@@ -305,7 +305,18 @@ fn rejected(why: &CertificateError, host: &str, issuer: &str) -> String {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             format!("expired: {host}'s certificate ({issuer})")
         }
-        other => format!("rejected: {host}'s certificate ({issuer}): {other:?}"),
+        // webpki's own errors arrive wrapped in `Other`, whose Display is
+        // the variant's name (webpki is not a dependency of ours to match
+        // on). A CA as the server's certificate is the usual dev-server
+        // mistake: `openssl req -x509` makes one by default.
+        CertificateError::Other(e) if e.to_string() == "CaUsedAsEndEntity" => format!(
+            "rejected: {host} presented a CA certificate (basicConstraints cA=true) as its own, \
+             {issuer}; clients accept a CA only as the signer of the server's certificate \
+             (`openssl req -x509` makes a CA by default): have the server present a certificate \
+             that CA signs"
+        ),
+        CertificateError::Other(e) => format!("rejected: {host}'s certificate ({issuer}): {e}"),
+        other => format!("rejected: {host}'s certificate ({issuer}): {other}"),
     }
 }
 

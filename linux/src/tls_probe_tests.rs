@@ -153,13 +153,34 @@ fn server(ca_name: &str) -> Server {
         .unwrap()
         .signed_by(&leaf_key, &issuer)
         .unwrap();
+    serve(leaf.der().clone(), leaf_key, ca_pem)
+}
+
+/// A server presenting a self-signed CA certificate (for `localhost`) as
+/// its own, as `openssl req -x509` makes one by default.
+fn self_signed_ca_server(name: &str) -> Server {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    serve(cert.der().clone(), key, cert.pem())
+}
+
+fn serve(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    leaf_key: rcgen::KeyPair,
+    ca_pem: String,
+) -> Server {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf.der().clone()],
+            vec![cert],
             rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
         )
         .unwrap();
@@ -251,6 +272,25 @@ fn an_untrusted_issuer_is_named_with_the_next_step() {
         "not trusted: localhost presented a certificate issued by CN=Intercepting Proxy CA, and no CA \
          in the bundle signed it; if that issuer is your proxy, pass its CA certificate (--ca FILE, \
          or the variable that names it)"
+    );
+}
+
+/// A server whose own certificate is a CA (a dev server's self-signed
+/// `openssl req -x509` certificate, trusted through the bundle) is named as
+/// such: the line read `rejected: …: Other(OtherError(CaUsedAsEndEntity))`.
+#[test]
+fn a_ca_certificate_presented_as_the_servers_own_is_named() {
+    let srv = self_signed_ca_server("Dev Server");
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = bundle(dir.path(), "dev.pem", &srv.ca_pem);
+    let out = probe(&format!("https://localhost:{}/", srv.port), &trusted, &[]);
+    assert!(!out.ok);
+    assert_eq!(
+        out.seen,
+        "rejected: localhost presented a CA certificate (basicConstraints cA=true) as its own, \
+         issued by CN=Dev Server; clients accept a CA only as the signer of the server's \
+         certificate (`openssl req -x509` makes a CA by default): have the server present a \
+         certificate that CA signs"
     );
 }
 

@@ -57,13 +57,13 @@ fn a_malformed_policy_is_one_line_and_125() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         stderr(&out),
-        "sandspawn: helper arguments: unknown helper flag \"--bogus\"\n"
+        format!("sandspawn: helper arguments: unknown helper flag \"--bogus\"{USAGE}\n")
     );
     let out = helper(&[]);
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         stderr(&out),
-        "sandspawn: helper arguments: no command after `--`\n"
+        format!("sandspawn: helper arguments: no command after `--`{USAGE}\n")
     );
 }
 
@@ -120,9 +120,20 @@ fn a_forgotten_double_dash_names_the_word_as_unknown() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         stderr(&out),
-        "sandspawn: helper arguments: unknown helper flag \"true\"\n"
+        format!("sandspawn: helper arguments: unknown helper flag \"true\"{USAGE}\n")
+    );
+    // `--help`, the first thing someone calling the documented helper tries,
+    // gets the same line: the usage, not a bare "unknown flag".
+    let out = helper(&["--help"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        stderr(&out),
+        format!("sandspawn: helper arguments: unknown helper flag \"--help\"{USAGE}\n")
     );
 }
+
+/// The usage the helper's argument errors end with.
+const USAGE: &str = "; usage: sandspawn-linux-sandbox [--read PATH]... [--write PATH]... [--net none|full] [--landlock required|best-effort] -- CMD [ARGS]";
 
 /// A command that cannot be executed is 126 and one not found 127, whatever
 /// the errno: a symlink loop (ELOOP) and a path through a file (ENOTDIR)

@@ -181,7 +181,7 @@ pub enum McpAction {
     /// Rewrite a client config so every stdio server runs through `sandspawn mcp`.
     Install(InstallArgs),
     /// Undo `install`.
-    Uninstall(InstallArgs),
+    Uninstall(ConfigArgs),
 }
 
 // Options of `mcp explain`: those of `sandspawn mcp`, and `--json`.
@@ -207,10 +207,27 @@ pub struct McpExplainArgs {
     pub probe: Vec<String>,
 }
 
-// Options of install and uninstall.
+// Options of install: uninstall's, and the recording of the shell's
+// settings, which uninstall has no use for (taken there, it would be
+// accepted and ignored).
 // (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
 pub struct InstallArgs {
+    /// The config to rewrite.
+    #[command(flatten)]
+    pub target: ConfigArgs,
+    /// Also record this shell's trust and proxy settings (the files the CA
+    /// variables name, the proxy URL, the no-proxy list) in sandspawn's user
+    /// config, for clients that start servers without them. Asked on a
+    /// terminal when not given.
+    #[arg(long)]
+    pub record_env: bool,
+}
+
+// Options of uninstall, and the config part of install's.
+// (Not a doc comment: see `Command`.)
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
     /// Which client's config format and default path.
     #[arg(long, value_enum)]
     pub client: ClientArg,
@@ -220,12 +237,6 @@ pub struct InstallArgs {
     /// Print the diff, write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also record this shell's trust and proxy settings (the files the CA
-    /// variables name, the proxy URL, the no-proxy list) in sandspawn's user
-    /// config, for clients that start servers without them. Asked on a
-    /// terminal when not given.
-    #[arg(long)]
-    pub record_env: bool,
 }
 
 /// MCP clients.

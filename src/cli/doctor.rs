@@ -178,10 +178,16 @@ pub fn write_text(f: &Findings, out: &mut impl Write) -> io::Result<()> {
         Some(false) => "disabled",
         None => "not present",
     };
-    writeln!(
-        out,
-        "apparmor         {enabled}; bwrap profiles: {profiles}"
-    )?;
+    // Without AppArmor there are no profiles to list, and the failed read
+    // of its profile list is no problem worth a line.
+    if h.apparmor.enabled.is_none() && h.apparmor.bwrap_profiles.is_none() {
+        writeln!(out, "apparmor         {enabled}")?;
+    } else {
+        writeln!(
+            out,
+            "apparmor         {enabled}; bwrap profiles: {profiles}"
+        )?;
+    }
     match (&h.bwrap.path, &h.bwrap.version) {
         (Some(p), Some(v)) => {
             let missing = h.bwrap.missing_flags();

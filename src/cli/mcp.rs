@@ -34,8 +34,10 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
             no_host_env,
         ),
         Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),
-        Some(McpAction::Install(a)) => super::mcp_install::install_cmd(&a, true),
-        Some(McpAction::Uninstall(a)) => super::mcp_install::install_cmd(&a, false),
+        Some(McpAction::Install(a)) => {
+            super::mcp_install::install_cmd(&a.target, Some(a.record_env))
+        }
+        Some(McpAction::Uninstall(a)) => super::mcp_install::install_cmd(&a, None),
     }
 }
 

@@ -7,12 +7,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::args::{ClientArg, InstallArgs};
+use super::args::{ClientArg, ConfigArgs};
 use super::CliError;
 use crate::mcp::config::format_of;
 use crate::mcp::install::{self, Client};
 
-pub(super) fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode, CliError> {
+/// `record` is install's `--record-env`; `None` means uninstall.
+pub(super) fn install_cmd(args: &ConfigArgs, record: Option<bool>) -> Result<ExitCode, CliError> {
+    let install = record.is_some();
     let client = match args.client {
         ClientArg::Codex => Client::Codex,
         ClientArg::Claude => Client::Claude,
@@ -49,7 +51,11 @@ pub(super) fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode,
                     path: path.clone(),
                     target,
                 },
-                Err(_) => install::InstallError::Missing { path: path.clone() },
+                Err(_) => install::InstallError::Missing {
+                    path: path.clone(),
+                    verb: if install { "wrap" } else { "unwrap" },
+                    given: args.config.is_some(),
+                },
             },
             _ => install::InstallError::Io {
                 step: "reading",
@@ -79,8 +85,8 @@ pub(super) fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode,
     if rewrite.changed.is_empty() {
         writeln!(out, "{}: nothing to change", path.display()).map_err(CliError::Output)?;
         // Installed before: recording the shell's settings is still asked for.
-        if install && !args.dry_run {
-            record_env(args, &cwd, &mut out)?;
+        if let (Some(asked), false) = (record, args.dry_run) {
+            record_env(asked, &cwd, &mut out)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -104,19 +110,15 @@ pub(super) fn install_cmd(args: &InstallArgs, install: bool) -> Result<ExitCode,
     if let Some(b) = backup {
         writeln!(out, "backup: {}", b.display()).map_err(CliError::Output)?;
     }
-    if install {
-        record_env(args, &cwd, &mut out)?;
+    if let Some(asked) = record {
+        record_env(asked, &cwd, &mut out)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Offer (or, with `--record-env`, do) the recording of this shell's trust
 /// and proxy settings into the user config.
-fn record_env(
-    args: &InstallArgs,
-    cwd: &std::path::Path,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
+fn record_env(asked: bool, cwd: &std::path::Path, out: &mut impl Write) -> Result<(), CliError> {
     use std::io::IsTerminal;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let Some(config_path) = crate::mcp::hostenv::user_config_path(&env) else {
@@ -128,7 +130,7 @@ fn record_env(
     if recorded.added.is_empty() {
         return Ok(());
     }
-    let wanted = args.record_env
+    let wanted = asked
         || {
             let interactive = std::io::stdin().is_terminal();
             if interactive {

@@ -38,10 +38,14 @@ pub enum InstallError {
     },
     /// The config does not exist (the client never wrote one, or another
     /// path was meant).
-    #[error("{path} does not exist: nothing to wrap (name the client's config with --config FILE)", path = .path.display())]
+    #[error("{path} does not exist: nothing to {verb} ({hint})", path = .path.display(), hint = if *.given { "check the path given to --config" } else { "name the client's config with --config FILE" })]
     Missing {
         /// The file.
         path: PathBuf,
+        /// `wrap` (install) or `unwrap` (uninstall).
+        verb: &'static str,
+        /// The path came from `--config` rather than the client's default.
+        given: bool,
     },
     /// The config is a symbolic link to nothing (dotfiles not checked out).
     #[error("{path} is a link to {target}, which does not exist; fix the link, or name the config with --config FILE", path = .path.display(), target = .target.display())]

@@ -41,8 +41,13 @@ pub enum PolicyError {
         message: String,
     },
     /// A preset name that does not exist.
-    #[error("unknown preset `{0}`; known presets: {known}", known = presets::PRESETS.join(", "))]
-    UnknownPreset(String),
+    #[error("{rule}: unknown preset `{name}`; known presets: {known}", known = presets::PRESETS.join(", "))]
+    UnknownPreset {
+        /// The rule and where it was written (`presets (from FILE)`).
+        rule: String,
+        /// The name given.
+        name: String,
+    },
     /// A variable name or pattern that cannot match anything sensible.
     #[error("{rule}: `{name}` is not a valid variable name or pattern: {why}")]
     BadName {
@@ -263,7 +268,12 @@ impl Policy {
         expanded.push(presets::default_denies(ctx.home.is_some()));
         for layer in layers {
             for name in &layer.presets {
-                expanded.push(preset(name)?);
+                // preset() knows the name only; the origin is the layer's.
+                let named = preset(name).map_err(|_| PolicyError::UnknownPreset {
+                    rule: format!("presets (from {})", layer.origin),
+                    name: name.clone(),
+                })?;
+                expanded.push(named);
             }
             expanded.push(layer.clone());
         }

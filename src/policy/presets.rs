@@ -48,7 +48,12 @@ pub fn preset(name: &str) -> Result<Layer, PolicyError> {
             net: Some(super::NetworkMode::Full),
             ..Layer::default()
         },
-        other => return Err(PolicyError::UnknownPreset(other.to_string())),
+        other => {
+            return Err(PolicyError::UnknownPreset {
+                rule: "presets".into(),
+                name: other.to_string(),
+            })
+        }
     };
     Ok(layer)
 }

@@ -121,6 +121,25 @@ fn an_endless_policy_file_is_refused_not_read_to_exhaustion() {
     );
 }
 
+/// An unknown preset names where it was written: a policy file's
+/// `presets` said only "unknown preset `bogus`", leaving the user to guess
+/// which of the flags, the file or an MCP server's table it came from.
+#[test]
+fn an_unknown_preset_names_its_origin() {
+    for origin in ["/work/p.toml", "flags"] {
+        let layer = Layer {
+            origin: origin.into(),
+            presets: vec!["bogus".into()],
+            ..Layer::default()
+        };
+        let err = Policy::resolve(&[layer], &ctx()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("presets (from {origin}): unknown preset `bogus`; known presets: readonly, workspace, read-all, mcp")
+        );
+    }
+}
+
 #[test]
 fn unknown_preset_and_tilde_without_home_are_errors() {
     let layer = Layer {
