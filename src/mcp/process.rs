@@ -6,20 +6,24 @@
 //! fork happens on one dedicated, process-long thread: the kernel ties a
 //! parent-death signal (bwrap's `--die-with-parent`, Landlock's
 //! PR_SET_PDEATHSIG) to the *thread* that forked, and a tokio worker or
-//! blocking-pool thread may exit while the server should live on.
+//! blocking-pool thread may exit while the server should live on. The
+//! child is a std one, owned and reaped by `mcp::child`, not tokio's
+//! process driver, so a handle outliving its runtime still reaps it.
 
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use sandspawn_linux::Backend;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
+use super::child::OwnedChild;
 use super::stderr::{self, Ring, SharedRing, StderrLimits, StderrLine};
 use super::tree;
 use super::wire;
@@ -132,7 +136,7 @@ pub fn find_sandspawn(explicit: Option<&Path>) -> Result<PathBuf, SpawnError> {
 /// A running sandboxed server.
 #[derive(Debug)]
 pub struct ServerProcess {
-    child: Child,
+    child: OwnedChild,
     pid: u32,
     /// The server's stdin (JSON-RPC, untouched).
     pub stdin: Option<ChildStdin>,
@@ -184,8 +188,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     // Only for finding bwrap and its probe cache; the server's environment
     // is the spec's own.
     for name in ["PATH", "HOME", "XDG_CACHE_HOME"] {
@@ -198,10 +201,9 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _guard = handle.enter();
-        // tokio registers the pipes only after the fork: on a runtime
-        // without its IO driver it panics there, on one shut down it fails,
-        // and either way the child is dropped unkillable and unreaped.
-        // Probe the driver first, before anything is forked.
+        // The pipes are registered with tokio only after the fork: on a
+        // runtime without its IO driver that panics, on one shut down it
+        // fails. Probe the driver first, so that nothing is forked in vain.
         let probe = std::panic::catch_unwind(|| tokio::net::UnixStream::pair().map(drop));
         let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
         let result = match (probe, timers) {
@@ -214,7 +216,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     });
     spawner()?.send(job).map_err(|_| SpawnError::Spawner)?;
     let started = Instant::now();
-    let mut child = match rx.await.map_err(|_| SpawnError::Spawner)? {
+    let child = match rx.await.map_err(|_| SpawnError::Spawner)? {
         Ok(child) => child,
         Err(SpawnFailure::Io(source)) => {
             return Err(SpawnError::Start {
@@ -233,15 +235,30 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
             ))
         }
     };
-    let pid = child.id().unwrap_or(0);
+    let pid = child.id();
+    // Owned before the pipes are registered: should that fail (the runtime
+    // shutting down since the probe), dropping it kills and reaps the child.
+    let mut child = OwnedChild::new(child);
+    let start = |source| SpawnError::Start {
+        exe: exe.clone(),
+        source,
+    };
+    let inner = child.inner();
+    let (stdin, stdout, stderr) = (inner.stdin.take(), inner.stdout.take(), inner.stderr.take());
+    let stdin = stdin.map(ChildStdin::from_std).transpose().map_err(start)?;
+    let stdout = stdout
+        .map(ChildStdout::from_std)
+        .transpose()
+        .map_err(start)?;
+    let stderr = stderr
+        .map(ChildStderr::from_std)
+        .transpose()
+        .map_err(start)?;
     let ring: SharedRing = Arc::new(Mutex::new(Ring::new(opts.stderr)));
-    let drain = child
-        .stderr
-        .take()
-        .map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
+    let drain = stderr.map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
     Ok(ServerProcess {
-        stdin: child.stdin.take(),
-        stdout: child.stdout.take(),
+        stdin,
+        stdout,
         child,
         pid,
         ring,
@@ -416,7 +433,7 @@ impl Drop for ServerProcess {
             // `shutdown` of an exited server.
             tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         }
-        // kill_on_drop hands the child to tokio's orphan reaper.
+        // Dropping `child` reaps it, at once or on the reaper thread.
         if let Some(drain) = self.drain.take() {
             drain.abort();
         }
