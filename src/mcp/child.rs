@@ -40,6 +40,11 @@ impl OwnedChild {
         }
     }
 
+    /// Its pid.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// The std handle, for taking its pipes.
     pub(crate) fn inner(&mut self) -> &mut Child {
         self.child

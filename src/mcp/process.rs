@@ -199,6 +199,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let handle =
         tokio::runtime::Handle::try_current().map_err(|e| SpawnError::NoRuntime(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let backend = plan.backend;
     let job: Job = Box::new(move || {
         let _guard = handle.enter();
         // The pipes are registered with tokio only after the fork: on a
@@ -209,7 +210,10 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         let result = match (probe, timers) {
             (Err(_), _) => Err(SpawnFailure::NoIo),
             (_, Err(_)) => Err(SpawnFailure::NoTime),
-            (Ok(Ok(())), Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
+            (Ok(Ok(())), Ok(())) => cmd
+                .spawn()
+                .map(Forked::new(backend))
+                .map_err(SpawnFailure::Io),
             (Ok(Err(e)), Ok(())) => Err(SpawnFailure::Io(e)),
         };
         let _ = tx.send(result);
@@ -235,10 +239,10 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
             ))
         }
     };
+    // Should registering the pipes fail (the runtime shutting down since
+    // the probe), dropping the child kills and reaps it.
+    let mut child = child.claim();
     let pid = child.id();
-    // Owned before the pipes are registered: should that fail (the runtime
-    // shutting down since the probe), dropping it kills and reaps the child.
-    let mut child = OwnedChild::new(child);
     let start = |source| SpawnError::Start {
         exe: exe.clone(),
         source,
@@ -268,6 +272,59 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         status: None,
         private,
     })
+}
+
+/// A child forked for a spawn whose caller may be gone by then (its
+/// future dropped: a host's `select!` or timeout) before it takes the
+/// child: until claimed, dropping it ends the sandbox as dropping a handle
+/// does. A plain child dropped there ran on, unreaped.
+struct Forked {
+    child: Option<OwnedChild>,
+    backend: Backend,
+}
+
+impl Forked {
+    fn new(backend: Backend) -> impl FnOnce(std::process::Child) -> Forked {
+        move |child| Forked {
+            child: Some(OwnedChild::new(child)),
+            backend,
+        }
+    }
+
+    fn claim(mut self) -> OwnedChild {
+        self.child.take().expect("claimed once")
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                kill_unreaped(child.id(), self.backend);
+            }
+        }
+    }
+}
+
+/// SIGKILL a server not yet reaped: its group, and the tree under it
+/// (bwrap's sandbox runs in a session of its own), walked first so that
+/// what the group's death re-parents is still found.
+fn kill_unreaped(pid: u32, backend: Backend) {
+    let procs = sandbox_tree(pid, backend);
+    tree::signal_group(pid as i32, Signal::SIGKILL);
+    tree::signal_all(&procs, Signal::SIGKILL);
+}
+
+/// The processes under the server `pid`, not yet reaped. On bwrap, without
+/// the `--net proxy` bridge, which removes its directory and exits once
+/// bwrap has (everything else there dies with the pid namespace); on
+/// Landlock, where a server's child could name itself so, all of them.
+fn sandbox_tree(pid: u32, backend: Backend) -> Vec<tree::Proc> {
+    let procs = tree::descendants(pid as i32);
+    match backend {
+        Backend::Bwrap => tree::without_bridge(procs),
+        _ => procs,
+    }
 }
 
 /// How long shutdown waits for the child after SIGKILL.
@@ -399,16 +456,9 @@ impl ServerProcess {
         Ok(status)
     }
 
-    /// The processes under the server, not yet reaped. On bwrap, without
-    /// the `--net proxy` bridge, which removes its directory and exits once
-    /// bwrap has (everything else there dies with the pid namespace); on
-    /// Landlock, where a server's child could name itself so, all of them.
+    /// The processes under the server, not yet reaped.
     fn tree(&self) -> Vec<tree::Proc> {
-        let procs = tree::descendants(self.pid as i32);
-        match self.backend {
-            Backend::Bwrap => tree::without_bridge(procs),
-            _ => procs,
-        }
+        sandbox_tree(self.pid, self.backend)
     }
 
     /// After the server was reaped: its group's members, and what is left
@@ -424,9 +474,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if self.try_status().is_none() {
-            let procs = self.tree();
-            tree::signal_group(self.pid as i32, Signal::SIGKILL);
-            tree::signal_all(&procs, Signal::SIGKILL);
+            kill_unreaped(self.pid, self.backend);
         } else {
             // The server exited, but what it started in its group lives on
             // (Landlock has no pid namespace to take it along), as after
