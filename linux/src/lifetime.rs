@@ -170,6 +170,7 @@ impl ParentWatch {
                     .or(status.signal().map(|s| 128 + s))
                     .unwrap_or(1));
             }
+            reap_adopted(child.id());
             let [gone, got] = sys::poll_two([
                 (Some(self.parent.as_fd()), libc::POLLIN),
                 (Some(signals), libc::POLLIN),
@@ -222,6 +223,19 @@ fn end_all(child: &mut std::process::Child, spare_bridge: bool) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Reap what the server left in the background and was re-parented to us
+/// (the subreaper) once it has exited: nothing else would, and each would
+/// stay a zombie for as long as the client runs. `child` is left to its
+/// `Child`, which must see its status. Only our own children are waited
+/// for, by pid, so no pid can have been reused.
+fn reap_adopted(child: u32) {
+    for pid in own_children() {
+        if pid != child {
+            let _ = sys::reap_pid(pid);
+        }
     }
 }
 
