@@ -239,15 +239,14 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
             ))
         }
     };
-    // Should registering the pipes fail (the runtime shutting down since
-    // the probe), dropping the child kills and reaps it.
-    let mut child = child.claim();
-    let pid = child.id();
+    // Claimed only once its pipes are registered: should that fail (the
+    // runtime shutting down since the probe), the sandbox ends with it.
+    let mut forked = child;
     let start = |source| SpawnError::Start {
         exe: exe.clone(),
         source,
     };
-    let inner = child.inner();
+    let inner = forked.inner();
     let (stdin, stdout, stderr) = (inner.stdin.take(), inner.stdout.take(), inner.stderr.take());
     let stdin = stdin.map(ChildStdin::from_std).transpose().map_err(start)?;
     let stdout = stdout
@@ -258,6 +257,8 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         .map(ChildStderr::from_std)
         .transpose()
         .map_err(start)?;
+    let child = forked.claim();
+    let pid = child.id();
     let ring: SharedRing = Arc::new(Mutex::new(Ring::new(opts.stderr)));
     let drain = stderr.map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
     Ok(ServerProcess {
@@ -289,6 +290,10 @@ impl Forked {
             child: Some(OwnedChild::new(child)),
             backend,
         }
+    }
+
+    fn inner(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("not claimed yet").inner()
     }
 
     fn claim(mut self) -> OwnedChild {
