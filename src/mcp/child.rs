@@ -8,12 +8,14 @@
 //! runtime worker, or none) never blocks on it.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, ExitStatus};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -27,45 +29,84 @@ const POLL: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub(crate) struct OwnedChild {
     /// `None` only inside `drop`.
-    child: Option<Child>,
+    child: Option<Reapable>,
+}
+
+/// The child, its pidfd, and its status once reaped.
+#[derive(Debug)]
+struct Reapable {
+    child: Child,
     pidfd: Option<OwnedFd>,
+    status: Option<ExitStatus>,
+}
+
+impl Reapable {
+    /// The status, reaping the child if it has exited. std waits by pid
+    /// number; for a host that ignores SIGCHLD the kernel reaps the child
+    /// itself, and that number may be another child's by then (whose exit
+    /// std would reap, or whose running would read as ours). The pidfd
+    /// names this process alone: asked first, without reaping, it says
+    /// whether the pid is still ours. Gone: ECHILD.
+    fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        if let Some(fd) = &self.pidfd {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            match waitid(Id::PIDFd(fd.as_fd()), flags) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(_) => {}
+                Err(Errno::EINTR) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.status = self.child.try_wait()?;
+        Ok(self.status)
+    }
 }
 
 impl OwnedChild {
     pub(crate) fn new(child: Child) -> OwnedChild {
         let pidfd = sandspawn_linux::lifetime::child_pidfd(&child).ok();
         OwnedChild {
-            child: Some(child),
-            pidfd,
+            child: Some(Reapable {
+                child,
+                pidfd,
+                status: None,
+            }),
         }
     }
 
-    /// Its pid.
-    pub(crate) fn id(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// The std handle, for taking its pipes.
-    pub(crate) fn inner(&mut self) -> &mut Child {
+    fn reapable(&mut self) -> &mut Reapable {
         self.child
             .as_mut()
             .expect("the child is present until drop")
     }
 
-    /// The status, reaping it if it has exited. Once reaped, the status is
-    /// remembered (std keeps it): the pid is never waited for again.
+    /// Its pid.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, |r| r.child.id())
+    }
+
+    /// The std handle, for taking its pipes.
+    pub(crate) fn inner(&mut self) -> &mut Child {
+        &mut self.reapable().child
+    }
+
+    /// The status, reaping it if it has exited (see [`Reapable::try_wait`]);
+    /// once reaped, remembered: the pid is never waited for again.
     pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.inner().try_wait()
+        self.reapable().try_wait()
     }
 
     /// Wait for the exit, in whichever runtime awaits this (cancel-safe).
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
         loop {
-            let child = self.child.as_mut().expect("present until drop");
-            if let Some(status) = child.try_wait()? {
+            let reapable = self.reapable();
+            if let Some(status) = reapable.try_wait()? {
                 return Ok(status);
             }
-            match &self.pidfd {
+            match &reapable.pidfd {
                 Some(fd) => {
                     // Registered for this wait only, so the handle may move
                     // between runtimes; readable once the child has exited.
@@ -83,38 +124,38 @@ impl OwnedChild {
 
 impl Drop for OwnedChild {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(mut dying) = self.child.take() else {
             return;
         };
-        if !matches!(child.try_wait(), Ok(None)) {
+        if !matches!(dying.try_wait(), Ok(None)) {
             return;
         }
-        let _ = child.kill();
+        let _ = dying.child.kill();
         // Most often gone by now: reaped here, no thread involved.
-        if !matches!(child.try_wait(), Ok(None)) {
+        if !matches!(dying.try_wait(), Ok(None)) {
             return;
         }
-        match reaper() {
-            Some(tx) => {
-                if let Err(mpsc::SendError(mut child)) = tx.send(child) {
-                    let _ = child.wait();
-                }
-            }
-            // No thread to hand it to: wait here, which after SIGKILL is
-            // short unless the child is stuck in the kernel.
-            None => {
-                let _ = child.wait();
-            }
+        let mut dying = match reaper() {
+            Some(tx) => match tx.send(dying) {
+                Ok(()) => return,
+                Err(mpsc::SendError(dying)) => dying,
+            },
+            None => dying,
+        };
+        // No thread to hand it to: wait here, which after SIGKILL is short
+        // unless the child is stuck in the kernel.
+        while matches!(dying.try_wait(), Ok(None)) {
+            std::thread::sleep(POLL);
         }
     }
 }
 
 /// The process-long reaper thread's queue, started on first use.
-fn reaper() -> Option<&'static mpsc::Sender<Child>> {
-    static REAPER: OnceLock<Option<mpsc::Sender<Child>>> = OnceLock::new();
+fn reaper() -> Option<&'static mpsc::Sender<Reapable>> {
+    static REAPER: OnceLock<Option<mpsc::Sender<Reapable>>> = OnceLock::new();
     REAPER
         .get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Child>();
+            let (tx, rx) = mpsc::channel::<Reapable>();
             std::thread::Builder::new()
                 .name("sandspawn-reaper".into())
                 .spawn(move || reap(rx))
@@ -126,8 +167,8 @@ fn reaper() -> Option<&'static mpsc::Sender<Child>> {
 
 /// Reap every child sent (each SIGKILLed already), polling so that one
 /// stuck in the kernel does not hold up the others.
-fn reap(rx: mpsc::Receiver<Child>) {
-    let mut pending: Vec<Child> = Vec::new();
+fn reap(rx: mpsc::Receiver<Reapable>) {
+    let mut pending: Vec<Reapable> = Vec::new();
     loop {
         if pending.is_empty() {
             match rx.recv() {

@@ -428,12 +428,21 @@ impl ServerProcess {
     /// timeout) before calling this.
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
-        if let Some(s) = self.try_status() {
-            // Reaped: its children were re-parented when it exited, and its
-            // pid number may belong to an unrelated process by now, so no
-            // tree is walked under it; only its group, guarded.
-            self.kill_leftovers(&[]);
-            return Ok(s);
+        // Reaped (here, or by the kernel for a host that ignores SIGCHLD,
+        // where `try_wait` fails): its children were re-parented when it
+        // exited, and its pid number may belong to an unrelated process by
+        // now, so no tree is walked under it; only its group, guarded.
+        match self.child.try_wait() {
+            Ok(None) => {}
+            Ok(Some(s)) => {
+                self.set_status(Some(s));
+                self.kill_leftovers(&[]);
+                return Ok(s);
+            }
+            Err(e) => {
+                self.kill_leftovers(&[]);
+                return Err(e);
+            }
         }
         let procs = self.tree();
         // bwrap's own processes die with the server; signalling them first
@@ -478,12 +487,14 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        if self.try_status().is_none() {
+        if matches!(self.child.try_wait(), Ok(None)) {
             kill_unreaped(self.pid, self.backend);
         } else {
-            // The server exited, but what it started in its group lives on
-            // (Landlock has no pid namespace to take it along), as after
-            // `shutdown` of an exited server.
+            // The server exited (reaped here, or by the kernel for a host
+            // that ignores SIGCHLD: its pid may be another's by now), but
+            // what it started in its group lives on (Landlock has no pid
+            // namespace to take it along), as after `shutdown` of an
+            // exited server.
             tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         }
         // Dropping `child` reaps it, at once or on the reaper thread.
