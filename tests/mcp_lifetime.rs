@@ -367,3 +367,66 @@ fn the_proxy_bridge_directory_goes_with_a_killed_client() {
     assert!(gone(wrapper), "sandspawn outlived its SIGKILLed client");
     assert!(!left, "{} outlived the sandbox", dir.display());
 }
+
+/// The watcher's children in state Z (not yet reaped), from /proc.
+fn zombie_children(pid: i32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| c.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .filter(|c| gone(c.parse().unwrap_or(0)) && Path::new(&format!("/proc/{c}")).exists())
+        .collect()
+}
+
+/// The watcher is a subreaper: what the server leaves running in the
+/// background comes to it, and once that exits it was never reaped (the
+/// watcher waited for its own child only), so a Landlock server starting
+/// background jobs filled the process table with zombies for as long as
+/// the client lived.
+#[test]
+fn the_watcher_reaps_the_orphans_it_adopts() {
+    if !usable("landlock") {
+        return;
+    }
+    let host = Host::new();
+    let tag = format!("SANDSPAWN_TEST_TAG=orphans-{}", std::process::id());
+    let script = "for i in 1 2 3 4 5 6 7 8; do (sleep 0.1 &); done; exec sleep 600";
+    let (mut client, watcher, log) = start_client(
+        &host,
+        "landlock",
+        "thread",
+        &tag,
+        &[],
+        &["/bin/sh", "-c", script],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut zombies = zombie_children(watcher);
+    while !zombies.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        zombies = zombie_children(watcher);
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+    let ended = Instant::now();
+    while !(tagged_processes(&tag).is_empty() && gone(watcher))
+        && ended.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in tagged_processes(&tag).iter().chain(Some(&watcher)) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        read(&log).contains("watcher stays resident"),
+        "{}",
+        read(&log)
+    );
+    assert_eq!(zombies, Vec::<String>::new(), "zombies of the watcher");
+}

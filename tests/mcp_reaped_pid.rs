@@ -85,3 +85,98 @@ async fn shutdown_after_wait_leaves_a_recycled_pid_alone() {
         "shutdown killed pid {pid}, which is no longer the server"
     );
 }
+
+/// Set in the copy of this binary that runs with SIGCHLD ignored.
+const IGNORING: &str = "SANDSPAWN_TEST_SIGCHLD_IGNORED";
+
+/// A host that ignores SIGCHLD has its children reaped by the kernel:
+/// `try_wait` fails (ECHILD) instead of giving a status, and the handle,
+/// taking that for "still running", SIGKILLed the tree and the group under
+/// the pid on drop, by then another process's. This test runs again in a
+/// copy of this binary started with SIGCHLD ignored (a disposition kept
+/// through exec), which is the host.
+#[test]
+fn a_host_ignoring_sigchld_leaves_a_recycled_pid_alone() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: steering pids through ns_last_pid needs root");
+        return;
+    }
+    if std::env::var_os(IGNORING).is_some() {
+        return ignoring_sigchld();
+    }
+    let Some(_) = ready("bwrap") else {
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os, signal, sys\n\
+             signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n\
+             os.execv(sys.argv[1], sys.argv[1:])",
+        ])
+        .arg(&exe)
+        .args([
+            "a_host_ignoring_sigchld_leaves_a_recycled_pid_alone",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(IGNORING, "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+fn ignoring_sigchld() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ignored = status.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+    let mask = u64::from_str_radix(ignored.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_ne!(
+        mask & (1 << (libc_sigchld() - 1)),
+        0,
+        "SIGCHLD is not ignored"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let host = Host::new();
+    let plan = host.plan(vec!["true".into()], "bwrap", Layer::default());
+    let opts = SpawnOptions {
+        sandspawn_exe: Some(SANDSPAWN.into()),
+        ..SpawnOptions::default()
+    };
+    let server = rt.block_on(spawn(&plan, &opts)).unwrap();
+    let pid = server.pid();
+    // The kernel reaps it: its pid is free once it exits. bwrap, ignoring
+    // SIGCHLD as its parent did, never saw the command exit and stayed.
+    let exited = (0..500).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(exited, "bwrap ({pid}) outlived its command");
+    let Some(other) = unrelated_process_with_pid(pid) else {
+        eprintln!("skipped: could not give pid {pid} to another process");
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    drop(server);
+    std::thread::sleep(Duration::from_millis(200));
+    let survived = alive(other.id());
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(other.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    drop(rt);
+    assert!(
+        survived,
+        "dropping the handle killed pid {pid}, which is no longer the server"
+    );
+}
+
+fn libc_sigchld() -> u32 {
+    nix::sys::signal::Signal::SIGCHLD as u32
+}

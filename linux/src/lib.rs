@@ -248,6 +248,11 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     if let Err(e) = arm_parent_death(spec) {
         return e;
     }
+    // A parent that ignores SIGCHLD passes that on through exec: the kernel
+    // would reap the sandbox's first process itself, bwrap's monitor would
+    // never see it exit, and the sandbox outlived its command. SIG_DFL for
+    // a valid signal cannot fail.
+    let _ = sys::default_sigchld();
     let helper = match File::open(helper_exe) {
         Ok(f) => f,
         Err(source) => {

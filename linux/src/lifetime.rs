@@ -68,6 +68,14 @@ pub fn forking_thread() -> Forker {
     })
 }
 
+/// A pidfd of `child`, our own child not yet reaped (so its pid cannot
+/// have been reused): readable once it exits, to wait for it in a poll
+/// loop or an async runtime without a thread blocked in `waitpid`.
+/// Fails where pidfd_open does (Linux before 5.3, a seccomp filter).
+pub fn child_pidfd(child: &std::process::Child) -> io::Result<std::os::fd::OwnedFd> {
+    sys::pidfd_open(child.id() as libc::pid_t)
+}
+
 /// Exit code for "the client died; the sandbox was killed" (128 + SIGKILL,
 /// as a shell reports a killed child). Nobody is left to read it.
 const CLIENT_GONE: i32 = 128 + libc::SIGKILL;
@@ -162,6 +170,7 @@ impl ParentWatch {
                     .or(status.signal().map(|s| 128 + s))
                     .unwrap_or(1));
             }
+            reap_adopted(child.id());
             let [gone, got] = sys::poll_two([
                 (Some(self.parent.as_fd()), libc::POLLIN),
                 (Some(signals), libc::POLLIN),
@@ -214,6 +223,19 @@ fn end_all(child: &mut std::process::Child, spare_bridge: bool) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Reap what the server left in the background and was re-parented to us
+/// (the subreaper) once it has exited: nothing else would, and each would
+/// stay a zombie for as long as the client runs. `child` is left to its
+/// `Child`, which must see its status. Only our own children are waited
+/// for, by pid, so no pid can have been reused.
+fn reap_adopted(child: u32) {
+    for pid in own_children() {
+        if pid != child {
+            let _ = sys::reap_pid(pid);
+        }
     }
 }
 

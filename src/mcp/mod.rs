@@ -38,6 +38,7 @@
 //! ```
 
 pub mod caches;
+mod child;
 pub mod config;
 pub mod hidden;
 pub mod hostenv;

@@ -6,20 +6,24 @@
 //! fork happens on one dedicated, process-long thread: the kernel ties a
 //! parent-death signal (bwrap's `--die-with-parent`, Landlock's
 //! PR_SET_PDEATHSIG) to the *thread* that forked, and a tokio worker or
-//! blocking-pool thread may exit while the server should live on.
+//! blocking-pool thread may exit while the server should live on. The
+//! child is a std one, owned and reaped by `mcp::child`, not tokio's
+//! process driver, so a handle outliving its runtime still reaps it.
 
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use sandspawn_linux::Backend;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
+use super::child::OwnedChild;
 use super::stderr::{self, Ring, SharedRing, StderrLimits, StderrLine};
 use super::tree;
 use super::wire;
@@ -132,7 +136,7 @@ pub fn find_sandspawn(explicit: Option<&Path>) -> Result<PathBuf, SpawnError> {
 /// A running sandboxed server.
 #[derive(Debug)]
 pub struct ServerProcess {
-    child: Child,
+    child: OwnedChild,
     pid: u32,
     /// The server's stdin (JSON-RPC, untouched).
     pub stdin: Option<ChildStdin>,
@@ -184,8 +188,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     // Only for finding bwrap and its probe cache; the server's environment
     // is the spec's own.
     for name in ["PATH", "HOME", "XDG_CACHE_HOME"] {
@@ -196,25 +199,28 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
     let handle =
         tokio::runtime::Handle::try_current().map_err(|e| SpawnError::NoRuntime(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let backend = plan.backend;
     let job: Job = Box::new(move || {
         let _guard = handle.enter();
-        // tokio registers the pipes only after the fork: on a runtime
-        // without its IO driver it panics there, on one shut down it fails,
-        // and either way the child is dropped unkillable and unreaped.
-        // Probe the driver first, before anything is forked.
+        // The pipes are registered with tokio only after the fork: on a
+        // runtime without its IO driver that panics, on one shut down it
+        // fails. Probe the driver first, so that nothing is forked in vain.
         let probe = std::panic::catch_unwind(|| tokio::net::UnixStream::pair().map(drop));
         let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
         let result = match (probe, timers) {
             (Err(_), _) => Err(SpawnFailure::NoIo),
             (_, Err(_)) => Err(SpawnFailure::NoTime),
-            (Ok(Ok(())), Ok(())) => cmd.spawn().map_err(SpawnFailure::Io),
+            (Ok(Ok(())), Ok(())) => cmd
+                .spawn()
+                .map(Forked::new(backend))
+                .map_err(SpawnFailure::Io),
             (Ok(Err(e)), Ok(())) => Err(SpawnFailure::Io(e)),
         };
         let _ = tx.send(result);
     });
     spawner()?.send(job).map_err(|_| SpawnError::Spawner)?;
     let started = Instant::now();
-    let mut child = match rx.await.map_err(|_| SpawnError::Spawner)? {
+    let child = match rx.await.map_err(|_| SpawnError::Spawner)? {
         Ok(child) => child,
         Err(SpawnFailure::Io(source)) => {
             return Err(SpawnError::Start {
@@ -233,15 +239,31 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
             ))
         }
     };
-    let pid = child.id().unwrap_or(0);
+    // Claimed only once its pipes are registered: should that fail (the
+    // runtime shutting down since the probe), the sandbox ends with it.
+    let mut forked = child;
+    let start = |source| SpawnError::Start {
+        exe: exe.clone(),
+        source,
+    };
+    let inner = forked.inner();
+    let (stdin, stdout, stderr) = (inner.stdin.take(), inner.stdout.take(), inner.stderr.take());
+    let stdin = stdin.map(ChildStdin::from_std).transpose().map_err(start)?;
+    let stdout = stdout
+        .map(ChildStdout::from_std)
+        .transpose()
+        .map_err(start)?;
+    let stderr = stderr
+        .map(ChildStderr::from_std)
+        .transpose()
+        .map_err(start)?;
+    let child = forked.claim();
+    let pid = child.id();
     let ring: SharedRing = Arc::new(Mutex::new(Ring::new(opts.stderr)));
-    let drain = child
-        .stderr
-        .take()
-        .map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
+    let drain = stderr.map(|err| tokio::spawn(stderr::drain(err, ring.clone(), started)));
     Ok(ServerProcess {
-        stdin: child.stdin.take(),
-        stdout: child.stdout.take(),
+        stdin,
+        stdout,
         child,
         pid,
         ring,
@@ -251,6 +273,63 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         status: None,
         private,
     })
+}
+
+/// A child forked for a spawn whose caller may be gone by then (its
+/// future dropped: a host's `select!` or timeout) before it takes the
+/// child: until claimed, dropping it ends the sandbox as dropping a handle
+/// does. A plain child dropped there ran on, unreaped.
+struct Forked {
+    child: Option<OwnedChild>,
+    backend: Backend,
+}
+
+impl Forked {
+    fn new(backend: Backend) -> impl FnOnce(std::process::Child) -> Forked {
+        move |child| Forked {
+            child: Some(OwnedChild::new(child)),
+            backend,
+        }
+    }
+
+    fn inner(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("not claimed yet").inner()
+    }
+
+    fn claim(mut self) -> OwnedChild {
+        self.child.take().expect("claimed once")
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                kill_unreaped(child.id(), self.backend);
+            }
+        }
+    }
+}
+
+/// SIGKILL a server not yet reaped: its group, and the tree under it
+/// (bwrap's sandbox runs in a session of its own), walked first so that
+/// what the group's death re-parents is still found.
+fn kill_unreaped(pid: u32, backend: Backend) {
+    let procs = sandbox_tree(pid, backend);
+    tree::signal_group(pid as i32, Signal::SIGKILL);
+    tree::signal_all(&procs, Signal::SIGKILL);
+}
+
+/// The processes under the server `pid`, not yet reaped. On bwrap, without
+/// the `--net proxy` bridge, which removes its directory and exits once
+/// bwrap has (everything else there dies with the pid namespace); on
+/// Landlock, where a server's child could name itself so, all of them.
+fn sandbox_tree(pid: u32, backend: Backend) -> Vec<tree::Proc> {
+    let procs = tree::descendants(pid as i32);
+    match backend {
+        Backend::Bwrap => tree::without_bridge(procs),
+        _ => procs,
+    }
 }
 
 /// How long shutdown waits for the child after SIGKILL.
@@ -349,12 +428,21 @@ impl ServerProcess {
     /// timeout) before calling this.
     pub async fn shutdown(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         self.stdin = None;
-        if let Some(s) = self.try_status() {
-            // Reaped: its children were re-parented when it exited, and its
-            // pid number may belong to an unrelated process by now, so no
-            // tree is walked under it; only its group, guarded.
-            self.kill_leftovers(&[]);
-            return Ok(s);
+        // Reaped (here, or by the kernel for a host that ignores SIGCHLD,
+        // where `try_wait` fails): its children were re-parented when it
+        // exited, and its pid number may belong to an unrelated process by
+        // now, so no tree is walked under it; only its group, guarded.
+        match self.child.try_wait() {
+            Ok(None) => {}
+            Ok(Some(s)) => {
+                self.set_status(Some(s));
+                self.kill_leftovers(&[]);
+                return Ok(s);
+            }
+            Err(e) => {
+                self.kill_leftovers(&[]);
+                return Err(e);
+            }
         }
         let procs = self.tree();
         // bwrap's own processes die with the server; signalling them first
@@ -382,16 +470,9 @@ impl ServerProcess {
         Ok(status)
     }
 
-    /// The processes under the server, not yet reaped. On bwrap, without
-    /// the `--net proxy` bridge, which removes its directory and exits once
-    /// bwrap has (everything else there dies with the pid namespace); on
-    /// Landlock, where a server's child could name itself so, all of them.
+    /// The processes under the server, not yet reaped.
     fn tree(&self) -> Vec<tree::Proc> {
-        let procs = tree::descendants(self.pid as i32);
-        match self.backend {
-            Backend::Bwrap => tree::without_bridge(procs),
-            _ => procs,
-        }
+        sandbox_tree(self.pid, self.backend)
     }
 
     /// After the server was reaped: its group's members, and what is left
@@ -406,17 +487,17 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        if self.try_status().is_none() {
-            let procs = self.tree();
-            tree::signal_group(self.pid as i32, Signal::SIGKILL);
-            tree::signal_all(&procs, Signal::SIGKILL);
+        if matches!(self.child.try_wait(), Ok(None)) {
+            kill_unreaped(self.pid, self.backend);
         } else {
-            // The server exited, but what it started in its group lives on
-            // (Landlock has no pid namespace to take it along), as after
-            // `shutdown` of an exited server.
+            // The server exited (reaped here, or by the kernel for a host
+            // that ignores SIGCHLD: its pid may be another's by now), but
+            // what it started in its group lives on (Landlock has no pid
+            // namespace to take it along), as after `shutdown` of an
+            // exited server.
             tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
         }
-        // kill_on_drop hands the child to tokio's orphan reaper.
+        // Dropping `child` reaps it, at once or on the reaper thread.
         if let Some(drain) = self.drain.take() {
             drain.abort();
         }

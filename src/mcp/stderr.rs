@@ -32,7 +32,8 @@ impl Default for StderrLimits {
 pub struct StderrLine {
     /// Time since the server was spawned.
     pub at: Duration,
-    /// The line (lossy UTF-8, trailing CR removed, cut at the line bound).
+    /// The line (lossy UTF-8, cut at the line bound; of a line rewritten
+    /// with CR, the text after the last CR).
     pub text: String,
     /// Whether the line was cut.
     pub truncated: bool,
@@ -44,8 +45,15 @@ pub struct Ring {
     lines: VecDeque<StderrLine>,
     bytes: usize,
     dropped: u64,
+    /// The line being written: shown with the others, never lost for want
+    /// of a final newline.
     partial: Vec<u8>,
     partial_cut: bool,
+    /// When its newest bytes came.
+    partial_at: Duration,
+    /// The partial line ended in a CR that is not (yet) part of a CRLF:
+    /// the next bytes overwrite the line, as on a terminal.
+    partial_cr: bool,
     limits: Option<StderrLimits>,
 }
 
@@ -62,24 +70,43 @@ impl Ring {
         self.limits.unwrap_or_default()
     }
 
-    /// Feed bytes read at `at`.
+    /// Feed bytes read at `at`. A CR not followed by a newline starts the
+    /// line over (progress rewritten in place): the newest text is kept,
+    /// not the oldest, and no CR reaches the text.
     pub fn feed(&mut self, chunk: &[u8], at: Duration) {
-        let limits = self.limits();
         for part in chunk.split_inclusive(|b| *b == b'\n') {
             let (body, done) = match part.strip_suffix(b"\n") {
                 Some(body) => (body, true),
                 None => (part, false),
             };
-            let room = limits.line.saturating_sub(self.partial.len());
-            if body.len() > room {
-                self.partial_cut = true;
+            let mut segments = body.split(|b| *b == b'\r');
+            self.extend(segments.next().unwrap_or_default(), at);
+            for segment in segments {
+                self.partial_cr = true;
+                self.extend(segment, at);
             }
-            self.partial
-                .extend_from_slice(&body[..body.len().min(room)]);
             if done {
                 self.finish_line(at);
             }
         }
+    }
+
+    /// Add `bytes` to the partial line, within the line bound.
+    fn extend(&mut self, bytes: &[u8], at: Duration) {
+        if bytes.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.partial_cr) {
+            self.partial.clear();
+            self.partial_cut = false;
+        }
+        self.partial_at = at;
+        let room = self.limits().line.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.partial_cut = true;
+        }
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Flush a final line without a newline.
@@ -90,32 +117,10 @@ impl Ring {
     }
 
     fn finish_line(&mut self, at: Duration) {
-        let mut raw = std::mem::take(&mut self.partial);
-        if raw.last() == Some(&b'\r') {
-            raw.pop();
-        }
-        let mut truncated = std::mem::take(&mut self.partial_cut);
-        if truncated {
-            // The byte cut may have split the last character.
-            raw.truncate(raw.len() - incomplete_tail(&raw));
-        }
-        let mut text = String::from_utf8_lossy(&raw).into_owned();
-        // The bound is on the text: each invalid byte becomes U+FFFD, three
-        // bytes of it.
-        let bound = self.limits().line;
-        if text.len() > bound {
-            let mut end = bound;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            truncated = true;
-        }
-        let line = StderrLine {
-            at,
-            text,
-            truncated,
-        };
+        let line = self.partial_line(at, false);
+        self.partial.clear();
+        self.partial_cut = false;
+        self.partial_cr = false;
         self.bytes += line.text.len() + 1;
         self.lines.push_back(line);
         let total = self.limits().total;
@@ -130,9 +135,43 @@ impl Ring {
         }
     }
 
-    /// The kept lines, oldest first.
+    /// The partial line as a line read at `at`; `unfinished`: more of it
+    /// may come.
+    fn partial_line(&self, at: Duration, unfinished: bool) -> StderrLine {
+        let mut raw = self.partial.as_slice();
+        let mut truncated = self.partial_cut;
+        if truncated || unfinished {
+            // The byte cut, or the read, may have split the last character.
+            raw = &raw[..raw.len() - incomplete_tail(raw)];
+        }
+        let mut text = String::from_utf8_lossy(raw).into_owned();
+        // The bound is on the text: each invalid byte becomes U+FFFD, three
+        // bytes of it.
+        let bound = self.limits().line;
+        if text.len() > bound {
+            let mut end = bound;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            truncated = true;
+        }
+        StderrLine {
+            at,
+            text,
+            truncated,
+        }
+    }
+
+    /// The kept lines, oldest first; the last may be one still being
+    /// written (no newline yet, or none ever: a server that died mid-line,
+    /// or whose EOF is held off by a child sharing its stderr).
     pub fn lines(&self) -> Vec<StderrLine> {
-        self.lines.iter().cloned().collect()
+        let mut lines: Vec<StderrLine> = self.lines.iter().cloned().collect();
+        if !self.partial.is_empty() {
+            lines.push(self.partial_line(self.partial_at, true));
+        }
+        lines
     }
 
     /// Lines dropped from the front to stay within the bound.
@@ -249,6 +288,56 @@ mod tests {
         r.feed(&vec![b'\n'; 1_000_000], Duration::ZERO);
         assert_eq!(r.lines().len(), 64 * 1024);
         assert_eq!(r.dropped(), 1_000_000 - 64 * 1024);
+    }
+
+    fn texts(r: &Ring) -> Vec<(String, bool)> {
+        r.lines()
+            .into_iter()
+            .map(|l| (l.text, l.truncated))
+            .collect()
+    }
+
+    /// A line still without its newline is shown (it was kept back until
+    /// EOF, and lost if EOF never came): whole characters only while more
+    /// may come, and marked once it is cut.
+    #[test]
+    fn the_line_being_written_is_shown() {
+        let mut r = Ring::new(StderrLimits { total: 64, line: 9 });
+        let t = Duration::from_millis(7);
+        r.feed(b"one\nfatal: \xc3", t);
+        assert_eq!(
+            texts(&r),
+            [("one".into(), false), ("fatal: ".into(), false)]
+        );
+        assert_eq!(r.lines()[1].at, t);
+        r.feed(b"\xa9tape", Duration::ZERO);
+        assert_eq!(texts(&r)[1], ("fatal: \u{e9}".into(), true));
+        r.flush(Duration::ZERO);
+        assert_eq!(texts(&r).len(), 2);
+    }
+
+    /// Progress rewritten with CR: each rewrite replaces the line, across
+    /// reads too, so the newest is kept (the oldest 4 KiB were, CRs and
+    /// all); a CR before the newline is a CRLF ending.
+    #[test]
+    fn a_carriage_return_starts_the_line_over() {
+        let mut r = Ring::new(StderrLimits { total: 64, line: 8 });
+        let t = Duration::ZERO;
+        r.feed(b"10%\r20%\r", t);
+        assert_eq!(texts(&r), [("20%".into(), false)]);
+        r.feed(b"30%", t);
+        assert_eq!(texts(&r), [("30%".into(), false)]);
+        r.feed(b"\r\n\rx\r\n", t);
+        r.feed(&b"0123456789\r".repeat(100), t);
+        r.feed(b"done", t);
+        assert_eq!(
+            texts(&r),
+            [
+                ("30%".into(), false),
+                ("x".into(), false),
+                ("done".into(), false)
+            ]
+        );
     }
 
     #[test]

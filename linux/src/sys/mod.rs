@@ -15,8 +15,8 @@ mod watch;
 pub use caps::{ambient_clear_all, capbset_drop, capbset_read, capget, capset_clear};
 pub use peer::{has_exited, netns_cookie, peer_pid, peer_pidfd};
 pub use watch::{
-    default_sigchld, null_stdin_stdout, read_signals, reap_one, send_signal, set_child_subreaper,
-    signalfd_block,
+    default_sigchld, null_stdin_stdout, read_signals, reap_one, reap_pid, send_signal,
+    set_child_subreaper, signalfd_block,
 };
 
 /// Map a `-1`-on-error return into `io::Result`.

@@ -90,6 +90,16 @@ pub fn set_child_subreaper() -> io::Result<()> {
     check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }.into()).map(drop)
 }
 
+/// `waitpid(pid, WNOHANG)`: reap `pid`, a child of ours, if it has
+/// exited. `Ok(true)` reaped, `Ok(false)` still running.
+pub fn reap_pid(pid: u32) -> io::Result<bool> {
+    let mut status = 0;
+    // SAFETY: `status` is on our stack for the call.
+    let got =
+        check(unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) }.into())?;
+    Ok(got > 0)
+}
+
 /// `waitpid(-1, WNOHANG)`: reap one exited child if there is one.
 /// `Ok(Some(pid))` reaped, `Ok(None)` children left but none exited,
 /// `Err` with ECHILD when there are no children at all.
