@@ -241,6 +241,8 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
     let resolver = MemoResolver::default();
+    let through_links = super::deny_links::denies(&policy, &resolver, &mut warnings);
+    policy.deny.extend(through_links);
     let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
     policy.deny.extend(beside);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);

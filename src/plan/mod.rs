@@ -12,6 +12,7 @@ mod assemble;
 mod beside_ca;
 mod build;
 mod checks;
+mod deny_links;
 mod fs;
 mod json;
 mod lower;
