@@ -142,6 +142,12 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
+    // `~` is where the kernel opens HOME: a `..` after a link climbs out of
+    // the link's target (HOME=/u/lnk/../me), and the denies under it
+    // (`~/.ssh`) made from the lexical path hid a directory that was not
+    // the real home's.
+    let walked_home = home.and_then(home_as_opened);
+    let home = walked_home.as_deref().or(home);
     let mut policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
 
     let mut warnings = Vec::new();
@@ -527,4 +533,18 @@ fn hide_search_path_entries(plan: &mut Plan) {
         var.value = value;
         var.source = crate::env::Source::Sandbox;
     }
+}
+
+/// HOME where the kernel opens it, when it holds a `..` (walked as written,
+/// every link resolved); `None` otherwise or when the walk fails, and the
+/// lexical path stands.
+fn home_as_opened(home: &Path) -> Option<PathBuf> {
+    use crate::paths::Resolver;
+    if !home
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return None;
+    }
+    paths::HostResolver.hops(home).ok()?.pop()
 }
