@@ -338,14 +338,16 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     }
     // sandspawn's own state, as named, as opened and where it really is:
     // a writable root may hold any of them.
-    let own = [
-        Some(cache_root(&outcome_cache)?),
-        crate::mcp::hostenv::user_config_path(&req.parent_env)
-            .and_then(|c| c.parent().map(Path::to_path_buf)),
-    ];
+    let own: Vec<PathBuf> = std::iter::once(cache_root(&outcome_cache)?)
+        .chain(
+            crate::mcp::hostenv::user_config_path(&req.parent_env)
+                .and_then(|c| c.parent().map(Path::to_path_buf)),
+        )
+        .chain(default_own_dirs(&req.parent_env))
+        .collect();
     let own_at =
         |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
-    let own_dirs = own_at(&own.into_iter().flatten().collect::<Vec<_>>())?;
+    let own_dirs = own_at(&own)?;
     let sources = own_at(
         &(req.layers.iter())
             .filter_map(|l| l.source.as_deref())
@@ -421,6 +423,31 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     plan.warnings = warnings;
     plan.verify(&resolver);
     Ok(plan)
+}
+
+/// The cache roots and config directories sandspawn takes under either
+/// default, `$XDG_*_HOME/sandspawn` and `~/.cache/sandspawn`,
+/// `~/.config/sandspawn`: a run whose environment names one may share a
+/// writable root with the other, which runs of another environment use
+/// (a shell's XDG_CACHE_HOME, an MCP client's servers given HOME alone).
+/// A memo or policy the child wrote there would be trusted by them.
+fn default_own_dirs(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Vec<PathBuf> {
+    let absolute = |name: &str| {
+        lookup(env, name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let home = absolute("HOME");
+    [
+        absolute("XDG_CACHE_HOME"),
+        home.as_ref().map(|h| h.join(".cache")),
+        absolute("XDG_CONFIG_HOME"),
+        home.as_ref().map(|h| h.join(".config")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join("sandspawn"))
+    .collect()
 }
 
 /// `…/sandspawn`, the parent of the trust cache.
