@@ -146,7 +146,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // the link's target (HOME=/u/lnk/../me), and the denies under it
     // (`~/.ssh`) made from the lexical path hid a directory that was not
     // the real home's.
-    let walked_home = home.and_then(home_as_opened);
+    let walked_home = home.and_then(super::own_dirs::home_as_opened);
     let home = walked_home.as_deref().or(home);
     let mut policy = Policy::resolve(&req.layers, &ResolveContext { cwd: &cwd, home })?;
 
@@ -231,10 +231,24 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         // be made by a Landlock plan either.)
         _ => (make_private_dir(&run).unwrap_or(run), None),
     };
-    policy.deny.push(crate::policy::PathRule {
-        path: run,
-        origin: "landlock sandboxes' HOME and TMPDIR".into(),
-    });
+    // Those of the other default cache root too: runs of another
+    // environment (an MCP client's servers given HOME alone, a shell's
+    // XDG_CACHE_HOME) keep their sandboxes' HOME and TMPDIR there.
+    // Made when their cache root exists, as above: a live bind would show
+    // what a later Landlock plan makes there.
+    let other_runs: Vec<PathBuf> = (super::own_dirs::default_cache_roots(&req.parent_env)
+        .into_iter())
+    .filter(|root| root.is_dir())
+    .map(|root| root.join(private_run::RUN_DIR))
+    .filter(|other| *other != run)
+    .map(|other| make_private_dir(&other).unwrap_or(other))
+    .collect();
+    for path in std::iter::once(run).chain(other_runs) {
+        policy.deny.push(crate::policy::PathRule {
+            path,
+            origin: "landlock sandboxes' HOME and TMPDIR".into(),
+        });
+    }
     let (legacy, said) = private_run::sweep_legacy(&cache_root(&outcome_cache)?);
     warnings.extend(said);
     policy
@@ -343,7 +357,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
             crate::mcp::hostenv::user_config_path(&req.parent_env)
                 .and_then(|c| c.parent().map(Path::to_path_buf)),
         )
-        .chain(default_own_dirs(&req.parent_env))
+        .chain(super::own_dirs::default_own_dirs(&req.parent_env))
         .collect();
     let own_at =
         |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
@@ -423,31 +437,6 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     plan.warnings = warnings;
     plan.verify(&resolver);
     Ok(plan)
-}
-
-/// The cache roots and config directories sandspawn takes under either
-/// default, `$XDG_*_HOME/sandspawn` and `~/.cache/sandspawn`,
-/// `~/.config/sandspawn`: a run whose environment names one may share a
-/// writable root with the other, which runs of another environment use
-/// (a shell's XDG_CACHE_HOME, an MCP client's servers given HOME alone).
-/// A memo or policy the child wrote there would be trusted by them.
-fn default_own_dirs(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Vec<PathBuf> {
-    let absolute = |name: &str| {
-        lookup(env, name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    let home = absolute("HOME");
-    [
-        absolute("XDG_CACHE_HOME"),
-        home.as_ref().map(|h| h.join(".cache")),
-        absolute("XDG_CONFIG_HOME"),
-        home.as_ref().map(|h| h.join(".config")),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|d| d.join("sandspawn"))
-    .collect()
 }
 
 /// `…/sandspawn`, the parent of the trust cache.
@@ -560,18 +549,4 @@ fn hide_search_path_entries(plan: &mut Plan) {
         var.value = value;
         var.source = crate::env::Source::Sandbox;
     }
-}
-
-/// HOME where the kernel opens it, when it holds a `..` (walked as written,
-/// every link resolved); `None` otherwise or when the walk fails, and the
-/// lexical path stands.
-fn home_as_opened(home: &Path) -> Option<PathBuf> {
-    use crate::paths::Resolver;
-    if !home
-        .components()
-        .any(|c| c == std::path::Component::ParentDir)
-    {
-        return None;
-    }
-    paths::HostResolver.hops(home).ok()?.pop()
 }

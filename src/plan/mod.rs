@@ -16,6 +16,7 @@ mod deny_links;
 mod fs;
 mod json;
 mod lower;
+mod own_dirs;
 mod private_run;
 mod probe;
 pub mod protect;
