@@ -35,12 +35,20 @@ pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> 
 /// written: after a link, `..` climbs out of the link's target
 /// (`--deny ws/lnk/../h/.ssh`, lnk -> a/b, hides a/h/.ssh, which is what
 /// the child opens; read lexically it hid ws/h/.ssh). `None` without a
-/// `..`, or when that prefix cannot be resolved (missing, unreadable):
-/// then whoever creates it decides, and the lexical path stands.
-fn dotdot_as_opened(path: &Path) -> Option<PathBuf> {
+/// `..`, when the lexical reading lands there too, or when that prefix
+/// cannot be resolved (missing, unreadable): then whoever creates it
+/// decides, and the lexical path stands.
+pub fn dotdot_as_opened(path: &Path) -> Option<PathBuf> {
     let comps: Vec<Component> = path.components().collect();
     let last = comps.iter().rposition(|c| *c == Component::ParentDir)?;
-    let real = std::fs::canonicalize(comps[..=last].iter().collect::<PathBuf>()).ok()?;
+    let prefix: PathBuf = comps[..=last].iter().collect();
+    let real = std::fs::canonicalize(&prefix).ok()?;
+    // Where the lexical reading lands too (no link before a `..`, or one
+    // the `..` does not climb out of): it stays, links and all, for the
+    // alias logic (`/home/u/p/..` with /home -> var/home is `/home/u`).
+    if std::fs::canonicalize(normalize(&prefix)).ok().as_ref() == Some(&real) {
+        return None;
+    }
     let rest: PathBuf = comps[last + 1..].iter().collect();
     Some(normalize(&real.join(rest)))
 }
@@ -331,7 +339,7 @@ mod tests {
     fn a_dotdot_after_a_link_climbs_out_of_its_target() {
         let t = tempfile::tempdir().unwrap();
         let top = std::fs::canonicalize(t.path()).unwrap();
-        std::fs::create_dir_all(top.join("a/b")).unwrap();
+        std::fs::create_dir_all(top.join("a/b/c")).unwrap();
         std::os::unix::fs::symlink(top.join("a/b"), top.join("lnk")).unwrap();
         let at = |p: &str| resolve(Path::new(p), Some(&top), &top);
         assert_eq!(at("lnk/../h/.ssh"), Some(top.join("a/h/.ssh")));
@@ -340,6 +348,8 @@ mod tests {
         assert_eq!(at("gone/../h"), Some(top.join("h")));
         // No `..`: lexical, links and all.
         assert_eq!(at("./lnk/x"), Some(top.join("lnk/x")));
+        // A `..` that does not climb out of a link keeps the link's name.
+        assert_eq!(at("lnk/c/../d"), Some(top.join("lnk/d")));
     }
 
     #[test]

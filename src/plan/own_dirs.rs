@@ -40,16 +40,9 @@ fn xdg_or_home(env: &[(OsString, OsString)], xdg: &str, dot: &str) -> Vec<PathBu
         .collect()
 }
 
-/// HOME where the kernel opens it, when it holds a `..` (walked as written,
-/// every link resolved); `None` otherwise or when the walk fails, and the
+/// HOME where the kernel opens it, when it holds a `..` that climbs out
+/// of a link ([`paths::dotdot_as_opened`]); `None` otherwise, and the
 /// lexical path stands.
 pub(super) fn home_as_opened(home: &Path) -> Option<PathBuf> {
-    use crate::paths::Resolver;
-    if !home
-        .components()
-        .any(|c| c == std::path::Component::ParentDir)
-    {
-        return None;
-    }
-    paths::HostResolver.hops(home).ok()?.pop()
+    paths::dotdot_as_opened(home)
 }
