@@ -261,7 +261,14 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
     let resolver = MemoResolver::default();
-    let through_links = super::deny_links::denies(&policy, &resolver, &mut warnings);
+    let own_dirs: Vec<PathBuf> = std::iter::once(cache_root(&outcome_cache)?)
+        .chain(
+            crate::mcp::hostenv::user_config_path(&req.parent_env)
+                .and_then(|c| c.parent().map(Path::to_path_buf)),
+        )
+        .chain(super::own_dirs::default_own_dirs(&req.parent_env))
+        .collect();
+    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
     policy.deny.extend(through_links);
     let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
     policy.deny.extend(beside);
@@ -352,16 +359,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     }
     // sandspawn's own state, as named, as opened and where it really is:
     // a writable root may hold any of them.
-    let own: Vec<PathBuf> = std::iter::once(cache_root(&outcome_cache)?)
-        .chain(
-            crate::mcp::hostenv::user_config_path(&req.parent_env)
-                .and_then(|c| c.parent().map(Path::to_path_buf)),
-        )
-        .chain(super::own_dirs::default_own_dirs(&req.parent_env))
-        .collect();
     let own_at =
         |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
-    let own_dirs = own_at(&own)?;
+    let own_dirs = own_at(&own_dirs)?;
     let sources = own_at(
         &(req.layers.iter())
             .filter_map(|l| l.source.as_deref())
