@@ -156,7 +156,7 @@ mod tests {
         let known = ssh.join("known_hosts");
         let npm = own[0].join("mcp/k/npm");
         let mut warnings = Vec::new();
-        let p = policy(&[known], &[npm], &[ssh.clone()]);
+        let p = policy(&[known], &[npm], std::slice::from_ref(&ssh));
         assert_eq!(denies(&p, &own, &HostResolver, &mut warnings), []);
         assert_eq!(warnings, Vec::<String>::new());
 
