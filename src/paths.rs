@@ -3,7 +3,8 @@
 //!
 //! Everything here is lexical except [`Resolver`], the one seam through which
 //! the plan learns about symlinks on the host (a recording implementation
-//! makes the plan testable without a filesystem).
+//! makes the plan testable without a filesystem), and a `..` in a policy
+//! path, taken as the kernel takes it ([`resolve`]).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -12,7 +13,9 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 /// Expand a leading `~` or `~/` with `home`, then make the path absolute
-/// against `base` and normalise it lexically.
+/// against `base` and normalise it lexically, except that a path holding
+/// `..` is taken as the kernel takes it up to its last `..` (see
+/// [`dotdot_as_opened`]).
 ///
 /// Returns `None` when the path starts with `~` and no home is known.
 pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> {
@@ -25,7 +28,29 @@ pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> 
     } else {
         base.join(expanded)
     };
-    Some(normalize(&joined))
+    Some(dotdot_as_opened(&joined).unwrap_or_else(|| normalize(&joined)))
+}
+
+/// `path` up to its last `..` where the kernel opens it, the rest as
+/// written: after a link, `..` climbs out of the link's target
+/// (`--deny ws/lnk/../h/.ssh`, lnk -> a/b, hides a/h/.ssh, which is what
+/// the child opens; read lexically it hid ws/h/.ssh). `None` without a
+/// `..`, when the lexical reading lands there too, or when that prefix
+/// cannot be resolved (missing, unreadable): then whoever creates it
+/// decides, and the lexical path stands.
+pub fn dotdot_as_opened(path: &Path) -> Option<PathBuf> {
+    let comps: Vec<Component> = path.components().collect();
+    let last = comps.iter().rposition(|c| *c == Component::ParentDir)?;
+    let prefix: PathBuf = comps[..=last].iter().collect();
+    let real = std::fs::canonicalize(&prefix).ok()?;
+    // Where the lexical reading lands too (no link before a `..`, or one
+    // the `..` does not climb out of): it stays, links and all, for the
+    // alias logic (`/home/u/p/..` with /home -> var/home is `/home/u`).
+    if std::fs::canonicalize(normalize(&prefix)).ok().as_ref() == Some(&real) {
+        return None;
+    }
+    let rest: PathBuf = comps[last + 1..].iter().collect();
+    Some(normalize(&real.join(rest)))
 }
 
 /// Lexical normalisation: drop `.`, apply `..` to the previous component,
@@ -309,6 +334,23 @@ fn joined(base: &Path, rest: &VecDeque<OsString>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dotdot_after_a_link_climbs_out_of_its_target() {
+        let t = tempfile::tempdir().unwrap();
+        let top = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(top.join("a/b/c")).unwrap();
+        std::os::unix::fs::symlink(top.join("a/b"), top.join("lnk")).unwrap();
+        let at = |p: &str| resolve(Path::new(p), Some(&top), &top);
+        assert_eq!(at("lnk/../h/.ssh"), Some(top.join("a/h/.ssh")));
+        assert_eq!(at("~/lnk/.."), Some(top.join("a")));
+        // Missing before the `..`: whoever creates it decides; lexical.
+        assert_eq!(at("gone/../h"), Some(top.join("h")));
+        // No `..`: lexical, links and all.
+        assert_eq!(at("./lnk/x"), Some(top.join("lnk/x")));
+        // A `..` that does not climb out of a link keeps the link's name.
+        assert_eq!(at("lnk/c/../d"), Some(top.join("lnk/d")));
+    }
 
     #[test]
     fn tilde_and_relative_paths_resolve_against_home_and_base() {

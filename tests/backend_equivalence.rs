@@ -388,12 +388,15 @@ fn shapes_that_once_disagreed() {
             ],
         ),
         // A grant through an absolute link the view shows: bwrap failed
-        // to start ("Can't create file at …/ws/link-ssh").
+        // to start ("Can't create file at …/ws/link-ssh"). The link leads
+        // into the hidden ~/.ssh, which its written path is outside of: a
+        // link a sandbox could have left there does not lift the deny
+        // (granted by its own name, the key is readable).
         (
             fixed("ws", &[], &["", "ws/link-ssh"], &[], &[]),
             vec![
-                ("ws/link-ssh", read, "OK:13", "OK:13"),
-                ("home/.ssh/id_ed25519", read, "OK:13", "OK:13"),
+                ("ws/link-ssh", read, "EACCES", "EACCES"),
+                ("home/.ssh/id_ed25519", read, "EACCES", "EACCES"),
                 ("home/.aws/credentials", read, "ENOENT", "EACCES"),
             ],
         ),

@@ -7,7 +7,9 @@
 //! CA directory's files are) become denies, on either backend.
 //!
 //! The cost stays small: only directories a root of the plan exposes are
-//! listed, once, not recursively, within the CA directory scan's bounds.
+//! listed, once, not recursively, within the CA directory scan's bounds;
+//! one past them is hidden whole (a child that can write there could
+//! otherwise push the key past them for the next run).
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -99,13 +101,27 @@ pub(super) fn keys_beside(
             }
             scanned.push(dir.clone());
             let (keys, problem) = scan(&dir, real, limits, &mut budget);
+            // A directory not looked through whole is hidden whole: what
+            // was not read may be a key, and a child that can write there
+            // (a workspace-preset run, whose key is hidden but not the
+            // directory) could fill it so that the next run stops short.
             if let Some(problem) = problem {
                 warnings.push(format!(
-                    "{origin} {ca}: its directory {} {problem}, so private keys there may be \
-                     missed and stay readable in the sandbox; keep the CA in a directory of \
-                     its own",
+                    "{origin} {ca}: its directory {} {problem}, past what sandspawn looks \
+                     through for private keys, so the directory is hidden in the sandbox; \
+                     keep the CA in a directory of its own",
                     dir.display()
                 ));
+                if !policy.deny.iter().chain(&out).any(|r| r.path == dir) {
+                    out.push(PathRule {
+                        origin: format!(
+                            "directory of CA input {ca} ({origin}), past the bounds of the \
+                             private-key scan"
+                        ),
+                        path: dir,
+                    });
+                }
+                continue;
             }
             for key in keys {
                 // A key granted by its own path (a dev server's key beside
@@ -136,7 +152,7 @@ pub(super) fn keys_beside(
 
 /// The regular files directly in `dir` that hold key material, and why
 /// the look was cut short if it was (too many entries, over the byte
-/// budget, unlistable); what was found before that is still hidden. A file
+/// budget, unlistable), in which case the caller hides the directory. A file
 /// this user cannot read is passed over: the sandbox, the same user with
 /// no more rights, cannot read it either. Links are not followed: what one
 /// names is not beside the CA.

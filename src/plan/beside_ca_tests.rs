@@ -125,10 +125,11 @@ fn a_linked_ca_input_looks_where_it_is_and_where_the_link_sits() {
     );
 }
 
-/// The CA directory scan's bounds hold here too; past them the control is
-/// degraded, and said to be, not silently skipped.
+/// The CA directory scan's bounds hold here too; a directory past them is
+/// hidden whole, and said to be: what was not read may be a key, and a
+/// child that can write there could push the key past them.
 #[test]
-fn a_directory_past_the_bounds_is_reported_not_silently_skipped() {
+fn a_directory_past_the_bounds_is_hidden_whole() {
     let (_t, top) = tmp();
     std::fs::write(top.join("ca.pem"), "x").unwrap();
     std::fs::write(top.join("ca-key.pem"), key_pem()).unwrap();
@@ -137,41 +138,45 @@ fn a_directory_past_the_bounds_is_reported_not_silently_skipped() {
     }
     let ca = top.join("ca.pem");
     let p = policy(&[&top], &[]);
+    let hidden = vec![(
+        top.clone(),
+        format!(
+            "directory of CA input {} (SSL_CERT_FILE), past the bounds of the private-key scan",
+            ca.display()
+        ),
+    )];
+    let said = |problem: &str| {
+        vec![format!(
+            "SSL_CERT_FILE {}: its directory {} {problem}, past what sandspawn looks through \
+             for private keys, so the directory is hidden in the sandbox; keep the CA in a \
+             directory of its own",
+            ca.display(),
+            top.display()
+        )]
+    };
     let few = Limits {
         max_dir_entries: 5,
         ..Limits::default()
     };
-    // What was listed is still looked through: the key, listed or not
-    // within the first five, is hidden if it was.
     let (rules, warnings) = run(&ca, &p, &few);
-    assert!(rules.len() <= 1, "{rules:?}");
-    assert_eq!(warnings.len(), 1 + rules.len(), "{warnings:?}");
+    assert_eq!(rules, hidden);
     assert_eq!(
-        warnings[..1],
-        [format!(
-            "SSL_CERT_FILE {}: its directory {} has more than 5 entries, over the limit for a \
-             CA directory, so private keys there may be missed and stay readable in the sandbox; keep \
-             the CA in a directory of its own",
-            ca.display(),
-            top.display()
-        )]
+        warnings,
+        said("has more than 5 entries, over the limit for a CA directory")
     );
+    // Files named to sort before the key use up the bytes first.
+    for i in 0..3 {
+        std::fs::write(top.join(format!("a{i}")), "z".repeat(100)).unwrap();
+    }
     let small = Limits {
-        max_total_bytes: 300,
+        max_total_bytes: 250,
         ..Limits::default()
     };
-    // Sorted, the key comes first and is read within the budget.
     let (rules, warnings) = run(&ca, &p, &small);
-    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules, hidden);
     assert_eq!(
-        warnings[..1],
-        [format!(
-            "SSL_CERT_FILE {}: its directory {} holds more than 300 bytes of files to look \
-             through, so private keys there may be missed and stay readable in the sandbox; keep \
-             the CA in a directory of its own",
-            ca.display(),
-            top.display()
-        )]
+        warnings,
+        said("holds more than 250 bytes of files to look through")
     );
     // A file over the per-file limit is no key file: passed over, unread.
     let tiny = Limits {
@@ -179,6 +184,9 @@ fn a_directory_past_the_bounds_is_reported_not_silently_skipped() {
         ..Limits::default()
     };
     assert_eq!(run(&ca, &p, &tiny).0, []);
+    // A directory the policy hides already is left to that deny.
+    let denied = policy(&[&top], &[&top]);
+    assert_eq!(run(&ca, &denied, &few).0, []);
 }
 
 /// The system store's directory is not listed: its keys live in

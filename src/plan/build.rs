@@ -142,6 +142,12 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
+    // `~` is where the kernel opens HOME: a `..` after a link climbs out of
+    // the link's target (HOME=/u/lnk/../me), and the denies under it
+    // (`~/.ssh`) made from the lexical path hid a directory that was not
+    // the real home's.
+    let walked_home = home.and_then(super::own_dirs::home_as_opened);
+    let home = walked_home.as_deref().or(home);
     // By real paths: the cwd comes from getcwd (resolved), HOME may not be
     // (Silverblue's /home -> var/home).
     let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -256,10 +262,24 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         // be made by a Landlock plan either.)
         _ => (make_private_dir(&run).unwrap_or(run), None),
     };
-    policy.deny.push(crate::policy::PathRule {
-        path: run,
-        origin: "landlock sandboxes' HOME and TMPDIR".into(),
-    });
+    // Those of the other default cache root too: runs of another
+    // environment (an MCP client's servers given HOME alone, a shell's
+    // XDG_CACHE_HOME) keep their sandboxes' HOME and TMPDIR there.
+    // Made when their cache root exists, as above: a live bind would show
+    // what a later Landlock plan makes there.
+    let other_runs: Vec<PathBuf> = (super::own_dirs::default_cache_roots(&req.parent_env)
+        .into_iter())
+    .filter(|root| root.is_dir())
+    .map(|root| root.join(private_run::RUN_DIR))
+    .filter(|other| *other != run)
+    .map(|other| make_private_dir(&other).unwrap_or(other))
+    .collect();
+    for path in std::iter::once(run).chain(other_runs) {
+        policy.deny.push(crate::policy::PathRule {
+            path,
+            origin: "landlock sandboxes' HOME and TMPDIR".into(),
+        });
+    }
     let (legacy, said) = private_run::sweep_legacy(&cache_root(&outcome_cache)?);
     warnings.extend(said);
     policy
@@ -272,6 +292,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // share their parents (HOME's, /etc), each walked once instead of once
     // per path.
     let resolver = MemoResolver::default();
+    let own_dirs: Vec<PathBuf> = std::iter::once(cache_root(&outcome_cache)?)
+        .chain(
+            crate::mcp::hostenv::user_config_path(&req.parent_env)
+                .and_then(|c| c.parent().map(Path::to_path_buf)),
+        )
+        .chain(super::own_dirs::default_own_dirs(&req.parent_env))
+        .collect();
+    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
+    policy.deny.extend(through_links);
     let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
     policy.deny.extend(beside);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
@@ -361,14 +390,9 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     }
     // sandspawn's own state, as named, as opened and where it really is:
     // a writable root may hold any of them.
-    let own = [
-        Some(cache_root(&outcome_cache)?),
-        crate::mcp::hostenv::user_config_path(&req.parent_env)
-            .and_then(|c| c.parent().map(Path::to_path_buf)),
-    ];
     let own_at =
         |raw: &[PathBuf]| super::protect::own_paths(raw, &shown_writable, &replaceable, &resolver);
-    let own_dirs = own_at(&own.into_iter().flatten().collect::<Vec<_>>())?;
+    let own_dirs = own_at(&own_dirs)?;
     let sources = own_at(
         &(req.layers.iter())
             .filter_map(|l| l.source.as_deref())

@@ -96,8 +96,13 @@ fn build() -> Option<Ident> {
     fs::metadata("/proc/self/exe").ok().map(|m| Ident::of(&m))
 }
 
-/// The recorded outcome, if everything it depends on is unchanged.
-pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
+/// The recorded outcome, if everything it depends on is unchanged, its
+/// bundles are files of the memo's own directory that it checked, and its
+/// system store (if any) is `system`, the one found now: a memo names what the
+/// sandbox is granted and where keys are looked for, so one that a
+/// sandbox could have written (a cache another environment's runs use)
+/// must not lead anywhere else.
+pub(crate) fn lookup(memo: &Path, system: Option<&Path>) -> Option<TrustOutcome> {
     let file = open_nofollow(memo).ok()?;
     let meta = file.metadata().ok()?;
     // Only a memo this user wrote, that nobody else can rewrite, is trusted.
@@ -127,7 +132,18 @@ pub(crate) fn lookup(memo: &Path) -> Option<TrustOutcome> {
     let unchanged = |(path, ident): &(PathBuf, Ident)| {
         fs::metadata(path).is_ok_and(|m| Ident::of(&m) == *ident)
     };
-    (memo.watch.iter().all(unchanged) && memo.bundles.iter().all(unchanged)).then_some(memo.outcome)
+    let outcome = &memo.outcome;
+    let checked =
+        |b: &PathBuf| b.parent() == Some(trust_dir) && memo.bundles.iter().any(|(p, _)| p == b);
+    let kept = [&outcome.bundle, &outcome.extras_bundle]
+        .into_iter()
+        .flatten()
+        .all(checked);
+    (kept
+        && (outcome.system_store.is_none() || outcome.system_store.as_deref() == system)
+        && memo.watch.iter().all(unchanged)
+        && memo.bundles.iter().all(unchanged))
+    .then_some(memo.outcome)
 }
 
 /// Record `outcome` (best effort: a memo that cannot be written only costs

@@ -259,7 +259,9 @@ pub fn default_cache_dir(env: &[(OsString, OsString)]) -> Option<PathBuf> {
 pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
     let system_path = system::find(&req.system_root);
     let memo_path = memo::path_for(req, system_path.as_deref());
-    if let Some(outcome) = memo_path.as_deref().and_then(memo::lookup) {
+    if let Some(outcome) =
+        (memo_path.as_deref()).and_then(|m| memo::lookup(m, system_path.as_deref()))
+    {
         return Ok(outcome);
     }
     let mut budget = input::Budget::default();

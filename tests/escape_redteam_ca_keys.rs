@@ -1,0 +1,165 @@
+//! A sandbox that can write the directory of a CA file input must not be
+//! able to make the next run's scan for the keys beside it stop short:
+//! the scan is bounded (entries, bytes), and a directory it cannot look
+//! through whole is hidden, never left readable with a warning. Before,
+//! the child of a workspace-preset run with SSL_CERT_FILE=./certs/ca-cert.pem
+//! (the key hidden, `certs` writable) wrote five 4 MB files named to sort
+//! before `ca-key.pem`; the next run with the same policy read the key.
+//!
+//! Runs as whoever runs the tests; `.ci/run` runs it again as an
+//! unprivileged user. Skips print their reason and fail under
+//! `SANDSPAWN_MUST_WORK=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Per argument PATH: OK when it can be read, else the errno name.
+const PROBE: &str = "import errno, sys\n\
+                     def t(p):\n    try:\n        open(p).read()\n        return 'OK'\n    \
+                     except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                     print(' '.join(t(a) for a in sys.argv[1:]))";
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// `top/ws` (the cwd) holding `certs/ca-cert.pem` and its key
+/// `certs/ca-key.pem`, beside `home`.
+struct Ws {
+    _tmp: tempfile::TempDir,
+    top: PathBuf,
+}
+
+impl Ws {
+    fn new() -> Ws {
+        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let top = std::fs::canonicalize(tmp.path()).unwrap();
+        for d in ["ws/certs", "home"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "redteam");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        let certs = top.join("ws/certs");
+        std::fs::write(certs.join("ca-cert.pem"), cert.pem()).unwrap();
+        std::fs::write(certs.join("ca-key.pem"), key.serialize_pem()).unwrap();
+        Ws { _tmp: tmp, top }
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.top.join("ws")
+    }
+
+    /// `sandspawn run --backend B --preset workspace` with
+    /// SSL_CERT_FILE=./certs/ca-cert.pem, running `cmd`.
+    fn run(&self, backend: &str, cmd: &[&str]) -> Output {
+        Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.top.join("home"))
+            .env("SSL_CERT_FILE", "./certs/ca-cert.pem")
+            .current_dir(self.ws())
+            .args(["run", "--backend", backend, "--preset", "workspace", "--"])
+            .args(cmd)
+            .output()
+            .unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn backends() -> Vec<&'static str> {
+    let why = |backend: &str| {
+        if !Path::new(PYTHON).exists() {
+            return Some(format!("{PYTHON} is missing"));
+        }
+        let ws = Ws::new();
+        let out = ws.run(backend, &["true"]);
+        (!out.status.success()).then(|| {
+            format!(
+                "`sandspawn run --backend {backend}` does not work here: {}",
+                stderr(&out)
+            )
+        })
+    };
+    ["bwrap", "landlock"]
+        .into_iter()
+        .filter(|b| why(b).map(|r| skip(&r)).is_none())
+        .collect()
+}
+
+/// The first run's child fills `certs` (bwrap: the directory is writable
+/// beside the hidden key; Landlock grants it entry by entry, so there the
+/// filling is done as a run under another policy would), then the next
+/// run with the same policy probes the key.
+fn filled_then_probed(backend: &str, fill: &str, line: &str) {
+    let ws = Ws::new();
+    let filler = if backend == "bwrap" {
+        ws.run(backend, &[PYTHON, "-c", fill])
+    } else {
+        Command::new(PYTHON)
+            .args(["-c", fill])
+            .current_dir(ws.ws())
+            .output()
+            .unwrap()
+    };
+    assert!(filler.status.success(), "{backend}: {}", stderr(&filler));
+    let out = ws.run(backend, &[PYTHON, "-c", PROBE, "certs/ca-key.pem"]);
+    let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let err = stderr(&out);
+    // bwrap masks the directory with an empty one; Landlock grants nothing.
+    let want = if backend == "bwrap" {
+        "ENOENT"
+    } else {
+        "EACCES"
+    };
+    assert_eq!(got, want, "{backend}: {err}");
+    let certs = ws.ws().join("certs");
+    let warning = format!(
+        "sandspawn: warning: SSL_CERT_FILE {}: its directory {} {line}, past what sandspawn \
+         looks through for private keys, so the directory is hidden in the sandbox; keep the \
+         CA in a directory of its own",
+        certs.join("ca-cert.pem").display(),
+        certs.display()
+    );
+    assert!(err.lines().any(|l| l == warning), "{backend}: {err}");
+}
+
+/// Five files of 4,000,000 bytes sorting before `ca-key.pem` use up the
+/// scan's 16 MiB before the key is read.
+#[test]
+fn a_ca_directory_filled_past_the_byte_budget_is_hidden() {
+    let fill = "for i in range(5):\n    open(f'certs/a{i}', 'wb').write(b'0' * 4000000)";
+    for backend in backends() {
+        filled_then_probed(
+            backend,
+            fill,
+            "holds more than 16777216 bytes of files to look through",
+        );
+    }
+}
+
+/// 3000 entries: the listing stops at 1024, wherever the key falls in it.
+#[test]
+fn a_ca_directory_filled_past_the_entry_bound_is_hidden() {
+    let fill = "for i in range(3000):\n    open(f'certs/f{i}', 'wb').close()";
+    for backend in backends() {
+        filled_then_probed(
+            backend,
+            fill,
+            "has more than 1024 entries, over the limit for a CA directory",
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! sandspawn's own state (the user config, the trust cache and its memo
+//! files) granted through a link a sandbox left in the workspace: `--write
+//! cfg` with `cfg -> ~/.config/sandspawn` let the child write the user
+//! config every later run reads (`write = ["/"]`), and `--write tr` with
+//! `tr -> ~/.cache/sandspawn/trust` a memo later runs replay, on both
+//! backends: a grant of the very path lifts its protection, and the link
+//! made it one. Granted by its own name it still does; through a link it
+//! is not granted now (bwrap keeps it read-only, Landlock hidden), with a
+//! warning.
+//!
+//! Runs as whoever runs the tests; `.ci/run` runs it again as an
+//! unprivileged user. Skips print their reason and fail under
+//! `SANDSPAWN_MUST_WORK=1`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Per argument PATH: create it, OK or the errno name.
+const PROBE: &str = "import errno, sys\n\
+                     def t(p):\n    try:\n        open(p, 'w').write('write = [\"/\"]')\n        \
+                     return 'OK'\n    \
+                     except OSError as e:\n        return errno.errorcode[e.errno]\n\
+                     print(' '.join(t(a) for a in sys.argv[1:]))";
+
+fn skip(reason: &str) {
+    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
+        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+/// `top/home` (HOME, with `.config/sandspawn`) and `top/ws` (the cwd).
+struct Top {
+    _tmp: tempfile::TempDir,
+    top: PathBuf,
+}
+
+impl Top {
+    fn new() -> Top {
+        let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        let top = std::fs::canonicalize(tmp.path()).unwrap();
+        for d in ["home/.config/sandspawn", "ws"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        Top { _tmp: tmp, top }
+    }
+
+    fn run(&self, backend: &str, flags: &[&str], cmd: &[&str]) -> Output {
+        Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.top.join("home"))
+            .current_dir(self.top.join("ws"))
+            .args(["run", "--backend", backend, "--preset", "workspace"])
+            .args(flags)
+            .arg("--")
+            .args(cmd)
+            .output()
+            .unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn backends() -> Vec<&'static str> {
+    let why = |backend: &str| {
+        let out = Top::new().run(backend, &[], &["true"]);
+        (!out.status.success()).then(|| {
+            format!(
+                "`sandspawn run --backend {backend}` does not work here: {}",
+                stderr(&out)
+            )
+        })
+    };
+    ["bwrap", "landlock"]
+        .into_iter()
+        .filter(|b| why(b).map(|r| skip(&r)).is_none())
+        .collect()
+}
+
+#[test]
+fn own_state_through_a_planted_link_stays_out_of_reach() {
+    for backend in backends() {
+        let t = Top::new();
+        let config = t.top.join("home/.config/sandspawn");
+        let trust = t.top.join("home/.cache/sandspawn/trust");
+        // The earlier run: its child plants the links in the workspace.
+        let plant = format!(
+            "import os; os.symlink({:?}, 'cfg'); os.symlink({:?}, 'tr')",
+            config.to_str().unwrap(),
+            trust.to_str().unwrap()
+        );
+        let out = t.run(backend, &[], &[PYTHON, "-c", &plant]);
+        assert!(out.status.success(), "{backend}: {}", stderr(&out));
+        assert!(trust.is_dir(), "{backend}: the first run made the cache");
+        let out = t.run(
+            backend,
+            &["--write", "cfg", "--write", "tr"],
+            &[PYTHON, "-c", PROBE, "cfg/config.toml", "tr/memo-x.json"],
+        );
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let err = stderr(&out);
+        // bwrap keeps own state read-only (its protection), Landlock hides it.
+        let want = if backend == "bwrap" {
+            "EROFS EROFS"
+        } else {
+            "EACCES EACCES"
+        };
+        assert_eq!(got, want, "{backend}: {err}");
+        assert!(!config.join("config.toml").exists(), "{backend}");
+        assert!(!trust.join("memo-x.json").exists(), "{backend}");
+        for (link, to) in [("cfg", &config), ("tr", &trust)] {
+            let line = format!(
+                "sandspawn: warning: {}: a write root (flags) that leads through a symlink to \
+                 {}, which is sandspawn's own state; not granted in the sandbox (a link where \
+                 a sandbox could write may have been left there by it): grant {} by that name \
+                 if it is meant",
+                t.top.join("ws").join(link).display(),
+                to.display(),
+                to.display()
+            );
+            assert!(err.lines().any(|l| l == line), "{backend}: {err}");
+        }
+    }
+}
