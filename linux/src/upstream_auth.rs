@@ -281,7 +281,8 @@ pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
 /// once; for a plain-HTTP request the connection is marked `close`, so the
 /// next request comes on a new connection and gets the header again.
 /// Returns whether the request was a `CONNECT`. The head is due within
-/// `wait`.
+/// `wait`. A `TRACE` or `TRACK` is not sent (`PermissionDenied`, the
+/// method as the message): its answer would echo the credentials.
 pub fn forward_head_with_auth(
     conn: &mut TcpStream,
     up: &mut TcpStream,
@@ -296,11 +297,30 @@ pub fn forward_head_with_auth(
         HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
         HeadError::Gone => io::Error::other("closed before a request head"),
     })?;
+    if let Some(method) = echoing_method(&buf) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, method));
+    }
     let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
     up.write_all(&add_authorization(without_blank_line(&buf[..end]), auth))?;
     up.write_all(b"\r\n\r\n")?;
     up.write_all(&buf[end..])?;
     Ok(connect)
+}
+
+/// Methods whose answer is the request as its recipient received it
+/// (RFC 9110 §9.3.8; `TRACK` is IIS's), which a proxy sends itself when
+/// `Max-Forwards` is 0: the echo would carry the credentials added here
+/// back into the sandbox. Matched in any case, as lenient servers do.
+const ECHOING_METHODS: [&str; 2] = ["TRACE", "TRACK"];
+
+/// The head's method as the child spelled it, when it is one of
+/// [`ECHOING_METHODS`].
+fn echoing_method(head: &[u8]) -> Option<String> {
+    let method = head.split(|&b| b == b' ').next()?;
+    ECHOING_METHODS
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m.as_bytes()))
+        .then(|| String::from_utf8_lossy(method).into_owned())
 }
 
 /// The head (without its final blank line) with `Proxy-Authorization`
