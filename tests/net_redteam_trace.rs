@@ -142,3 +142,53 @@ fn other_methods_still_get_the_credentials_upstream() {
         "{seen:?}"
     );
 }
+
+/// What the child sends in [`a_trace_spelled_loosely_is_refused_too`]:
+/// each head raw, then the first line of each answer, one per line.
+const LOOSE_TRACES: &str = r#"
+import socket
+for req in [b"\r\nTRACE http://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"\nTRACE http://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"TRACE\thttp://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"TRACE\x0chttp://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n"]:
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(req)
+    answer = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    print(answer.split(b"\r\n")[0].decode(), b"czNjcmV0" in answer)
+"#;
+
+#[test]
+fn a_trace_spelled_loosely_is_refused_too() {
+    // Servers skip empty lines before a request line (RFC 9112 §2.2) and
+    // lenient ones split it on any whitespace: such a TRACE is one too.
+    let (port, heads) = echoing_upstream();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
+        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
+        .args(["--", support::PYTHON, "-c", LOOSE_TRACES])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "HTTP/1.1 405 Method Not Allowed False\n".repeat(4),
+        "{stderr}"
+    );
+    let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("CONNECT "), "{seen:?}");
+}

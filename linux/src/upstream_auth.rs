@@ -314,9 +314,13 @@ pub fn forward_head_with_auth(
 const ECHOING_METHODS: [&str; 2] = ["TRACE", "TRACK"];
 
 /// The head's method as the child spelled it, when it is one of
-/// [`ECHOING_METHODS`].
+/// [`ECHOING_METHODS`]. Read as a lenient server reads it: after any
+/// empty lines (RFC 9112 §2.2), up to any whitespace, not only a space.
 fn echoing_method(head: &[u8]) -> Option<String> {
-    let method = head.split(|&b| b == b' ').next()?;
+    let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
+    let method = head[start..]
+        .split(|&b| matches!(b, b' ' | b'\t' | b'\x0b' | b'\x0c' | b'\r' | b'\n'))
+        .next()?;
     ECHOING_METHODS
         .iter()
         .any(|m| method.eq_ignore_ascii_case(m.as_bytes()))
