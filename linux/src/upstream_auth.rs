@@ -282,7 +282,8 @@ pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
 /// next request comes on a new connection and gets the header again.
 /// Returns whether the request was a `CONNECT`. The head is due within
 /// `wait`. A `TRACE` or `TRACK` is not sent (`PermissionDenied`, the
-/// method as the message): its answer would echo the credentials.
+/// method as the message): its answer would echo the credentials; nor is
+/// a head that does not start with a request line (`InvalidInput`).
 pub fn forward_head_with_auth(
     conn: &mut TcpStream,
     up: &mut TcpStream,
@@ -300,11 +301,42 @@ pub fn forward_head_with_auth(
     if let Some(method) = echoing_method(&buf) {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, method));
     }
-    let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(without_blank_line(&buf[..end]), auth))?;
+    // Empty lines before the request line are dropped: the line the
+    // credentials follow must be the one the upstream reads as the request.
+    let lead = buf[..end]
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let head = without_blank_line(&buf[lead..end]);
+    if !starts_with_request_line(head) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    let connect = head.len() >= 8 && head[..8].eq_ignore_ascii_case(b"CONNECT ");
+    up.write_all(&add_authorization(head, auth))?;
     up.write_all(b"\r\n\r\n")?;
     up.write_all(&buf[end..])?;
     Ok(connect)
+}
+
+/// Whether `head` starts with `METHOD SP TARGET SP HTTP/1.x`, the method
+/// letters or `-`, the target without spaces or control bytes. Appended to
+/// anything else, the credentials could become what an upstream reads as
+/// a request line, or the start of a request of their own, which a `400`
+/// may quote back to the child.
+fn starts_with_request_line(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-')
+        && !target.is_empty()
+        && !target.iter().any(u8::is_ascii_control)
+        && (version == b"HTTP/1.1" || version == b"HTTP/1.0")
 }
 
 /// Methods whose answer is the request as its recipient received it
