@@ -501,6 +501,22 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                     upstream.diagnostics.report(Refused::BadHead, &reason);
                     return refusal::refuse(conn, spoken, &reason);
                 }
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                    let reason = format!(
+                        "a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of {} only after one)",
+                        upstream.display
+                    );
+                    upstream.diagnostics.report(Refused::BadHead, &reason);
+                    return refusal::answer_http(conn, "400 Bad Request", &reason);
+                }
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    let reason = format!(
+                        "a {e} request (its answer would echo the credentials the bridge adds for {})",
+                        upstream.display
+                    );
+                    upstream.diagnostics.report(Refused::Echo, &reason);
+                    return refusal::answer_http(conn, "405 Method Not Allowed", &reason);
+                }
                 Err(_) => false,
             }
         }

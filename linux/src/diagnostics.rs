@@ -47,10 +47,12 @@ pub enum Refused {
     Tunnel,
     /// The origin's answer to a plain `http://` request could not be relayed.
     Origin,
+    /// A `TRACE`/`TRACK`, whose echo would carry the credentials.
+    Echo,
 }
 
 impl Refused {
-    const ALL: [Refused; 7] = [
+    const ALL: [Refused; 8] = [
         Refused::Unreachable,
         Refused::NotSpoken,
         Refused::WrongProtocol,
@@ -58,6 +60,7 @@ impl Refused {
         Refused::BadHead,
         Refused::Tunnel,
         Refused::Origin,
+        Refused::Echo,
     ];
 
     fn label(self) -> &'static str {
@@ -69,6 +72,7 @@ impl Refused {
             Refused::BadHead => "request head too large or too slow",
             Refused::Tunnel => "tunnel refused or failed",
             Refused::Origin => "origin answer not relayed",
+            Refused::Echo => "TRACE refused (it would echo the credentials)",
         }
     }
 

@@ -281,7 +281,9 @@ pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
 /// once; for a plain-HTTP request the connection is marked `close`, so the
 /// next request comes on a new connection and gets the header again.
 /// Returns whether the request was a `CONNECT`. The head is due within
-/// `wait`.
+/// `wait`. A `TRACE` or `TRACK` is not sent (`PermissionDenied`, the
+/// method as the message): its answer would echo the credentials; nor is
+/// a head that does not start with a request line (`InvalidInput`).
 pub fn forward_head_with_auth(
     conn: &mut TcpStream,
     up: &mut TcpStream,
@@ -296,11 +298,65 @@ pub fn forward_head_with_auth(
         HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
         HeadError::Gone => io::Error::other("closed before a request head"),
     })?;
-    let connect = buf.len() >= 8 && buf[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(without_blank_line(&buf[..end]), auth))?;
+    if let Some(method) = echoing_method(&buf) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, method));
+    }
+    // Empty lines before the request line are dropped: the line the
+    // credentials follow must be the one the upstream reads as the request.
+    let lead = buf[..end]
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let head = without_blank_line(&buf[lead..end]);
+    if !starts_with_request_line(head) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    let connect = head.len() >= 8 && head[..8].eq_ignore_ascii_case(b"CONNECT ");
+    up.write_all(&add_authorization(head, auth))?;
     up.write_all(b"\r\n\r\n")?;
     up.write_all(&buf[end..])?;
     Ok(connect)
+}
+
+/// Whether `head` starts with `METHOD SP TARGET SP HTTP/1.x`, the method
+/// letters or `-`, the target without spaces or control bytes. Appended to
+/// anything else, the credentials could become what an upstream reads as
+/// a request line, or the start of a request of their own, which a `400`
+/// may quote back to the child.
+fn starts_with_request_line(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-')
+        && !target.is_empty()
+        && !target.iter().any(u8::is_ascii_control)
+        && (version == b"HTTP/1.1" || version == b"HTTP/1.0")
+}
+
+/// Methods whose answer is the request as its recipient received it
+/// (RFC 9110 §9.3.8; `TRACK` is IIS's), which a proxy sends itself when
+/// `Max-Forwards` is 0: the echo would carry the credentials added here
+/// back into the sandbox. Matched in any case, as lenient servers do.
+const ECHOING_METHODS: [&str; 2] = ["TRACE", "TRACK"];
+
+/// The head's method as the child spelled it, when it is one of
+/// [`ECHOING_METHODS`]. Read as a lenient server reads it: after any
+/// empty lines (RFC 9112 §2.2), up to any whitespace, not only a space.
+fn echoing_method(head: &[u8]) -> Option<String> {
+    let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
+    let method = head[start..]
+        .split(|&b| matches!(b, b' ' | b'\t' | b'\x0b' | b'\x0c' | b'\r' | b'\n'))
+        .next()?;
+    ECHOING_METHODS
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m.as_bytes()))
+        .then(|| String::from_utf8_lossy(method).into_owned())
 }
 
 /// The head (without its final blank line) with `Proxy-Authorization`

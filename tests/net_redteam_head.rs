@@ -1,0 +1,118 @@
+//! Network `proxy` with an HTTP upstream that wants credentials: the
+//! bridge appends `Proxy-Authorization` to the child's request head. If
+//! the head has no request line the upstream reads as one (empty lines
+//! only, a line without an HTTP version), the upstream takes the next
+//! line, the credentials, for the request line, or starts a new request
+//! with it, and a `400` that quotes the line it could not parse carries
+//! the credentials into the sandbox. The bridge adds them only to a head
+//! that starts with an HTTP/1.x request line (after the empty lines
+//! RFC 9112 §2.2 lets a server skip, which it drops), and answers any
+//! other head `400` without sending it.
+//!
+//! The upstream here is a listener in the test that lets the start-up
+//! probe in and echoes every later request head. What runs is the real
+//! thing: `sandspawn run --net proxy` under bwrap, python inside.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::mpsc;
+
+mod support;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+
+/// An upstream that answers the start-up `CONNECT` probe `200` and every
+/// later request with its own head as the body. Each head it receives is
+/// sent on the channel.
+fn echoing_upstream() -> (u16, mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+                head.push(byte[0]);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+            let answer = if head.starts_with(b"CONNECT ") {
+                b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()
+            } else {
+                let mut a = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    head.len()
+                )
+                .into_bytes();
+                a.extend_from_slice(&head);
+                a
+            };
+            let _ = s.write_all(&answer);
+        }
+    });
+    (port, rx)
+}
+
+/// What the child sends: each head raw on a connection of its own, then
+/// the first line of each answer, one per line. The last one is a
+/// well-formed request after an empty line: it goes through.
+const HEADS: &str = r#"
+import socket
+for req in [b"\r\n\r\nGET http://x/ HTTP/1.1\r\n\r\n",
+            b"GET http://x/\r\n\r\n",
+            b"GET http://x/ HTTP/1.1 extra\r\n\r\n",
+            b"GET http://x/\x01 HTTP/1.1\r\n\r\n",
+            b"\r\nGET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"]:
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(req)
+    answer = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    print(answer.split(b"\r\n")[0].decode())
+"#;
+
+#[test]
+fn credentials_go_only_on_a_head_that_starts_with_a_request_line() {
+    let (port, heads) = echoing_upstream();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
+        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
+        .args(["--", support::PYTHON, "-c", HEADS])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}HTTP/1.1 200 OK\n",
+            "HTTP/1.1 400 Bad Request\n".repeat(4)
+        ),
+        "{stderr}"
+    );
+    let line = format!(
+        "sandspawn: proxy bridge: a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of http://***@127.0.0.1:{port} only after one)"
+    );
+    assert!(stderr.contains(&line), "{stderr}");
+    // The probe, then the one well-formed request, request line first.
+    let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].starts_with("CONNECT "), "{seen:?}");
+    assert!(
+        seen[1].starts_with("GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic "),
+        "{seen:?}"
+    );
+}

@@ -1,0 +1,194 @@
+//! Network `proxy` with an HTTP upstream that wants credentials: the
+//! bridge adds `Proxy-Authorization` to the child's request head, so the
+//! child must not be able to make the upstream send that head back. A
+//! `TRACE` (and IIS's `TRACK`) is answered with the request as the
+//! recipient received it (RFC 9110 §9.3.8), and a proxy answers it itself
+//! when `Max-Forwards` is 0: the echo would carry the credentials into the
+//! sandbox. The bridge refuses those methods with `405` and never sends
+//! them upstream.
+//!
+//! The upstream here is a listener in the test that lets the start-up
+//! probe in and echoes every later request head, as a proxy answering
+//! `TRACE` does. What runs is the real thing: `sandspawn run --net proxy`
+//! under bwrap, curl inside.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::sync::mpsc;
+
+mod support;
+
+const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+const CURL: &str = "/usr/bin/curl";
+/// base64("alice:s3cret"), as `Proxy-Authorization: Basic` carries it.
+const SECRET_B64: &str = "YWxpY2U6czNjcmV0";
+
+/// An upstream that answers the start-up `CONNECT` probe `200` and every
+/// later request with its own head as the body (`message/http`). Each
+/// head it receives is sent on the channel.
+fn echoing_upstream() -> (u16, mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
+                head.push(byte[0]);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+            let answer = if head.starts_with(b"CONNECT ") {
+                b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()
+            } else {
+                let mut a = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    head.len()
+                )
+                .into_bytes();
+                a.extend_from_slice(&head);
+                a
+            };
+            let _ = s.write_all(&answer);
+        }
+    });
+    (port, rx)
+}
+
+/// `curl -X METHOD -H 'Max-Forwards: 0' http://origin.test/` in a
+/// `--net proxy` sandbox whose upstream is `proxy`; `None` (after a
+/// printed skip) when a part is missing.
+fn curl_method(proxy: &str, method: &str) -> Option<Output> {
+    if !std::path::Path::new(CURL).exists() {
+        support::skip(&format!("{CURL} is missing"));
+        return None;
+    }
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--net",
+            "proxy",
+            "--proxy",
+            proxy,
+        ])
+        .args(["--", CURL, "-sS", "-i", "-m", "10", "-X", method])
+        .args(["-H", "Max-Forwards: 0", "http://origin.test/"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn a_trace_never_reaches_an_upstream_the_bridge_logs_in_to() {
+    let (port, heads) = echoing_upstream();
+    let proxy = format!("http://alice:s3cret@127.0.0.1:{port}");
+    for method in ["TRACE", "TRACK", "trace"] {
+        let Some(out) = curl_method(&proxy, method) else {
+            return;
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stdout.contains(SECRET_B64), "{method}: {stdout}");
+        assert_eq!(out.status.code(), Some(0), "{method}: {stderr}");
+        assert!(
+            stdout.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{method}: {stdout}"
+        );
+        assert!(
+            stdout.ends_with(&format!(
+                "\r\n\r\nsandspawn proxy bridge: a {method} request (its answer would echo the credentials the bridge adds for http://***@127.0.0.1:{port})\n"
+            )),
+            "{method}: {stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("sandspawn: proxy bridge: a {method} request")),
+            "{method}: {stderr}"
+        );
+    }
+    // The start-up probe is all the upstream ever saw (the bridge connects
+    // before it reads the child's head; that connection carries nothing).
+    let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|h| h.starts_with("CONNECT ")), "{seen:?}");
+}
+
+#[test]
+fn other_methods_still_get_the_credentials_upstream() {
+    // The control: the same upstream echoes a GET with the credentials
+    // on it, so the assertion above is about TRACE, not the set-up.
+    let (port, heads) = echoing_upstream();
+    let Some(out) = curl_method(&format!("http://alice:s3cret@127.0.0.1:{port}"), "GET") else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout}");
+    let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].contains(&format!("\r\nProxy-Authorization: Basic {SECRET_B64}\r\n")),
+        "{seen:?}"
+    );
+}
+
+/// What the child sends in [`a_trace_spelled_loosely_is_refused_too`]:
+/// each head raw, then the first line of each answer, one per line.
+const LOOSE_TRACES: &str = r#"
+import socket
+for req in [b"\r\nTRACE http://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"\nTRACE http://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"TRACE\thttp://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n",
+            b"TRACE\x0chttp://x/ HTTP/1.1\r\nMax-Forwards: 0\r\n\r\n"]:
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(req)
+    answer = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    print(answer.split(b"\r\n")[0].decode(), b"czNjcmV0" in answer)
+"#;
+
+#[test]
+fn a_trace_spelled_loosely_is_refused_too() {
+    // Servers skip empty lines before a request line (RFC 9112 §2.2) and
+    // lenient ones split it on any whitespace: such a TRACE is one too.
+    let (port, heads) = echoing_upstream();
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
+        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
+        .args(["--", support::PYTHON, "-c", LOOSE_TRACES])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "HTTP/1.1 405 Method Not Allowed False\n".repeat(4),
+        "{stderr}"
+    );
+    let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("CONNECT "), "{seen:?}");
+}
