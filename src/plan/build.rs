@@ -216,8 +216,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // choosing Landlock by name silences it.
     if policy.backend == Backend::Auto && backend == Backend::Landlock {
         warnings.push(format!(
-            "--backend auto chose landlock: {backend_why}; pass --backend landlock \
-             (or backend = \"landlock\") to choose it knowingly, or see `sandspawn doctor`"
+            "--backend auto chose landlock: {backend_why}; it has no pid or network \
+             namespace and leaves host daemons' Unix sockets (docker.sock, an ssh or gpg \
+             agent) connectable; pass --backend landlock (or backend = \"landlock\") to \
+             choose it knowingly, or see `sandspawn doctor`"
         ));
     }
     let proc_dir = Path::new("/proc");
