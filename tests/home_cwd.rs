@@ -75,3 +75,48 @@ fn run_from_home_does_not_read_home_unless_asked() {
         );
     }
 }
+
+/// `--write ~` from a project under HOME: the default preset's `read .`
+/// is the deeper rule there and made the project read-only, narrowing
+/// what the user wrote. A preset's read within a user's write is dropped;
+/// the default denies (credential stores) still win inside that HOME.
+#[test]
+fn write_home_keeps_the_project_writable_and_credentials_hidden() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let proj = home.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    let key = home.join(".ssh/id_ed25519");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "secret\n").unwrap();
+    for (backend, errno) in [("bwrap", "ENOENT"), ("landlock", "EACCES")] {
+        if !backend_runs_with(
+            backend,
+            &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+        ) {
+            continue;
+        }
+        let out = scrubbed(&home, Some(cache.path()), &proj)
+            .args(["run", "--backend", backend, "--write", "~"])
+            .args(["--", "/usr/bin/python3", "-c"])
+            .arg(
+                "import errno, sys\n\
+                 def t(op, p):\n    try:\n        open(p, op).close(); return 'OK'\n    \
+                 except OSError as e: return errno.errorcode[e.errno]\n\
+                 print(t('w', sys.argv[1]), t('r', sys.argv[2]))",
+            )
+            .arg(proj.join("f"))
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("OK {errno}\n"),
+            "{backend}: {}",
+            stderr(&out)
+        );
+        assert!(proj.join("f").exists(), "{backend}");
+        std::fs::remove_file(proj.join("f")).unwrap();
+    }
+}
