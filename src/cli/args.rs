@@ -70,7 +70,7 @@ pub enum Command {
         /// host from inside, as CMD's clients would (its proxy variables,
         /// its SSL_CERT_FILE bundle), and say who issued the certificate
         /// that came back. Repeatable; https:// URLs only.
-        #[arg(long, value_name = "URL", conflicts_with = "json")]
+        #[arg(long, value_name = "URL", conflicts_with = "json", value_parser = probe_url)]
         probe: Vec<String>,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
@@ -203,7 +203,7 @@ pub struct McpExplainArgs {
     /// from inside, as the server's clients would (its proxy variables, its
     /// SSL_CERT_FILE bundle), and say who issued the certificate that came
     /// back. Repeatable; https:// URLs only.
-    #[arg(long, value_name = "URL", conflicts_with = "json")]
+    #[arg(long, value_name = "URL", conflicts_with = "json", value_parser = probe_url)]
     pub probe: Vec<String>,
 }
 
@@ -437,5 +437,21 @@ mod tests {
                 "Apply a preset: readonly (default), workspace, read-all, mcp (always under `sandspawn mcp`)"
             );
         }
+    }
+}
+
+/// A `--probe` URL, refused before anything runs when it cannot be probed:
+/// an `http://` URL was one failed line after the whole verification.
+fn probe_url(url: &str) -> Result<String, String> {
+    match sandspawn_linux::tls_probe::parse_target(url) {
+        Ok(_) => Ok(url.to_string()),
+        Err(_)
+            if !url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
+        {
+            Err("--probe takes an https:// URL".into())
+        }
+        Err(why) => Err(format!("--probe takes an https:// URL: {why}")),
     }
 }
