@@ -120,3 +120,51 @@ fn write_home_keeps_the_project_writable_and_credentials_hidden() {
         std::fs::remove_file(proj.join("f")).unwrap();
     }
 }
+
+/// A working directory that is itself hidden (`--deny .`, or run from
+/// `~/.ssh`) left the command in an empty or unreadable directory without
+/// a word; only one strictly inside a hidden path was warned about.
+#[test]
+fn a_hidden_working_directory_is_warned_about() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let proj = home.join("proj");
+    let ssh = home.join(".ssh");
+    for d in [&proj, &ssh] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("file"), "x").unwrap();
+    }
+    for backend in ["bwrap", "landlock"] {
+        if !backend_runs_with(
+            backend,
+            &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+        ) {
+            continue;
+        }
+        for (cwd, extra, reason) in [
+            (&proj, &["--deny", "."][..], "flags"),
+            (&ssh, &[][..], "default deny (credential stores)"),
+        ] {
+            let out = scrubbed(&home, Some(cache.path()), cwd)
+                .args(["run", "--backend", backend])
+                .args(extra)
+                .args(["--", "/bin/cat", "file"])
+                .output()
+                .unwrap();
+            assert!(out.stdout.is_empty(), "{backend}: the file is hidden");
+            let want = format!(
+                "sandspawn: warning: the working directory {cwd} is hidden (deny {cwd} \
+                 [{reason}]): the command starts there but sees none of it; run from another \
+                 directory (a deny at the same path wins over a grant there)",
+                cwd = cwd.display()
+            );
+            assert_eq!(
+                stderr(&out).lines().filter(|l| *l == want).count(),
+                1,
+                "{backend}: want\n{want}\ngot\n{}",
+                stderr(&out)
+            );
+        }
+    }
+}
