@@ -47,8 +47,9 @@ pub enum Command {
         /// Print the enforcement report to stderr before starting.
         #[arg(long)]
         report: bool,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
+        /// The command and its arguments (after `--`, or from the first
+        /// argument that is not an option of sandspawn's).
+        #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
     },
     /// Show the plan for CMD without running it: environment with provenance,
@@ -72,8 +73,9 @@ pub enum Command {
         /// that came back. Repeatable; https:// URLs only.
         #[arg(long, value_name = "URL", conflicts_with = "json", value_parser = probe_url)]
         probe: Vec<String>,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
+        /// The command and its arguments (after `--`, or from the first
+        /// argument that is not an option of sandspawn's).
+        #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
     },
     /// Print the curated environment, one NAME=VALUE a line, secrets masked.
