@@ -321,3 +321,86 @@ fn a_key_granted_by_its_own_path_stays_readable() {
         assert_eq!(warnings_beside(&err), Vec::<&str>::new(), "{backend}");
     }
 }
+
+/// PKCS#12 files beside the CA: one that holds only the certificate (a
+/// proxy's `mitmproxy-ca-cert.p12`) was hidden and named a private key.
+/// Unencrypted, its bags are read: a key bag is a private key, none is no
+/// key (left alone); an encrypted part cannot be told, so without a key
+/// bag in sight it is hidden all the same and said to be a PKCS#12 file
+/// that may hold a private key.
+#[test]
+fn pkcs12_files_beside_a_ca_are_judged_by_their_bags() {
+    let ws = Ws::new();
+    let certs = ws.ws().join("certs");
+    let p12 = |out: &str, args: &[&str]| {
+        let status = Command::new("openssl")
+            .current_dir(&certs)
+            .args([
+                "pkcs12",
+                "-export",
+                "-in",
+                "ca-cert.pem",
+                "-passout",
+                "pass:",
+            ])
+            .args(args)
+            .args(["-out", out])
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            panic!("openssl pkcs12 -export {args:?} failed");
+        }
+    };
+    let plain = ["-certpbe", "NONE", "-nomac"];
+    p12("cert-only.p12", &[&["-nokeys"][..], &plain].concat());
+    p12(
+        "plain-key.p12",
+        &[&["-inkey", "ca-key.pem", "-keypbe", "NONE"][..], &plain].concat(),
+    );
+    // Encrypted (openssl's default): the certificate's part cannot be
+    // read; a shrouded key's bag still names itself as a key.
+    p12("cert-encrypted.p12", &["-nokeys"]);
+    p12("key-encrypted.p12", &["-inkey", "ca-key.pem"]);
+    let ca = certs.join("ca-cert.pem");
+    let out = ws
+        .sandspawn(
+            &[("SSL_CERT_FILE", "./certs/ca-cert.pem")],
+            &["explain", "--", "true"],
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The warnings section: each line indented, starting with the path.
+    let said: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  /") && l.contains("beside CA input"))
+        .collect();
+    let ca = ca.display();
+    let dir = certs.display();
+    assert_eq!(
+        said,
+        [
+            format!(
+                "  {dir}/ca-key.pem: private key beside CA input {ca} (SSL_CERT_FILE); hidden \
+                 in the sandbox (move the key out of the CA's directory to silence this)"
+            ),
+            format!(
+                "  {dir}/cert-encrypted.p12: a PKCS#12 file (may hold a private key) beside CA \
+                 input {ca} (SSL_CERT_FILE); hidden in the sandbox (move it out of the CA's \
+                 directory to silence this)"
+            ),
+            format!(
+                "  {dir}/key-encrypted.p12: private key beside CA input {ca} (SSL_CERT_FILE); \
+                 hidden in the sandbox (move the key out of the CA's directory to silence \
+                 this)"
+            ),
+            format!(
+                "  {dir}/plain-key.p12: private key beside CA input {ca} (SSL_CERT_FILE); \
+                 hidden in the sandbox (move the key out of the CA's directory to silence \
+                 this)"
+            ),
+        ],
+        "{text}"
+    );
+    assert!(!text.contains("cert-only.p12"), "{text}");
+}

@@ -75,3 +75,96 @@ fn run_from_home_does_not_read_home_unless_asked() {
         );
     }
 }
+
+/// `--write ~` from a project under HOME: the default preset's `read .`
+/// is the deeper rule there and made the project read-only, narrowing
+/// what the user wrote. A preset's read within a user's write is dropped;
+/// the default denies (credential stores) still win inside that HOME.
+#[test]
+fn write_home_keeps_the_project_writable_and_credentials_hidden() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let proj = home.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    let key = home.join(".ssh/id_ed25519");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "secret\n").unwrap();
+    for (backend, errno) in [("bwrap", "ENOENT"), ("landlock", "EACCES")] {
+        if !backend_runs_with(
+            backend,
+            &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+        ) {
+            continue;
+        }
+        let out = scrubbed(&home, Some(cache.path()), &proj)
+            .args(["run", "--backend", backend, "--write", "~"])
+            .args(["--", "/usr/bin/python3", "-c"])
+            .arg(
+                "import errno, sys\n\
+                 def t(op, p):\n    try:\n        open(p, op).close(); return 'OK'\n    \
+                 except OSError as e: return errno.errorcode[e.errno]\n\
+                 print(t('w', sys.argv[1]), t('r', sys.argv[2]))",
+            )
+            .arg(proj.join("f"))
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("OK {errno}\n"),
+            "{backend}: {}",
+            stderr(&out)
+        );
+        assert!(proj.join("f").exists(), "{backend}");
+        std::fs::remove_file(proj.join("f")).unwrap();
+    }
+}
+
+/// A working directory that is itself hidden (`--deny .`, or run from
+/// `~/.ssh`) left the command in an empty or unreadable directory without
+/// a word; only one strictly inside a hidden path was warned about.
+#[test]
+fn a_hidden_working_directory_is_warned_about() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let proj = home.join("proj");
+    let ssh = home.join(".ssh");
+    for d in [&proj, &ssh] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("file"), "x").unwrap();
+    }
+    for backend in ["bwrap", "landlock"] {
+        if !backend_runs_with(
+            backend,
+            &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+        ) {
+            continue;
+        }
+        for (cwd, extra, reason) in [
+            (&proj, &["--deny", "."][..], "flags"),
+            (&ssh, &[][..], "default deny (credential stores)"),
+        ] {
+            let out = scrubbed(&home, Some(cache.path()), cwd)
+                .args(["run", "--backend", backend])
+                .args(extra)
+                .args(["--", "/bin/cat", "file"])
+                .output()
+                .unwrap();
+            assert!(out.stdout.is_empty(), "{backend}: the file is hidden");
+            let want = format!(
+                "sandspawn: warning: the working directory {cwd} is hidden (deny {cwd} \
+                 [{reason}]): the command starts there but sees none of it; run from another \
+                 directory (a deny at the same path wins over a grant there)",
+                cwd = cwd.display()
+            );
+            assert_eq!(
+                stderr(&out).lines().filter(|l| *l == want).count(),
+                1,
+                "{backend}: want\n{want}\ngot\n{}",
+                stderr(&out)
+            );
+        }
+    }
+}

@@ -290,7 +290,7 @@ fn install_wraps_check_runs_and_uninstall_restores() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("wrapped: everything") && text.contains("+ "),
+        text.contains("wrapped: everything") && text.contains("\n+"),
         "{text}"
     );
     let again = sandspawn(&["mcp", "install", "--client", "claude", "--config", c]);

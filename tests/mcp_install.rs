@@ -70,7 +70,9 @@ fn install_edits_a_commented_config_in_place_and_uninstall_gives_it_back() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
     // The diff shows the two changed lines only.
     assert_eq!(
-        out.lines().filter(|l| l.starts_with("- ")).count(),
+        out.lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .count(),
         2,
         "{out}"
     );
@@ -82,6 +84,61 @@ fn install_edits_a_commented_config_in_place_and_uninstall_gives_it_back() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), installed);
     install("uninstall");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}
+
+/// `file` holding `before`, patched by the real `patch` with `diff` (what
+/// install or uninstall printed, trailing report lines and all): what the
+/// file then holds.
+fn patched(dir: &Path, before: &str, diff: &str) -> String {
+    use std::io::Write;
+    let file = dir.join("patched.json");
+    std::fs::write(&file, before).unwrap();
+    let mut child = Command::new("patch")
+        .args(["--batch", "--silent", "--no-backup-if-mismatch"])
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(diff.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "patch refused:\n{diff}\n{out:?}");
+    std::fs::read_to_string(&file).unwrap()
+}
+
+/// The printed diff is a real unified diff: `patch` applies install's to
+/// the original (CRLF lines, a last line without newline) and
+/// uninstall's to the installed file.
+#[test]
+fn install_and_uninstall_print_diffs_that_patch_applies() {
+    let host = Host::new();
+    let config = host.work().join("mcp.json");
+    let original = "{\r\n  \"mcpServers\": {\r\n    \"t\": {\r\n      \"command\": \"uvx\",\r\n      \"args\": [\"mcp-server-time\"]\r\n    }\r\n  }\r\n}";
+    std::fs::write(&config, original).unwrap();
+    let c = config.to_str().unwrap();
+    let diff_of = |verb: &str| {
+        let out = run(
+            &host,
+            &host.work(),
+            &["mcp", verb, "--client", "cursor", "--config", c],
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let diff = diff_of("install");
+    let installed = std::fs::read_to_string(&config).unwrap();
+    assert_ne!(installed, original);
+    let scratch = host.dir.path();
+    assert_eq!(patched(scratch, original, &diff), installed);
+    let diff = diff_of("uninstall");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert_eq!(patched(scratch, &installed, &diff), original);
 }
 
 #[test]

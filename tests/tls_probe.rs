@@ -127,18 +127,3 @@ fn with_network_none_the_probe_says_the_sandbox_has_no_way_out() {
         );
     }
 }
-
-#[test]
-fn a_url_that_is_not_https_is_one_failed_line_not_a_crash() {
-    let Some(fx) = Fx::start("probe-bad") else {
-        return;
-    };
-    let out = explain(&fx, &["--net", "full"], &[], "http://origin.test/");
-    assert_eq!(out.code, Some(1), "{}", out.all());
-    assert!(
-        probe_line(&out, "http://origin.test/")
-            .ends_with("(`http://origin.test/` is not an https:// URL)"),
-        "{}",
-        out.all()
-    );
-}

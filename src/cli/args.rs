@@ -47,8 +47,9 @@ pub enum Command {
         /// Print the enforcement report to stderr before starting.
         #[arg(long)]
         report: bool,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
+        /// The command and its arguments (after `--`, or from the first
+        /// argument that is not an option of sandspawn's).
+        #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
     },
     /// Show the plan for CMD without running it: environment with provenance,
@@ -70,10 +71,11 @@ pub enum Command {
         /// host from inside, as CMD's clients would (its proxy variables,
         /// its SSL_CERT_FILE bundle), and say who issued the certificate
         /// that came back. Repeatable; https:// URLs only.
-        #[arg(long, value_name = "URL", conflicts_with = "json")]
+        #[arg(long, value_name = "URL", conflicts_with = "json", value_parser = probe_url)]
         probe: Vec<String>,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
+        /// The command and its arguments (after `--`, or from the first
+        /// argument that is not an option of sandspawn's).
+        #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
         cmd: Vec<OsString>,
     },
     /// Print the curated environment, one NAME=VALUE a line, secrets masked.
@@ -127,6 +129,7 @@ pub struct McpArgs {
 // The server `sandspawn mcp` runs (or `mcp explain` shows) and its policy.
 // (Not a doc comment: see `Command`.)
 #[derive(Debug, Args)]
+#[command(mut_arg("preset", |a| a.help(MCP_PRESET_HELP)))]
 pub struct McpServerArgs {
     /// Policy options (over the default MCP profile).
     #[command(flatten)]
@@ -141,12 +144,25 @@ pub struct McpServerArgs {
     /// `projects.<DIR>.mcpServers` in `~/.claude.json`), not a top-level one.
     #[arg(long, value_name = "DIR", requires = "server")]
     pub project: Option<String>,
-    /// Do not recover trust/proxy variables from the MCP host process.
+    /// Do not recover trust/proxy variables from the MCP host process
+    /// (sandspawn's parent).
     #[arg(long)]
     pub no_host_env: bool,
     /// The server's command (overrides the config's command).
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
+}
+
+// `mcp check`'s policy options: [`PolicyArgs`] with the --preset help of
+// `sandspawn mcp` (a variant's own `mut_arg` runs before its fields exist,
+// so the help is set by a struct around them).
+// (Not a doc comment: see `Command`.)
+#[derive(Debug, Args)]
+#[command(mut_arg("preset", |a| a.help(MCP_PRESET_HELP)))]
+pub struct McpPolicyArgs {
+    /// The options.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 // `sandspawn mcp` subcommands.
@@ -169,8 +185,9 @@ pub enum McpAction {
         project: Option<String>,
         /// Policy options (over the default MCP profile).
         #[command(flatten)]
-        policy: Box<PolicyArgs>,
-        /// Do not recover trust/proxy variables from the parent process.
+        policy: Box<McpPolicyArgs>,
+        /// Do not recover trust/proxy variables from the MCP host process
+        /// (sandspawn's parent).
         #[arg(long)]
         no_host_env: bool,
     },
@@ -203,7 +220,7 @@ pub struct McpExplainArgs {
     /// from inside, as the server's clients would (its proxy variables, its
     /// SSL_CERT_FILE bundle), and say who issued the certificate that came
     /// back. Repeatable; https:// URLs only.
-    #[arg(long, value_name = "URL", conflicts_with = "json")]
+    #[arg(long, value_name = "URL", conflicts_with = "json", value_parser = probe_url)]
     pub probe: Vec<String>,
 }
 
@@ -277,6 +294,10 @@ pub enum BackendArg {
     Landlock,
 }
 
+/// `--preset` under `sandspawn mcp`, whose default preset is mcp, not
+/// readonly: the shared help said "readonly (default)" there too.
+const MCP_PRESET_HELP: &str = "Apply a preset over mcp (the default under `sandspawn mcp`, always applied): workspace, read-all, readonly";
+
 // Options shared by every subcommand that builds a plan.
 // (Not a doc comment: see `Command`.)
 #[derive(Debug, Clone, Args)]
@@ -284,8 +305,7 @@ pub struct PolicyArgs {
     /// Policy file (TOML; unknown keys are errors).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Apply a preset: readonly (default), workspace, read-all, mcp (always
-    /// under `sandspawn mcp`).
+    /// Apply a preset: readonly (default), workspace, read-all, mcp.
     #[arg(long, value_name = "NAME")]
     pub preset: Vec<String>,
     /// Make PATH readable (repeatable; `~` and relative paths allowed).
@@ -361,6 +381,22 @@ impl PolicyArgs {
     }
 }
 
+/// A `--probe` URL, refused before anything runs when it cannot be probed:
+/// an `http://` URL was one failed line after the whole verification.
+fn probe_url(url: &str) -> Result<String, String> {
+    match sandspawn_linux::tls_probe::parse_target(url) {
+        Ok(_) => Ok(url.to_string()),
+        Err(_)
+            if !url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://")) =>
+        {
+            Err("--probe takes an https:// URL".into())
+        }
+        Err(why) => Err(format!("--probe takes an https:// URL: {why}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,10 +468,21 @@ mod tests {
                 help(path, "net"),
                 "Network mode (default none; full under `sandspawn mcp`)"
             );
-            assert_eq!(
-                help(path, "preset"),
-                "Apply a preset: readonly (default), workspace, read-all, mcp (always under `sandspawn mcp`)"
-            );
+            let (preset, no_host_env) = if path == ["run"] {
+                (
+                    "Apply a preset: readonly (default), workspace, read-all, mcp",
+                    None,
+                )
+            } else {
+                (
+                    "Apply a preset over mcp (the default under `sandspawn mcp`, always applied): workspace, read-all, readonly",
+                    Some("Do not recover trust/proxy variables from the MCP host process (sandspawn's parent)"),
+                )
+            };
+            assert_eq!(help(path, "preset"), preset, "{path:?}");
+            if let Some(want) = no_host_env {
+                assert_eq!(help(path, "no-host-env"), want, "{path:?}");
+            }
         }
     }
 }

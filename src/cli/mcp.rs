@@ -30,7 +30,7 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
         }) => check(
             &config,
             server.as_deref().map(|s| (s, project.as_deref())),
-            &policy,
+            &policy.policy,
             no_host_env,
         ),
         Some(McpAction::Explain(a)) => super::mcp_explain::explain(&a),

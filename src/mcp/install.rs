@@ -469,7 +469,7 @@ mod tests {
             parsed.server("time").unwrap().command.as_deref(),
             Some("uvx".as_ref())
         );
-        assert!(diff(CODEX, &once.text).contains("+ command = \"/usr/bin/sandspawn\""));
+        assert!(diff(CODEX, &once.text).contains("+command = \"/usr/bin/sandspawn\""));
     }
 
     #[test]
@@ -491,7 +491,7 @@ mod tests {
         );
         assert_eq!(
             diff("a\nb\nc\n", "a\nB\nc\n"),
-            "@@ -1,3 +1,3 @@\n  a\n- b\n+ B\n  c\n"
+            "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
         );
     }
 
@@ -504,13 +504,19 @@ mod tests {
         let new = "[s]\ncommand = \"S\"\nenv_vars = []\ncwd = \"/w\"\nenabled = false\nargs = [\"x\"]\n\n[t]\n";
         assert_eq!(
             diff(old, new),
-            "@@ -1,3 +1,3 @@\n  [s]\n- command = \"x\"\n+ command = \"S\"\n  env_vars = []\n\
-             @@ -5,2 +5,3 @@\n  enabled = false\n+ args = [\"x\"]\n  \n"
+            "@@ -1,3 +1,3 @@\n [s]\n-command = \"x\"\n+command = \"S\"\n env_vars = []\n\
+             @@ -5,2 +5,3 @@\n enabled = false\n+args = [\"x\"]\n \n"
         );
         // Only additions, at the very start, and only removals.
-        assert_eq!(diff("", "a\n"), "@@ -0,0 +1,1 @@\n+ a\n");
-        assert_eq!(diff("a\n", ""), "@@ -1,1 +0,0 @@\n- a\n");
+        assert_eq!(diff("", "a\n"), "@@ -0,0 +1,1 @@\n+a\n");
+        assert_eq!(diff("a\n", ""), "@@ -1,1 +0,0 @@\n-a\n");
         assert_eq!(diff("a\n", "a\n"), "");
+        // A last line without newline is marked, as `diff -u` does.
+        assert_eq!(
+            diff("a\nb", "a\nc"),
+            "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"
+        );
+        assert_eq!(diff("a\r\n", "b\r\n"), "@@ -1,1 +1,1 @@\n-a\r\n+b\r\n");
     }
 
     #[test]

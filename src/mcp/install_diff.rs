@@ -7,14 +7,19 @@
 /// gigabytes and aborted the install before anything was written.
 const MAX_TABLE_CELLS: usize = 1 << 22;
 
-/// A unified-style line diff (`-`/`+` lines with one line of context).
+/// A unified diff (`-`/`+`/` ` lines with one line of context, the hunk
+/// headers of `diff -u`) that `patch` applies: each line keeps its own
+/// ending (a CRLF config's `\r`), and a last line without one is marked
+/// `\ No newline at end of file`.
 pub fn diff(old: &str, new: &str) -> String {
     diff_within(old, new, MAX_TABLE_CELLS)
 }
 
 fn diff_within(old: &str, new: &str, max_cells: usize) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
+    // Lines with their endings: `lines()` dropped a CRLF file's `\r`,
+    // and a hunk without it did not match the file it came from.
+    let a: Vec<&str> = old.split_inclusive('\n').collect();
+    let b: Vec<&str> = new.split_inclusive('\n').collect();
     // Install's edits are few and local: the lines before the first and
     // after the last change are the same on both sides and need no table.
     let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
@@ -108,7 +113,13 @@ fn hunks(ops: &[(char, &str)], skipped: usize) -> String {
             first(new_at, news)
         ));
         for (c, line) in hunk {
-            out.push_str(&format!("{c} {line}\n"));
+            // The marker and the line as it is: `- text` (a space after
+            // the marker) made every hunk one that `patch` rejected.
+            out.push(*c);
+            out.push_str(line);
+            if !line.ends_with('\n') {
+                out.push_str("\n\\ No newline at end of file\n");
+            }
         }
         old_at += olds;
         new_at += news;
@@ -136,9 +147,9 @@ mod tests {
         let (old, new) = (old.join("\n") + "\n", new.join("\n") + "\n");
         assert_eq!(
             diff(&old, &new),
-            "@@ -25000,4 +25000,5 @@\n    \"line25000\": 25000,\n-   \"line25001\": 25001,\n\
-             +   \"line25001\": \"changed\",\n    \"line25002\": 25002,\n+   \"added\": true,\n\
-             \x20   \"line25003\": 25003,\n"
+            "@@ -25000,4 +25000,5 @@\n   \"line25000\": 25000,\n-  \"line25001\": 25001,\n\
+             +  \"line25001\": \"changed\",\n   \"line25002\": 25002,\n+  \"added\": true,\n\
+             \x20  \"line25003\": 25003,\n"
         );
         // Edits at both ends leave the whole file as the middle: it is
         // shown as one replacement, not diffed through a 10 GB table.
@@ -146,9 +157,9 @@ mod tests {
         far[0] = "first".into();
         far[49_999] = "last".into();
         let out = diff(&old, &(far.join("\n") + "\n"));
-        assert!(out.starts_with("@@ -1,50000 +1,50000 @@\n-   \"line1\": 1,\n"));
+        assert!(out.starts_with("@@ -1,50000 +1,50000 @@\n-  \"line1\": 1,\n"));
         assert_eq!(out.lines().count(), 1 + 2 * 50_000);
-        assert!(out.ends_with("+ last\n"), "{}", &out[out.len() - 40..]);
+        assert!(out.ends_with("+last\n"), "{}", &out[out.len() - 40..]);
     }
 
     /// Past the bound the middle is one exact replacement, with the
@@ -158,12 +169,12 @@ mod tests {
         let (old, new) = ("a\nb\nc\nd\ne\n", "a\nb\nX\nc\nY\ne\n");
         assert_eq!(
             diff_within(old, new, 4),
-            "@@ -2,4 +2,5 @@\n  b\n- c\n- d\n+ X\n+ c\n+ Y\n  e\n"
+            "@@ -2,4 +2,5 @@\n b\n-c\n-d\n+X\n+c\n+Y\n e\n"
         );
         // Within the bound the same edit keeps `c` as common.
         assert_eq!(
             diff_within(old, new, usize::MAX),
-            "@@ -2,4 +2,5 @@\n  b\n+ X\n  c\n- d\n+ Y\n  e\n"
+            "@@ -2,4 +2,5 @@\n b\n+X\n c\n-d\n+Y\n e\n"
         );
     }
 }

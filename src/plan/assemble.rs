@@ -249,14 +249,28 @@ pub fn assemble(
     // Whether the policy hides the working directory, judged before the
     // sandbox's own private directories: a deny at /tmp or HOME is replaced
     // by the tmpfs there, which hides the cwd just the same (see below).
-    let hidden_above = fs
-        .decide(&cwd)
-        .filter(|e| e.access == Access::Deny && !same_path(&e.path, &cwd))
+    let hiding = fs.decide(&cwd).filter(|e| e.access == Access::Deny);
+    let hidden_above = hiding
+        .filter(|e| !same_path(&e.path, &cwd))
         .map(|e| e.path.clone());
+    // Hidden itself (`--deny .`, run from `~/.ssh`): it is masked like any
+    // deny and the command starts in it, seeing nothing, which was silent.
+    let hidden_itself = hiding
+        .filter(|e| same_path(&e.path, &cwd))
+        .map(|e| (e.path.clone(), e.reason.clone()));
     let tmp = Path::new("/tmp");
     let mut default_tmpdir = OsString::from("/tmp");
     let host_tmp_writable = fs.writable(tmp) && policy.write.iter().any(|r| r.path == tmp);
     let mut warnings = Vec::new();
+    if let Some((path, reason)) = hidden_itself {
+        warnings.push(format!(
+            "the working directory {} is hidden (deny {} [{reason}]): the command starts \
+             there but sees none of it; run from another directory (a deny at the same \
+             path wins over a grant there)",
+            cwd.display(),
+            path.display()
+        ));
+    }
     if !host_tmp_writable {
         match &facts.no_private_mounts {
             None => {

@@ -123,7 +123,7 @@ pub(super) fn keys_beside(
                 }
                 continue;
             }
-            for key in keys {
+            for (key, material) in keys {
                 // A key granted by its own path (a dev server's key beside
                 // the dev CA) is the user's choice, left to that grant.
                 let taken = |p: &Path| {
@@ -134,9 +134,15 @@ pub(super) fn keys_beside(
                 if taken(&key) {
                     continue;
                 }
-                let why = format!("private key beside CA input {ca} ({origin})");
+                let (what, it) = match material {
+                    trust::KeyMaterial::Key => ("private key", "the key"),
+                    trust::KeyMaterial::MaybePkcs12 => {
+                        ("a PKCS#12 file (may hold a private key)", "it")
+                    }
+                };
+                let why = format!("{what} beside CA input {ca} ({origin})");
                 warnings.push(format!(
-                    "{}: {why}; hidden in the sandbox (move the key out of the CA's directory \
+                    "{}: {why}; hidden in the sandbox (move {it} out of the CA's directory \
                      to silence this)",
                     key.display()
                 ));
@@ -161,7 +167,7 @@ fn scan(
     ca: &Path,
     limits: &Limits,
     budget: &mut u64,
-) -> (Vec<PathBuf>, Option<String>) {
+) -> (Vec<(PathBuf, trust::KeyMaterial)>, Option<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         // The sandbox cannot list it either, but it can open a file there
@@ -199,8 +205,8 @@ fn scan(
             ));
             break;
         }
-        if trust::holds_private_key(&bytes) {
-            keys.push(path);
+        if let Some(material) = trust::key_material(&bytes) {
+            keys.push((path, material));
         }
     }
     (keys, problem)

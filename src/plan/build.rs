@@ -422,11 +422,12 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         }
     }
     super::protect::single_named(&facts.protected, &ca_dirs)?;
+    let with_proxy = super::upstream::outside_proxy_mode(&policy, &req.parent_env, &mut warnings);
     let mut plan = assemble(
         req.command.clone(),
         cwd,
         policy,
-        &req.parent_env,
+        with_proxy.as_deref().unwrap_or(&req.parent_env),
         outcome,
         &facts,
     );

@@ -206,6 +206,37 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
     })
 }
 
+/// `--proxy` (or a policy's `proxy`) outside network `proxy`, which was
+/// silently ignored. Under `full` the child's clients go out directly, so
+/// the URL is handed to them as `sandspawn mcp --proxy` hands it to a
+/// server: HTTPS_PROXY and HTTP_PROXY, unless a proxy variable is already
+/// set (the parent environment with them added is returned). Under `none`
+/// it can do nothing: one warning says so and what to pass instead.
+pub(crate) fn outside_proxy_mode(
+    policy: &crate::policy::Policy,
+    parent_env: &[(OsString, OsString)],
+    warnings: &mut Vec<String>,
+) -> Option<Vec<(OsString, OsString)>> {
+    use crate::policy::NetworkMode;
+    let proxy = policy.proxy.as_deref()?;
+    match policy.network {
+        NetworkMode::Proxy => None,
+        NetworkMode::None => {
+            warnings.push(format!(
+                "{} has no effect with --net none (the sandbox has no network): pass \
+                 --net proxy to go out through it, or --net full to hand it to the \
+                 command as HTTPS_PROXY and HTTP_PROXY",
+                policy.proxy_origin
+            ));
+            None
+        }
+        NetworkMode::Full => {
+            let added = crate::mcp::hostenv::proxy_vars(Some(proxy), None, parent_env);
+            Some(parent_env.iter().cloned().chain(added).collect())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -363,8 +363,27 @@ impl Policy {
                 policy.backend = backend;
             }
         }
+        drop_preset_reads_under_user_writes(&mut policy);
         Ok(policy)
     }
+}
+
+/// A preset's grant never narrows one the user wrote: the deeper rule
+/// wins, so the default `read .` under a `--write ~` made the project
+/// read-only inside a writable HOME. A preset's read within a write of the
+/// user's (a flag, a policy file) is dropped; denies are left alone, so
+/// the credential stores stay hidden in that HOME.
+fn drop_preset_reads_under_user_writes(policy: &mut Policy) {
+    let user_writes: Vec<&Path> = policy
+        .write
+        .iter()
+        .filter(|w| !w.origin.starts_with("preset "))
+        .map(|w| w.path.as_path())
+        .collect();
+    policy.read.retain(|r| {
+        !r.origin.starts_with("preset ")
+            || !user_writes.iter().any(|w| paths::is_within(&r.path, w))
+    });
 }
 
 fn resolve_path(

@@ -18,6 +18,7 @@ mod bundle;
 mod input;
 mod memo;
 mod pem;
+mod pkcs12;
 mod stale;
 mod system;
 #[cfg(test)]
@@ -34,8 +35,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize, Serializer};
 
 pub(crate) use bundle::{not_ours, DirRule, CACHE_ROOT, PRIVATE_DIR};
-pub(crate) use pem::holds_private_key;
 pub use pem::{encode_bundle, sanitize_pem, DropReason, Sanitized};
+pub(crate) use pem::{key_material, KeyMaterial};
 
 use bundle::{assemble, Assembly, Sanitised};
 use pem::Check;

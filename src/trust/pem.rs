@@ -125,46 +125,77 @@ fn shape_len(der: &[u8]) -> Option<usize> {
     rest.is_empty().then_some(total)
 }
 
+/// What key material a file beside a CA holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyMaterial {
+    /// A private key.
+    Key,
+    /// A PKCS#12 file that cannot be read without its password: it may
+    /// hold a private key, so it is hidden as one.
+    MaybePkcs12,
+}
+
 /// Whether `bytes` hold private key material, judged as a CA directory's
 /// files are: a PEM block whose label names a private key (the same label
 /// test `keep_block` drops on), or a whole file that is one DER structure a
-/// key takes (PKCS#1, PKCS#8, SEC1 and PKCS#12 open their SEQUENCE with an
-/// INTEGER version; an encrypted PKCS#8 key is an algorithm SEQUENCE and an
-/// OCTET STRING). Used for the files beside a CA file input, where "not a
-/// certificate" alone would hide a workspace's every README.
-pub(crate) fn holds_private_key(bytes: &[u8]) -> bool {
+/// key takes (PKCS#1, PKCS#8 and SEC1 open their SEQUENCE with an INTEGER
+/// version; an encrypted PKCS#8 key is an algorithm SEQUENCE and an OCTET
+/// STRING). A PKCS#12 (version 3) is judged by its bags where they are
+/// readable (see `pkcs12`): a certificate alone is no key. Used for the
+/// files beside a CA file input, where "not a certificate" alone would
+/// hide a workspace's every README.
+pub(crate) fn key_material(bytes: &[u8]) -> Option<KeyMaterial> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     // Most files beside a CA (a workspace's sources) are neither: one
     // search rules them out before any framing.
     if bytes.first() != Some(&0x30) && memchr::memmem::find(bytes, b"-----BEGIN ").is_none() {
-        return false;
+        return None;
     }
     let blocks = frame(bytes);
     if !blocks.is_empty() {
-        return blocks.iter().any(|b| {
+        let key = blocks.iter().any(|b| {
             b.label
                 .to_ascii_uppercase()
                 .windows(11)
                 .any(|w| w == b"PRIVATE KEY")
         });
+        return key.then_some(KeyMaterial::Key);
     }
-    let Some((0x30, body, total)) = tlv(bytes) else {
-        return false;
+    // A BER PKCS#12 of indefinite length (some tools write one) is not
+    // framed below: its opening alone says what it is.
+    if bytes.starts_with(b"\x30\x80\x02\x01\x03") {
+        return Some(KeyMaterial::MaybePkcs12);
+    }
+    let (0x30, body, total) = tlv(bytes)? else {
+        return None;
     };
     if total != bytes.len() {
-        return false;
+        return None;
     }
-    match tlv(body) {
+    match super::pkcs12::judge(body) {
+        Some(super::pkcs12::Pkcs12::Key) => return Some(KeyMaterial::Key),
+        Some(super::pkcs12::Pkcs12::Unknown) => return Some(KeyMaterial::MaybePkcs12),
+        Some(super::pkcs12::Pkcs12::NoKey) => return None,
+        None => {}
+    }
+    let key = match tlv(body) {
         Some((0x02, _, _)) => true,
         Some((0x30, _, first)) => {
             matches!(tlv(&body[first..]), Some((0x04, _, n)) if first + n == body.len())
         }
         _ => false,
-    }
+    };
+    key.then_some(KeyMaterial::Key)
+}
+
+/// Whether [`key_material`] finds any (a key, or a PKCS#12 that may hold one).
+#[cfg(test)]
+pub(crate) fn holds_private_key(bytes: &[u8]) -> bool {
+    key_material(bytes).is_some()
 }
 
 /// One definite-length DER TLV: (tag, contents, total length).
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], usize)> {
+pub(super) fn tlv(b: &[u8]) -> Option<(u8, &[u8], usize)> {
     let tag = *b.first()?;
     let first = *b.get(1)? as usize;
     let (len, hdr) = if first < 0x80 {
