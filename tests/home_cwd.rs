@@ -168,3 +168,30 @@ fn a_hidden_working_directory_is_warned_about() {
         }
     }
 }
+
+/// A `--read .` of the user's does not make up for the write that
+/// `workspace` withheld from HOME: that is still said.
+#[test]
+fn a_withheld_write_is_said_though_the_user_reads_the_directory() {
+    let home = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let home = std::fs::canonicalize(home.path()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    if !backend_runs_with(
+        "bwrap",
+        &[("HOME", &home), ("XDG_CACHE_HOME", cache.path())],
+    ) {
+        return;
+    }
+    let out = scrubbed(&home, Some(cache.path()), &home)
+        .args(["run", "--preset", "workspace", "--read", ".", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = format!(
+        "sandspawn: warning: the working directory {} holds HOME: preset workspace does not make \
+         it writable (that would expose every file there to the command); run from a project \
+         directory, or pass --write . to grant it anyway\n",
+        home.display()
+    );
+    assert_eq!(stderr(&out).matches(&want).count(), 1, "{}", stderr(&out));
+}

@@ -541,8 +541,9 @@ fn a_working_directory_of_home_or_root_is_not_granted_and_runs() {
         assert_eq!(
             v["warnings"],
             serde_json::json!([format!(
-                "working directory {} is not made readable (it holds HOME; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
-                cwd.display()
+                "working directory {} is not made readable (it {}; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
+                cwd.display(),
+                if cwd == Path::new("/") { "is the whole filesystem" } else { "holds HOME" }
             )])
         );
         if usable("bwrap") {

@@ -144,16 +144,10 @@ pub fn plan_with_recovered(
     // "working directory readable" would then be the whole filesystem or
     // all of HOME. Such a directory is no project: it is not granted.
     let mut warnings = Vec::new();
-    // By real paths: the cwd comes from getcwd (resolved), HOME may not be
-    // (Silverblue's /home -> var/home).
-    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let holds_home = home
-        .as_deref()
-        .is_some_and(|h| crate::paths::is_within(&real(h), &real(&cwd)));
-    if holds_home || cwd == Path::new("/") {
+    if let Some(why) = crate::plan::no_project::judge(&cwd, home.as_deref()) {
         layers[0].presets = vec![crate::policy::MCP_NO_CWD.into()];
         warnings.push(format!(
-            "working directory {} is not made readable (it holds HOME; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
+            "working directory {} is not made readable (it {why}; a server gets its launcher, caches and what its sandbox table grants); give the server a `cwd`, or `read` what it needs",
             cwd.display()
         ));
     }

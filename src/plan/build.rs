@@ -148,39 +148,13 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // the real home's.
     let walked_home = home.and_then(super::own_dirs::home_as_opened);
     let home = walked_home.as_deref().or(home);
-    // By real paths: the cwd comes from getcwd (resolved), HOME may not be
-    // (Silverblue's /home -> var/home).
-    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let holds_home = home.is_some_and(|h| paths::is_within(&real(h), &real(&cwd)));
-    let no_project = holds_home || cwd == Path::new("/");
+    let no_project = super::no_project::judge(&cwd, home);
     let ctx = ResolveContext { cwd: &cwd, home };
-    let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project)?;
+    let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
 
     let mut warnings = Vec::new();
-    // Said unless a rule of the user's grants the directory itself.
-    let granted = |rules: &[crate::policy::PathRule]| rules.iter().any(|r| r.path == cwd);
-    let withheld = if granted(&policy.read) || granted(&policy.write) {
-        &[][..]
-    } else {
-        &policy.withheld_cwd[..]
-    };
-    for (preset, rule) in withheld {
-        let what = if cwd == Path::new("/") {
-            "is the whole filesystem"
-        } else {
-            "holds HOME"
-        };
-        let made = if *rule == "read" {
-            "readable"
-        } else {
-            "writable"
-        };
-        warnings.push(format!(
-            "the working directory {} {what}: preset {preset} does not make it {made} \
-             (that would expose every file there to the command); run from a project \
-             directory, or pass --{rule} . to grant it anyway",
-            cwd.display()
-        ));
+    if let Some(why) = no_project {
+        warnings.extend(super::no_project::warnings(&cwd, why, &policy));
     }
     let inputs = trust_inputs(req, &policy, &mut warnings);
     let cache_dir = match &req.cache_dir {

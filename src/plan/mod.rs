@@ -16,6 +16,7 @@ mod deny_links;
 mod fs;
 mod json;
 mod lower;
+pub(crate) mod no_project;
 mod own_dirs;
 mod private_run;
 mod probe;
