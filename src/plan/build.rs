@@ -301,10 +301,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         )
         .chain(super::own_dirs::default_own_dirs(&req.parent_env))
         .collect();
-    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
-    policy.deny.extend(through_links);
     let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
     policy.deny.extend(beside);
+    // Last of the denies' sources (the policy's, key holders, sandboxes'
+    // directories, keys beside CA inputs): a root leading through a link
+    // into any of them must be seen, and one added after this check was
+    // not (`out -> proxy/ca-key.pem` read the key of a CA directory that
+    // the scan hid whole).
+    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
+    policy.deny.extend(through_links);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
