@@ -13,12 +13,12 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 /// Expand a leading `~` or `~/` with `home`, then make the path absolute
-/// against `base` and normalise it lexically, except that a path holding
-/// `..` is taken as the kernel takes it up to its last `..` (see
-/// [`dotdot_as_opened`]).
+/// against `base`: its reading as written (normalised lexically) and, when
+/// a `..` in it climbs out of a symlink, as the kernel opens it (see
+/// [`Readings`]).
 ///
 /// Returns `None` when the path starts with `~` and no home is known.
-pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> {
+pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<Readings> {
     let expanded = match raw.strip_prefix("~") {
         Ok(rest) => home?.join(rest),
         Err(_) => raw.to_path_buf(),
@@ -28,16 +28,96 @@ pub fn resolve(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> 
     } else {
         base.join(expanded)
     };
-    Some(dotdot_as_opened(&joined).unwrap_or_else(|| normalize(&joined)))
+    Some(Readings {
+        written: normalize(&joined),
+        steered: steered(&joined),
+    })
+}
+
+/// What a path names: as written, and where the kernel opens it when a
+/// `..` after a symlink climbs out of the link's target (`ws/lnk/../x`,
+/// lnk -> a/b, opens a/x). A link in a directory an earlier sandbox could
+/// write decides the second, so neither alone may stand for the path: a
+/// deny covers both, a grant is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readings {
+    /// The path normalised lexically.
+    pub written: PathBuf,
+    /// Where it is opened, when that is elsewhere.
+    pub steered: Option<Steered>,
+}
+
+/// A path's `..` climbing out of a symlink: where it is opened, and the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Steered {
+    /// The path as the kernel opens it.
+    pub opened: PathBuf,
+    /// The first symlink a `..` climbs out of, as written.
+    pub link: PathBuf,
+    /// Where that link leads (its real path).
+    pub target: PathBuf,
+}
+
+impl Readings {
+    /// Where the kernel opens the path.
+    pub fn opened(&self) -> &Path {
+        self.steered.as_ref().map_or(&self.written, |s| &s.opened)
+    }
+}
+
+/// [`Steered`] for the absolute `path`, when its `..` climbs out of a link.
+pub fn steered(path: &Path) -> Option<Steered> {
+    let opened = dotdot_as_opened(path)?;
+    // Not found would mean the host changed between the walks: the
+    // prefix up to the last `..` names what differs.
+    let link = link_climbed_out_of(path).unwrap_or_else(|| {
+        let comps: Vec<Component> = path.components().collect();
+        let last = comps.iter().rposition(|c| *c == Component::ParentDir);
+        comps[..last.unwrap_or(comps.len())].iter().collect()
+    });
+    let target = std::fs::canonicalize(&link).unwrap_or_else(|_| link.clone());
+    Some(Steered {
+        opened,
+        link,
+        target,
+    })
+}
+
+/// The first symlink in the absolute `path` that a later `..` pops: until
+/// then every `..` pops a real directory, so reading it lexically is what
+/// the kernel does.
+fn link_climbed_out_of(path: &Path) -> Option<PathBuf> {
+    let mut at = PathBuf::from("/");
+    let mut links: Vec<bool> = Vec::new();
+    for comp in path.components() {
+        match comp {
+            Component::Normal(c) => {
+                at.push(c);
+                let meta = std::fs::symlink_metadata(&at);
+                links.push(meta.is_ok_and(|m| m.file_type().is_symlink()));
+            }
+            Component::ParentDir => {
+                if links.pop() == Some(true) {
+                    return Some(at);
+                }
+                at.pop();
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `path` up to its last `..` where the kernel opens it, the rest as
 /// written: after a link, `..` climbs out of the link's target
-/// (`--deny ws/lnk/../h/.ssh`, lnk -> a/b, hides a/h/.ssh, which is what
-/// the child opens; read lexically it hid ws/h/.ssh). `None` without a
-/// `..`, when the lexical reading lands there too, or when that prefix
-/// cannot be resolved (missing, unreadable): then whoever creates it
-/// decides, and the lexical path stands.
+/// (`ws/lnk/../h/.ssh`, lnk -> a/b, is a/h/.ssh to the child; read
+/// lexically it is ws/h/.ssh). `None` without a `..`, when the lexical
+/// reading lands there too, or when that prefix cannot be resolved
+/// (missing, unreadable): then whoever creates it decides, and the lexical
+/// path stands.
+///
+/// By `std::fs::canonicalize`, not the plan's [`Resolver`]: policies are
+/// resolved before a plan (and its memo) exists.
 pub fn dotdot_as_opened(path: &Path) -> Option<PathBuf> {
     let comps: Vec<Component> = path.components().collect();
     let last = comps.iter().rposition(|c| *c == Component::ParentDir)?;
@@ -335,13 +415,18 @@ fn joined(base: &Path, rest: &VecDeque<OsString>) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn opened(raw: &Path, home: Option<&Path>, base: &Path) -> Option<PathBuf> {
+        resolve(raw, home, base).map(|r| r.opened().to_path_buf())
+    }
+
     #[test]
     fn a_dotdot_after_a_link_climbs_out_of_its_target() {
         let t = tempfile::tempdir().unwrap();
         let top = std::fs::canonicalize(t.path()).unwrap();
         std::fs::create_dir_all(top.join("a/b/c")).unwrap();
         std::os::unix::fs::symlink(top.join("a/b"), top.join("lnk")).unwrap();
-        let at = |p: &str| resolve(Path::new(p), Some(&top), &top);
+        let at =
+            |p: &str| resolve(Path::new(p), Some(&top), &top).map(|r| r.opened().to_path_buf());
         assert_eq!(at("lnk/../h/.ssh"), Some(top.join("a/h/.ssh")));
         assert_eq!(at("~/lnk/.."), Some(top.join("a")));
         // Missing before the `..`: whoever creates it decides; lexical.
@@ -350,6 +435,25 @@ mod tests {
         assert_eq!(at("./lnk/x"), Some(top.join("lnk/x")));
         // A `..` that does not climb out of a link keeps the link's name.
         assert_eq!(at("lnk/c/../d"), Some(top.join("lnk/d")));
+        // Both readings, and the link the `..` climbs out of: not the
+        // first link on the way (`lnk` here) when the `..` pops another.
+        let both = resolve(Path::new("lnk/../h/.ssh"), None, &top).unwrap();
+        assert_eq!(both.written, top.join("h/.ssh"));
+        let s = both.steered.unwrap();
+        assert_eq!((s.link, s.target), (top.join("lnk"), top.join("a/b")));
+        std::os::unix::fs::symlink(top.join("a"), top.join("a/b/in")).unwrap();
+        let s = resolve(Path::new("lnk/in/../x"), None, &top)
+            .unwrap()
+            .steered
+            .unwrap();
+        assert_eq!(s.link, top.join("lnk/in"));
+        assert_eq!(s.opened, top.join("x"));
+        assert_eq!(
+            resolve(Path::new("lnk/c/../d"), None, &top)
+                .unwrap()
+                .steered,
+            None
+        );
     }
 
     #[test]
@@ -357,25 +461,25 @@ mod tests {
         let home = Path::new("/home/u");
         let base = Path::new("/work/p");
         assert_eq!(
-            resolve(Path::new("~/.npm"), Some(home), base),
+            opened(Path::new("~/.npm"), Some(home), base),
             Some("/home/u/.npm".into())
         );
         assert_eq!(
-            resolve(Path::new("~"), Some(home), base),
+            opened(Path::new("~"), Some(home), base),
             Some("/home/u".into())
         );
         assert_eq!(
-            resolve(Path::new("data/../out"), Some(home), base),
+            opened(Path::new("data/../out"), Some(home), base),
             Some("/work/p/out".into())
         );
         assert_eq!(
-            resolve(Path::new("."), Some(home), base),
+            opened(Path::new("."), Some(home), base),
             Some("/work/p".into())
         );
-        assert_eq!(resolve(Path::new("~/x"), None, base), None);
+        assert_eq!(opened(Path::new("~/x"), None, base), None);
         // `~user` is not expanded: it is a relative name.
         assert_eq!(
-            resolve(Path::new("~bob/x"), Some(home), base),
+            opened(Path::new("~bob/x"), Some(home), base),
             Some("/work/p/~bob/x".into())
         );
     }

@@ -100,6 +100,28 @@ pub enum BuildError {
         /// The argument, the NUL shown as `\0`.
         shown: String,
     },
+    /// HOME with a `..` that climbs out of a symlink (see
+    /// [`paths::Readings`]).
+    #[error(
+        "HOME {home}: a `..` after the symlink {link} (-> {target}) climbs out of where it \
+         leads, so it names {written} as written but {opened} as opened, and a link where a \
+         sandbox could write may have been left there to move the denies under `~`; set HOME \
+         without `..` (to the directory you mean)",
+        home = .home.display(),
+        link = .how.link.display(),
+        target = .how.target.display(),
+        written = .written.display(),
+        opened = .how.opened.display()
+    )]
+    HomeDotDot {
+        /// HOME as set.
+        home: PathBuf,
+        /// The symlink the `..` climbs out of, where it leads and where
+        /// the path is opened (boxed: errors stay small).
+        how: Box<crate::paths::Steered>,
+        /// HOME read lexically.
+        written: PathBuf,
+    },
     /// Network `proxy` on the Landlock backend, which has no network
     /// namespace to hold the child to the bridge.
     #[error("the landlock backend cannot enforce network `proxy`: it needs a network namespace; \
@@ -142,12 +164,17 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let home = lookup(&req.parent_env, "HOME")
         .map(Path::new)
         .filter(|h| h.is_absolute());
-    // `~` is where the kernel opens HOME: a `..` after a link climbs out of
-    // the link's target (HOME=/u/lnk/../me), and the denies under it
-    // (`~/.ssh`) made from the lexical path hid a directory that was not
-    // the real home's.
-    let walked_home = home.and_then(super::own_dirs::home_as_opened);
-    let home = walked_home.as_deref().or(home);
+    // A `..` in HOME that climbs out of a link (HOME=/u/lnk/../me) names
+    // two directories: the host's tools open one, the lexical path is the
+    // other, and the link (in a directory an earlier sandbox could write)
+    // decides where every deny under `~` lands. Neither can stand for it.
+    if let Some(s) = home.and_then(paths::steered) {
+        return Err(BuildError::HomeDotDot {
+            home: home.map(Path::to_path_buf).unwrap_or_default(),
+            written: home.map(paths::normalize).unwrap_or_default(),
+            how: Box::new(s),
+        });
+    }
     let no_project = super::no_project::judge(&cwd, home);
     let ctx = ResolveContext { cwd: &cwd, home };
     let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
@@ -226,7 +253,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let run = cache_root(&outcome_cache)?.join(private_run::RUN_DIR);
     let (run, private) = match backend {
         Backend::Landlock => {
-            let run = make_private_dir(&run)?;
+            let run = super::own_dirs::make_private_dir(&run)?;
             warnings.extend(private_run::sweep(&run));
             let private = private_run::name_fresh(&run);
             (run, Some(private))
@@ -236,7 +263,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         // Landlock run would see, through its live bind, the directories
         // Landlock sandboxes make later. (One that cannot be made cannot
         // be made by a Landlock plan either.)
-        _ => (make_private_dir(&run).unwrap_or(run), None),
+        _ => (super::own_dirs::make_private_dir(&run).unwrap_or(run), None),
     };
     // Those of the other default cache root too: runs of another
     // environment (an MCP client's servers given HOME alone, a shell's
@@ -248,7 +275,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     .filter(|root| root.is_dir())
     .map(|root| root.join(private_run::RUN_DIR))
     .filter(|other| *other != run)
-    .map(|other| make_private_dir(&other).unwrap_or(other))
+    .map(|other| super::own_dirs::make_private_dir(&other).unwrap_or(other))
     .collect();
     for path in std::iter::once(run).chain(other_runs) {
         policy.deny.push(crate::policy::PathRule {
@@ -275,10 +302,15 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         )
         .chain(super::own_dirs::default_own_dirs(&req.parent_env))
         .collect();
-    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
-    policy.deny.extend(through_links);
     let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
     policy.deny.extend(beside);
+    // Last of the denies' sources (the policy's, key holders, sandboxes'
+    // directories, keys beside CA inputs): a root leading through a link
+    // into any of them must be seen, and one added after this check was
+    // not (`out -> proxy/ca-key.pem` read the key of a CA directory that
+    // the scan hid whole).
+    let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
+    policy.deny.extend(through_links);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
@@ -453,63 +485,6 @@ fn cache_root(trust_cache: &Path) -> Result<PathBuf, BuildError> {
         .parent()
         .map(Path::to_path_buf)
         .ok_or(BuildError::NoCacheDir)
-}
-
-/// Create `path` (0700) if needed; it holds what stands in for a private
-/// mount, so one that is not ours alone (planted in a shared cache) is
-/// refused.
-fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let io_err = |source| BuildError::PrivateDir {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(io_err)?;
-    check_own_dir(path, &crate::trust::PRIVATE_DIR, true)?;
-    // By its real path: under a symlinked HOME the written one has a link
-    // hop the plan would have to grant, and Landlock holds the inode anyway.
-    std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// `path` must be a directory that `rule` accepts, and with `no_link` not
-/// a symlink: another user's directory or a link planted in a shared cache
-/// would hand what the sandbox keeps there (a server's packages, a
-/// sandbox's HOME) to them.
-pub(crate) fn check_own_dir(
-    path: &Path,
-    rule: &crate::trust::DirRule,
-    no_link: bool,
-) -> Result<(), BuildError> {
-    let meta = if no_link {
-        std::fs::symlink_metadata(path)
-    } else {
-        std::fs::metadata(path)
-    }
-    .map_err(|source| BuildError::PrivateDir {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let problem = if meta.file_type().is_symlink() {
-        Some("is a symlink".to_string())
-    } else if !meta.is_dir() {
-        Some("is not a directory".to_string())
-    } else {
-        crate::trust::not_ours(&meta, rule)
-    };
-    match problem {
-        Some(problem) => Err(BuildError::UnsafePrivateDir {
-            path: path.to_path_buf(),
-            problem,
-        }),
-        None => Ok(()),
-    }
 }
 
 /// The mode of a directory that bwrap's sandbox (our uid, no capabilities,

@@ -33,11 +33,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use assemble::{assemble, lookup, Alias, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
-pub(crate) use build::check_own_dir;
 pub(crate) use build::check_parent_cwd;
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};
 pub use json::os_json;
+pub(crate) use own_dirs::check_own_dir;
 pub use private_run::PrivateRun;
 pub use upstream::{ProxyError, Upstream};
 pub use verify::Violation;

@@ -1,12 +1,12 @@
-//! Where sandspawn's own directories are under either default, and HOME
-//! as the kernel opens it: what a plan protects and hides beyond the
-//! paths of its own environment.
+//! sandspawn's own directories: where they are under either default (what
+//! a plan protects and hides beyond the paths of its own environment), and
+//! making and checking those it keeps private.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::assemble::lookup;
-use crate::paths;
+use super::BuildError;
 
 /// The cache roots and config directories sandspawn takes under either
 /// default, `$XDG_*_HOME/sandspawn` and `~/.cache/sandspawn`,
@@ -40,9 +40,59 @@ fn xdg_or_home(env: &[(OsString, OsString)], xdg: &str, dot: &str) -> Vec<PathBu
         .collect()
 }
 
-/// HOME where the kernel opens it, when it holds a `..` that climbs out
-/// of a link ([`paths::dotdot_as_opened`]); `None` otherwise, and the
-/// lexical path stands.
-pub(super) fn home_as_opened(home: &Path) -> Option<PathBuf> {
-    paths::dotdot_as_opened(home)
+/// Create `path` (0700) if needed; it holds what stands in for a private
+/// mount, so one that is not ours alone (planted in a shared cache) is
+/// refused.
+pub(super) fn make_private_dir(path: &Path) -> Result<PathBuf, BuildError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let io_err = |source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(io_err)?;
+    check_own_dir(path, &crate::trust::PRIVATE_DIR, true)?;
+    // By its real path: under a symlinked HOME the written one has a link
+    // hop the plan would have to grant, and Landlock holds the inode anyway.
+    std::fs::canonicalize(path).map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `path` must be a directory that `rule` accepts, and with `no_link` not
+/// a symlink: another user's directory or a link planted in a shared cache
+/// would hand what the sandbox keeps there (a server's packages, a
+/// sandbox's HOME) to them.
+pub(crate) fn check_own_dir(
+    path: &Path,
+    rule: &crate::trust::DirRule,
+    no_link: bool,
+) -> Result<(), BuildError> {
+    let meta = if no_link {
+        std::fs::symlink_metadata(path)
+    } else {
+        std::fs::metadata(path)
+    }
+    .map_err(|source| BuildError::PrivateDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symlink".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else {
+        crate::trust::not_ours(&meta, rule)
+    };
+    match problem {
+        Some(problem) => Err(BuildError::UnsafePrivateDir {
+            path: path.to_path_buf(),
+            problem,
+        }),
+        None => Ok(()),
+    }
 }

@@ -113,6 +113,31 @@ pub enum PolicyError {
         /// end the line on some terminals and in C hosts' logs).
         path: String,
     },
+    /// A grant whose `..` climbs out of a symlink: as written and as
+    /// opened it names two places, and a link where an earlier sandbox
+    /// could write may have been planted to choose the one granted.
+    #[error(
+        "{rule}: `{path}` has a `..` after the symlink {link} (-> {target}) that climbs out \
+         of where it leads, so it names {written} as written but {opened} as opened, and a \
+         link where a sandbox could write may have been left there to steer it; write the \
+         path without `..` (the one you mean)",
+        path = .path.display(),
+        link = .how.link.display(),
+        target = .how.target.display(),
+        written = .written.display(),
+        opened = .how.opened.display()
+    )]
+    DotDotAfterLink {
+        /// The rule.
+        rule: String,
+        /// The path as written.
+        path: PathBuf,
+        /// The symlink the `..` climbs out of, where it leads and where
+        /// the path is opened (boxed: errors stay small).
+        how: Box<crate::paths::Steered>,
+        /// The path read lexically.
+        written: PathBuf,
+    },
 }
 
 /// The most `read`, `write` and `deny` paths a policy may name, over all
@@ -308,9 +333,10 @@ impl Policy {
             push_paths(&mut policy.write, &write, origin, "write", ctx)?;
             push_paths(&mut policy.deny, &layer.deny, origin, "deny", ctx)?;
             for raw in &layer.ca {
-                let rule = resolve_path(raw, origin, "ca", ctx)?;
-                if !policy.trust.ca.contains(&rule.path) {
-                    policy.trust.ca.push(rule.path);
+                for rule in resolve_path(raw, origin, "ca", ctx)? {
+                    if !policy.trust.ca.contains(&rule.path) {
+                        policy.trust.ca.push(rule.path);
+                    }
                 }
             }
             for raw in &layer.pass {
@@ -386,12 +412,15 @@ fn drop_preset_reads_under_user_writes(policy: &mut Policy) {
     });
 }
 
+/// `raw` resolved for `rule`: one path, or for a deny whose `..` climbs
+/// out of a symlink both its readings (a planted link must not move it
+/// off the path meant); such a grant is refused.
 fn resolve_path(
     raw: &Path,
     origin: &str,
     rule: &str,
     ctx: &ResolveContext<'_>,
-) -> Result<PathRule, PolicyError> {
+) -> Result<Vec<PathRule>, PolicyError> {
     let label = || format!("{rule} (from {origin})");
     if raw.as_os_str().is_empty() {
         return Err(PolicyError::EmptyPath { rule: label() });
@@ -404,7 +433,7 @@ fn resolve_path(
             path: raw.to_string_lossy().replace('\0', "\\0"),
         });
     }
-    let path = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
+    let readings = paths::resolve(raw, ctx.home, ctx.cwd).ok_or_else(|| PolicyError::NoHome {
         rule: label(),
         path: raw.to_path_buf(),
         fix: if origin.starts_with("preset ") {
@@ -413,10 +442,22 @@ fn resolve_path(
             "write an absolute path, or set HOME"
         },
     })?;
-    Ok(PathRule {
-        path,
+    let rule_at = |path: &Path| PathRule {
+        path: path.to_path_buf(),
         origin: origin.to_string(),
-    })
+    };
+    match (rule, readings.steered) {
+        (_, None) => Ok(vec![rule_at(&readings.written)]),
+        ("deny", Some(s)) => Ok(vec![rule_at(&readings.written), rule_at(&s.opened)]),
+        // A CA input is read by the kernel's reading, and only read.
+        ("ca", Some(s)) => Ok(vec![rule_at(&s.opened)]),
+        (_, Some(s)) => Err(PolicyError::DotDotAfterLink {
+            rule: label(),
+            path: raw.to_path_buf(),
+            written: readings.written,
+            how: Box::new(s),
+        }),
+    }
 }
 
 fn push_paths(
@@ -433,9 +474,10 @@ fn push_paths(
     let mut seen = std::collections::HashSet::with_capacity(into.len() + raws.len());
     seen.extend(into.iter().map(|r| r.path.as_os_str().to_owned()));
     for raw in raws {
-        let resolved = resolve_path(raw, origin, rule, ctx)?;
-        if seen.insert(resolved.path.as_os_str().to_owned()) {
-            into.push(resolved);
+        for resolved in resolve_path(raw, origin, rule, ctx)? {
+            if seen.insert(resolved.path.as_os_str().to_owned()) {
+                into.push(resolved);
+            }
         }
     }
     Ok(())
