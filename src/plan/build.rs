@@ -84,6 +84,9 @@ pub enum BuildError {
         /// Why.
         problem: String,
     },
+    /// The look for keys beside a CA would hide the user's workspace.
+    #[error(transparent)]
+    BesideCa(#[from] super::BesideCaError),
     /// Network `proxy` without a usable upstream.
     #[error(transparent)]
     Proxy(#[from] super::ProxyError),
@@ -303,7 +306,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         .collect();
     let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
     policy.deny.extend(through_links);
-    let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
+    let beside = super::beside_ca::for_plan(&outcome, &policy, &cwd, &resolver, &mut warnings)?;
     policy.deny.extend(beside);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
     facts.no_private_mounts = private;
