@@ -1,8 +1,9 @@
 //! A sandbox that can write the directory of a CA file input must not be
 //! able to make the next run's scan for the keys beside it stop short:
-//! the scan is bounded (entries, bytes), and a directory it cannot look
-//! through whole is hidden, never left readable with a warning. Before,
-//! the child of a workspace-preset run with SSL_CERT_FILE=./certs/ca-cert.pem
+//! the scan is bounded (entries, bytes per file and per directory), and
+//! what it does not read is hidden, file by file (a directory it cannot
+//! list whole, as one), never left readable with a warning. Before, the
+//! child of a workspace-preset run with SSL_CERT_FILE=./certs/ca-cert.pem
 //! (the key hidden, `certs` writable) wrote five 4 MB files named to sort
 //! before `ca-key.pem`; the next run with the same policy read the key.
 //!
@@ -103,8 +104,9 @@ fn backends() -> Vec<&'static str> {
 /// The first run's child fills `certs` (bwrap: the directory is writable
 /// beside the hidden key; Landlock grants it entry by entry, so there the
 /// filling is done as a run under another policy would), then the next
-/// run with the same policy probes the key.
-fn filled_then_probed(backend: &str, fill: &str, line: &str) {
+/// run with the same policy probes the key: `want` per backend, and the
+/// warning `line(certs)` among sandspawn's.
+fn filled_then_probed(backend: &str, fill: &str, want: [&str; 2], line: impl Fn(&Path) -> String) {
     let ws = Ws::new();
     let filler = if backend == "bwrap" {
         ws.run(backend, &[PYTHON, "-c", fill])
@@ -119,47 +121,64 @@ fn filled_then_probed(backend: &str, fill: &str, line: &str) {
     let out = ws.run(backend, &[PYTHON, "-c", PROBE, "certs/ca-key.pem"]);
     let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let err = stderr(&out);
-    // bwrap masks the directory with an empty one; Landlock grants nothing.
-    let want = if backend == "bwrap" {
-        "ENOENT"
-    } else {
-        "EACCES"
-    };
+    let want = if backend == "bwrap" { want[0] } else { want[1] };
     assert_eq!(got, want, "{backend}: {err}");
-    let certs = ws.ws().join("certs");
-    let warning = format!(
-        "sandspawn: warning: SSL_CERT_FILE {}: its directory {} {line}, past what sandspawn \
-         looks through for private keys, so the directory is hidden in the sandbox; keep the \
-         CA in a directory of its own",
-        certs.join("ca-cert.pem").display(),
-        certs.display()
-    );
+    let warning = format!("sandspawn: warning: {}", line(&ws.ws().join("certs")));
     assert!(err.lines().any(|l| l == warning), "{backend}: {err}");
 }
 
-/// Five files of 4,000,000 bytes sorting before `ca-key.pem` use up the
-/// scan's 16 MiB before the key is read.
+/// Five files of 4,000,000 bytes sorting before `ca-key.pem`: each too big
+/// to be a key file, hidden unread, and the key is read and hidden.
 #[test]
-fn a_ca_directory_filled_past_the_byte_budget_is_hidden() {
+fn big_files_before_the_key_do_not_stop_the_scan() {
     let fill = "for i in range(5):\n    open(f'certs/a{i}', 'wb').write(b'0' * 4000000)";
     for backend in backends() {
-        filled_then_probed(
-            backend,
-            fill,
-            "holds more than 16777216 bytes of files to look through",
-        );
+        filled_then_probed(backend, fill, ["EACCES", "EACCES"], |certs| {
+            format!(
+                "{}: private key beside CA input {} (SSL_CERT_FILE); hidden in the sandbox \
+                 (move the key out of the CA's directory to silence this)",
+                certs.join("ca-key.pem").display(),
+                certs.join("ca-cert.pem").display()
+            )
+        });
     }
 }
 
-/// 3000 entries: the listing stops at 1024, wherever the key falls in it.
+/// Seventeen files of 1,000,000 bytes sorting before `ca-key.pem` use up
+/// the 16 MiB read per directory: the key, unread, is hidden with them.
+#[test]
+fn a_ca_directory_filled_past_the_byte_budget_hides_what_was_not_read() {
+    let fill = "for i in range(17):\n    open(f'certs/a{i:02}', 'wb').write(b'0' * 1000000)";
+    for backend in backends() {
+        filled_then_probed(backend, fill, ["EACCES", "EACCES"], |certs| {
+            format!(
+                "SSL_CERT_FILE {}: 2 files of its directory {} past the 16777216 bytes \
+                 sandspawn reads there for private keys (from {}) are hidden in the sandbox, \
+                 unread; keep the CA in a directory of its own",
+                certs.join("ca-cert.pem").display(),
+                certs.display(),
+                certs.join("a16").display()
+            )
+        });
+    }
+}
+
+/// 10,001 entries: the listing stops at 10,000, wherever the key falls in
+/// it, and the directory (not the workspace) is hidden whole.
 #[test]
 fn a_ca_directory_filled_past_the_entry_bound_is_hidden() {
-    let fill = "for i in range(3000):\n    open(f'certs/f{i}', 'wb').close()";
+    let fill = "for i in range(10001):\n    open(f'certs/f{i}', 'wb').close()";
+    // bwrap masks the directory with an empty one; Landlock grants nothing.
     for backend in backends() {
-        filled_then_probed(
-            backend,
-            fill,
-            "has more than 1024 entries, over the limit for a CA directory",
-        );
+        filled_then_probed(backend, fill, ["ENOENT", "EACCES"], |certs| {
+            format!(
+                "SSL_CERT_FILE {}: its directory {} has more than 10000 entries, over the \
+                 limit for a directory beside a CA, past what sandspawn looks through for \
+                 private keys, so the directory is hidden in the sandbox; keep the CA in a \
+                 directory of its own",
+                certs.join("ca-cert.pem").display(),
+                certs.display()
+            )
+        });
     }
 }

@@ -84,6 +84,9 @@ pub enum BuildError {
         /// Why.
         problem: String,
     },
+    /// The look for keys beside a CA would hide the user's workspace.
+    #[error(transparent)]
+    BesideCa(#[from] super::BesideCaError),
     /// Network `proxy` without a usable upstream.
     #[error(transparent)]
     Proxy(#[from] super::ProxyError),
@@ -302,7 +305,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         )
         .chain(super::own_dirs::default_own_dirs(&req.parent_env))
         .collect();
-    let beside = super::beside_ca::for_plan(&outcome, &policy, &resolver, &mut warnings);
+    let beside = super::beside_ca::for_plan(&outcome, &policy, &cwd, &resolver, &mut warnings)?;
     policy.deny.extend(beside);
     // Last of the denies' sources (the policy's, key holders, sandboxes'
     // directories, keys beside CA inputs): a root leading through a link

@@ -33,6 +33,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use assemble::{assemble, lookup, Alias, HostFacts, PrivateDirs, SystemRoot, SYSTEM_ROOTS};
+pub use beside_ca::BesideCaError;
 pub(crate) use build::check_parent_cwd;
 pub use build::{build, BuildError, Request};
 pub use fs::{Access, FsEntry, FsView, PathKind};

@@ -132,6 +132,10 @@ fn load_inner(
             return Err(Problem::IsDir.into());
         }
         out.watch.push((path.to_path_buf(), Ident::of(&meta)));
+        // The memo replays `resolved` only if it watched it (see `memo`).
+        if canonical != path {
+            out.watch.push((canonical.clone(), Ident::of(&meta)));
+        }
         return load_dir(origin_desc, &canonical, path, limits, budget, out);
     }
     if !meta.is_file() {
@@ -143,6 +147,9 @@ fn load_inner(
     let (bytes, ident) = read_regular(origin_desc, &canonical, &meta, path, limits, budget)?;
     out.files.push((path.to_path_buf(), bytes));
     out.watch.push((path.to_path_buf(), ident));
+    if canonical != path {
+        out.watch.push((canonical, ident));
+    }
     Ok(())
 }
 

@@ -17,6 +17,19 @@
 //! expires after its pass was memoised is warned about (`vouch`) only when
 //! an input changes.
 //!
+//! What a memo relies on: that no sandbox can write its directory (the
+//! trust cache is one of sandspawn's own directories, kept read-only in
+//! every sandbox, see `plan::own_dirs`), and that it is this user's, not
+//! writable by group or others, in a directory nobody else can rearrange
+//! (checked). Its content is otherwise believed only where it is checked
+//! against the request and the files: the bundles must be files of the
+//! memo's own directory that it watched, the system store the one found
+//! now, each reported input's path and origin the request's input at the
+//! same place (same count), and each resolved path one it watched (the
+//! look for keys beside a CA and the protection of CA inputs act on
+//! those). Its warnings and the rest of its report (counts, dropped
+//! blocks) are replayed as recorded.
+//!
 //! A memo belongs to the sandspawn build that wrote it (the identity of
 //! `/proc/self/exe`): an upgraded binary, whose sanitiser or judgement of
 //! certificates may differ, never replays an older one's outcome.
@@ -33,7 +46,7 @@ use super::input::open_nofollow;
 use super::{TrustOutcome, TrustRequest};
 
 /// Bump when the meaning of a memo changes.
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 
 /// What identifies the content of a file or the entry list of a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,12 +110,17 @@ fn build() -> Option<Ident> {
 }
 
 /// The recorded outcome, if everything it depends on is unchanged, its
-/// bundles are files of the memo's own directory that it checked, and its
-/// system store (if any) is `system`, the one found now: a memo names what the
+/// bundles are files of the memo's own directory that it checked, its
+/// system store (if any) is `system`, the one found now, and its inputs
+/// are `req`'s, each resolved to a path it watched: a memo names what the
 /// sandbox is granted and where keys are looked for, so one that a
 /// sandbox could have written (a cache another environment's runs use)
 /// must not lead anywhere else.
-pub(crate) fn lookup(memo: &Path, system: Option<&Path>) -> Option<TrustOutcome> {
+pub(crate) fn lookup(
+    memo: &Path,
+    system: Option<&Path>,
+    req: &TrustRequest,
+) -> Option<TrustOutcome> {
     let file = open_nofollow(memo).ok()?;
     let meta = file.metadata().ok()?;
     // Only a memo this user wrote, that nobody else can rewrite, is trusted.
@@ -139,7 +157,16 @@ pub(crate) fn lookup(memo: &Path, system: Option<&Path>) -> Option<TrustOutcome>
         .into_iter()
         .flatten()
         .all(checked);
+    let as_asked = outcome.inputs.len() == req.inputs.len()
+        && (outcome.inputs.iter().zip(&req.inputs))
+            .all(|(o, i)| o.path == i.path && o.origin == i.origin);
+    let watched = |r: &PathBuf| memo.watch.iter().any(|(p, _)| p == r);
+    let resolved = (outcome.inputs.iter())
+        .filter_map(|i| i.resolved.as_ref())
+        .all(watched);
     (kept
+        && as_asked
+        && resolved
         && (outcome.system_store.is_none() || outcome.system_store.as_deref() == system)
         && memo.watch.iter().all(unchanged)
         && memo.bundles.iter().all(unchanged))

@@ -261,7 +261,7 @@ pub fn prepare(req: &TrustRequest) -> Result<TrustOutcome, TrustError> {
     let system_path = system::find(&req.system_root);
     let memo_path = memo::path_for(req, system_path.as_deref());
     if let Some(outcome) =
-        (memo_path.as_deref()).and_then(|m| memo::lookup(m, system_path.as_deref()))
+        (memo_path.as_deref()).and_then(|m| memo::lookup(m, system_path.as_deref(), req))
     {
         return Ok(outcome);
     }

@@ -226,3 +226,53 @@ fn a_memo_from_another_build_is_ignored() {
     fs::write(&memo, serde_json::to_vec(&value).unwrap()).unwrap();
     assert!(prepare(&req).unwrap().extras_bundle.is_some());
 }
+
+/// The inputs a memo reports are what the look for keys beside a CA and
+/// the protection of CA inputs act on: a memo whose input paths are not
+/// the request's, or whose resolved paths it did not watch, is not
+/// replayed.
+#[test]
+fn a_memo_with_other_inputs_is_ignored() {
+    let fx = Fx::new();
+    let (a, _) = ca("memo-inputs");
+    let p = fx.write("a.pem", a.pem());
+    let real = fs::canonicalize(&p).unwrap();
+    let req = fx.req(vec![var("SSL_CERT_FILE", &p, Expect::File)]);
+    prepare(&req).unwrap();
+    let memo = fs::read_dir(&req.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().as_bytes().starts_with(b"memo-"))
+        .expect("a memo was written");
+    let good: serde_json::Value = serde_json::from_slice(&fs::read(&memo).unwrap()).unwrap();
+    let forged = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = good.clone();
+        edit(&mut value);
+        fs::write(&memo, serde_json::to_vec(&value).unwrap()).unwrap();
+        fs::set_permissions(&memo, fs::Permissions::from_mode(0o600)).unwrap();
+        prepare(&req).unwrap()
+    };
+    // The memo as written is replayed (so a forgery is a real one): its
+    // extras, claimed gone, are gone.
+    let replayed = forged(&|v| v["outcome"]["extras_bundle"] = serde_json::Value::Null);
+    assert!(replayed.extras_bundle.is_none());
+    let input = |o: &TrustOutcome| {
+        (
+            o.inputs.len(),
+            o.inputs[0].path.clone(),
+            o.inputs[0].resolved.clone(),
+        )
+    };
+    let honest = (1, p.clone(), Some(real.clone()));
+    // Another input path, another resolved path, one input more: each
+    // gets a full pass, which reports the request's input as it is.
+    let o = forged(&|v| v["outcome"]["inputs"][0]["path"] = "/etc/hostname".into());
+    assert_eq!(input(&o), honest);
+    let o = forged(&|v| v["outcome"]["inputs"][0]["resolved"] = "/etc/hostname".into());
+    assert_eq!(input(&o), honest);
+    let o = forged(&|v| {
+        let extra = v["outcome"]["inputs"][0].clone();
+        v["outcome"]["inputs"].as_array_mut().unwrap().push(extra);
+    });
+    assert_eq!(input(&o), honest);
+}
