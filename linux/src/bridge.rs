@@ -361,7 +361,9 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
             }
             let _ = std::fs::remove_dir_all(&cleanup_dir);
             // Refusals held back by the rate limit are summed up before the
-            // bridge goes, however short the sandbox's life after them.
+            // bridge goes, however short the sandbox's life after them; a
+            // summary another thread has taken is out before this returns
+            // (lines are written under the diagnostics' lock).
             held.flush();
             std::process::exit(0);
         })
