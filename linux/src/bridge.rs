@@ -508,7 +508,9 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                         "a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of {} only after one)",
                         upstream.display
                     );
-                    upstream.diagnostics.report(Refused::BadHead, &reason);
+                    upstream
+                        .diagnostics
+                        .report(Refused::BadRequestLine, &reason);
                     return refusal::answer_http(conn, "400 Bad Request", &reason);
                 }
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {

@@ -43,6 +43,8 @@ pub enum Refused {
     Login,
     /// A request head too large, or not complete in time.
     BadHead,
+    /// A request head that does not start with an HTTP/1.x request line.
+    BadRequestLine,
     /// The SOCKS5 upstream refused or failed a tunnel.
     Tunnel,
     /// The origin's answer to a plain `http://` request could not be relayed.
@@ -52,12 +54,13 @@ pub enum Refused {
 }
 
 impl Refused {
-    const ALL: [Refused; 8] = [
+    const ALL: [Refused; 9] = [
         Refused::Unreachable,
         Refused::NotSpoken,
         Refused::WrongProtocol,
         Refused::Login,
         Refused::BadHead,
+        Refused::BadRequestLine,
         Refused::Tunnel,
         Refused::Origin,
         Refused::Echo,
@@ -70,9 +73,10 @@ impl Refused {
             Refused::WrongProtocol => "SOCKS5 to an HTTP upstream",
             Refused::Login => "login refused",
             Refused::BadHead => "request head too large or too slow",
+            Refused::BadRequestLine => "not an HTTP/1.x request line",
             Refused::Tunnel => "tunnel refused or failed",
             Refused::Origin => "origin answer not relayed",
-            Refused::Echo => "TRACE refused (it would echo the credentials)",
+            Refused::Echo => "TRACE/TRACK refused (it would echo the credentials)",
         }
     }
 

@@ -176,3 +176,22 @@ fn a_line_reported_while_the_flusher_writes_comes_after_its_summary() {
         ]
     );
 }
+
+#[test]
+fn the_summary_names_a_bad_request_line_and_a_track_as_what_they_are() {
+    let d = Diagnostics::default();
+    let t = Instant::now();
+    let line = "a request head that does not start with an HTTP/1.x request line";
+    let echo = "a TRACK request";
+    assert_eq!(d.lines(Refused::BadRequestLine, line, t).len(), 1);
+    assert_eq!(d.lines(Refused::Echo, echo, t + MS).len(), 1);
+    assert!(d.lines(Refused::BadRequestLine, line, t + 2 * MS).is_empty());
+    assert!(d.lines(Refused::Echo, echo, t + 3 * MS).is_empty());
+    assert_eq!(
+        d.summary_due(t + 3 * MS + QUIET).as_deref(),
+        Some(
+            "sandspawn: proxy bridge: 2 more refused (1 not an HTTP/1.x request line, \
+             1 TRACE/TRACK refused (it would echo the credentials))"
+        )
+    );
+}
