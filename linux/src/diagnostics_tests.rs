@@ -185,7 +185,9 @@ fn the_summary_names_a_bad_request_line_and_a_track_as_what_they_are() {
     let echo = "a TRACK request";
     assert_eq!(d.lines(Refused::BadRequestLine, line, t).len(), 1);
     assert_eq!(d.lines(Refused::Echo, echo, t + MS).len(), 1);
-    assert!(d.lines(Refused::BadRequestLine, line, t + 2 * MS).is_empty());
+    assert!(d
+        .lines(Refused::BadRequestLine, line, t + 2 * MS)
+        .is_empty());
     assert!(d.lines(Refused::Echo, echo, t + 3 * MS).is_empty());
     assert_eq!(
         d.summary_due(t + 3 * MS + QUIET).as_deref(),
