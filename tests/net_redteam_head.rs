@@ -107,6 +107,12 @@ fn credentials_go_only_on_a_head_that_starts_with_a_request_line() {
         "sandspawn: proxy bridge: a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of http://***@127.0.0.1:{port} only after one)"
     );
     assert!(stderr.contains(&line), "{stderr}");
+    // The three repeats of that line are held back and summed up by kind.
+    assert!(
+        stderr
+            .contains("sandspawn: proxy bridge: 3 more refused (3 not an HTTP/1.x request line)\n"),
+        "{stderr}"
+    );
     // The probe, then the one well-formed request, request line first.
     let seen: Vec<String> = heads.try_iter().filter(|h| !h.is_empty()).collect();
     assert_eq!(seen.len(), 2, "{seen:?}");

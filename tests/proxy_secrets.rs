@@ -62,6 +62,24 @@ fn a_password_in_the_port_of_a_proxy_variable_is_masked_in_the_error() {
 }
 
 #[test]
+fn a_numeric_password_too_long_for_a_port_is_masked_in_the_error() {
+    // Five digits or fewer up to 65535 cannot be told from a port; past
+    // that the text after the colon is no port and may be a password.
+    let home = tempfile::tempdir().unwrap();
+    let out = sandspawn(
+        home.path(),
+        &[("HTTPS_PROXY", "http://user:99999999")],
+        &["run", "--net", "proxy", "--", "/bin/true"],
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "sandspawn: HTTPS_PROXY: `http://user:***` is not a proxy URL: bad port\n"
+    );
+    assert!(!stderr(&out).contains("99999999"));
+}
+
+#[test]
 fn a_password_in_the_port_of_a_flag_policy_or_set_upstream_is_masked() {
     let home = tempfile::tempdir().unwrap();
     let out = sandspawn(

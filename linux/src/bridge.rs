@@ -361,7 +361,9 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
             }
             let _ = std::fs::remove_dir_all(&cleanup_dir);
             // Refusals held back by the rate limit are summed up before the
-            // bridge goes, however short the sandbox's life after them.
+            // bridge goes, however short the sandbox's life after them; a
+            // summary another thread has taken is out before this returns
+            // (lines are written under the diagnostics' lock).
             held.flush();
             std::process::exit(0);
         })
@@ -506,7 +508,9 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
                         "a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of {} only after one)",
                         upstream.display
                     );
-                    upstream.diagnostics.report(Refused::BadHead, &reason);
+                    upstream
+                        .diagnostics
+                        .report(Refused::BadRequestLine, &reason);
                     return refusal::answer_http(conn, "400 Bad Request", &reason);
                 }
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {

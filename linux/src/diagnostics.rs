@@ -43,6 +43,8 @@ pub enum Refused {
     Login,
     /// A request head too large, or not complete in time.
     BadHead,
+    /// A request head that does not start with an HTTP/1.x request line.
+    BadRequestLine,
     /// The SOCKS5 upstream refused or failed a tunnel.
     Tunnel,
     /// The origin's answer to a plain `http://` request could not be relayed.
@@ -52,12 +54,13 @@ pub enum Refused {
 }
 
 impl Refused {
-    const ALL: [Refused; 8] = [
+    const ALL: [Refused; 9] = [
         Refused::Unreachable,
         Refused::NotSpoken,
         Refused::WrongProtocol,
         Refused::Login,
         Refused::BadHead,
+        Refused::BadRequestLine,
         Refused::Tunnel,
         Refused::Origin,
         Refused::Echo,
@@ -70,9 +73,10 @@ impl Refused {
             Refused::WrongProtocol => "SOCKS5 to an HTTP upstream",
             Refused::Login => "login refused",
             Refused::BadHead => "request head too large or too slow",
+            Refused::BadRequestLine => "not an HTTP/1.x request line",
             Refused::Tunnel => "tunnel refused or failed",
             Refused::Origin => "origin answer not relayed",
-            Refused::Echo => "TRACE refused (it would echo the credentials)",
+            Refused::Echo => "TRACE/TRACK refused (it would echo the credentials)",
         }
     }
 
@@ -81,8 +85,15 @@ impl Refused {
     }
 }
 
+/// Where the lines go: stderr, or (in tests) a closure that keeps them.
+type Sink = Box<dyn FnMut(&str) + Send>;
+
 #[derive(Default)]
 struct State {
+    /// `None` is stderr. Lines are written while this state is locked, so
+    /// a summary taken is out before anyone else sees the state again: its
+    /// order before the next line, and the exit flush, are exact.
+    sink: Option<Sink>,
     /// When each recent distinct line was printed.
     seen: HashMap<String, Instant>,
     /// The current window and how many lines it printed.
@@ -98,6 +109,15 @@ struct State {
 }
 
 impl State {
+    fn write(&mut self, lines: &[String]) {
+        for line in lines {
+            match &mut self.sink {
+                Some(sink) => sink(line),
+                None => write_stderr(line),
+            }
+        }
+    }
+
     fn held_total(&self) -> u64 {
         self.held.iter().sum()
     }
@@ -163,8 +183,12 @@ impl Diagnostics {
 
     /// The lines to print for `message` (of `kind`) at `now`: none (held
     /// back), the line, or the summary of what was held and then the line.
+    #[cfg(test)]
     pub fn lines(&self, kind: Refused, message: &str, now: Instant) -> Vec<String> {
-        let mut state = self.lock();
+        Self::lines_of(&mut self.lock(), kind, message, now)
+    }
+
+    fn lines_of(state: &mut State, kind: Refused, message: &str, now: Instant) -> Vec<String> {
         state.last = Some(now);
         let repeat = state
             .seen
@@ -184,8 +208,12 @@ impl Diagnostics {
     /// The summary once the burst is over at `now` (no refusal for
     /// [`QUIET`]), or once lines have been held for [`REPEAT_AFTER`] (a
     /// burst that never ends is still summed up now and then).
+    #[cfg(test)]
     pub fn summary_due(&self, now: Instant) -> Option<String> {
-        let mut state = self.lock();
+        Self::summary_due_of(&mut self.lock(), now)
+    }
+
+    fn summary_due_of(state: &mut State, now: Instant) -> Option<String> {
         let quiet = state.last.is_some_and(|t| now.duration_since(t) >= QUIET);
         let long = state
             .held_since
@@ -200,8 +228,17 @@ impl Diagnostics {
     /// Print the summary of what is held now, burst over or not: the
     /// bridge is about to exit.
     pub fn flush(&self) {
-        let summary = self.lock().take_summary();
-        write_lines(&Vec::from_iter(summary));
+        let mut state = self.lock();
+        let summary = state.take_summary();
+        state.write(&Vec::from_iter(summary));
+    }
+
+    /// Diagnostics whose lines go to `sink` instead of stderr.
+    #[cfg(test)]
+    fn with_sink(sink: impl FnMut(&str) + Send + 'static) -> Diagnostics {
+        let d = Diagnostics::default();
+        d.lock().sink = Some(Box::new(sink));
+        d
     }
 
     /// Every distinct message printed lately, sorted.
@@ -218,9 +255,10 @@ impl Diagnostics {
     /// could land between them. While lines are held, one thread waits to
     /// print their summary when the burst ends.
     pub fn report(&self, kind: Refused, message: &str) {
-        write_lines(&self.lines(kind, message, Instant::now()));
         let start = {
             let mut state = self.lock();
+            let lines = Self::lines_of(&mut state, kind, message, Instant::now());
+            state.write(&lines);
             let start = state.held_total() > 0 && !state.flusher;
             state.flusher |= start;
             start
@@ -240,9 +278,9 @@ impl Diagnostics {
     fn flush_when_quiet(&self) {
         loop {
             std::thread::sleep(QUIET / 4);
-            let summary = self.summary_due(Instant::now());
-            write_lines(&Vec::from_iter(summary));
             let mut state = self.lock();
+            let summary = Self::summary_due_of(&mut state, Instant::now());
+            state.write(&Vec::from_iter(summary));
             if state.held_total() == 0 {
                 state.flusher = false;
                 return;
@@ -251,12 +289,10 @@ impl Diagnostics {
     }
 }
 
-fn write_lines(lines: &[String]) {
-    for line in lines {
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(format!("{line}\n").as_bytes());
-    }
+fn write_stderr(line: &str) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 #[cfg(test)]

@@ -1,3 +1,5 @@
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -105,4 +107,93 @@ fn memory_stays_bounded_under_endless_distinct_lines() {
     // 20 windows of LINES_PER_WINDOW lines, each after the first with the
     // summary of the window before.
     assert_eq!(printed, 20 * LINES_PER_WINDOW as usize + 19);
+}
+
+type Kept = Arc<Mutex<Vec<String>>>;
+
+/// Diagnostics whose lines are kept, and whose sink stops on the first
+/// summary until told to go on: as if the flusher were preempted there.
+fn stalled_on_summary() -> (Diagnostics, Kept, Receiver<()>, Sender<()>) {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&out);
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let started = Mutex::new(started);
+    let d = Diagnostics::with_sink(move |line| {
+        if line.contains("more refused") {
+            let _ = started.lock().unwrap().send(());
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        }
+        kept.lock().unwrap().push(line.to_owned());
+    });
+    // One line printed and one held, a burst long over.
+    let t = Instant::now() - Duration::from_secs(10);
+    assert_eq!(d.lines(Refused::Unreachable, "down", t).len(), 1);
+    assert!(d.lines(Refused::Unreachable, "down", t + MS).is_empty());
+    (d, out, started_rx, go)
+}
+
+#[test]
+fn the_exit_flush_returns_only_once_a_summary_taken_by_the_flusher_is_out() {
+    let (d, out, started, go) = stalled_on_summary();
+    let flusher = d.clone();
+    let flusher = std::thread::spawn(move || flusher.flush_when_quiet());
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let exiting = d.clone();
+    let kept = Arc::clone(&out);
+    // What the bridge's exit sees once its flush has returned.
+    let exiting = std::thread::spawn(move || {
+        exiting.flush();
+        kept.lock().unwrap().clone()
+    });
+    std::thread::sleep(200 * MS);
+    go.send(()).unwrap();
+    assert_eq!(
+        exiting.join().unwrap(),
+        ["sandspawn: proxy bridge: 1 more refused (1 upstream not reachable)"]
+    );
+    flusher.join().unwrap();
+}
+
+#[test]
+fn a_line_reported_while_the_flusher_writes_comes_after_its_summary() {
+    let (d, out, started, go) = stalled_on_summary();
+    let flusher = d.clone();
+    let flusher = std::thread::spawn(move || flusher.flush_when_quiet());
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let reporter = d.clone();
+    let reporter = std::thread::spawn(move || reporter.report(Refused::NotSpoken, "other"));
+    std::thread::sleep(200 * MS);
+    go.send(()).unwrap();
+    reporter.join().unwrap();
+    flusher.join().unwrap();
+    assert_eq!(
+        *out.lock().unwrap(),
+        [
+            "sandspawn: proxy bridge: 1 more refused (1 upstream not reachable)",
+            "sandspawn: proxy bridge: other",
+        ]
+    );
+}
+
+#[test]
+fn the_summary_names_a_bad_request_line_and_a_track_as_what_they_are() {
+    let d = Diagnostics::default();
+    let t = Instant::now();
+    let line = "a request head that does not start with an HTTP/1.x request line";
+    let echo = "a TRACK request";
+    assert_eq!(d.lines(Refused::BadRequestLine, line, t).len(), 1);
+    assert_eq!(d.lines(Refused::Echo, echo, t + MS).len(), 1);
+    assert!(d
+        .lines(Refused::BadRequestLine, line, t + 2 * MS)
+        .is_empty());
+    assert!(d.lines(Refused::Echo, echo, t + 3 * MS).is_empty());
+    assert_eq!(
+        d.summary_due(t + 3 * MS + QUIET).as_deref(),
+        Some(
+            "sandspawn: proxy bridge: 2 more refused (1 not an HTTP/1.x request line, \
+             1 TRACE/TRACK refused (it would echo the credentials))"
+        )
+    );
 }

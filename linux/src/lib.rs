@@ -214,6 +214,14 @@ pub fn run(spec: &SandboxSpec) -> RunError {
 /// process, then the target replaces it; unexpressible parts of the policy
 /// are printed to stderr (one line each) first.
 pub fn run_with_helper(spec: &SandboxSpec, helper_exe: &Path) -> RunError {
+    // A parent that ignores SIGCHLD passes that on through exec, and the
+    // kernel reaps the children itself: this process's probes (bwrap
+    // `--version`) would fail to wait (ECHILD); under bwrap its monitor
+    // would never see the sandbox's first process exit, and the sandbox
+    // outlived its command; under Landlock the command's own waits would
+    // fail, which Python's subprocess takes for exit status 0. Reset before
+    // either backend; SIG_DFL for a valid signal cannot fail.
+    let _ = sys::default_sigchld();
     if let Some(e) = too_long(spec) {
         return e;
     }
@@ -248,11 +256,6 @@ fn run_bwrap(spec: &SandboxSpec, features: &bwrap::BwrapFeatures, helper_exe: &P
     if let Err(e) = arm_parent_death(spec) {
         return e;
     }
-    // A parent that ignores SIGCHLD passes that on through exec: the kernel
-    // would reap the sandbox's first process itself, bwrap's monitor would
-    // never see it exit, and the sandbox outlived its command. SIG_DFL for
-    // a valid signal cannot fail.
-    let _ = sys::default_sigchld();
     let helper = match File::open(helper_exe) {
         Ok(f) => f,
         Err(source) => {

@@ -77,15 +77,31 @@ fn mask_bad_port(value: &[u8], start: usize) -> Option<Vec<u8>> {
         + rest[host_end..authority_end]
             .iter()
             .position(|&b| b == b':')?;
-    if rest[colon + 1..authority_end]
-        .iter()
-        .all(u8::is_ascii_digit)
-    {
+    if is_port(&rest[colon + 1..authority_end]) {
         return None;
     }
     let mut out = value[..start + colon + 1].to_vec();
     out.extend_from_slice(b"***");
     Some(out)
+}
+
+/// Whether `text` (after a host's `:`) may be a port: empty, or 1 to 5
+/// digits up to 65535. Anything else is no port and may be a password.
+/// A numeric password of 5 digits or fewer, up to 65535, cannot be told
+/// from a port and is printed as one: there is nothing to go on.
+fn is_port(text: &[u8]) -> bool {
+    text.len() <= 5
+        && text.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| {
+                if t.is_empty() {
+                    Some(0)
+                } else {
+                    t.parse::<u32>().ok()
+                }
+            })
+            .is_some_and(|port| port <= 65535)
 }
 
 /// Replace `user:password@` (or `user@`) in every URL of a value with
@@ -206,6 +222,11 @@ mod tests {
             ("http://user:pa:ss", "http://user:***"),
             ("http://[::1]:s3cret", "http://[::1]:***"),
             ("http://user:12ab/", "http://user:***"),
+            // All digits, but no port: too long or past 65535.
+            ("http://user:123456", "http://user:***"),
+            ("http://user:99999999", "http://user:***"),
+            ("http://user:65536/", "http://user:***"),
+            ("http://[::1]:123456", "http://[::1]:***"),
         ] {
             for name in ["HTTPS_PROXY", "https_proxy", "npm_config_proxy", "REGISTRY"] {
                 let got = mask_value(OsStr::new(name), OsStr::new(value));
@@ -221,11 +242,17 @@ mod tests {
             "http://proxy:3128/",
             "http://proxy:",
             "http://[::1]:1",
+            "http://proxy:65535",
+            "http://proxy:08080",
         ] {
             assert_eq!(mask_proxy_url(value.as_bytes()), None, "{value}");
         }
         assert_eq!(
             mask_url_credentials(b"http://a:b,http://y:1").unwrap(),
+            b"http://a:***,http://y:1"
+        );
+        assert_eq!(
+            mask_url_credentials(b"http://a:1234567,http://y:1").unwrap(),
             b"http://a:***,http://y:1"
         );
         for name in ["NO_PROXY", "no_proxy", "npm_config_noproxy"] {

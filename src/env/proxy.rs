@@ -112,14 +112,15 @@ pub(super) fn add_node_env_proxy<'r>(
 /// lists, every spelling alike, keep the loopback entries of all of them
 /// (see [`families::split_no_proxy`]; a list the user set replaces the
 /// parent's of that name). The other entries, which could only fail direct
-/// where the bridge is the one way out, are named in the returned notice.
+/// where the bridge is the one way out, are named in the returned notices,
+/// as are entries of a list that are not UTF-8.
 pub(super) fn bridge_proxy_family<'r>(
     vars: &mut BTreeMap<OsString, EnvVar>,
     (http, socks): (&OsStr, Option<&OsStr>),
     parent: &[(OsString, OsString)],
     user_set: &[(OsString, OsString)],
     denied_by: &impl Fn(&OsStr) -> Option<&'r crate::policy::NamePattern>,
-) -> Option<String> {
+) -> Vec<String> {
     let set = |vars: &mut BTreeMap<OsString, EnvVar>, name: &str, value: &OsStr, source| {
         let name = OsString::from(name);
         if denied_by(&name).is_none() {
@@ -162,19 +163,33 @@ pub(super) fn bridge_proxy_family<'r>(
             .flat_map(|(a, b)| [*a, *b])
             .chain(families::NO_PROXY_SINGLES.iter().copied())
     };
-    let lists: Vec<(&str, &str)> = names()
+    // A list that is not UTF-8 is taken entry by entry: its UTF-8 entries
+    // (every loopback name or address is ASCII) are judged like any, byte
+    // for byte, and the others, no loopback, are left out and counted.
+    let mut not_utf8: Vec<(&str, usize)> = Vec::new();
+    let lists: Vec<(&str, String)> = names()
         .filter_map(|n| {
             let last_set = user_set.iter().rev().find(|(k, _)| k == n);
             let (_, value) = last_set.or_else(|| parent.iter().find(|(k, _)| k == n))?;
-            Some((n, value.to_str()?))
+            if let Some(value) = value.to_str() {
+                return Some((n, value.to_owned()));
+            }
+            let (utf8, other): (Vec<_>, Vec<_>) = value
+                .as_encoded_bytes()
+                .split(|&b| b == b',')
+                .map(std::str::from_utf8)
+                .partition(Result::is_ok);
+            not_utf8.push((n, other.len()));
+            let utf8: Vec<&str> = utf8.into_iter().filter_map(Result::ok).collect();
+            Some((n, utf8.join(",")))
         })
         .collect();
-    let split = families::split_no_proxy(lists.iter().map(|(_, v)| *v));
+    let split = families::split_no_proxy(lists.iter().map(|(_, v)| v.as_str()));
     // Which lists held entries of each kind, for explain and the notice.
     let holding = |kind: fn(&families::NoProxySplit<'_>) -> bool| {
         lists
             .iter()
-            .filter(|(_, v)| kind(&families::split_no_proxy([*v])))
+            .filter(|(_, v)| kind(&families::split_no_proxy([v.as_str()])))
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
             .join(", ")
@@ -187,13 +202,20 @@ pub(super) fn bridge_proxy_family<'r>(
             set(vars, name, OsStr::new(&kept), source);
         }
     }
-    if split.other.is_empty() {
-        return None;
+    let mut notices = Vec::new();
+    if !split.other.is_empty() {
+        notices.push(format!(
+            "{}: {} left out of the child's no-proxy lists: with network proxy the bridge is its only way out, \
+             so requests to them go through the proxy instead of failing direct",
+            holding(|s| !s.other.is_empty()),
+            split.other.join(",")
+        ));
     }
-    Some(format!(
-        "{}: {} left out of the child's no-proxy lists: with network proxy the bridge is its only way out, \
-         so requests to them go through the proxy instead of failing direct",
-        holding(|s| !s.other.is_empty()),
-        split.other.join(",")
-    ))
+    for (name, count) in not_utf8 {
+        let entries = if count == 1 { "entry" } else { "entries" };
+        notices.push(format!(
+            "{name}: {count} {entries} not UTF-8 left out of the child's no-proxy lists"
+        ));
+    }
+    notices
 }

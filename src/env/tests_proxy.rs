@@ -530,3 +530,30 @@ fn npm_http_proxy_is_bridged_only_when_the_parent_had_it() {
     assert_eq!(plan.get("NPM_CONFIG_HTTP_PROXY"), Some(OsStr::new(INSIDE)));
     assert_eq!(plan.get("npm_config_http_proxy"), Some(OsStr::new(INSIDE)));
 }
+
+#[test]
+fn a_no_proxy_list_not_utf8_keeps_its_loopback_entries_and_names_the_rest() {
+    use std::os::unix::ffi::OsStrExt;
+    let p = vec![(
+        OsString::from("NO_PROXY"),
+        OsStr::from_bytes(b"localhost,caf\xe9.corp,intranet.corp,127.0.0.1").to_owned(),
+    )];
+    let plan = build(&p, &EnvRules::default(), &proxy_ctx(OsStr::new(INSIDE)));
+    assert_eq!(
+        plan.get("NO_PROXY"),
+        Some(OsStr::new("localhost,127.0.0.1"))
+    );
+    assert_eq!(
+        plan.get("no_proxy"),
+        Some(OsStr::new("localhost,127.0.0.1"))
+    );
+    assert_eq!(
+        plan.warnings,
+        [
+            "NO_PROXY: intranet.corp left out of the child's no-proxy lists: with network proxy \
+             the bridge is its only way out, so requests to them go through the proxy instead of \
+             failing direct",
+            "NO_PROXY: 1 entry not UTF-8 left out of the child's no-proxy lists",
+        ]
+    );
+}
