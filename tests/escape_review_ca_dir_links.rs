@@ -3,7 +3,7 @@
 //! deny), or the whole directory when the scan cannot look through it.
 //! Those denies were added after the check for roots leading through a
 //! link into a deny had run, so with SSL_CERT_FILE=/top/rvk/proxy/ca.pem,
-//! 1100 files beside it and `ws/out -> /top/rvk/proxy/ca-key.pem` planted
+//! 10 001 files beside it and `ws/out -> /top/rvk/proxy/ca-key.pem` planted
 //! by an earlier workspace run, `--read /top/rvk --read out` printed the
 //! key through `out` on both backends. Now every deny, whatever its
 //! source, is seen by that check: `out` is hidden under both names, with
@@ -70,12 +70,12 @@ fn warning(s: &Scratch, deny: &Path, origin: &str) -> String {
     )
 }
 
-/// The scan stops at 1100 entries: the CA's directory is hidden whole, and
+/// The scan stops past 10 000 entries: the CA's directory is hidden whole, and
 /// `out` leading into it is hidden too.
 #[test]
 fn a_link_into_a_ca_directory_hidden_whole_stays_hidden() {
     for backend in usable() {
-        let s = scratch(1100);
+        let s = scratch(10_001);
         let rvk = s.path("rvk");
         let key = s.path("rvk/proxy/ca-key.pem");
         let out = run(
