@@ -11,24 +11,17 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{stderr, PYTHON, SANDSPAWN};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
 
 /// Per argument PATH: OK when it can be read, else the errno name.
 const PROBE: &str = "import errno, sys\n\
                      def t(p):\n    try:\n        open(p).read()\n        return 'OK'\n    \
                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
                      print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/ws` (the cwd) holding `certs/ca-cert.pem` and its key
 /// `certs/ca-key.pem`, beside `home`.
@@ -77,28 +70,10 @@ impl Ws {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
-    let why = |backend: &str| {
-        if !Path::new(PYTHON).exists() {
-            return Some(format!("{PYTHON} is missing"));
-        }
-        let ws = Ws::new();
-        let out = ws.run(backend, &["true"]);
-        (!out.status.success()).then(|| {
-            format!(
-                "`sandspawn run --backend {backend}` does not work here: {}",
-                stderr(&out)
-            )
-        })
-    };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(|backend| {
+        support::unusable(backend, || Ok(Ws::new().run(backend, &["true"])))
+    })
 }
 
 /// The first run's child fills `certs` (bwrap: the directory is writable

@@ -10,11 +10,11 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+use support::{stderr, PYTHON, SANDSPAWN};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// Per argument `r:PATH` (read) or `w:PATH` (append): OK or the errno name.
 const PROBE: &str = "import errno, sys\n\
@@ -23,13 +23,6 @@ const PROBE: &str = "import errno, sys\n\
                      return 'OK'\n    \
                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
                      print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/ws` (the cwd) and `top/home` (HOME) holding `.ssh/id_test`.
 struct Ws {
@@ -67,27 +60,10 @@ impl Ws {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
-    let why = |backend: &str| {
-        if !Path::new(PYTHON).exists() {
-            return Some(format!("{PYTHON} is missing"));
-        }
-        let out = Ws::new().run(backend, &[], &["true"]);
-        (!out.status.success()).then(|| {
-            format!(
-                "`sandspawn run --backend {backend}` does not work here: {}",
-                stderr(&out)
-            )
-        })
-    };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(|backend| {
+        support::unusable(backend, || Ok(Ws::new().run(backend, &[], &["true"])))
+    })
 }
 
 #[test]

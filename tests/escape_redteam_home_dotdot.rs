@@ -12,17 +12,11 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{stderr, SANDSPAWN};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/sub/x`, `top/sub/h/.ssh/id` (the real home's key), `top/h` (the
 /// lexical home, empty) and `top/lnk -> top/sub/x`.
@@ -59,10 +53,6 @@ impl Top {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
         let t = Top::new();
@@ -77,10 +67,7 @@ fn backends() -> Vec<&'static str> {
             )
         })
     };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(why)
 }
 
 /// The one line sandspawn refuses with.

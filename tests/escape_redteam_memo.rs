@@ -14,11 +14,12 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{stderr, PYTHON, SANDSPAWN};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
 const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Rewrites every memo under argv[1] to name argv[2] as the bundle; prints
@@ -34,13 +35,6 @@ const FORGE: &str = "import errno, glob, json, sys\n\
                      open(m, 'w').write(json.dumps(d))\n    \
                      print('OK')\n\
                      except OSError as e:\n    print(errno.errorcode[e.errno])";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/home` (HOME, with `.ssh/id`), `top/xdg` and `top/ws` (the cwd).
 struct Top {
@@ -97,10 +91,6 @@ impl Top {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
         if !Path::new(PYTHON).exists() || !Path::new(SYSTEM_CA).exists() {
@@ -114,10 +104,7 @@ fn backends() -> Vec<&'static str> {
             )
         })
     };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(why)
 }
 
 #[test]

@@ -10,18 +10,12 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{skip, stderr, SANDSPAWN};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/home` (HOME), `top/xdg` and `top/ws` (the cwd).
 struct Top {
@@ -54,10 +48,6 @@ impl Top {
         }
         c
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn works(backend: &str) -> bool {

@@ -12,11 +12,11 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{stderr, PYTHON, SANDSPAWN};
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
 
 /// Per argument PATH: create it, OK or the errno name.
 const PROBE: &str = "import errno, sys\n\
@@ -24,13 +24,6 @@ const PROBE: &str = "import errno, sys\n\
                      return 'OK'\n    \
                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
                      print(' '.join(t(a) for a in sys.argv[1:]))";
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/home` (HOME, with `.config/sandspawn`) and `top/ws` (the cwd).
 struct Top {
@@ -63,10 +56,6 @@ impl Top {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
         let out = Top::new().run(backend, &[], &["true"]);
@@ -77,10 +66,7 @@ fn backends() -> Vec<&'static str> {
             )
         })
     };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(why)
 }
 
 #[test]

@@ -8,17 +8,11 @@
 //! unprivileged user. Skips print their reason and fail under
 //! `SANDSPAWN_MUST_WORK=1`.
 
+mod support;
+use support::{stderr, SANDSPAWN};
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-
-fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 /// `top/sub/x`, `top/sub/h/.ssh/id` (the key), `top/h` (where the lexical
 /// reading of the deny lands, empty) and `top/lnk -> top/sub/x`.
@@ -51,10 +45,6 @@ impl Top {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
         let out = Top::new().sandspawn(&["run", "--backend", backend, "--", "true"]);
@@ -65,10 +55,7 @@ fn backends() -> Vec<&'static str> {
             )
         })
     };
-    ["bwrap", "landlock"]
-        .into_iter()
-        .filter(|b| why(b).map(|r| skip(&r)).is_none())
-        .collect()
+    support::backends(why)
 }
 
 #[test]

@@ -19,8 +19,7 @@ use std::process::Command;
 use std::sync::mpsc;
 
 mod support;
-
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+use support::SANDSPAWN;
 
 /// An upstream that answers the start-up `CONNECT` probe `200` and every
 /// later request with its own head as the body. Each head it receives is

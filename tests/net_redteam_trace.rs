@@ -18,8 +18,8 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 
 mod support;
+use support::SANDSPAWN;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const CURL: &str = "/usr/bin/curl";
 /// base64("alice:s3cret"), as `Proxy-Authorization: Basic` carries it.
 const SECRET_B64: &str = "YWxpY2U6czNjcmV0";
