@@ -8,58 +8,12 @@
 mod fixture;
 use fixture::*;
 
-use std::process::{Child, Command, Stdio};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        kill(&mut self.0);
-    }
-}
-
-/// A second mitmdump, SOCKS5 only, that requires `alice:s3cret`; it shares
-/// the fixture's CA (same confdir) and records flows in `socks-flows.jsonl`.
-fn authenticating_socks(fx: &Fx) -> (KillOnDrop, u16) {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
-    let proxy = KillOnDrop(
-        Command::new(cache().join("mitm/bin/mitmdump"))
-            .args(["--listen-host", "127.0.0.1", "--mode"])
-            .arg(format!("socks5@{port}"))
-            .args(["--set", "proxyauth=alice:s3cret"])
-            .arg("--set")
-            .arg(format!("confdir={}", fx.dir.join("conf").display()))
-            .arg("--set")
-            .arg(format!(
-                "ssl_verify_upstream_trusted_ca={}",
-                fx.dir.join("pki/ca.pem").display()
-            ))
-            .arg("-s")
-            .arg(std::path::Path::new(FIXTURES).join("addon.py"))
-            .env_clear()
-            .env("PYTHONUNBUFFERED", "1")
-            .env("SANDSPAWN_TEST_ORIGIN_PORT", fx.origin_port.to_string())
-            .env("SANDSPAWN_TEST_FLOWS", fx.dir.join("socks-flows.jsonl"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("authenticating SOCKS5 mitmdump", 20, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    (proxy, port)
-}
-
 #[test]
 fn socks5_credentials_stay_on_the_host_and_refusals_name_the_variable() {
     let Some(fx) = Fx::start("socks-auth") else {
         return;
     };
-    let (_proxy, port) = authenticating_socks(&fx);
+    let (_proxy, port) = fx.authenticating_socks("socks-flows.jsonl");
     let url = fx.url(fx.origin_port);
     let ca = fx.mitm_ca().display().to_string();
     let with = |pw: &str| format!("socks5h://alice:{pw}@127.0.0.1:{port}");

@@ -412,33 +412,7 @@ fn the_http_front_logs_in_to_an_authenticating_upstream() {
     let Some(fx) = Fx::start("socks-front-auth") else {
         return;
     };
-    let free = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
-    let mut mitm = Command::new(cache().join("mitm/bin/mitmdump"))
-        .args(["--listen-host", "127.0.0.1", "--mode"])
-        .arg(format!("socks5@{port}"))
-        .args(["--set", "proxyauth=alice:s3cret"])
-        .arg("--set")
-        .arg(format!("confdir={}", fx.dir.join("conf").display()))
-        .arg("--set")
-        .arg(format!(
-            "ssl_verify_upstream_trusted_ca={}",
-            fx.dir.join("pki/ca.pem").display()
-        ))
-        .arg("-s")
-        .arg(std::path::Path::new(FIXTURES).join("addon.py"))
-        .env_clear()
-        .env("SANDSPAWN_TEST_ORIGIN_PORT", fx.origin_port.to_string())
-        .env("SANDSPAWN_TEST_FLOWS", fx.dir.join("auth-flows.jsonl"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("authenticating SOCKS5 mitmdump", 20, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let (mitm, port) = fx.authenticating_socks("auth-flows.jsonl");
     let url = fx.url(fx.origin_port);
     let out = run(
         &fx,
@@ -446,7 +420,7 @@ fn the_http_front_logs_in_to_an_authenticating_upstream() {
         &[],
         &["curl", "-sS", "--max-time", "10", &url],
     );
-    kill(&mut mitm);
+    drop(mitm);
     assert_eq!(
         (out.code, out.stdout.trim_end()),
         (Some(0), OK),

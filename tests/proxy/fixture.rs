@@ -118,6 +118,76 @@ pub fn wait_for(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Starts mitmdump as `command(ports)` builds it, on `n` ports that were
+/// free a moment ago, and waits until its log (`log`, stderr beside it in
+/// `.err`) says each of `kinds` is listening. A concurrent test can take
+/// such a port in between: mitmdump then exits with "address already in
+/// use" and is started again on fresh ports, up to five times. Waiting for
+/// a connect instead would be fooled by whoever took the port.
+pub fn start_mitm(
+    log: &Path,
+    n: usize,
+    kinds: &[&str],
+    mut command: impl FnMut(&[u16]) -> Command,
+) -> (Child, Vec<u16>) {
+    let err = log.with_extension("err");
+    let mut last = String::new();
+    for _ in 0..5 {
+        let held: Vec<std::net::TcpListener> = (0..n)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+            .collect();
+        let ports: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().expect("port").port())
+            .collect();
+        drop(held);
+        let mut child = command(&ports)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(log).expect("mitmdump log"))
+            .stderr(std::fs::File::create(&err).expect("mitmdump err"))
+            .spawn()
+            .expect("mitmdump");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default()
+                + &std::fs::read_to_string(&err).unwrap_or_default();
+            let up = |kind: &&str| {
+                text.lines()
+                    .any(|l| l.contains(kind) && l.contains("listening at"))
+            };
+            if kinds.iter().all(up) {
+                return (child, ports);
+            }
+            if child.try_wait().expect("wait mitmdump").is_some() {
+                assert!(
+                    text.contains("already in use"),
+                    "mitmdump exited at start:\n{text}"
+                );
+                last = text;
+                break;
+            }
+            if Instant::now() > deadline {
+                kill(&mut child);
+                panic!("mitmdump not listening after 20s:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("mitmdump found its ports taken five times:\n{last}");
+}
+
+/// A child killed by pid on drop unless taken.
+pub struct Reaped(pub Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            kill(child);
+        }
+    }
+}
+
 /// Origin (Python TLS server) + mitmdump, killed by pid on drop.
 pub struct Fx {
     pub dir: PathBuf,
@@ -176,7 +246,8 @@ impl Fx {
             .stdout(Stdio::null())
             .spawn()
             .expect("origin");
-        let mut fx_origin = Some(origin);
+        // Killed if the set-up below panics; Fx owns it after.
+        let mut fx_origin = Reaped(Some(origin));
         wait_for("origin", 10, || port_file.exists());
         let origin_port: u16 = std::fs::read_to_string(&port_file)
             .unwrap()
@@ -184,72 +255,56 @@ impl Fx {
             .parse()
             .unwrap();
 
-        // mitmdump: a regular proxy and a reverse proxy for origin.test
-        // (a stand-in for a transparent interceptor).
-        // Two modes cannot both listen on port 0: pick a free one for reverse.
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let reverse = free.local_addr().unwrap().port();
-        let free_socks = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let socks = free_socks.local_addr().unwrap().port();
-        drop(free);
-        drop(free_socks);
+        // mitmdump: a regular proxy, a reverse proxy for origin.test (a
+        // stand-in for a transparent interceptor) and a SOCKS5 proxy. Two
+        // modes cannot both listen on port 0: reverse and SOCKS5 get ports
+        // that were free a moment ago.
         let log = dir.join("mitm.log");
-        let mitm = Command::new(cache().join("mitm/bin/mitmdump"))
-            .args(["--listen-host", "127.0.0.1", "--mode", "regular@0"])
-            .arg("--mode")
-            .arg(format!(
-                "reverse:https://origin.test:{origin_port}@{reverse}"
-            ))
-            .arg("--mode")
-            .arg(format!("socks5@{socks}"))
-            .arg("--set")
-            .arg(format!("confdir={}", dir.join("conf").display()))
-            .arg("--set")
-            .arg(format!(
-                "ssl_verify_upstream_trusted_ca={}",
-                pki.join("ca.pem").display()
-            ))
-            .arg("-s")
-            .arg(Path::new(FIXTURES).join("addon.py"))
-            .env_clear()
-            .env("PYTHONUNBUFFERED", "1")
-            .env("SANDSPAWN_TEST_ORIGIN_PORT", origin_port.to_string())
-            .env("SANDSPAWN_TEST_FLOWS", dir.join("flows.jsonl"))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join("mitm.err")).unwrap())
-            .spawn()
-            .expect("mitmdump");
-        let mut fx = Fx {
+        let (mitm, fixed) = start_mitm(
+            &log,
+            2,
+            &["HTTP(S) proxy", "reverse proxy", "SOCKS v5 proxy"],
+            |ports| {
+                let mut c = Command::new(cache().join("mitm/bin/mitmdump"));
+                c.args(["--listen-host", "127.0.0.1", "--mode", "regular@0"])
+                    .arg("--mode")
+                    .arg(format!(
+                        "reverse:https://origin.test:{origin_port}@{}",
+                        ports[0]
+                    ))
+                    .arg("--mode")
+                    .arg(format!("socks5@{}", ports[1]))
+                    .arg("--set")
+                    .arg(format!("confdir={}", dir.join("conf").display()))
+                    .arg("--set")
+                    .arg(format!(
+                        "ssl_verify_upstream_trusted_ca={}",
+                        pki.join("ca.pem").display()
+                    ))
+                    .arg("-s")
+                    .arg(Path::new(FIXTURES).join("addon.py"))
+                    .env_clear()
+                    .env("SANDSPAWN_TEST_ORIGIN_PORT", origin_port.to_string())
+                    .env("SANDSPAWN_TEST_FLOWS", dir.join("flows.jsonl"));
+                c
+            },
+        );
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let regular = text
+            .lines()
+            .find(|l| l.contains("HTTP(S) proxy listening"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|at| at.trim().trim_end_matches('.').parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP(S) proxy port in the mitmdump log:\n{text}"));
+        let fx = Fx {
             dir: dir.clone(),
-            origin: fx_origin.take().expect("origin"),
+            origin: fx_origin.0.take().expect("origin"),
             mitm,
             origin_port,
-            proxy_port: 0,
-            reverse_port: 0,
-            socks_port: socks,
+            proxy_port: regular,
+            reverse_port: fixed[0],
+            socks_port: fixed[1],
         };
-        let ports = |kind: &str| -> Option<u16> {
-            let text = std::fs::read_to_string(&log).ok()?;
-            let line = text.lines().find(|l| l.contains(kind))?;
-            let at = line.rsplit(':').next()?.trim_end_matches('.');
-            at.trim().parse().ok()
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while ports("HTTP(S) proxy listening").is_none() || ports("reverse proxy").is_none() {
-            let text = std::fs::read_to_string(&log).unwrap_or_default()
-                + &std::fs::read_to_string(dir.join("mitm.err")).unwrap_or_default();
-            assert!(
-                Instant::now() < deadline,
-                "mitmdump not ready after 20s:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        fx.proxy_port = ports("HTTP(S) proxy listening").unwrap();
-        fx.reverse_port = ports("reverse proxy").unwrap();
-        wait_for("mitmdump SOCKS listener", 20, || {
-            std::net::TcpStream::connect(("127.0.0.1", socks)).is_ok()
-        });
         let ca = fx.mitm_ca();
         wait_for("mitmproxy CA", 10, || ca.exists());
         // The Boundary shape: the CA and its private key side by side.
@@ -257,6 +312,37 @@ impl Fx {
         std::fs::copy(&ca, b.join("ca-cert.pem")).unwrap();
         std::fs::copy(dir.join("conf/mitmproxy-ca.pem"), b.join("ca-key.pem")).unwrap();
         Some(fx)
+    }
+
+    /// A second mitmdump, SOCKS5 only, that requires `alice:s3cret`; it
+    /// shares the fixture's CA (same confdir) and records flows in `flows`
+    /// under the fixture's directory.
+    pub fn authenticating_socks(&self, flows: &str) -> (Reaped, u16) {
+        let (child, ports) = start_mitm(
+            &self.dir.join(format!("{flows}.log")),
+            1,
+            &["SOCKS v5 proxy"],
+            |ports| {
+                let mut c = Command::new(cache().join("mitm/bin/mitmdump"));
+                c.args(["--listen-host", "127.0.0.1", "--mode"])
+                    .arg(format!("socks5@{}", ports[0]))
+                    .args(["--set", "proxyauth=alice:s3cret"])
+                    .arg("--set")
+                    .arg(format!("confdir={}", self.dir.join("conf").display()))
+                    .arg("--set")
+                    .arg(format!(
+                        "ssl_verify_upstream_trusted_ca={}",
+                        self.dir.join("pki/ca.pem").display()
+                    ))
+                    .arg("-s")
+                    .arg(Path::new(FIXTURES).join("addon.py"))
+                    .env_clear()
+                    .env("SANDSPAWN_TEST_ORIGIN_PORT", self.origin_port.to_string())
+                    .env("SANDSPAWN_TEST_FLOWS", self.dir.join(flows));
+                c
+            },
+        );
+        (Reaped(Some(child)), ports[0])
     }
 
     pub fn mitm_ca(&self) -> PathBuf {
