@@ -15,7 +15,18 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "command:  {}", cmd.join(" "))?;
     writeln!(out, "cwd:      {}", plan.cwd.display())?;
     writeln!(out, "backend:  {} ({})", plan.backend, plan.backend_why)?;
-    writeln!(out, "network:  {}", plan.network)?;
+    match &plan.proxy {
+        // The child's variables all name the bridge: say where it leads.
+        Some(p) => writeln!(
+            out,
+            "network:  {} (upstream {} from {}, through the bridge at {})",
+            plan.network,
+            p.upstream.display,
+            p.upstream.origin,
+            p.inside_url.to_string_lossy()
+        )?,
+        None => writeln!(out, "network:  {}", plan.network)?,
+    }
 
     writeln!(out, "\nenvironment ({} variables):", plan.env.vars.len())?;
     for v in &plan.env.vars {

@@ -65,7 +65,9 @@ pub struct HostContext {
     pub recover_host_env: bool,
     /// Read the user config (`$XDG_CONFIG_HOME/sandspawn/config.toml`).
     pub user_config: bool,
-    /// A proxy URL to export when none is set (`--proxy`).
+    /// The proxy URL given for this launch (`--proxy`): the upstream under
+    /// network `proxy`, HTTPS_PROXY and HTTP_PROXY (replacing the parent's)
+    /// under `full`.
     pub proxy: Option<OsString>,
     /// Highest-priority layers (command-line flags).
     pub layers: Vec<Layer>,
@@ -165,6 +167,17 @@ pub fn plan_with_recovered(
                 .clone()
                 .into_layer(format!("{}: sandbox", launch.origin)),
         );
+    }
+    // `proxy` is the caller's `--proxy`: a layer of its own, so that the
+    // plan hands it on as the flag's (under network `full` it replaces the
+    // parent's HTTP(S)_PROXY, said) and not as an inherited variable that
+    // loses to the host's; flags given as layers still win.
+    if let Some(proxy) = &ctx.proxy {
+        layers.push(Layer {
+            origin: "command line".into(),
+            proxy: Some(proxy.clone()),
+            ..Layer::default()
+        });
     }
     layers.extend(ctx.layers.iter().cloned());
     // The PATH the child gets: the last layer that sets it (the entry's

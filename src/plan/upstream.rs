@@ -209,9 +209,13 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
 /// `--proxy` (or a policy's `proxy`) outside network `proxy`, which was
 /// silently ignored. Under `full` the child's clients go out directly, so
 /// the URL is handed to them as `sandspawn mcp --proxy` hands it to a
-/// server: HTTPS_PROXY and HTTP_PROXY, unless a proxy variable is already
-/// set (the parent environment with them added is returned). Under `none`
-/// it can do nothing: one warning says so and what to pass instead.
+/// server: HTTPS_PROXY and HTTP_PROXY (the env plan adds the lowercase
+/// spellings and NODE_USE_ENV_PROXY). The URL was given for this command,
+/// so it replaces the parent's variables of those names, either spelling
+/// (curl, Python and Node prefer the lowercase one: left in place, it won
+/// over the flag); one warning names the replaced ones (the parent
+/// environment with them replaced is returned). Under `none` it can do
+/// nothing: one warning says so and what to pass instead.
 pub(crate) fn outside_proxy_mode(
     policy: &crate::policy::Policy,
     parent_env: &[(OsString, OsString)],
@@ -231,15 +235,78 @@ pub(crate) fn outside_proxy_mode(
             None
         }
         NetworkMode::Full => {
-            let added = crate::mcp::hostenv::proxy_vars(Some(proxy), None, parent_env);
-            Some(parent_env.iter().cloned().chain(added).collect())
+            let (env, replaced) = hand_proxy(proxy, parent_env);
+            if !replaced.is_empty() {
+                warnings.push(format!(
+                    "{} replaces the parent's {} for the command (network full); the \
+                     parent's value is not passed",
+                    policy.proxy_origin,
+                    replaced.join(", ")
+                ));
+            }
+            Some(env)
         }
     }
+}
+
+/// The variables `--proxy` sets under network `full`, each spelling.
+const HANDED: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+
+/// `parent_env` with [`HANDED`] replaced: HTTPS_PROXY and HTTP_PROXY get
+/// `proxy`, the lowercase ones go (the plan copies them from the
+/// uppercase). Also the names of the parent's variables that held another
+/// value (one that held `proxy` itself was not overridden), in
+/// [`HANDED`]'s order: names only, a value can carry credentials.
+fn hand_proxy(
+    proxy: &OsStr,
+    parent_env: &[(OsString, OsString)],
+) -> (Vec<(OsString, OsString)>, Vec<&'static str>) {
+    let replaced = HANDED
+        .into_iter()
+        .filter(|name| {
+            // The first occurrence is the one the plan reads.
+            lookup(parent_env, name).is_some_and(|v| !v.is_empty() && v != proxy)
+        })
+        .collect();
+    let env = (parent_env.iter())
+        .filter(|(n, _)| !HANDED.iter().any(|h| n == h))
+        .cloned()
+        .chain(["HTTPS_PROXY", "HTTP_PROXY"].map(|n| (OsString::from(n), proxy.to_os_string())))
+        .collect();
+    (env, replaced)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flag_replaces_each_spelling_and_names_only_what_differed() {
+        let env: Vec<(OsString, OsString)> = [
+            ("https_proxy", "http://u:pw@parent:1"),
+            ("HTTP_PROXY", "http://flag:2"),
+            ("http_proxy", ""),
+            ("https_proxy", "http://second:3"),
+            ("ALL_PROXY", "socks5h://parent:4"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(n, v)| (n.into(), v.into()))
+        .into();
+        let (got, replaced) = hand_proxy(OsStr::new("http://flag:2"), &env);
+        assert_eq!(replaced, ["https_proxy"]);
+        let got: Vec<(&str, &str)> = (got.iter())
+            .map(|(n, v)| (n.to_str().unwrap(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ALL_PROXY", "socks5h://parent:4"),
+                ("PATH", "/bin"),
+                ("HTTPS_PROXY", "http://flag:2"),
+                ("HTTP_PROXY", "http://flag:2"),
+            ]
+        );
+    }
 
     fn p(s: &str) -> Result<Upstream, ProxyError> {
         parse(OsStr::new(s), "HTTPS_PROXY")
