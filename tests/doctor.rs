@@ -45,6 +45,7 @@ fn json_on_this_host_picks_bwrap_and_masks_proxy_credentials() {
         "bwrap_trial",
         "landlock_abi",
         "seccomp",
+        "pidfd",
         "inside_sandbox",
         "auto",
         "auto_why",
@@ -63,6 +64,10 @@ fn json_on_this_host_picks_bwrap_and_masks_proxy_credentials() {
     eprintln!("landlock ABI {abi}");
     assert!(abi >= 1, "Landlock: {v:#}");
     assert_eq!(v["seccomp"], true);
+    assert_eq!(
+        v["pidfd"],
+        serde_json::json!({"ok": true, "detail": "pidfd_open, pidfd_send_signal, waitid(P_PIDFD)"})
+    );
     if v["bwrap"]["version"].is_null() {
         return skip("no bwrap on this host");
     }

@@ -141,6 +141,9 @@ pub struct Diagnosis {
     pub landlock_abi: u32,
     /// seccomp filters available.
     pub seccomp: bool,
+    /// pidfd_open, pidfd_send_signal and waitid(P_PIDFD), which the
+    /// library (and `sandspawn mcp check`) hold a server by.
+    pub pidfd: Check,
     /// This process already runs under a seccomp filter with
     /// no_new_privs set: inside a sandbox (sandspawn's own, say), whose
     /// filter is the likely reason user namespaces are refused.
@@ -211,6 +214,11 @@ pub fn diagnose() -> Diagnosis {
         bwrap_trial,
         landlock_abi: sys::landlock_abi(),
         seccomp: sys::seccomp_available(),
+        pidfd: Check::from_result(
+            crate::pidfd::support()
+                .map(|()| "pidfd_open, pidfd_send_signal, waitid(P_PIDFD)".to_string())
+                .map_err(|e| e.to_string()),
+        ),
         inside_sandbox: inside_sandbox(),
         auto: Backend::Bwrap,
         auto_why: String::new(),
@@ -364,6 +372,16 @@ pub fn problems(d: &Diagnosis) -> Vec<Problem> {
         add(
             "seccomp filters are unavailable".into(),
             "boot a kernel with CONFIG_SECCOMP_FILTER=y",
+        );
+    }
+    if !d.pidfd.ok {
+        // The detail names the call, and the kernel it needs when missing.
+        add(
+            format!(
+                "the library and `sandspawn mcp check` cannot start servers: {}",
+                d.pidfd.detail
+            ),
+            "upgrade to Linux 5.4 or later, or allow pidfd_open, pidfd_send_signal and waitid in the host's seccomp profile",
         );
     }
     out

@@ -35,6 +35,7 @@ fn healthy() -> Diagnosis {
         bwrap_trial: ok("ran"),
         landlock_abi: 7,
         seccomp: true,
+        pidfd: ok("pidfd_open, pidfd_send_signal, waitid(P_PIDFD)"),
         inside_sandbox: false,
         auto: Backend::Bwrap,
         auto_why: String::new(),
@@ -182,5 +183,28 @@ fn a_descriptor_shortage_gets_the_ulimit_remedy() {
     assert_eq!(
         remedies(&d),
         ["raise the open-file limit (ulimit -n 64), or use --backend landlock"]
+    );
+}
+
+#[test]
+fn a_kernel_without_pidfds_is_a_problem_naming_the_call_and_release() {
+    let mut d = healthy();
+    let missing = crate::pidfd::PidfdError::of(
+        crate::pidfd::PidfdCall::Wait,
+        std::io::Error::from_raw_os_error(libc::EINVAL),
+    );
+    d.pidfd = fail(&missing.to_string());
+    let problems = problems(&d);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0].problem,
+        "the library and `sandspawn mcp check` cannot start servers: waitid(P_PIDFD) is not available on this kernel \
+         (EINVAL): sandspawn holds the processes it signals by a pidfd, which needs Linux 5.4 \
+         or later; run on a newer kernel"
+    );
+    assert_eq!(
+        problems[0].remedy,
+        "upgrade to Linux 5.4 or later, or allow pidfd_open, pidfd_send_signal and waitid in \
+         the host's seccomp profile"
     );
 }

@@ -25,6 +25,7 @@ mod front_response;
 pub mod helper;
 pub mod lifetime;
 pub mod pathcmp;
+pub mod pidfd;
 pub mod policy;
 pub mod proxy_url;
 mod refusal;

@@ -4,7 +4,7 @@
 //!
 //! JSON keys are stable; new keys may be added, none renamed or removed:
 //! `ok`, `user_namespaces`, `sysctls`, `apparmor`, `bwrap`, `bwrap_userns`,
-//! `fresh_proc`, `bwrap_trial`, `landlock_abi`, `seccomp`, `auto`,
+//! `fresh_proc`, `bwrap_trial`, `landlock_abi`, `seccomp`, `pidfd`, `auto`,
 //! `auto_why`, `can_enforce`, `trust`, `proxy`, `problems`.
 
 use std::ffi::OsString;
@@ -227,6 +227,7 @@ pub fn write_text(f: &Findings, out: &mut impl Write) -> io::Result<()> {
         "unavailable"
     };
     writeln!(out, "seccomp          {seccomp}")?;
+    writeln!(out, "pidfd            {} {}", yes(&h.pidfd), h.pidfd.detail)?;
     writeln!(out, "auto backend     {} ({})", h.auto, h.auto_why)?;
 
     writeln!(out, "\ntrust:")?;

@@ -1,4 +1,4 @@
-//! The only module (with its submodules `caps`, `peer`, `watch`) with `unsafe`: thin
+//! The only module (with its submodules `caps`, `peer`, `pidfd`, `watch`) with `unsafe`: thin
 //! wrappers over single syscalls.
 //!
 //! Each wrapper makes one call, checks its return value and maps errno in
@@ -11,9 +11,11 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 mod caps;
 mod peer;
+mod pidfd;
 mod watch;
 pub use caps::{ambient_clear_all, capbset_drop, capbset_read, capget, capset_clear};
 pub use peer::{has_exited, netns_cookie, peer_pid, peer_pidfd};
+pub use pidfd::{pidfd_exited, pidfd_open, pidfd_send_signal};
 pub use watch::{
     default_sigchld, null_stdin_stdout, read_signals, reap_one, reap_pid, send_signal,
     set_child_subreaper, signalfd_block,
@@ -116,18 +118,6 @@ pub fn seccomp_available() -> bool {
     // SAFETY: PR_GET_SECCOMP only returns the current mode; integer arguments.
     let ret = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     ret >= 0
-}
-
-/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits.
-pub fn pidfd_open(pid: libc::pid_t) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes two integers and returns a new descriptor or
-    // -1; no memory is passed.
-    let ret = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    let fd = i32::try_from(ret).map_err(|_| io::Error::other("pidfd out of range"))?;
-    // SAFETY: `fd` was just returned by the kernel for this call, so it is
-    // open and nothing else in this process owns it.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// The limits on open descriptors (`ulimit -n`): soft and hard.
