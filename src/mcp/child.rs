@@ -5,7 +5,11 @@
 //! the rest of the host's life. Here waiting is on a pidfd registered with
 //! whichever runtime awaits, and a child dropped unreaped is SIGKILLed and
 //! handed to one process-long reaper thread: the dropping thread (a
-//! runtime worker, or none) never blocks on it.
+//! runtime worker, or none) never blocks on it. Every signal goes through
+//! the pidfd too: by pid number, one sent after the child was reaped (by
+//! the kernel, for a host that ignores SIGCHLD) could reach whatever
+//! process took the number since. Without pidfds (Linux before 5.4) no
+//! child is owned at all: see [`sandspawn_linux::pidfd`].
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -15,13 +19,13 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use sandspawn_linux::pidfd::{self, PidfdError};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-/// How often a child is polled where no pidfd could be had (Linux before
-/// 5.3, a seccomp filter on the host), and how often the reaper thread
-/// looks at the children it holds.
+/// How often the reaper thread looks at the children it holds.
 const POLL: Duration = Duration::from_millis(20);
 
 /// A child process that is always reaped: by `wait`/`try_wait`, or once
@@ -36,7 +40,7 @@ pub(crate) struct OwnedChild {
 #[derive(Debug)]
 struct Reapable {
     child: Child,
-    pidfd: Option<OwnedFd>,
+    pidfd: OwnedFd,
     status: Option<ExitStatus>,
 }
 
@@ -51,29 +55,49 @@ impl Reapable {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        if let Some(fd) = &self.pidfd {
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-            match waitid(Id::PIDFd(fd.as_fd()), flags) {
-                Ok(WaitStatus::StillAlive) => return Ok(None),
-                Ok(_) => {}
-                Err(Errno::EINTR) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::PIDFd(self.pidfd.as_fd()), flags) {
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => {}
+            Err(Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
         self.status = self.child.try_wait()?;
         Ok(self.status)
     }
+
+    /// Send `sig` through the pidfd: to this process alone, ESRCH once it
+    /// was reaped (here, or by the kernel).
+    fn signal(&self, sig: Signal) -> io::Result<()> {
+        if self.status.is_some() {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        pidfd::send_signal(self.pidfd.as_fd(), sig as libc::c_int).map_err(|e| match e {
+            PidfdError::Failed { source, .. } => source,
+            other => io::Error::other(other),
+        })
+    }
 }
 
 impl OwnedChild {
-    pub(crate) fn new(child: Child) -> OwnedChild {
-        let pidfd = sandspawn_linux::lifetime::child_pidfd(&child).ok();
-        OwnedChild {
-            child: Some(Reapable {
-                child,
-                pidfd,
-                status: None,
+    /// Own `child`, just spawned. Without a pidfd of it (the caller
+    /// checked [`pidfd::support`] first: descriptors exhausted) it is
+    /// killed and reaped here, still unreaped until then so its pid is its
+    /// own, and the error returned.
+    pub(crate) fn new(mut child: Child) -> Result<OwnedChild, PidfdError> {
+        match pidfd::open(child.id()) {
+            Ok(pidfd) => Ok(OwnedChild {
+                child: Some(Reapable {
+                    child,
+                    pidfd,
+                    status: None,
+                }),
             }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
         }
     }
 
@@ -99,6 +123,12 @@ impl OwnedChild {
         self.reapable().try_wait()
     }
 
+    /// Send `sig` to the child through its pidfd (never to a process that
+    /// took its pid number after it was reaped: ESRCH then).
+    pub(crate) fn signal(&mut self, sig: Signal) -> io::Result<()> {
+        self.reapable().signal(sig)
+    }
+
     /// Wait for the exit, in whichever runtime awaits this (cancel-safe).
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
         loop {
@@ -106,18 +136,13 @@ impl OwnedChild {
             if let Some(status) = reapable.try_wait()? {
                 return Ok(status);
             }
-            match &reapable.pidfd {
-                Some(fd) => {
-                    // Registered for this wait only, so the handle may move
-                    // between runtimes; readable once the child has exited.
-                    // The constructor is deprecated for a `T` whose fd could
-                    // change under the registration; an owned copy cannot.
-                    #[allow(deprecated)]
-                    let fd = AsyncFd::with_interest(fd.try_clone()?, Interest::READABLE)?;
-                    drop(fd.readable().await?);
-                }
-                None => tokio::time::sleep(POLL).await,
-            }
+            // Registered for this wait only, so the handle may move between
+            // runtimes; readable once the child has exited. The constructor
+            // is deprecated for a `T` whose fd could change under the
+            // registration; an owned copy cannot.
+            #[allow(deprecated)]
+            let fd = AsyncFd::with_interest(reapable.pidfd.try_clone()?, Interest::READABLE)?;
+            drop(fd.readable().await?);
         }
     }
 }
@@ -130,7 +155,7 @@ impl Drop for OwnedChild {
         if !matches!(dying.try_wait(), Ok(None)) {
             return;
         }
-        let _ = dying.child.kill();
+        let _ = dying.signal(Signal::SIGKILL);
         // Most often gone by now: reaped here, no thread involved.
         if !matches!(dying.try_wait(), Ok(None)) {
             return;
@@ -180,5 +205,78 @@ fn reap(rx: mpsc::Receiver<Reapable>) {
         }
         pending.extend(rx.try_iter());
         pending.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::unistd::Pid;
+    use std::process::Command;
+
+    /// A `sleep 30` with pid `pid`, set up through ns_last_pid (root
+    /// only); `None` if this user cannot, or another fork took the number
+    /// each time.
+    fn sleeper_with_pid(pid: u32) -> Option<Child> {
+        for _ in 0..200 {
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+            let mut other = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+            if other.id() == pid {
+                return Some(other);
+            }
+            other.kill().unwrap();
+            other.wait().unwrap();
+        }
+        None
+    }
+
+    /// The child reaped behind the handle's back (as the kernel does for a
+    /// host that ignores SIGCHLD) and its pid number taken by another
+    /// process: a signal through the handle is ESRCH and does not reach
+    /// that process, nor does dropping the handle. Sent by number, both
+    /// would have killed it.
+    #[test]
+    fn a_signal_never_reaches_a_process_that_took_the_pid() {
+        let child = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        let mut owned = OwnedChild::new(child).unwrap();
+        let raw = Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(raw, Signal::SIGKILL).unwrap();
+        nix::sys::wait::waitpid(raw, None).unwrap();
+        let Some(mut other) = sleeper_with_pid(pid) else {
+            assert!(
+                std::env::var_os("SANDSPAWN_MUST_WORK").is_none(),
+                "could not give pid {pid} to another process (ns_last_pid needs root)"
+            );
+            eprintln!("skipped: could not give pid {pid} to another process");
+            return;
+        };
+        let err = owned.signal(Signal::SIGKILL).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+        drop(owned);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "pid {pid}'s new owner was killed"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+
+    #[test]
+    fn a_signal_reaches_the_child_and_after_reaping_is_esrch() {
+        let child = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+        let mut owned = OwnedChild::new(child).unwrap();
+        owned.signal(Signal::SIGTERM).unwrap();
+        let status = loop {
+            if let Some(s) = owned.try_wait().unwrap() {
+                break s;
+            }
+            std::thread::sleep(POLL);
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        let err = owned.signal(Signal::SIGKILL).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
     }
 }

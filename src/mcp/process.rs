@@ -67,6 +67,12 @@ pub enum SpawnError {
     /// Landlock: the sandbox's own HOME and TMPDIR could not be made.
     #[error(transparent)]
     PrivateDirs(crate::plan::BuildError),
+    /// No pidfd to hold the server by: the kernel lacks the call (it names
+    /// it and the Linux release it needs), or it failed. Nothing is left
+    /// running: a server that could only be signalled by pid number is not
+    /// started.
+    #[error(transparent)]
+    Pidfd(#[from] sandspawn_linux::pidfd::PidfdError),
 }
 
 /// How to spawn.
@@ -84,6 +90,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Why the spawner thread did not start the child.
 enum SpawnFailure {
     Io(io::Error),
+    Pidfd(sandspawn_linux::pidfd::PidfdError),
     /// The caller's runtime has no IO driver (tokio would panic).
     NoIo,
     /// The caller's runtime has no timers: the spawn would work, and then
@@ -173,6 +180,10 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         return Err(SpawnError::HiddenCommand(why.clone()));
     }
     let exe = find_sandspawn(opts.sandspawn_exe.as_deref())?;
+    // Before anything is forked: a server is held by its pidfd (waited
+    // for and signalled through it), and where the kernel has none it is
+    // not started (see `sandspawn_linux::pidfd`).
+    sandspawn_linux::pidfd::support()?;
     // Landlock: a new HOME and TMPDIR for each spawn, however often the
     // plan is spawned. This process owns them: they go when the child is
     // reaped, or with a later sweep if this process is killed first.
@@ -210,10 +221,12 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
         let result = match (probe, timers) {
             (Err(_), _) => Err(SpawnFailure::NoIo),
             (_, Err(_)) => Err(SpawnFailure::NoTime),
-            (Ok(Ok(())), Ok(())) => cmd
-                .spawn()
-                .map(Forked::new(backend))
-                .map_err(SpawnFailure::Io),
+            (Ok(Ok(())), Ok(())) => match cmd.spawn() {
+                Ok(child) => OwnedChild::new(child)
+                    .map(|child| Forked::new(child, backend))
+                    .map_err(SpawnFailure::Pidfd),
+                Err(e) => Err(SpawnFailure::Io(e)),
+            },
             (Ok(Err(e)), Ok(())) => Err(SpawnFailure::Io(e)),
         };
         let _ = tx.send(result);
@@ -228,6 +241,7 @@ pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, Sp
                 source,
             })
         }
+        Err(SpawnFailure::Pidfd(e)) => return Err(SpawnError::Pidfd(e)),
         Err(SpawnFailure::NoIo) => {
             return Err(SpawnError::NoRuntime(
                 "this one has no IO driver; build it with enable_all()".into(),
@@ -285,9 +299,9 @@ struct Forked {
 }
 
 impl Forked {
-    fn new(backend: Backend) -> impl FnOnce(std::process::Child) -> Forked {
-        move |child| Forked {
-            child: Some(OwnedChild::new(child)),
+    fn new(child: OwnedChild, backend: Backend) -> Forked {
+        Forked {
+            child: Some(child),
             backend,
         }
     }
@@ -305,7 +319,7 @@ impl Drop for Forked {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if matches!(child.try_wait(), Ok(None)) {
-                kill_unreaped(child.id(), self.backend);
+                kill_unreaped(&mut child, self.backend);
             }
         }
     }
@@ -314,10 +328,27 @@ impl Drop for Forked {
 /// SIGKILL a server not yet reaped: its group, and the tree under it
 /// (bwrap's sandbox runs in a session of its own), walked first so that
 /// what the group's death re-parents is still found.
-fn kill_unreaped(pid: u32, backend: Backend) {
+fn kill_unreaped(child: &mut OwnedChild, backend: Backend) {
+    let pid = child.id();
     let procs = sandbox_tree(pid, backend);
+    // A group has no pidfd: signalled by number, right after the pidfd
+    // said the leader is unreaped (its zombie keeps the number its own).
     tree::signal_group(pid as i32, Signal::SIGKILL);
-    tree::signal_all(&procs, Signal::SIGKILL);
+    signal_tree(child, &procs, Signal::SIGKILL);
+}
+
+/// `sig` to each of `procs`: the server's own process through the pidfd
+/// it is held by, the others through one opened for each (see
+/// [`tree::signal_all`]).
+fn signal_tree(child: &mut OwnedChild, procs: &[tree::Proc], sig: Signal) {
+    let pid = child.id() as i32;
+    for p in procs {
+        if p.pid == pid {
+            let _ = child.signal(sig);
+        } else {
+            tree::signal_all(std::slice::from_ref(p), sig);
+        }
+    }
 }
 
 /// The processes under the server `pid`, not yet reaped. On bwrap, without
@@ -452,12 +483,14 @@ impl ServerProcess {
             .filter(|p| p.comm != "bwrap")
             .cloned()
             .collect();
-        tree::signal_all(&servers, Signal::SIGTERM);
+        signal_tree(&mut self.child, &servers, Signal::SIGTERM);
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(r) => r?,
             Err(_) => {
+                // The group by number: the pidfd said the leader was
+                // unreaped a grace ago, and only `wait` here reaps it.
                 tree::signal_group(self.pid as i32, Signal::SIGKILL);
-                tree::signal_all(&procs, Signal::SIGKILL);
+                signal_tree(&mut self.child, &procs, Signal::SIGKILL);
                 tokio::time::timeout(KILL_WAIT, self.child.wait())
                     .await
                     .map_err(|_| {
@@ -488,7 +521,7 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            kill_unreaped(self.pid, self.backend);
+            kill_unreaped(&mut self.child, self.backend);
         } else {
             // The server exited (reaped here, or by the kernel for a host
             // that ignores SIGCHLD: its pid may be another's by now), but

@@ -2,7 +2,9 @@
 //! it. Each process is remembered with its start time so a recycled pid is
 //! never signalled.
 
-use nix::sys::signal::{kill, killpg, Signal};
+use std::os::fd::AsFd;
+
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 /// One process: pid, start time (clock ticks since boot), command name.
@@ -89,11 +91,18 @@ pub fn without_bridge(procs: Vec<Proc>) -> Vec<Proc> {
         .collect()
 }
 
-/// Send `sig` to each process still alive with the same start time.
+/// Send `sig` to each process still alive with the same start time,
+/// through a pidfd: opened first, the start time read after it, so the
+/// process checked is the one the pidfd holds (checked, then signalled by
+/// number, it could exit and its number go to another in between).
 pub fn signal_all(procs: &[Proc], sig: Signal) {
     for p in procs {
+        let pidfd = u32::try_from(p.pid).ok();
+        let Some(fd) = pidfd.and_then(|pid| sandspawn_linux::pidfd::open(pid).ok()) else {
+            continue;
+        };
         if read_proc(p.pid).is_some_and(|now| now.start == p.start) {
-            let _ = kill(Pid::from_raw(p.pid), sig);
+            let _ = sandspawn_linux::pidfd::send_signal(fd.as_fd(), sig as libc::c_int);
         }
     }
 }
