@@ -320,7 +320,8 @@ pub struct PolicyArgs {
     /// Network mode (default none; full under `sandspawn mcp`).
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
-    /// Upstream proxy URL for `--net proxy`.
+    /// Upstream proxy URL for `--net proxy`; under `--net full`, the
+    /// command's HTTPS_PROXY and HTTP_PROXY (replacing the parent's).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<OsString>,
     /// Sandbox backend (default auto).
