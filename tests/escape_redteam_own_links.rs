@@ -41,13 +41,14 @@ impl Top {
         Top { _tmp: tmp, top }
     }
 
-    fn run(&self, backend: &str, flags: &[&str], cmd: &[&str]) -> Output {
+    /// `preset` `workspace` makes the cwd writable, `readonly` readable.
+    fn run(&self, backend: &str, preset: &str, flags: &[&str], cmd: &[&str]) -> Output {
         Command::new(SANDSPAWN)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.top.join("home"))
             .current_dir(self.top.join("ws"))
-            .args(["run", "--backend", backend, "--preset", "workspace"])
+            .args(["run", "--backend", backend, "--preset", preset])
             .args(flags)
             .arg("--")
             .args(cmd)
@@ -58,7 +59,7 @@ impl Top {
 
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
-        let out = Top::new().run(backend, &[], &["true"]);
+        let out = Top::new().run(backend, "workspace", &[], &["true"]);
         (!out.status.success()).then(|| {
             format!(
                 "`sandspawn run --backend {backend}` does not work here: {}",
@@ -81,11 +82,15 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
             config.to_str().unwrap(),
             trust.to_str().unwrap()
         );
-        let out = t.run(backend, &[], &[PYTHON, "-c", &plant]);
+        let out = t.run(backend, "workspace", &[], &[PYTHON, "-c", &plant]);
         assert!(out.status.success(), "{backend}: {}", stderr(&out));
         assert!(trust.is_dir(), "{backend}: the first run made the cache");
+        // The later run grants them by name, the workspace only readable:
+        // with it writable they are refused outright
+        // (tests/escape_redteam_grant_links.rs).
         let out = t.run(
             backend,
+            "readonly",
             &["--write", "cfg", "--write", "tr"],
             &[PYTHON, "-c", PROBE, "cfg/config.toml", "tr/memo-x.json"],
         );
