@@ -6,7 +6,8 @@
 //! backends: a grant of the very path lifts its protection, and the link
 //! made it one. Granted by its own name it still does; through a link it
 //! is not granted now (bwrap keeps it read-only, Landlock hidden), with a
-//! warning.
+//! warning; with the workspace writable in the same run it is refused
+//! (125, see `plan::grant_links`).
 //!
 //! Runs as whoever runs the tests; `.ci/run` runs it again as an
 //! unprivileged user. Skips print their reason and fail under
@@ -117,5 +118,24 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
             );
             assert!(err.lines().any(|l| l == line), "{backend}: {err}");
         }
+        // With the workspace writable in the same run, refused outright.
+        let out = t.run(
+            backend,
+            "workspace",
+            &["--write", "cfg"],
+            &[PYTHON, "-c", PROBE, "cfg/config.toml"],
+        );
+        let ws = t.top.join("ws");
+        let line = format!(
+            "sandspawn: write root {link} (flags) crosses the symlink {link} (-> {to}), which \
+             lies in the writable root {ws} where a sandbox could have left it, and leads to \
+             {to}; refusing to grant it: name {to} instead if that is what is meant, or remove \
+             the link",
+            link = ws.join("cfg").display(),
+            to = config.display(),
+            ws = ws.display()
+        );
+        support::assert_refused(&out, backend, &line);
+        assert!(!config.join("config.toml").exists(), "{backend}");
     }
 }
