@@ -163,18 +163,21 @@ fn planted_link(
     replaceable_dir: &dyn Fn(&Path) -> bool,
 ) -> Option<Planted> {
     let mut hops = Vec::new();
-    let _ = resolver.walk(path, &mut hops);
+    // One hop, walked whole: no link on the way (most roots; and a policy
+    // may hold thousands).
+    if resolver.walk(path, &mut hops).is_ok() && hops.len() == 1 {
+        return None;
+    }
     for hop in &hops {
         // Outermost first: the link the kernel meets first is the one named.
         let mut prefixes: Vec<&Path> = hop.ancestors().collect();
         prefixes.reverse();
         for a in prefixes {
-            let Some(root) = (writable.iter()).find(|w| paths::is_within(a, w) && a != w.as_path())
-            else {
+            if !std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
                 continue;
-            };
-            let is_link = std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink());
-            if is_link && a.parent().is_some_and(replaceable_dir) {
+            }
+            let root = (writable.iter()).find(|w| paths::is_within(a, w) && a != w.as_path());
+            if let Some(root) = root.filter(|_| a.parent().is_some_and(replaceable_dir)) {
                 return Some(Planted {
                     link: a.to_path_buf(),
                     root: root.clone(),
