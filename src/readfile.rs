@@ -1,38 +1,84 @@
 //! Reading the small text files a user names (policy, client config, env
-//! file, user config) without hanging or exhausting memory.
+//! file, user config), and the files planning reads where a sandbox could
+//! have written (a `.git` pointer, git config files), without hanging or
+//! exhausting memory.
 //!
-//! A FIFO nobody writes to blocks `open(2)` forever, and `/dev/zero` (or a
-//! FIFO fed forever) never ends: the file is opened non-blocking, then read
-//! blocking (a pipe still delivers what its writer sends; one without a
-//! writer reads as empty), and at most `max` bytes are accepted.
+//! A FIFO nobody writes to blocks `open(2)` forever, one whose writer
+//! never finishes blocks `read(2)` forever, and `/dev/zero` never ends:
+//! every file is opened non-blocking and at most `max` bytes are accepted.
+//! What a user names may be a pipe (`--policy <(gen-policy)`): it is read
+//! until its writer closes it, for at most [`PIPE_WAIT`]. What planning
+//! finds in a workspace must be a regular file ([`read_regular`]): a FIFO
+//! there is refused unread.
 
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
-
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use std::time::{Duration, Instant};
 
 /// The largest client config or user config read (16 MiB): real ones are
 /// kilobytes, even with hundreds of servers.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-/// Open `path` for reading without blocking on a FIFO that has no writer;
-/// reads from the result block as usual.
-pub fn open(path: &Path) -> io::Result<std::fs::File> {
-    let file = std::fs::File::options()
+/// How long a pipe's writer may take to send all of a named file.
+pub const PIPE_WAIT: Duration = Duration::from_secs(10);
+
+/// Open `path` for reading without blocking on a FIFO that has no writer
+/// (its reads do not block either: see [`read_upto`]).
+fn open(path: &Path) -> io::Result<std::fs::File> {
+    std::fs::File::options()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    // Back to blocking reads: a pipe's writer may still be on its way.
-    fcntl(&file, FcntlArg::F_SETFL(OFlag::empty())).map_err(io::Error::from)?;
-    Ok(file)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// At most `max + 1` bytes of `path` (one past the limit tells "too big"
+/// from "exactly at the limit"). A regular file is read as usual; anything
+/// else (a pipe, a device) until its end, for at most [`PIPE_WAIT`]: a
+/// writer that neither finishes nor closes is an error, not a hang.
+pub fn read_upto(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    read_within(path, max, PIPE_WAIT)
+}
+
+/// [`read_upto`], a pipe's writer given `wait`.
+fn read_within(path: &Path, max: u64, wait: Duration) -> io::Result<Vec<u8>> {
+    let file = open(path)?;
+    let mut bytes = Vec::new();
+    if file.metadata()?.is_file() {
+        file.take(max + 1).read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let deadline = Instant::now() + wait;
+    let mut chunk = [0u8; 8192];
+    let mut file = file;
+    while bytes.len() as u64 <= max {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "not a regular file, and its writer sent no end within {} s",
+                            wait.as_secs_f32()
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(max as usize + 1);
+    Ok(bytes)
 }
 
 /// The contents of `path`, at most `max` bytes; a longer one is an error
 /// ("larger than N bytes").
 pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    let bytes = read_upto(path, max)?;
     if bytes.len() as u64 > max {
         return Err(io::Error::other(format!("larger than {max} bytes")));
     }
@@ -50,4 +96,131 @@ pub fn read_bounded_string(path: &Path, max: u64) -> io::Result<String> {
             ),
         )
     })
+}
+
+/// Why [`read_regular`] read nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RegularError {
+    /// Opening or reading failed (ENOENT, EACCES; ELOOP for a link
+    /// without `follow`).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// Something else than a regular file is there (named: "a FIFO").
+    #[error("is {0}, not a regular file")]
+    NotRegular(&'static str),
+}
+
+/// The first `max` bytes of the regular file `path`, and whether that is
+/// all of it. Opened O_NONBLOCK (a FIFO's open does not wait for a
+/// writer) and, unless `follow`, O_NOFOLLOW (a link is ELOOP); then the
+/// opened file itself is checked: anything but a regular file is refused
+/// unread, so nothing planted where a file was looked at can hang the
+/// read or feed it.
+pub fn read_regular(path: &Path, max: u64, follow: bool) -> Result<(Vec<u8>, bool), RegularError> {
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | nofollow)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(RegularError::NotRegular(if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "something else"
+        }));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    let whole = bytes.len() as u64 <= max;
+    bytes.truncate(max as usize);
+    Ok((bytes, whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fifo() -> (tempfile::TempDir, std::path::PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("fifo");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        (t, p)
+    }
+
+    #[test]
+    fn a_regular_file_is_read_up_to_the_limit() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        std::fs::write(&p, "abcdef").unwrap();
+        let (bytes, whole) = read_regular(&p, 4, true).unwrap();
+        assert_eq!((bytes.as_slice(), whole), (&b"abcd"[..], false));
+        let (bytes, whole) = read_regular(&p, 6, false).unwrap();
+        assert_eq!((bytes.as_slice(), whole), (&b"abcdef"[..], true));
+        std::os::unix::fs::symlink(&p, t.path().join("l")).unwrap();
+        let err = read_regular(&t.path().join("l"), 6, false).unwrap_err();
+        assert!(
+            matches!(&err, RegularError::Io(e) if e.raw_os_error() == Some(libc::ELOOP)),
+            "{err}"
+        );
+        read_regular(&t.path().join("l"), 6, true).unwrap();
+    }
+
+    /// Refused unread, at once: with a writer holding it open as well.
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let (_t, p) = fifo();
+        let err = read_regular(&p, 10, false).unwrap_err();
+        assert_eq!(err.to_string(), "is a FIFO, not a regular file");
+        let _writer = open_writer(&p);
+        let err = read_regular(&p, 10, true).unwrap_err();
+        assert_eq!(err.to_string(), "is a FIFO, not a regular file");
+        let err = read_regular(Path::new("/dev/null"), 10, true).unwrap_err();
+        assert_eq!(err.to_string(), "is a character device, not a regular file");
+    }
+
+    /// A named pipe still delivers what its writer sends; one whose writer
+    /// never finishes is an error after PIPE_WAIT, not a hang.
+    #[test]
+    fn a_named_pipe_is_read_until_its_writer_finishes_or_the_wait_ends() {
+        let (_t, p) = fifo();
+        assert_eq!(read_bounded(&p, 10).unwrap(), b"");
+        let writer = open_writer(&p);
+        let started = Instant::now();
+        let err = read_within(&p, 10, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            err.to_string(),
+            "not a regular file, and its writer sent no end within 0.3 s"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(writer);
+        // Sent, then closed a moment later: read whole, to the end.
+        let mut writer = open_writer(&p);
+        std::io::Write::write_all(&mut writer, b"net = \"none\"\n").unwrap();
+        let close = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(writer);
+        });
+        assert_eq!(read_bounded(&p, 100).unwrap(), b"net = \"none\"\n");
+        close.join().unwrap();
+    }
+
+    /// A writer end that does not wait for a reader (O_RDWR on a FIFO
+    /// opens at once on Linux).
+    fn open_writer(p: &Path) -> std::fs::File {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(p)
+            .unwrap()
+    }
 }

@@ -45,13 +45,14 @@ impl Ws {
         self.top.join("home/.ssh/id_test")
     }
 
-    fn run(&self, backend: &str, flags: &[&str], cmd: &[&str]) -> Output {
+    /// `preset` `workspace` makes the cwd writable, `readonly` readable.
+    fn run(&self, backend: &str, preset: &str, flags: &[&str], cmd: &[&str]) -> Output {
         Command::new(SANDSPAWN)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.top.join("home"))
             .current_dir(self.top.join("ws"))
-            .args(["run", "--backend", backend, "--preset", "workspace"])
+            .args(["run", "--backend", backend, "--preset", preset])
             .args(flags)
             .arg("--")
             .args(cmd)
@@ -62,7 +63,9 @@ impl Ws {
 
 fn backends() -> Vec<&'static str> {
     support::backends(|backend| {
-        support::unusable(backend, || Ok(Ws::new().run(backend, &[], &["true"])))
+        support::unusable(backend, || {
+            Ok(Ws::new().run(backend, "workspace", &[], &["true"]))
+        })
     })
 }
 
@@ -74,12 +77,15 @@ fn a_root_through_a_link_planted_into_a_deny_stays_hidden() {
             let key = ws.key();
             // The earlier run: its child plants the link in the workspace.
             let plant = format!("import os; os.symlink({:?}, 'out')", key.to_str().unwrap());
-            let out = ws.run(backend, &[], &[PYTHON, "-c", &plant]);
+            let out = ws.run(backend, "workspace", &[], &[PYTHON, "-c", &plant]);
             assert!(out.status.success(), "{backend}: {}", stderr(&out));
-            // The later run grants the link by name.
+            // The later run grants the link by name, the workspace only
+            // readable: with it writable the link is refused outright
+            // (tests/escape_redteam_grant_links.rs).
             let real = format!("r:{}", key.display());
             let out = ws.run(
                 backend,
+                "readonly",
                 &[flag, "out"],
                 &[PYTHON, "-c", PROBE, "r:out", "w:out", &real],
             );
@@ -113,6 +119,7 @@ fn a_file_granted_by_its_own_name_inside_a_deny_stays_granted() {
         let real = format!("r:{}", key.display());
         let out = ws.run(
             backend,
+            "workspace",
             &["--read", key.to_str().unwrap()],
             &[PYTHON, "-c", PROBE, &real],
         );

@@ -6,7 +6,8 @@
 //! backends: a grant of the very path lifts its protection, and the link
 //! made it one. Granted by its own name it still does; through a link it
 //! is not granted now (bwrap keeps it read-only, Landlock hidden), with a
-//! warning.
+//! warning; with the workspace writable in the same run it is refused
+//! (125, see `plan::grant_links`).
 //!
 //! Runs as whoever runs the tests; `.ci/run` runs it again as an
 //! unprivileged user. Skips print their reason and fail under
@@ -41,13 +42,14 @@ impl Top {
         Top { _tmp: tmp, top }
     }
 
-    fn run(&self, backend: &str, flags: &[&str], cmd: &[&str]) -> Output {
+    /// `preset` `workspace` makes the cwd writable, `readonly` readable.
+    fn run(&self, backend: &str, preset: &str, flags: &[&str], cmd: &[&str]) -> Output {
         Command::new(SANDSPAWN)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.top.join("home"))
             .current_dir(self.top.join("ws"))
-            .args(["run", "--backend", backend, "--preset", "workspace"])
+            .args(["run", "--backend", backend, "--preset", preset])
             .args(flags)
             .arg("--")
             .args(cmd)
@@ -58,7 +60,7 @@ impl Top {
 
 fn backends() -> Vec<&'static str> {
     let why = |backend: &str| {
-        let out = Top::new().run(backend, &[], &["true"]);
+        let out = Top::new().run(backend, "workspace", &[], &["true"]);
         (!out.status.success()).then(|| {
             format!(
                 "`sandspawn run --backend {backend}` does not work here: {}",
@@ -81,11 +83,15 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
             config.to_str().unwrap(),
             trust.to_str().unwrap()
         );
-        let out = t.run(backend, &[], &[PYTHON, "-c", &plant]);
+        let out = t.run(backend, "workspace", &[], &[PYTHON, "-c", &plant]);
         assert!(out.status.success(), "{backend}: {}", stderr(&out));
         assert!(trust.is_dir(), "{backend}: the first run made the cache");
+        // The later run grants them by name, the workspace only readable:
+        // with it writable they are refused outright
+        // (tests/escape_redteam_grant_links.rs).
         let out = t.run(
             backend,
+            "readonly",
             &["--write", "cfg", "--write", "tr"],
             &[PYTHON, "-c", PROBE, "cfg/config.toml", "tr/memo-x.json"],
         );
@@ -112,5 +118,24 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
             );
             assert!(err.lines().any(|l| l == line), "{backend}: {err}");
         }
+        // With the workspace writable in the same run, refused outright.
+        let out = t.run(
+            backend,
+            "workspace",
+            &["--write", "cfg"],
+            &[PYTHON, "-c", PROBE, "cfg/config.toml"],
+        );
+        let ws = t.top.join("ws");
+        let line = format!(
+            "sandspawn: write root {link} (flags) crosses the symlink {link} (-> {to}), which \
+             lies in the writable root {ws} where a sandbox could have left it, and leads to \
+             {to}; refusing to grant it: name {to} instead if that is what is meant, or remove \
+             the link",
+            link = ws.join("cfg").display(),
+            to = config.display(),
+            ws = ws.display()
+        );
+        support::assert_refused(&out, backend, &line);
+        assert!(!config.join("config.toml").exists(), "{backend}");
     }
 }

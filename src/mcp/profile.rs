@@ -39,11 +39,11 @@ impl Probe for HostProbe {
         std::fs::metadata(path).is_ok_and(|m| m.is_file())
     }
     fn shebang(&self, path: &Path) -> Option<Vec<u8>> {
-        use std::io::Read;
-        let mut buf = [0u8; 256];
-        let mut file = std::fs::File::open(path).ok()?;
-        let n = file.read(&mut buf).ok()?;
-        let head = buf.get(..n)?;
+        // A regular file only, opened without waiting: the command named
+        // in a workspace a sandbox could write may be a FIFO by now, and
+        // a blocking open hung `sandspawn mcp` (exec refuses it anyway).
+        let (head, _) = crate::readfile::read_regular(path, 256, true).ok()?;
+        let n = head.len();
         if !head.starts_with(b"#!") {
             return None;
         }

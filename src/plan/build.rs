@@ -84,6 +84,9 @@ pub enum BuildError {
         /// Why.
         problem: String,
     },
+    /// A grant root leads through a link a sandbox could have planted.
+    #[error(transparent)]
+    GrantLink(#[from] Box<super::grant_links::GrantLinkError>),
     /// The look for keys beside a CA would hide the user's workspace.
     #[error(transparent)]
     BesideCa(#[from] super::BesideCaError),
@@ -181,6 +184,11 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let no_project = super::no_project::judge(&cwd, home);
     let ctx = ResolveContext { cwd: &cwd, home };
     let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
+    // Before anything is read or made for the roots: where they lead is
+    // only known once a planted link is ruled out.
+    super::grant_links::check(&policy, &MemoResolver::default(), &|d| {
+        nix::unistd::access(d, nix::unistd::AccessFlags::W_OK).is_ok()
+    })?;
 
     let mut warnings = Vec::new();
     if let Some(why) = no_project {

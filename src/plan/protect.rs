@@ -5,7 +5,6 @@
 //! directories when a writable root (such as HOME) holds them. Only these fixed names are looked at: the
 //! workspace is never scanned.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::paths::{self, is_within};
@@ -260,13 +259,32 @@ pub(crate) fn walk_checked(
 }
 
 /// The directory a `.git` file names (`gitdir: PATH`, relative to the
-/// file's directory), checked to contain no symlink.
+/// file's directory), checked to contain no symlink. Read as a regular
+/// file only, not following a link, and never waiting: the caller saw a
+/// regular file, and one that is a FIFO (or a link) by the time it is
+/// opened was swapped in the meantime, by a sandbox still writing there,
+/// so that the plan would wait forever for a writer. Refused.
 pub(super) fn gitdir_of(git_file: &Path, root: &Path) -> Result<Option<PathBuf>, ProtectError> {
-    let mut text = String::new();
-    let read = std::fs::File::open(git_file).and_then(|f| f.take(4096).read_to_string(&mut text));
-    if read.is_err() {
-        return Ok(None);
-    }
+    use crate::readfile::{read_regular, RegularError};
+    let text = match read_regular(git_file, 4096, false) {
+        Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(RegularError::NotRegular(kind)) => {
+            return Err(ProtectError {
+                path: git_file.to_path_buf(),
+                problem: format!(
+                    "is {kind} now, not the regular file it was a moment before: something \
+                     is replacing it (a sandbox still running there?)"
+                ),
+            })
+        }
+        Err(RegularError::Io(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ProtectError {
+                path: git_file.to_path_buf(),
+                problem: "is a symlink inside a writable root".into(),
+            })
+        }
+        Err(RegularError::Io(_)) => return Ok(None),
+    };
     let Some(target) = text.lines().next().and_then(|l| l.strip_prefix("gitdir:")) else {
         return Ok(None);
     };
@@ -335,6 +353,36 @@ mod tests {
         std::fs::write(root2.join(".git"), "gitdir: link\n").unwrap();
         let err = probe(std::slice::from_ref(&root2)).unwrap_err().to_string();
         assert!(err.contains("resolves through a symlink"), "{err}");
+    }
+
+    /// A `.git` seen as a regular file and a FIFO by the time it is read
+    /// (a sandbox still running in the workspace swaps it): refused at
+    /// once, where a blocking open waited for a writer forever.
+    #[test]
+    fn a_git_file_swapped_for_a_fifo_is_refused_without_waiting() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(ws.path()).unwrap();
+        let dotgit = root.join(".git");
+        nix::unistd::mkfifo(&dotgit, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (git, top) = (dotgit.clone(), root.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(gitdir_of(&git, &top).map_err(|e| e.to_string()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+        let want = format!(
+            "protected path {}: is a FIFO now, not the regular file it was a moment before: \
+             something is replacing it (a sandbox still running there?); refusing to start \
+             (a writable root must not redirect it)",
+            dotgit.display()
+        );
+        assert_eq!(got, Ok(Err(want)));
+        // And a link swapped in is one inside the writable root.
+        std::fs::remove_file(&dotgit).unwrap();
+        std::fs::write(root.join("g"), "gitdir: x\n").unwrap();
+        std::os::unix::fs::symlink(root.join("g"), &dotgit).unwrap();
+        let err = gitdir_of(&dotgit, &root).unwrap_err().to_string();
+        assert!(err.contains("is a symlink inside a writable root"), "{err}");
     }
 
     #[test]

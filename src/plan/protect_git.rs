@@ -13,7 +13,6 @@
 //! `config.worktree` of a linked worktree, with what they include): the
 //! workspace is not scanned.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::protect::{gitdir_of, hooks_single_named, walk_checked, ProtectError};
@@ -81,7 +80,7 @@ pub fn targets(
             continue;
         };
         // A linked worktree's config and hooks are the main repository's.
-        let common = read_bounded(&gitdir.join("commondir"))
+        let common = read_bounded(&gitdir.join("commondir"), "the worktree's commondir")?
             .and_then(|(t, _)| t.lines().next().map(|l| l.trim().to_string()))
             .filter(|l| !l.is_empty())
             .map_or_else(|| gitdir.clone(), |l| gitdir.join(l));
@@ -128,7 +127,7 @@ pub fn targets(
             if !out.contains(&real) && writable_at(&real) && !kept(&real) {
                 out.push(real.clone());
             }
-            let Some((text, whole)) = read_bounded(&real) else {
+            let Some((text, whole)) = read_bounded(&real, &what)? else {
                 continue;
             };
             if !whole {
@@ -235,26 +234,27 @@ fn expand(value: &str, base: &Path, home: Option<&Path>) -> PathBuf {
     path
 }
 
-/// A regular file's first bytes, and whether that is all of it. O_NONBLOCK:
-/// a FIFO at that name must not hang the plan (its open would wait for a
-/// writer).
-fn read_bounded(path: &Path) -> Option<(String, bool)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
+/// A regular file's first bytes, and whether that is all of it; `None`
+/// when it cannot be read (missing, EACCES). Anything but a regular file
+/// there (`what` names it) is refused unread: a FIFO's open would wait for
+/// a writer and hang the plan, and git on the host, which opens it
+/// blocking, would wait too, or take as config whatever a process still
+/// holding it (a sandbox's) writes into it, which sandspawn cannot see
+/// ahead.
+fn read_bounded(path: &Path, what: &str) -> Result<Option<(String, bool)>, ProtectError> {
+    use crate::readfile::{read_regular, RegularError};
+    match read_regular(path, MAX_CONFIG_BYTES, true) {
+        Ok((bytes, whole)) => Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), whole))),
+        Err(RegularError::NotRegular(kind)) => Err(ProtectError {
+            path: path.to_path_buf(),
+            problem: format!(
+                "{what}, which git on the host reads, is {kind}, not a regular file: git \
+                 would wait on it, or take as config whatever a process writes into it; \
+                 remove it, or keep the repository out of the --write roots"
+            ),
+        }),
+        Err(RegularError::Io(_)) => Ok(None),
     }
-    let mut text = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut text)
-        .ok()?;
-    let whole = text.len() as u64 <= MAX_CONFIG_BYTES;
-    text.truncate(MAX_CONFIG_BYTES as usize);
-    Some((String::from_utf8_lossy(&text).into_owned(), whole))
 }
 
 /// `section[.subsection].key` (section and key lowercased, the subsection
@@ -365,11 +365,11 @@ mod tests {
     use super::values;
     use std::path::{Path, PathBuf};
 
-    /// An include naming a FIFO (made by anyone in the workspace) is kept
-    /// read-only but not read: opening it would wait for a writer, and
-    /// the plan hung.
+    /// An include naming a FIFO (made by anyone in the workspace) is
+    /// refused unread, at once: opening it would wait for a writer (the
+    /// plan hung), and git on the host would take what a writer sends.
     #[test]
-    fn an_included_fifo_does_not_hang_the_plan() {
+    fn an_included_fifo_is_refused_without_hanging_the_plan() {
         let tmp = tempfile::tempdir().unwrap();
         let ws = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::create_dir(ws.join(".git")).unwrap();
@@ -392,8 +392,15 @@ mod tests {
             let _ = tx.send(got.map_err(|e| e.to_string()));
         });
         let got = rx.recv_timeout(std::time::Duration::from_secs(5));
-        let want: Vec<PathBuf> = vec![ws.join("fifo")];
-        assert_eq!(got, Ok(Ok(want)));
+        let want = format!(
+            "protected path {}: include.path of {}, which git on the host reads, is a FIFO, \
+             not a regular file: git would wait on it, or take as config whatever a process \
+             writes into it; remove it, or keep the repository out of the --write roots; \
+             refusing to start (a writable root must not redirect it)",
+            ws.join("fifo").display(),
+            ws.join(".git/config").display()
+        );
+        assert_eq!(got, Ok(Err::<Vec<PathBuf>, _>(want)));
     }
 
     fn get(text: &str) -> Vec<(String, String)> {

@@ -125,11 +125,10 @@ fn hidden_interpreter(plan: &Plan, script: &Path) -> Option<(PathBuf, (PathBuf, 
 /// The interpreter and its one argument of a `#!` line, within the 256
 /// bytes the kernel reads.
 fn shebang(path: &Path) -> Option<(PathBuf, Option<String>)> {
-    use std::io::Read;
-    let mut head = [0u8; 256];
-    let file = std::fs::File::open(path).ok()?;
-    let n = file.take(256).read(&mut head).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
+    // A regular file only, opened without waiting (a FIFO's open waits
+    // for a writer; exec refuses one anyway).
+    let (head, _) = crate::readfile::read_regular(path, 256, true).ok()?;
+    let line = head.strip_prefix(b"#!")?;
     let line = &line[..line.iter().position(|&b| b == b'\n')?];
     let line = std::str::from_utf8(line).ok()?.trim_matches([' ', '\t']);
     let (interp, arg) = match line.split_once([' ', '\t']) {

@@ -118,20 +118,13 @@ pub const MAX_POLICY_BYTES: u64 = 1 << 20;
 
 /// Read and parse a policy file into a layer.
 pub fn read_policy_file(path: &Path) -> Result<Layer, PolicyError> {
-    use std::io::Read;
-    let read_err = |source| PolicyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    // Bounded: `--policy /dev/zero` or a FIFO fed forever must fail, not
-    // exhaust memory. One byte past the limit tells "too big" from "exactly
-    // at the limit".
-    let mut bytes = Vec::new();
-    crate::readfile::open(path)
-        .map_err(read_err)?
-        .take(MAX_POLICY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
+    // Bounded: `--policy /dev/zero`, or a FIFO fed forever or never
+    // closed, must fail, not exhaust memory or hang (see `readfile`).
+    let bytes =
+        crate::readfile::read_upto(path, MAX_POLICY_BYTES).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_POLICY_BYTES {
         return Err(PolicyError::Parse {
             path: path.to_path_buf(),
