@@ -13,6 +13,8 @@
 #[path = "proxy/fixture.rs"]
 mod fixture;
 use fixture::*;
+#[path = "../linux/tests/common/ports.rs"]
+mod ports;
 
 use std::io::Read;
 use std::process::Command;
@@ -259,9 +261,10 @@ fn proxy_closing_mid_stream_gives_the_child_eof_and_nothing_hangs() {
 
 #[test]
 fn bad_upstreams_are_one_line_errors_naming_the_variable() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_port = dead.local_addr().unwrap().port();
-    drop(dead);
+    // Held, not released: a concurrent test's listener could take a
+    // released port and make it reachable.
+    let dead = ports::dead_port();
+    let dead_port = dead.port;
     // Its own cache: a fixed path under /tmp would be another user's after
     // the unprivileged run.
     let cache = tempfile::tempdir().unwrap();

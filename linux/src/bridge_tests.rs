@@ -6,10 +6,9 @@ use std::sync::Mutex;
 
 #[test]
 fn unreachable_upstream_is_one_line_naming_the_origin() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Held: a released port could be another test's listener by now.
+    let dead = crate::test_ports::dead_port();
+    let port = dead.port;
     let e = check_upstream(&ProxyBridge {
         host: "127.0.0.1".into(),
         port,
@@ -139,7 +138,9 @@ fn counting_resolver(_host: &str, _port: u16) -> io::Result<Vec<SocketAddr>> {
 
 #[test]
 fn the_upstream_is_looked_up_once_and_again_after_a_failed_connect() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Its port stays held once it is dropped: a concurrent test's listener
+    // could take a released one and answer the connect that must fail.
+    let (listener, _held) = crate::test_ports::listener_then_dead();
     *TARGET.lock().unwrap() = Some(listener.local_addr().unwrap());
     let addresses = Addresses::new(counting_resolver);
     for _ in 0..3 {
