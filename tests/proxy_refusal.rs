@@ -40,10 +40,13 @@ fn curl_with(proxy: &str, args: &[&str]) -> Option<Output> {
         fixture::skip(&format!("{CURL} is missing"));
         return None;
     }
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .current_dir(std::env::temp_dir())
         .args([
             "run",

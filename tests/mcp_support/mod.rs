@@ -97,11 +97,14 @@ pub fn ready(backend: &str) -> Option<Servers> {
 }
 
 pub fn usable(backend: &str) -> bool {
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let ok = std::process::Command::new(SANDSPAWN)
         .args(["run", "--backend", backend, "--", "true"])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
