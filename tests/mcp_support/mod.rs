@@ -199,7 +199,9 @@ pub fn tagged_processes(tag: &str) -> Vec<i32> {
             continue;
         };
         if let Ok(env) = std::fs::read(Path::new("/proc").join(pid.to_string()).join("environ")) {
-            if env.windows(needle.len()).any(|w| w == needle) {
+            // The whole variable: as a substring, the tag of pid 123 was
+            // also found in another run's tag for pid 1234.
+            if env.split(|b| *b == 0).any(|var| var == needle) {
                 out.push(pid);
             }
         }
