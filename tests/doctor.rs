@@ -160,17 +160,14 @@ fn a_bad_trust_variable_is_a_problem_with_one_remedy() {
 
 #[test]
 fn a_hanging_bwrap_cannot_hang_doctor() {
-    use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();
     let bin = home.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let fake = bin.join("bwrap");
-    std::fs::write(
+    support::write_script(
         &fake,
         "#!/bin/sh\ncase \"$1\" in\n--version) echo 'bubblewrap 0.8.0';;\n--help) echo '--unshare-user';;\n*) exec sleep 60;;\nesac\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let started = std::time::Instant::now();
     let out = Command::new(SANDSPAWN)
         .env_clear()

@@ -29,9 +29,7 @@ impl Host {
         }
         for p in ["home/.ssh/tool", "home/bin/tool", "outside/tool"] {
             let path = root.join(p);
-            std::fs::write(&path, "#!/bin/sh\necho ran\n").unwrap();
-            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-            std::fs::set_permissions(&path, mode).unwrap();
+            support::write_script(&path, "#!/bin/sh\necho ran\n");
         }
         Host { _tmp: tmp, root }
     }
@@ -176,7 +174,7 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
         // An empty PATH entry is the working directory (home here): its
         // tool runs before the hidden one; it was refused as hidden.
         let own = r.join("home/tool");
-        std::fs::copy(r.join("home/bin/tool"), &own).unwrap();
+        support::write_script(&own, "#!/bin/sh\necho ran\n");
         let search = format!("/usr/bin::{}", r.join("home/.ssh").display());
         assert_eq!(
             host.run(backend, &search, Path::new("tool")),
@@ -206,9 +204,7 @@ fn a_program_the_policy_hides_is_refused_alike_on_both_backends() {
         // A shown script whose `#!` interpreter is hidden: bwrap said
         // ENOENT (127) and Landlock EACCES (126), both of the script.
         let script = r.join("home/bin/script");
-        std::fs::write(&script, format!("#!{}\n", outside.display())).unwrap();
-        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-        std::fs::set_permissions(&script, mode).unwrap();
+        support::write_script(&script, &format!("#!{}\n", outside.display()));
         assert_eq!(
             host.run(backend, "/usr/bin:/bin", &script),
             (

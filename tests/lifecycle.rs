@@ -54,6 +54,10 @@ fn bwrap_works(dir: &Path) -> bool {
     ok
 }
 
+/// How long a sandbox may take to go once what ends it happened: a bound
+/// for a loaded machine (a sandbox that never goes outlives any).
+const TEARDOWN: Duration = Duration::from_secs(10);
+
 /// Pids whose argv is exactly `sleep <marker>`.
 fn find_sleep(marker: &str) -> Vec<i32> {
     let want = format!("sleep\0{marker}\0");
@@ -99,12 +103,19 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
 }
 
 /// Kills, on drop, every pid it holds and every `sleep <marker>` left.
-struct Teardown {
+struct Teardown<'a> {
     pids: Vec<i32>,
-    marker: &'static str,
+    marker: &'a str,
 }
 
-impl Drop for Teardown {
+/// A `sleep` argument of this process alone: a fixed one was another
+/// concurrent run's too, whose sleeps the checks and the teardown took
+/// for this run's.
+fn marker(prefix: &str) -> String {
+    format!("{prefix}{}", std::process::id())
+}
+
+impl Drop for Teardown<'_> {
     fn drop(&mut self) {
         for pid in self.pids.iter().copied().chain(find_sleep(self.marker)) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -118,7 +129,7 @@ fn a_spawning_thread_exiting_does_not_kill_the_sandbox_but_killing_the_child_doe
     if !bwrap_works(dir.path()) {
         return;
     }
-    let marker = "31.4159";
+    let marker = &marker("31.4159");
     let cmd = sandspawn(
         dir.path(),
         &["run", "--backend", "bwrap", "--", "sleep", marker],
@@ -128,9 +139,10 @@ fn a_spawning_thread_exiting_does_not_kill_the_sandbox_but_killing_the_child_doe
     // a plain `cmd.spawn()` here the sandbox is SIGKILLed when this thread
     // exits (bubblewrap#692); `sandspawn_linux::spawn::spawn` forks from a
     // thread that lives as long as the process.
+    let mine = marker.clone();
     let mut child = std::thread::spawn(move || {
         let child = sandspawn_linux::spawn::spawn(cmd).expect("spawn");
-        eventually(Duration::from_secs(5), || !find_sleep(marker).is_empty());
+        eventually(Duration::from_secs(5), || !find_sleep(&mine).is_empty());
         child
     })
     .join()
@@ -140,7 +152,7 @@ fn a_spawning_thread_exiting_does_not_kill_the_sandbox_but_killing_the_child_doe
         marker,
     };
     assert!(
-        eventually(Duration::from_secs(5), || !find_sleep(marker).is_empty()),
+        eventually(Duration::from_secs(30), || !find_sleep(marker).is_empty()),
         "the sandboxed sleep never started"
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -155,10 +167,10 @@ fn a_spawning_thread_exiting_does_not_kill_the_sandbox_but_killing_the_child_doe
 
     // The direct child is bwrap (sandspawn exec'd it): kill it, the tree goes.
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-    let status = wait_bounded(&mut child, Duration::from_secs(2));
+    let status = wait_bounded(&mut child, TEARDOWN);
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     assert!(
-        eventually(Duration::from_secs(2), || find_sleep(marker).is_empty()),
+        eventually(TEARDOWN, || find_sleep(marker).is_empty()),
         "the sandboxed sleep outlived the sandbox's bwrap"
     );
     guard.pids.clear();
@@ -170,10 +182,11 @@ fn the_sandbox_dies_with_the_process_that_spawned_it() {
     if !bwrap_works(dir.path()) {
         return;
     }
-    let marker = "31.4160";
-    // A middle process starts the sandbox in the background, then dies by SIGKILL.
-    let script =
-        format!("'{SANDSPAWN}' run --backend bwrap -- sleep {marker} & sleep 0.3; kill -9 $$");
+    let marker = &marker("31.4160");
+    // A middle process starts the sandbox in the background, then dies by
+    // SIGKILL once the sandboxed sleep runs (a fixed delay could end it
+    // before the sandbox started, and the check below would pass at once).
+    let script = format!("'{SANDSPAWN}' run --backend bwrap -- sleep {marker} & wait");
     let mut middle = Command::new("/bin/sh");
     middle
         .args(["-c", &script])
@@ -188,10 +201,15 @@ fn the_sandbox_dies_with_the_process_that_spawned_it() {
         pids: vec![middle.id() as i32],
         marker,
     };
-    let status = wait_bounded(&mut middle, Duration::from_secs(10));
+    assert!(
+        eventually(Duration::from_secs(30), || !find_sleep(marker).is_empty()),
+        "the sandboxed sleep never started"
+    );
+    kill(Pid::from_raw(middle.id() as i32), Signal::SIGKILL).unwrap();
+    let status = wait_bounded(&mut middle, TEARDOWN);
     assert_eq!(status.signal(), Some(libc::SIGKILL), "the middle process");
     assert!(
-        eventually(Duration::from_secs(2), || find_sleep(marker).is_empty()),
+        eventually(TEARDOWN, || find_sleep(marker).is_empty()),
         "the sandboxed sleep outlived the process that spawned the sandbox"
     );
 }

@@ -91,8 +91,9 @@ fn dropped_after_its_runtime(backend: &str, command: Vec<OsString>, mcp: bool, s
     drop(session);
     drop(server);
     let took = dropping.elapsed();
+    // Not blocking on the sandbox's end; 3 s leave a loaded machine room.
     assert!(
-        took < Duration::from_secs(1),
+        took < Duration::from_secs(3),
         "{backend}: drop took {took:?}"
     );
     let gone = eventually(Duration::from_secs(10), || {

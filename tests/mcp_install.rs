@@ -336,9 +336,10 @@ fn a_renamed_binary_recognises_its_own_wrapper() {
     let c = config.to_str().unwrap();
     // The copy was just written: a fork on another test thread between its
     // open for writing and its close holds a write descriptor until that
-    // child execs, and exec meanwhile says ETXTBSY. Try again, briefly.
+    // child execs, and exec meanwhile says ETXTBSY. Try again, for up to
+    // 10 s (a loaded machine can hold that child before its exec a while).
     let ss = |args: &[&str]| {
-        for _ in 0..50 {
+        for _ in 0..500 {
             let out = Command::new(&renamed)
                 .env_clear()
                 .envs(host.env.iter().cloned())
@@ -352,7 +353,7 @@ fn a_renamed_binary_recognises_its_own_wrapper() {
                 other => return other.unwrap(),
             }
         }
-        panic!("{} stayed busy (ETXTBSY) for a second", renamed.display());
+        panic!("{} stayed busy (ETXTBSY) for 10 s", renamed.display());
     };
     let out = ss(&["mcp", "install", "--client", "cursor", "--config", c]);
     assert!(out.status.success(), "{out:?}");

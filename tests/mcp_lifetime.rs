@@ -55,6 +55,31 @@ fn gone(pid: i32) -> bool {
     }
 }
 
+/// Whether a process tagged `tag` runs STUCK itself (not a launcher shell
+/// that carries it as an argument, nor its fork before the exec).
+fn stuck_runs(tag: &str) -> bool {
+    let argv = format!("/usr/bin/python3\0-c\0{STUCK}\0");
+    tagged_processes(tag).iter().any(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == argv.as_bytes())
+    })
+}
+
+/// Whether `pid` has a handler for SIGTERM (SigCgt in /proc).
+fn catches_sigterm(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+/// How long the sandbox may take to go once what ends it happened: a
+/// bound for a loaded machine (a server that is never ended outlives any).
+const TEARDOWN: Duration = Duration::from_secs(10);
+
 fn lifetime(backend: &str, mode: &str) {
     lifetime_of(backend, mode, &["/usr/bin/python3", "-c", STUCK]);
 }
@@ -117,13 +142,14 @@ fn lifetime_of(backend: &str, mode: &str, server: &[&str]) {
         std::process::id()
     );
     let (mut client, wrapper, log) = start_client(&host, backend, mode, &tag, &[], server);
+    // Until the stuck server itself runs: a launcher's shell shows up
+    // before its grandchild, which would then look like a change below.
     let started = Instant::now();
-    let mut alive = Vec::new();
-    while alive.is_empty() && started.elapsed() < Duration::from_secs(10) {
+    while !stuck_runs(&tag) && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
-        alive = tagged_processes(&tag);
     }
-    assert!(!alive.is_empty(), "server never started: {}", read(&log));
+    let alive = tagged_processes(&tag);
+    assert!(stuck_runs(&tag), "server never started: {}", read(&log));
     // The forking thread (if any) exited before the pid was printed; a
     // parent-death signal tied to it would have fired by now.
     std::thread::sleep(Duration::from_millis(1000));
@@ -148,9 +174,7 @@ fn lifetime_of(backend: &str, mode: &str, server: &[&str]) {
     .unwrap();
     let _ = client.wait();
     let killed = Instant::now();
-    while killed.elapsed() < Duration::from_secs(2)
-        && !(tagged_processes(&tag).is_empty() && gone(wrapper))
-    {
+    while killed.elapsed() < TEARDOWN && !(tagged_processes(&tag).is_empty() && gone(wrapper)) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let left = tagged_processes(&tag);
@@ -163,11 +187,11 @@ fn lifetime_of(backend: &str, mode: &str, server: &[&str]) {
     }
     assert!(
         left.is_empty(),
-        "server outlived its SIGKILLed client by 2 s: {left:?}"
+        "server outlived its SIGKILLed client by {TEARDOWN:?}: {left:?}"
     );
     assert!(
         gone(wrapper),
-        "sandspawn outlived its SIGKILLed client by 2 s"
+        "sandspawn outlived its SIGKILLed client by {TEARDOWN:?}"
     );
     let report = read(&log);
     let expected = if mode.starts_with("main") {
@@ -229,12 +253,18 @@ fn sigterm_is_passed_on(backend: &str, want: i32) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Python installs its handler after start-up: a SIGTERM before it
+    // kills the server (143), not its handler (7). Waited for, not slept.
     let started = Instant::now();
-    while tagged_processes(&tag).is_empty() && started.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
+    while !tagged_processes(&tag).into_iter().any(catches_sigterm)
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    // Python installs its handler after start-up.
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        tagged_processes(&tag).into_iter().any(catches_sigterm),
+        "{backend}: the server never set its SIGTERM handler"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(wrapper.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -245,7 +275,7 @@ fn sigterm_is_passed_on(backend: &str, want: i32) {
     // then the kernel's teardown of the pid namespace): it takes a moment
     // after the wait returns, as for a killed client above.
     let exited = Instant::now();
-    while !tagged_processes(&tag).is_empty() && exited.elapsed() < Duration::from_secs(2) {
+    while !tagged_processes(&tag).is_empty() && exited.elapsed() < TEARDOWN {
         std::thread::sleep(Duration::from_millis(20));
     }
     let left = tagged_processes(&tag);
@@ -346,7 +376,10 @@ fn the_proxy_bridge_directory_goes_with_a_killed_client() {
     let dir = dir.unwrap_or_else(|| panic!("no bridge: {}", read(&log)));
     assert!(dir.is_dir(), "{}", dir.display());
     // The forking thread has exited: the watcher is the one keeping it.
-    std::thread::sleep(Duration::from_millis(1000));
+    let asked = Instant::now();
+    while !read(&log).contains("watcher stays resident") && asked.elapsed() < TEARDOWN {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(
         read(&log).contains("watcher stays resident"),
         "{}",
@@ -359,7 +392,7 @@ fn the_proxy_bridge_directory_goes_with_a_killed_client() {
     .unwrap();
     let _ = client.wait();
     let killed = Instant::now();
-    while killed.elapsed() < Duration::from_secs(3) && (dir.exists() || !gone(wrapper)) {
+    while killed.elapsed() < TEARDOWN && (dir.exists() || !gone(wrapper)) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let left = dir.exists();

@@ -52,7 +52,8 @@ async fn the_bridge_directory_goes_with_shutdown_and_drop() {
         let mut server = spawn(&plan, &opts).await.unwrap();
         let pid = server.pid();
         let mut made = Vec::new();
-        for _ in 0..100 {
+        // Bounds for a loaded machine: 30 s to start, 10 s to clean up.
+        for _ in 0..600 {
             made = bridge_dirs(pid);
             if !made.is_empty() {
                 break;
@@ -66,7 +67,7 @@ async fn the_bridge_directory_goes_with_shutdown_and_drop() {
             drop(server);
         }
         let mut left = made.clone();
-        for _ in 0..60 {
+        for _ in 0..200 {
             left.retain(|d| d.exists());
             if left.is_empty() {
                 break;

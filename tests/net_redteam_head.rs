@@ -78,10 +78,13 @@ for req in [b"\r\n\r\nGET http://x/ HTTP/1.1\r\n\r\n",
 #[test]
 fn credentials_go_only_on_a_head_that_starts_with_a_request_line() {
     let (port, heads) = echoing_upstream();
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .current_dir(std::env::temp_dir())
         .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
         .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))

@@ -65,10 +65,13 @@ fn curl_method(proxy: &str, method: &str) -> Option<Output> {
         support::skip(&format!("{CURL} is missing"));
         return None;
     }
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .current_dir(std::env::temp_dir())
         .args([
             "run",
@@ -167,10 +170,13 @@ fn a_trace_spelled_loosely_is_refused_too() {
     // Servers skip empty lines before a request line (RFC 9112 §2.2) and
     // lenient ones split it on any whitespace: such a TRACE is one too.
     let (port, heads) = echoing_upstream();
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .current_dir(std::env::temp_dir())
         .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
         .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))

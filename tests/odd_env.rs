@@ -365,15 +365,13 @@ fn landlock_as_root_says_that_file_metadata_stays_changeable() {
 /// shim directory in the hidden HOME comes first in PATH.
 #[test]
 fn landlock_leaves_hidden_directories_out_of_path() {
-    use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();
     let tools = tempfile::tempdir().unwrap();
     let shims = home.path().join("shims");
     for dir in [shims.as_path(), tools.path()] {
         std::fs::create_dir_all(dir).unwrap();
         let tool = dir.join("qa-tool");
-        std::fs::write(&tool, "#!/bin/sh\necho ran\n").unwrap();
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        support::write_script(&tool, "#!/bin/sh\necho ran\n");
     }
     let path = format!(
         "{}:{}:/usr/bin:/bin",

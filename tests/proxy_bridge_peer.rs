@@ -154,7 +154,7 @@ fn a_listener_from_outside_the_sandbox_is_refused_and_the_sandbox_gets_its_tunne
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
     assert_eq!(
-        requests.recv_timeout(Duration::from_secs(5)).unwrap(),
+        requests.recv_timeout(Duration::from_secs(30)).unwrap(),
         "GET http://origin.test/ HTTP/1.1"
     );
 }

@@ -139,7 +139,7 @@ fn curl_inside_reaches_a_host_named_in_no_proxy_through_the_proxy() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(
-            seen.recv_timeout(Duration::from_secs(5)).unwrap(),
+            seen.recv_timeout(Duration::from_secs(30)).unwrap(),
             format!("GET {url} HTTP/1.1")
         );
         assert_eq!(String::from_utf8_lossy(&out.stderr), NOTICE);

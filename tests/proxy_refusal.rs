@@ -17,6 +17,8 @@ use std::thread::JoinHandle;
 #[path = "../linux/tests/common/fixture.rs"]
 #[allow(dead_code)]
 mod fixture;
+#[path = "../linux/tests/common/ports.rs"]
+mod ports;
 #[path = "../linux/tests/common/probes.rs"]
 #[allow(dead_code)]
 mod probes;
@@ -38,10 +40,13 @@ fn curl_with(proxy: &str, args: &[&str]) -> Option<Output> {
         fixture::skip(&format!("{CURL} is missing"));
         return None;
     }
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(SANDSPAWN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .current_dir(std::env::temp_dir())
         .args([
             "run",
@@ -66,21 +71,23 @@ fn curl_with(proxy: &str, args: &[&str]) -> Option<Output> {
 }
 
 /// A listener that accepts exactly one connection (sandspawn's start-up
-/// check) and then closes, so every later connect is refused.
-fn gone_after_check() -> (u16, JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
+/// check) and then closes, so every later connect is refused: its port
+/// stays held while the test keeps the first value (released, it could
+/// be a concurrent test's listener by the time the child connects).
+fn gone_after_check() -> (ports::DeadPort, JoinHandle<()>) {
+    let (l, held) = ports::listener_then_dead();
     let t = std::thread::spawn(move || {
         let _ = l.accept();
     });
-    (port, t)
+    (held, t)
 }
 
 /// An HTTP child (curl through the bridge) of an upstream `scheme` that is
 /// gone after the start-up check hears 502, and stderr names the upstream
 /// once.
 fn an_http_child_hears_502_when_the_upstream_is_gone(scheme: &str) {
-    let (port, t) = gone_after_check();
+    let (held, t) = gone_after_check();
+    let port = held.port;
     let proxy = format!("{scheme}://127.0.0.1:{port}");
     let Some(out) = curl_through(&proxy) else {
         return;
@@ -111,7 +118,8 @@ const AS_SOCKS: &[&str] = &["-x", "socks5h://127.0.0.1:3128"];
 /// curl speaking SOCKS5 to the bridge (upstream `scheme`, gone after the
 /// start-up check) hears SOCKS5 reply 1; returns (upstream URL, stderr).
 fn a_socks_child_hears_reply_1(scheme: &str) -> Option<(String, String)> {
-    let (port, t) = gone_after_check();
+    let (held, t) = gone_after_check();
+    let port = held.port;
     let proxy = format!("{scheme}://127.0.0.1:{port}");
     let out = curl_with(&proxy, AS_SOCKS)?;
     t.join().unwrap();

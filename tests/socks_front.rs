@@ -9,6 +9,8 @@
 #[path = "proxy/fixture.rs"]
 mod fixture;
 use fixture::*;
+#[path = "../linux/tests/common/ports.rs"]
+mod ports;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -327,11 +329,10 @@ fn failures_are_one_status_line_naming_the_upstream() {
     };
     let proxy = format!("socks5h://127.0.0.1:{}", fx.socks_port);
     // An unreachable target: mitmproxy answers SOCKS5 reply 4.
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Held, not released: a concurrent test's listener could take a
+    // released port, and mitmproxy would reach it.
+    let held = ports::dead_port();
+    let dead = held.port;
     let out = raw(
         &fx,
         &proxy,

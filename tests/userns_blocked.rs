@@ -321,8 +321,7 @@ fn a_hung_bwrap_is_bounded_and_reported() {
     std::fs::create_dir(&bin).unwrap();
     let fake = bin.join("bwrap");
     // `exec` so the killed process is the sleeper itself.
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    support::write_script(&fake, "#!/bin/sh\nexec sleep 600\n");
     let path = format!("{}:/usr/bin:/bin", bin.display());
 
     let started = std::time::Instant::now();

@@ -38,6 +38,10 @@ mod socks_connect;
 pub mod spawn;
 pub mod spec;
 mod sys;
+// Held loopback ports for the unit tests, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/ports.rs"]
+mod test_ports;
 pub mod tls_probe;
 mod upstream_addr;
 pub mod upstream_auth;

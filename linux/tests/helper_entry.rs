@@ -178,21 +178,33 @@ fn sleeps(marker: &str) -> Vec<i32> {
 /// running, confined but orphaned, for good.
 #[test]
 fn the_command_dies_with_the_host() {
-    let marker = "27.1828";
-    let host = format!(
-        "'{HELPER}' --read / --landlock best-effort -- sleep {marker} & sleep 0.5; kill -9 $$"
-    );
-    let status = Command::new("/bin/sh")
+    use std::time::{Duration, Instant};
+    // Of this process alone: a fixed one could be another concurrent run's.
+    let marker = &format!("27.1828{}", std::process::id());
+    // The host is killed once the command runs: a fixed delay could kill
+    // it before, and the check below would then pass at once.
+    let host = format!("'{HELPER}' --read / --landlock best-effort -- sleep {marker} & wait");
+    let mut host = Command::new("/bin/sh")
         .args(["-c", &host])
         .stdin(std::process::Stdio::null())
-        .status()
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sleeps(marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = !sleeps(marker).is_empty();
+    // std's kill is SIGKILL.
+    host.kill().unwrap();
+    let status = host.wait().unwrap();
+    assert!(started, "the command never started");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "the host");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    // A bound for a loaded machine: an orphaned command outlives any.
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut left = sleeps(marker);
-    while !left.is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
         left = sleeps(marker);
     }
     for pid in &left {

@@ -97,11 +97,14 @@ pub fn ready(backend: &str) -> Option<Servers> {
 }
 
 pub fn usable(backend: &str) -> bool {
+    // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
+    // shared by every test and left owned by root for a later unprivileged run.
+    let home = tempfile::tempdir().unwrap();
     let ok = std::process::Command::new(SANDSPAWN)
         .args(["run", "--backend", backend, "--", "true"])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", home.path())
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
@@ -196,7 +199,9 @@ pub fn tagged_processes(tag: &str) -> Vec<i32> {
             continue;
         };
         if let Ok(env) = std::fs::read(Path::new("/proc").join(pid.to_string()).join("environ")) {
-            if env.windows(needle.len()).any(|w| w == needle) {
+            // The whole variable: as a substring, the tag of pid 123 was
+            // also found in another run's tag for pid 1234.
+            if env.split(|b| *b == 0).any(|var| var == needle) {
                 out.push(pid);
             }
         }

@@ -5,8 +5,9 @@
 //! and answer checks. Each test crate uses a part of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 /// The interpreter of the child's attempts.
@@ -56,6 +57,27 @@ pub fn scrubbed(home: &Path, cache: Option<&Path>, cwd: &Path) -> Command {
     }
     cmd.current_dir(cwd);
     cmd
+}
+
+/// `text` as the executable script `path`, written by a child process.
+/// Written from this one, a fork on another test thread between the open
+/// for writing and the close holds a write descriptor until that child
+/// execs, and an exec of the script meanwhile fails with ETXTBSY.
+pub fn write_script(path: &Path, text: &str) {
+    let mut sh = Command::new("/bin/sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("/bin/sh");
+    let mut stdin = sh.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).expect("the script's text");
+    drop(stdin);
+    assert!(
+        sh.wait().expect("/bin/sh").success(),
+        "writing {}",
+        path.display()
+    );
 }
 
 pub fn stderr(out: &Output) -> String {
