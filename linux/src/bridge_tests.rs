@@ -19,6 +19,7 @@ fn unreachable_upstream_is_one_line_naming_the_origin() {
         authorization: None,
         socks_login: None,
         socks: false,
+        allow_local: false,
     })
     .unwrap_err()
     .to_string();
@@ -90,6 +91,7 @@ fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
             password: "hunter2".into(),
         }),
         socks: false,
+        allow_local: false,
     })
     .unwrap_err()
     .to_string();
@@ -118,6 +120,7 @@ fn test_upstream(
         credentials,
         diagnostics: Diagnostics::default(),
         child_wait,
+        allow_local: false,
     }
 }
 
@@ -188,6 +191,7 @@ fn http_bridge(port: u16, authorization: Option<&str>) -> ProxyBridge {
         authorization: authorization.map(str::to_owned),
         socks_login: None,
         socks: false,
+        allow_local: false,
     }
 }
 

@@ -1,0 +1,61 @@
+use super::*;
+
+fn hosts(head: &str) -> Vec<String> {
+    target_of(head.as_bytes())
+        .unwrap()
+        .hosts
+        .iter()
+        .map(|(h, p)| format!("{h}:{p}"))
+        .collect()
+}
+
+#[test]
+fn the_target_is_the_authority_and_every_host_header() {
+    assert_eq!(hosts("CONNECT 127.0.0.1:6379 HTTP/1.1"), ["127.0.0.1:6379"]);
+    assert_eq!(
+        hosts("CONNECT o.test:443 HTTP/1.1\r\nHost: o.test:443"),
+        ["o.test:443", "o.test:443"]
+    );
+    assert_eq!(
+        hosts("GET http://[::1]:2375/v1/containers HTTP/1.1\r\nHost: x"),
+        ["[::1]:2375", "x:80"]
+    );
+    assert_eq!(hosts("GET https://0x7f.1/ HTTP/1.1"), ["0x7f.1:443"]);
+    // Origin form: the Host header is all an upstream could go by.
+    assert_eq!(
+        hosts("GET /metadata HTTP/1.1\r\nhost:  169.254.169.254 "),
+        ["169.254.169.254:80"]
+    );
+}
+
+#[test]
+fn a_request_without_a_target_is_refused() {
+    let e = target_of(b"GET / HTTP/1.1\r\nAccept: */*").unwrap_err();
+    assert_eq!(e.status, "400 Bad Request");
+    assert_eq!(
+        e.reason,
+        "GET /: no target (neither CONNECT host:port, an absolute URL, nor a Host header)"
+    );
+    // Credentials in the URL hide where it goes from a quick look.
+    assert!(target_of(b"GET http://o.test@127.0.0.1/ HTTP/1.1").is_err());
+}
+
+#[test]
+fn the_body_length_is_what_the_head_frames() {
+    assert_eq!(
+        body_length(b"GET http://x/ HTTP/1.1\r\nHost: x").unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        body_length(b"POST http://x/ HTTP/1.1\r\nContent-Length: 12").unwrap(),
+        Some(12)
+    );
+    assert_eq!(
+        body_length(b"POST http://x/ HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap(),
+        None
+    );
+    assert!(body_length(b"POST http://x/ HTTP/1.1\r\nContent-Length: +1").is_err());
+    assert!(
+        body_length(b"POST http://x/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2").is_err()
+    );
+}
