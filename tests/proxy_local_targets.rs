@@ -81,7 +81,7 @@ fn host_port(authority: &str, default: u16) -> (String, u16) {
 
 /// An HTTP proxy: `CONNECT` tunnels; absolute-form requests answered with
 /// what the target said, every one on the connection (keep-alive, even
-/// after `Connection: close`).
+/// after `Connection: close`, and after a tunnel it could not open).
 fn http_upstream(origin: u16) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -93,7 +93,13 @@ fn http_upstream(origin: u16) -> u16 {
                     let target = head.split(' ').nth(1).unwrap_or_default().to_string();
                     if head.starts_with("CONNECT ") {
                         let (h, p) = host_port(&target, 443);
-                        let Ok(t) = dial(&h, p, origin) else { return };
+                        let Ok(t) = dial(&h, p, origin) else {
+                            let failed = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+                            if s.write_all(failed).is_err() {
+                                return;
+                            }
+                            continue;
+                        };
                         let _ = s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
                         return pipe(s, t);
                     }
@@ -116,17 +122,18 @@ fn http_upstream(origin: u16) -> u16 {
     port
 }
 
-/// A SOCKS5 proxy without authentication: CONNECT tunnels.
+/// A SOCKS5 proxy without authentication: CONNECT tunnels. After a
+/// tunnel it could not open it takes a new greeting on the connection.
 fn socks_upstream(origin: u16) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for conn in l.incoming() {
             let Ok(mut s) = conn else { return };
-            std::thread::spawn(move || {
+            std::thread::spawn(move || loop {
                 let mut greeting = [0u8; 2];
                 if s.read_exact(&mut greeting).is_err() {
-                    return; // sandspawn's start-up check
+                    return; // sandspawn's start-up check, or the end
                 }
                 let mut methods = vec![0u8; usize::from(greeting[1])];
                 s.read_exact(&mut methods).unwrap();
@@ -155,11 +162,13 @@ fn socks_upstream(origin: u16) -> u16 {
                 let mut p = [0u8; 2];
                 s.read_exact(&mut p).unwrap();
                 let Ok(t) = dial(&host, u16::from_be_bytes(p), origin) else {
-                    let _ = s.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
-                    return;
+                    if s.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).is_err() {
+                        return;
+                    }
+                    continue;
                 };
                 s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
-                pipe(s, t);
+                return pipe(s, t);
             });
         }
     });
@@ -236,14 +245,19 @@ fn run(proxy: &str, extra: &[&str], requests: &[Vec<u8>]) -> Option<Output> {
 
 /// What the child prints for a 403 naming `target` as `what`.
 fn forbidden(target: &str, what: &str) -> String {
-    let body = format!(
-        "sandspawn proxy bridge: {target} is {what}: the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)\n"
-    );
-    let response = format!(
-        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    refusal(
+        "403 Forbidden",
+        &format!("{target} is {what}: the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)"),
+    )
+}
+
+/// The bridge's answer with `status` and `reason`.
+fn refusal(status: &str, reason: &str) -> String {
+    let body = format!("sandspawn proxy bridge: {reason}\n");
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
-    as_text(response.as_bytes())
+    )
 }
 
 /// Bytes as the child prints them, decoded: one char per byte.
@@ -276,7 +290,10 @@ fn an_http_upstream_carries_no_request_for_the_hosts_own_addresses() {
         format!("GET http://2130706433:{svc}/ HTTP/1.1\r\nHost: 2130706433:{svc}\r\n\r\n"),
         format!("CONNECT [::ffff:127.0.0.1]:{svc} HTTP/1.1\r\n\r\n"),
         format!("CONNECT LocalHost.:{svc} HTTP/1.1\r\n\r\n"),
-        format!("GET /v1.43/containers/json HTTP/1.1\r\nHost: 0x7f.1:{svc}\r\n\r\n"),
+        // A lenient upstream might go by the Host header.
+        format!("GET http://origin.test/v1.43/containers/json HTTP/1.1\r\nHost: 0x7f.1:{svc}\r\n\r\n"),
+        // Origin form names no target the bridge could check.
+        "GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n".to_string(),
         // A lawful request, then one for the service on its heels: the
         // upstream here would serve both, the bridge sends only the first.
         format!(
@@ -297,6 +314,10 @@ fn an_http_upstream_carries_no_request_for_the_hosts_own_addresses() {
             forbidden(&format!("[::ffff:127.0.0.1]:{svc}"), loopback),
             forbidden(&format!("LocalHost.:{svc}"), "the host's own name (localhost)"),
             forbidden(&format!("0x7f.1:{svc}"), loopback),
+            refusal(
+                "400 Bad Request",
+                "GET /: not a proxy request (the target must be CONNECT host:port or an absolute URL)"
+            ),
             as_text(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nProxy-Connection: close\r\n\r\norigin\n"
             ),
@@ -439,4 +460,95 @@ fn explain_says_whether_host_local_targets_go() {
     let json = explain(&["--proxy-allow-local", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["proxy"]["allow_local"], true, "{json}");
+}
+
+/// The child asks for a tunnel the upstream cannot open, then, on the
+/// same connection, for the host's service: right behind the first
+/// request, and after reading its answer. The upstreams here would serve
+/// the second; the bridge lets nothing after a failed tunnel through.
+const SECOND_TRY: &str = r#"
+import json, socket, sys
+svc = int(sys.argv[1])
+first = b"CONNECT nowhere.test:1 HTTP/1.1\r\n\r\n"
+second = b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % svc
+def rest(s):
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while chunk := s.recv(4096):
+        got += chunk
+    return got
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(first + second)
+print(json.dumps(rest(s).decode("latin-1")))
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(first)
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(1)
+s.sendall(second)
+print(json.dumps((got + rest(s)).decode("latin-1")))
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+greeting = b"\x05\x01\x00"
+nowhere = b"\x05\x01\x00\x03\x0cnowhere.test\x00\x01"
+local = b"\x05\x01\x00\x01\x7f\x00\x00\x01" + svc.to_bytes(2, "big")
+s.sendall(greeting + nowhere + greeting + local)
+print(json.dumps(rest(s).decode("latin-1")))
+"#;
+
+fn second_try(proxy: &str, svc: u16) -> Option<Output> {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--net",
+            "proxy",
+            "--proxy",
+            proxy,
+        ])
+        .args(["--", PYTHON, "-c", SECOND_TRY, &svc.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    Some(out)
+}
+
+#[test]
+fn nothing_follows_a_tunnel_the_upstream_could_not_open() {
+    let (svc, reached) = service("svc");
+    let (origin, _) = service("origin");
+    let http = format!("http://127.0.0.1:{}", http_upstream(origin));
+    let Some(out) = second_try(&http, svc) else {
+        return;
+    };
+    let failed = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n";
+    let answers = lines(&out);
+    assert_eq!(
+        answers[..2],
+        [failed, failed],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+
+    let socks = format!("socks5h://127.0.0.1:{}", socks_upstream(origin));
+    let Some(out) = second_try(&socks, svc) else {
+        return;
+    };
+    assert_eq!(
+        lines(&out)[2],
+        as_text(&[5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0]),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
 }

@@ -23,14 +23,14 @@
 //! for a plain `http://` request, reads the origin's response head). The
 //! bridge reads each request's head or SOCKS5 request first, to refuse a
 //! target on the host itself (the private `local_target` module) before
-//! anything goes upstream (`bridge_http`, `bridge_socks`). Past that, it
-//! reads nothing, except to put the upstream URL's credentials
-//! on each connection ([`crate::upstream_auth`]), so the credentials stay on
-//! the host and the child never sees them, to read a plain request's
-//! answer head (so that nothing more of the child's follows the request),
-//! and, with HTTP credentials, to
-//! peek at the status of the upstream's answer to a CONNECT, so a `407`
-//! (credentials revoked after start) is named on stderr. The host side is a
+//! anything goes upstream (`bridge_http`, `bridge_socks`), and the
+//! upstream's answer to it: only a tunnel it opened is relayed both ways,
+//! and after a plain request's answer or a refused tunnel nothing more of
+//! the child's reaches the upstream, so no second request rides on the
+//! first one's check (a `407`, credentials revoked after start, is named
+//! on stderr). Past that, it reads nothing, except to put the upstream
+//! URL's credentials on each connection ([`crate::upstream_auth`]), so the
+//! credentials stay on the host and the child never sees them. The host side is a
 //! separate process (`sandspawn __proxy-bridge …`, spawned right before
 //! bwrap is exec'd) that watches the bwrap process through a pidfd and
 //! exits, removing its private socket directory, as soon as bwrap exits.

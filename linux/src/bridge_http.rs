@@ -1,12 +1,14 @@
 //! An HTTP child of an HTTP upstream. The bridge reads each request head
 //! (bounded in size and time) and finds its target before anything goes
-//! upstream: the `CONNECT` authority, an absolute URL's authority, and
-//! every `Host` header (the target of an origin-form request, and what a
-//! lenient upstream may go by). A target on the host itself is refused
+//! upstream: the `CONNECT` authority, an absolute URL's authority (other
+//! forms are refused), and every `Host` header (what a lenient upstream
+//! may go by). A target on the host itself is refused
 //! with `403 Forbidden` unless the user opted in (`crate::local_target`).
 //!
 //! Then the head goes to the upstream, with the URL's credentials when it
-//! has some (`crate::upstream_auth`). A tunnel is handed to the relay. A
+//! has some (`crate::upstream_auth`). A `CONNECT`'s answer is read: a
+//! `2xx` opens the tunnel, handed to the relay; any other answer ends the
+//! connection as a plain request's does. A
 //! plain request is marked `close` and only its body (as its head frames
 //! it) follows; the upstream's response head is read and passed on with
 //! `Connection: close`, and from then on nothing the child sends reaches
@@ -19,8 +21,9 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 use crate::bridge::{Credentials, Upstream};
-use crate::front_parse::{authority, Host, Refusal};
-use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
+use crate::front::TARGET_TIMEOUT;
+use crate::front_parse::{authority, read_head_by, HeadError, Host, Refusal};
+use crate::front_response::{forward, rewrite, status_code, Failure, Head, RESPONSE_TIMEOUT};
 use crate::local_target::{classify_host, refusal_reason};
 use crate::refusal::{self, Protocol, Refused};
 use crate::relay_loop::Relay;
@@ -58,7 +61,7 @@ pub(crate) fn http_child(
             return refusal::answer_http(conn, "403 Forbidden", &reason);
         }
     }
-    let mut up = match upstream.connect() {
+    let up = match upstream.connect() {
         Ok(up) => up,
         Err(e) => {
             let reason = upstream.unreachable(&e);
@@ -66,31 +69,99 @@ pub(crate) fn http_child(
         }
     };
     if head.is_connect() {
-        if up
-            .write_all(&upstream_auth::outgoing_head(&head, auth, usize::MAX))
-            .is_err()
-        {
-            return;
-        }
-        // A tunnel's answer comes before anything the child waits for, so
-        // looking at it costs no time. The peek leaves the answer for the
-        // relay to pass on.
-        if auth.is_some()
-            && upstream_auth::peek_status(&up, upstream_auth::HANDSHAKE_TIMEOUT)
-                == Some(upstream_auth::PROXY_AUTH_REQUIRED)
-        {
-            upstream.diagnostics.report(
-                Refused::Login,
-                &format!(
-                    "the HTTP upstream {} (from {}) refused the credentials (407)",
-                    upstream.display, upstream.origin
-                ),
-            );
-        }
-        let _ = relay.add(conn, up);
-        return;
+        return tunnel(conn, up, upstream, &head, auth, &target.text, relay);
     }
     plain(conn, up, upstream, &head, auth, &target.text, relay);
+}
+
+/// A `CONNECT`: the head alone goes first, and the upstream's answer is
+/// read. Only a `2xx` opens the tunnel (what the child sent after its head
+/// follows then); any other answer is passed on with `Connection: close`,
+/// and nothing more of the child's reaches the upstream, which might
+/// otherwise read it as a next request, unchecked.
+fn tunnel(
+    mut conn: TcpStream,
+    mut up: TcpStream,
+    upstream: &Upstream,
+    head: &ChildHead,
+    auth: Option<&str>,
+    target: &str,
+    relay: &Relay,
+) {
+    if up
+        .write_all(&upstream_auth::outgoing_head(head, auth, 0))
+        .is_err()
+    {
+        return;
+    }
+    let upstream_is = format!(
+        "the HTTP upstream {} (from {})",
+        upstream.display, upstream.origin
+    );
+    let deadline = Instant::now() + TARGET_TIMEOUT;
+    let mut buf = Vec::new();
+    loop {
+        let (read, end) = match read_head_by(&mut up, deadline, buf) {
+            Ok(read) => read,
+            Err(e) => {
+                let (status, why) = match e {
+                    HeadError::TimedOut => (
+                        "504 Gateway Timeout",
+                        format!("did not answer in time for {target}"),
+                    ),
+                    HeadError::TooLarge => (
+                        "502 Bad Gateway",
+                        format!("answered {target} with a head over {} KiB", MAX_HEAD / 1024),
+                    ),
+                    HeadError::Gone => (
+                        "502 Bad Gateway",
+                        format!("closed the connection before its answer for {target}"),
+                    ),
+                };
+                let reason = format!("{upstream_is} {why}");
+                upstream.diagnostics.report(Refused::Tunnel, &reason);
+                return refusal::answer_http(conn, status, &reason);
+            }
+        };
+        let code = status_code(read.split(|&b| b == b'\n').next().unwrap_or_default());
+        if code == Some(upstream_auth::PROXY_AUTH_REQUIRED) && auth.is_some() {
+            upstream.diagnostics.report(
+                Refused::Login,
+                &format!("{upstream_is} refused the credentials (407)"),
+            );
+        }
+        if code.is_some_and(|c| (200..300).contains(&c)) {
+            let opened = conn
+                .write_all(&read)
+                .and_then(|()| up.write_all(head.rest()));
+            if opened.is_ok() {
+                let _ = relay.add(conn, up);
+            }
+            return;
+        }
+        match rewrite(&read[..end]) {
+            Ok(Head::Interim) => {
+                if conn.write_all(&read[..end]).is_err() {
+                    return;
+                }
+                buf = read[end..].to_vec();
+            }
+            Ok(Head::Final(answer)) => {
+                let told = conn
+                    .write_all(&answer)
+                    .and_then(|()| conn.write_all(&read[end..]));
+                if told.is_ok() {
+                    let _ = relay.add_one_way(conn, up);
+                }
+                return;
+            }
+            Err(why) => {
+                let reason = format!("{upstream_is} sent a malformed answer for {target}: {why}");
+                upstream.diagnostics.report(Refused::Tunnel, &reason);
+                return refusal::answer_http(conn, "502 Bad Gateway", &reason);
+            }
+        }
+    }
 }
 
 /// A plain request: the head, its body as framed, the answer's head read
@@ -203,7 +274,17 @@ pub(crate) fn target_of(head: &[u8]) -> Result<Target, Refusal> {
     let mut hosts = Vec::new();
     if method.eq_ignore_ascii_case("CONNECT") {
         hosts.push(authority(target, None)?);
-    } else if let Some((scheme, rest)) = target.split_once("://") {
+    } else {
+        // Absolute form only, as clients speak to a proxy: an origin-form
+        // target (`/`, `//host/`, `*`) leaves it to the upstream to guess.
+        let (scheme, rest) = target
+            .split_once("://")
+            .filter(|(scheme, _)| is_scheme(scheme))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{method} {target}: not a proxy request (the target must be CONNECT host:port or an absolute URL)"
+                ))
+            })?;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let default = if scheme.eq_ignore_ascii_case("https") {
             443
@@ -220,15 +301,18 @@ pub(crate) fn target_of(head: &[u8]) -> Result<Target, Refusal> {
             hosts.push(authority(value.trim(), Some(80))?);
         }
     }
-    if hosts.is_empty() {
-        return Err(bad(format!(
-            "{method} {target}: no target (neither CONNECT host:port, an absolute URL, nor a Host header)"
-        )));
-    }
     Ok(Target {
         text: target.to_string(),
         hosts,
     })
+}
+
+/// RFC 3986's `scheme`: a letter, then letters, digits, `+`, `-`, `.`.
+fn is_scheme(text: &str) -> bool {
+    text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 /// How many body bytes a plain request's head announces: `Some(0)`

@@ -21,21 +21,23 @@ fn the_target_is_the_authority_and_every_host_header() {
         ["[::1]:2375", "x:80"]
     );
     assert_eq!(hosts("GET https://0x7f.1/ HTTP/1.1"), ["0x7f.1:443"]);
-    // Origin form: the Host header is all an upstream could go by.
     assert_eq!(
-        hosts("GET /metadata HTTP/1.1\r\nhost:  169.254.169.254 "),
-        ["169.254.169.254:80"]
+        hosts("GET http://o.test/ HTTP/1.1\r\nhost:  169.254.169.254 "),
+        ["o.test:80", "169.254.169.254:80"]
     );
 }
 
 #[test]
-fn a_request_without_a_target_is_refused() {
-    let e = target_of(b"GET / HTTP/1.1\r\nAccept: */*").unwrap_err();
-    assert_eq!(e.status, "400 Bad Request");
-    assert_eq!(
-        e.reason,
-        "GET /: no target (neither CONNECT host:port, an absolute URL, nor a Host header)"
-    );
+fn a_request_without_an_absolute_target_is_refused() {
+    for target in ["/", "//127.0.0.1/", "*", "/r?u=http://x/", "1http://x/"] {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: o.test");
+        let e = target_of(head.as_bytes()).unwrap_err();
+        assert_eq!(e.status, "400 Bad Request");
+        assert_eq!(
+            e.reason,
+            format!("GET {target}: not a proxy request (the target must be CONNECT host:port or an absolute URL)")
+        );
+    }
     // Credentials in the URL hide where it goes from a quick look.
     assert!(target_of(b"GET http://o.test@127.0.0.1/ HTTP/1.1").is_err());
 }

@@ -4,15 +4,17 @@
 //! host itself (`crate::local_target`) gets reply 2, "connection not
 //! allowed by ruleset", unless the user opted in. Then it greets the
 //! upstream (logging in with the URL's credentials, if any), passes the
-//! request on unchanged and leaves the upstream's reply and the tunnel to
-//! the relay. A failure on the way is reply 1, "general SOCKS server
-//! failure", with the reason on stderr.
+//! request on unchanged and reads the upstream's reply: a success opens
+//! the tunnel, left to the relay; a failure is passed on and ends the
+//! connection. A failure of the bridge's own on the way is reply 1,
+//! "general SOCKS server failure", with the reason on stderr.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpStream};
 use std::time::Instant;
 
 use crate::bridge::{Credentials, Upstream};
+use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::Host;
 use crate::local_target::{classify_host, refusal_reason};
 use crate::refusal::{self, Refused, SOCKS_FAILURE};
@@ -98,9 +100,71 @@ pub(crate) fn socks_child(
         upstream.diagnostics.report(kind, &reason);
         return refusal::answer_bytes(conn, &SOCKS_FAILURE);
     }
+    if up.write_all(&request.bytes).is_err() {
+        return;
+    }
+    // The reply is read whole: only a success opens the tunnel (and lets
+    // what the child sent after its request follow). After a failure the
+    // connection ends, so an upstream that would read on finds nothing
+    // more of the child's, a second request least of all.
+    let reply = match read_reply(&mut up, Instant::now() + TARGET_TIMEOUT) {
+        Ok(reply) => reply,
+        Err(e) => {
+            let reason = format!(
+                "the SOCKS5 upstream {} (from {}) gave no reply for {host}:{port}: {e}",
+                upstream.display, upstream.origin
+            );
+            upstream.diagnostics.report(Refused::Tunnel, &reason);
+            return refusal::answer_bytes(conn, &SOCKS_FAILURE);
+        }
+    };
+    if reply[1] != 0 {
+        return refusal::answer_bytes(conn, &reply);
+    }
     let _ = up.set_read_timeout(None);
-    if up.write_all(&request.bytes).is_ok() && up.write_all(&request.rest).is_ok() {
+    if conn.write_all(&reply).is_ok() && up.write_all(&request.rest).is_ok() {
         let _ = relay.add(conn, up);
+    }
+}
+
+/// The upstream's reply (`VER REP RSV ATYP BND.ADDR BND.PORT`), whole, by
+/// `deadline`.
+fn read_reply(up: &mut TcpStream, deadline: Instant) -> io::Result<Vec<u8>> {
+    let mut reply = Vec::with_capacity(22);
+    let mut byte = [0u8; 1];
+    loop {
+        match request_len(&reply) {
+            Ok(Some(len)) if reply.len() >= len => return Ok(reply),
+            Err(Unread::AddressType(atyp)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("address type {atyp} in the reply"),
+                ))
+            }
+            _ => {}
+        }
+        if reply.len() == 1 && reply[0] != 5 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not SOCKS5 (version {})", reply[0]),
+            ));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        up.set_read_timeout(Some(left))?;
+        // A byte at a time: what follows the reply is the tunnel's, and
+        // stays in the socket for the relay.
+        match up.read(&mut byte) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => reply.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::ErrorKind::TimedOut.into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 

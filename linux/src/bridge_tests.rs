@@ -229,13 +229,16 @@ fn a_refused_http_login_is_caught_at_start_naming_the_variable() {
 }
 
 /// The credentials are revoked after start: the child gets the upstream's
-/// 407 as it is, and the bridge says which upstream refused.
+/// 407, marked `close` (nothing more of the child's goes to the upstream
+/// after a refused tunnel), and the bridge says which upstream refused.
 #[test]
 fn a_tunnel_refused_with_407_after_start_is_reported() {
-    for (answer, want) in [
-        (REFUSED, true),
-        ("HTTP/1.1 200 Connection established\r\n\r\n", false),
-    ] {
+    let closed = REFUSED.replace(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n",
+    );
+    let opened = "HTTP/1.1 200 Connection established\r\n\r\n";
+    for (answer, told, want) in [(REFUSED, closed.as_str(), true), (opened, opened, false)] {
         let (port, _heads) = http_upstream(answer);
         let upstream = test_upstream(
             port,
@@ -268,7 +271,7 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
             .unwrap();
         let mut got = String::new();
         let _ = child.read_to_string(&mut got);
-        assert_eq!(got, answer, "the child gets the upstream's answer as is");
+        assert_eq!(got, told, "the child gets the upstream's answer");
     }
 }
 

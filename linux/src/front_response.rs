@@ -237,7 +237,7 @@ pub fn rewrite(head: &[u8]) -> Result<Head, String> {
 }
 
 /// `HTTP/1.x NNN[ reason]` → NNN.
-fn status_code(line: &[u8]) -> Option<u16> {
+pub(crate) fn status_code(line: &[u8]) -> Option<u16> {
     let rest = line.strip_prefix(b"HTTP/1.")?;
     let (minor, rest) = rest.split_first()?;
     let rest = rest.strip_prefix(b" ")?;

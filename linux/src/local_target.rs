@@ -14,8 +14,9 @@
 //! `inet_aton`'s (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), IPv6
 //! with a zone (`[fe80::1%eth0]`), and IPv4 inside IPv6 (mapped
 //! `::ffff:127.0.0.1`, compatible `::127.0.0.1`, NAT64 `64:ff9b::7f00:1`).
-//! Names other than `localhost` and `*.localhost` are resolved by the
-//! proxy, out of the bridge's sight.
+//! Names other than `localhost`, `*.localhost` and Debian's
+//! `ip6-localhost`/`ip6-loopback` are resolved by the proxy, out of the
+//! bridge's sight.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -31,7 +32,8 @@ pub enum HostLocal {
     Unspecified(IpAddr),
     /// 169.254.0.0/16, fe80::/10 (cloud metadata lives there).
     LinkLocal(IpAddr),
-    /// `localhost` or a name under `.localhost` (RFC 6761).
+    /// `localhost` or a name under `.localhost` (RFC 6761), or one of
+    /// [`LOOPBACK_NAMES`].
     LocalhostName,
 }
 
@@ -45,6 +47,10 @@ impl fmt::Display for HostLocal {
         }
     }
 }
+
+/// Names for `::1` in the hosts file of Debian and its derivatives, and
+/// so on the proxy's host more often than not.
+const LOOPBACK_NAMES: [&str; 2] = ["ip6-localhost", "ip6-loopback"];
 
 /// The target as parsed from a request.
 pub fn classify_host(host: &Host) -> Option<HostLocal> {
@@ -69,7 +75,10 @@ pub fn classify(host: &str) -> Option<HostLocal> {
         return classify_v4(a);
     }
     let lower = host.to_ascii_lowercase();
-    (lower == "localhost" || lower.ends_with(".localhost")).then_some(HostLocal::LocalhostName)
+    let own = lower == "localhost"
+        || lower.ends_with(".localhost")
+        || LOOPBACK_NAMES.contains(&lower.as_str());
+    own.then_some(HostLocal::LocalhostName)
 }
 
 /// An IPv6 literal, its zone (`%eth0`, `%25eth0` in a URL) dropped.

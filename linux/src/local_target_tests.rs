@@ -123,6 +123,8 @@ fn localhost_names_in_any_case_with_trailing_dots_are_local() {
         "foo.localhost",
         "a.b.LOCALHOST.",
         "localhost..",
+        "ip6-localhost",
+        "IP6-LOOPBACK.",
     ] {
         assert_eq!(classify(name), Some(HostLocal::LocalhostName), "{name}");
     }

@@ -5,8 +5,8 @@
 //!   request the child sends (any the child sent is dropped; the head is
 //!   read in any case: `crate::bridge_http` checks its target). At start, one
 //!   `CONNECT` probe asks whether the upstream takes the credentials; after
-//!   start, the status of its answer to a tunnel is peeked at (not read),
-//!   so a `407` can be named.
+//!   start, `crate::bridge_http` reads the upstream's answer to each
+//!   tunnel, so a `407` can be named.
 //! - SOCKS5 upstream: the bridge answers the child's greeting itself (no
 //!   authentication, `crate::bridge_socks`), then greets the upstream
 //!   offering username/password only and authenticates (RFC 1929) before
@@ -213,30 +213,6 @@ fn status_code(bytes: &[u8]) -> Option<u16> {
         return None;
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// The status code the upstream answered a tunnel with, read without
-/// consuming it (the relay passes the answer on unchanged), waiting at most
-/// `wait`. `None` when it says nothing in time, closes, or is not HTTP.
-pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
-    let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 12]; // "HTTP/1.1 407"
-    let status = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || up.set_read_timeout(Some(left)).is_err() {
-            break None;
-        }
-        match up.peek(&mut buf) {
-            Ok(n) if n >= buf.len() => break status_code(&buf),
-            Ok(0) | Err(_) => break None,
-            // A whole line shorter than a status line: nothing more to wait for.
-            Ok(n) if buf[..n].contains(&b'\n') => break None,
-            // A status line split across segments: the rest is on its way.
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let _ = up.set_read_timeout(None);
-    status
 }
 
 /// A child's request head as read and checked by [`read_request_head`].
