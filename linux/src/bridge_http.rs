@@ -9,8 +9,8 @@
 //! has some (`crate::upstream_auth`). A `CONNECT`'s answer is read: a
 //! `2xx` opens the tunnel, handed to the relay; any other answer ends the
 //! connection as a plain request's does. A
-//! plain request is marked `close` and only its body (as its head frames
-//! it) follows; the upstream's response head is read and passed on with
+//! plain request is marked `close` and only its body follows, up to its
+//! end as its head frames it (`crate::body_framing`); the upstream's response head is read and passed on with
 //! `Connection: close`, and from then on nothing the child sends reaches
 //! the upstream (`crate::front_response`): a second request on the same
 //! connection, which the bridge would not have looked at, cannot ride on
@@ -20,6 +20,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
+use crate::body_framing::Framing;
 use crate::bridge::{Credentials, Upstream};
 use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::{authority, read_head_by, HeadError, Host, Refusal};
@@ -175,15 +176,21 @@ fn plain(
     target: &str,
     relay: &Relay,
 ) {
-    let body = match body_length(head.head()) {
+    let mut body = match body_framing(head.head()) {
         Ok(body) => body,
         Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
     };
     // What came with the head counts against the body; beyond it, nothing.
-    let sent = body.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let more = body.map(|n| n.saturating_sub(head.rest().len() as u64));
+    let sent = body.take(head.rest());
     let request = upstream_auth::outgoing_head(head, auth, sent);
-    match forward(&mut conn, &mut up, &request, target, RESPONSE_TIMEOUT, more) {
+    match forward(
+        &mut conn,
+        &mut up,
+        &request,
+        target,
+        RESPONSE_TIMEOUT,
+        Some(body),
+    ) {
         Ok(()) => {
             let _ = relay.add_one_way(conn, up);
         }
@@ -315,23 +322,22 @@ fn is_scheme(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
-/// How many body bytes a plain request's head announces: `Some(0)`
-/// without a body, `None` for a chunked one (its end is the upstream's to
-/// find; `Connection: close` keeps a request after it from being served).
-fn body_length(head: &[u8]) -> Result<Option<u64>, Refusal> {
+/// Where a plain request's body ends, as its head frames it: chunked
+/// (`Transfer-Encoding`, whose last coding must be `chunked`), else
+/// `Content-Length` bytes (one value), else none at all.
+fn body_framing(head: &[u8]) -> Result<Framing, Refusal> {
     let text = String::from_utf8_lossy(head);
     let mut length: Option<u64> = None;
+    let mut codings: Option<String> = None;
     for line in text.split('\n').skip(1) {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let name = name.trim();
+        let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Ok(None);
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            let value = value.trim();
+            codings = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-length") {
             let n = value
                 .parse::<u64>()
                 .ok()
@@ -343,7 +349,19 @@ fn body_length(head: &[u8]) -> Result<Option<u64>, Refusal> {
             length = Some(n);
         }
     }
-    Ok(Some(length.unwrap_or(0)))
+    match codings {
+        Some(codings) => {
+            let last = codings.rsplit(',').next().unwrap_or_default().trim();
+            if last.eq_ignore_ascii_case("chunked") {
+                Ok(Framing::chunked())
+            } else {
+                Err(bad(format!(
+                    "Transfer-Encoding {codings:?} does not end in chunked (the body's end could not be told)"
+                )))
+            }
+        }
+        None => Ok(Framing::length(length.unwrap_or(0))),
+    }
 }
 
 #[cfg(test)]

@@ -208,14 +208,14 @@ pub fn http_front(
             let request = [head.as_slice(), rest].concat();
             let target = format!("{host}:{port}");
             // Pipelined bytes reach only this origin (the tunnel is to it).
-            let more = None;
+            let body = None;
             return match forward(
                 &mut conn,
                 &mut up,
                 &request,
                 &target,
                 RESPONSE_TIMEOUT,
-                more,
+                body,
             ) {
                 Ok(()) => Some(Ready {
                     child: conn,

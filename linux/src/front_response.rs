@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::body_framing::Framing;
 use crate::front_parse::{read_head_by, HeadError};
 use crate::upstream_auth::MAX_HEAD;
 
@@ -48,17 +49,16 @@ pub enum Head {
 /// origin on `up`, and answer the child on `conn` with the origin's
 /// response head. Afterwards only the response body is left to relay,
 /// origin → child ([`crate::relay_loop::Relay::add_one_way`]).
-/// `origin` names the target in messages. `more`: how many bytes of the
-/// child's may follow `request` (the rest of a body whose length the head
-/// gave; `None`: any until the answer), so that a second request sent on
-/// its heels is not passed on.
+/// `origin` names the target in messages. `body`: where the body that
+/// follows `request` ends (`None`: it goes on until the answer), so that
+/// a second request sent on its heels is not passed on.
 pub fn forward(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     request: &[u8],
     origin: &str,
     wait: Duration,
-    more: Option<u64>,
+    body: Option<Framing>,
 ) -> Result<(), Failure> {
     // An origin that stops reading must not hold this thread or the copy
     // (and their sockets) forever. (The relay, later, does not block.)
@@ -72,7 +72,7 @@ pub fn forward(
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
         .stack_size(64 * 1024)
-        .spawn(move || copy_until(from, to, &flag, more))
+        .spawn(move || copy_until(from, to, &flag, body))
         .map_err(internal)?;
     let answered = answer(conn, up, origin, wait, &stop);
     // Whatever happened, the copy stops: a chunk it reads from now on is
@@ -93,22 +93,25 @@ fn internal(e: io::Error) -> Failure {
     )
 }
 
-/// The child's bytes to the origin until `stop`, at most `more` of them.
+/// The child's bytes to the origin until `stop`, up to the end of `body`.
 /// A chunk read before `stop` was set was sent before the child got the
 /// final response head, so it belongs to this request; anything later is
 /// dropped.
-fn copy_until(mut from: TcpStream, mut to: TcpStream, stop: &AtomicBool, more: Option<u64>) {
+fn copy_until(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    stop: &AtomicBool,
+    mut body: Option<Framing>,
+) {
     let mut chunk = [0u8; 16 * 1024];
-    let mut left = more.unwrap_or(u64::MAX);
     loop {
-        if left == 0 {
+        if body.as_ref().is_some_and(Framing::done) {
             return;
         }
         match from.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => {
-                let take = n.min(usize::try_from(left).unwrap_or(usize::MAX));
-                left -= take as u64;
+                let take = body.as_mut().map_or(n, |b| b.take(&chunk[..n]));
                 if stop.load(Ordering::SeqCst) || to.write_all(&chunk[..take]).is_err() {
                     return;
                 }

@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 mod accept_pool;
+mod body_framing;
 pub mod bridge;
 mod bridge_http;
 mod bridge_peer;
