@@ -2,19 +2,20 @@
 //! (bounded in size and time) and finds its target before anything goes
 //! upstream: the `CONNECT` authority, an absolute URL's authority (other
 //! forms are refused), and every `Host` header (what a lenient upstream
-//! may go by). A target on the host itself is refused
-//! with `403 Forbidden` unless the user opted in (`crate::local_target`).
+//! may go by). A target on the host itself is refused with
+//! `403 Forbidden` unless the user opted in (`crate::local_target`).
 //!
 //! Then the head goes to the upstream, with the URL's credentials when it
 //! has some (`crate::upstream_auth`). A `CONNECT`'s answer is read: a
 //! `2xx` opens the tunnel, handed to the relay; any other answer ends the
-//! connection as a plain request's does. A
-//! plain request is marked `close` and only its body follows, up to its
-//! end as its head frames it (`crate::body_framing`); the upstream's response head is read and passed on with
-//! `Connection: close`, and from then on nothing the child sends reaches
-//! the upstream (`crate::front_response`): a second request on the same
-//! connection, which the bridge would not have looked at, cannot ride on
-//! the first one's check.
+//! connection as a plain request's does. A plain request is marked
+//! `close` and only its body follows, up to its end as its head frames it
+//! (`crate::body_framing`); the upstream's response head is read and
+//! passed on with `Connection: close`, and from then on nothing the child
+//! sends reaches the upstream (`crate::front_response`): a second request
+//! on the same connection, which the bridge would not have looked at,
+//! cannot ride on the first one's check, even where the upstream would
+//! read on.
 
 use std::io::{self, Write};
 use std::net::TcpStream;
