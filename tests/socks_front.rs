@@ -18,6 +18,16 @@ use std::process::Command;
 
 /// `sandspawn run --net proxy --proxy PROXY --ca <mitmproxy CA> -- cmd`.
 fn run(fx: &Fx, proxy: &str, vars: &[(&str, String)], cmd: &[&str]) -> Out {
+    run_with(fx, proxy, &[], vars, cmd)
+}
+
+/// [`run`] with `--proxy-allow-local`: for origins the test runs on the
+/// host's loopback (the bridge refuses them otherwise).
+fn run_local(fx: &Fx, proxy: &str, vars: &[(&str, String)], cmd: &[&str]) -> Out {
+    run_with(fx, proxy, &["--proxy-allow-local"], vars, cmd)
+}
+
+fn run_with(fx: &Fx, proxy: &str, flags: &[&str], vars: &[(&str, String)], cmd: &[&str]) -> Out {
     let mut c = Command::new(SANDSPAWN);
     c.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -33,6 +43,7 @@ fn run(fx: &Fx, proxy: &str, vars: &[(&str, String)], cmd: &[&str]) -> Out {
             "--proxy",
             proxy,
         ])
+        .args(flags)
         .arg("--ca")
         .arg(fx.mitm_ca())
         .arg("--read")
@@ -235,7 +246,7 @@ fn a_plain_http_request_is_forwarded_in_origin_form() {
     });
     let proxy = format!("socks5h://127.0.0.1:{}", fx.socks_port);
     let url = format!("http://127.0.0.1:{port}/p?q=1");
-    let out = run(
+    let out = run_local(
         &fx,
         &proxy,
         &[],
@@ -307,7 +318,7 @@ fn a_pooling_client_never_sends_a_second_request_to_the_first_origin() {
          print(b.data.decode())\n"
     );
     let python = cache().join("clients/bin/python").display().to_string();
-    let out = run(&fx, &proxy, &[], &[&python, "-c", &script]);
+    let out = run_local(&fx, &proxy, &[], &[&python, "-c", &script]);
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (Some(0), "A close\nB\n"),
@@ -333,10 +344,16 @@ fn failures_are_one_status_line_naming_the_upstream() {
     // released port, and mitmproxy would reach it.
     let held = ports::dead_port();
     let dead = held.port;
-    let out = raw(
+    let out = run_local(
         &fx,
         &proxy,
-        &format!("CONNECT 127.0.0.1:{dead} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"),
+        &[],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            RAW,
+            &format!("CONNECT 127.0.0.1:{dead} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"),
+        ],
     );
     let reason = format!("the SOCKS5 upstream {proxy} (from --proxy) could not connect to 127.0.0.1:{dead}: host unreachable (SOCKS5 reply 4)");
     assert_eq!(

@@ -20,12 +20,17 @@
 //! The child speaks HTTP CONNECT (or SOCKS5) to the upstream itself; with
 //! a SOCKS5 upstream, an HTTP child is served by the bridge's own HTTP
 //! front (the private `front` module), which does the SOCKS5 handshake for it (and,
-//! for a plain `http://` request, reads the origin's response head). Past
-//! that, the bridge reads nothing, except to put the upstream URL's credentials
-//! on each connection ([`crate::upstream_auth`]), so the credentials stay on
-//! the host and the child never sees them, and, with HTTP credentials, to
-//! peek at the status of the upstream's answer to a CONNECT, so a `407`
-//! (credentials revoked after start) is named on stderr. The host side is a
+//! for a plain `http://` request, reads the origin's response head). The
+//! bridge reads each request's head or SOCKS5 request first, to refuse a
+//! target on the host itself (the private `local_target` module) before
+//! anything goes upstream (`bridge_http`, `bridge_socks`), and the
+//! upstream's answer to it: only a tunnel it opened is relayed both ways,
+//! and after a plain request's answer or a refused tunnel nothing more of
+//! the child's reaches the upstream, so no second request rides on the
+//! first one's check (a `407`, credentials revoked after start, is named
+//! on stderr). Past that, it reads nothing, except to put the upstream
+//! URL's credentials on each connection ([`crate::upstream_auth`]), so the
+//! credentials stay on the host and the child never sees them. The host side is a
 //! separate process (`sandspawn __proxy-bridge …`, spawned right before
 //! bwrap is exec'd) that watches the bwrap process through a pidfd and
 //! exits, removing its private socket directory, as soon as bwrap exits.
@@ -51,6 +56,7 @@ use crate::spec::{ProxyBridge, SocksLogin};
 use crate::sys;
 use crate::upstream_addr::{connect_upstream, resolve, Addresses};
 use crate::upstream_auth::{self, SocksAuthError};
+use crate::{bridge_http, bridge_socks};
 
 pub use crate::relay::{pipe, Duplex};
 
@@ -252,6 +258,11 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
         .arg(if proxy.socks { "socks5" } else { "http" })
         .arg(&proxy.display)
         .arg(&proxy.origin)
+        .arg(if proxy.allow_local {
+            LOCAL_ALLOWED
+        } else {
+            LOCAL_REFUSED
+        })
         .env_clear()
         .envs(
             proxy
@@ -290,8 +301,13 @@ pub fn start_host(proxy: &ProxyBridge, exe: &Path) -> Result<HostBridge, BridgeE
     }
 }
 
+/// The bridge's last argument: whether targets on the host itself go
+/// through (`crate::local_target`).
+const LOCAL_ALLOWED: &str = "allow-local";
+const LOCAL_REFUSED: &str = "refuse-local";
+
 /// The host bridge process:
-/// `__proxy-bridge FD WATCH_PID DIR HOST PORT SCHEME DISPLAY ORIGIN`.
+/// `__proxy-bridge FD WATCH_PID DIR HOST PORT SCHEME DISPLAY ORIGIN LOCAL`.
 pub fn bridge_main(args: &[OsString]) -> ExitCode {
     match run_bridge(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -317,6 +333,15 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
     let pid = i32::try_from(num(1)?).map_err(|e| BridgeError::Args(e.to_string()))?;
     let dir = PathBuf::from(args.get(2).cloned().unwrap_or_default());
     let port = u16::try_from(num(4)?).map_err(|e| BridgeError::Args(e.to_string()))?;
+    let allow_local = match arg(8)? {
+        LOCAL_ALLOWED => true,
+        LOCAL_REFUSED => false,
+        other => {
+            return Err(BridgeError::Args(format!(
+                "argument 8: {other:?} is neither {LOCAL_ALLOWED} nor {LOCAL_REFUSED}"
+            )))
+        }
+    };
     let diagnostics = Diagnostics::default();
     let held = diagnostics.clone();
     let upstream = Upstream {
@@ -329,6 +354,7 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
         credentials: Credentials::from_env(),
         diagnostics,
         child_wait: upstream_auth::CHILD_TIMEOUT,
+        allow_local,
     };
     let sock_err = |source| BridgeError::Socket {
         dir: dir.clone(),
@@ -382,23 +408,43 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
 }
 
 /// Where the host bridge connects, and what it knows to say about it.
-struct Upstream {
-    host: String,
-    port: u16,
-    addresses: Addresses,
-    protocol: Protocol,
+pub(crate) struct Upstream {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) addresses: Addresses,
+    pub(crate) protocol: Protocol,
     /// The URL, credentials masked, and where it came from: for messages.
-    display: String,
-    origin: String,
-    credentials: Credentials,
-    diagnostics: Diagnostics,
+    pub(crate) display: String,
+    pub(crate) origin: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) diagnostics: Diagnostics,
     /// How long a child may take over its whole opening: its first byte
     /// and the rest of its greeting or request head, all in one bound.
-    child_wait: Duration,
+    pub(crate) child_wait: Duration,
+    /// Targets on the host itself go through (`--proxy-allow-local`).
+    pub(crate) allow_local: bool,
+}
+
+impl Upstream {
+    /// A fresh, bounded TCP connection to the upstream.
+    pub(crate) fn connect(&self) -> io::Result<TcpStream> {
+        self.addresses.connect(&self.host, self.port)
+    }
+
+    /// The child's protocol's answer when the upstream cannot be reached:
+    /// the reason, told to stderr first.
+    pub(crate) fn unreachable(&self, e: &io::Error) -> String {
+        let reason = format!(
+            "the upstream proxy {} (from {}) is not reachable: {e}",
+            self.display, self.origin
+        );
+        self.diagnostics.report(Refused::Unreachable, &reason);
+        reason
+    }
 }
 
 /// What the host bridge puts on each connection.
-enum Credentials {
+pub(crate) enum Credentials {
     None,
     /// `Proxy-Authorization` for an HTTP upstream.
     Http(String),
@@ -421,12 +467,13 @@ impl Credentials {
     }
 }
 
-/// One child connection: connect the upstream, put the credentials on,
-/// and hand both to the relay. When the upstream cannot be reached or
-/// refuses the login, the child is answered in its protocol (HTTP 502,
-/// SOCKS general failure) and stderr says why; a child that leaves early
-/// is just closed.
-fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
+/// One child connection: read what it asks for, check the target, connect
+/// the upstream, put the credentials on, and hand both to the relay. When
+/// the target is refused, or the upstream cannot be reached or refuses the
+/// login, the child is answered in its protocol (HTTP 403 or 502, a SOCKS
+/// failure reply) and stderr says why; a child that leaves early is just
+/// closed.
+fn set_up(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
     // The child's first byte tells which protocol it speaks: a SOCKS5
     // upstream takes HTTP children too, through the bridge's own HTTP
@@ -436,115 +483,35 @@ fn set_up(mut conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     // greeting or head after it share it, so a child that trickles its
     // first byte late gets no fresh bound for the rest.
     let deadline = Instant::now() + upstream.child_wait;
-    let left = || deadline.saturating_duration_since(Instant::now());
-    let spoken = match (
+    match (
         upstream.protocol,
         front::sniff_conn(&conn, upstream.child_wait),
     ) {
-        (_, None) => return,
+        (_, None) => {}
         (_, Some(other @ (Spoken::Socks4 | Spoken::Tls | Spoken::Other(_)))) => {
-            return refusal::refuse_unspoken(conn, other, &upstream.diagnostics)
+            refusal::refuse_unspoken(conn, other, &upstream.diagnostics)
         }
-        (Protocol::Socks5, Some(Spoken::Http)) => {
-            return http_front(conn, upstream, relay, deadline)
+        (Protocol::Socks5, Some(Spoken::Http)) => http_front(conn, upstream, relay, deadline),
+        (Protocol::Socks5, Some(Spoken::Socks5)) => {
+            bridge_socks::socks_child(conn, upstream, relay, deadline)
         }
-        (Protocol::Socks5, Some(Spoken::Socks5)) => Protocol::Socks5,
-        (Protocol::Http, Some(Spoken::Http)) => Protocol::Http,
+        (Protocol::Http, Some(Spoken::Http)) => {
+            bridge_http::http_child(conn, upstream, relay, deadline)
+        }
         (Protocol::Http, Some(Spoken::Socks5)) => {
             let reason = format!(
                 "a SOCKS5 client, but the upstream proxy {} (from {}) speaks HTTP: the bridge takes HTTP proxy requests (the child's proxy variables say http://)",
                 upstream.display, upstream.origin
             );
             upstream.diagnostics.report(Refused::WrongProtocol, &reason);
-            return refusal::refuse(conn, Protocol::Socks5, &reason);
+            refusal::refuse(conn, Protocol::Socks5, &reason)
         }
-    };
-    let mut up = match upstream.addresses.connect(&upstream.host, upstream.port) {
-        Ok(up) => up,
-        Err(e) => {
-            let reason = format!(
-                "the upstream proxy {} (from {}) is not reachable: {e}",
-                upstream.display, upstream.origin
-            );
-            upstream.diagnostics.report(Refused::Unreachable, &reason);
-            return refusal::refuse(conn, spoken, &reason);
-        }
-    };
-    let ready = match &upstream.credentials {
-        Credentials::None => true,
-        Credentials::Http(auth) => {
-            match upstream_auth::forward_head_with_auth(&mut conn, &mut up, auth, left()) {
-                Ok(connect) => {
-                    // A tunnel's answer comes before anything the child waits
-                    // for, so looking at it costs no time; a plain request's
-                    // may wait on its body, so it is not looked at. The peek
-                    // leaves the answer for the relay to pass on.
-                    if connect
-                        && upstream_auth::peek_status(&up, upstream_auth::HANDSHAKE_TIMEOUT)
-                            == Some(upstream_auth::PROXY_AUTH_REQUIRED)
-                    {
-                        upstream.diagnostics.report(
-                            Refused::Login,
-                            &format!(
-                                "the HTTP upstream {} (from {}) refused the credentials (407)",
-                                upstream.display, upstream.origin
-                            ),
-                        );
-                    }
-                    true
-                }
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    // A reset told the child nothing; say why, on both ends.
-                    let reason = format!(
-                        "a request head over {} KiB (the bridge adds the credentials of {} to heads up to that size)",
-                        upstream_auth::MAX_HEAD / 1024,
-                        upstream.display
-                    );
-                    upstream.diagnostics.report(Refused::BadHead, &reason);
-                    return refusal::refuse(conn, spoken, &reason);
-                }
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                    let reason = format!(
-                        "a request head that does not start with an HTTP/1.x request line (the bridge adds the credentials of {} only after one)",
-                        upstream.display
-                    );
-                    upstream
-                        .diagnostics
-                        .report(Refused::BadRequestLine, &reason);
-                    return refusal::answer_http(conn, "400 Bad Request", &reason);
-                }
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                    let reason = format!(
-                        "a {e} request (its answer would echo the credentials the bridge adds for {})",
-                        upstream.display
-                    );
-                    upstream.diagnostics.report(Refused::Echo, &reason);
-                    return refusal::answer_http(conn, "405 Method Not Allowed", &reason);
-                }
-                Err(_) => false,
-            }
-        }
-        Credentials::Socks(login) => {
-            let refused = |e: &upstream_auth::SocksAuthError| {
-                upstream.diagnostics.report(
-                    Refused::Login,
-                    &format!(
-                        "the SOCKS5 upstream {} (from {}) refused the login: {e}",
-                        upstream.display, upstream.origin
-                    ),
-                );
-            };
-            upstream_auth::socks_front(&mut conn, &mut up, login, left(), refused).is_ok()
-        }
-    };
-    if ready {
-        let _ = relay.add(conn, up);
     }
 }
 
 /// An HTTP child of a SOCKS5 upstream: the HTTP front sets the tunnel up.
 fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay, deadline: Instant) {
-    let connect = || upstream.addresses.connect(&upstream.host, upstream.port);
+    let connect = || upstream.connect();
     let login = match &upstream.credentials {
         Credentials::Socks(login) => Some(login),
         _ => None,
@@ -555,6 +522,7 @@ fn http_front(conn: TcpStream, upstream: &Upstream, relay: &Relay, deadline: Ins
         display: &upstream.display,
         origin: &upstream.origin,
         diagnostics: &upstream.diagnostics,
+        allow_local: upstream.allow_local,
     };
     if let Some(ready) = front::http_front(conn, &front, deadline, upstream.child_wait) {
         let _ = if ready.one_way {

@@ -18,6 +18,7 @@ fn unreachable_upstream_is_one_line_naming_the_origin() {
         authorization: None,
         socks_login: None,
         socks: false,
+        allow_local: false,
     })
     .unwrap_err()
     .to_string();
@@ -89,6 +90,7 @@ fn a_refused_socks_login_names_the_variable_and_hides_the_password() {
             password: "hunter2".into(),
         }),
         socks: false,
+        allow_local: false,
     })
     .unwrap_err()
     .to_string();
@@ -117,6 +119,7 @@ fn test_upstream(
         credentials,
         diagnostics: Diagnostics::default(),
         child_wait,
+        allow_local: false,
     }
 }
 
@@ -189,6 +192,7 @@ fn http_bridge(port: u16, authorization: Option<&str>) -> ProxyBridge {
         authorization: authorization.map(str::to_owned),
         socks_login: None,
         socks: false,
+        allow_local: false,
     }
 }
 
@@ -226,13 +230,16 @@ fn a_refused_http_login_is_caught_at_start_naming_the_variable() {
 }
 
 /// The credentials are revoked after start: the child gets the upstream's
-/// 407 as it is, and the bridge says which upstream refused.
+/// 407, marked `close` (nothing more of the child's goes to the upstream
+/// after a refused tunnel), and the bridge says which upstream refused.
 #[test]
 fn a_tunnel_refused_with_407_after_start_is_reported() {
-    for (answer, want) in [
-        (REFUSED, true),
-        ("HTTP/1.1 200 Connection established\r\n\r\n", false),
-    ] {
+    let closed = REFUSED.replace(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n",
+    );
+    let opened = "HTTP/1.1 200 Connection established\r\n\r\n";
+    for (answer, told, want) in [(REFUSED, closed.as_str(), true), (opened, opened, false)] {
         let (port, _heads) = http_upstream(answer);
         let upstream = test_upstream(
             port,
@@ -265,7 +272,7 @@ fn a_tunnel_refused_with_407_after_start_is_reported() {
             .unwrap();
         let mut got = String::new();
         let _ = child.read_to_string(&mut got);
-        assert_eq!(got, answer, "the child gets the upstream's answer as is");
+        assert_eq!(got, told, "the child gets the upstream's answer");
     }
 }
 
@@ -478,6 +485,113 @@ fn a_child_speaking_neither_http_nor_socks5_is_told_at_once() {
             );
         }
     }
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the upstream was connected");
+}
+
+/// A SOCKS5 upstream that logs in with `status` (method 2) and then, for
+/// a request, replies `reply`; what it read goes on the channel.
+fn socks_login_upstream(status: u8, reply: u8) -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut seen = vec![0u8; 3 + 14];
+        if s.read_exact(&mut seen[..3]).is_ok() {
+            s.write_all(&[5, 2]).unwrap();
+            s.read_exact(&mut seen[3..17]).unwrap();
+            s.write_all(&[1, status]).unwrap();
+            let mut request = [0u8; 18];
+            if s.read_exact(&mut request).is_ok() {
+                seen.extend_from_slice(&request);
+                s.write_all(&[5, reply, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+            }
+        }
+        let _ = tx.send(seen);
+    });
+    (port, rx)
+}
+
+/// A SOCKS5 child of a SOCKS5 upstream with a login: the bridge answers
+/// the greeting, logs in, and passes the request on; a refused login is a
+/// general failure; a child that offers only a login hears "no acceptable
+/// method"; a target on the host itself is reply 2 with the upstream
+/// never connected.
+#[test]
+fn a_socks_child_is_answered_by_the_bridge_and_its_request_checked() {
+    let login = || {
+        Credentials::Socks(SocksLogin {
+            username: "alice".into(),
+            password: "s3cret".into(),
+        })
+    };
+    let request = b"\x05\x01\x00\x03\x0borigin.test\x01\xbb";
+    let child_says = [&b"\x05\x01\x00"[..], request].concat();
+    let serve = |port: u16, says: &[u8]| {
+        let upstream = test_upstream(
+            port,
+            Protocol::Socks5,
+            format!("socks5h://***@127.0.0.1:{port}"),
+            "ALL_PROXY",
+            login(),
+            upstream_auth::CHILD_TIMEOUT,
+        );
+        let relay = Relay::start(STACK_SIZE).unwrap();
+        let (mut child, conn) = child_and_conn();
+        child.write_all(says).unwrap();
+        child.shutdown(std::net::Shutdown::Write).unwrap();
+        set_up(conn, &upstream, &relay);
+        child
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = child.read_to_end(&mut got);
+        (got, upstream.diagnostics.reported())
+    };
+
+    let (port, seen) = socks_login_upstream(0, 0);
+    let (got, reported) = serve(port, &child_says);
+    assert_eq!(got, [5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert!(reported.is_empty(), "{reported:?}");
+    let seen = seen.recv().unwrap();
+    assert_eq!(&seen[..3], [5, 1, 2]);
+    assert_eq!(&seen[3..17], b"\x01\x05alice\x06s3cret");
+    assert_eq!(&seen[17..], request);
+
+    let (port, seen) = socks_login_upstream(1, 0);
+    let (got, reported) = serve(port, &child_says);
+    assert_eq!(got, [5, 0, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        reported,
+        [format!(
+            "the SOCKS5 upstream socks5h://***@127.0.0.1:{port} (from ALL_PROXY) refused the \
+             login: it refused the username/password (RFC 1929 status 1)"
+        )]
+    );
+    assert_eq!(
+        seen.recv().unwrap().len(),
+        17,
+        "only the greeting and login went upstream"
+    );
+
+    let (port, _seen) = socks_login_upstream(0, 0);
+    let (got, _) = serve(port, b"\x05\x01\x02");
+    assert_eq!(got, [5, 0xff]);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (got, reported) = serve(
+        port,
+        b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x18\xeb",
+    );
+    assert_eq!(got, [5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(reported.len(), 1);
+    assert!(
+        reported[0].starts_with("127.0.0.1:6379 is a loopback address (127.0.0.1): "),
+        "{reported:?}"
+    );
     listener.set_nonblocking(true).unwrap();
     assert!(listener.accept().is_err(), "the upstream was connected");
 }

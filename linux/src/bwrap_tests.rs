@@ -214,6 +214,7 @@ fn proxy_bridge_socket_is_bound_last_and_the_helper_gets_the_port() {
         authorization: Some("Basic c2VjcmV0LXRva2Vu".into()),
         socks_login: None,
         socks: false,
+        allow_local: false,
     });
     let argv = bwrap_argv_with(
         &s,

@@ -51,10 +51,12 @@ pub enum Refused {
     Origin,
     /// A `TRACE`/`TRACK`, whose echo would carry the credentials.
     Echo,
+    /// A target on the host itself (`crate::local_target`).
+    Local,
 }
 
 impl Refused {
-    const ALL: [Refused; 9] = [
+    const ALL: [Refused; 10] = [
         Refused::Unreachable,
         Refused::NotSpoken,
         Refused::WrongProtocol,
@@ -64,6 +66,7 @@ impl Refused {
         Refused::Tunnel,
         Refused::Origin,
         Refused::Echo,
+        Refused::Local,
     ];
 
     fn label(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Refused {
             Refused::Tunnel => "tunnel refused or failed",
             Refused::Origin => "origin answer not relayed",
             Refused::Echo => "TRACE/TRACK refused (it would echo the credentials)",
+            Refused::Local => "host-local target",
         }
     }
 

@@ -7,6 +7,8 @@
 //!
 //! - reads the request head (at most [`MAX_HEAD`] bytes, all within the
 //!   child's time bound),
+//! - refuses a target on the host itself (`crate::local_target`) with
+//!   `403 Forbidden` unless the user opted in,
 //! - asks the upstream for a tunnel to the request's `host:port` (a name
 //!   is passed as a name; the sandbox has no DNS), logging in when the
 //!   upstream URL had credentials,
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
 use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
+use crate::local_target::{classify_host, refusal_reason};
 use crate::refusal::{self, Diagnostics, Refused};
 use crate::socks_connect::{socks_connect, ConnectError};
 use crate::spec::SocksLogin;
@@ -51,6 +54,8 @@ pub struct SocksUpstream<'a> {
     pub origin: &'a str,
     /// Where failures are reported.
     pub diagnostics: &'a Diagnostics,
+    /// Targets on the host itself are let through (`--proxy-allow-local`).
+    pub allow_local: bool,
 }
 
 /// Which protocol the child on `conn` speaks, peeking (not taking) its
@@ -122,6 +127,10 @@ pub fn http_front(
     let (host, port) = match &request {
         Request::Connect { host, port } | Request::Forward { host, port, .. } => (host, *port),
     };
+    if let Some(local) = classify_host(host).filter(|_| !upstream.allow_local) {
+        let reason = refusal_reason(&format!("{host}:{port}"), local);
+        return fail(conn, upstream, (Refused::Local, "403 Forbidden"), reason);
+    }
     let (display, origin) = (upstream.display, upstream.origin);
     let mut up = match (upstream.connect)() {
         Ok(up) => up,
@@ -198,7 +207,16 @@ pub fn http_front(
         Request::Forward { head, .. } => {
             let request = [head.as_slice(), rest].concat();
             let target = format!("{host}:{port}");
-            return match forward(&mut conn, &mut up, &request, &target, RESPONSE_TIMEOUT) {
+            // Pipelined bytes reach only this origin (the tunnel is to it).
+            let body = None;
+            return match forward(
+                &mut conn,
+                &mut up,
+                &request,
+                &target,
+                RESPONSE_TIMEOUT,
+                body,
+            ) {
                 Ok(()) => Some(Ready {
                     child: conn,
                     up,

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::body_framing::Framing;
 use crate::front_parse::{read_head_by, HeadError};
 use crate::upstream_auth::MAX_HEAD;
 
@@ -48,13 +49,16 @@ pub enum Head {
 /// origin on `up`, and answer the child on `conn` with the origin's
 /// response head. Afterwards only the response body is left to relay,
 /// origin → child ([`crate::relay_loop::Relay::add_one_way`]).
-/// `origin` names the target in messages.
+/// `origin` names the target in messages. `body`: where the body that
+/// follows `request` ends (`None`: it goes on until the answer), so that
+/// a second request sent on its heels is not passed on.
 pub fn forward(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     request: &[u8],
     origin: &str,
     wait: Duration,
+    body: Option<Framing>,
 ) -> Result<(), Failure> {
     // An origin that stops reading must not hold this thread or the copy
     // (and their sockets) forever. (The relay, later, does not block.)
@@ -68,7 +72,7 @@ pub fn forward(
     let flag = Arc::clone(&stop);
     std::thread::Builder::new()
         .stack_size(64 * 1024)
-        .spawn(move || copy_until(from, to, &flag))
+        .spawn(move || copy_until(from, to, &flag, body))
         .map_err(internal)?;
     let answered = answer(conn, up, origin, wait, &stop);
     // Whatever happened, the copy stops: a chunk it reads from now on is
@@ -89,16 +93,26 @@ fn internal(e: io::Error) -> Failure {
     )
 }
 
-/// The child's bytes to the origin until `stop`. A chunk read before
-/// `stop` was set was sent before the child got the final response head,
-/// so it belongs to this request; anything later is dropped.
-fn copy_until(mut from: TcpStream, mut to: TcpStream, stop: &AtomicBool) {
+/// The child's bytes to the origin until `stop`, up to the end of `body`.
+/// A chunk read before `stop` was set was sent before the child got the
+/// final response head, so it belongs to this request; anything later is
+/// dropped.
+fn copy_until(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    stop: &AtomicBool,
+    mut body: Option<Framing>,
+) {
     let mut chunk = [0u8; 16 * 1024];
     loop {
+        if body.as_ref().is_some_and(Framing::done) {
+            return;
+        }
         match from.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => {
-                if stop.load(Ordering::SeqCst) || to.write_all(&chunk[..n]).is_err() {
+                let take = body.as_mut().map_or(n, |b| b.take(&chunk[..n]));
+                if stop.load(Ordering::SeqCst) || to.write_all(&chunk[..take]).is_err() {
                     return;
                 }
             }
@@ -226,7 +240,7 @@ pub fn rewrite(head: &[u8]) -> Result<Head, String> {
 }
 
 /// `HTTP/1.x NNN[ reason]` → NNN.
-fn status_code(line: &[u8]) -> Option<u16> {
+pub(crate) fn status_code(line: &[u8]) -> Option<u16> {
     let rest = line.strip_prefix(b"HTTP/1.")?;
     let (minor, rest) = rest.split_first()?;
     let rest = rest.strip_prefix(b" ")?;

@@ -78,6 +78,7 @@ fn a_body_sent_after_100_continue_reaches_the_origin() {
             head.as_bytes(),
             "o.test:80",
             Duration::from_secs(10),
+            None,
         );
         (done, conn, up)
     });
@@ -119,7 +120,8 @@ fn an_origin_that_does_not_answer_is_a_504() {
             &mut up,
             b"GET / HTTP/1.1\r\n\r\n",
             "o.test:80",
-            Duration::from_millis(200)
+            Duration::from_millis(200),
+            None
         ),
         Err(Failure::Answer(
             "504 Gateway Timeout",

@@ -74,6 +74,7 @@ fn front(port: u16, login: Option<&SocksLogin>, request: &[u8]) -> (String, Vec<
         display: "socks5h://proxy:1080",
         origin: "ALL_PROXY",
         diagnostics: &diagnostics,
+        allow_local: false,
     };
     if let Some(Ready {
         child: conn,
@@ -289,6 +290,7 @@ fn a_half_sent_head_is_answered_408() {
         display: "socks5h://proxy:1080",
         origin: "ALL_PROXY",
         diagnostics: &diagnostics,
+        allow_local: false,
     };
     let bound = Duration::from_millis(200);
     assert!(http_front(conn, &up, Instant::now() + bound, bound).is_none());

@@ -12,8 +12,11 @@
 #![deny(unsafe_code)]
 
 mod accept_pool;
+mod body_framing;
 pub mod bridge;
+mod bridge_http;
 mod bridge_peer;
+mod bridge_socks;
 pub mod bwrap;
 mod cache;
 mod diagnostics;
@@ -24,6 +27,7 @@ mod front_parse;
 mod front_response;
 pub mod helper;
 pub mod lifetime;
+mod local_target;
 pub mod pathcmp;
 pub mod pidfd;
 pub mod policy;

@@ -113,7 +113,10 @@ pub fn socks_connect(
     Ok(())
 }
 
-fn greet_without_login(up: &mut TcpStream, wait: Duration) -> Result<(), SocksAuthError> {
+pub(crate) fn greet_without_login(
+    up: &mut TcpStream,
+    wait: Duration,
+) -> Result<(), SocksAuthError> {
     up.set_read_timeout(Some(wait))?;
     up.write_all(&[5, 1, 0])?;
     let mut reply = [0u8; 2];

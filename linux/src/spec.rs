@@ -151,6 +151,11 @@ pub struct ProxyBridge {
     /// answers a connection it cannot serve in the child's protocol.
     #[serde(default)]
     pub socks: bool,
+    /// Let the child's requests reach targets on the host itself
+    /// (loopback, unspecified and link-local addresses, `localhost`);
+    /// refused by default (`crate::local_target`).
+    #[serde(default)]
+    pub allow_local: bool,
 }
 
 /// SOCKS5 username/password, each 1 to 255 bytes (RFC 1929). `Debug`

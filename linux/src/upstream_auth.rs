@@ -2,15 +2,16 @@
 //! credentials on a connection, so they never enter the sandbox.
 //!
 //! - HTTP upstream: `Proxy-Authorization` is added to the head of each
-//!   request the child sends (any the child sent is dropped). At start, one
+//!   request the child sends (any the child sent is dropped; the head is
+//!   read in any case: `crate::bridge_http` checks its target). At start, one
 //!   `CONNECT` probe asks whether the upstream takes the credentials; after
-//!   start, the status of its answer to a tunnel is peeked at (not read),
-//!   so a `407` can be named.
+//!   start, `crate::bridge_http` reads the upstream's answer to each
+//!   tunnel, so a `407` can be named.
 //! - SOCKS5 upstream: the bridge answers the child's greeting itself (no
-//!   authentication), then greets the upstream offering username/password
-//!   only and authenticates (RFC 1929) before the child's request goes
-//!   through. The child's CONNECT request and everything after it pass
-//!   unchanged.
+//!   authentication, `crate::bridge_socks`), then greets the upstream
+//!   offering username/password only and authenticates (RFC 1929) before
+//!   the child's request goes through. The child's CONNECT request and
+//!   everything after it pass unchanged.
 //!
 //! Every read waits a bounded time; nothing here blocks forever.
 
@@ -101,55 +102,18 @@ fn login_request(login: &SocksLogin) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Why [`socks_front`] did not set a tunnel up.
-#[derive(Debug, thiserror::Error)]
-pub enum FrontError {
-    /// The child left, or does not speak SOCKS5 as expected.
-    #[error("the sandboxed client: {0}")]
-    Child(SocksAuthError),
-    /// The upstream refused the login or failed during it; `refused` was
-    /// told, then the child answered "general SOCKS server failure".
-    #[error(transparent)]
-    Upstream(SocksAuthError),
-}
-
-/// Read the child's SOCKS5 greeting (`VER NMETHODS METHODS`), log in to
-/// the upstream, and answer the child "no authentication". If the child
-/// does not offer that, it hears "no acceptable method". If the upstream
-/// refuses us, the child still gets "no authentication" and then reply 1,
-/// "general SOCKS server failure", to its request: the fault is the
-/// server's, not a method the child lacks. Bytes the child sent after its
-/// greeting (an eager request) go to the upstream.
-/// The greeting is due within `wait`.
-pub fn socks_front(
-    conn: &mut TcpStream,
-    up: &mut TcpStream,
-    login: &SocksLogin,
-    wait: Duration,
-    refused: impl FnOnce(&SocksAuthError),
-) -> Result<(), FrontError> {
-    let greeting = read_greeting_within(conn, wait).map_err(FrontError::Child)?;
-    if let Err(e) = socks_login(up, login, HANDSHAKE_TIMEOUT) {
-        // Told before the child hears it, so the host's line on stderr
-        // comes before whatever the child prints about its failure.
-        refused(&e);
-        let _ = crate::refusal::refuse_socks_request(conn, greeting.rest);
-        return Err(FrontError::Upstream(e));
-    }
-    conn.write_all(&[SOCKS_VERSION, METHOD_NONE])
-        .and_then(|()| up.write_all(&greeting.rest))
-        .map_err(|e| FrontError::Child(e.into()))
-}
-
 /// A child's greeting that offers "no authentication", and what it sent
 /// after it.
-struct Greeting {
-    rest: Vec<u8>,
+pub(crate) struct Greeting {
+    pub(crate) rest: Vec<u8>,
 }
 
 /// Read the greeting, all of it within `wait`; answer "no acceptable
 /// method" (and fail) when the child does not offer "no authentication".
-fn read_greeting_within(conn: &mut TcpStream, wait: Duration) -> Result<Greeting, SocksAuthError> {
+pub(crate) fn read_greeting_within(
+    conn: &mut TcpStream,
+    wait: Duration,
+) -> Result<Greeting, SocksAuthError> {
     let deadline = Instant::now() + wait;
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 512];
@@ -251,46 +215,45 @@ fn status_code(bytes: &[u8]) -> Option<u16> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// The status code the upstream answered a tunnel with, read without
-/// consuming it (the relay passes the answer on unchanged), waiting at most
-/// `wait`. `None` when it says nothing in time, closes, or is not HTTP.
-pub fn peek_status(up: &TcpStream, wait: Duration) -> Option<u16> {
-    let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 12]; // "HTTP/1.1 407"
-    let status = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || up.set_read_timeout(Some(left)).is_err() {
-            break None;
-        }
-        match up.peek(&mut buf) {
-            Ok(n) if n >= buf.len() => break status_code(&buf),
-            Ok(0) | Err(_) => break None,
-            // A whole line shorter than a status line: nothing more to wait for.
-            Ok(n) if buf[..n].contains(&b'\n') => break None,
-            // A status line split across segments: the rest is on its way.
-            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let _ = up.set_read_timeout(None);
-    status
+/// A child's request head as read and checked by [`read_request_head`].
+#[derive(Debug)]
+pub struct ChildHead {
+    buf: Vec<u8>,
+    lead: usize,
+    end: usize,
 }
 
-/// Read the request head the child sent (up to the blank line), add
-/// `Proxy-Authorization` (dropping any the child sent) and write it to the
-/// upstream, with whatever followed the head. A CONNECT tunnel needs it
-/// once; for a plain-HTTP request the connection is marked `close`, so the
-/// next request comes on a new connection and gets the header again.
-/// Returns whether the request was a `CONNECT`. The head is due within
-/// `wait`. A `TRACE` or `TRACK` is not sent (`PermissionDenied`, the
-/// method as the message): its answer would echo the credentials; nor is
-/// a head that does not start with a request line (`InvalidInput`).
-pub fn forward_head_with_auth(
+impl ChildHead {
+    /// The head from its request line (the empty lines before it dropped)
+    /// to its last header line, without the blank line.
+    pub fn head(&self) -> &[u8] {
+        crate::front_parse::without_blank_line(&self.buf[self.lead..self.end])
+    }
+
+    /// What the child sent after the head (a body's start, a TLS hello).
+    pub fn rest(&self) -> &[u8] {
+        &self.buf[self.end..]
+    }
+
+    /// Whether the request is a `CONNECT`.
+    pub fn is_connect(&self) -> bool {
+        let head = self.head();
+        head.len() >= 8 && head[..8].eq_ignore_ascii_case(b"CONNECT ")
+    }
+}
+
+/// Read the request head the child sent (up to the blank line), all of it
+/// within `wait`. Errors by kind: a head over [`MAX_HEAD`] is
+/// `InvalidData`; with `credentials`, a `TRACE` or `TRACK` is
+/// `PermissionDenied` (the method as the message): its answer would echo
+/// them; a head that does not start with a request line is `InvalidInput`
+/// (appended to it, credentials could become a request line of their own).
+pub fn read_request_head(
     conn: &mut TcpStream,
-    up: &mut TcpStream,
-    auth: &str,
     wait: Duration,
-) -> io::Result<bool> {
-    use crate::front_parse::{read_head, without_blank_line, HeadError};
+    credentials: bool,
+) -> io::Result<ChildHead> {
+    use crate::front_parse::{read_head, HeadError};
     // The whole head within the bound, however slowly it trickles in.
     let (buf, end) = read_head(conn, wait).map_err(|e| match e {
         // Its own kind: the bridge answers the child with the reason.
@@ -298,7 +261,7 @@ pub fn forward_head_with_auth(
         HeadError::TimedOut => io::ErrorKind::TimedOut.into(),
         HeadError::Gone => io::Error::other("closed before a request head"),
     })?;
-    if let Some(method) = echoing_method(&buf) {
+    if let Some(method) = echoing_method(&buf).filter(|_| credentials) {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, method));
     }
     // Empty lines before the request line are dropped: the line the
@@ -307,15 +270,23 @@ pub fn forward_head_with_auth(
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
-    let head = without_blank_line(&buf[lead..end]);
-    if !starts_with_request_line(head) {
+    let head = ChildHead { buf, lead, end };
+    if !starts_with_request_line(head.head()) {
         return Err(io::ErrorKind::InvalidInput.into());
     }
-    let connect = head.len() >= 8 && head[..8].eq_ignore_ascii_case(b"CONNECT ");
-    up.write_all(&add_authorization(head, auth))?;
-    up.write_all(b"\r\n\r\n")?;
-    up.write_all(&buf[end..])?;
-    Ok(connect)
+    Ok(head)
+}
+
+/// What goes to the upstream for `head`: the head with
+/// `Proxy-Authorization` when `auth` (any the child sent is dropped), its
+/// blank line, and then the first `rest` bytes that followed it. A
+/// plain-HTTP request is marked `close`, so the next request comes on a
+/// new connection, read and checked again.
+pub fn outgoing_head(head: &ChildHead, auth: Option<&str>, rest: usize) -> Vec<u8> {
+    let mut out = prepare_head(head.head(), auth);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&head.rest()[..rest.min(head.rest().len())]);
+    out
 }
 
 /// Whether `head` starts with `METHOD SP TARGET SP HTTP/1.x`, the method
@@ -361,7 +332,15 @@ fn echoing_method(head: &[u8]) -> Option<String> {
 
 /// The head (without its final blank line) with `Proxy-Authorization`
 /// set; non-CONNECT requests also get `Connection: close`.
+#[cfg(test)]
 fn add_authorization(head: &[u8], auth: &str) -> Vec<u8> {
+    prepare_head(head, Some(auth))
+}
+
+/// The head (without its final blank line) with `Proxy-Authorization`
+/// set to `auth` or, without, dropped; non-CONNECT requests also get
+/// `Connection: close` and `Proxy-Connection: close`.
+fn prepare_head(head: &[u8], auth: Option<&str>) -> Vec<u8> {
     let mut lines = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -379,8 +358,10 @@ fn add_authorization(head: &[u8], auth: &str) -> Vec<u8> {
             out.extend_from_slice(line);
         }
     }
-    out.extend_from_slice(b"\r\nProxy-Authorization: ");
-    out.extend_from_slice(auth.as_bytes());
+    if let Some(auth) = auth {
+        out.extend_from_slice(b"\r\nProxy-Authorization: ");
+        out.extend_from_slice(auth.as_bytes());
+    }
     if !connect {
         out.extend_from_slice(b"\r\nConnection: close\r\nProxy-Connection: close");
     }

@@ -80,7 +80,6 @@ fn pair() -> (TcpStream, TcpStream) {
 #[test]
 fn a_request_head_past_the_bound_is_its_own_error() {
     let (mut conn, mut child) = pair();
-    let (mut up, _far) = pair();
     let big = format!(
         "GET http://x/ HTTP/1.1\r\nX-Big: {}\r\n",
         "a".repeat(MAX_HEAD + 10)
@@ -89,7 +88,7 @@ fn a_request_head_past_the_bound_is_its_own_error() {
         let _ = child.write_all(big.as_bytes());
         child
     });
-    let e = forward_head_with_auth(&mut conn, &mut up, "Basic YTpi", CHILD_TIMEOUT).unwrap_err();
+    let e = read_request_head(&mut conn, CHILD_TIMEOUT, true).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
     drop(conn);
     let _ = writer.join();
@@ -107,9 +106,10 @@ fn a_bare_lf_head_reaches_the_upstream_whole() {
         let (mut conn, mut child) = pair();
         let (mut up, mut far) = pair();
         child.write_all(head.as_bytes()).unwrap();
-        let connect =
-            forward_head_with_auth(&mut conn, &mut up, "Basic YTpi", CHILD_TIMEOUT).unwrap();
-        assert!(!connect);
+        let read = read_request_head(&mut conn, CHILD_TIMEOUT, true).unwrap();
+        assert!(!read.is_connect());
+        up.write_all(&outgoing_head(&read, Some("Basic YTpi"), usize::MAX))
+            .unwrap();
         drop(up);
         let mut got = String::new();
         far.read_to_string(&mut got).unwrap();
@@ -120,56 +120,6 @@ fn a_bare_lf_head_reaches_the_upstream_whole() {
             "{head:?}"
         );
     }
-}
-
-#[test]
-fn socks_front_answers_the_child_and_passes_its_request_on() {
-    let (mut up, t) = upstream(METHOD_LOGIN, 0);
-    let (mut conn, mut child) = pair();
-    // The child offers "none" and sends its request eagerly.
-    child.write_all(b"\x05\x01\x00\x05\x01\x00\x03").unwrap();
-    socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |_| {}).unwrap();
-    let mut answer = [0u8; 2];
-    child.read_exact(&mut answer).unwrap();
-    assert_eq!(answer, [5, METHOD_NONE]);
-    drop(up);
-    assert!(t.join().unwrap().ends_with(b"s3cret\x05\x01\x00\x03"));
-
-    // Wrong credentials: the child gets past the greeting, then hears
-    // "general SOCKS server failure" for its request.
-    let (mut up, _t) = upstream(METHOD_LOGIN, 1);
-    let (mut conn, mut child) = pair();
-    child
-        .write_all(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x01\xbb")
-        .unwrap();
-    let mut told = None;
-    let e = socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |e| {
-        told = Some(e.to_string())
-    })
-    .unwrap_err();
-    assert_eq!(told, Some(e.to_string()));
-    assert!(
-        matches!(
-            e,
-            FrontError::Upstream(SocksAuthError::BadCredentials { status: 1 })
-        ),
-        "{e}"
-    );
-    let mut reply = [0u8; 12];
-    child.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, [5, METHOD_NONE, 5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
-
-    // A child that offers only a login hears "no acceptable method".
-    let (mut up, _t) = upstream(METHOD_LOGIN, 0);
-    let (mut conn, mut child) = pair();
-    child.write_all(b"\x05\x01\x02").unwrap();
-    let e = socks_front(&mut conn, &mut up, &login(), CHILD_TIMEOUT, |_| {
-        panic!("not the upstream")
-    })
-    .unwrap_err();
-    assert!(matches!(e, FrontError::Child(_)), "{e}");
-    child.read_exact(&mut answer).unwrap();
-    assert_eq!(answer, [5, METHOD_REFUSED]);
 }
 
 /// An upstream that answers one byte at a time, each just inside a
@@ -215,29 +165,6 @@ fn a_silent_upstream_times_out_as_such() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
-}
-
-#[test]
-fn the_status_is_peeked_not_taken_and_a_short_line_does_not_wait() {
-    for (answer, want) in [
-        (
-            &b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"[..],
-            Some(407),
-        ),
-        (b"HTTP/1.0 200 OK\r\n\r\n", Some(200)),
-        (b"SSH-2.0-x\r\n", None),
-        (b"HTTP/1\r\n", None),
-    ] {
-        let (mut upstream_side, bridge_side) = pair();
-        upstream_side.write_all(answer).unwrap();
-        let started = std::time::Instant::now();
-        assert_eq!(peek_status(&bridge_side, HANDSHAKE_TIMEOUT), want);
-        // Well inside the bound it would otherwise wait out.
-        assert!(started.elapsed() < HANDSHAKE_TIMEOUT / 2);
-        let mut left = vec![0u8; answer.len()];
-        (&bridge_side).read_exact(&mut left).unwrap();
-        assert_eq!(left, answer, "peeking took bytes");
-    }
 }
 
 /// A child trickling its greeting a byte at a time cannot restart the

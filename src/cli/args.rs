@@ -324,6 +324,11 @@ pub struct PolicyArgs {
     /// command's HTTPS_PROXY and HTTP_PROXY (replacing the parent's).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<OsString>,
+    /// Under `--net proxy`, let requests for the host's own addresses
+    /// (loopback, link-local, localhost) through to the upstream; refused
+    /// by default.
+    #[arg(long)]
+    pub proxy_allow_local: bool,
     /// Sandbox backend (default auto).
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub backend: Option<BackendArg>,
@@ -367,6 +372,7 @@ impl PolicyArgs {
                 NetArg::Full => NetworkMode::Full,
             }),
             proxy: self.proxy.clone(),
+            proxy_allow_local: self.proxy_allow_local.then_some(true),
             pass: self.pass.clone(),
             set,
             deny_env: self.deny_env.clone(),

@@ -17,14 +17,26 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "backend:  {} ({})", plan.backend, plan.backend_why)?;
     match &plan.proxy {
         // The child's variables all name the bridge: say where it leads.
-        Some(p) => writeln!(
-            out,
-            "network:  {} (upstream {} from {}, through the bridge at {})",
-            plan.network,
-            p.upstream.display,
-            p.upstream.origin,
-            p.inside_url.to_string_lossy()
-        )?,
+        Some(p) => {
+            writeln!(
+                out,
+                "network:  {} (upstream {} from {}, through the bridge at {})",
+                plan.network,
+                p.upstream.display,
+                p.upstream.origin,
+                p.inside_url.to_string_lossy()
+            )?;
+            // The bridge's one rule of its own about targets.
+            writeln!(
+                out,
+                "          host-local targets (loopback, link-local, localhost): {}",
+                if p.allow_local {
+                    "allowed (--proxy-allow-local)"
+                } else {
+                    "refused (--proxy-allow-local allows them)"
+                }
+            )?
+        }
         None => writeln!(out, "network:  {}", plan.network)?,
     }
 

@@ -208,6 +208,7 @@ mod tests {
                     password: "p".into(),
                 }),
                 socks: true,
+                allow_local: true,
             }),
             checks: Vec::new(),
         };

@@ -397,6 +397,7 @@ pub fn assemble(
                 inside_socks_url: upstream.inside_socks_url(inside_port),
                 upstream,
                 inside_port,
+                allow_local: policy.proxy_allow_local,
             }
         });
     let env = env::build(

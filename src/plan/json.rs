@@ -123,6 +123,7 @@ impl Plan {
                 "scheme": p.upstream.scheme,
                 "inside": os_json(&p.inside_url),
                 "inside_socks": p.inside_socks_url.as_deref().map(os_json),
+                "allow_local": p.allow_local,
             })),
             "env": env,
             "env_dropped": env_dropped,

@@ -45,6 +45,7 @@ impl Plan {
                 authorization: p.upstream.authorization.clone(),
                 socks_login: p.upstream.socks_login.clone(),
                 socks: p.upstream.scheme != super::upstream::Scheme::Http,
+                allow_local: p.allow_local,
             }),
             checks: Vec::new(),
         }

@@ -99,6 +99,9 @@ pub struct ProxyPlan {
     /// With a SOCKS5 upstream, the `socks5h://` URL of the same listener
     /// that FTP_PROXY carries.
     pub inside_socks_url: Option<OsString>,
+    /// Requests for the host's own addresses go through the bridge
+    /// (`--proxy-allow-local`); refused otherwise.
+    pub allow_local: bool,
 }
 
 #[cfg(test)]

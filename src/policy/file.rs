@@ -8,6 +8,7 @@
 //! deny = ["./secrets"]
 //! net = "none"            # none | proxy | full
 //! proxy = "http://proxy.corp:3128"
+//! proxy_allow_local = false  # let requests reach the host's own addresses
 //! pass = ["AWS_*", "GITHUB_TOKEN"]
 //! deny_env = ["AWS_SECRET_ACCESS_KEY"]
 //! ca = ["/etc/corp/root.pem"]
@@ -47,6 +48,9 @@ pub struct PolicyFile {
     pub net: Option<NetworkMode>,
     /// Upstream proxy for `net = "proxy"`.
     pub proxy: Option<String>,
+    /// Let the bridge carry requests for the host's own addresses
+    /// (loopback, link-local, `localhost`) to the upstream.
+    pub proxy_allow_local: Option<bool>,
     /// Variables passed by name or `PREFIX_*`.
     #[serde(default)]
     pub pass: Vec<String>,
@@ -90,6 +94,7 @@ impl PolicyFile {
             deny: self.deny,
             net: self.net,
             proxy: self.proxy.map(OsString::from),
+            proxy_allow_local: self.proxy_allow_local,
             pass: self.pass.into_iter().map(OsString::from).collect(),
             set: self
                 .set

@@ -147,7 +147,8 @@ pub enum PolicyError {
 pub const MAX_PATH_RULES: usize = 4096;
 
 /// One source of policy settings, before resolution. Lists append across
-/// layers; scalars (`net`, `backend`, `merge_system_roots`, `proxy`) are
+/// layers; scalars (`net`, `backend`, `merge_system_roots`, `proxy`,
+/// `proxy_allow_local`) are
 /// overridden by later layers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layer {
@@ -165,6 +166,8 @@ pub struct Layer {
     pub net: Option<NetworkMode>,
     /// Upstream proxy URL for `proxy` mode.
     pub proxy: Option<OsString>,
+    /// Whether the bridge lets requests for the host's own addresses go.
+    pub proxy_allow_local: Option<bool>,
     /// Variables passed by name or `PREFIX_*`.
     pub pass: Vec<OsString>,
     /// Variables set explicitly (`NAME`, `VALUE`).
@@ -208,6 +211,10 @@ pub struct Policy {
     /// Where [`Policy::proxy`] came from, as messages name it: `--proxy`
     /// for the flag, `proxy (from FILE)` for a policy file's key.
     pub proxy_origin: String,
+    /// Network `proxy`: the bridge lets requests for the host's own
+    /// addresses (loopback, link-local, `localhost`) go to the upstream
+    /// (default false: refused).
+    pub proxy_allow_local: bool,
     /// Env rules.
     pub env: EnvRules,
     /// Trust settings.
@@ -310,6 +317,7 @@ impl Policy {
             network: NetworkMode::None,
             proxy: None,
             proxy_origin: String::new(),
+            proxy_allow_local: false,
             env: EnvRules::default(),
             trust: TrustRules {
                 ca: Vec::new(),
@@ -381,6 +389,9 @@ impl Policy {
                     "flags" | "command line" => "--proxy".to_string(),
                     file => format!("proxy (from {file})"),
                 };
+            }
+            if let Some(allow) = layer.proxy_allow_local {
+                policy.proxy_allow_local = allow;
             }
             if let Some(merge) = layer.merge_system_roots {
                 policy.trust.merge_system_roots = merge;

@@ -320,6 +320,32 @@ fn the_proxy_is_named_by_where_it_was_written() {
 }
 
 #[test]
+fn host_local_proxy_targets_are_refused_unless_a_layer_allows_them() {
+    assert!(!Policy::resolve(&[], &ctx()).unwrap().proxy_allow_local);
+    let file = parse_policy_toml("proxy_allow_local = true\n", Path::new("/p.toml"))
+        .unwrap()
+        .into_layer("/p.toml".into());
+    let p = Policy::resolve(std::slice::from_ref(&file), &ctx()).unwrap();
+    assert!(p.proxy_allow_local);
+    // A later layer's `false` wins, as for every scalar.
+    let off = parse_policy_toml("proxy_allow_local = false\n", Path::new("/q.toml"))
+        .unwrap()
+        .into_layer("/q.toml".into());
+    assert!(
+        !Policy::resolve(&[file, off], &ctx())
+            .unwrap()
+            .proxy_allow_local
+    );
+    let err = parse_policy_toml("proxy_allow_local = \"yes\"\n", Path::new("/p.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 1, column 21: invalid type: string \"yes\", expected a boolean"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bad_pass_or_deny_env_names_the_file_it_came_from() {
     let file = parse_policy_toml("pass = [\"BAD NAME\"]\n", Path::new("/p.toml"))
         .unwrap()

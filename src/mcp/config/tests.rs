@@ -62,7 +62,7 @@ fn a_bad_entry_fails_only_its_server() {
     let c = parse_config(text, Path::new("c.toml"), Format::Codex).unwrap();
     assert_eq!(
         err(&c, "a"),
-        "MCP config c.toml: server `a`: line 4, column 1: unknown field `reed`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
+        "MCP config c.toml: server `a`: line 4, column 1: unknown field `reed`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `proxy_allow_local`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
     );
     assert_eq!(
         err(&c, "b"),
@@ -73,7 +73,7 @@ fn a_bad_entry_fails_only_its_server() {
     let c = parse_config(json, Path::new("c.json"), Format::Json).unwrap();
     assert_eq!(
         err(&c, "a"),
-        "MCP config c.json: server `a`: entry at line 1, column 22: unknown field `nett`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
+        "MCP config c.json: server `a`: entry at line 1, column 22: unknown field `nett`, expected one of `presets`, `read`, `write`, `deny`, `net`, `proxy`, `proxy_allow_local`, `pass`, `set`, `deny_env`, `ca`, `merge_system_roots`, `backend`"
     );
     assert!(c.resolve(c.server("ok").unwrap(), &vars, true).is_ok());
 }

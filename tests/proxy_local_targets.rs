@@ -1,0 +1,572 @@
+//! Network `proxy` with an upstream on the host itself (a local
+//! TLS-intercepting proxy, an agent firewall): a child asking it for
+//! 127.0.0.1, `localhost`, 0x7f.1 and the like would reach the host's own
+//! loopback services, which its network namespace cut off. The bridge
+//! refuses such targets before anything goes upstream (HTTP `403`, SOCKS5
+//! reply 2), unless `--proxy-allow-local` says otherwise.
+//!
+//! What runs is the real thing: `sandspawn run --net proxy` under bwrap,
+//! python inside speaking raw HTTP and SOCKS5 to the bridge; a listener in
+//! the test stands in for the host's service, and small HTTP and SOCKS5
+//! proxies in the test are the upstreams. The HTTP one serves every
+//! request on a connection, `Connection: close` or not, as a careless
+//! proxy would.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod support;
+use support::{PYTHON, SANDSPAWN};
+
+/// A listener on the host's loopback, as a database or a Docker API would
+/// be: each connection is told `NAME\n` and closed. Counts connections.
+fn service(name: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(format!("{name}\n").as_bytes());
+        }
+    });
+    (port, count)
+}
+
+/// Where the test upstreams connect a target: `origin.test` is the
+/// `origin` listener (a name the proxy resolves, as a real one would),
+/// anything else as written.
+fn dial(host: &str, port: u16, origin: u16) -> io::Result<TcpStream> {
+    match host {
+        "origin.test" => TcpStream::connect(("127.0.0.1", origin)),
+        h => TcpStream::connect((h.trim_start_matches('[').trim_end_matches(']'), port)),
+    }
+}
+
+fn pipe(a: TcpStream, b: TcpStream) {
+    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut a2, &mut b2);
+        let _ = b2.shutdown(Shutdown::Write);
+    });
+    let (mut a, mut b) = (a, b);
+    let _ = io::copy(&mut b, &mut a);
+    let _ = a.shutdown(Shutdown::Write);
+}
+
+fn read_head(s: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// `host:port` (or `[v6]:port`) split.
+fn host_port(authority: &str, default: u16) -> (String, u16) {
+    match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h.to_string(), p.parse().unwrap()),
+        _ => (authority.to_string(), default),
+    }
+}
+
+/// An HTTP proxy: `CONNECT` tunnels; absolute-form requests answered with
+/// what the target said, every one on the connection (keep-alive, even
+/// after `Connection: close`, and after a tunnel it could not open).
+fn http_upstream(origin: u16) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            std::thread::spawn(move || {
+                while let Some(head) = read_head(&mut s) {
+                    let target = head.split(' ').nth(1).unwrap_or_default().to_string();
+                    if head.starts_with("CONNECT ") {
+                        let (h, p) = host_port(&target, 443);
+                        let Ok(t) = dial(&h, p, origin) else {
+                            let failed = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+                            if s.write_all(failed).is_err() {
+                                return;
+                            }
+                            continue;
+                        };
+                        let _ = s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                        return pipe(s, t);
+                    }
+                    // The body, as its head frames it (this test's two ways).
+                    let lower = head.to_ascii_lowercase();
+                    if lower.contains("transfer-encoding: chunked") {
+                        let mut body = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !body.ends_with(b"0\r\n\r\n") {
+                            if s.read(&mut byte).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            body.push(byte[0]);
+                        }
+                    }
+                    let rest = target.trim_start_matches("http://");
+                    let auth = rest.split('/').next().unwrap_or_default();
+                    let (h, p) = host_port(auth, 80);
+                    let mut said = Vec::new();
+                    if let Ok(mut t) = dial(&h, p, origin) {
+                        let _ = t.read_to_end(&mut said);
+                    }
+                    let answer =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", said.len());
+                    if s.write_all(answer.as_bytes()).is_err() || s.write_all(&said).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A SOCKS5 proxy without authentication: CONNECT tunnels. After a
+/// tunnel it could not open it takes a new greeting on the connection.
+fn socks_upstream(origin: u16) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            std::thread::spawn(move || loop {
+                let mut greeting = [0u8; 2];
+                if s.read_exact(&mut greeting).is_err() {
+                    return; // sandspawn's start-up check, or the end
+                }
+                let mut methods = vec![0u8; usize::from(greeting[1])];
+                s.read_exact(&mut methods).unwrap();
+                s.write_all(&[5, 0]).unwrap();
+                let mut req = [0u8; 4];
+                s.read_exact(&mut req).unwrap();
+                let host = match req[3] {
+                    1 => {
+                        let mut a = [0u8; 4];
+                        s.read_exact(&mut a).unwrap();
+                        std::net::Ipv4Addr::from(a).to_string()
+                    }
+                    4 => {
+                        let mut a = [0u8; 16];
+                        s.read_exact(&mut a).unwrap();
+                        std::net::Ipv6Addr::from(a).to_string()
+                    }
+                    _ => {
+                        let mut n = [0u8; 1];
+                        s.read_exact(&mut n).unwrap();
+                        let mut name = vec![0u8; usize::from(n[0])];
+                        s.read_exact(&mut name).unwrap();
+                        String::from_utf8(name).unwrap()
+                    }
+                };
+                let mut p = [0u8; 2];
+                s.read_exact(&mut p).unwrap();
+                let Ok(t) = dial(&host, u16::from_be_bytes(p), origin) else {
+                    if s.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
+                return pipe(s, t);
+            });
+        }
+    });
+    port
+}
+
+/// The child: sends each request raw on a connection of its own and
+/// prints each whole answer as a JSON string (of its bytes as Latin-1),
+/// one per line: up to the close, or
+/// to the end of a body whose length the answer's head gives (the HTTP
+/// upstream here keeps its connections open).
+fn child_script(requests: &[Vec<u8>]) -> String {
+    let list: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+            format!("bytes.fromhex('{hex}')")
+        })
+        .collect();
+    format!(
+        r#"
+import json, re, socket
+def whole(s):
+    answer = b""
+    while True:
+        head, blank, body = answer.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if blank and length and len(body) >= int(length.group(1)):
+            return answer
+        chunk = s.recv(4096)
+        if not chunk:
+            return answer
+        answer += chunk
+for req in [{}]:
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.settimeout(10)
+    s.sendall(req)
+    print(json.dumps(whole(s).decode("latin-1")))
+    s.close()
+"#,
+        list.join(", ")
+    )
+}
+
+/// `sandspawn run --net proxy --proxy PROXY [EXTRA…] -- python3 -c …`;
+/// `None` after a printed skip when bwrap does not work here.
+fn run(proxy: &str, extra: &[&str], requests: &[Vec<u8>]) -> Option<Output> {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--net",
+            "proxy",
+            "--proxy",
+            proxy,
+        ])
+        .args(extra)
+        .args(["--", PYTHON, "-c", &child_script(requests)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    Some(out)
+}
+
+/// What the child prints for a 403 naming `target` as `what`.
+fn forbidden(target: &str, what: &str) -> String {
+    refusal(
+        "403 Forbidden",
+        &format!("{target} is {what}: the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)"),
+    )
+}
+
+/// The bridge's answer with `status` and `reason`.
+fn refusal(status: &str, reason: &str) -> String {
+    let body = format!("sandspawn proxy bridge: {reason}\n");
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Bytes as the child prints them, decoded: one char per byte.
+fn as_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+fn socks_request(atyp: u8, addr: &[u8], port: u16) -> Vec<u8> {
+    let mut r = vec![5, 1, 0, 5, 1, 0, atyp];
+    r.extend_from_slice(addr);
+    r.extend_from_slice(&port.to_be_bytes());
+    r
+}
+
+/// The child's answers, one per line, each a JSON string.
+fn lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_http_upstream_carries_no_request_for_the_hosts_own_addresses() {
+    let (svc, reached) = service("svc");
+    let (origin, _) = service("origin");
+    let proxy = format!("http://127.0.0.1:{}", http_upstream(origin));
+    let requests = [
+        format!("CONNECT 127.0.0.1:{svc} HTTP/1.1\r\nHost: 127.0.0.1:{svc}\r\n\r\n"),
+        format!("GET http://2130706433:{svc}/ HTTP/1.1\r\nHost: 2130706433:{svc}\r\n\r\n"),
+        format!("CONNECT [::ffff:127.0.0.1]:{svc} HTTP/1.1\r\n\r\n"),
+        format!("CONNECT LocalHost.:{svc} HTTP/1.1\r\n\r\n"),
+        // A lenient upstream might go by the Host header.
+        format!("GET http://origin.test/v1.43/containers/json HTTP/1.1\r\nHost: 0x7f.1:{svc}\r\n\r\n"),
+        // A chunked body, then the service's request on its heels.
+        format!(
+            "POST http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET http://127.0.0.1:{svc}/ HTTP/1.1\r\nHost: 127.0.0.1:{svc}\r\n\r\n"
+        ),
+        // Origin form names no target the bridge could check.
+        "GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n".to_string(),
+        // A lawful request, then one for the service on its heels: the
+        // upstream here would serve both, the bridge sends only the first.
+        format!(
+            "GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\nGET http://127.0.0.1:{svc}/ HTTP/1.1\r\nHost: 127.0.0.1:{svc}\r\n\r\n"
+        ),
+    ];
+    let requests: Vec<Vec<u8>> = requests.iter().map(|r| r.clone().into_bytes()).collect();
+    let Some(out) = run(&proxy, &[], &requests) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let loopback = "a loopback address (127.0.0.1)";
+    let origin_answer = as_text(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nProxy-Connection: close\r\n\r\norigin\n",
+    );
+    assert_eq!(
+        lines(&out),
+        [
+            forbidden(&format!("127.0.0.1:{svc}"), loopback),
+            forbidden(&format!("2130706433:{svc}"), loopback),
+            forbidden(&format!("[::ffff:127.0.0.1]:{svc}"), loopback),
+            forbidden(&format!("LocalHost.:{svc}"), "the host's own name (localhost)"),
+            forbidden(&format!("0x7f.1:{svc}"), loopback),
+            origin_answer.clone(),
+            refusal(
+                "400 Bad Request",
+                "GET /: not a proxy request (the target must be CONNECT host:port or an absolute URL)"
+            ),
+            origin_answer,
+        ],
+        "{stderr}"
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "{stderr}");
+    // One line on stderr for the first; the rest are rate-limited.
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: 127.0.0.1:{svc} is a loopback address (127.0.0.1): the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)\n"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_socks_upstream_carries_no_request_for_the_hosts_own_addresses() {
+    let (svc, reached) = service("svc");
+    let (origin, _) = service("origin");
+    let proxy = format!("socks5h://127.0.0.1:{}", socks_upstream(origin));
+    let mut metadata = vec![14];
+    metadata.extend_from_slice(b"foo.localhost.");
+    let requests = vec![
+        socks_request(1, &[127, 0, 0, 1], svc),
+        socks_request(4, &std::net::Ipv6Addr::LOCALHOST.octets(), svc),
+        socks_request(3, &metadata, svc),
+        socks_request(1, &[169, 254, 169, 254], 80),
+        // The HTTP front of the same upstream.
+        format!("CONNECT [::1]:{svc} HTTP/1.1\r\n\r\n").into_bytes(),
+        // A name the proxy resolves goes: out of the bridge's sight.
+        socks_request(3, b"\x0borigin.test", 80),
+    ];
+    let Some(out) = run(&proxy, &[], &requests) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let not_allowed = as_text(&[5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        lines(&out),
+        [
+            not_allowed.clone(),
+            not_allowed.clone(),
+            not_allowed.clone(),
+            not_allowed,
+            forbidden(&format!("[::1]:{svc}"), "a loopback address (::1)"),
+            as_text(b"\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00origin\n"),
+        ],
+        "{stderr}"
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "sandspawn: proxy bridge: 127.0.0.1:{svc} is a loopback address (127.0.0.1): "
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_opt_in_lets_host_local_targets_through() {
+    let (svc, reached) = service("svc");
+    let (origin, _) = service("origin");
+    let http = format!("http://127.0.0.1:{}", http_upstream(origin));
+    let requests = vec![
+        format!("CONNECT 127.0.0.1:{svc} HTTP/1.1\r\n\r\n").into_bytes(),
+        format!("GET http://localhost:{svc}/ HTTP/1.1\r\n\r\n").into_bytes(),
+    ];
+    let Some(out) = run(&http, &["--proxy-allow-local"], &requests) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        lines(&out),
+        [
+            as_text(b"HTTP/1.1 200 Connection established\r\n\r\nsvc\n"),
+            as_text(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\nProxy-Connection: close\r\n\r\nsvc\n"
+            ),
+        ],
+        "{stderr}"
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 2, "{stderr}");
+
+    // The policy file's key, with a SOCKS5 upstream.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "proxy_allow_local = true\n").unwrap();
+    let socks = format!("socks5h://127.0.0.1:{}", socks_upstream(origin));
+    let requests = vec![socks_request(1, &[127, 0, 0, 1], svc)];
+    let policy_arg = policy.to_str().unwrap();
+    let Some(out) = run(&socks, &["--policy", policy_arg], &requests) else {
+        return;
+    };
+    assert_eq!(
+        lines(&out),
+        [as_text(
+            b"\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00svc\n"
+        )],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn explain_says_whether_host_local_targets_go() {
+    let explain = |extra: &[&str]| {
+        let out = Command::new(SANDSPAWN)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", std::env::temp_dir())
+            .current_dir(std::env::temp_dir())
+            .args([
+                "explain",
+                "--net",
+                "proxy",
+                "--proxy",
+                "http://proxy.corp:3128",
+            ])
+            .args(extra)
+            .args(["--", "/bin/true"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let line = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("host-local targets"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        line(&explain(&[])).as_deref(),
+        Some("          host-local targets (loopback, link-local, localhost): refused (--proxy-allow-local allows them)")
+    );
+    assert_eq!(
+        line(&explain(&["--proxy-allow-local"])).as_deref(),
+        Some("          host-local targets (loopback, link-local, localhost): allowed (--proxy-allow-local)")
+    );
+    let json = explain(&["--proxy-allow-local", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["proxy"]["allow_local"], true, "{json}");
+}
+
+/// The child asks for a tunnel the upstream cannot open, then, on the
+/// same connection, for the host's service: right behind the first
+/// request, and after reading its answer. The upstreams here would serve
+/// the second; the bridge lets nothing after a failed tunnel through.
+const SECOND_TRY: &str = r#"
+import json, socket, sys
+svc = int(sys.argv[1])
+first = b"CONNECT nowhere.test:1 HTTP/1.1\r\n\r\n"
+second = b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % svc
+def rest(s):
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while chunk := s.recv(4096):
+        got += chunk
+    return got
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(first + second)
+print(json.dumps(rest(s).decode("latin-1")))
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(first)
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(1)
+s.sendall(second)
+print(json.dumps((got + rest(s)).decode("latin-1")))
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+greeting = b"\x05\x01\x00"
+nowhere = b"\x05\x01\x00\x03\x0cnowhere.test\x00\x01"
+local = b"\x05\x01\x00\x01\x7f\x00\x00\x01" + svc.to_bytes(2, "big")
+s.sendall(greeting + nowhere + greeting + local)
+print(json.dumps(rest(s).decode("latin-1")))
+"#;
+
+fn second_try(proxy: &str, svc: u16) -> Option<Output> {
+    let out = Command::new(SANDSPAWN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .args([
+            "run",
+            "--backend",
+            "bwrap",
+            "--net",
+            "proxy",
+            "--proxy",
+            proxy,
+        ])
+        .args(["--", PYTHON, "-c", SECOND_TRY, &svc.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    Some(out)
+}
+
+#[test]
+fn nothing_follows_a_tunnel_the_upstream_could_not_open() {
+    let (svc, reached) = service("svc");
+    let (origin, _) = service("origin");
+    let http = format!("http://127.0.0.1:{}", http_upstream(origin));
+    let Some(out) = second_try(&http, svc) else {
+        return;
+    };
+    let failed = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n";
+    let answers = lines(&out);
+    assert_eq!(
+        answers[..2],
+        [failed, failed],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+
+    let socks = format!("socks5h://127.0.0.1:{}", socks_upstream(origin));
+    let Some(out) = second_try(&socks, svc) else {
+        return;
+    };
+    assert_eq!(
+        lines(&out)[2],
+        as_text(&[5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0]),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}
