@@ -5,6 +5,9 @@
 //! Before, the grant of the link's target, deeper than the deny of
 //! `~/.ssh`, won over it: the key was readable and writable on both
 //! backends, with nothing said. Now both names are hidden, with one line.
+//! (Named from the workspace itself the grant is refused outright,
+//! tests/escape_redteam_grant_links.rs; from another project, as here, the
+//! link lies nowhere that rule looks.)
 //!
 //! Runs as whoever runs the tests; `.ci/run` runs it again as an
 //! unprivileged user. Skips print their reason and fail under
@@ -24,7 +27,8 @@ const PROBE: &str = "import errno, sys\n\
                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
                      print(' '.join(t(a) for a in sys.argv[1:]))";
 
-/// `top/ws` (the cwd) and `top/home` (HOME) holding `.ssh/id_test`.
+/// `top/ws` (the cwd), `top/other` (another project) and `top/home` (HOME)
+/// holding `.ssh/id_test`.
 struct Ws {
     _tmp: tempfile::TempDir,
     top: PathBuf,
@@ -34,7 +38,7 @@ impl Ws {
     fn new() -> Ws {
         let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
         let top = std::fs::canonicalize(tmp.path()).unwrap();
-        for d in ["ws", "home/.ssh"] {
+        for d in ["ws", "other", "home/.ssh"] {
             std::fs::create_dir_all(top.join(d)).unwrap();
         }
         std::fs::write(top.join("home/.ssh/id_test"), "SECRET").unwrap();
@@ -47,11 +51,23 @@ impl Ws {
 
     /// `preset` `workspace` makes the cwd writable, `readonly` readable.
     fn run(&self, backend: &str, preset: &str, flags: &[&str], cmd: &[&str]) -> Output {
+        self.run_in("ws", backend, preset, flags, cmd)
+    }
+
+    /// [`Ws::run`] in `top/DIR`.
+    fn run_in(
+        &self,
+        dir: &str,
+        backend: &str,
+        preset: &str,
+        flags: &[&str],
+        cmd: &[&str],
+    ) -> Output {
         Command::new(SANDSPAWN)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.top.join("home"))
-            .current_dir(self.top.join("ws"))
+            .current_dir(self.top.join(dir))
             .args(["run", "--backend", backend, "--preset", preset])
             .args(flags)
             .arg("--")
@@ -79,15 +95,30 @@ fn a_root_through_a_link_planted_into_a_deny_stays_hidden() {
             let plant = format!("import os; os.symlink({:?}, 'out')", key.to_str().unwrap());
             let out = ws.run(backend, "workspace", &[], &[PYTHON, "-c", &plant]);
             assert!(out.status.success(), "{backend}: {}", stderr(&out));
-            // The later run grants the link by name, the workspace only
-            // readable: with it writable the link is refused outright
+            // The later run grants the link by name from another project:
+            // from the workspace, writable or not, it is refused outright
             // (tests/escape_redteam_grant_links.rs).
+            let link = ws.top.join("ws/out");
             let real = format!("r:{}", key.display());
-            let out = ws.run(
+            let probe = [PYTHON, "-c", PROBE, "r:out", "w:out", &real];
+            let out = ws.run(backend, "readonly", &[flag, "out"], &probe);
+            let refused = format!(
+                "sandspawn: {what} root {link} (flags) crosses the symlink {link} (-> {key}), \
+                 which lies in the working directory {ws} where a sandbox could have left it, \
+                 and leads to {key}; refusing to grant it: name {key} instead if that is what \
+                 is meant, or remove the link",
+                link = link.display(),
+                key = key.display(),
+                ws = ws.top.join("ws").display()
+            );
+            support::assert_refused(&out, backend, &refused);
+            let probe = [PYTHON, "-c", PROBE, "r:../ws/out", "w:../ws/out", &real];
+            let out = ws.run_in(
+                "other",
                 backend,
                 "readonly",
-                &[flag, "out"],
-                &[PYTHON, "-c", PROBE, "r:out", "w:out", &real],
+                &[flag, link.to_str().unwrap()],
+                &probe,
             );
             let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
             let err = stderr(&out);

@@ -16,6 +16,7 @@ mod support;
 use support::{assert_refused, assert_said, scrubbed, stderr, Scratch};
 
 use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::process::Output;
 
 /// `home` (HOME, with `.bashrc`), `ws` (the cwd), `other/.git/hooks` and
@@ -29,7 +30,19 @@ fn scratch() -> Scratch {
 /// `sandspawn SUB --backend BACKEND ARGS -- sh -c SCRIPT` in `ws`, its
 /// cache in `xdg` (not under HOME, whose links the tests make).
 fn run(s: &Scratch, sub: &str, backend: &str, args: &[&str], script: &str) -> Output {
-    scrubbed(&s.path("home"), Some(&s.path("xdg")), &s.path("ws"))
+    run_in(s, &s.path("ws"), sub, backend, args, script)
+}
+
+/// [`run`] in `cwd`.
+fn run_in(
+    s: &Scratch,
+    cwd: &Path,
+    sub: &str,
+    backend: &str,
+    args: &[&str],
+    script: &str,
+) -> Output {
+    scrubbed(&s.path("home"), Some(&s.path("xdg")), cwd)
         .args([sub, "--backend", backend])
         .args(args)
         .args(["--", "sh", "-c", script])
@@ -45,10 +58,12 @@ fn backends() -> Vec<&'static str> {
     })
 }
 
-fn planted(what: &str, s: &Scratch, name: &str, to: &str) -> String {
+/// The refusal of `what` root `ws/NAME`, a link to `to` lying in `place`
+/// (`writable root`, `working directory`) `ws`.
+fn planted(what: &str, s: &Scratch, name: &str, to: &str, place: &str) -> String {
     format!(
         "sandspawn: {what} root {link} (flags) crosses the symlink {link} (-> {to}), which \
-         lies in the writable root {ws} where a sandbox could have left it, and leads to \
+         lies in the {place} {ws} where a sandbox could have left it, and leads to \
          {to}; refusing to grant it: name {to} instead if that is what is meant, or remove \
          the link",
         link = s.path("ws").join(name).display(),
@@ -81,7 +96,8 @@ fn a_root_through_a_link_a_sandbox_planted_is_refused() {
         {
             let out = run(&s, sub, backend, &args, "echo evil >> out; cat out");
             let label = format!("{backend} {sub} {args:?}");
-            assert_refused(&out, &label, &planted(what, &s, "out", to));
+            let want = planted(what, &s, "out", to, "writable root");
+            assert_refused(&out, &label, &want);
             assert!(out.stdout.is_empty(), "{label}");
         }
         assert_eq!(std::fs::read_to_string(&bashrc).unwrap(), "# rc\n");
@@ -151,5 +167,100 @@ fn a_link_outside_the_writable_roots_still_works() {
             std::fs::read_to_string(s.path("ws/build/y")).unwrap(),
             "b\n"
         );
+    }
+}
+
+/// The link run 1 planted, named by a run 2 that does not make the
+/// workspace writable: `run --write out` (-> ~/.bashrc), `mcp --write out`
+/// (-> ~/tgt), `run --read leak` (-> ~/.histfile, which no deny covers).
+/// The working directory is where a sandbox could have left it, granted
+/// this run or not.
+#[test]
+fn a_link_planted_in_the_working_directory_is_refused_though_it_is_not_writable() {
+    for backend in backends() {
+        for (sub, flag, name, to, script, what) in [
+            (
+                "run",
+                "--write",
+                "out",
+                ".bashrc",
+                "echo pwned >> out",
+                "write",
+            ),
+            (
+                "mcp",
+                "--write",
+                "out",
+                "tgt",
+                "echo pwned > out/x",
+                "write",
+            ),
+            ("run", "--read", "leak", ".histfile", "cat leak", "read"),
+        ] {
+            let s = scratch();
+            std::fs::create_dir(s.path("home/tgt")).unwrap();
+            std::fs::write(s.path("home/.histfile"), "secret\n").unwrap();
+            let to = s.path("home").join(to);
+            let plant = format!("ln -s {} {name}", to.display());
+            let out = run(&s, "run", backend, &["--write", "."], &plant);
+            assert!(out.status.success(), "{backend}: {}", stderr(&out));
+            let out = run(&s, sub, backend, &[flag, name], script);
+            let label = format!("{backend} {sub} {flag} {name}");
+            let want = planted(what, &s, name, to.to_str().unwrap(), "working directory");
+            assert_refused(&out, &label, &want);
+            assert!(out.stdout.is_empty(), "{label}");
+            assert_eq!(
+                std::fs::read_to_string(s.path("home/.bashrc")).unwrap(),
+                "# rc\n",
+                "{label}"
+            );
+            assert!(!s.path("home/tgt/x").exists(), "{label}");
+        }
+    }
+}
+
+/// Links in the project leading within it work with the project not
+/// writable (`out -> build`; a monorepo's `node_modules/@x/lib ->
+/// ../../../lib`); and from a working directory that is no project (HOME,
+/// `/`) a link of HOME's named directly (`~/.npm -> data/npm`) is the
+/// host's own, as it is from a project elsewhere.
+#[test]
+fn links_within_the_project_and_links_named_from_no_project_still_work() {
+    for backend in backends() {
+        let s = scratch();
+        let ws = s.path("ws");
+        for d in ["build", "lib", "app/node_modules/@x"] {
+            std::fs::create_dir_all(ws.join(d)).unwrap();
+        }
+        std::fs::write(ws.join("lib/index.js"), "lib\n").unwrap();
+        symlink("build", ws.join("out")).unwrap();
+        symlink("../../../lib", ws.join("app/node_modules/@x/lib")).unwrap();
+        let out = run(
+            &s,
+            "run",
+            backend,
+            &["--write", "out", "--read", "app/node_modules/@x/lib"],
+            &format!(
+                "echo b > out/y && cat {}/app/node_modules/@x/lib/index.js",
+                ws.display()
+            ),
+        );
+        assert_said(&out, "lib", backend);
+        assert_eq!(std::fs::read_to_string(ws.join("build/y")).unwrap(), "b\n");
+        let npm = s.path("home/.npm");
+        symlink(s.path("data/npm"), &npm).unwrap();
+        for cwd in [s.path("home"), "/".into()] {
+            let label = format!("{backend} in {}", cwd.display());
+            let out = run_in(
+                &s,
+                &cwd,
+                "run",
+                backend,
+                &["--write", npm.to_str().unwrap()],
+                &format!("echo a > {}/x && cat {0}/x", npm.display()),
+            );
+            assert_said(&out, "a", &label);
+            std::fs::remove_file(s.path("data/npm/x")).unwrap();
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! backends: a grant of the very path lifts its protection, and the link
 //! made it one. Granted by its own name it still does; through a link it
 //! is not granted now (bwrap keeps it read-only, Landlock hidden), with a
-//! warning; with the workspace writable in the same run it is refused
-//! (125, see `plan::grant_links`).
+//! warning, when named from another project; from the workspace itself,
+//! writable or not, it is refused (125, see `plan::grant_links`).
 //!
 //! Runs as whoever runs the tests; `.ci/run` runs it again as an
 //! unprivileged user. Skips print their reason and fail under
@@ -26,7 +26,8 @@ const PROBE: &str = "import errno, sys\n\
                      except OSError as e:\n        return errno.errorcode[e.errno]\n\
                      print(' '.join(t(a) for a in sys.argv[1:]))";
 
-/// `top/home` (HOME, with `.config/sandspawn`) and `top/ws` (the cwd).
+/// `top/home` (HOME, with `.config/sandspawn`), `top/ws` (the cwd) and
+/// `top/other` (another project).
 struct Top {
     _tmp: tempfile::TempDir,
     top: PathBuf,
@@ -36,7 +37,7 @@ impl Top {
     fn new() -> Top {
         let tmp = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
         let top = std::fs::canonicalize(tmp.path()).unwrap();
-        for d in ["home/.config/sandspawn", "ws"] {
+        for d in ["home/.config/sandspawn", "ws", "other"] {
             std::fs::create_dir_all(top.join(d)).unwrap();
         }
         Top { _tmp: tmp, top }
@@ -44,11 +45,23 @@ impl Top {
 
     /// `preset` `workspace` makes the cwd writable, `readonly` readable.
     fn run(&self, backend: &str, preset: &str, flags: &[&str], cmd: &[&str]) -> Output {
+        self.run_in("ws", backend, preset, flags, cmd)
+    }
+
+    /// [`Top::run`] in `top/DIR`.
+    fn run_in(
+        &self,
+        dir: &str,
+        backend: &str,
+        preset: &str,
+        flags: &[&str],
+        cmd: &[&str],
+    ) -> Output {
         Command::new(SANDSPAWN)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.top.join("home"))
-            .current_dir(self.top.join("ws"))
+            .current_dir(self.top.join(dir))
             .args(["run", "--backend", backend, "--preset", preset])
             .args(flags)
             .arg("--")
@@ -86,14 +99,23 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
         let out = t.run(backend, "workspace", &[], &[PYTHON, "-c", &plant]);
         assert!(out.status.success(), "{backend}: {}", stderr(&out));
         assert!(trust.is_dir(), "{backend}: the first run made the cache");
-        // The later run grants them by name, the workspace only readable:
-        // with it writable they are refused outright
-        // (tests/escape_redteam_grant_links.rs).
-        let out = t.run(
+        // The later run grants them by name from another project: from
+        // the workspace, writable or not, they are refused outright (below;
+        // tests/escape_redteam_grant_links.rs).
+        let (cfg, tr) = (t.top.join("ws/cfg"), t.top.join("ws/tr"));
+        let (cfg, tr) = (cfg.to_str().unwrap(), tr.to_str().unwrap());
+        let out = t.run_in(
+            "other",
             backend,
             "readonly",
-            &["--write", "cfg", "--write", "tr"],
-            &[PYTHON, "-c", PROBE, "cfg/config.toml", "tr/memo-x.json"],
+            &["--write", cfg, "--write", tr],
+            &[
+                PYTHON,
+                "-c",
+                PROBE,
+                "../ws/cfg/config.toml",
+                "../ws/tr/memo-x.json",
+            ],
         );
         let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let err = stderr(&out);
@@ -118,24 +140,29 @@ fn own_state_through_a_planted_link_stays_out_of_reach() {
             );
             assert!(err.lines().any(|l| l == line), "{backend}: {err}");
         }
-        // With the workspace writable in the same run, refused outright.
-        let out = t.run(
-            backend,
-            "workspace",
-            &["--write", "cfg"],
-            &[PYTHON, "-c", PROBE, "cfg/config.toml"],
-        );
-        let ws = t.top.join("ws");
-        let line = format!(
-            "sandspawn: write root {link} (flags) crosses the symlink {link} (-> {to}), which \
-             lies in the writable root {ws} where a sandbox could have left it, and leads to \
-             {to}; refusing to grant it: name {to} instead if that is what is meant, or remove \
-             the link",
-            link = ws.join("cfg").display(),
-            to = config.display(),
-            ws = ws.display()
-        );
-        support::assert_refused(&out, backend, &line);
-        assert!(!config.join("config.toml").exists(), "{backend}");
+        // From the workspace, writable or only readable, refused outright.
+        for (preset, place) in [
+            ("workspace", "writable root"),
+            ("readonly", "working directory"),
+        ] {
+            let out = t.run(
+                backend,
+                preset,
+                &["--write", "cfg"],
+                &[PYTHON, "-c", PROBE, "cfg/config.toml"],
+            );
+            let ws = t.top.join("ws");
+            let line = format!(
+                "sandspawn: write root {link} (flags) crosses the symlink {link} (-> {to}), \
+                 which lies in the {place} {ws} where a sandbox could have left it, and leads \
+                 to {to}; refusing to grant it: name {to} instead if that is what is meant, or \
+                 remove the link",
+                link = ws.join("cfg").display(),
+                to = config.display(),
+                ws = ws.display()
+            );
+            support::assert_refused(&out, &format!("{backend} {preset}"), &line);
+            assert!(!config.join("config.toml").exists(), "{backend}");
+        }
     }
 }

@@ -32,24 +32,28 @@ fn a_root_that_is_a_link_leading_nowhere_is_a_missing_root_on_both_backends() {
         }
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
-        for dir in ["home", "ws", "cache"] {
+        // The links lie outside the project: in it, a link leading out
+        // of it or nowhere is refused as one a sandbox could have left
+        // (tests/escape_redteam_grant_links.rs).
+        for dir in ["home", "ws", "cache", "links"] {
             std::fs::create_dir_all(r.join(dir)).unwrap();
         }
-        std::os::unix::fs::symlink(r.join("gone"), r.join("ws/dangling")).unwrap();
-        std::os::unix::fs::symlink("loop2", r.join("ws/loop1")).unwrap();
-        std::os::unix::fs::symlink("loop1", r.join("ws/loop2")).unwrap();
+        std::os::unix::fs::symlink(r.join("gone"), r.join("links/dangling")).unwrap();
+        std::os::unix::fs::symlink("loop2", r.join("links/loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", r.join("links/loop2")).unwrap();
+        let (dangling, loop1) = (r.join("links/dangling"), r.join("links/loop1"));
         let args = [
             "--backend",
             backend,
             "--write",
-            "dangling",
+            dangling.to_str().unwrap(),
             "--read",
-            "loop1",
+            loop1.to_str().unwrap(),
         ];
         let warning = |path: &str, what: &str, why: &str| {
             format!(
                 "sandspawn: warning: {what} {} (from flags): a symlink that leads nowhere ({why}); it will not be visible in the sandbox",
-                r.join("ws").join(path).display()
+                r.join("links").join(path).display()
             )
         };
         let want = [
@@ -116,10 +120,23 @@ fn a_hidden_dir_showing_only_the_way_to_the_cwd_or_a_grant_verifies_clean() {
         // The temporary directory holding it all (/tmp: replaced by the
         // private /tmp on bwrap, which then hid the cwd too).
         let temp = r.parent().unwrap().to_str().unwrap();
+        // Through a link in a read root, a grant must lead where one
+        // written without it does (else it is refused as planted, see
+        // tests/escape_redteam_grant_links.rs): `o.txt` is named too.
+        let o = r.join("outside/o.txt");
         let cases: [&[&str]; 3] = [
             // Relative paths are the command's: `..` is ws/deep.
             &["--cwd", "deep/cwd", "--preset", "read-all", "--deny", ".."],
-            &["--read", ".", "--deny", "link", "--read", "link/o.txt"],
+            &[
+                "--read",
+                ".",
+                "--deny",
+                "link",
+                "--read",
+                "link/o.txt",
+                "--read",
+                o.to_str().unwrap(),
+            ],
             &["--preset", "read-all", "--deny", temp],
         ];
         for case in cases {

@@ -186,7 +186,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
     // Before anything is read or made for the roots: where they lead is
     // only known once a planted link is ruled out.
-    super::grant_links::check(&policy, &MemoResolver::default(), &|d| {
+    // A cwd that is no project is no place a sandbox is let to write
+    // as a matter of course: HOME's own links stay the user's.
+    let project = no_project.is_none().then_some(cwd.as_path());
+    super::grant_links::check(&policy, project, &MemoResolver::default(), &|d| {
         nix::unistd::access(d, nix::unistd::AccessFlags::W_OK).is_ok()
     })?;
 

@@ -28,7 +28,16 @@ fn policy(read: &[PathBuf], write: &[PathBuf]) -> Policy {
 }
 
 fn checked(read: &[PathBuf], write: &[PathBuf]) -> Result<(), Box<GrantLinkError>> {
-    check(&policy(read, write), &HostResolver, &|_| true)
+    checked_in(None, read, write)
+}
+
+/// [`checked`] with `project` the working directory.
+fn checked_in(
+    project: Option<&Path>,
+    read: &[PathBuf],
+    write: &[PathBuf],
+) -> Result<(), Box<GrantLinkError>> {
+    check(&policy(read, write), project, &HostResolver, &|_| true)
 }
 
 #[test]
@@ -77,10 +86,10 @@ fn a_link_outside_the_writable_roots_is_followed() {
     checked(&[], &[cache.clone(), top.join("data")]).unwrap();
     // In a writable root, but in a directory this user may not change.
     let p = policy(&[], &[top.join("home"), cache.clone()]);
-    check(&p, &HostResolver, &|d| d != top.join("home")).unwrap();
+    check(&p, None, &HostResolver, &|d| d != top.join("home")).unwrap();
     // Nor is `replaceable_dir` asked about a directory outside the roots.
     let p = policy(&[], std::slice::from_ref(&cache));
-    check(&p, &HostResolver, &|_| false).unwrap();
+    check(&p, None, &HostResolver, &|_| false).unwrap();
 }
 
 /// A link that leads only where a root written without one already
@@ -101,6 +110,112 @@ fn a_link_leading_inside_what_is_granted_anyway_is_followed() {
         GrantLinkError::Planted { what: "write", .. }
     ));
     checked(&[top.join("data"), ws.join("c")], std::slice::from_ref(&ws)).unwrap();
+}
+
+/// The working directory (granted or not) and every read root are places
+/// a sandbox could have left a link in; the root itself may be the link.
+#[test]
+fn a_link_in_the_project_or_a_read_root_is_refused_granted_or_not() {
+    let (_t, top) = tree();
+    let ws = top.join("ws");
+    let bashrc = top.join("home/.bashrc");
+    symlink(&bashrc, ws.join("out")).unwrap();
+    let out = ws.join("out");
+    for (read, write, what) in [
+        (vec![], vec![out.clone()], "write"),
+        (vec![out.clone()], vec![], "read"),
+    ] {
+        let err = checked_in(Some(&ws), &read, &write).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{what} root {out} (flags) crosses the symlink {out} (-> {bashrc}), which lies \
+                 in the working directory {ws} where a sandbox could have left it, and leads \
+                 to {bashrc}; refusing to grant it: name {bashrc} instead if that is what is \
+                 meant, or remove the link",
+                out = out.display(),
+                bashrc = bashrc.display(),
+                ws = ws.display()
+            )
+        );
+    }
+    let err = checked(std::slice::from_ref(&ws), std::slice::from_ref(&out)).unwrap_err();
+    assert!(
+        matches!(&*err, GrantLinkError::Planted { place: "readable root", root, .. } if *root == ws),
+        "{err}"
+    );
+    // Without the project, a root named through it is the host's own.
+    checked(&[], std::slice::from_ref(&out)).unwrap();
+}
+
+/// A link leading within the project reaches nothing a sandbox there did
+/// not: `out -> build` writable with the project only readable, a
+/// monorepo's `node_modules/@x/lib -> ../../../lib`.
+#[test]
+fn a_link_leading_within_the_project_is_followed() {
+    let (_t, top) = tree();
+    let ws = top.join("ws");
+    std::fs::create_dir_all(ws.join("app/node_modules/@x")).unwrap();
+    symlink("build", ws.join("out")).unwrap();
+    symlink("../../../lib", ws.join("app/node_modules/@x/lib")).unwrap();
+    let lib = ws.join("app/node_modules/@x/lib");
+    let (read, write) = (vec![ws.clone(), lib], vec![ws.join("out")]);
+    checked_in(Some(&ws), &read, &write).unwrap();
+    // Without the project the write lands where only a read reaches.
+    let err = checked(&read, &write).unwrap_err();
+    assert!(
+        matches!(&*err, GrantLinkError::Planted { what: "write", leads, .. } if *leads == ws.join("build")),
+        "{err}"
+    );
+}
+
+/// A walk that fails past a planted link (a loop, a name too long) leaves
+/// where the grant leads unknown: refused, not judged by its written path
+/// (which lies in the writable root, and passed for covered).
+#[test]
+fn a_root_that_cannot_be_followed_past_a_planted_link_is_refused() {
+    let (_t, top) = tree();
+    let ws = top.join("ws");
+    symlink("loop", ws.join("loop")).unwrap();
+    let long = "x".repeat(300);
+    symlink(&long, ws.join("long")).unwrap();
+    for (name, error) in [
+        (
+            "loop",
+            format!(
+                "{}: symlink loop (more than 40 hops)",
+                ws.join("loop").display()
+            ),
+        ),
+        (
+            "long",
+            format!(
+                "{}: File name too long (os error 36)",
+                ws.join(&long).display()
+            ),
+        ),
+    ] {
+        let root = ws.join(name);
+        let stored = std::fs::read_link(&root).unwrap();
+        for (read, write, what) in [
+            (vec![], vec![ws.clone(), root.clone()], "write"),
+            (vec![root.clone()], vec![ws.clone()], "read"),
+        ] {
+            let err = checked(&read, &write).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{what} root {root} (flags) crosses the symlink {root} (-> {stored}), which \
+                     lies in the writable root {ws} where a sandbox could have left it, and \
+                     cannot be followed ({error}); refusing to grant it: name the real path \
+                     instead if that is what is meant, or remove the link",
+                    root = root.display(),
+                    stored = stored.display(),
+                    ws = ws.display()
+                )
+            );
+        }
+    }
 }
 
 #[test]
