@@ -172,7 +172,8 @@ fn a_link_outside_the_writable_roots_still_works() {
 
 /// The link run 1 planted, named by a run 2 that does not make the
 /// workspace writable: `run --write out` (-> ~/.bashrc), `mcp --write out`
-/// (-> ~/tgt), `run --read leak` (-> ~/.histfile, which no deny covers).
+/// (-> ~/tgt), `run --read leak` (-> ~/.histfile, which no deny covers);
+/// `explain` as well.
 /// The working directory is where a sandbox could have left it, granted
 /// this run or not.
 #[test]
@@ -196,6 +197,8 @@ fn a_link_planted_in_the_working_directory_is_refused_though_it_is_not_writable(
                 "write",
             ),
             ("run", "--read", "leak", ".histfile", "cat leak", "read"),
+            // The plan shown is the plan run: refused alike.
+            ("explain", "--write", "out", ".bashrc", "true", "write"),
         ] {
             let s = scratch();
             std::fs::create_dir(s.path("home/tgt")).unwrap();
