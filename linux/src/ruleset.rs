@@ -29,6 +29,9 @@ pub enum LandlockError {
     /// Building or enforcing the ruleset failed.
     #[error("landlock: {0}")]
     Ruleset(#[source] RulesetError),
+    /// A rule's root is not the object the plan checked.
+    #[error(transparent)]
+    Changed(#[from] crate::pin::Changed),
     /// The policy requires Landlock but the kernel enforced nothing.
     #[error("landlock is required but not enforced by this kernel (ABI {abi})")]
     NotEnforced { abi: u32 },
@@ -72,13 +75,37 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         ruleset = ruleset.handle_access(AccessNet::from_all(TARGET_ABI))?;
     }
     let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
+    // A root the expansion split (a deny inside it) has rules on its
+    // entries only: checked on a descriptor of its own. Its entries' rules
+    // are opened by path after this, so that check narrows the window
+    // rather than closes it; every other root is checked on its rule's
+    // very descriptor below.
+    for pin in &policy.pins {
+        if !policy
+            .rules
+            .iter()
+            .any(|(p, l)| *l != Level::None && *p == pin.path)
+        {
+            crate::pin::check_path(pin)?;
+        }
+    }
     for (path, level) in &policy.rules {
         if *level == Level::None {
             continue;
         }
-        let Some((fd, is_dir)) = open(path)? else {
+        let want = crate::pin::recorded(&policy.pins, path);
+        let Some((fd, is_dir, id)) = open(path)? else {
+            // The plan saw it: gone now, it was moved or replaced.
+            if want.is_some() {
+                return Err(crate::pin::Changed { path: path.clone() }.into());
+            }
             continue;
         };
+        // The rule is built from this descriptor: what it names is what is
+        // granted, whatever the path leads to by now.
+        if want.is_some_and(|want| id != Some(*want)) {
+            return Err(crate::pin::Changed { path: path.clone() }.into());
+        }
         created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;
     }
     let status = created.restrict_self()?;
@@ -92,8 +119,11 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
 
 /// Open `path` (`O_PATH`, following links, as before) and tell a directory
 /// from the rest by `fstat` on the descriptor: one path walk per rule, and
-/// the type checked is that of the very object the rule is attached to.
-fn open(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
+/// the type and identity are those of the very object the rule is attached
+/// to (no identity when `fstat` fails).
+type Opened = (OwnedFd, bool, Option<crate::spec::FileId>);
+
+fn open(path: &Path) -> Result<Option<Opened>, LandlockError> {
     let fd = match crate::sys::open_path(path) {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -105,8 +135,11 @@ fn open(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
         }
     };
     // As before: a type that cannot be read gets file rights only.
-    let is_dir = crate::sys::fd_is_dir(fd.as_fd()).unwrap_or(false);
-    Ok(Some((fd, is_dir)))
+    let (is_dir, id) = match crate::sys::fd_stat(fd.as_fd()) {
+        Ok((is_dir, id)) => (is_dir, Some(id)),
+        Err(_) => (false, None),
+    };
+    Ok(Some((fd, is_dir, id)))
 }
 
 #[cfg(test)]
@@ -133,7 +166,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("socket");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let (fd, is_dir) = open(&socket).unwrap().expect("the socket exists");
+        let (fd, is_dir, _) = open(&socket).unwrap().expect("the socket exists");
         assert!(!is_dir);
         let info =
             std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
@@ -144,5 +177,87 @@ mod tests {
             .unwrap();
         assert_ne!(flags & libc::O_PATH, 0, "flags {flags:o}");
         assert!(open(&dir.path().join("absent")).unwrap().is_none());
+    }
+
+    fn policy(rules: Vec<(PathBuf, Level)>, pins: Vec<crate::spec::Pin>) -> HelperPolicy {
+        HelperPolicy {
+            rules,
+            network: NetworkMode::Full,
+            landlock: Requirement::BestEffort,
+            proxy_port: None,
+            checks: Vec::new(),
+            stdout_fd: None,
+            pins,
+        }
+    }
+
+    fn pin_of(path: &Path) -> crate::spec::Pin {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        crate::spec::Pin {
+            path: path.to_path_buf(),
+            id: crate::spec::FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            },
+        }
+    }
+
+    fn changed(path: &Path) -> String {
+        format!(
+            "root {} changed between planning and start (was it replaced by a link?); \
+             nothing was run: check what writes there, then start again",
+            path.display()
+        )
+    }
+
+    /// The plan saw `out` a directory; by the time the rule is opened it
+    /// is a link to `tgt`, and the rule would grant `tgt`. Refused on the
+    /// rule's own descriptor, before anything is enforced (so this test
+    /// thread stays unconfined).
+    #[test]
+    fn a_rule_whose_root_was_replaced_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, tgt) = (dir.path().join("out"), dir.path().join("tgt"));
+        std::fs::create_dir(&out).unwrap();
+        std::fs::create_dir(&tgt).unwrap();
+        let pin = pin_of(&out);
+        std::fs::remove_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&tgt, &out).unwrap();
+        let e = apply(&policy(
+            vec![(out.clone(), Level::Write)],
+            vec![pin.clone()],
+        ))
+        .unwrap_err();
+        assert!(matches!(e, LandlockError::Changed(_)), "{e:?}");
+        assert_eq!(e.to_string(), changed(&out));
+        // Split by a deny (its entries got the rules): checked on its own.
+        let e = apply(&policy(
+            vec![(out.join("a"), Level::Write)],
+            vec![pin.clone()],
+        ));
+        assert_eq!(e.unwrap_err().to_string(), changed(&out));
+        // Gone: it was there when planned.
+        std::fs::remove_file(&out).unwrap();
+        let e = apply(&policy(vec![(out.clone(), Level::Write)], vec![pin]));
+        assert_eq!(e.unwrap_err().to_string(), changed(&out));
+    }
+
+    /// The same object passes, followed through a link above it as the
+    /// rule is. Enforced on a thread of its own, which then ends.
+    #[test]
+    fn a_rule_whose_root_is_unchanged_is_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("up")).unwrap();
+        let via_link = dir.path().join("up/out");
+        let mut pin = pin_of(&out);
+        pin.path = via_link.clone();
+        let policy = policy(vec![(via_link, Level::Write)], vec![pin]);
+        let outcome = std::thread::spawn(move || apply(&policy).map(|_| ()))
+            .join()
+            .unwrap();
+        assert!(outcome.is_ok(), "{outcome:?}");
     }
 }

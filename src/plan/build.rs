@@ -184,6 +184,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let no_project = super::no_project::judge(&cwd, home);
     let ctx = ResolveContext { cwd: &cwd, home };
     let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
+    // First, before any check of where a root leads: what the checks
+    // judge must be what is mounted, and a root replaced after this
+    // (another sandbox writing the workspace) is refused at the start.
+    let ids = super::pins::record(&policy, &cwd);
     // Before anything is read or made for the roots: where they lead is
     // only known once a planted link is ruled out.
     super::grant_links::check(&policy, &MemoResolver::default(), &|d| {
@@ -323,6 +327,8 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
     policy.deny.extend(through_links);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
+    facts.ids = ids;
+    super::pins::add_resolved(&mut facts.ids, &facts.aliases);
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
