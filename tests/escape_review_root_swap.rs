@@ -76,10 +76,14 @@ fn run(s: &Scratch, cmd: &[&str]) -> Output {
 }
 
 fn changed(s: &Scratch) -> String {
+    changed_at(&s.path("ws/out"))
+}
+
+fn changed_at(root: &Path) -> String {
     format!(
         "sandspawn: root {} changed between planning and start (was it replaced by a link?); \
          nothing was run: check what writes there, then start again\n",
-        s.path("ws/out").display()
+        root.display()
     )
 }
 
@@ -139,6 +143,35 @@ fn a_root_replaced_by_another_directory_is_refused() {
     assert_eq!(stderr(&out), changed(&s));
     assert!(!out_dir.join("pwn").exists());
     assert!(!s.path("ws/out.old/pwn").exists());
+}
+
+/// A protected path inside a writable root (`.git`, bound read-only) is
+/// a root of its own: swapped for `../home`, bwrap bound the host's HOME
+/// read-only over the sandbox's private one, and the child read it.
+#[test]
+fn a_protected_path_swapped_for_a_link_after_planning_is_refused() {
+    let Some(real) = usable() else { return };
+    let s = scratch();
+    std::fs::create_dir(s.path("ws/.git")).unwrap();
+    std::fs::write(s.path("home/secret"), "host secret\n").unwrap();
+    let git = s.path("ws/.git");
+    swapping_bwrap(
+        &s,
+        real,
+        &format!(
+            "mv '{g}' '{g}.old' && ln -s ../home '{g}'",
+            g = git.display()
+        ),
+    );
+    let secret = s.path("home/secret");
+    let out = run(&s, &["cat", secret.to_str().unwrap()]);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(stderr(&out), changed_at(&git));
 }
 
 /// Unchanged roots start as before, on both backends.

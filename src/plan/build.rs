@@ -366,7 +366,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         decided_writable(p)
             && std::fs::canonicalize(p).map_or(true, |real| real == p || decided_writable(&real))
     };
-    facts.protected = super::protect::probe(&writable)?;
+    facts.protected = super::protect::probe(&writable, &mut facts.ids)?;
     facts.protected.retain(|p| shown_writable(p));
     // Deny or not: a hidden input is still read for the bundle (see
     // `hidden_ca` below). The system roots stay read-only binds under a
@@ -445,6 +445,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         }
     }
     super::protect::single_named(&facts.protected, &ca_dirs)?;
+    super::pins::add_protected(&mut facts.ids, &facts.protected);
     let with_proxy = super::upstream::outside_proxy_mode(&policy, &req.parent_env, &mut warnings);
     let mut plan = assemble(
         req.command.clone(),

@@ -4,12 +4,14 @@
 //!
 //! Recorded: the policy's read and write roots (by the path as written and,
 //! for one written through a link, by the path it leads to, which is what
-//! gets mounted) and the working directory. These lie where the user, and
-//! so a sandbox the user started with `--write`, can write. Not recorded:
+//! gets mounted), the working directory and the protected paths bound
+//! read-only inside writable roots. These lie where the user, and so a
+//! sandbox the user started with `--write`, can write. Not recorded:
 //! the system roots (/usr, /etc…: only root writes there, and a process
-//! that can is past any sandbox) and sandspawn's own directories (its
-//! cache and state, created and checked for ownership by sandspawn, and
-//! never writable inside a sandbox).
+//! that can is past any sandbox) and, outside writable roots, sandspawn's
+//! own directories and files (its cache and state: created and checked for
+//! ownership by sandspawn, never writable inside a sandbox; its trust
+//! bundles are rewritten by sandspawn itself, new inodes each time).
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -63,6 +65,24 @@ pub(super) fn add_resolved(ids: &mut Ids, aliases: &HashMap<PathBuf, Alias>) {
             .or_else(|| identify(&alias.resolved));
         if let Some(id) = id {
             ids.entry(alias.resolved.clone()).or_insert(id);
+        }
+    }
+}
+
+/// The protected paths inside writable roots (bound read-only over
+/// them): a writer of the root can replace them too. `.git` and
+/// `.sandspawn` were recorded by the check that judged them
+/// (`protect::probe`); the rest (git's hooks and included files, sandspawn's
+/// own state, CA inputs) are recorded here, just after their checks: a
+/// swap inside that short stretch of planning leaves a link here, which is
+/// not recorded, and the mount follows it as before.
+pub(super) fn add_protected(ids: &mut Ids, protected: &[PathBuf]) {
+    for path in protected {
+        if ids.contains_key(path) {
+            continue;
+        }
+        if let Some(id) = identify(path) {
+            ids.insert(path.clone(), id);
         }
     }
 }
