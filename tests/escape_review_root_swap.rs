@@ -3,8 +3,10 @@
 //! workspace (a sandbox still running with `--write .`) swapped it for a
 //! link to `~/tgt`, and bwrap's `--bind` followed the link: `touch
 //! out/pwn` created `~/tgt/pwn` on the host (7 in 30 tries, racing). Now
-//! each user root is checked by identity (device and inode) inside the
-//! sandbox before the command runs: refused, 125, one line.
+//! each user root, and each protected path bound read-only inside one, is
+//! checked by identity (device and inode) inside the sandbox before the
+//! command runs: refused, 125, one line; under `run` and `mcp` (whose
+//! child gets the spec encoded).
 //!
 //! No race: a `bwrap` earlier on PATH (outside every root, as sandspawn
 //! requires) does the swap and then execs the real one, exactly when the
@@ -12,10 +14,11 @@
 //! is followed at both ends of the bind, so it must lead somewhere that
 //! exists inside too, relative (bwrap mounts below its new root):
 //! `out -> ../home` (the sandbox's private HOME is there) binds the
-//! host's HOME over it. The Landlock backend's check (the
-//! rule's own descriptor) is driven through the helper in
-//! `linux/tests/helper_entry.rs`: there planning and confinement run in
-//! one process with nothing to step in between.
+//! host's HOME over it. The Landlock backend's check (on the rule's own
+//! descriptor) is driven through the helper in
+//! `linux/tests/helper_entry.rs` and `ruleset`'s unit tests: under
+//! `sandspawn`, planning and confinement run in one process with nothing
+//! to step in between.
 //!
 //! Skips print their reason and fail under `SANDSPAWN_MUST_WORK=1`.
 
@@ -58,10 +61,16 @@ fn swapping_bwrap(s: &Scratch, real: &Path, swap: &str) {
 /// `sandspawn run --backend bwrap --write . --write out -- CMD` in `ws`,
 /// with `bin` first on PATH.
 fn run(s: &Scratch, cmd: &[&str]) -> Output {
+    run_as(s, "run", cmd)
+}
+
+/// [`run`] under subcommand `sub` (`mcp` hands the spec to a child of its
+/// own, encoded, and that child starts the sandbox).
+fn run_as(s: &Scratch, sub: &str, cmd: &[&str]) -> Output {
     scrubbed(&s.path("home"), Some(&s.path("xdg")), &s.path("ws"))
         .env("PATH", format!("{}:/usr/bin:/bin", s.path("bin").display()))
         .args([
-            "run",
+            sub,
             "--backend",
             "bwrap",
             "--write",
@@ -108,23 +117,25 @@ fn usable() -> Option<&'static Path> {
 #[test]
 fn a_root_swapped_for_a_link_after_planning_is_refused() {
     let Some(real) = usable() else { return };
-    let s = scratch();
-    let (out_dir, tgt) = (s.path("ws/out"), s.path("home"));
-    swapping_bwrap(
-        &s,
-        real,
-        &format!(
-            "rmdir '{}' && ln -s ../home '{}'",
-            out_dir.display(),
-            out_dir.display()
-        ),
-    );
-    let out = run(&s, &["touch", "out/pwn"]);
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-    assert_eq!(stderr(&out), changed(&s));
-    assert!(out_dir.is_symlink(), "the stand-in did swap it");
-    let left: Vec<_> = std::fs::read_dir(&tgt).unwrap().collect();
-    assert!(left.is_empty(), "{left:?}");
+    for sub in ["run", "mcp"] {
+        let s = scratch();
+        let (out_dir, tgt) = (s.path("ws/out"), s.path("home"));
+        swapping_bwrap(
+            &s,
+            real,
+            &format!(
+                "rmdir '{}' && ln -s ../home '{}'",
+                out_dir.display(),
+                out_dir.display()
+            ),
+        );
+        let out = run_as(&s, sub, &["touch", "out/pwn"]);
+        assert_eq!(out.status.code(), Some(125), "{sub}: {}", stderr(&out));
+        assert_eq!(stderr(&out), changed(&s), "{sub}");
+        assert!(out_dir.is_symlink(), "{sub}: the stand-in did swap it");
+        let left: Vec<_> = std::fs::read_dir(&tgt).unwrap().collect();
+        assert!(left.is_empty(), "{sub}: {left:?}");
+    }
 }
 
 /// Not only links: another directory at the same path is another root.
