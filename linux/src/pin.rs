@@ -3,10 +3,10 @@
 //! (another sandbox with `--write .`) can replace it (a directory by a link
 //! to `~/tgt`) before the sandbox starts. The helper stage compares what it
 //! is about to grant with what the plan saw, on the descriptor it grants
-//! through (Landlock) or on the mount itself (bwrap), and refuses on any
-//! difference.
+//! through (Landlock, `crate::ruleset`, which also opens the rules below a
+//! pinned root beneath that checked descriptor) or on the mount itself
+//! (bwrap, here), and refuses on any difference.
 
-use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
@@ -20,14 +20,8 @@ pub struct Changed {
     pub path: PathBuf,
 }
 
-/// What the plan recorded for `path`, if anything. A handful of pins,
-/// looked up once per rule: no system call, no allocation.
-pub fn recorded<'a>(pins: &'a [Pin], path: &Path) -> Option<&'a FileId> {
-    pins.iter().find(|p| p.path == path).map(|p| &p.id)
-}
-
 /// Compare the object `fd` names with the plan's record of `path`.
-pub fn check_fd(want: &FileId, path: &Path, fd: BorrowedFd<'_>) -> Result<(), Changed> {
+fn check_fd(want: &FileId, path: &Path, fd: BorrowedFd<'_>) -> Result<(), Changed> {
     match crate::sys::fd_stat(fd) {
         Ok((_, id)) if id == *want => Ok(()),
         // One that cannot be read is no proof of the same object.
@@ -50,13 +44,4 @@ pub fn check_mounted(pins: &[Pin]) -> Result<(), Changed> {
         check_fd(&pin.id, &pin.path, std::os::fd::AsFd::as_fd(&fd))?;
     }
     Ok(())
-}
-
-/// Open `path` as a Landlock rule does (following links) and compare,
-/// for a pinned root that got no rule of its own.
-pub fn check_path(pin: &Pin) -> Result<(), Changed> {
-    let fd = crate::sys::open_path(&pin.path).map_err(|_: io::Error| Changed {
-        path: pin.path.clone(),
-    })?;
-    check_fd(&pin.id, &pin.path, std::os::fd::AsFd::as_fd(&fd))
 }

@@ -1,7 +1,7 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -75,37 +75,38 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         ruleset = ruleset.handle_access(AccessNet::from_all(TARGET_ABI))?;
     }
     let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
-    // A root the expansion split (a deny inside it) has rules on its
-    // entries only: checked on a descriptor of its own. Its entries' rules
-    // are opened by path after this, so that check narrows the window
-    // rather than closes it; every other root is checked on its rule's
-    // very descriptor below.
+    // Each pinned root is opened as its rule would be and checked on that
+    // descriptor: the rule at its path is built from it, and the rules
+    // below it (a split root's entries, a protected path inside) are
+    // opened beneath it, not by a path that may lead elsewhere by now.
+    let mut anchors: Vec<(&Path, Opened)> = Vec::with_capacity(policy.pins.len());
     for pin in &policy.pins {
-        if !policy
-            .rules
-            .iter()
-            .any(|(p, l)| *l != Level::None && *p == pin.path)
-        {
-            crate::pin::check_path(pin)?;
+        let opened = open(None, &pin.path)?;
+        // Gone since the plan saw it, or another object: moved or replaced.
+        if opened.as_ref().and_then(|(_, _, id)| *id) != Some(pin.id) {
+            return Err(crate::pin::Changed {
+                path: pin.path.clone(),
+            }
+            .into());
         }
+        anchors.extend(opened.map(|o| (pin.path.as_path(), o)));
     }
     for (path, level) in &policy.rules {
         if *level == Level::None {
             continue;
         }
-        let want = crate::pin::recorded(&policy.pins, path);
-        let Some((fd, is_dir, id)) = open(path)? else {
-            // The plan saw it: gone now, it was moved or replaced.
-            if want.is_some() {
-                return Err(crate::pin::Changed { path: path.clone() }.into());
-            }
+        if let Some((_, (fd, is_dir, _))) = anchors.iter().find(|(p, _)| *p == path) {
+            let rule = PathBeneath::new(fd.as_fd(), rights(*level, *is_dir));
+            created = created.add_rule(rule)?;
+            continue;
+        }
+        // The deepest anchor above it; a handful of pins, no system call.
+        let beneath = (anchors.iter())
+            .filter_map(|(p, (fd, ..))| Some((path.strip_prefix(p).ok()?, fd.as_fd())))
+            .min_by_key(|(rel, _)| rel.as_os_str().len());
+        let Some((fd, is_dir, _)) = open(beneath.map(|(rel, fd)| (fd, rel)), path)? else {
             continue;
         };
-        // The rule is built from this descriptor: what it names is what is
-        // granted, whatever the path leads to by now.
-        if want.is_some_and(|want| id != Some(*want)) {
-            return Err(crate::pin::Changed { path: path.clone() }.into());
-        }
         created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;
     }
     let status = created.restrict_self()?;
@@ -117,14 +118,24 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
     Ok(status.ruleset)
 }
 
-/// Open `path` (`O_PATH`, following links, as before) and tell a directory
-/// from the rest by `fstat` on the descriptor: one path walk per rule, and
-/// the type and identity are those of the very object the rule is attached
-/// to (no identity when `fstat` fails).
+/// A rule's descriptor, whether it is a directory, and its identity (none
+/// when `fstat` fails).
 type Opened = (OwnedFd, bool, Option<crate::spec::FileId>);
 
-fn open(path: &Path) -> Result<Option<Opened>, LandlockError> {
-    let fd = match crate::sys::open_path(path) {
+/// Open `path` (`O_PATH`, following links, as before; with `beneath`, its
+/// part below an anchor, opened in that directory) and tell a directory
+/// from the rest by `fstat` on the descriptor: one path walk per rule, and
+/// the type and identity are those of the very object the rule is attached
+/// to.
+fn open(
+    beneath: Option<(BorrowedFd<'_>, &Path)>,
+    path: &Path,
+) -> Result<Option<Opened>, LandlockError> {
+    let opened = match beneath {
+        Some((dir, rel)) => crate::sys::open_path_at(dir, rel),
+        None => crate::sys::open_path(path),
+    };
+    let fd = match opened {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -166,7 +177,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("socket");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let (fd, is_dir, _) = open(&socket).unwrap().expect("the socket exists");
+        let (fd, is_dir, _) = open(None, &socket).unwrap().expect("the socket exists");
         assert!(!is_dir);
         let info =
             std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
@@ -176,7 +187,7 @@ mod tests {
             .map(|f| i32::from_str_radix(f.trim(), 8).unwrap())
             .unwrap();
         assert_ne!(flags & libc::O_PATH, 0, "flags {flags:o}");
-        assert!(open(&dir.path().join("absent")).unwrap().is_none());
+        assert!(open(None, &dir.path().join("absent")).unwrap().is_none());
     }
 
     fn policy(rules: Vec<(PathBuf, Level)>, pins: Vec<crate::spec::Pin>) -> HelperPolicy {
@@ -259,5 +270,26 @@ mod tests {
             .join()
             .unwrap();
         assert!(outcome.is_ok(), "{outcome:?}");
+    }
+
+    /// A rule below a pinned root is opened in the root's checked
+    /// descriptor: the root moved away and another put at its path after
+    /// the check, the rule still lands in the one checked.
+    #[test]
+    fn rules_below_an_anchor_are_opened_in_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (out, old) = (dir.path().join("out"), dir.path().join("old"));
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        let (anchor, ..) = open(None, &out).unwrap().unwrap();
+        std::fs::rename(&out, &old).unwrap();
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        let rule = out.join("a");
+        let beneath = Some((anchor.as_fd(), Path::new("a")));
+        let (_, is_dir, id) = open(beneath, &rule).unwrap().unwrap();
+        let checked = std::fs::metadata(old.join("a")).unwrap();
+        assert!(is_dir);
+        assert_eq!(id.map(|id| id.ino), Some(checked.ino()));
+        assert_ne!(checked.ino(), std::fs::metadata(&rule).unwrap().ino());
     }
 }

@@ -536,23 +536,38 @@ pub fn fd_stat(fd: BorrowedFd<'_>) -> io::Result<(bool, crate::spec::FileId)> {
 /// the object would be opened for reading instead (ENXIO on `/dev/tty`
 /// without a terminal, EACCES on an unreadable file).
 pub fn open_path(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
-    open_path_with(path, 0)
+    open_path_with(libc::AT_FDCWD, path, 0)
 }
 
 /// [`open_path`] without following a link at the end: a root replaced by
 /// a link gives the link's own descriptor.
 pub fn open_path_nofollow(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
-    open_path_with(path, libc::O_NOFOLLOW)
+    open_path_with(libc::AT_FDCWD, path, libc::O_NOFOLLOW)
 }
 
-fn open_path_with(path: &std::path::Path, extra: libc::c_int) -> io::Result<std::os::fd::OwnedFd> {
+/// [`open_path`] of `rel` beneath the directory `dir` (`openat`): what is
+/// opened lies in that very directory, wherever its path leads by now.
+pub fn open_path_at(
+    dir: BorrowedFd<'_>,
+    rel: &std::path::Path,
+) -> io::Result<std::os::fd::OwnedFd> {
+    open_path_with(dir.as_raw_fd(), rel, 0)
+}
+
+fn open_path_with(
+    dir: libc::c_int,
+    path: &std::path::Path,
+    extra: libc::c_int,
+) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
     // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
-    // open reads it and takes integer flags; no mode is read without O_CREAT.
-    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
+    // openat reads it and takes integer flags (`dir` is AT_FDCWD or a
+    // descriptor its caller borrows, open during the call); no mode is
+    // read without O_CREAT.
+    let fd = unsafe { libc::openat(dir, c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
     check(fd.into())?;
     // SAFETY: open returned a new descriptor (checked non-negative above)
     // that nothing else in this process owns.
