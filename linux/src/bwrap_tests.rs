@@ -15,6 +15,7 @@ fn spec(mounts: Vec<Mount>, network: NetworkMode) -> SandboxSpec {
         die_with_parent: true,
         proxy: None,
         checks: Vec::new(),
+        pins: Vec::new(),
     }
 }
 

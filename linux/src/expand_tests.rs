@@ -37,6 +37,7 @@ fn spec(mounts: Vec<Mount>) -> SandboxSpec {
         die_with_parent: true,
         proxy: None,
         checks: Vec::new(),
+        pins: Vec::new(),
     }
 }
 

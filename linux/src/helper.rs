@@ -70,6 +70,9 @@ pub enum HelperError {
     /// seccomp failed.
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    /// A mounted root is not the object the plan checked.
+    #[error(transparent)]
+    Changed(#[from] crate::pin::Changed),
     /// Handing the proxy bridge's inside listener over failed.
     #[error(transparent)]
     Bridge(#[from] crate::bridge::BridgeError),
@@ -157,6 +160,10 @@ fn run_helper(args: &[OsString]) -> Result<Infallible, HelperError> {
     // child: without the parent-death signal it would outlive a host killed
     // by SIGKILL, still running with the host's grants.
     arm_parent_death()?;
+    // bwrap has mounted every root by now, whatever its path led to then:
+    // the mounts must be the objects the plan judged (the Landlock layer
+    // below checks its own descriptors again).
+    crate::pin::check_mounted(&policy.pins)?;
     warn_missing(&policy);
     if let Some(fd) = policy.stdout_fd {
         let fd = sys::take_inherited_fd(fd).map_err(HelperError::Fds)?;

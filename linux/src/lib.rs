@@ -30,6 +30,7 @@ pub mod lifetime;
 mod local_target;
 pub mod pathcmp;
 pub mod pidfd;
+pub mod pin;
 pub mod policy;
 pub mod proxy_url;
 mod refusal;
@@ -59,7 +60,7 @@ use std::process::Command;
 
 pub use helper::{dispatch, helper_main, HelperError};
 pub use report::{probe, Control, EnforcementReport, HostReport, Status};
-pub use spec::{Backend, Mount, NetworkMode, ProxyBridge, SandboxSpec, SocksLogin};
+pub use spec::{Backend, FileId, Mount, NetworkMode, Pin, ProxyBridge, SandboxSpec, SocksLogin};
 
 use bwrap::BwrapProbeError;
 use policy::{HelperPolicy, Requirement};
@@ -397,6 +398,7 @@ fn run_landlock(spec: &SandboxSpec) -> RunError {
         proxy_port: None,
         checks: spec.checks.clone(),
         stdout_fd: None,
+        pins: spec.pins.clone(),
     };
     if let Err(e) = helper::confine(&policy) {
         return e.into();

@@ -9,7 +9,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-use crate::spec::{Mount, NetworkMode, SandboxSpec};
+use crate::spec::{FileId, Mount, NetworkMode, Pin, SandboxSpec};
 use crate::verify::{Check, Expect};
 
 /// Access granted beneath one path.
@@ -50,6 +50,9 @@ pub struct HelperPolicy {
     /// The command's stdout, handed past bwrap on this descriptor: the
     /// helper moves it to 1 before the exec (see `run_bwrap`).
     pub stdout_fd: Option<i32>,
+    /// Roots checked by identity before anything is granted
+    /// ([`crate::pin`]): `--pin PATH DEV:INO`.
+    pub pins: Vec<Pin>,
 }
 
 impl HelperPolicy {
@@ -79,6 +82,17 @@ impl HelperPolicy {
                 .map(|p| p.inside_port),
             checks: spec.checks.clone(),
             stdout_fd: None,
+            // A bind bwrap leaves out (the sandbox's own /proc and /dev
+            // answer it) is no mount of the host's object to check.
+            pins: (spec.pins.iter())
+                .filter(|pin| {
+                    let last = spec.mounts.iter().rev().find(|m| m.path() == pin.path);
+                    last.is_some_and(|m| {
+                        !crate::bwrap::binds_host_proc(m) && !crate::bwrap::binds_private_dev(m)
+                    })
+                })
+                .cloned()
+                .collect(),
         }
     }
 
@@ -117,6 +131,11 @@ impl HelperPolicy {
             out.push(check.label.clone());
             out.push(check.path.clone().into_os_string());
         }
+        for pin in &self.pins {
+            out.push("--pin".into());
+            out.push(pin.path.clone().into_os_string());
+            out.push(format!("{}:{}", pin.id.dev, pin.id.ino).into());
+        }
         if let Some(fd) = self.stdout_fd {
             out.push("--stdout-fd".into());
             out.push(fd.to_string().into());
@@ -141,6 +160,7 @@ impl HelperPolicy {
             proxy_port: None,
             checks: Vec::new(),
             stdout_fd: None,
+            pins: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -179,6 +199,21 @@ impl HelperPolicy {
                     expect,
                     label: label.clone(),
                     path: path.into(),
+                });
+                continue;
+            }
+            if flag == "--pin" {
+                let text = it
+                    .next()
+                    .ok_or_else(|| ArgsError::MissingValue(flag.clone()))?;
+                let id = parse_id(text)
+                    .ok_or_else(|| ArgsError::BadValue(flag.clone(), text.clone()))?;
+                if value.is_empty() {
+                    return Err(ArgsError::BadValue(flag.clone(), value.clone()));
+                }
+                policy.pins.push(Pin {
+                    path: value.into(),
+                    id,
                 });
                 continue;
             }
@@ -227,7 +262,17 @@ const KNOWN_FLAGS: &[&str] = &[
     "--check",
     "--stdout-fd",
     "--landlock",
+    "--pin",
 ];
+
+/// `DEV:INO`, both decimal.
+fn parse_id(text: &OsStr) -> Option<FileId> {
+    let (dev, ino) = text.to_str()?.split_once(':')?;
+    Some(FileId {
+        dev: dev.parse().ok()?,
+        ino: ino.parse().ok()?,
+    })
+}
 
 fn parse_net(value: &OsStr) -> Result<NetworkMode, ArgsError> {
     match value.to_str() {
@@ -297,6 +342,13 @@ mod tests {
                 },
             ],
             stdout_fd: Some(7),
+            pins: vec![Pin {
+                path: odd.clone().into(),
+                id: FileId {
+                    dev: 2049,
+                    ino: u64::MAX,
+                },
+            }],
         };
         let mut args = policy.to_args();
         args.extend([os("--"), os("ls"), os("-l")]);
@@ -335,6 +387,7 @@ mod tests {
             die_with_parent: true,
             proxy: None,
             checks: Vec::new(),
+            pins: Vec::new(),
         };
         let p = HelperPolicy::for_bwrap(&spec);
         let args: Vec<_> = p.to_args();

@@ -1,7 +1,7 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -29,6 +29,9 @@ pub enum LandlockError {
     /// Building or enforcing the ruleset failed.
     #[error("landlock: {0}")]
     Ruleset(#[source] RulesetError),
+    /// A rule's root is not the object the plan checked.
+    #[error(transparent)]
+    Changed(#[from] crate::pin::Changed),
     /// The policy requires Landlock but the kernel enforced nothing.
     #[error("landlock is required but not enforced by this kernel (ABI {abi})")]
     NotEnforced { abi: u32 },
@@ -72,11 +75,36 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         ruleset = ruleset.handle_access(AccessNet::from_all(TARGET_ABI))?;
     }
     let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
+    // Each pinned root is opened as its rule would be and checked on that
+    // descriptor: the rule at its path is built from it, and the rules
+    // below it (a split root's entries, a protected path inside) are
+    // opened beneath it, not by a path that may lead elsewhere by now.
+    let mut anchors: Vec<(&Path, Opened)> = Vec::with_capacity(policy.pins.len());
+    for pin in &policy.pins {
+        let opened = open(None, &pin.path)?;
+        // Gone since the plan saw it, or another object: moved or replaced.
+        if opened.as_ref().and_then(|(_, _, id)| *id) != Some(pin.id) {
+            return Err(crate::pin::Changed {
+                path: pin.path.clone(),
+            }
+            .into());
+        }
+        anchors.extend(opened.map(|o| (pin.path.as_path(), o)));
+    }
     for (path, level) in &policy.rules {
         if *level == Level::None {
             continue;
         }
-        let Some((fd, is_dir)) = open(path)? else {
+        if let Some((_, (fd, is_dir, _))) = anchors.iter().find(|(p, _)| *p == path) {
+            let rule = PathBeneath::new(fd.as_fd(), rights(*level, *is_dir));
+            created = created.add_rule(rule)?;
+            continue;
+        }
+        // The deepest anchor above it; a handful of pins, no system call.
+        let beneath = (anchors.iter())
+            .filter_map(|(p, (fd, ..))| Some((path.strip_prefix(p).ok()?, fd.as_fd())))
+            .min_by_key(|(rel, _)| rel.as_os_str().len());
+        let Some((fd, is_dir, _)) = open(beneath.map(|(rel, fd)| (fd, rel)), path)? else {
             continue;
         };
         created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;
@@ -90,11 +118,24 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
     Ok(status.ruleset)
 }
 
-/// Open `path` (`O_PATH`, following links, as before) and tell a directory
+/// A rule's descriptor, whether it is a directory, and its identity (none
+/// when `fstat` fails).
+type Opened = (OwnedFd, bool, Option<crate::spec::FileId>);
+
+/// Open `path` (`O_PATH`, following links, as before; with `beneath`, its
+/// part below an anchor, opened in that directory) and tell a directory
 /// from the rest by `fstat` on the descriptor: one path walk per rule, and
-/// the type checked is that of the very object the rule is attached to.
-fn open(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
-    let fd = match crate::sys::open_path(path) {
+/// the type and identity are those of the very object the rule is attached
+/// to.
+fn open(
+    beneath: Option<(BorrowedFd<'_>, &Path)>,
+    path: &Path,
+) -> Result<Option<Opened>, LandlockError> {
+    let opened = match beneath {
+        Some((dir, rel)) => crate::sys::open_path_at(dir, rel),
+        None => crate::sys::open_path(path),
+    };
+    let fd = match opened {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -105,8 +146,11 @@ fn open(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
         }
     };
     // As before: a type that cannot be read gets file rights only.
-    let is_dir = crate::sys::fd_is_dir(fd.as_fd()).unwrap_or(false);
-    Ok(Some((fd, is_dir)))
+    let (is_dir, id) = match crate::sys::fd_stat(fd.as_fd()) {
+        Ok((is_dir, id)) => (is_dir, Some(id)),
+        Err(_) => (false, None),
+    };
+    Ok(Some((fd, is_dir, id)))
 }
 
 #[cfg(test)]
@@ -133,7 +177,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("socket");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let (fd, is_dir) = open(&socket).unwrap().expect("the socket exists");
+        let (fd, is_dir, _) = open(None, &socket).unwrap().expect("the socket exists");
         assert!(!is_dir);
         let info =
             std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
@@ -143,6 +187,109 @@ mod tests {
             .map(|f| i32::from_str_radix(f.trim(), 8).unwrap())
             .unwrap();
         assert_ne!(flags & libc::O_PATH, 0, "flags {flags:o}");
-        assert!(open(&dir.path().join("absent")).unwrap().is_none());
+        assert!(open(None, &dir.path().join("absent")).unwrap().is_none());
+    }
+
+    fn policy(rules: Vec<(PathBuf, Level)>, pins: Vec<crate::spec::Pin>) -> HelperPolicy {
+        HelperPolicy {
+            rules,
+            network: NetworkMode::Full,
+            landlock: Requirement::BestEffort,
+            proxy_port: None,
+            checks: Vec::new(),
+            stdout_fd: None,
+            pins,
+        }
+    }
+
+    fn pin_of(path: &Path) -> crate::spec::Pin {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        crate::spec::Pin {
+            path: path.to_path_buf(),
+            id: crate::spec::FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            },
+        }
+    }
+
+    fn changed(path: &Path) -> String {
+        format!(
+            "root {} changed between planning and start (was it replaced by a link?); \
+             nothing was run: check what writes there, then start again",
+            path.display()
+        )
+    }
+
+    /// The plan saw `out` a directory; by the time the rule is opened it
+    /// is a link to `tgt`, and the rule would grant `tgt`. Refused on the
+    /// rule's own descriptor, before anything is enforced (so this test
+    /// thread stays unconfined).
+    #[test]
+    fn a_rule_whose_root_was_replaced_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, tgt) = (dir.path().join("out"), dir.path().join("tgt"));
+        std::fs::create_dir(&out).unwrap();
+        std::fs::create_dir(&tgt).unwrap();
+        let pin = pin_of(&out);
+        std::fs::remove_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&tgt, &out).unwrap();
+        let e = apply(&policy(
+            vec![(out.clone(), Level::Write)],
+            vec![pin.clone()],
+        ))
+        .unwrap_err();
+        assert!(matches!(e, LandlockError::Changed(_)), "{e:?}");
+        assert_eq!(e.to_string(), changed(&out));
+        // Split by a deny (its entries got the rules): checked on its own.
+        let e = apply(&policy(
+            vec![(out.join("a"), Level::Write)],
+            vec![pin.clone()],
+        ));
+        assert_eq!(e.unwrap_err().to_string(), changed(&out));
+        // Gone: it was there when planned.
+        std::fs::remove_file(&out).unwrap();
+        let e = apply(&policy(vec![(out.clone(), Level::Write)], vec![pin]));
+        assert_eq!(e.unwrap_err().to_string(), changed(&out));
+    }
+
+    /// The same object passes, followed through a link above it as the
+    /// rule is. Enforced on a thread of its own, which then ends.
+    #[test]
+    fn a_rule_whose_root_is_unchanged_is_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("up")).unwrap();
+        let via_link = dir.path().join("up/out");
+        let mut pin = pin_of(&out);
+        pin.path = via_link.clone();
+        let policy = policy(vec![(via_link, Level::Write)], vec![pin]);
+        let outcome = std::thread::spawn(move || apply(&policy).map(|_| ()))
+            .join()
+            .unwrap();
+        assert!(outcome.is_ok(), "{outcome:?}");
+    }
+
+    /// A rule below a pinned root is opened in the root's checked
+    /// descriptor: the root moved away and another put at its path after
+    /// the check, the rule still lands in the one checked.
+    #[test]
+    fn rules_below_an_anchor_are_opened_in_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (out, old) = (dir.path().join("out"), dir.path().join("old"));
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        let (anchor, ..) = open(None, &out).unwrap().unwrap();
+        std::fs::rename(&out, &old).unwrap();
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        let rule = out.join("a");
+        let beneath = Some((anchor.as_fd(), Path::new("a")));
+        let (_, is_dir, id) = open(beneath, &rule).unwrap().unwrap();
+        let checked = std::fs::metadata(old.join("a")).unwrap();
+        assert!(is_dir);
+        assert_eq!(id.map(|id| id.ino), Some(checked.ino()));
+        assert_ne!(checked.ino(), std::fs::metadata(&rule).unwrap().ino());
     }
 }

@@ -114,6 +114,32 @@ pub struct SandboxSpec {
     /// checks inside the sandbox once it is confined, print one line each
     /// on stdout, and exit 0 when all hold, 1 otherwise. Empty otherwise.
     pub checks: Vec<crate::verify::Check>,
+    /// What each user root was when the plan checked it: the helper stage
+    /// refuses to start when the object it is about to grant (the Landlock
+    /// rule's descriptor, the mount inside bwrap) is another one. Roots
+    /// the plan found absent, and system roots, have none.
+    pub pins: Vec<Pin>,
+}
+
+/// The identity of a filesystem object: a bind mount shows the same pair
+/// as its source, a link or a replaced directory shows another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileId {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+}
+
+/// A root and the object it was when the plan checked it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// The root, as mounted (and as the Landlock rule names it).
+    pub path: PathBuf,
+    /// What it was.
+    pub id: FileId,
 }
 
 /// Network `proxy`: where the bridge listens inside and where it goes outside.

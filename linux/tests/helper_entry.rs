@@ -281,3 +281,53 @@ fn a_stderr_nobody_reads_changes_no_exit_status() {
     let status = with_stderr_gone(&["--bogus"]);
     assert_eq!(status.code(), Some(125), "{status:?}");
 }
+
+/// `--pin PATH DEV:INO`: the root must still be the object the caller
+/// recorded (sandspawn's plan, on both backends). Recorded a directory,
+/// replaced by a link to `tgt` before the helper starts: refused, 125, one
+/// line, and nothing reaches `tgt`. Unchanged, the command runs.
+#[test]
+fn a_pinned_root_replaced_by_a_link_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (out, tgt) = (dir.path().join("out"), dir.path().join("tgt"));
+    std::fs::create_dir(&out).unwrap();
+    std::fs::create_dir(&tgt).unwrap();
+    let meta = std::fs::metadata(&out).unwrap();
+    let id = format!("{}:{}", meta.dev(), meta.ino());
+    let outs = out.to_str().unwrap();
+    let touch = |name: &str| {
+        helper(&[
+            "--write",
+            outs,
+            "--pin",
+            outs,
+            &id,
+            "--",
+            "touch",
+            &format!("{outs}/{name}"),
+        ])
+    };
+    let ok = touch("ok");
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(out.join("ok").is_file());
+    std::fs::remove_file(out.join("ok")).unwrap();
+    std::fs::remove_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&tgt, &out).unwrap();
+    let refused = touch("pwn");
+    assert_eq!(refused.status.code(), Some(125), "{}", stderr(&refused));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "sandspawn: root {outs} changed between planning and start (was it replaced by a \
+             link?); nothing was run: check what writes there, then start again\n"
+        )
+    );
+    assert_eq!(std::fs::read_dir(&tgt).unwrap().count(), 0);
+    let bad = helper(&["--pin", outs, "12", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(125));
+    assert_eq!(
+        stderr(&bad),
+        "sandspawn: helper arguments: helper flag \"--pin\" does not accept \"12\"\n"
+    );
+}

@@ -9,7 +9,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use sandspawn_linux::{Backend, Mount, NetworkMode, SandboxSpec};
+use sandspawn_linux::{Backend, FileId, Mount, NetworkMode, Pin, SandboxSpec};
 use serde::{Deserialize, Serialize};
 
 /// The variable carrying the spec.
@@ -30,6 +30,9 @@ struct Wire {
     /// Network `proxy`: the bridge (plain strings and ports, no paths).
     #[serde(default)]
     proxy: Option<sandspawn_linux::spec::ProxyBridge>,
+    /// What each user root was when planned: `(path, dev, ino)`, the path
+    /// as hex. Required: a spec without it would start unchecked.
+    pins: Vec<(String, u64, u64)>,
 }
 
 /// Errors decoding a spec.
@@ -80,6 +83,9 @@ pub fn encode(spec: &SandboxSpec) -> String {
         backend: spec.backend,
         die_with_parent: spec.die_with_parent,
         proxy: spec.proxy.clone(),
+        pins: (spec.pins.iter())
+            .map(|p| (hex(p.path.as_os_str()), p.id.dev, p.id.ino))
+            .collect(),
     };
     serde_json::to_string(&wire).unwrap_or_default()
 }
@@ -165,6 +171,17 @@ pub fn decode(text: &OsStr) -> Result<SandboxSpec, WireError> {
         die_with_parent: wire.die_with_parent,
         proxy: wire.proxy,
         checks: Vec::new(),
+        pins: (wire.pins.iter())
+            .map(|(p, dev, ino)| {
+                Ok(Pin {
+                    path: path(p)?,
+                    id: FileId {
+                        dev: *dev,
+                        ino: *ino,
+                    },
+                })
+            })
+            .collect::<Result<_, WireError>>()?,
     })
 }
 
@@ -211,6 +228,13 @@ mod tests {
                 allow_local: true,
             }),
             checks: Vec::new(),
+            pins: vec![Pin {
+                path: PathBuf::from(odd.clone()),
+                id: FileId {
+                    dev: u64::MAX,
+                    ino: 7,
+                },
+            }],
         };
         let text = encode(&spec);
         assert_eq!(decode(OsStr::new(&text)).unwrap(), spec);
@@ -232,6 +256,7 @@ mod tests {
             die_with_parent: true,
             proxy: None,
             checks: Vec::new(),
+            pins: Vec::new(),
         };
         let big = spec(vec![("BIG".into(), "x".repeat(100_000).into())]);
         let vars = to_env(&big);

@@ -61,6 +61,8 @@ pub struct HostFacts {
     /// Policy paths (read, write, deny) that lead through a symlink on the
     /// host, by the path as written.
     pub aliases: HashMap<PathBuf, Alias>,
+    /// The user roots' identities (`super::pins`).
+    pub ids: super::pins::Ids,
 }
 
 /// Where a policy path written through a symlink leads on the host.
@@ -430,6 +432,7 @@ pub fn assemble(
         hidden_command: None,
         warnings,
         private_dirs: facts.no_private_mounts.clone(),
+        ids: facts.ids.clone(),
     }
 }
 

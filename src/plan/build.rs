@@ -184,6 +184,10 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let no_project = super::no_project::judge(&cwd, home);
     let ctx = ResolveContext { cwd: &cwd, home };
     let mut policy = Policy::resolve_with(&req.layers, &ctx, no_project.is_some())?;
+    // First, before any check of where a root leads: what the checks
+    // judge must be what is mounted, and a root replaced after this
+    // (another sandbox writing the workspace) is refused at the start.
+    let ids = super::pins::record(&policy, &cwd);
     // Before anything is read or made for the roots: where they lead is
     // only known once a planted link is ruled out.
     // A cwd that is no project is no place a sandbox is let to write
@@ -326,6 +330,8 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     let through_links = super::deny_links::denies(&policy, &own_dirs, &resolver, &mut warnings);
     policy.deny.extend(through_links);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
+    facts.ids = ids;
+    super::pins::add_resolved(&mut facts.ids, &facts.aliases);
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
@@ -363,7 +369,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         decided_writable(p)
             && std::fs::canonicalize(p).map_or(true, |real| real == p || decided_writable(&real))
     };
-    facts.protected = super::protect::probe(&writable)?;
+    facts.protected = super::protect::probe(&writable, &mut facts.ids)?;
     facts.protected.retain(|p| shown_writable(p));
     // Deny or not: a hidden input is still read for the bundle (see
     // `hidden_ca` below). The system roots stay read-only binds under a
@@ -442,6 +448,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         }
     }
     super::protect::single_named(&facts.protected, &ca_dirs)?;
+    super::pins::add_protected(&mut facts.ids, &facts.protected);
     let with_proxy = super::upstream::outside_proxy_mode(&policy, &req.parent_env, &mut warnings);
     let mut plan = assemble(
         req.command.clone(),

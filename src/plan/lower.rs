@@ -22,7 +22,8 @@ impl Plan {
         order.extend(pins.iter());
         // Stable: the pins fall in among the entries at their depth.
         order.sort_by_cached_key(|e| (depth(&e.path), mount_rank(&e.access)));
-        let mounts = order.into_iter().map(to_mount).collect();
+        let mounts: Vec<Mount> = order.into_iter().map(to_mount).collect();
+        let pins = super::pins::for_mounts(&mounts, &self.ids);
         let (program, args) = match self.command.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
             None => (Default::default(), Vec::new()),
@@ -48,6 +49,7 @@ impl Plan {
                 allow_local: p.allow_local,
             }),
             checks: Vec::new(),
+            pins,
         }
     }
 

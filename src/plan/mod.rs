@@ -19,6 +19,7 @@ mod json;
 mod lower;
 pub(crate) mod no_project;
 mod own_dirs;
+mod pins;
 mod private_run;
 mod probe;
 pub mod protect;
@@ -84,6 +85,9 @@ pub struct Plan {
     /// not yet created ([`Plan::create_private_dirs`],
     /// [`Plan::with_fresh_private_dirs`]).
     pub private_dirs: Option<PrivateDirs>,
+    /// What each user root was when the plan first looked at it, by path
+    /// (see `pins`): the sandbox refuses to start on a root replaced since.
+    pub ids: pins::Ids,
 }
 
 /// Network `proxy`, decided: where the child connects inside, and where

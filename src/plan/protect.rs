@@ -25,8 +25,14 @@ pub struct ProtectError {
 /// The protected paths that exist under `writable` roots, each to be bound
 /// read-only. A protected path that is a symlink, or a gitdir reached
 /// through one, fails closed: the sandboxed child (or anyone sharing the
-/// workspace) could redirect it between now and the mount.
-pub fn probe(writable: &[PathBuf]) -> Result<Vec<PathBuf>, ProtectError> {
+/// workspace) could redirect it between now and the mount; so could it
+/// replace it by a link after this check, and each one's identity is
+/// recorded in `ids` from the very `lstat` that judged it (see `pins`).
+pub fn probe(
+    writable: &[PathBuf],
+    ids: &mut super::pins::Ids,
+) -> Result<Vec<PathBuf>, ProtectError> {
+    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     for root in writable {
         for name in PROTECTED_NAMES {
@@ -48,6 +54,10 @@ pub fn probe(writable: &[PathBuf]) -> Result<Vec<PathBuf>, ProtectError> {
                     }
                 }
             }
+            ids.entry(path.clone()).or_insert(sandspawn_linux::FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            });
             if !out.contains(&path) {
                 out.push(path);
             }
@@ -313,7 +323,7 @@ mod tests {
         let root = std::fs::canonicalize(ws.path()).unwrap();
         std::fs::create_dir(root.join(".git")).unwrap();
         std::fs::create_dir_all(root.join("deep/.git")).unwrap(); // not looked at
-        let found = probe(std::slice::from_ref(&root)).unwrap();
+        let found = probe(std::slice::from_ref(&root), &mut Default::default()).unwrap();
         assert_eq!(found, vec![root.join(".git")]);
 
         // A worktree: .git is a file naming a gitdir elsewhere in the root.
@@ -322,7 +332,7 @@ mod tests {
         std::fs::create_dir(&wt).unwrap();
         std::fs::write(wt.join(".git"), "gitdir: ../meta/worktrees/wt\n").unwrap();
         std::fs::create_dir(wt.join(".sandspawn")).unwrap();
-        let found = probe(&[wt.clone(), root.clone()]).unwrap();
+        let found = probe(&[wt.clone(), root.clone()], &mut Default::default()).unwrap();
         assert_eq!(
             found,
             vec![
@@ -340,7 +350,9 @@ mod tests {
         let root = std::fs::canonicalize(ws.path()).unwrap();
         std::fs::create_dir(root.join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(root.join("elsewhere"), root.join(".git")).unwrap();
-        let err = probe(std::slice::from_ref(&root)).unwrap_err().to_string();
+        let err = probe(std::slice::from_ref(&root), &mut Default::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(".git") && err.contains("symlink inside a writable root"),
             "{err}"
@@ -351,7 +363,9 @@ mod tests {
         std::fs::create_dir(root2.join("real")).unwrap();
         std::os::unix::fs::symlink(root2.join("real"), root2.join("link")).unwrap();
         std::fs::write(root2.join(".git"), "gitdir: link\n").unwrap();
-        let err = probe(std::slice::from_ref(&root2)).unwrap_err().to_string();
+        let err = probe(std::slice::from_ref(&root2), &mut Default::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("resolves through a symlink"), "{err}");
     }
 

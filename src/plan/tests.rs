@@ -41,6 +41,7 @@ pub(super) fn facts() -> HostFacts {
         no_private_mounts: None,
         proxy: None,
         aliases: Default::default(),
+        ids: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ fn empty_spec() -> SandboxSpec {
         die_with_parent: true,
         proxy: None,
         checks: Vec::new(),
+        pins: Vec::new(),
     }
 }
 

@@ -510,9 +510,10 @@ pub fn epoll_wait(ep: BorrowedFd<'_>, out: &mut Vec<(u32, u64)>) -> io::Result<(
     Ok(())
 }
 
-/// Whether the open descriptor `fd` (an `O_PATH` one will do) is a
-/// directory: `fstat` on the descriptor, so no path is walked again.
-pub fn fd_is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
+/// What `fstat` says of the open descriptor `fd` (an `O_PATH` one will
+/// do): whether it is a directory, and its identity. No path is walked
+/// again, so both are of the very object the descriptor names.
+pub fn fd_stat(fd: BorrowedFd<'_>) -> io::Result<(bool, crate::spec::FileId)> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `fd` is borrowed, so it is open during the call; `st` points at
     // writable stack memory of the size of `struct stat`, which fstat fills.
@@ -520,7 +521,11 @@ pub fn fd_is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
     check(ret.into())?;
     // SAFETY: fstat returned 0, so it initialised the whole struct.
     let st = unsafe { st.assume_init() };
-    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    let id = crate::spec::FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+    };
+    Ok((st.st_mode & libc::S_IFMT == libc::S_IFDIR, id))
 }
 
 /// `open(path, O_PATH | O_CLOEXEC)`: a descriptor naming `path` (links
@@ -531,13 +536,38 @@ pub fn fd_is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
 /// the object would be opened for reading instead (ENXIO on `/dev/tty`
 /// without a terminal, EACCES on an unreadable file).
 pub fn open_path(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
+    open_path_with(libc::AT_FDCWD, path, 0)
+}
+
+/// [`open_path`] without following a link at the end: a root replaced by
+/// a link gives the link's own descriptor.
+pub fn open_path_nofollow(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
+    open_path_with(libc::AT_FDCWD, path, libc::O_NOFOLLOW)
+}
+
+/// [`open_path`] of `rel` beneath the directory `dir` (`openat`): what is
+/// opened lies in that very directory, wherever its path leads by now.
+pub fn open_path_at(
+    dir: BorrowedFd<'_>,
+    rel: &std::path::Path,
+) -> io::Result<std::os::fd::OwnedFd> {
+    open_path_with(dir.as_raw_fd(), rel, 0)
+}
+
+fn open_path_with(
+    dir: libc::c_int,
+    path: &std::path::Path,
+    extra: libc::c_int,
+) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
     // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
-    // open reads it and takes integer flags; no mode is read without O_CREAT.
-    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    // openat reads it and takes integer flags (`dir` is AT_FDCWD or a
+    // descriptor its caller borrows, open during the call); no mode is
+    // read without O_CREAT.
+    let fd = unsafe { libc::openat(dir, c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
     check(fd.into())?;
     // SAFETY: open returned a new descriptor (checked non-negative above)
     // that nothing else in this process owns.
