@@ -100,6 +100,15 @@ fn a_fifo_command_is_refused_by_exec_under_mcp() {
         plant(&s, backend, "mkfifo prog");
         let out = run(&s, "mcp", backend, &["--no-host-env", "--", "./prog"]);
         assert_eq!(out.status.code(), Some(126), "{backend}: {}", stderr(&out));
+        // The kernel's EACCES for a FIFO, not the refusal of a command
+        // hidden from the sandbox (which is 126 as well); the last line,
+        // after the backend's own warnings.
+        assert_eq!(
+            stderr(&out).lines().last(),
+            Some("sandspawn: executing ./prog: Permission denied (os error 13)"),
+            "{backend}: {}",
+            stderr(&out)
+        );
     }
 }
 
