@@ -134,3 +134,17 @@ fn a_policy_fifo_whose_writer_never_finishes_is_an_error() {
     );
     assert_refused(&out, "policy", &want);
 }
+
+/// The bound itself: a child writing more than a pipe holds (64 KiB) to
+/// both outputs ends and is read whole, not reported as a hang.
+#[test]
+fn output_within_reads_a_large_output_while_the_child_runs() {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args([
+        "-c",
+        "head -c 200000 /dev/zero; head -c 100000 /dev/zero >&2",
+    ]);
+    let out = output_within(&mut cmd, 20).expect("a 300 kB writer reported as a hang");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!((out.stdout.len(), out.stderr.len()), (200_000, 100_000));
+}
