@@ -97,7 +97,8 @@ fn read_within(path: &Path, max: u64, wait: Duration) -> io::Result<Vec<u8>> {
         match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
             Ok(_) => {
                 let got = fds[0].revents().unwrap_or(PollFlags::empty());
-                writer_seen |= got.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR);
+                writer_seen |=
+                    got.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR);
             }
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
@@ -295,7 +296,10 @@ mod tests {
             let started = Instant::now();
             let text = read_bounded(Path::new(&named), 100).unwrap();
             assert_eq!(text, b"net = \"full\"\n", "{delay:?}");
-            assert!(started.elapsed() < delay + Duration::from_secs(3), "{delay:?}");
+            assert!(
+                started.elapsed() < delay + Duration::from_secs(3),
+                "{delay:?}"
+            );
             drop(read);
         }
     }

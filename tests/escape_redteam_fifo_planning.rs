@@ -167,8 +167,7 @@ fn a_policy_fifo_whose_writer_comes_late_is_read() {
 fn a_policy_from_process_substitution_is_read() {
     for gen in ["echo 'net = \"full\"'", "sleep 1; echo 'net = \"full\"'"] {
         let s = Scratch::new(&["home", "ws"]);
-        let script =
-            format!("exec \"$0\" explain --backend bwrap --policy <({gen}) -- true");
+        let script = format!("exec \"$0\" explain --backend bwrap --policy <({gen}) -- true");
         let mut bash = Command::new("/bin/bash");
         bash.args(["-c", &script, support::SANDSPAWN])
             .env_clear()

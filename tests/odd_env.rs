@@ -311,9 +311,7 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
     for (args, want) in [
         (
             &["run", "--policy", fifo, "--", "true"][..],
-            format!(
-                "sandspawn: policy file {fifo}: {waited}; check the path and its permissions"
-            ),
+            format!("sandspawn: policy file {fifo}: {waited}; check the path and its permissions"),
         ),
         (
             &["mcp", "--config", fifo, "--server", "x"],
@@ -321,7 +319,10 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
         ),
         (
             &["mcp", "--config", "/dev/zero", "--server", "x"],
-            format!("sandspawn: MCP config /dev/zero: larger than {} bytes", 16 << 20),
+            format!(
+                "sandspawn: MCP config /dev/zero: larger than {} bytes",
+                16 << 20
+            ),
         ),
     ] {
         let out = finishes_within(home.path(), args, 20)
