@@ -6,8 +6,9 @@
 //! A FIFO nobody writes to blocks `open(2)` forever, one whose writer
 //! never finishes blocks `read(2)` forever, and `/dev/zero` never ends:
 //! every file is opened non-blocking and at most `max` bytes are accepted.
-//! What a user names may be a pipe (`--policy <(gen-policy)`): it is read
-//! until its writer closes it, for at most [`PIPE_WAIT`]. What planning
+//! What a user names may be a pipe (`--policy <(gen-policy)`, or a FIFO
+//! whose writer opens it later): it is read until a writer has come and
+//! closed it, for at most [`PIPE_WAIT`]. What planning
 //! finds in a workspace must be a regular file ([`read_regular`]): a FIFO
 //! there is refused unread.
 
@@ -41,7 +42,17 @@ pub fn read_upto(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 }
 
 /// [`read_upto`], a pipe's writer given `wait`.
+///
+/// A read of a FIFO no writer has opened yet returns 0 at once, as at its
+/// end: taken as the end, a policy whose generator had not started yet
+/// would be read as empty. So 0 is the end only once a writer was seen:
+/// a read that would block (a writer holds it), data, or poll reporting
+/// it readable or hung up (Linux reports nothing on a FIFO that never had
+/// a writer, and POLLHUP once one came and went; an anonymous pipe, as
+/// `<(...)` names, always had one).
 fn read_within(path: &Path, max: u64, wait: Duration) -> io::Result<Vec<u8>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     let file = open(path)?;
     let mut bytes = Vec::new();
     if file.metadata()?.is_file() {
@@ -51,24 +62,46 @@ fn read_within(path: &Path, max: u64, wait: Duration) -> io::Result<Vec<u8>> {
     let deadline = Instant::now() + wait;
     let mut chunk = [0u8; 8192];
     let mut file = file;
+    let mut writer_seen = false;
     while bytes.len() as u64 <= max {
         match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "not a regular file, and its writer sent no end within {} s",
-                            wait.as_secs_f32()
-                        ),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            Ok(0) if writer_seen => break,
+            Ok(0) => {}
+            Ok(n) => {
+                writer_seen = true;
+                bytes.extend_from_slice(&chunk[..n]);
+                continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writer_seen = true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let what = if writer_seen {
+                "its writer sent no end"
+            } else {
+                "no writer opened it"
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "not a regular file, and {what} within {} s",
+                    wait.as_secs_f32()
+                ),
+            ));
+        }
+        // Rounded up: a timeout of 0 ms would spin through the last one.
+        let ms = u16::try_from(left.as_millis() + 1).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) => {
+                let got = fds[0].revents().unwrap_or(PollFlags::empty());
+                writer_seen |=
+                    got.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR);
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     bytes.truncate(max as usize + 1);
@@ -192,7 +225,6 @@ mod tests {
     #[test]
     fn a_named_pipe_is_read_until_its_writer_finishes_or_the_wait_ends() {
         let (_t, p) = fifo();
-        assert_eq!(read_bounded(&p, 10).unwrap(), b"");
         let writer = open_writer(&p);
         let started = Instant::now();
         let err = read_within(&p, 10, Duration::from_millis(300)).unwrap_err();
@@ -212,6 +244,64 @@ mod tests {
         });
         assert_eq!(read_bounded(&p, 100).unwrap(), b"net = \"none\"\n");
         close.join().unwrap();
+    }
+
+    /// A FIFO no writer has opened yet is not an empty file (a
+    /// non-blocking read of it returns 0 at once): its writer is waited
+    /// for, and one that never comes is an error, not an empty policy.
+    #[test]
+    fn a_named_pipe_waits_for_a_writer_that_comes_late() {
+        let (_t, p) = fifo();
+        let started = Instant::now();
+        let err = read_within(&p, 10, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            err.to_string(),
+            "not a regular file, and no writer opened it within 0.3 s"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let late = |p: std::path::PathBuf, text: &'static [u8]| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                // Blocks until the reader has it open, as a shell's `>`.
+                std::fs::write(p, text).unwrap();
+            })
+        };
+        let writer = late(p.clone(), b"net = \"full\"\n");
+        assert_eq!(read_bounded(&p, 100).unwrap(), b"net = \"full\"\n");
+        writer.join().unwrap();
+        // A writer that comes and goes without a byte: empty, at once.
+        let writer = late(p.clone(), b"");
+        let started = Instant::now();
+        assert_eq!(read_bounded(&p, 100).unwrap(), b"");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        writer.join().unwrap();
+    }
+
+    /// `--policy <(gen)`: an anonymous pipe named through /proc/self/fd,
+    /// its writer done before the read starts, or a second late.
+    #[test]
+    fn process_substitution_is_read_from_fast_and_slow_writers() {
+        for delay in [Duration::ZERO, Duration::from_secs(1)] {
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let mut write = std::fs::File::from(write);
+                std::io::Write::write_all(&mut write, b"net = \"full\"\n").unwrap();
+            });
+            if delay.is_zero() {
+                writer.join().unwrap();
+            }
+            let named = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&read));
+            let started = Instant::now();
+            let text = read_bounded(Path::new(&named), 100).unwrap();
+            assert_eq!(text, b"net = \"full\"\n", "{delay:?}");
+            assert!(
+                started.elapsed() < delay + Duration::from_secs(3),
+                "{delay:?}"
+            );
+            drop(read);
+        }
     }
 
     /// A writer end that does not wait for a reader (O_RDWR on a FIFO

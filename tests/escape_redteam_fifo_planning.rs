@@ -100,6 +100,15 @@ fn a_fifo_command_is_refused_by_exec_under_mcp() {
         plant(&s, backend, "mkfifo prog");
         let out = run(&s, "mcp", backend, &["--no-host-env", "--", "./prog"]);
         assert_eq!(out.status.code(), Some(126), "{backend}: {}", stderr(&out));
+        // The kernel's EACCES for a FIFO, not the refusal of a command
+        // hidden from the sandbox (which is 126 as well); the last line,
+        // after the backend's own warnings.
+        assert_eq!(
+            stderr(&out).lines().last(),
+            Some("sandspawn: executing ./prog: Permission denied (os error 13)"),
+            "{backend}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -124,4 +133,75 @@ fn a_policy_fifo_whose_writer_never_finishes_is_an_error() {
         fifo.display()
     );
     assert_refused(&out, "policy", &want);
+}
+
+/// A policy FIFO whose writer opens it only after sandspawn did: read
+/// once written, not taken as an empty policy (network none) because a
+/// read found no writer yet.
+#[test]
+fn a_policy_fifo_whose_writer_comes_late_is_read() {
+    let s = Scratch::new(&["home", "ws"]);
+    let fifo = s.path("ws/policy.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let late = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // Read and write: does not wait for a reader, so a sandspawn that
+        // already read (nothing) and left does not hang this thread.
+        let mut w = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(late)
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"net = \"full\"\n").unwrap();
+    });
+    let named = fifo.to_str().unwrap();
+    let out = run(&s, "explain", "bwrap", &["--policy", named, "--", "true"]);
+    writer.join().unwrap();
+    assert_network_full(&out, "late writer");
+}
+
+/// `--policy <(gen)` from a shell: a generator done at once, and one that
+/// takes a second.
+#[test]
+fn a_policy_from_process_substitution_is_read() {
+    for gen in ["echo 'net = \"full\"'", "sleep 1; echo 'net = \"full\"'"] {
+        let s = Scratch::new(&["home", "ws"]);
+        let script = format!("exec \"$0\" explain --backend bwrap --policy <({gen}) -- true");
+        let mut bash = Command::new("/bin/bash");
+        bash.args(["-c", &script, support::SANDSPAWN])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", s.path("home"))
+            .env("XDG_CACHE_HOME", s.path("xdg"))
+            .current_dir(s.path("ws"));
+        let out = output_within(&mut bash, 20).unwrap_or_else(|| panic!("{gen}: hangs"));
+        assert_network_full(&out, gen);
+    }
+}
+
+/// `explain` planned the policy's `net = "full"` (not the default none).
+#[track_caller]
+fn assert_network_full(out: &Output, label: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{label}: {}", stderr(out));
+    assert!(
+        stdout.lines().any(|l| l == "network:  full"),
+        "{label}: {stdout}{}",
+        stderr(out)
+    );
+}
+
+/// The bound itself: a child writing more than a pipe holds (64 KiB) to
+/// both outputs ends and is read whole, not reported as a hang.
+#[test]
+fn output_within_reads_a_large_output_while_the_child_runs() {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args([
+        "-c",
+        "head -c 200000 /dev/zero; head -c 100000 /dev/zero >&2",
+    ]);
+    let out = output_within(&mut cmd, 20).expect("a 300 kB writer reported as a hang");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!((out.stdout.len(), out.stderr.len()), (200_000, 100_000));
 }

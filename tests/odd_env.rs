@@ -297,7 +297,9 @@ fn finishes_within(home: &Path, args: &[&str], secs: u64) -> Option<Output> {
 
 /// A FIFO nobody writes to, or an endless device, named as a policy or a
 /// client config: sandspawn must answer, not block in open() or read until
-/// memory runs out.
+/// memory runs out. The FIFO's writer is waited for (one may still come),
+/// for the pipe wait of 10 s, then it is an error naming the file: not an
+/// empty policy or config.
 #[test]
 fn policy_and_config_files_that_never_end_do_not_hang() {
     let home = tempfile::tempdir().unwrap();
@@ -305,18 +307,29 @@ fn policy_and_config_files_that_never_end_do_not_hang() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
     let fifo = fifo.to_str().unwrap();
-    for args in [
-        &["run", "--policy", fifo, "--", "true"][..],
-        &["mcp", "--config", fifo, "--server", "x"],
-        &["mcp", "--config", "/dev/zero", "--server", "x"],
+    let waited = "not a regular file, and no writer opened it within 10 s";
+    for (args, want) in [
+        (
+            &["run", "--policy", fifo, "--", "true"][..],
+            format!("sandspawn: policy file {fifo}: {waited}; check the path and its permissions"),
+        ),
+        (
+            &["mcp", "--config", fifo, "--server", "x"],
+            format!("sandspawn: MCP config {fifo}: {waited}"),
+        ),
+        (
+            &["mcp", "--config", "/dev/zero", "--server", "x"],
+            format!(
+                "sandspawn: MCP config /dev/zero: larger than {} bytes",
+                16 << 20
+            ),
+        ),
     ] {
-        let out = finishes_within(home.path(), args, 10)
-            .unwrap_or_else(|| panic!("{args:?} still running after 10 s"));
+        let out = finishes_within(home.path(), args, 20)
+            .unwrap_or_else(|| panic!("{args:?} still running after 20 s"));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if args[2] == "/dev/zero" {
-            assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
-            assert!(stderr.contains("larger than"), "{args:?}: {stderr}");
-        }
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), want, "{args:?}");
     }
     // The user config (XDG_CONFIG_HOME/sandspawn/config.toml) too.
     let config = home.path().join("xdg/sandspawn");

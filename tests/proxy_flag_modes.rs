@@ -48,7 +48,9 @@ fn proxy_lines(out: &std::process::Output) -> Vec<String> {
 }
 
 const REPLACED: &str = "sandspawn: warning: --proxy replaces the parent's HTTPS_PROXY, \
-                        https_proxy for the command (network full); the parent's value is not passed";
+                        https_proxy for the command (network full); the parent's value is not \
+                        passed; the parent's NO_PROXY still reaches the command: --proxy does not \
+                        replace it";
 
 #[test]
 fn net_full_the_flag_replaces_the_parents_proxy_variables() {
@@ -100,6 +102,33 @@ fn net_full_the_flag_replaces_the_parents_proxy_variables() {
             format!("https_proxy={URL}"),
         ]
     );
+}
+
+/// The parent's NO_PROXY (and ALL_PROXY) pass as they are: `NO_PROXY=*`
+/// sends everything around the flag's proxy. Said, by name, with nothing
+/// replaced as well.
+#[test]
+fn net_full_names_the_parents_no_proxy_the_flag_leaves() {
+    let s = Scratch::new(&["home", "proj"]);
+    let out = scrubbed(&s.path("home"), None, &s.path("proj"))
+        .env("no_proxy", "*")
+        .env("ALL_PROXY", "socks5h://user:secret@parent.test:1")
+        .env("NO_PROXY", "")
+        .args(["env", "--net", "full", "--proxy", URL])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("--proxy")).collect();
+    assert_eq!(
+        said,
+        [
+            "sandspawn: warning: the parent's no_proxy, ALL_PROXY still reach the command \
+          (network full): --proxy does not replace them"
+        ],
+        "{err}"
+    );
+    assert!(!err.contains("parent.test") && !err.contains('*'), "{err}");
 }
 
 #[test]

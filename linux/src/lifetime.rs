@@ -68,14 +68,6 @@ pub fn forking_thread() -> Forker {
     })
 }
 
-/// A pidfd of `child`, our own child not yet reaped (so its pid cannot
-/// have been reused): readable once it exits, to wait for it in a poll
-/// loop or an async runtime without a thread blocked in `waitpid`.
-/// Fails where pidfd_open does (Linux before 5.3, a seccomp filter).
-pub fn child_pidfd(child: &std::process::Child) -> io::Result<std::os::fd::OwnedFd> {
-    sys::pidfd_open(child.id() as libc::pid_t)
-}
-
 /// Exit code for "the client died; the sandbox was killed" (128 + SIGKILL,
 /// as a shell reports a killed child). Nobody is left to read it.
 const CLIENT_GONE: i32 = 128 + libc::SIGKILL;

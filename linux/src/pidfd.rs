@@ -65,6 +65,19 @@ pub enum PidfdError {
         /// ENOSYS, or EINVAL from a waitid that does not know P_PIDFD.
         errno: &'static str,
     },
+    /// No descriptor was left for it (EMFILE, ENFILE): a state of the
+    /// moment, not of the kernel.
+    #[error(
+        "{call}: {source}: out of file descriptors (this process's limit, `ulimit -n`, or the \
+         system's, fs.file-max); raise the limit or close descriptors, and try again",
+        call = .call.name()
+    )]
+    OutOfDescriptors {
+        /// The call.
+        call: PidfdCall,
+        /// The error.
+        source: io::Error,
+    },
     /// It failed for another reason (a seccomp filter of the host's: EPERM).
     #[error(
         "{call}: {source} (sandspawn holds the processes it signals by a pidfd; a seccomp \
@@ -94,6 +107,9 @@ impl PidfdError {
                 call,
                 errno: "EINVAL",
             },
+            (_, Some(libc::EMFILE | libc::ENFILE)) => {
+                PidfdError::OutOfDescriptors { call, source: err }
+            }
             _ => PidfdError::Failed { call, source: err },
         }
     }
@@ -104,16 +120,17 @@ impl PidfdError {
     }
 }
 
-/// Whether this kernel has every pidfd call sandspawn uses, asked once per
-/// process through a pidfd of itself: open it, signal 0 through it (a
-/// permission check, nothing delivered), and waitid on it, which a kernel
-/// that knows P_PIDFD answers ECHILD (we are not our own child).
+/// Whether this kernel has every pidfd call sandspawn uses, asked through
+/// a pidfd of this process: open it, signal 0 through it (a permission
+/// check, nothing delivered), and waitid on it, which a kernel that knows
+/// P_PIDFD answers ECHILD (we are not our own child). The kernel's answer
+/// (yes, or a missing call) is kept for the process; any other failure
+/// (out of descriptors, a filter) is the moment's and asked again, so one
+/// spawn that found no descriptor does not refuse every later one.
 pub fn support() -> Result<(), PidfdError> {
-    // The answer is kept as the call and its errno (an io::Error is not
-    // Clone), and the error made again for each caller.
-    static SUPPORT: OnceLock<Result<(), (PidfdCall, i32)>> = OnceLock::new();
-    let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-    let answer = SUPPORT.get_or_init(|| {
+    static KNOWN: OnceLock<Probed> = OnceLock::new();
+    support_in(&KNOWN, || {
+        let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
         let own = sys::pidfd_open(std::process::id() as libc::pid_t)
             .map_err(|e| (PidfdCall::Open, errno(e)))?;
         sys::pidfd_send_signal(own.as_fd(), 0).map_err(|e| (PidfdCall::Signal, errno(e)))?;
@@ -122,8 +139,26 @@ pub fn support() -> Result<(), PidfdError> {
             Ok(_) => Ok(()),
             Err(e) => Err((PidfdCall::Wait, errno(e))),
         }
-    });
-    answer.map_err(|(call, e)| PidfdError::of(call, io::Error::from_raw_os_error(e)))
+    })
+}
+
+/// A probe's answer: the failing call and its errno (an io::Error is not
+/// Copy; the error is made again for each caller).
+type Probed = Result<(), (PidfdCall, i32)>;
+
+/// [`support`] with the answer kept in `known`, `probe` asked while none
+/// is.
+fn support_in(known: &OnceLock<Probed>, probe: impl FnOnce() -> Probed) -> Result<(), PidfdError> {
+    let error = |(call, e): (PidfdCall, i32)| PidfdError::of(call, io::Error::from_raw_os_error(e));
+    if let Some(answer) = known.get() {
+        return answer.map_err(error);
+    }
+    let answer = probe();
+    let lasting = answer.map_or_else(|e| error(e).is_unsupported(), |()| true);
+    if lasting {
+        let _ = known.set(answer);
+    }
+    answer.map_err(error)
 }
 
 /// A pidfd of `pid`. Only as good as the number: take it while `pid`

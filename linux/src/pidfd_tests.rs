@@ -104,3 +104,42 @@ fn a_signal_through_the_pidfd_of_a_reaped_child_is_esrch() {
     };
     assert_eq!(source.raw_os_error(), Some(libc::ECHILD));
 }
+
+/// Out of descriptors is this moment's state, not the kernel's nor a
+/// filter's: said so, with the limit to raise.
+#[test]
+fn out_of_descriptors_names_the_limit_not_a_filter() {
+    for errno in [libc::EMFILE, libc::ENFILE] {
+        let e = err(PidfdCall::Open, errno);
+        assert!(!e.is_unsupported(), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "pidfd_open: {}: out of file descriptors (this process's limit, `ulimit -n`, \
+                 or the system's, fs.file-max); raise the limit or close descriptors, and try \
+                 again",
+                io::Error::from_raw_os_error(errno)
+            )
+        );
+    }
+}
+
+/// Only the kernel's answer is kept: a probe that failed for the moment
+/// (EMFILE) is asked again next time, and its success then kept; a
+/// missing call is kept and not asked again.
+#[test]
+fn only_a_lasting_answer_is_kept() {
+    let known = OnceLock::new();
+    let e = support_in(&known, || Err((PidfdCall::Open, libc::EMFILE))).unwrap_err();
+    assert!(matches!(e, PidfdError::OutOfDescriptors { .. }), "{e:?}");
+    let e = support_in(&known, || Err((PidfdCall::Signal, libc::EPERM))).unwrap_err();
+    assert!(matches!(e, PidfdError::Failed { .. }), "{e:?}");
+    support_in(&known, || Ok(())).unwrap();
+    support_in(&known, || panic!("asked again after a success")).unwrap();
+
+    let known = OnceLock::new();
+    let first = support_in(&known, || Err((PidfdCall::Wait, libc::EINVAL))).unwrap_err();
+    assert!(first.is_unsupported(), "{first}");
+    let again = support_in(&known, || panic!("asked again after ENOSYS/EINVAL")).unwrap_err();
+    assert_eq!(again.to_string(), first.to_string());
+}

@@ -487,9 +487,22 @@ impl ServerProcess {
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(r) => r?,
             Err(_) => {
-                // The group by number: the pidfd said the leader was
-                // unreaped a grace ago, and only `wait` here reaps it.
-                tree::signal_group(self.pid as i32, Signal::SIGKILL);
+                // The group by number is safe while the number is held:
+                // by the leader, unreaped (asked through its pidfd just
+                // now), or by any member still alive (the kernel frees a
+                // number only once no process uses it as pid or group).
+                // A host that ignores SIGCHLD has the kernel reap the
+                // leader the moment it exits, so that is asked here, not
+                // assumed from the wait above; once it is gone, the
+                // guarded kill still reaches members left, unless the
+                // number names a new process (then the group is gone).
+                // What remains is the instant between this check and the
+                // kill, on such a host alone.
+                if matches!(self.child.try_wait(), Ok(None)) {
+                    tree::signal_group(self.pid as i32, Signal::SIGKILL);
+                } else {
+                    tree::signal_reaped_group(self.pid as i32, Signal::SIGKILL);
+                }
                 signal_tree(&mut self.child, &procs, Signal::SIGKILL);
                 tokio::time::timeout(KILL_WAIT, self.child.wait())
                     .await

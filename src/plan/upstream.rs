@@ -213,8 +213,9 @@ pub fn parse(value: &OsStr, origin: &str) -> Result<Upstream, ProxyError> {
 /// spellings and NODE_USE_ENV_PROXY). The URL was given for this command,
 /// so it replaces the parent's variables of those names, either spelling
 /// (curl, Python and Node prefer the lowercase one: left in place, it won
-/// over the flag); one warning names the replaced ones (the parent
-/// environment with them replaced is returned). Under `none` it can do
+/// over the flag); one warning names the replaced ones, and the parent's
+/// NO_PROXY and ALL_PROXY it leaves (`NO_PROXY=*` would send everything
+/// around it); the parent environment with them replaced is returned. Under `none` it can do
 /// nothing: one warning says so and what to pass instead.
 pub(crate) fn outside_proxy_mode(
     policy: &crate::policy::Policy,
@@ -236,17 +237,44 @@ pub(crate) fn outside_proxy_mode(
         }
         NetworkMode::Full => {
             let (env, replaced) = hand_proxy(proxy, parent_env);
-            if !replaced.is_empty() {
-                warnings.push(format!(
-                    "{} replaces the parent's {} for the command (network full); the \
-                     parent's value is not passed",
-                    policy.proxy_origin,
-                    replaced.join(", ")
-                ));
-            }
+            let origin = &policy.proxy_origin;
+            let kept = left_beside(parent_env);
+            let (verb, them) = if kept.len() == 1 {
+                ("reaches", "it")
+            } else {
+                ("reach", "them")
+            };
+            let kept = (!kept.is_empty())
+                .then(|| format!("the parent's {} still {verb} the command", kept.join(", ")));
+            let warning = match (replaced.is_empty(), kept) {
+                (true, None) => None,
+                (true, Some(kept)) => Some(format!(
+                    "{kept} (network full): {origin} does not replace {them}"
+                )),
+                (false, kept) => Some(format!(
+                    "{origin} replaces the parent's {} for the command (network full); the \
+                     parent's value is not passed{}",
+                    replaced.join(", "),
+                    kept.map_or(String::new(), |k| format!(
+                        "; {k}: {origin} does not replace {them}"
+                    ))
+                )),
+            };
+            warnings.extend(warning);
             Some(env)
         }
     }
+}
+
+/// The parent's variables beside [`HANDED`] that still steer the
+/// command's clients: NO_PROXY sends the hosts it names around the flag's
+/// proxy (`*`: all of them), ALL_PROXY serves what the others do not.
+/// Names only, set ones, in this order.
+fn left_beside(parent_env: &[(OsString, OsString)]) -> Vec<&'static str> {
+    ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"]
+        .into_iter()
+        .filter(|name| lookup(parent_env, name).is_some_and(|v| !v.is_empty()))
+        .collect()
 }
 
 /// The variables `--proxy` sets under network `full`, each spelling.

@@ -201,19 +201,41 @@ pub fn ca_pem(name: &str) -> String {
 
 /// `cmd`'s output if it ends within `secs` (stdin empty); `None`, the
 /// process killed, if it does not: a test of "nothing hangs" fails then
-/// instead of hanging itself.
+/// instead of hanging itself. Both outputs are read on threads while it
+/// runs: a child writing more than a pipe holds (64 KiB) would otherwise
+/// block, and be reported as a hang. Output still open after the child
+/// ended (a process it left behind) counts against the same bound.
 pub fn output_within(cmd: &mut Command, secs: u64) -> Option<Output> {
-    use std::process::Stdio;
+    use std::io::Read;
+    use std::sync::mpsc;
     use std::time::{Duration, Instant};
     let mut child = (cmd.stdin(Stdio::null()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if child.try_wait().unwrap().is_some() {
-            return Some(child.wait_with_output().unwrap());
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send(bytes);
+        });
+        rx
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            let left = || deadline.saturating_duration_since(Instant::now());
+            let stdout = stdout.recv_timeout(left()).ok()?;
+            let stderr = stderr.recv_timeout(left()).ok()?;
+            return Some(Output {
+                status,
+                stdout,
+                stderr,
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
