@@ -570,3 +570,81 @@ fn nothing_follows_a_tunnel_the_upstream_could_not_open() {
     );
     assert_eq!(reached.load(Ordering::SeqCst), 0);
 }
+
+/// The host's first IPv4 address outside loopback, from `ip -4 -o addr`.
+fn interface_v4() -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let addr = l.split_whitespace().skip_while(|w| *w != "inet").nth(1)?;
+        let addr = addr.split('/').next()?;
+        (!addr.starts_with("127.")).then(|| addr.to_string())
+    })
+}
+
+/// The host's own name and interface addresses reach every service bound
+/// to 0.0.0.0 (the upstream proxy's own port among them): the bridge
+/// refuses them as it refuses 127.0.0.1.
+#[test]
+fn the_hosts_own_name_and_interface_addresses_are_refused() {
+    // A service on every IPv4 address of the host.
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let svc = l.local_addr().unwrap().port();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&reached);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { return };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(b"svc\n");
+        }
+    });
+    let (origin, _) = service("origin");
+    let proxy = format!("http://127.0.0.1:{}", http_upstream(origin));
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let hostname = hostname.trim().to_string();
+    let mut targets = vec![format!("{hostname}:{svc}")];
+    let interface = interface_v4();
+    match &interface {
+        Some(ip) => targets.push(format!("{ip}:{svc}")),
+        // The hostname always exists: that case runs anyway.
+        None => eprintln!("SKIP (in part): no IPv4 address outside loopback here"),
+    }
+    let requests: Vec<Vec<u8>> = targets
+        .iter()
+        .map(|t| format!("CONNECT {t} HTTP/1.1\r\n\r\n").into_bytes())
+        .collect();
+    let Some(out) = run(&proxy, &[], &requests) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let answers = lines(&out);
+    assert_eq!(answers.len(), targets.len(), "{stderr}");
+    // The hostname's reason depends on this machine's /etc/hosts (a name
+    // it maps to 127.0.0.1, or the hostname alone).
+    let name_reasons = [
+        "the host's own name (its hostname)".to_string(),
+        "a name /etc/hosts gives the host's own address (127.0.0.1)".to_string(),
+        "a name /etc/hosts gives the host's own address (127.0.1.1)".to_string(),
+    ];
+    assert!(
+        name_reasons
+            .iter()
+            .any(|why| answers[0] == forbidden(&targets[0], why)),
+        "{:?}\n{stderr}",
+        answers[0]
+    );
+    if let Some(ip) = &interface {
+        assert_eq!(
+            answers[1],
+            forbidden(
+                &targets[1],
+                &format!("an address of the host's own interfaces ({ip})")
+            ),
+            "{stderr}"
+        );
+    }
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "{stderr}");
+}

@@ -342,6 +342,10 @@ fn run_bridge(args: &[OsString]) -> Result<(), BridgeError> {
             )))
         }
     };
+    if !allow_local {
+        // Before any connection: every target is checked against them.
+        crate::host_local::init();
+    }
     let diagnostics = Diagnostics::default();
     let held = diagnostics.clone();
     let upstream = Upstream {

@@ -26,7 +26,8 @@ use crate::bridge::{Credentials, Upstream};
 use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::{authority, read_head_by, HeadError, Host, Refusal};
 use crate::front_response::{forward, rewrite, status_code, Failure, Head, RESPONSE_TIMEOUT};
-use crate::local_target::{classify_host, refusal_reason};
+use crate::host_local;
+use crate::local_target::refusal_reason;
 use crate::refusal::{self, Protocol, Refused};
 use crate::relay_loop::Relay;
 use crate::upstream_auth::{self, ChildHead, MAX_HEAD};
@@ -56,7 +57,7 @@ pub(crate) fn http_child(
         let local = target
             .hosts
             .iter()
-            .find_map(|(host, port)| Some((host, port, classify_host(host)?)));
+            .find_map(|(host, port)| Some((host, port, host_local::classify(host)?)));
         if let Some((host, port, local)) = local {
             let reason = refusal_reason(&format!("{host}:{port}"), local);
             upstream.diagnostics.report(Refused::Local, &reason);

@@ -16,7 +16,8 @@ use std::time::Instant;
 use crate::bridge::{Credentials, Upstream};
 use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::Host;
-use crate::local_target::{classify_host, refusal_reason};
+use crate::host_local;
+use crate::local_target::refusal_reason;
 use crate::refusal::{self, Refused, SOCKS_FAILURE};
 use crate::relay_loop::Relay;
 use crate::socks_connect::greet_without_login;
@@ -63,7 +64,7 @@ pub(crate) fn socks_child(
             return refusal::answer_bytes(conn, &SOCKS_NOT_ALLOWED);
         }
     };
-    if let Some(local) = classify_host(&host).filter(|_| !upstream.allow_local) {
+    if let Some(local) = host_local::classify(&host).filter(|_| !upstream.allow_local) {
         let reason = refusal_reason(&format!("{host}:{port}"), local);
         upstream.diagnostics.report(Refused::Local, &reason);
         return refusal::answer_bytes(conn, &SOCKS_NOT_ALLOWED);

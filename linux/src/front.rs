@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
 use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
-use crate::local_target::{classify_host, refusal_reason};
+use crate::host_local;
+use crate::local_target::refusal_reason;
 use crate::refusal::{self, Diagnostics, Refused};
 use crate::socks_connect::{socks_connect, ConnectError};
 use crate::spec::SocksLogin;
@@ -127,7 +128,7 @@ pub fn http_front(
     let (host, port) = match &request {
         Request::Connect { host, port } | Request::Forward { host, port, .. } => (host, *port),
     };
-    if let Some(local) = classify_host(host).filter(|_| !upstream.allow_local) {
+    if let Some(local) = host_local::classify(host).filter(|_| !upstream.allow_local) {
         let reason = refusal_reason(&format!("{host}:{port}"), local);
         return fail(conn, upstream, (Refused::Local, "403 Forbidden"), reason);
     }

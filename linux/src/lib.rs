@@ -26,6 +26,7 @@ mod front;
 mod front_parse;
 mod front_response;
 pub mod helper;
+mod host_local;
 pub mod lifetime;
 mod local_target;
 pub mod pathcmp;

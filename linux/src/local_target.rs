@@ -172,7 +172,7 @@ fn parse_part(part: &str) -> Option<u64> {
 
 /// What the child is told, and stderr says, for a refused `target`
 /// (`host:port` as the child wrote it).
-pub fn refusal_reason(target: &str, local: HostLocal) -> String {
+pub fn refusal_reason(target: &str, local: impl fmt::Display) -> String {
     format!(
         "{target} is {local}: the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)"
     )
