@@ -647,4 +647,19 @@ fn the_hosts_own_name_and_interface_addresses_are_refused() {
         );
     }
     assert_eq!(reached.load(Ordering::SeqCst), 0, "{stderr}");
+
+    // A SOCKS5 child asks for the hostname by name.
+    let socks = format!("socks5h://127.0.0.1:{}", socks_upstream(origin));
+    let mut name = vec![u8::try_from(hostname.len()).unwrap()];
+    name.extend_from_slice(hostname.as_bytes());
+    let Some(out) = run(&socks, &[], &[socks_request(3, &name, svc)]) else {
+        return;
+    };
+    assert_eq!(
+        lines(&out),
+        [as_text(&[5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0])],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
 }

@@ -203,9 +203,15 @@ pub fn init() {
             Vec::new()
         }
     };
-    let hostname = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok());
+    let hostname = match nix::unistd::gethostname() {
+        Ok(h) => h.into_string().ok(),
+        Err(e) => {
+            crate::say(format_args!(
+                "sandspawn: proxy bridge: reading the host's name failed ({e}): it is not refused"
+            ));
+            None
+        }
+    };
     let hosts = match read_hosts(Path::new(HOSTS)) {
         Ok(text) => text,
         Err(e) => {
