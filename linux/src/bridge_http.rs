@@ -29,6 +29,7 @@ use crate::front_response::{forward, rewrite, status_code, Failure, Head, RESPON
 use crate::local_target::{classify_host, refusal_reason};
 use crate::refusal::{self, Protocol, Refused};
 use crate::relay_loop::Relay;
+use crate::request_fields::check_head;
 use crate::upstream_auth::{self, ChildHead, MAX_HEAD};
 
 /// Serve one HTTP child of an HTTP upstream; its head is due by `deadline`.
@@ -52,6 +53,10 @@ pub(crate) fn http_child(
         // The child's own mistake: told to it, not worth a line on stderr.
         Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
     };
+    let body = match check_head(head.head()) {
+        Ok(body) => body,
+        Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
+    };
     if !upstream.allow_local {
         let local = target
             .hosts
@@ -73,7 +78,7 @@ pub(crate) fn http_child(
     if head.is_connect() {
         return tunnel(conn, up, upstream, &head, auth, &target.text, relay);
     }
-    plain(conn, up, upstream, &head, auth, &target.text, relay);
+    plain(conn, up, upstream, (&head, body), auth, &target.text, relay);
 }
 
 /// A `CONNECT`: the head alone goes first, and the upstream's answer is
@@ -172,15 +177,11 @@ fn plain(
     mut conn: TcpStream,
     mut up: TcpStream,
     upstream: &Upstream,
-    head: &ChildHead,
+    (head, mut body): (&ChildHead, Framing),
     auth: Option<&str>,
     target: &str,
     relay: &Relay,
 ) {
-    let mut body = match body_framing(head.head()) {
-        Ok(body) => body,
-        Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
-    };
     // What came with the head counts against the body; beyond it, nothing.
     let sent = body.take(head.rest());
     let request = upstream_auth::outgoing_head(head, auth, sent);
@@ -321,48 +322,6 @@ fn is_scheme(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-}
-
-/// Where a plain request's body ends, as its head frames it: chunked
-/// (`Transfer-Encoding`, whose last coding must be `chunked`), else
-/// `Content-Length` bytes (one value), else none at all.
-fn body_framing(head: &[u8]) -> Result<Framing, Refusal> {
-    let text = String::from_utf8_lossy(head);
-    let mut length: Option<u64> = None;
-    let mut codings: Option<String> = None;
-    for line in text.split('\n').skip(1) {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            codings = Some(value.to_string());
-        } else if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<u64>()
-                .ok()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad(format!("Content-Length {value:?} is not a number")))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad("two different Content-Length headers".into()));
-            }
-            length = Some(n);
-        }
-    }
-    match codings {
-        Some(codings) => {
-            let last = codings.rsplit(',').next().unwrap_or_default().trim();
-            if last.eq_ignore_ascii_case("chunked") {
-                Ok(Framing::chunked())
-            } else {
-                Err(bad(format!(
-                    "Transfer-Encoding {codings:?} does not end in chunked (the body's end could not be told)"
-                )))
-            }
-        }
-        None => Ok(Framing::length(length.unwrap_or(0))),
-    }
 }
 
 #[cfg(test)]

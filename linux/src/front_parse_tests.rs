@@ -313,3 +313,34 @@ fn empty_lines_before_the_request_line_are_skipped() {
         );
     }
 }
+
+#[test]
+fn heads_the_bridge_refuses_the_front_refuses_alike() {
+    for (fields, reason) in [
+        (
+            "Content-Length: 3\r\nTransfer-Encoding: chunked",
+            "Content-Length and Transfer-Encoding together (the body's end could be read two ways)",
+        ),
+        (
+            "Transfer-Encoding : chunked",
+            "not a header line (a name of token characters, then ':'): \"Transfer-Encoding : chunked\"",
+        ),
+        (
+            "X: 1\r\n Transfer-Encoding: chunked",
+            "a folded header line (a line starting with a space or tab): \" Transfer-Encoding: chunked\"",
+        ),
+    ] {
+        for target in ["http://o.test/", "o.test:443"] {
+            let method = if target.contains("://") { "POST" } else { "CONNECT" };
+            let head = format!("{method} {target} HTTP/1.1\r\n{fields}\r\n\r\n");
+            let e = parse_request(head.as_bytes()).unwrap_err();
+            assert_eq!((e.status, e.reason.as_str()), ("400 Bad Request", reason));
+        }
+    }
+    let e = parse_request(b"POST http://o.test/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap_err();
+    assert_eq!(
+        e.reason,
+        "Transfer-Encoding in an HTTP/1.0 request (HTTP/1.0 has no transfer codings)"
+    );
+}
