@@ -11,6 +11,9 @@
 
 use crate::front_parse::is_tchar;
 
+/// Why a request whose body [`Framing::broken`] is refused.
+pub const BROKEN: &str = "a malformed chunked request body (a chunk size over eight hex digits past its leading zeros, a trailer line that is not `name: value`, or bytes out of place)";
+
 /// The end of one body, found as its bytes go by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Framing {

@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use crate::body_framing::Framing;
+use crate::body_framing::{Framing, BROKEN};
 use crate::bridge::{Credentials, Upstream};
 use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::{authority, read_head_by, HeadError, Host, Refusal};
@@ -184,6 +184,9 @@ fn plain(
 ) {
     // What came with the head counts against the body; beyond it, nothing.
     let sent = body.take(head.rest());
+    if body.broken() {
+        return refusal::answer_http(conn, "400 Bad Request", BROKEN);
+    }
     let request = upstream_auth::outgoing_head(head, auth, sent);
     match forward(
         &mut conn,
