@@ -614,3 +614,6 @@ fn a_socks_child_is_answered_by_the_bridge_and_its_request_checked() {
         assert!(listener.accept().is_err(), "the upstream was connected");
     }
 }
+
+#[path = "bridge_setup_tests.rs"]
+mod setup;
