@@ -53,10 +53,21 @@ pub(crate) fn http_child(
         // The child's own mistake: told to it, not worth a line on stderr.
         Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
     };
-    let body = match check_head(head.head()) {
+    let mut body = match check_head(head.head()) {
         Ok(body) => body,
         Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
     };
+    // What came with a plain request's head counts against its body;
+    // beyond it, nothing. A body broken already is refused here, before
+    // the upstream is connected.
+    let sent = if head.is_connect() {
+        0
+    } else {
+        body.take(head.rest())
+    };
+    if body.broken() {
+        return refusal::answer_http(conn, "400 Bad Request", BROKEN);
+    }
     if !upstream.allow_local {
         let local = target
             .hosts
@@ -78,7 +89,15 @@ pub(crate) fn http_child(
     if head.is_connect() {
         return tunnel(conn, up, upstream, &head, auth, &target.text, relay);
     }
-    plain(conn, up, upstream, (&head, body), auth, &target.text, relay);
+    plain(
+        conn,
+        up,
+        upstream,
+        (&head, body, sent),
+        auth,
+        &target.text,
+        relay,
+    );
 }
 
 /// A `CONNECT`: the head alone goes first, and the upstream's answer is
@@ -171,22 +190,18 @@ fn tunnel(
     }
 }
 
-/// A plain request: the head, its body as framed, the answer's head read
+/// A plain request: the head with the `sent` bytes of its body that came
+/// with it, the rest of the body as framed, the answer's head read
 /// and passed on; only the answer's body is left to relay.
 fn plain(
     mut conn: TcpStream,
     mut up: TcpStream,
     upstream: &Upstream,
-    (head, mut body): (&ChildHead, Framing),
+    (head, body, sent): (&ChildHead, Framing, usize),
     auth: Option<&str>,
     target: &str,
     relay: &Relay,
 ) {
-    // What came with the head counts against the body; beyond it, nothing.
-    let sent = body.take(head.rest());
-    if body.broken() {
-        return refusal::answer_http(conn, "400 Bad Request", BROKEN);
-    }
     let request = upstream_auth::outgoing_head(head, auth, sent);
     match forward(
         &mut conn,
