@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::body_framing::Framing;
 use crate::request_fields::check_head;
 use crate::upstream_auth::MAX_HEAD;
 
@@ -89,6 +90,8 @@ pub enum Request {
         port: u16,
         /// The head to send the origin, ending with its blank line.
         head: Vec<u8>,
+        /// Where the body that follows the head ends.
+        body: Framing,
     },
 }
 
@@ -237,7 +240,7 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
     }
     // The header lines as the bridge checks them: a head an origin or
     // upstream could read otherwise is not passed on.
-    check_head(without_blank_line(&head[lead..]))?;
+    let body = check_head(without_blank_line(&head[lead..]))?;
     if method.eq_ignore_ascii_case("CONNECT") {
         let (host, port) = authority(target, None)?;
         return Ok(Request::Connect { host, port });
@@ -291,6 +294,7 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
         host,
         port,
         head: out.into_bytes(),
+        body,
     })
 }
 

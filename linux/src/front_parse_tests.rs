@@ -144,7 +144,10 @@ fn bad_request_lines_are_refused() {
 #[test]
 fn absolute_form_becomes_origin_form_with_connection_close() {
     let head = b"GET http://Origin.test:8080/a/b?q=1#frag HTTP/1.1\r\nHost: elsewhere.test\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nProxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n";
-    let Request::Forward { host, port, head } = parse_request(head).unwrap() else {
+    let Request::Forward {
+        host, port, head, ..
+    } = parse_request(head).unwrap()
+    else {
         panic!("not a forward");
     };
     assert_eq!((host, port), (Host::Name("Origin.test".into()), 8080));
@@ -153,8 +156,9 @@ fn absolute_form_becomes_origin_form_with_connection_close() {
         "GET /a/b?q=1 HTTP/1.1\r\nHost: Origin.test:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     // No path, no Host header, an IPv6 literal, the default port.
-    let Request::Forward { host, port, head } =
-        parse_request(b"POST http://[::1]?x HTTP/1.0\r\nContent-Length: 2\r\n\r\n").unwrap()
+    let Request::Forward {
+        host, port, head, ..
+    } = parse_request(b"POST http://[::1]?x HTTP/1.0\r\nContent-Length: 2\r\n\r\n").unwrap()
     else {
         panic!("not a forward");
     };
