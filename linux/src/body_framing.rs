@@ -5,8 +5,14 @@
 //! sent on the heels of the first (pipelined) never reaches an upstream
 //! that would read on after `Connection: close`, unchecked.
 //!
-//! A chunked body that breaks the syntax ends where it breaks: what the
-//! upstream got is an incomplete request, which it refuses.
+//! A chunked body that breaks the syntax (a size over eight hex digits, a
+//! trailer that is not `token: value`) ends where it breaks: the request
+//! is refused, and the upstream gets no more of it.
+
+use crate::front_parse::is_tchar;
+
+/// Why a request whose body [`Framing::broken`] is refused.
+pub const BROKEN: &str = "a malformed chunked request body (a chunk size over eight hex digits past its leading zeros, a trailer line that is not `name: value`, or bytes out of place)";
 
 /// The end of one body, found as its bytes go by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +37,10 @@ enum State {
     DataLf,
     /// The start of a trailer line, or of the final empty line.
     TrailerStart,
-    /// Inside a trailer line.
-    Trailer,
+    /// Inside a trailer line's name.
+    TrailerName,
+    /// Inside a trailer line's value.
+    TrailerValue,
     /// A trailer line's LF is due.
     TrailerLf,
     /// The final empty line's LF is due.
@@ -63,6 +71,12 @@ impl Framing {
                 ext: false,
             },
         }
+    }
+
+    /// Whether the syntax broke: the body is over, but not as it should
+    /// have ended, and the request is to be refused.
+    pub fn broken(&self) -> bool {
+        self.state == State::Broken
     }
 
     /// Whether the body is over: nothing more belongs to it.
@@ -114,8 +128,10 @@ impl Framing {
             (State::Size { ext: true, .. }, b'\n') => State::Broken,
             (State::Size { ext: true, .. }, _) => self.state,
             (State::Size { value, .. }, b) if b.is_ascii_hexdigit() => {
-                // Sixteen hex digits hold any u64; more is no size.
-                if value >> 60 != 0 {
+                // Eight hex digits past the leading zeros (4 GiB) are
+                // more than any sane chunk; a reader that cut a longer
+                // size short would read the body otherwise.
+                if value >> 28 != 0 {
                     return State::Broken;
                 }
                 let digit = u64::from((b as char).to_digit(16).unwrap_or(0));
@@ -153,10 +169,13 @@ impl Framing {
                 digits: false,
                 ext: false,
             },
+            // Trailer lines are `token: value`, as header lines are
+            // (`crate::request_fields`): no folding, no control bytes.
             (State::TrailerStart, b'\r') => State::EndLf,
-            (State::Trailer, b'\r') => State::TrailerLf,
-            (State::TrailerStart | State::Trailer, b'\n') => State::Broken,
-            (State::TrailerStart | State::Trailer, _) => State::Trailer,
+            (State::TrailerStart | State::TrailerName, b) if is_tchar(b) => State::TrailerName,
+            (State::TrailerName, b':') => State::TrailerValue,
+            (State::TrailerValue, b'\r') => State::TrailerLf,
+            (State::TrailerValue, b) if b == b'\t' || !b.is_ascii_control() => State::TrailerValue,
             (State::TrailerLf, b'\n') => State::TrailerStart,
             (State::EndLf, b'\n') => State::Done,
             // Anything else breaks the syntax: the body ends here.

@@ -59,7 +59,16 @@ fn a_broken_chunked_body_ends_where_it_breaks() {
         (b"5\nhello", 1),
         (b"5\r\nhelloXX", 8),
         (b"\r\n", 0),
-        (b"11111111111111111\r\n", 16),
+        (b"11111111111111111\r\n", 8),
+        // More than 8 hex digits past the leading zeros: no sane size.
+        (b"100000000\r\n", 8),
+        (b"0000000000000000100000000\r\n", 24),
+        // Trailers are `token: value`.
+        (b"0\r\nX-T : 1\r\n\r\n", 6),
+        (b"0\r\n folded\r\n\r\n", 3),
+        (b"0\r\nno colon\r\n\r\n", 5),
+        (b"0\r\n: v\r\n\r\n", 3),
+        (b"0\r\nX: a\x00b\r\n\r\n", 7),
     ] {
         let mut framing = Framing::chunked();
         assert_eq!(
@@ -69,6 +78,18 @@ fn a_broken_chunked_body_ends_where_it_breaks() {
             String::from_utf8_lossy(body)
         );
         assert!(framing.done());
+        assert!(framing.broken());
         assert_eq!(framing.take(NEXT), 0);
     }
+}
+
+#[test]
+fn sizes_up_to_eight_hex_digits_are_read_past_any_leading_zeros() {
+    let mut framing = Framing::chunked();
+    assert_eq!(framing.take(b"000000000000ffffffff\r\n"), 22);
+    assert!(!framing.done());
+    let mut framing = Framing::chunked();
+    let body = b"0000000000000000003\r\nabc\r\n0\r\nX-T:\tv w\r\n\r\n";
+    assert_eq!(framing.take(body), body.len());
+    assert!(framing.done() && !framing.broken());
 }

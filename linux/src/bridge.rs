@@ -479,6 +479,13 @@ impl Credentials {
 /// closed.
 fn set_up(conn: TcpStream, upstream: &Upstream, relay: &Relay) {
     let _ = conn.set_nodelay(true);
+    // A child that never reads must not hold this thread on a write (an
+    // answer, an upstream's interim heads): each write during set-up gets
+    // the child's bound. (The relay makes the socket non-blocking, where
+    // the bound plays no part.)
+    if conn.set_write_timeout(Some(upstream.child_wait)).is_err() {
+        return;
+    }
     // The child's first byte tells which protocol it speaks: a SOCKS5
     // upstream takes HTTP children too, through the bridge's own HTTP
     // front; an HTTP upstream cannot take a SOCKS5 child, which is told so

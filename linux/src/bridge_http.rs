@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use crate::body_framing::Framing;
+use crate::body_framing::{Framing, BROKEN};
 use crate::bridge::{Credentials, Upstream};
 use crate::front::TARGET_TIMEOUT;
 use crate::front_parse::{authority, read_head_by, HeadError, Host, Refusal};
@@ -30,6 +30,7 @@ use crate::host_local;
 use crate::local_target::refusal_reason;
 use crate::refusal::{self, Protocol, Refused};
 use crate::relay_loop::Relay;
+use crate::request_fields::check_head;
 use crate::upstream_auth::{self, ChildHead, MAX_HEAD};
 
 /// Serve one HTTP child of an HTTP upstream; its head is due by `deadline`.
@@ -53,6 +54,21 @@ pub(crate) fn http_child(
         // The child's own mistake: told to it, not worth a line on stderr.
         Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
     };
+    let mut body = match check_head(head.head()) {
+        Ok(body) => body,
+        Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
+    };
+    // What came with a plain request's head counts against its body;
+    // beyond it, nothing. A body broken already is refused here, before
+    // the upstream is connected.
+    let sent = if head.is_connect() {
+        0
+    } else {
+        body.take(head.rest())
+    };
+    if body.broken() {
+        return refusal::answer_http(conn, "400 Bad Request", BROKEN);
+    }
     if !upstream.allow_local {
         let local = target
             .hosts
@@ -74,7 +90,15 @@ pub(crate) fn http_child(
     if head.is_connect() {
         return tunnel(conn, up, upstream, &head, auth, &target.text, relay);
     }
-    plain(conn, up, upstream, &head, auth, &target.text, relay);
+    plain(
+        conn,
+        up,
+        upstream,
+        (&head, body, sent),
+        auth,
+        &target.text,
+        relay,
+    );
 }
 
 /// A `CONNECT`: the head alone goes first, and the upstream's answer is
@@ -167,23 +191,18 @@ fn tunnel(
     }
 }
 
-/// A plain request: the head, its body as framed, the answer's head read
+/// A plain request: the head with the `sent` bytes of its body that came
+/// with it, the rest of the body as framed, the answer's head read
 /// and passed on; only the answer's body is left to relay.
 fn plain(
     mut conn: TcpStream,
     mut up: TcpStream,
     upstream: &Upstream,
-    head: &ChildHead,
+    (head, body, sent): (&ChildHead, Framing, usize),
     auth: Option<&str>,
     target: &str,
     relay: &Relay,
 ) {
-    let mut body = match body_framing(head.head()) {
-        Ok(body) => body,
-        Err(refused) => return refusal::answer_http(conn, refused.status, &refused.reason),
-    };
-    // What came with the head counts against the body; beyond it, nothing.
-    let sent = body.take(head.rest());
     let request = upstream_auth::outgoing_head(head, auth, sent);
     match forward(
         &mut conn,
@@ -322,48 +341,6 @@ fn is_scheme(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-}
-
-/// Where a plain request's body ends, as its head frames it: chunked
-/// (`Transfer-Encoding`, whose last coding must be `chunked`), else
-/// `Content-Length` bytes (one value), else none at all.
-fn body_framing(head: &[u8]) -> Result<Framing, Refusal> {
-    let text = String::from_utf8_lossy(head);
-    let mut length: Option<u64> = None;
-    let mut codings: Option<String> = None;
-    for line in text.split('\n').skip(1) {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            codings = Some(value.to_string());
-        } else if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<u64>()
-                .ok()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad(format!("Content-Length {value:?} is not a number")))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad("two different Content-Length headers".into()));
-            }
-            length = Some(n);
-        }
-    }
-    match codings {
-        Some(codings) => {
-            let last = codings.rsplit(',').next().unwrap_or_default().trim();
-            if last.eq_ignore_ascii_case("chunked") {
-                Ok(Framing::chunked())
-            } else {
-                Err(bad(format!(
-                    "Transfer-Encoding {codings:?} does not end in chunked (the body's end could not be told)"
-                )))
-            }
-        }
-        None => Ok(Framing::length(length.unwrap_or(0))),
-    }
 }
 
 #[cfg(test)]

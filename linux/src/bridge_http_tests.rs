@@ -41,35 +41,3 @@ fn a_request_without_an_absolute_target_is_refused() {
     // Credentials in the URL hide where it goes from a quick look.
     assert!(target_of(b"GET http://o.test@127.0.0.1/ HTTP/1.1").is_err());
 }
-
-#[test]
-fn the_body_is_what_the_head_frames() {
-    let framed = |head: &str| body_framing(head.as_bytes());
-    let mut none = framed("GET http://x/ HTTP/1.1\r\nHost: x").unwrap();
-    assert!(none.done());
-    assert_eq!(none.take(b"GET http://127.0.0.1/ HTTP/1.1\r\n\r\n"), 0);
-    let mut twelve = framed("POST http://x/ HTTP/1.1\r\nContent-Length: 12").unwrap();
-    assert_eq!(twelve.take(&[b'a'; 20]), 12);
-    // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
-    let mut chunked =
-        framed("POST http://x/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked")
-            .unwrap();
-    assert_eq!(chunked.take(b"3\r\nabc\r\n0\r\n\r\nGET"), 13);
-    for (head, reason) in [
-        (
-            "Content-Length: +1",
-            "Content-Length \"+1\" is not a number",
-        ),
-        (
-            "Content-Length: 1\r\nContent-Length: 2",
-            "two different Content-Length headers",
-        ),
-        (
-            "Transfer-Encoding: gzip",
-            "Transfer-Encoding \"gzip\" does not end in chunked (the body's end could not be told)",
-        ),
-    ] {
-        let e = framed(&format!("POST http://x/ HTTP/1.1\r\n{head}")).unwrap_err();
-        assert_eq!((e.status, e.reason.as_str()), ("400 Bad Request", reason));
-    }
-}

@@ -1,6 +1,7 @@
 //! A SOCKS5 child of a SOCKS5 upstream. The bridge answers the child's
 //! greeting itself ("no authentication"), reads its request whole and
-//! checks the target before anything reaches the upstream: a target on the
+//! checks the target before anything reaches the upstream: a command other
+//! than CONNECT gets reply 7, "command not supported"; a target on the
 //! host itself (`crate::local_target`) gets reply 2, "connection not
 //! allowed by ruleset", unless the user opted in. Then it greets the
 //! upstream (logging in with the URL's credentials, if any), passes the
@@ -25,6 +26,9 @@ use crate::upstream_auth::{self, SocksAuthError, HANDSHAKE_TIMEOUT};
 
 /// Reply 2, "connection not allowed by ruleset", bound address 0.0.0.0:0.
 pub const SOCKS_NOT_ALLOWED: [u8; 10] = [5, 2, 0, 1, 0, 0, 0, 0, 0, 0];
+
+/// Reply 7, "command not supported".
+const SOCKS_BAD_COMMAND: [u8; 10] = [5, 7, 0, 1, 0, 0, 0, 0, 0, 0];
 
 /// Reply 8, "address type not supported".
 const SOCKS_BAD_ADDRESS: [u8; 10] = [5, 8, 0, 1, 0, 0, 0, 0, 0, 0];
@@ -56,6 +60,16 @@ pub(crate) fn socks_child(
             return refusal::answer_bytes(conn, &SOCKS_BAD_ADDRESS);
         }
     };
+    // Only CONNECT opens what the bridge checks and relays: BIND and UDP
+    // ASSOCIATE would have the upstream listen or carry datagrams for
+    // the child, out of the bridge's sight.
+    let command = request.bytes[1];
+    if command != 1 {
+        let reason =
+            format!("a SOCKS5 request with command {command} (only 1, CONNECT, is passed on)");
+        upstream.diagnostics.report(Refused::Tunnel, &reason);
+        return refusal::answer_bytes(conn, &SOCKS_BAD_COMMAND);
+    }
     let (host, port) = match target_of(&request.bytes) {
         Ok(target) => target,
         Err(name) => {

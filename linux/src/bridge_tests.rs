@@ -594,4 +594,26 @@ fn a_socks_child_is_answered_by_the_bridge_and_its_request_checked() {
     );
     listener.set_nonblocking(true).unwrap();
     assert!(listener.accept().is_err(), "the upstream was connected");
+
+    // BIND (2) and UDP ASSOCIATE (3) are not passed on: reply 7.
+    for command in [2u8, 3, 0, 9] {
+        let says = [
+            &b"\x05\x01\x00\x05"[..],
+            &[command],
+            b"\x00\x03\x0borigin.test\x01\xbb",
+        ]
+        .concat();
+        let (got, reported) = serve(port, &says);
+        assert_eq!(got, [5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0], "{command}");
+        assert_eq!(
+            reported,
+            [format!(
+                "a SOCKS5 request with command {command} (only 1, CONNECT, is passed on)"
+            )]
+        );
+        assert!(listener.accept().is_err(), "the upstream was connected");
+    }
 }
+
+#[path = "bridge_setup_tests.rs"]
+mod setup;

@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::body_framing::BROKEN;
 use crate::front_parse::{parse_request, read_head_by, sniff, HeadError, Request, Spoken};
 use crate::front_response::{forward, Failure, RESPONSE_TIMEOUT};
 use crate::host_local;
@@ -117,7 +118,7 @@ pub fn http_front(
         }
         Err(HeadError::Gone) => return None,
     };
-    let request = match parse_request(&buf[..end]) {
+    let mut request = match parse_request(&buf[..end]) {
         Ok(request) => request,
         // The child's own mistake: told to it, not worth a line on stderr.
         Err(refused) => {
@@ -125,6 +126,16 @@ pub fn http_front(
             return None;
         }
     };
+    // What came with a plain request's head counts against its body, and
+    // a body broken already is refused before the upstream is connected.
+    let mut with_head = buf.len() - end;
+    if let Request::Forward { body, .. } = &mut request {
+        with_head = body.take(&buf[end..]);
+        if body.broken() {
+            refusal::answer_http(conn, "400 Bad Request", BROKEN);
+            return None;
+        }
+    }
     let (host, port) = match &request {
         Request::Connect { host, port } | Request::Forward { host, port, .. } => (host, *port),
     };
@@ -205,11 +216,12 @@ pub fn http_front(
         Request::Connect { .. } => conn
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .and_then(|()| up.write_all(rest)),
-        Request::Forward { head, .. } => {
-            let request = [head.as_slice(), rest].concat();
+        Request::Forward { head, body, .. } => {
+            // Up to the body's end: the origin never gets a request after
+            // it, which it might read otherwise than the front does.
+            let request = [head.as_slice(), &rest[..with_head]].concat();
             let target = format!("{host}:{port}");
-            // Pipelined bytes reach only this origin (the tunnel is to it).
-            let body = None;
+            let body = Some(body.clone());
             return match forward(
                 &mut conn,
                 &mut up,

@@ -8,6 +8,8 @@ use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::body_framing::Framing;
+use crate::request_fields::check_head;
 use crate::upstream_auth::MAX_HEAD;
 
 /// The protocol a child speaks, told by its first byte: SOCKS5 greetings
@@ -41,8 +43,8 @@ pub fn sniff(first: u8) -> Spoken {
     }
 }
 
-/// RFC 9110's `tchar`, of which a method name is made.
-fn is_tchar(b: u8) -> bool {
+/// RFC 9110's `tchar`, of which a method or header name is made.
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -88,6 +90,8 @@ pub enum Request {
         port: u16,
         /// The head to send the origin, ending with its blank line.
         head: Vec<u8>,
+        /// Where the body that follows the head ends.
+        body: Framing,
     },
 }
 
@@ -234,6 +238,9 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
             shorten(target)
         )));
     }
+    // The header lines as the bridge checks them: a head an origin or
+    // upstream could read otherwise is not passed on.
+    let body = check_head(without_blank_line(&head[lead..]))?;
     if method.eq_ignore_ascii_case("CONNECT") {
         let (host, port) = authority(target, None)?;
         return Ok(Request::Connect { host, port });
@@ -287,6 +294,7 @@ pub fn parse_request(head: &[u8]) -> Result<Request, Refusal> {
         host,
         port,
         head: out.into_bytes(),
+        body,
     })
 }
 

@@ -144,7 +144,10 @@ fn bad_request_lines_are_refused() {
 #[test]
 fn absolute_form_becomes_origin_form_with_connection_close() {
     let head = b"GET http://Origin.test:8080/a/b?q=1#frag HTTP/1.1\r\nHost: elsewhere.test\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nProxy-Authorization: Basic eA==\r\nAccept: */*\r\n\r\n";
-    let Request::Forward { host, port, head } = parse_request(head).unwrap() else {
+    let Request::Forward {
+        host, port, head, ..
+    } = parse_request(head).unwrap()
+    else {
         panic!("not a forward");
     };
     assert_eq!((host, port), (Host::Name("Origin.test".into()), 8080));
@@ -153,8 +156,9 @@ fn absolute_form_becomes_origin_form_with_connection_close() {
         "GET /a/b?q=1 HTTP/1.1\r\nHost: Origin.test:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     // No path, no Host header, an IPv6 literal, the default port.
-    let Request::Forward { host, port, head } =
-        parse_request(b"POST http://[::1]?x HTTP/1.0\r\nContent-Length: 2\r\n\r\n").unwrap()
+    let Request::Forward {
+        host, port, head, ..
+    } = parse_request(b"POST http://[::1]?x HTTP/1.0\r\nContent-Length: 2\r\n\r\n").unwrap()
     else {
         panic!("not a forward");
     };
@@ -312,4 +316,35 @@ fn empty_lines_before_the_request_line_are_skipped() {
             "{head:?}"
         );
     }
+}
+
+#[test]
+fn heads_the_bridge_refuses_the_front_refuses_alike() {
+    for (fields, reason) in [
+        (
+            "Content-Length: 3\r\nTransfer-Encoding: chunked",
+            "Content-Length and Transfer-Encoding together (the body's end could be read two ways)",
+        ),
+        (
+            "Transfer-Encoding : chunked",
+            "not a header line (a name of token characters, then ':'): \"Transfer-Encoding : chunked\"",
+        ),
+        (
+            "X: 1\r\n Transfer-Encoding: chunked",
+            "a folded header line (a line starting with a space or tab): \" Transfer-Encoding: chunked\"",
+        ),
+    ] {
+        for target in ["http://o.test/", "o.test:443"] {
+            let method = if target.contains("://") { "POST" } else { "CONNECT" };
+            let head = format!("{method} {target} HTTP/1.1\r\n{fields}\r\n\r\n");
+            let e = parse_request(head.as_bytes()).unwrap_err();
+            assert_eq!((e.status, e.reason.as_str()), ("400 Bad Request", reason));
+        }
+    }
+    let e = parse_request(b"POST http://o.test/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap_err();
+    assert_eq!(
+        e.reason,
+        "Transfer-Encoding in an HTTP/1.0 request (HTTP/1.0 has no transfer codings)"
+    );
 }

@@ -15,16 +15,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::body_framing::Framing;
+use crate::body_framing::{Framing, BROKEN};
 use crate::front_parse::{read_head_by, HeadError};
 use crate::upstream_auth::MAX_HEAD;
 
 /// How long the origin may take to start its answer (its response head)
-/// once the request is sent.
+/// once the request is sent, counted from the last bytes of the body that
+/// went on (an upload may take longer), and then to complete that head.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a forwarded request got no usable answer.
@@ -64,26 +65,58 @@ pub fn forward(
     // (and their sockets) forever. (The relay, later, does not block.)
     up.set_write_timeout(Some(wait)).map_err(internal)?;
     up.write_all(request).map_err(|_| Failure::Gone)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let copy = Arc::new(Copy {
+        stop: AtomicBool::new(false),
+        broken: AtomicBool::new(false),
+        start: Instant::now(),
+        last_sent_ms: AtomicU64::new(0),
+    });
     let (from, to) = match (conn.try_clone(), up.try_clone()) {
         (Ok(from), Ok(to)) => (from, to),
         (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
     };
-    let flag = Arc::clone(&stop);
+    let shared = Arc::clone(&copy);
     std::thread::Builder::new()
         .stack_size(64 * 1024)
-        .spawn(move || copy_until(from, to, &flag, body))
+        .spawn(move || copy_until(from, to, &shared, body))
         .map_err(internal)?;
-    let answered = answer(conn, up, origin, wait, &stop);
+    let answered = answer(conn, up, origin, wait, &copy);
     // Whatever happened, the copy stops: a chunk it reads from now on is
     // dropped, and it ends at the child's EOF (or an error: the relay
     // makes the sockets non-blocking).
-    stop.store(true, Ordering::SeqCst);
+    copy.stop.store(true, Ordering::SeqCst);
+    let answered = match answered {
+        // The copy cut the origin's connection (and so the answer) short.
+        Err(_) if copy.broken.load(Ordering::SeqCst) => {
+            Err(Failure::Answer("400 Bad Request", BROKEN.into()))
+        }
+        other => other,
+    };
     if answered.is_err() {
         // The child gets an answer and the connection ends: wake the copy.
         let _ = conn.shutdown(Shutdown::Read);
     }
     answered
+}
+
+/// What the answer and the copy of the child's bytes share.
+struct Copy {
+    /// The final answer is on its way: the child's bytes go no further.
+    stop: AtomicBool,
+    /// The body broke its syntax; the origin's connection was cut.
+    broken: AtomicBool,
+    /// When the request went.
+    start: Instant,
+    /// When the copy last passed bytes on, in ms after `start`: the wait
+    /// for the answer counts from then (an upload may take longer than
+    /// the wait itself).
+    last_sent_ms: AtomicU64,
+}
+
+impl Copy {
+    fn last_sent(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_sent_ms.load(Ordering::SeqCst))
+    }
 }
 
 fn internal(e: io::Error) -> Failure {
@@ -96,13 +129,9 @@ fn internal(e: io::Error) -> Failure {
 /// The child's bytes to the origin until `stop`, up to the end of `body`.
 /// A chunk read before `stop` was set was sent before the child got the
 /// final response head, so it belongs to this request; anything later is
-/// dropped.
-fn copy_until(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    stop: &AtomicBool,
-    mut body: Option<Framing>,
-) {
+/// dropped. A body that breaks its syntax cuts the origin's connection:
+/// the origin never acts on an incomplete request.
+fn copy_until(mut from: TcpStream, mut to: TcpStream, copy: &Copy, mut body: Option<Framing>) {
     let mut chunk = [0u8; 16 * 1024];
     loop {
         if body.as_ref().is_some_and(Framing::done) {
@@ -112,9 +141,16 @@ fn copy_until(
             Ok(0) => return,
             Ok(n) => {
                 let take = body.as_mut().map_or(n, |b| b.take(&chunk[..n]));
-                if stop.load(Ordering::SeqCst) || to.write_all(&chunk[..take]).is_err() {
+                if copy.stop.load(Ordering::SeqCst) || to.write_all(&chunk[..take]).is_err() {
                     return;
                 }
+                if body.as_ref().is_some_and(Framing::broken) {
+                    copy.broken.store(true, Ordering::SeqCst);
+                    let _ = to.shutdown(Shutdown::Both);
+                    return;
+                }
+                let ms = u64::try_from(copy.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                copy.last_sent_ms.store(ms, Ordering::SeqCst);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
@@ -122,28 +158,62 @@ fn copy_until(
     }
 }
 
+/// Wait until the origin starts an answer: `wait` after the child's last
+/// bytes went on (so a long upload is not cut short). False: it did not.
+fn answer_starts(up: &TcpStream, wait: Duration, copy: &Copy) -> bool {
+    loop {
+        let left = (copy.last_sent() + wait).saturating_duration_since(Instant::now());
+        if left.is_zero() || up.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match up.peek(&mut [0u8; 1]) {
+            // Bytes, or the end: read_head_by tells which.
+            Ok(_) => return true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Read the origin's heads until the final one; pass interim ones on as
 /// is, then the final one rewritten (with the body's start after it).
+/// Each head is due `wait` after the child's last bytes went on, and
+/// whole `wait` after it started.
 fn answer(
     conn: &mut TcpStream,
     up: &mut TcpStream,
     origin: &str,
     wait: Duration,
-    stop: &AtomicBool,
+    copy: &Copy,
 ) -> Result<(), Failure> {
-    let deadline = Instant::now() + wait;
     let mut buf = Vec::new();
     loop {
+        let timed_out = || {
+            Failure::Answer(
+                "504 Gateway Timeout",
+                format!(
+                    "the origin {origin}: no complete response head within {} s",
+                    wait.as_secs_f32()
+                ),
+            )
+        };
+        if buf.is_empty() && !answer_starts(up, wait, copy) {
+            return Err(timed_out());
+        }
+        let deadline = Instant::now() + wait;
         let (read, end) = read_head_by(up, deadline, buf).map_err(|e| {
             let (status, why) = match e {
                 HeadError::TooLarge => (
                     "502 Bad Gateway",
                     format!("a response head over {} KiB", MAX_HEAD / 1024),
                 ),
-                HeadError::TimedOut => (
-                    "504 Gateway Timeout",
-                    format!("no complete response head within {} s", wait.as_secs_f32()),
-                ),
+                HeadError::TimedOut => return timed_out(),
                 HeadError::Gone => (
                     "502 Bad Gateway",
                     "the connection closed before a complete response head".to_string(),
@@ -165,7 +235,7 @@ fn answer(
             Head::Final(head) => {
                 // Set before the child can see the head: from here on its
                 // bytes (a next request) never reach the origin.
-                stop.store(true, Ordering::SeqCst);
+                copy.stop.store(true, Ordering::SeqCst);
                 return conn
                     .write_all(&head)
                     .and_then(|()| conn.write_all(&read[end..]))

@@ -129,3 +129,68 @@ fn an_origin_that_does_not_answer_is_a_504() {
         ))
     );
 }
+
+/// A chunked body that breaks its syntax on the way: the origin's
+/// connection is cut and the child hears a 400.
+#[test]
+fn a_malformed_chunked_body_is_a_400() {
+    let (mut conn, mut child) = pair();
+    let (mut up, mut origin) = pair();
+    let head = "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let front = std::thread::spawn(move || {
+        forward(
+            &mut conn,
+            &mut up,
+            head.as_bytes(),
+            "o.test:80",
+            Duration::from_secs(10),
+            Some(Framing::chunked()),
+        )
+    });
+    origin
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_n(&mut origin, head.len()), head);
+    child.write_all(b"100000000\r\n").unwrap();
+    assert_eq!(
+        front.join().unwrap(),
+        Err(Failure::Answer(
+            "400 Bad Request",
+            crate::body_framing::BROKEN.into()
+        ))
+    );
+    let mut rest = Vec::new();
+    origin.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"10000000", "only the bytes before the break went on");
+}
+
+/// An upload that trickles in for longer than the wait is not cut short:
+/// the wait for the answer counts from the body's last byte.
+#[test]
+fn a_slow_upload_longer_than_the_wait_is_answered() {
+    let (mut conn, mut child) = pair();
+    let (mut up, mut origin) = pair();
+    let head = "PUT /p HTTP/1.1\r\nContent-Length: 8\r\n\r\n";
+    let front = std::thread::spawn(move || {
+        forward(
+            &mut conn,
+            &mut up,
+            head.as_bytes(),
+            "o.test:80",
+            Duration::from_millis(300),
+            Some(Framing::length(8)),
+        )
+    });
+    origin
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_n(&mut origin, head.len()), head);
+    // 8 bytes, 150 ms apart: 1.2 s in all, four times the wait.
+    for b in b"slowbody" {
+        child.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(read_n(&mut origin, 8), "slowbody");
+    origin.write_all(b"HTTP/1.1 201 Created\r\n\r\n").unwrap();
+    assert_eq!(front.join().unwrap(), Ok(()));
+}

@@ -304,3 +304,42 @@ fn a_half_sent_head_is_answered_408() {
         )
     );
 }
+
+/// What the child sent after its request's body (a pipelined request)
+/// never reaches the origin, even in the same packet as the head.
+#[test]
+fn a_request_after_the_body_never_reaches_the_origin() {
+    let (port, seen) =
+        keep_alive_origin("HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+    let (got, _) = front(
+        port,
+        None,
+        b"POST http://origin.test/ HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET http://127.0.0.1:6379/ HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(
+        got,
+        "HTTP/1.1 204 No Content\r\nConnection: close\r\nProxy-Connection: close\r\n\r\n"
+    );
+    let recv = || seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        recv(),
+        "POST / HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(recv(), "EOF", "the origin got a second request");
+}
+
+/// A chunked body broken in the bytes that came with the head: a 400, and
+/// the upstream is never connected.
+#[test]
+fn a_broken_chunked_body_is_refused_before_the_upstream() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (got, _) = front(
+        port,
+        None,
+        b"POST http://origin.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100000000\r\n",
+    );
+    assert_eq!(got, body("400 Bad Request", crate::body_framing::BROKEN));
+    assert!(l.accept().is_err(), "the upstream was connected");
+}

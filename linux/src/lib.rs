@@ -38,6 +38,7 @@ mod refusal;
 pub mod relay;
 mod relay_loop;
 pub mod report;
+mod request_fields;
 pub mod ruleset;
 pub mod seccomp;
 mod socks_connect;

@@ -14,7 +14,9 @@
 //! `inet_aton`'s (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), IPv6
 //! with a zone (`[fe80::1%eth0]`), and IPv4 inside IPv6 (mapped
 //! `::ffff:127.0.0.1`, compatible `::127.0.0.1`, NAT64 `64:ff9b::7f00:1`).
-//! Names other than `localhost`, `*.localhost` and Debian's
+//! Digits and dots that end in a number yet are no address as
+//! `inet_aton` reads it (`127.0.0.1.2`) are refused too: another resolver
+//! may read them otherwise. Names other than `localhost`, `*.localhost` and Debian's
 //! `ip6-localhost`/`ip6-loopback` are resolved by the proxy, out of the
 //! bridge's sight.
 
@@ -35,6 +37,10 @@ pub enum HostLocal {
     /// `localhost` or a name under `.localhost` (RFC 6761), or one of
     /// [`LOOPBACK_NAMES`].
     LocalhostName,
+    /// Digits and dots (hex too) ending in a number, yet no address as
+    /// `inet_aton` reads it (`127.0.0.1.2`, `08.0.0.1`): another resolver
+    /// may still read it as one, so it is not passed on as a name.
+    NotAnAddress,
 }
 
 impl fmt::Display for HostLocal {
@@ -44,6 +50,9 @@ impl fmt::Display for HostLocal {
             HostLocal::Unspecified(a) => write!(f, "an unspecified address ({a}, the host itself)"),
             HostLocal::LinkLocal(a) => write!(f, "a link-local address ({a})"),
             HostLocal::LocalhostName => f.write_str("the host's own name (localhost)"),
+            HostLocal::NotAnAddress => f.write_str(
+                "a number that is not a valid address (a resolver may read it as one of the host's own)",
+            ),
         }
     }
 }
@@ -73,6 +82,9 @@ pub fn classify(host: &str) -> Option<HostLocal> {
     }
     if let Some(a) = parse_inet_aton(host) {
         return classify_v4(a);
+    }
+    if looks_numeric(host) {
+        return Some(HostLocal::NotAnAddress);
     }
     let lower = host.to_ascii_lowercase();
     let own = lower == "localhost"
@@ -148,6 +160,9 @@ pub fn parse_inet_aton(text: &str) -> Option<Ipv4Addr> {
 }
 
 /// One part: `0x1f` (`0x` alone is 0, as glibc reads it), `017`, `15`.
+/// Leading zeros count for nothing however many there are (glibc's
+/// `strtoul` reads `000000000000000177` as 0177); a value past 32 bits is
+/// no part.
 fn parse_part(part: &str) -> Option<u64> {
     let (digits, radix) =
         if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
@@ -160,14 +175,24 @@ fn parse_part(part: &str) -> Option<u64> {
     if part.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    if digits.is_empty() {
-        return Some(0);
-    }
-    // Longer than any valid part: no overflow to worry about below.
-    if digits.len() > 12 {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
+    digits
+        .trim_start_matches('0')
+        .chars()
+        .try_fold(0u64, |acc, c| {
+            let digit = u64::from(c.to_digit(radix)?);
+            acc.checked_mul(u64::from(radix))?.checked_add(digit)
+        })
+        .filter(|&v| v <= u64::from(u32::MAX))
+}
+
+/// Made of hex digits, `x` and dots alone, its last label a number: what
+/// a resolver may read as an address rather than look up as a name.
+fn looks_numeric(host: &str) -> bool {
+    let all_numeric_bytes = host
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b'x' | b'X'));
+    let last = host.rsplit('.').next().unwrap_or("");
+    all_numeric_bytes && last.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// What the child is told, and stderr says, for a refused `target`

@@ -18,6 +18,10 @@ fn every_spelling_of_ipv4_loopback_is_local() {
         "127.0.1",
         "0177.0.0.1",
         "0x7f.0.0.0x1",
+        "0000000000000000177.0.0.1",
+        "0x0000000000000007f.1",
+        "000000000000177.1",
+        "0x00000000000000000000007f000001",
     ] {
         assert_eq!(
             classify(spelling),
@@ -149,12 +153,10 @@ fn near_misses_stay_allowed() {
         "128.0.0.1",
         "169.253.1.1",
         "1.0.0.127",
-        // Not numbers as inet_aton reads them: names for the proxy.
-        "08.0.0.1",
-        "127..1",
+        // Not made of digits alone: names for the proxy.
         "0x7g.1",
-        "127.0.0.1.2",
-        "4294967296",
+        "cafe.beef",
+        "1.2.3.example",
     ] {
         assert_eq!(classify(host), None, "{host}");
     }
@@ -199,5 +201,36 @@ fn the_reason_names_the_target_and_the_opt_in() {
     assert_eq!(
         refusal_reason("127.0.0.1:6379", HostLocal::Loopback(LOOPBACK)),
         "127.0.0.1:6379 is a loopback address (127.0.0.1): the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)"
+    );
+}
+
+#[test]
+fn numbers_that_are_no_address_are_refused_not_passed_on() {
+    // A resolver other than inet_aton may read them as some address (the
+    // host's own among them): the bridge does not guess which.
+    for host in [
+        "08.0.0.1",
+        "127..1",
+        "127.0.0.1.2",
+        "4294967296",
+        "99999999999999999999",
+        "0x1ffffffffffffffffff.1",
+        "0x.0x.0x.0xg1",
+        "abc.1",
+        "0xZZ.1",
+    ] {
+        let expected = host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x' || b == b'X')
+            .then_some(HostLocal::NotAnAddress);
+        assert_eq!(classify(host), expected, "{host}");
+    }
+    assert_eq!(
+        classify_host(&Host::Name("127.0.0.1.2".into())),
+        Some(HostLocal::NotAnAddress)
+    );
+    assert_eq!(
+        refusal_reason("08.0.0.1:80", HostLocal::NotAnAddress),
+        "08.0.0.1:80 is a number that is not a valid address (a resolver may read it as one of the host's own): the upstream proxy would reach the host's own services through it, so the bridge refuses it (--proxy-allow-local, or proxy_allow_local = true in a policy, allows host-local targets)"
     );
 }
