@@ -132,12 +132,22 @@ fn open(
     path: &Path,
 ) -> Result<Option<Opened>, LandlockError> {
     let opened = match beneath {
-        Some((dir, rel)) => crate::sys::open_path_at(dir, rel),
+        Some((dir, rel)) => crate::sys::open_path_beneath(dir, rel),
         None => crate::sys::open_path(path),
     };
     let fd = match opened {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Below a checked root, a link (or a way out of it) where the plan
+        // listed none: the root's content changed since it was judged.
+        Err(e)
+            if beneath.is_some() && matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) =>
+        {
+            return Err(crate::pin::Changed {
+                path: path.to_path_buf(),
+            }
+            .into())
+        }
         Err(source) => {
             return Err(LandlockError::Path {
                 path: path.to_path_buf(),
@@ -291,5 +301,25 @@ mod tests {
         assert!(is_dir);
         assert_eq!(id.map(|id| id.ino), Some(checked.ino()));
         assert_ne!(checked.ino(), std::fs::metadata(&rule).unwrap().ino());
+    }
+
+    /// Below a checked root, an entry the plan listed as a directory that
+    /// is now a link to outside is refused as a changed root, not followed
+    /// (the rule would land on the link's target); a plain entry opens.
+    #[test]
+    fn entries_below_an_anchor_never_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, outside) = (dir.path().join("ws"), dir.path().join("ssh"));
+        std::fs::create_dir_all(ws.join("b")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("a")).unwrap();
+        let anchor = crate::sys::open_path(&ws).unwrap();
+        let beneath = |rel: &str| open(Some((anchor.as_fd(), Path::new(rel))), &ws.join(rel));
+        match beneath("a") {
+            Err(LandlockError::Changed(c)) => assert_eq!(c.path, ws.join("a")),
+            other => panic!("{:?}", other.map(|o| o.map(|(_, d, id)| (d, id)))),
+        }
+        let (_, is_dir, _) = beneath("b").unwrap().expect("b exists");
+        assert!(is_dir);
     }
 }
