@@ -226,8 +226,8 @@ mod tests {
 
     fn changed(path: &Path) -> String {
         format!(
-            "root {} changed between planning and start (was it replaced by a link?); \
-             nothing was run: check what writes there, then start again",
+            "root {} changed between planning and start (another object or none is there now: device/inode differ; was it replaced or moved?); \
+             nothing was run: check what writes there, then plan and start again",
             path.display()
         )
     }
