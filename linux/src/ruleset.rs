@@ -1,5 +1,6 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
     // descriptor: the rule at its path is built from it, and the rules
     // below it (a split root's entries, a protected path inside) are
     // opened beneath it, not by a path that may lead elsewhere by now.
-    let mut anchors: Vec<(&Path, Opened)> = Vec::with_capacity(policy.pins.len());
+    let mut anchors: HashMap<&Path, Opened> = HashMap::with_capacity(policy.pins.len());
     for pin in &policy.pins {
         let opened = open(None, &pin.path)?;
         // Gone since the plan saw it, or another object: moved or replaced.
@@ -95,16 +96,16 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         if *level == Level::None {
             continue;
         }
-        if let Some((_, (fd, is_dir, _))) = anchors.iter().find(|(p, _)| *p == path) {
+        if let Some((fd, is_dir, _)) = anchors.get(path.as_path()) {
             let rule = PathBeneath::new(fd.as_fd(), rights(*level, *is_dir));
             created = created.add_rule(rule)?;
             continue;
         }
-        // The deepest anchor above it; a handful of pins, no system call.
-        let beneath = (anchors.iter())
-            .filter_map(|(p, (fd, ..))| Some((path.strip_prefix(p).ok()?, fd.as_fd())))
-            .min_by_key(|(rel, _)| rel.as_os_str().len());
-        let Some((fd, is_dir, _)) = open(beneath.map(|(rel, fd)| (fd, rel)), path)? else {
+        // The deepest anchor above it: its ancestors looked up, nearest
+        // first (thousands of roots, each rule a handful of lookups).
+        let beneath = (path.ancestors().skip(1))
+            .find_map(|up| Some((anchors.get(up)?.0.as_fd(), path.strip_prefix(up).ok()?)));
+        let Some((fd, is_dir, _)) = open(beneath, path)? else {
             continue;
         };
         created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;

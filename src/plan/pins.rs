@@ -93,22 +93,25 @@ pub(super) fn for_mounts(mounts: &[Mount], ids: &Ids) -> Vec<Pin> {
     if ids.is_empty() {
         return Vec::new();
     }
+    // From the last operation back: a path met before (later in the
+    // spec) is replaced by that later operation.
+    let mut later = std::collections::HashSet::with_capacity(mounts.len());
     let mut pins = Vec::new();
-    for (at, mount) in mounts.iter().enumerate() {
+    for mount in mounts.iter().rev() {
+        if !later.insert(mount.path()) {
+            continue;
+        }
         let (Mount::ReadOnly { path } | Mount::ReadWrite { path }) = mount else {
             continue;
         };
-        let Some(id) = ids.get(path) else {
-            continue;
-        };
-        if mounts[at + 1..].iter().any(|m| m.path() == path) {
-            continue;
+        if let Some(id) = ids.get(path) {
+            pins.push(Pin {
+                path: path.clone(),
+                id: *id,
+            });
         }
-        pins.push(Pin {
-            path: path.clone(),
-            id: *id,
-        });
     }
+    pins.reverse();
     pins
 }
 
