@@ -90,8 +90,8 @@ fn changed(s: &Scratch) -> String {
 
 fn changed_at(root: &Path) -> String {
     format!(
-        "sandspawn: root {} changed between planning and start (was it replaced by a link?); \
-         nothing was run: check what writes there, then start again\n",
+        "sandspawn: root {} changed between planning and start (another object or none is there now: device/inode differ; was it replaced or moved?); \
+         nothing was run: check what writes there, then plan and start again\n",
         root.display()
     )
 }

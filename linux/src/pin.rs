@@ -14,7 +14,7 @@ use crate::spec::{FileId, Pin};
 
 /// A root that is not the object the plan checked.
 #[derive(Debug, thiserror::Error)]
-#[error("root {} changed between planning and start (was it replaced by a link?); nothing was run: check what writes there, then start again", path.display())]
+#[error("root {} changed between planning and start (another object or none is there now: device/inode differ; was it replaced or moved?); nothing was run: check what writes there, then plan and start again", path.display())]
 pub struct Changed {
     /// The root, as planned.
     pub path: PathBuf,

@@ -1,5 +1,6 @@
 //! Landlock: one ruleset from the helper policy, negotiated against the kernel.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
     // descriptor: the rule at its path is built from it, and the rules
     // below it (a split root's entries, a protected path inside) are
     // opened beneath it, not by a path that may lead elsewhere by now.
-    let mut anchors: Vec<(&Path, Opened)> = Vec::with_capacity(policy.pins.len());
+    let mut anchors: HashMap<&Path, Opened> = HashMap::with_capacity(policy.pins.len());
     for pin in &policy.pins {
         let opened = open(None, &pin.path)?;
         // Gone since the plan saw it, or another object: moved or replaced.
@@ -95,16 +96,16 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         if *level == Level::None {
             continue;
         }
-        if let Some((_, (fd, is_dir, _))) = anchors.iter().find(|(p, _)| *p == path) {
+        if let Some((fd, is_dir, _)) = anchors.get(path.as_path()) {
             let rule = PathBeneath::new(fd.as_fd(), rights(*level, *is_dir));
             created = created.add_rule(rule)?;
             continue;
         }
-        // The deepest anchor above it; a handful of pins, no system call.
-        let beneath = (anchors.iter())
-            .filter_map(|(p, (fd, ..))| Some((path.strip_prefix(p).ok()?, fd.as_fd())))
-            .min_by_key(|(rel, _)| rel.as_os_str().len());
-        let Some((fd, is_dir, _)) = open(beneath.map(|(rel, fd)| (fd, rel)), path)? else {
+        // The deepest anchor above it: its ancestors looked up, nearest
+        // first (thousands of roots, each rule a handful of lookups).
+        let beneath = (path.ancestors().skip(1))
+            .find_map(|up| Some((anchors.get(up)?.0.as_fd(), path.strip_prefix(up).ok()?)));
+        let Some((fd, is_dir, _)) = open(beneath, path)? else {
             continue;
         };
         created = created.add_rule(PathBeneath::new(fd, rights(*level, is_dir)))?;
@@ -132,12 +133,22 @@ fn open(
     path: &Path,
 ) -> Result<Option<Opened>, LandlockError> {
     let opened = match beneath {
-        Some((dir, rel)) => crate::sys::open_path_at(dir, rel),
+        Some((dir, rel)) => crate::sys::open_path_beneath(dir, rel),
         None => crate::sys::open_path(path),
     };
     let fd = match opened {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Below a checked root, a link (or a way out of it) where the plan
+        // listed none: the root's content changed since it was judged.
+        Err(e)
+            if beneath.is_some() && matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) =>
+        {
+            return Err(crate::pin::Changed {
+                path: path.to_path_buf(),
+            }
+            .into())
+        }
         Err(source) => {
             return Err(LandlockError::Path {
                 path: path.to_path_buf(),
@@ -216,8 +227,8 @@ mod tests {
 
     fn changed(path: &Path) -> String {
         format!(
-            "root {} changed between planning and start (was it replaced by a link?); \
-             nothing was run: check what writes there, then start again",
+            "root {} changed between planning and start (another object or none is there now: device/inode differ; was it replaced or moved?); \
+             nothing was run: check what writes there, then plan and start again",
             path.display()
         )
     }
@@ -291,5 +302,25 @@ mod tests {
         assert!(is_dir);
         assert_eq!(id.map(|id| id.ino), Some(checked.ino()));
         assert_ne!(checked.ino(), std::fs::metadata(&rule).unwrap().ino());
+    }
+
+    /// Below a checked root, an entry the plan listed as a directory that
+    /// is now a link to outside is refused as a changed root, not followed
+    /// (the rule would land on the link's target); a plain entry opens.
+    #[test]
+    fn entries_below_an_anchor_never_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, outside) = (dir.path().join("ws"), dir.path().join("ssh"));
+        std::fs::create_dir_all(ws.join("b")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("a")).unwrap();
+        let anchor = crate::sys::open_path(&ws).unwrap();
+        let beneath = |rel: &str| open(Some((anchor.as_fd(), Path::new(rel))), &ws.join(rel));
+        match beneath("a") {
+            Err(LandlockError::Changed(c)) => assert_eq!(c.path, ws.join("a")),
+            other => panic!("{:?}", other.map(|o| o.map(|(_, d, id)| (d, id)))),
+        }
+        let (_, is_dir, _) = beneath("b").unwrap().expect("b exists");
+        assert!(is_dir);
     }
 }

@@ -319,8 +319,9 @@ fn a_pinned_root_replaced_by_a_link_is_refused() {
     assert_eq!(
         stderr(&refused),
         format!(
-            "sandspawn: root {outs} changed between planning and start (was it replaced by a \
-             link?); nothing was run: check what writes there, then start again\n"
+            "sandspawn: root {outs} changed between planning and start (another object or none \
+             is there now: device/inode differ; was it replaced or moved?); nothing was run: \
+             check what writes there, then plan and start again\n"
         )
     );
     assert_eq!(std::fs::read_dir(&tgt).unwrap().count(), 0);

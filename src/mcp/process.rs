@@ -167,6 +167,14 @@ pub struct ServerProcess {
 /// once the server is reaped (`wait`, `try_status`, `settle`, `shutdown`,
 /// or dropping the handle), and if this process is killed first, by the
 /// next Landlock plan built on this host by the same user.
+///
+/// The plan records its roots' identities (device and inode) once, when
+/// it is built, and every spawn checks them: a root or protected path
+/// recreated since, even legitimately (git rewriting `.git/config` by
+/// rename, `rm -rf out && mkdir out`), makes the server exit 125 before
+/// its command runs, its stderr naming the path (`root PATH changed between
+/// planning and start …`). Build the plan again, which judges the new
+/// object, then spawn.
 pub async fn spawn(plan: &Plan, opts: &SpawnOptions) -> Result<ServerProcess, SpawnError> {
     if let Some(first) = plan.violations.first() {
         return Err(SpawnError::Violations {

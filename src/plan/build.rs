@@ -46,6 +46,9 @@ pub enum BuildError {
     /// A CA input or the bundle cache failed.
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// A root or protected path could not be identified (see `pins`).
+    #[error(transparent)]
+    Pin(#[from] super::pins::PinError),
     /// The working directory is unusable.
     #[error("working directory {path}: {problem}", path = .path.display())]
     Cwd {
@@ -187,7 +190,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     // First, before any check of where a root leads: what the checks
     // judge must be what is mounted, and a root replaced after this
     // (another sandbox writing the workspace) is refused at the start.
-    let ids = super::pins::record(&policy, &cwd);
+    let ids = super::pins::record(&policy, &cwd)?;
     // Before anything is read or made for the roots: where they lead is
     // only known once a planted link is ruled out.
     // A cwd that is no project is no place a sandbox is let to write
@@ -331,7 +334,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
     policy.deny.extend(through_links);
     let mut facts = super::probe::probe_host(&policy, &resolver, &mut warnings);
     facts.ids = ids;
-    super::pins::add_resolved(&mut facts.ids, &facts.aliases);
+    super::pins::add_resolved(&mut facts.ids, &facts.aliases)?;
     facts.no_private_mounts = private;
     if policy.network == crate::policy::NetworkMode::Proxy {
         facts.proxy = Some(super::upstream::choose(
@@ -448,7 +451,7 @@ pub fn build(req: &Request) -> Result<Plan, BuildError> {
         }
     }
     super::protect::single_named(&facts.protected, &ca_dirs)?;
-    super::pins::add_protected(&mut facts.ids, &facts.protected);
+    super::pins::add_protected(&mut facts.ids, &facts.protected)?;
     let with_proxy = super::upstream::outside_proxy_mode(&policy, &req.parent_env, &mut warnings);
     let mut plan = assemble(
         req.command.clone(),

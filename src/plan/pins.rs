@@ -14,7 +14,7 @@
 //! bundles are rewritten by sandspawn itself, new inodes each time).
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sandspawn_linux::{FileId, Mount, Pin};
@@ -25,66 +25,130 @@ use crate::policy::Policy;
 /// Identities by path.
 pub(crate) type Ids = HashMap<PathBuf, FileId>;
 
+/// A root or protected path that the plan could not identify although it
+/// is there (or was, for the check that judged it).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}; nothing was run: check what writes there, then start again", path.display())]
+pub struct PinError {
+    /// The path, as planned.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub problem: String,
+}
+
+/// The record of a root absent when the plan looked: no object has this
+/// identity (inode 0 is never a file's), so a bind of it (it appeared
+/// while the plan was made, after its checks) is refused at the start,
+/// while a root that stays absent is not bound and never compared.
+pub(crate) const ABSENT: FileId = FileId { dev: 0, ino: 0 };
+
 /// `path`'s own identity: none when absent or a link at its end (the path
 /// it leads to is recorded instead, see [`add_resolved`]). Links above
 /// it are followed, so the identity is that of the object the path names.
-fn identify(path: &Path) -> Option<FileId> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    (!meta.file_type().is_symlink()).then(|| FileId {
+/// Any other failure (EACCES, ELOOP above it) is an error: a path the
+/// plan cannot identify is not pinned, and would be bound unchecked.
+fn identify(path: &Path) -> Result<Option<FileId>, PinError> {
+    let fail = |e: std::io::Error| PinError {
+        path: path.to_path_buf(),
+        problem: format!("cannot be identified for the check at start ({e})"),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if absent(&e) => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(None);
+    }
+    let mut id = FileId {
         dev: meta.dev(),
         ino: meta.ino(),
-    })
+    };
+    if meta.is_dir() {
+        // An automount point (autofs) shows its own inode to lstat, which
+        // does not mount it; bwrap's bind does, and then shows the mounted
+        // one. An open with O_DIRECTORY mounts it (O_NOFOLLOW: a link
+        // there now fails, and the lstat's record stands, to be refused).
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(path);
+        if let Ok(meta) = opened.and_then(|f| f.metadata()) {
+            id = FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            };
+        }
+    }
+    Ok(Some(id))
+}
+
+/// Nothing at the path: absent, or a file where a directory is named.
+fn absent(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// The roots' identities, taken before any check of where they lead.
-pub(super) fn record(policy: &Policy, cwd: &Path) -> Ids {
+pub(super) fn record(policy: &Policy, cwd: &Path) -> Result<Ids, PinError> {
     let roots = (policy.read.iter())
         .chain(&policy.write)
         .map(|r| r.path.as_path());
     record_paths(roots.chain(std::iter::once(cwd)))
 }
 
-fn record_paths<'a>(roots: impl Iterator<Item = &'a Path>) -> Ids {
+fn record_paths<'a>(roots: impl Iterator<Item = &'a Path>) -> Result<Ids, PinError> {
     let mut ids = Ids::new();
     for path in roots {
-        if let Some(id) = identify(path) {
-            ids.insert(path.to_path_buf(), id);
-        }
+        let absent = std::fs::symlink_metadata(path).is_err_and(|e| absent(&e));
+        match identify(path)? {
+            Some(id) => ids.insert(path.to_path_buf(), id),
+            None if absent => ids.insert(path.to_path_buf(), ABSENT),
+            None => None,
+        };
     }
-    ids
+    Ok(ids)
 }
 
 /// A root written through a link is mounted at the path it leads to: the
 /// same object as the written path when only a directory above it is a
 /// link, else the target's identity now.
-pub(super) fn add_resolved(ids: &mut Ids, aliases: &HashMap<PathBuf, Alias>) {
+pub(super) fn add_resolved(
+    ids: &mut Ids,
+    aliases: &HashMap<PathBuf, Alias>,
+) -> Result<(), PinError> {
     for (written, alias) in aliases {
-        let id = ids
-            .get(written)
-            .copied()
-            .or_else(|| identify(&alias.resolved));
-        if let Some(id) = id {
-            ids.entry(alias.resolved.clone()).or_insert(id);
-        }
+        let id = match ids.get(written) {
+            Some(id) => *id,
+            None => identify(&alias.resolved)?.unwrap_or(ABSENT),
+        };
+        ids.entry(alias.resolved.clone()).or_insert(id);
     }
+    Ok(())
 }
 
 /// The protected paths inside writable roots (bound read-only over
 /// them): a writer of the root can replace them too. `.git` and
 /// `.sandspawn` were recorded by the check that judged them
 /// (`protect::probe`); the rest (git's hooks and included files, sandspawn's
-/// own state, CA inputs) are recorded here, just after their checks: a
-/// swap inside that short stretch of planning leaves a link here, which is
-/// not recorded, and the mount follows it as before.
-pub(super) fn add_protected(ids: &mut Ids, protected: &[PathBuf]) {
+/// own state, CA inputs) are recorded here, just after their checks, which
+/// saw each there: one gone or a link by now was replaced in that short
+/// stretch of planning, and is refused.
+pub(super) fn add_protected(ids: &mut Ids, protected: &[PathBuf]) -> Result<(), PinError> {
     for path in protected {
         if ids.contains_key(path) {
             continue;
         }
-        if let Some(id) = identify(path) {
-            ids.insert(path.clone(), id);
-        }
+        let Some(id) = identify(path)? else {
+            return Err(PinError {
+                path: path.clone(),
+                problem: "was checked a moment ago and is gone or a link now: \
+                          something is replacing it (a sandbox still running there?)"
+                    .into(),
+            });
+        };
+        ids.insert(path.clone(), id);
     }
+    Ok(())
 }
 
 /// The pins of a lowered spec: each bind with a recorded identity that
@@ -93,22 +157,25 @@ pub(super) fn for_mounts(mounts: &[Mount], ids: &Ids) -> Vec<Pin> {
     if ids.is_empty() {
         return Vec::new();
     }
+    // From the last operation back: a path met before (later in the
+    // spec) is replaced by that later operation.
+    let mut later = std::collections::HashSet::with_capacity(mounts.len());
     let mut pins = Vec::new();
-    for (at, mount) in mounts.iter().enumerate() {
+    for mount in mounts.iter().rev() {
+        if !later.insert(mount.path()) {
+            continue;
+        }
         let (Mount::ReadOnly { path } | Mount::ReadWrite { path }) = mount else {
             continue;
         };
-        let Some(id) = ids.get(path) else {
-            continue;
-        };
-        if mounts[at + 1..].iter().any(|m| m.path() == path) {
-            continue;
+        if let Some(id) = ids.get(path) {
+            pins.push(Pin {
+                path: path.clone(),
+                id: *id,
+            });
         }
-        pins.push(Pin {
-            path: path.clone(),
-            id: *id,
-        });
     }
+    pins.reverse();
     pins
 }
 
@@ -133,7 +200,7 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let gone = dir.path().join("gone");
         let roots = [out.as_path(), link.as_path(), gone.as_path(), ws.as_path()];
-        let mut ids = record_paths(roots.into_iter());
+        let mut ids = record_paths(roots.into_iter()).unwrap();
         let id = |p: &Path| {
             let m = std::fs::metadata(p).unwrap();
             FileId {
@@ -141,14 +208,15 @@ mod tests {
                 ino: m.ino(),
             }
         };
-        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        assert_eq!(ids[&gone], ABSENT);
         assert_eq!(ids[&out], id(&out));
         assert_eq!(ids[&ws], id(&ws));
         let alias = Alias {
             link: link.clone(),
             resolved: real.clone(),
         };
-        add_resolved(&mut ids, &HashMap::from([(link, alias)]));
+        add_resolved(&mut ids, &HashMap::from([(link, alias)])).unwrap();
         assert_eq!(ids[&real], id(&real));
     }
 
@@ -186,5 +254,40 @@ mod tests {
             .collect();
         let want = [("/ws", 1), ("/ro", 3), ("/ws/out", 2)];
         assert_eq!(pins, want.map(|(p, i)| (p.to_string(), i)));
+    }
+
+    /// A root that is there but cannot be identified (here ELOOP: a link
+    /// loop above it) is refused, not left unpinned to be bound unchecked;
+    /// so is a protected path its check saw that is gone or a link by now.
+    #[test]
+    fn an_unidentified_root_or_protected_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        let root = looped.join("ws");
+        let err = record_paths(std::iter::once(root.as_path())).unwrap_err();
+        assert_eq!(err.path, root);
+        let eloop = std::io::Error::from_raw_os_error(libc::ELOOP);
+        assert_eq!(
+            err.problem,
+            format!("cannot be identified for the check at start ({eloop})")
+        );
+
+        let (config, elsewhere) = (dir.path().join("config"), dir.path().join("elsewhere"));
+        std::fs::write(&elsewhere, "").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &config).unwrap();
+        let gone = dir.path().join("gone");
+        for path in [config, gone] {
+            let err = add_protected(&mut Ids::new(), std::slice::from_ref(&path)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{}: was checked a moment ago and is gone or a link now: something is \
+                     replacing it (a sandbox still running there?); nothing was run: check what \
+                     writes there, then start again",
+                    path.display()
+                )
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The only module (with its submodules `caps`, `peer`, `pidfd`, `watch`) with `unsafe`: thin
+//! The only module (with its submodules `beneath`, `caps`, `peer`, `pidfd`, `watch`) with `unsafe`: thin
 //! wrappers over single syscalls.
 //!
 //! Each wrapper makes one call, checks its return value and maps errno in
@@ -9,10 +9,12 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+mod beneath;
 mod caps;
 mod peer;
 mod pidfd;
 mod watch;
+pub use beneath::open_path_beneath;
 pub use caps::{ambient_clear_all, capbset_drop, capbset_read, capget, capset_clear};
 pub use peer::{has_exited, netns_cookie, peer_pid, peer_pidfd};
 pub use pidfd::{pidfd_exited, pidfd_open, pidfd_send_signal};
@@ -543,15 +545,6 @@ pub fn open_path(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
 /// a link gives the link's own descriptor.
 pub fn open_path_nofollow(path: &std::path::Path) -> io::Result<std::os::fd::OwnedFd> {
     open_path_with(libc::AT_FDCWD, path, libc::O_NOFOLLOW)
-}
-
-/// [`open_path`] of `rel` beneath the directory `dir` (`openat`): what is
-/// opened lies in that very directory, wherever its path leads by now.
-pub fn open_path_at(
-    dir: BorrowedFd<'_>,
-    rel: &std::path::Path,
-) -> io::Result<std::os::fd::OwnedFd> {
-    open_path_with(dir.as_raw_fd(), rel, 0)
 }
 
 fn open_path_with(
