@@ -90,7 +90,9 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
             }
             .into());
         }
-        anchors.extend(opened.map(|o| (pin.path.as_path(), o)));
+        if anchors_rules_below(&pin.path) {
+            anchors.extend(opened.map(|o| (pin.path.as_path(), o)));
+        }
     }
     for (path, level) in &policy.rules {
         if *level == Level::None {
@@ -117,6 +119,17 @@ pub fn apply(policy: &HelperPolicy) -> Result<RulesetStatus, LandlockError> {
         });
     }
     Ok(status.ruleset)
+}
+
+/// Whether the rules below a recorded root are opened beneath it. Not
+/// below `/` (`--read /`, the read-all preset): there every rule would be
+/// opened without following links, and the host's own links on the way to
+/// rules the plan did not derive from that root (a container's `/dev/ptmx
+/// -> pts/ptmx`, `/home -> var/home` on the way to a private HOME) would
+/// read as a root changed since planning. Nothing below `/` is listed from
+/// it either: a split of `/` lists its entries as rules of their own.
+fn anchors_rules_below(root: &Path) -> bool {
+    root.parent().is_some()
 }
 
 /// A rule's descriptor, whether it is a directory, and its identity (none
@@ -302,6 +315,14 @@ mod tests {
         assert!(is_dir);
         assert_eq!(id.map(|id| id.ino), Some(checked.ino()));
         assert_ne!(checked.ino(), std::fs::metadata(&rule).unwrap().ino());
+    }
+
+    /// `/` as a recorded root (read-all) opens the host's paths as before.
+    #[test]
+    fn the_root_directory_anchors_nothing_below_it() {
+        assert!(!anchors_rules_below(Path::new("/")));
+        assert!(anchors_rules_below(Path::new("/ws")));
+        assert!(anchors_rules_below(Path::new("/home/u/proj")));
     }
 
     /// Below a checked root, an entry the plan listed as a directory that
