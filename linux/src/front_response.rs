@@ -28,6 +28,12 @@ use crate::upstream_auth::MAX_HEAD;
 /// went on (an upload may take longer), and then to complete that head.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How many interim (`1xx`) heads may come before the final one. Each is
+/// due within the wait of the one before, so without a cap an origin
+/// sending one a minute would hold the set-up thread for ever; real ones
+/// send one `100 Continue` or a few `103 Early Hints`.
+pub const MAX_INTERIM: usize = 16;
+
 /// Why a forwarded request got no usable answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -193,6 +199,7 @@ fn answer(
     copy: &Copy,
 ) -> Result<(), Failure> {
     let mut buf = Vec::new();
+    let mut interim = 0;
     loop {
         let timed_out = || {
             Failure::Answer(
@@ -228,7 +235,16 @@ fn answer(
             )
         })?;
         match head {
+            Head::Interim if interim == MAX_INTERIM => {
+                return Err(Failure::Answer(
+                    "502 Bad Gateway",
+                    format!(
+                        "the origin {origin}: more than {MAX_INTERIM} interim (1xx) response heads"
+                    ),
+                ));
+            }
             Head::Interim => {
+                interim += 1;
                 conn.write_all(&read[..end]).map_err(|_| Failure::Gone)?;
                 buf = read[end..].to_vec();
             }

@@ -194,3 +194,49 @@ fn a_slow_upload_longer_than_the_wait_is_answered() {
     origin.write_all(b"HTTP/1.1 201 Created\r\n\r\n").unwrap();
     assert_eq!(front.join().unwrap(), Ok(()));
 }
+
+/// An origin that answers with interim heads only: after
+/// [`MAX_INTERIM`] of them passed on, a 502, so that it cannot hold the
+/// set-up thread (and the child's connection) for ever, one head each
+/// `wait`.
+#[test]
+fn endless_interim_heads_end_in_a_502() {
+    let (mut conn, mut child) = pair();
+    let (mut up, mut origin) = pair();
+    let head = "GET / HTTP/1.1\r\n\r\n";
+    let front = std::thread::spawn(move || {
+        forward(
+            &mut conn,
+            &mut up,
+            head.as_bytes(),
+            "o.test:80",
+            Duration::from_secs(10),
+            None,
+        )
+    });
+    origin
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_n(&mut origin, head.len()), head);
+    let interim = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+    // One more than allowed; the writes may fail once the front gives up.
+    for _ in 0..=MAX_INTERIM {
+        if origin.write_all(interim.as_bytes()).is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        front.join().unwrap(),
+        Err(Failure::Answer(
+            "502 Bad Gateway",
+            format!("the origin o.test:80: more than {MAX_INTERIM} interim (1xx) response heads")
+        ))
+    );
+    child
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(
+        read_n(&mut child, interim.len() * MAX_INTERIM),
+        interim.repeat(MAX_INTERIM)
+    );
+}
