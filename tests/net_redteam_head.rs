@@ -15,11 +15,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::mpsc;
 
 mod support;
-use support::SANDSPAWN;
 
 /// An upstream that answers the start-up `CONNECT` probe `200` and every
 /// later request with its own head as the body. Each head it receives is
@@ -81,21 +79,16 @@ fn credentials_go_only_on_a_head_that_starts_with_a_request_line() {
     // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
     // shared by every test and left owned by root for a later unprivileged run.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .current_dir(std::env::temp_dir())
-        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
-        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
-        .args(["--", support::PYTHON, "-c", HEADS])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+    let proxy = format!("http://alice:s3cret@127.0.0.1:{port}");
+    let Some(out) = support::bwrap_output(support::net_proxy(&proxy, home.path()).args([
+        "--",
+        support::PYTHON,
+        "-c",
+        HEADS,
+    ])) else {
         return;
-    }
+    };
+    let stderr = support::stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

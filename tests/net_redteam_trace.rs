@@ -14,11 +14,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::mpsc;
 
 mod support;
-use support::SANDSPAWN;
 
 const CURL: &str = "/usr/bin/curl";
 /// base64("alice:s3cret"), as `Proxy-Authorization: Basic` carries it.
@@ -68,30 +67,11 @@ fn curl_method(proxy: &str, method: &str) -> Option<Output> {
     // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
     // shared by every test and left owned by root for a later unprivileged run.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .current_dir(std::env::temp_dir())
-        .args([
-            "run",
-            "--backend",
-            "bwrap",
-            "--net",
-            "proxy",
-            "--proxy",
-            proxy,
-        ])
-        .args(["--", CURL, "-sS", "-i", "-m", "10", "-X", method])
-        .args(["-H", "Max-Forwards: 0", "http://origin.test/"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
-        return None;
-    }
-    Some(out)
+    support::bwrap_output(
+        support::net_proxy(proxy, home.path())
+            .args(["--", CURL, "-sS", "-i", "-m", "10", "-X", method])
+            .args(["-H", "Max-Forwards: 0", "http://origin.test/"]),
+    )
 }
 
 #[test]
@@ -173,21 +153,16 @@ fn a_trace_spelled_loosely_is_refused_too() {
     // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
     // shared by every test and left owned by root for a later unprivileged run.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .current_dir(std::env::temp_dir())
-        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
-        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
-        .args(["--", support::PYTHON, "-c", LOOSE_TRACES])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+    let proxy = format!("http://alice:s3cret@127.0.0.1:{port}");
+    let Some(out) = support::bwrap_output(support::net_proxy(&proxy, home.path()).args([
+        "--",
+        support::PYTHON,
+        "-c",
+        LOOSE_TRACES,
+    ])) else {
         return;
-    }
+    };
+    let stderr = support::stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -228,30 +228,12 @@ for req in [{}]:
 /// `sandspawn run --net proxy --proxy PROXY [EXTRA…] -- python3 -c …`;
 /// `None` after a printed skip when bwrap does not work here.
 fn run(proxy: &str, extra: &[&str], requests: &[Vec<u8>]) -> Option<Output> {
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
-        .current_dir(std::env::temp_dir())
-        .args([
-            "run",
-            "--backend",
-            "bwrap",
-            "--net",
-            "proxy",
-            "--proxy",
-            proxy,
-        ])
-        .args(extra)
-        .args(["--", PYTHON, "-c", &child_script(requests)])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
-        return None;
-    }
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let out = support::bwrap_output(
+        support::net_proxy(proxy, &std::env::temp_dir())
+            .args(extra)
+            .args(["--", PYTHON, "-c", &child_script(requests)]),
+    )?;
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     Some(out)
 }
 
@@ -514,29 +496,14 @@ print(json.dumps(rest(s).decode("latin-1")))
 "#;
 
 fn second_try(proxy: &str, svc: u16) -> Option<Output> {
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", std::env::temp_dir())
-        .current_dir(std::env::temp_dir())
-        .args([
-            "run",
-            "--backend",
-            "bwrap",
-            "--net",
-            "proxy",
-            "--proxy",
-            proxy,
-        ])
-        .args(["--", PYTHON, "-c", SECOND_TRY, &svc.to_string()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
-        return None;
-    }
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let out = support::bwrap_output(support::net_proxy(proxy, &std::env::temp_dir()).args([
+        "--",
+        PYTHON,
+        "-c",
+        SECOND_TRY,
+        &svc.to_string(),
+    ]))?;
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     Some(out)
 }
 
