@@ -13,46 +13,10 @@
 //! probe in and echoes every later request head. What runs is the real
 //! thing: `sandspawn run --net proxy` under bwrap, python inside.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::process::Command;
-use std::sync::mpsc;
-
+#[path = "proxy/echoing_upstream.rs"]
+mod echoing_upstream;
+use echoing_upstream::echoing_upstream;
 mod support;
-use support::SANDSPAWN;
-
-/// An upstream that answers the start-up `CONNECT` probe `200` and every
-/// later request with its own head as the body. Each head it receives is
-/// sent on the channel.
-fn echoing_upstream() -> (u16, mpsc::Receiver<String>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut s) = conn else { return };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && matches!(s.read(&mut byte), Ok(1)) {
-                head.push(byte[0]);
-            }
-            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
-            let answer = if head.starts_with(b"CONNECT ") {
-                b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()
-            } else {
-                let mut a = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    head.len()
-                )
-                .into_bytes();
-                a.extend_from_slice(&head);
-                a
-            };
-            let _ = s.write_all(&answer);
-        }
-    });
-    (port, rx)
-}
 
 /// What the child sends: each head raw on a connection of its own, then
 /// the first line of each answer, one per line. The last one is a
@@ -81,21 +45,16 @@ fn credentials_go_only_on_a_head_that_starts_with_a_request_line() {
     // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
     // shared by every test and left owned by root for a later unprivileged run.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .current_dir(std::env::temp_dir())
-        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
-        .arg(format!("http://alice:s3cret@127.0.0.1:{port}"))
-        .args(["--", support::PYTHON, "-c", HEADS])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        support::skip(&format!("the bwrap backend does not work here: {stderr}"));
+    let proxy = format!("http://alice:s3cret@127.0.0.1:{port}");
+    let Some(out) = support::bwrap_output(support::net_proxy(&proxy, home.path()).args([
+        "--",
+        support::PYTHON,
+        "-c",
+        HEADS,
+    ])) else {
         return;
-    }
+    };
+    let stderr = support::stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -9,6 +9,7 @@
 #[path = "proxy/fixture.rs"]
 mod fixture;
 use fixture::*;
+mod support;
 
 use std::process::Command;
 

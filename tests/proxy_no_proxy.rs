@@ -7,18 +7,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-#[path = "../linux/tests/common/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
-#[path = "../linux/tests/common/probes.rs"]
-#[allow(dead_code)]
-mod probes;
+mod support;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const CURL: &str = "/usr/bin/curl";
 
 /// A plain HTTP upstream: every request gets `ok`, its request line is
@@ -58,26 +52,15 @@ const NO_PROXY_LOWER: &str = "internal.host,10.0.0.0/8,127.0.0.1";
 /// cannot run here.
 fn run(port: u16, cmd: &[&str]) -> Option<Output> {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .env("NO_PROXY", NO_PROXY)
-        .env("no_proxy", NO_PROXY_LOWER)
-        // Not from HOME, which presets leave out with a warning line of its own.
-        .current_dir("/usr")
-        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
-        .arg(format!("http://127.0.0.1:{port}"))
-        .arg("--")
-        .args(cmd)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        fixture::skip(&format!("the bwrap backend does not work here: {stderr}"));
-        return None;
-    }
-    Some(out)
+    support::bwrap_output(
+        support::net_proxy(&format!("http://127.0.0.1:{port}"), home.path())
+            .env("NO_PROXY", NO_PROXY)
+            .env("no_proxy", NO_PROXY_LOWER)
+            // Not from HOME, which presets leave out with a warning line of its own.
+            .current_dir("/usr")
+            .arg("--")
+            .args(cmd),
+    )
 }
 
 const NOTICE: &str =
@@ -118,7 +101,7 @@ fn the_child_keeps_loopback_no_proxy_entries_only_and_is_told_once() {
 #[test]
 fn curl_inside_reaches_a_host_named_in_no_proxy_through_the_proxy() {
     if !std::path::Path::new(CURL).exists() {
-        return fixture::skip(&format!("{CURL} is missing"));
+        return support::skip(&format!("{CURL} is missing"));
     }
     let (port, seen) = upstream();
     for url in [

@@ -11,19 +11,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::thread::JoinHandle;
 
-#[path = "../linux/tests/common/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
 #[path = "../linux/tests/common/ports.rs"]
 mod ports;
-#[path = "../linux/tests/common/probes.rs"]
-#[allow(dead_code)]
-mod probes;
+mod support;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
 const CURL: &str = "/usr/bin/curl";
 
 /// `sandspawn run --net proxy --proxy URL -- curl …` with a scrubbed
@@ -37,37 +31,18 @@ fn curl_through(proxy: &str) -> Option<Output> {
 /// As [`curl_through`], curl given `args` too.
 fn curl_with(proxy: &str, args: &[&str]) -> Option<Output> {
     if !std::path::Path::new(CURL).exists() {
-        fixture::skip(&format!("{CURL} is missing"));
+        support::skip(&format!("{CURL} is missing"));
         return None;
     }
     // Its own HOME: with HOME=/tmp the cache was /tmp/.cache/sandspawn,
     // shared by every test and left owned by root for a later unprivileged run.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .current_dir(std::env::temp_dir())
-        .args([
-            "run",
-            "--backend",
-            "bwrap",
-            "--net",
-            "proxy",
-            "--proxy",
-            proxy,
-        ])
-        .args(["--", CURL, "-sS", "-m", "10", "-o", "/dev/null"])
-        .args(args)
-        .arg("https://origin.test/")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        fixture::skip(&format!("the bwrap backend does not work here: {stderr}"));
-        return None;
-    }
-    Some(out)
+    support::bwrap_output(
+        support::net_proxy(proxy, home.path())
+            .args(["--", CURL, "-sS", "-m", "10", "-o", "/dev/null"])
+            .args(args)
+            .arg("https://origin.test/"),
+    )
 }
 
 /// A listener that accepts exactly one connection (sandspawn's start-up

@@ -5,18 +5,11 @@
 //! distinct. A few lines come out, then one summary counts the rest by kind.
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "../linux/tests/common/fixture.rs"]
-#[allow(dead_code)]
-mod fixture;
-#[path = "../linux/tests/common/probes.rs"]
-#[allow(dead_code)]
-mod probes;
+mod support;
+use support::PYTHON;
 
-const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
-const PYTHON: &str = "/usr/bin/python3";
 const CONNECTIONS: u64 = 128;
 
 /// 128 connections, one at a time, each sending one byte 0x80.. and waiting
@@ -47,7 +40,7 @@ fn a_burst_the_sandbox_ends_with_is_still_summed_up() {
 
 fn burst(after: &str) {
     if !std::path::Path::new(PYTHON).exists() {
-        return fixture::skip(&format!("{PYTHON} is missing"));
+        return support::skip(&format!("{PYTHON} is missing"));
     }
     // The upstream only has to pass the start-up check: nothing reaches it.
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -55,22 +48,15 @@ fn burst(after: &str) {
     std::thread::spawn(move || for _ in upstream.incoming() {});
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = Command::new(SANDSPAWN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        // Not from HOME, which presets leave out with a warning line of its own.
-        .current_dir("/usr")
-        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
-        .arg(format!("http://127.0.0.1:{port}"))
-        .args(["--", PYTHON, "-c", &format!("{BURST}{after}\n")])
-        .output()
-        .unwrap();
+    let out = support::bwrap_output(
+        support::net_proxy(&format!("http://127.0.0.1:{port}"), home.path())
+            // Not from HOME, which presets leave out with a warning line of its own.
+            .current_dir("/usr")
+            .args(["--", PYTHON, "-c", &format!("{BURST}{after}\n")]),
+    );
     let took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
-        return fixture::skip(&format!("the bwrap backend does not work here: {stderr}"));
-    }
+    let Some(out) = out else { return };
+    let stderr = support::stderr(&out);
     assert!(out.status.success(), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     let detail = "sandspawn: proxy bridge: a request that is not HTTP (first byte 0x";

@@ -7,6 +7,7 @@
 #[path = "proxy/fixture.rs"]
 mod fixture;
 use fixture::*;
+mod support;
 
 #[test]
 fn socks5_credentials_stay_on_the_host_and_refusals_name_the_variable() {

@@ -11,6 +11,7 @@ mod fixture;
 use fixture::*;
 #[path = "../linux/tests/common/ports.rs"]
 mod ports;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -28,21 +29,10 @@ fn run_local(fx: &Fx, proxy: &str, vars: &[(&str, String)], cmd: &[&str]) -> Out
 }
 
 fn run_with(fx: &Fx, proxy: &str, flags: &[&str], vars: &[(&str, String)], cmd: &[&str]) -> Out {
-    let mut c = Command::new(SANDSPAWN);
-    c.env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", fx.dir.join("home"))
+    let mut c = support::net_proxy(proxy, &fx.dir.join("home"));
+    c.env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("XDG_CACHE_HOME", fx.dir.join("cache"))
         .current_dir(fx.dir.join("ws"))
-        .args([
-            "run",
-            "--backend",
-            "bwrap",
-            "--net",
-            "proxy",
-            "--proxy",
-            proxy,
-        ])
         .args(flags)
         .arg("--ca")
         .arg(fx.mitm_ca())

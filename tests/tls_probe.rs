@@ -6,6 +6,7 @@
 #[path = "proxy/fixture.rs"]
 mod fixture;
 use fixture::*;
+mod support;
 
 use std::process::Command;
 

@@ -15,6 +15,7 @@ mod fixture;
 use fixture::*;
 #[path = "../linux/tests/common/ports.rs"]
 mod ports;
+mod support;
 
 use std::io::Read;
 use std::process::Command;

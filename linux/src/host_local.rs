@@ -15,14 +15,13 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::front_parse::Host;
 use crate::local_target::{self, HostLocal};
+use crate::regular_file::{read_regular, RegularError};
 
 /// Why a target is the host's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,24 +227,15 @@ pub fn init() {
     ));
 }
 
-/// The hosts file, a regular file only, at most [`HOSTS_MAX`] bytes.
-fn read_hosts(path: &Path) -> std::io::Result<String> {
-    // Non-blocking: a FIFO put there must not hang the bridge's start.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.take(HOSTS_MAX + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > HOSTS_MAX {
+/// The hosts file, a regular file only (a FIFO put there must not hang
+/// the bridge's start), at most [`HOSTS_MAX`] bytes.
+fn read_hosts(path: &Path) -> Result<String, RegularError> {
+    let (bytes, whole) = read_regular(path, HOSTS_MAX, true)?;
+    if !whole {
         crate::say(format_args!(
             "sandspawn: proxy bridge: {} is over {HOSTS_MAX} bytes: only its start is read",
             path.display()
         ));
-        bytes.truncate(HOSTS_MAX as usize);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

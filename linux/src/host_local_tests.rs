@@ -159,7 +159,10 @@ fn the_reason_names_what_the_target_is() {
 #[test]
 fn a_hosts_file_is_read_only_as_a_regular_file_and_up_to_its_bound() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(read_hosts(dir.path()).is_err());
+    assert_eq!(
+        read_hosts(dir.path()).unwrap_err().to_string(),
+        "is a directory, not a regular file"
+    );
     let big = dir.path().join("hosts");
     let mut text = "127.0.0.1 first\n".to_string();
     text.push_str(&"#".repeat(HOSTS_MAX as usize));

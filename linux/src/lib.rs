@@ -35,6 +35,7 @@ pub mod pin;
 pub mod policy;
 pub mod proxy_url;
 mod refusal;
+pub mod regular_file;
 pub mod relay;
 mod relay_loop;
 pub mod report;

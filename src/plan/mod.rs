@@ -122,3 +122,6 @@ mod tests_links;
 
 #[cfg(test)]
 mod tests_landlock;
+
+#[cfg(test)]
+mod tests_properties;

@@ -6,6 +6,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use sandspawn::mcp::request::{plan_server, HostContext, ServerLaunch};
 use sandspawn::plan::Plan;
@@ -178,12 +179,31 @@ impl Host {
         );
         built.plan
     }
+    /// `sandspawn ARGS` in `cwd` with this environment plus `extra`.
+    pub fn run_with(&self, cwd: &Path, extra: &[(&str, &Path)], args: &[&str]) -> Output {
+        Command::new(SANDSPAWN)
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .envs(extra.iter().map(|(k, v)| (k, v)))
+            .current_dir(cwd)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+    /// `sandspawn ARGS` in `cwd` with this environment.
+    pub fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.run_with(cwd, &[], args)
+    }
     /// A secret outside every policy root.
     pub fn canary_secret(&self) -> PathBuf {
         let p = self.dir.path().join("secret.txt");
         std::fs::write(&p, "top secret canary").unwrap();
         p
     }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Processes whose environment holds `tag` (a marker set with --set).

@@ -1,23 +1,16 @@
 //! The fixture of tests/tls_proxy.rs: a TLS origin for `origin.test`
 //! (rcgen PKI, Python server) and mitmdump in front of it, killed by pid on
-//! drop; bounded runs of `sandspawn run` with a scrubbed environment.
+//! drop; bounded runs of `sandspawn run` with a scrubbed environment. A
+//! test crate that includes it declares `mod support;` too.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const SANDSPAWN: &str = env!("CARGO_BIN_EXE_sandspawn");
+pub use crate::support::{skip, SANDSPAWN};
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proxy");
 pub const OK: &str = "hello from origin";
-
-pub fn skip(reason: &str) {
-    if std::env::var_os("SANDSPAWN_MUST_WORK").is_some_and(|v| v == "1") {
-        panic!("SANDSPAWN_MUST_WORK=1 but skipping: {reason}");
-    }
-    eprintln!("SKIP: {reason}");
-}
 
 pub fn cache() -> PathBuf {
     std::env::var_os("SANDSPAWN_TEST_CACHE")
@@ -72,41 +65,15 @@ pub fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Run `cmd`, killing it (by pid) after `secs`.
+/// Run `cmd`, the test failing if it has not ended after `secs` (it is
+/// killed then).
 pub fn run_bounded(mut cmd: Command, secs: u64) -> Out {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status.code();
-        }
-        if Instant::now() > deadline {
-            kill(&mut child);
-            panic!("timed out after {secs}s: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let out = crate::support::output_within(&mut cmd, secs)
+        .unwrap_or_else(|| panic!("timed out after {secs}s: {cmd:?}"));
     Out {
-        code,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

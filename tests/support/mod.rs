@@ -243,3 +243,37 @@ pub fn output_within(cmd: &mut Command, secs: u64) -> Option<Output> {
     let _ = child.wait();
     None
 }
+
+/// `sandspawn run --backend bwrap --net proxy --proxy PROXY` with HOME
+/// `home`, PATH=/usr/bin:/bin and nothing else of this process's
+/// environment, in the system temp dir; the caller adds its flags, `--`
+/// and the command (and may set another cwd or more variables).
+pub fn net_proxy(proxy: &str, home: &Path) -> Command {
+    let mut cmd = Command::new(SANDSPAWN);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .current_dir(std::env::temp_dir())
+        .args(["run", "--backend", "bwrap", "--net", "proxy", "--proxy"])
+        .arg(proxy);
+    cmd
+}
+
+/// How long a proxy test's sandbox may run: the clients inside give up
+/// after 10 s, so one still running at this bound hangs.
+pub const PROXY_RUN_SECS: u64 = 120;
+
+/// `cmd`'s output (a `sandspawn run --backend bwrap`, as [`net_proxy`]
+/// makes it), the test failing if it has not ended within
+/// [`PROXY_RUN_SECS`] (it is killed then); `None` after a printed skip
+/// when the bwrap backend does not work here.
+pub fn bwrap_output(cmd: &mut Command) -> Option<Output> {
+    let out = output_within(cmd, PROXY_RUN_SECS)
+        .unwrap_or_else(|| panic!("no end within {PROXY_RUN_SECS} s, killed: {cmd:?}"));
+    let stderr = stderr(&out);
+    if stderr.contains("backend") && stderr.contains("bwrap") && out.status.code() == Some(125) {
+        skip(&format!("the bwrap backend does not work here: {stderr}"));
+        return None;
+    }
+    Some(out)
+}
