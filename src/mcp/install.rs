@@ -212,6 +212,12 @@ pub fn rewrite(
                         format!("its entry does not read as a server ({why}); fix it and run install again"),
                     ));
                 }
+                if s.command.is_none() && !s.remote {
+                    return Some((
+                        s.name.clone(),
+                        "it has neither `command` nor `url`, so the client cannot start it either; fix the entry".into(),
+                    ));
+                }
                 let cmd = s.command.as_deref()?.to_str()?;
                 left_alone(cmd).map(|why| (s.name.clone(), why))
             })
