@@ -29,7 +29,7 @@ pub enum InstallError {
     },
     /// The config is marked read-only (no write bit): left as it is, also
     /// for root, who could replace it anyway.
-    #[error("{path} is read-only (mode {mode:o}); sandspawn leaves it as it is", path = .path.display())]
+    #[error("{path} is read-only (mode {mode:o}); sandspawn leaves it as it is (`chmod u+w {path}` to let install edit it)", path = .path.display())]
     ReadOnly {
         /// The file.
         path: PathBuf,
@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "{} is read-only (mode 444); sandspawn leaves it as it is",
+                "{0} is read-only (mode 444); sandspawn leaves it as it is (`chmod u+w {0}` to let install edit it)",
                 ro.display()
             )
         );
