@@ -29,12 +29,23 @@ fn ca_variables_in_an_entrys_env_are_trust_inputs_not_data_paths() {
         ),
     )
     .unwrap();
-    let out = scrubbed(&s.path("home"), Some(&s.path("home/.cache")), &s.path("work"))
-        .args(["mcp", "explain", "--json", "--no-host-env", "--server", "gitlab"])
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = scrubbed(
+        &s.path("home"),
+        Some(&s.path("home/.cache")),
+        &s.path("work"),
+    )
+    .args([
+        "mcp",
+        "explain",
+        "--json",
+        "--no-host-env",
+        "--server",
+        "gitlab",
+    ])
+    .arg("--config")
+    .arg(&config)
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let value = |name: &str| {
@@ -52,7 +63,10 @@ fn ca_variables_in_an_entrys_env_are_trust_inputs_not_data_paths() {
         let got = value(name).unwrap_or_default();
         assert!(got.starts_with(&*trust.to_string_lossy()), "{name}={got}");
         let pem = std::fs::read_to_string(&got).unwrap();
-        assert!(pem.contains(ca_body(&ca).as_str()), "{name}: {got} lacks the CA");
+        assert!(
+            pem.contains(ca_body(&ca).as_str()),
+            "{name}: {got} lacks the CA"
+        );
     }
     let warnings: Vec<String> = plan["warnings"]
         .as_array()

@@ -23,13 +23,23 @@ fn install_names_an_entry_without_command_or_url() {
     let config = s.path("work/mcp.json");
     std::fs::write(&config, CONFIG).unwrap();
     let out = scrubbed(&s.path("home"), None, &s.path("work"))
-        .args(["mcp", "install", "--client", "cursor", "--dry-run", "--config"])
+        .args([
+            "mcp",
+            "install",
+            "--client",
+            "cursor",
+            "--dry-run",
+            "--config",
+        ])
         .arg(&config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.ends_with("dry run: would have wrapped ok\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("dry run: would have wrapped ok\n"),
+        "{stdout}"
+    );
     let err = stderr(&out);
     assert_eq!(
         err.lines().collect::<Vec<_>>(),

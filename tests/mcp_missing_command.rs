@@ -21,15 +21,30 @@ fn a_command_the_host_does_not_have_is_named_before_start() {
     )
     .unwrap();
     let explain = |name: &str| {
-        let out = scrubbed(&s.path("home"), Some(&s.path("home/.cache")), &s.path("work"))
-            .args(["mcp", "explain", "--json", "--no-host-env", "--server", name])
-            .arg("--config")
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = scrubbed(
+            &s.path("home"),
+            Some(&s.path("home/.cache")),
+            &s.path("work"),
+        )
+        .args([
+            "mcp",
+            "explain",
+            "--json",
+            "--no-host-env",
+            "--server",
+            name,
+        ])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         // Not a grant of the missing file in the plan's own terms.
-        assert!(!stderr(&out).contains("no such path on this host"), "{}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("no such path on this host"),
+            "{}",
+            stderr(&out)
+        );
         let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         plan["warnings"]
             .as_array()

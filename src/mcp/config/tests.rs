@@ -41,7 +41,8 @@ fn codex_servers_with_sandbox_tables() {
         .command_line(&c.path)
         .unwrap_err();
     assert!(
-        err.to_string().contains("server `remote` is a remote server (`url`)"),
+        err.to_string()
+            .contains("server `remote` is a remote server (`url`)"),
         "{err}"
     );
     let err = c.server("nope").unwrap_err().to_string();
