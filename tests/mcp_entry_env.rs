@@ -102,3 +102,30 @@ fn ca_body(path: &std::path::Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// An `envFile` that is not there: one line naming the config, the server,
+/// the file and what to do, as the other entry errors do.
+#[test]
+fn a_missing_env_file_names_the_config_and_the_fix() {
+    let s = Scratch::new(&["home", "ws/.vscode"]);
+    let config = s.path("ws/.vscode/mcp.json");
+    std::fs::write(
+        &config,
+        r#"{"servers": {"t": {"type": "stdio", "command": "/bin/true", "envFile": "${workspaceFolder}/.env"}}}"#,
+    )
+    .unwrap();
+    let out = scrubbed(&s.path("home"), None, &s.path("ws"))
+        .args(["mcp", "--no-host-env", "--server", "t", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "sandspawn: MCP config {}: server `t`: envFile {}: No such file or directory (os error 2); create it, or fix the entry's `envFile`\n",
+            config.display(),
+            s.path("ws/.env").display()
+        )
+    );
+}

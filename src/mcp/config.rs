@@ -102,8 +102,10 @@ pub enum ConfigError {
         message: String,
     },
     /// An env file could not be read.
-    #[error("server `{name}`: envFile {path}: {source}", path = .path.display())]
+    #[error("MCP config {config}: server `{name}`: envFile {path}: {source}; create it, or fix the entry's `envFile`", config = .config.display(), path = .path.display())]
     EnvFile {
+        /// The config.
+        config: PathBuf,
         /// The server.
         name: String,
         /// The file.
@@ -342,6 +344,7 @@ impl ClientConfig {
             let text =
                 crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
                     .map_err(|source| ConfigError::EnvFile {
+                        config: self.path.clone(),
                         name: server.name.clone(),
                         path: path.clone(),
                         source,
