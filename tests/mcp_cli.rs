@@ -248,7 +248,8 @@ fn bad_input_gets_one_clear_error() {
     assert!(
         run(&["--config", c, "--server", "nope"]).contains("no server named `nope`; servers: a, b")
     );
-    assert!(run(&["--config", c, "--server", "a"]).contains("server `a` has no `command`"));
+    assert!(run(&["--config", c, "--server", "a"])
+        .contains("server `a` has neither `command` nor `url`"));
     std::fs::write(&config, "[mcp_servers.a\n").unwrap();
     let e = run(&["--config", c, "--server", "a"]);
     assert!(e.contains("line 1, column"), "{e}");

@@ -444,7 +444,7 @@ fn a_read_only_client_config_is_one_error_and_untouched() {
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        format!("sandspawn: {c} is read-only (mode 444); sandspawn leaves it as it is\n")
+        format!("sandspawn: {c} is read-only (mode 444); sandspawn leaves it as it is (`chmod u+w {c}` to let install edit it)\n")
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
     assert!(!host.work().join("mcp.json.sandspawn-backup").exists());

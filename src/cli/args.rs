@@ -174,8 +174,12 @@ pub enum McpAction {
     /// Start each server sandboxed, run initialize + tools/list, print a table.
     Check {
         /// The client config.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "client")]
+        config: Option<PathBuf>,
+        /// Or the client whose usual config to check (the file `install
+        /// --client` edits).
+        #[arg(long, value_enum, conflicts_with = "config")]
+        client: Option<ClientArg>,
         /// Only this server.
         #[arg(long, value_name = "NAME")]
         server: Option<String>,

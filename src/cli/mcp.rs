@@ -23,12 +23,21 @@ pub(super) fn main(args: McpArgs) -> Result<ExitCode, CliError> {
         None => run(&args),
         Some(McpAction::Check {
             config,
+            client,
             server,
             project,
             policy,
             no_host_env,
         }) => check(
-            &config,
+            &match (config, client) {
+                (Some(config), _) => config,
+                (None, Some(client)) => super::mcp_install::usual_path(client)?,
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "mcp check: give --config FILE or --client NAME".into(),
+                    ))
+                }
+            },
             server.as_deref().map(|s| (s, project.as_deref())),
             &policy.policy,
             no_host_env,

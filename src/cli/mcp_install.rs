@@ -15,28 +15,11 @@ use crate::mcp::install::{self, Client};
 /// `record` is install's `--record-env`; `None` means uninstall.
 pub(super) fn install_cmd(args: &ConfigArgs, record: Option<bool>) -> Result<ExitCode, CliError> {
     let install = record.is_some();
-    let client = match args.client {
-        ClientArg::Codex => Client::Codex,
-        ClientArg::Claude => Client::Claude,
-        ClientArg::ClaudeCode => Client::ClaudeCode,
-        ClientArg::Cursor => Client::Cursor,
-        ClientArg::Vscode => Client::Vscode,
-    };
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
     let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
-    let codex_home = std::env::var_os("CODEX_HOME").map(PathBuf::from);
-    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
-    let path = args.config.clone().unwrap_or_else(|| {
-        install::default_path(
-            client,
-            &home,
-            &cwd,
-            codex_home.as_deref(),
-            config_home.as_deref(),
-        )
-    });
+    let path = match &args.config {
+        Some(path) => path.clone(),
+        None => usual_path(args.client)?,
+    };
     // The wrapped server names this file; the client starts it from its
     // own directory, so the name must not be relative to ours. Joined
     // only: dropping `..` by hand names another file than the kernel
@@ -114,6 +97,31 @@ pub(super) fn install_cmd(args: &ConfigArgs, record: Option<bool>) -> Result<Exi
         record_env(asked, &cwd, &mut out)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The client's usual config, from this process's HOME, working
+/// directory, CODEX_HOME and XDG_CONFIG_HOME.
+pub(super) fn usual_path(client: ClientArg) -> Result<PathBuf, CliError> {
+    let client = match client {
+        ClientArg::Codex => Client::Codex,
+        ClientArg::Claude => Client::Claude,
+        ClientArg::ClaudeCode => Client::ClaudeCode,
+        ClientArg::Cursor => Client::Cursor,
+        ClientArg::Vscode => Client::Vscode,
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    let codex_home = std::env::var_os("CODEX_HOME").map(PathBuf::from);
+    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+    Ok(install::default_path(
+        client,
+        &home,
+        &cwd,
+        codex_home.as_deref(),
+        config_home.as_deref(),
+    ))
 }
 
 /// Offer (or, with `--record-env`, do) the recording of this shell's trust

@@ -61,9 +61,19 @@ pub enum ConfigError {
         /// The tables or keys looked for.
         expected: &'static str,
     },
-    /// A server without a command (an HTTP server, or a typo).
-    #[error("MCP config {path}: server `{name}` has no `command`; sandspawn starts stdio servers only", path = .path.display())]
+    /// A server with neither a command nor a URL (a typo, a half-written
+    /// entry): the client cannot start it either.
+    #[error("MCP config {path}: server `{name}` has neither `command` nor `url`; give it the `command` that starts it", path = .path.display())]
     NoCommand {
+        /// The file.
+        path: PathBuf,
+        /// The server.
+        name: String,
+    },
+    /// A remote (HTTP/SSE) server: the client connects to it, nothing is
+    /// started.
+    #[error("MCP config {path}: server `{name}` is a remote server (`url`): the client connects to it itself; sandspawn starts stdio servers (`command`) only", path = .path.display())]
+    Remote {
         /// The file.
         path: PathBuf,
         /// The server.
@@ -92,8 +102,10 @@ pub enum ConfigError {
         message: String,
     },
     /// An env file could not be read.
-    #[error("server `{name}`: envFile {path}: {source}", path = .path.display())]
+    #[error("MCP config {config}: server `{name}`: envFile {path}: {source}; create it, or fix the entry's `envFile`", config = .config.display(), path = .path.display())]
     EnvFile {
+        /// The config.
+        config: PathBuf,
         /// The server.
         name: String,
         /// The file.
@@ -234,9 +246,12 @@ impl ServerConfig {
     /// already wrapped by `sandspawn mcp install` yields its original
     /// command line (never sandspawn inside sandspawn).
     pub fn command_line(&self, path: &Path) -> Result<Vec<OsString>, ConfigError> {
-        let program = self.command.clone().ok_or_else(|| ConfigError::NoCommand {
-            path: path.to_path_buf(),
-            name: self.name.clone(),
+        let program = self.command.clone().ok_or_else(|| {
+            let (path, name) = (path.to_path_buf(), self.name.clone());
+            match self.remote {
+                true => ConfigError::Remote { path, name },
+                false => ConfigError::NoCommand { path, name },
+            }
         })?;
         if let Some(original) = super::install::unwrap_command(&program, &self.args) {
             return Ok(original);
@@ -329,6 +344,7 @@ impl ClientConfig {
             let text =
                 crate::readfile::read_bounded_string(&path, crate::readfile::MAX_CONFIG_BYTES)
                     .map_err(|source| ConfigError::EnvFile {
+                        config: self.path.clone(),
                         name: server.name.clone(),
                         path: path.clone(),
                         source,

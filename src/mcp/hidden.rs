@@ -31,7 +31,16 @@ pub fn data_paths(plan: &Plan, env: &[(OsString, OsString)], home: Option<&Path>
             value,
         ))
     });
-    let vars = env.iter().map(|(name, value)| {
+    // Only a value the server gets as written: a CA variable set by hand
+    // in the entry is a trust input, replaced by the sanitised bundle (or,
+    // SSL_CERT_DIR, folded into it), so its file is not one the server
+    // looks for, and granting it would widen the view for nothing.
+    let as_written = |(name, value): &&(OsString, OsString)| {
+        name.to_str()
+            .and_then(|n| plan.env.get(n))
+            .is_some_and(|v| v == value)
+    };
+    let vars = env.iter().filter(as_written).map(|(name, value)| {
         (
             format!("{}={}", name.to_string_lossy(), value.to_string_lossy()),
             value.as_bytes(),

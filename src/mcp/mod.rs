@@ -47,6 +47,7 @@ mod install_diff;
 mod install_json;
 mod install_notes;
 mod install_toml;
+mod install_write;
 pub mod jsonc;
 pub mod process;
 pub mod profile;

@@ -83,6 +83,10 @@ pub fn launcher_paths(
     let Some(first) = which(program, path_var, cwd, probe) else {
         return out;
     };
+    // A path that names no file grants nothing (see [`missing_program`]).
+    if !probe.is_file(&first) {
+        return out;
+    }
     out.program = Some(first.clone());
     let resolved = follow(&first, home, probe, &mut out, (0, path_var));
     // An interpreter with a script argument: the script's package root.
@@ -141,6 +145,49 @@ pub fn which(
         .filter(|d| d.is_absolute())
         .map(|d| d.join(program))
         .find(|p| probe.is_file(p))
+}
+
+/// Why the host has no file for the command `program`, if it has none:
+/// exec inside finds the same nothing, but says so only after the sandbox
+/// is set up and without the path it looked at (a relative command from
+/// another directory than the one it was written for: Claude Desktop
+/// starts servers from `/`). Relative PATH entries count from `cwd`, as
+/// execvp takes them.
+pub fn missing_program(
+    program: &OsStr,
+    path_var: Option<&OsStr>,
+    cwd: &Path,
+    probe: &dyn Probe,
+) -> Option<String> {
+    let shown = program.to_string_lossy();
+    if program.as_bytes().contains(&b'/') {
+        let path = normalize(&cwd.join(program));
+        if probe.is_file(&path) {
+            return None;
+        }
+        let (from, fix) = match Path::new(program).is_absolute() {
+            true => (String::new(), "fix the path in the entry"),
+            false => (
+                format!(
+                    " (a relative command is taken from the working directory {})",
+                    cwd.display()
+                ),
+                "write its absolute path, or give the entry a `cwd`",
+            ),
+        };
+        return Some(format!(
+            "command `{shown}` is not found: {} is no file{from}; the server cannot start: {fix}",
+            path.display()
+        ));
+    }
+    let path_var = path_var.unwrap_or(OsStr::new(EXECVP_DEFAULT_PATH));
+    let found = std::env::split_paths(path_var).any(|d| probe.is_file(&cwd.join(d).join(program)));
+    (!found).then(|| {
+        format!(
+            "command `{shown}` is not found in any directory of the server's PATH ({}); the server cannot start: write its absolute path, or set PATH in the entry's `env`",
+            path_var.to_string_lossy()
+        )
+    })
 }
 
 /// Follow every symlink hop of `path`, adding each hop's prefix, then the

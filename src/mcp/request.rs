@@ -204,6 +204,15 @@ pub fn plan_with_recovered(
             ..Layer::default()
         },
     );
+    // `mcp check` prints the warnings of all a config's servers together:
+    // one about the entry says whose it is.
+    let whose = match launch.origin.as_str() {
+        "" | "command line" => String::new(),
+        origin => format!("{origin}: "),
+    };
+    let missing = (launch.command.first())
+        .and_then(|p| super::profile::missing_program(p, path_var.as_deref(), &cwd, &HostProbe));
+    warnings.extend(missing.map(|w| format!("{whose}{w}")));
     let profile_set = launcher_caches(launch, ctx, &env, &mut layers, launcher_at, &cwd)?;
     offline_launchers(&mut layers, launcher_at, &cwd, home.as_deref());
 
@@ -218,12 +227,6 @@ pub fn plan_with_recovered(
     })?;
     // Before the caches' check, which tells the profile's own from others.
     plan.env.mark_profile(&profile_set);
-    // `mcp check` prints the warnings of all a config's servers together:
-    // a data path's warning says whose it is.
-    let whose = match launch.origin.as_str() {
-        "" | "command line" => String::new(),
-        origin => format!("{origin}: "),
-    };
     warnings.extend(
         super::hidden::data_paths(&plan, &launch.env, home.as_deref())
             .into_iter()

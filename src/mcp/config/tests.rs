@@ -40,7 +40,11 @@ fn codex_servers_with_sandbox_tables() {
         .unwrap()
         .command_line(&c.path)
         .unwrap_err();
-    assert!(err.to_string().contains("has no `command`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("server `remote` is a remote server (`url`)"),
+        "{err}"
+    );
     let err = c.server("nope").unwrap_err().to_string();
     assert!(
         err.contains("no server named `nope`; servers: remote, time"),
